@@ -1,0 +1,24 @@
+"""referral_graph: healthcare referral networks, built, scored and shown safely.
+
+The package mirrors the pipeline: :mod:`~referral_graph.io` reads tables,
+:mod:`~referral_graph.validate` checks them, :mod:`~referral_graph.aggregate`
+turns events into an edge panel, :mod:`~referral_graph.graph` builds a
+``networkx.DiGraph``; later steps score, predict and render it.
+
+Examples
+--------
+>>> import referral_graph as rg
+>>> isinstance(rg.__version__, str)
+True
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("referral_graph")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = ["__version__"]

@@ -1,0 +1,309 @@
+"""The referral graph: tables -> ``networkx.DiGraph`` and back, and files.
+
+The graph is a plain :class:`networkx.DiGraph`, so every networkx algorithm
+(and backend) works on it. Nodes are provider ids (strings) carrying the
+providers table's columns as attributes; edges point from the referring
+provider to the receiving one and carry the tie table's columns
+(``referrals``, ``patients``, ``amount``, ``first_date``, ``last_date``,
+``active_months``, and a layout's own counts). Dates are stored as ISO
+strings (``"2024-03-01"``) so that the graph writes to GraphML and GEXF;
+missing values are left out of the attributes.
+
+Graph attributes: ``name``, ``weight`` (the default weight attribute,
+``"referrals"``), ``period_start`` / ``period_end`` (ISO dates, when known),
+``layout`` (the input layout) and ``referral_graph_version``.
+
+Examples
+--------
+>>> import pandas as pd
+>>> ties = pd.DataFrame({"source": ["A", "B"], "target": ["C", "C"], "referrals": [12, 30]})
+>>> providers = pd.DataFrame({"id": ["A", "B", "C"], "specialty": ["FM", "IM", "Cardiology"]})
+>>> G = graph_from_tables(ties, providers)
+>>> G.number_of_nodes(), G.number_of_edges(), G.edges["B", "C"]["referrals"]
+(3, 2, 30)
+>>> nodes, edges = graph_to_tables(G)
+>>> edges["referrals"].tolist()
+[12, 30]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from referral_graph import __version__
+from referral_graph.exceptions import InputError, ParameterError, SchemaError
+from referral_graph.io import atomic_path
+
+__all__ = ["graph_from_tables", "graph_to_tables", "load_graph", "save_graph"]
+
+logger = logging.getLogger(__name__)
+
+DATE_COLUMNS = ("first_date", "last_date", "month")
+
+
+def _native(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    return value
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    """Rows as dicts of native values, leaving out missing ones."""
+    data = {}
+    for c in columns:
+        col = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            col = col.dt.strftime("%Y-%m-%d")
+        data[c] = col.astype(object).where(col.notna(), None).tolist()
+    out = []
+    for i in range(len(frame)):
+        row = {}
+        for c in columns:
+            v = data[c][i]
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                continue
+            row[c] = _native(v)
+        out.append(row)
+    return out
+
+
+def graph_from_tables(
+    ties: pd.DataFrame,
+    providers: pd.DataFrame | None = None,
+    *,
+    isolates: bool = True,
+    name: str | None = None,
+    period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+) -> nx.DiGraph:
+    """Build the directed referral graph from a tie table and a providers table.
+
+    Parameters
+    ----------
+    ties : pandas.DataFrame
+        One row per (source, target): from :func:`referral_graph.aggregate.tie_table`
+        or :func:`referral_graph.io.read_edges`. A table with a ``month``
+        column (an edge panel) is summed over months first.
+    providers : pandas.DataFrame, optional
+        From :func:`referral_graph.io.read_providers`.
+    isolates : bool, default True
+        Keep providers that have no tie as isolated nodes.
+    name : str, optional
+        Stored as ``G.graph["name"]``.
+    period : (Timestamp, Timestamp), optional
+        First and last event dates, stored as ``period_start`` / ``period_end``.
+        Taken from ``first_date`` / ``last_date`` when omitted.
+
+    Returns
+    -------
+    networkx.DiGraph
+        Ids present in the ties but absent from `providers` become nodes
+        without attributes (a warning gives their number).
+
+    Raises
+    ------
+    SchemaError
+        If `ties` lacks ``source``/``target`` or `providers` lacks ``id``.
+    """
+    for col in ("source", "target"):
+        if col not in ties.columns:
+            raise SchemaError(f"The tie table lacks the {col!r} column.")
+    if "month" in ties.columns:
+        ties = _sum_over_months(ties)
+    G: nx.DiGraph = nx.DiGraph()
+    G.graph.update(
+        name=name or str(ties.attrs.get("name", "referral graph")),
+        weight="referrals",
+        referral_graph_version=__version__,
+    )
+    if "layout" in ties.attrs:
+        G.graph["layout"] = ties.attrs["layout"]
+    if period is None and "first_date" in ties and ties["first_date"].notna().any():
+        period = (pd.Timestamp(ties["first_date"].min()), pd.Timestamp(ties["last_date"].max()))
+    if period is not None:
+        G.graph["period_start"] = period[0].date().isoformat()
+        G.graph["period_end"] = period[1].date().isoformat()
+    if providers is not None:
+        if "id" not in providers.columns:
+            raise SchemaError("The providers table lacks the 'id' column.")
+        node_cols = [c for c in providers.columns if c != "id"]
+        node_ids = providers["id"].astype(str).tolist()
+        if isolates:
+            keep = np.ones(len(providers), dtype=bool)
+        else:
+            used = pd.Index(ties["source"]).append(pd.Index(ties["target"])).unique()
+            keep = providers["id"].isin(used).to_numpy()
+        attrs = _records(providers.loc[keep], node_cols)
+        G.add_nodes_from(zip(np.asarray(node_ids, dtype=object)[keep].tolist(), attrs,
+                             strict=True))
+    edge_cols = [c for c in ties.columns if c not in ("source", "target")]
+    sources = ties["source"].astype(str).tolist()
+    targets = ties["target"].astype(str).tolist()
+    before = G.number_of_nodes()
+    G.add_edges_from(zip(sources, targets, _records(ties, edge_cols), strict=True))
+    if providers is not None and G.number_of_nodes() > before:
+        logger.warning(
+            "%s provider ids in the ties are not in the providers table; they are nodes "
+            "without attributes", f"{G.number_of_nodes() - before:,}",
+        )
+    logger.info("Built referral graph with %s nodes and %s edges",
+                f"{G.number_of_nodes():,}", f"{G.number_of_edges():,}")
+    return G
+
+
+def _sum_over_months(panel: pd.DataFrame) -> pd.DataFrame:
+    numeric = [c for c in panel.columns
+               if c not in ("source", "target", "month") and pd.api.types.is_numeric_dtype(panel[c])
+               and c != "patients"]
+    grouped = panel.groupby(["source", "target"], sort=True)
+    ties = grouped[numeric].sum().reset_index()
+    ties["first_date"] = grouped["month"].min().to_numpy()
+    ties["last_date"] = (grouped["month"].max() + pd.offsets.MonthEnd(0)).to_numpy()
+    ties["active_months"] = grouped["month"].nunique().to_numpy()
+    ties.attrs = dict(panel.attrs)
+    return ties
+
+
+def graph_to_tables(G: nx.DiGraph) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the node table and the edge table of a referral graph.
+
+    The inverse of :func:`graph_from_tables`: ``id`` plus every node
+    attribute; ``source``, ``target`` plus every edge attribute. ISO date
+    strings in ``first_date`` / ``last_date`` become datetimes.
+
+    Examples
+    --------
+    >>> G = nx.DiGraph([("a", "b", {"referrals": 3})])
+    >>> graph_to_tables(G)[1].to_dict("records")
+    [{'source': 'a', 'target': 'b', 'referrals': 3}]
+    """
+    nodes = pd.DataFrame([{"id": n, **d} for n, d in G.nodes(data=True)])
+    if nodes.empty:
+        nodes = pd.DataFrame({"id": pd.Series([], dtype="str")})
+    edges = pd.DataFrame([{"source": u, "target": v, **d} for u, v, d in G.edges(data=True)])
+    if edges.empty:
+        edges = pd.DataFrame({"source": pd.Series([], dtype="str"),
+                              "target": pd.Series([], dtype="str")})
+    for frame in (nodes, edges):
+        for c in DATE_COLUMNS:
+            if c in frame.columns:
+                frame[c] = pd.to_datetime(frame[c], format="ISO8601")
+        for c in ("id", "source", "target"):
+            if c in frame.columns:
+                frame[c] = frame[c].astype("str")
+    return nodes, edges
+
+
+def _graphml_safe(G: nx.DiGraph) -> nx.DiGraph:
+    """A copy whose attribute values GraphML / GEXF can store (no None, native types)."""
+    H: nx.DiGraph = nx.DiGraph()
+    H.graph.update({k: _native(v) for k, v in G.graph.items() if v is not None})
+    H.add_nodes_from(
+        (n, {k: _native(v) for k, v in d.items() if v is not None}) for n, d in G.nodes(data=True)
+    )
+    H.add_edges_from(
+        (u, v, {k: _native(x) for k, x in d.items() if x is not None})
+        for u, v, d in G.edges(data=True)
+    )
+    return H
+
+
+def save_graph(G: nx.DiGraph, path: str | os.PathLike[str]) -> Path:
+    """Write a referral graph; the format follows the path.
+
+    ``.graphml`` (Gephi, yEd, igraph), ``.gexf`` (Gephi), or a folder (no
+    extension) of Parquet tables: ``nodes.parquet``, ``edges.parquet`` and
+    ``graph.json`` (graph attributes). Files are written atomically.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> G = nx.DiGraph([("a", "b", {"referrals": 3})])
+    >>> p = save_graph(G, pathlib.Path(tempfile.mkdtemp()) / "g.graphml")
+    >>> load_graph(p).edges["a", "b"]["referrals"]
+    3
+    """
+    target = Path(os.fspath(path))
+    suffix = target.suffix.lower()
+    if suffix == ".graphml":
+        with atomic_path(target) as tmp:
+            nx.write_graphml(_graphml_safe(G), tmp)
+    elif suffix == ".gexf":
+        with atomic_path(target) as tmp:
+            nx.write_gexf(_graphml_safe(G), tmp)
+    elif suffix == "":
+        target.mkdir(parents=True, exist_ok=True)
+        nodes, edges = graph_to_tables(G)
+        for name, frame in (("nodes", nodes), ("edges", edges)):
+            with atomic_path(target / f"{name}.parquet") as tmp:
+                frame.to_parquet(tmp, index=False)
+        with atomic_path(target / "graph.json") as tmp:
+            tmp.write_text(json.dumps({k: _native(v) for k, v in G.graph.items()}, indent=2))
+    else:
+        raise ParameterError(
+            "The 'path' parameter of save_graph must end in .graphml or .gexf, or name a folder "
+            f"(for Parquet tables). Got {target.name!r} instead."
+        )
+    logger.info("Saved graph with %s nodes and %s edges to %s", f"{G.number_of_nodes():,}",
+                f"{G.number_of_edges():,}", target)
+    return target
+
+
+def load_graph(path: str | os.PathLike[str]) -> nx.DiGraph:
+    """Read a graph written by :func:`save_graph` (or any GraphML / GEXF file).
+
+    Node ids are always strings.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "g"
+    >>> _ = save_graph(nx.DiGraph([("007", "2A", {"referrals": 11})]), folder)
+    >>> list(load_graph(folder).edges(data=True))
+    [('007', '2A', {'referrals': 11})]
+    """
+    source = Path(os.fspath(path))
+    if not source.exists():
+        raise InputError(f"{source}: no such file or folder.")
+    suffix = source.suffix.lower()
+    G: nx.DiGraph
+    if suffix == ".graphml":
+        G = nx.read_graphml(source, node_type=str, force_multigraph=False)
+    elif suffix == ".gexf":
+        G = nx.read_gexf(source, node_type=str)
+        for _, d in G.nodes(data=True):
+            d.pop("label", None)
+        for _, _, d in G.edges(data=True):
+            for k in ("id", "label"):
+                d.pop(k, None)
+    elif source.is_dir():
+        nodes = pd.read_parquet(source / "nodes.parquet", to_pandas_kwargs={"date_as_object": False})
+        edges = pd.read_parquet(source / "edges.parquet", to_pandas_kwargs={"date_as_object": False})
+        G = nx.DiGraph()
+        meta = source / "graph.json"
+        if meta.exists():
+            G.graph.update(json.loads(meta.read_text()))
+        G.add_nodes_from(zip(nodes["id"].astype(str), _records(nodes, [c for c in nodes.columns
+                                                                        if c != "id"]),
+                             strict=True))
+        G.add_edges_from(zip(edges["source"].astype(str), edges["target"].astype(str),
+                             _records(edges, [c for c in edges.columns
+                                              if c not in ("source", "target")]), strict=True))
+    else:
+        raise ParameterError(
+            f"Cannot tell the format of {source.name!r}: use .graphml, .gexf or a Parquet folder."
+        )
+    if not G.is_directed():
+        G = nx.DiGraph(G)
+    logger.info("Loaded graph with %s nodes and %s edges from %s", f"{G.number_of_nodes():,}",
+                f"{G.number_of_edges():,}", source)
+    return G

@@ -1,0 +1,154 @@
+"""Privacy rules applied wherever data leaves the library.
+
+Two rules, as in the CMS and CareSet public files:
+
+* **Small-cell suppression.** A count of people or events from 1 to
+  ``threshold - 1`` (default 1 to 10) is never shown or exported: it is
+  replaced by a missing value in tables and by ``"<11"`` in text. Zero is
+  not a small cell (it reveals no one) and is kept.
+* **Patient identifiers never leave ingestion.** Readers replace patient ids
+  with a per-load pseudonymous integer code (:func:`pseudonymize`) used only
+  to count distinct patients; aggregation drops it.
+
+Examples
+--------
+>>> import pandas as pd
+>>> suppress(pd.Series([0, 3, 11, 250])).tolist()
+[0, <NA>, 11, 250]
+>>> format_count(7), format_count(11), format_count(1234)
+('<11', '11', '1,234')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from numbers import Real
+
+import numpy as np
+import pandas as pd
+
+from referral_graph.exceptions import ParameterError
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "format_count",
+    "is_small_cell",
+    "pseudonymize",
+    "suppress",
+    "suppress_frame",
+]
+
+#: Smallest count that may be shown; 1 .. DEFAULT_THRESHOLD - 1 are suppressed (CMS: 11).
+DEFAULT_THRESHOLD = 11
+
+
+def _check_threshold(threshold: int) -> int:
+    if isinstance(threshold, bool) or not isinstance(threshold, int | np.integer) or threshold < 1:
+        raise ParameterError(
+            "The 'threshold' parameter must be an int >= 1 (1 disables suppression). "
+            f"Got {threshold!r} instead."
+        )
+    return int(threshold)
+
+
+def is_small_cell(value: float | None, *, threshold: int = DEFAULT_THRESHOLD) -> bool:
+    """Return True if `value` is a count that must be hidden (0 < value < threshold).
+
+    Examples
+    --------
+    >>> is_small_cell(10), is_small_cell(0), is_small_cell(11)
+    (True, False, False)
+    """
+    threshold = _check_threshold(threshold)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return False
+    return bool(0 < value < threshold)
+
+
+def suppress(values: pd.Series, *, threshold: int = DEFAULT_THRESHOLD) -> pd.Series:
+    """Return a copy of a count Series with small cells replaced by ``<NA>``.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Counts (numbers). Fractional values (such as rates) are compared as they are.
+    threshold : int, default 11
+        Smallest count that may be shown. ``1`` disables suppression.
+
+    Returns
+    -------
+    pandas.Series
+        Nullable (``Int64`` for integer input, ``Float64`` otherwise) with the same index.
+
+    Examples
+    --------
+    >>> suppress(pd.Series([1, 10, 11]), threshold=11).tolist()
+    [<NA>, <NA>, 11]
+    """
+    threshold = _check_threshold(threshold)
+    numeric = pd.to_numeric(values)
+    if pd.api.types.is_integer_dtype(numeric) or (
+        pd.api.types.is_float_dtype(numeric) and bool(np.all(np.isnan(numeric) | (numeric % 1 == 0)))
+    ):
+        out = numeric.astype("Int64")
+    else:
+        out = numeric.astype("Float64")
+    mask = (out > 0) & (out < threshold)
+    return out.mask(mask.fillna(False).astype(bool))
+
+
+def suppress_frame(
+    frame: pd.DataFrame, columns: Iterable[str], *, threshold: int = DEFAULT_THRESHOLD
+) -> pd.DataFrame:
+    """Return a copy of `frame` with small cells suppressed in the count `columns`.
+
+    Columns named but absent are ignored, so one list can serve several tables.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"id": ["a", "b"], "referrals": [4, 40]})
+    >>> suppress_frame(df, ["referrals", "patients"])["referrals"].tolist()
+    [<NA>, 40]
+    """
+    out = frame.copy()
+    for col in columns:
+        if col in out.columns:
+            out[col] = suppress(out[col], threshold=threshold)
+    return out
+
+
+def format_count(value: Real | None, *, threshold: int = DEFAULT_THRESHOLD) -> str:
+    """Format a count for display: ``"<11"`` for small cells, thousands separators otherwise.
+
+    Missing values are shown as an en dash.
+
+    Examples
+    --------
+    >>> format_count(3, threshold=5), format_count(None), format_count(12.0)
+    ('<5', '–', '12')
+    """
+    threshold = _check_threshold(threshold)
+    if value is None or pd.isna(value):
+        return "–"
+    number = float(value)
+    if 0 < number < threshold:
+        return f"<{threshold}"
+    if number.is_integer():
+        return f"{int(number):,}"
+    return f"{number:,.1f}"
+
+
+def pseudonymize(ids: pd.Series) -> pd.Series:
+    """Replace identifiers by per-call integer codes (order of first appearance).
+
+    The codes keep distinct counts exact but carry nothing of the original
+    ids; the mapping is discarded, so two calls give unrelated codes for
+    different inputs. Missing ids get ``-1``.
+
+    Examples
+    --------
+    >>> pseudonymize(pd.Series(["P9", "P2", "P9", None])).tolist()
+    [0, 1, 0, -1]
+    """
+    codes, _ = pd.factorize(ids, use_na_sentinel=True)
+    return pd.Series(codes.astype(np.int64), index=ids.index, name="patient_key")

@@ -1,0 +1,585 @@
+"""Validation in one place: every problem in one report.
+
+Readers in :mod:`referral_graph.io` call the checks here. Each check looks
+at a whole column at once and records an :class:`Issue` that names the
+file, the column, the rows (spreadsheet row numbers for CSV files: the
+header is row 1; 1-based data rows for Parquet; index labels for
+DataFrames), a few example values and how to fix the input.
+
+Policy
+------
+* A problem that makes the table unusable (a missing required column, an
+  empty file) raises at once.
+* A row-level problem excludes the offending rows (counted, with the reason)
+  or keeps them with a warning, as each check documents; nothing is dropped
+  silently. ``strict=True`` turns every warning into a
+  :class:`~referral_graph.exceptions.ValidationError`.
+* Patient identifiers are never quoted in a message.
+
+Examples
+--------
+>>> report = ValidationReport(name="events.csv", rows_read=3)
+>>> issue = report.add("self_referral", "rows whose source equals target", column="source",
+...                    rows=pd.Index([4]), examples=["1234567893"], excluded=True,
+...                    hint="remove them or check the id columns")
+>>> report.rows_excluded
+1
+>>> print(report.issues[0])
+events.csv, column 'source', row 4: 1 row excluded: rows whose source equals target (e.g. '1234567893'). Fix: remove them or check the id columns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from referral_graph.exceptions import ValidationError
+from referral_graph.npi import looks_like_npi, valid_npi_mask
+
+__all__ = [
+    "Issue",
+    "ValidationReport",
+    "check_ids",
+    "check_missing_providers",
+    "parse_dates",
+    "parse_numbers",
+]
+
+logger = logging.getLogger(__name__)
+
+Level = Literal["error", "warning", "info"]
+
+#: How many row numbers and example values an issue keeps.
+MAX_ROWS_SHOWN = 10
+MAX_EXAMPLES = 3
+
+
+def _format_rows(rows: Sequence[object], count: int, row_label: str) -> str:
+    shown = ", ".join(str(r) for r in rows[:MAX_ROWS_SHOWN])
+    more = f" (+{count - len(rows[:MAX_ROWS_SHOWN]):,} more)" if count > MAX_ROWS_SHOWN else ""
+    plural = "s" if count > 1 else ""
+    return f"{row_label}{plural} {shown}{more}"
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem found in one column of one table.
+
+    Attributes
+    ----------
+    check : str
+        Machine-readable name of the check (``"unparsable_date"``, ...).
+    level : {"error", "warning", "info"}
+        ``"error"`` stops the load; ``"warning"`` is reported (and raised when
+        ``strict=True``); ``"info"`` is a note (a BOM stripped, a delimiter
+        detected).
+    message : str
+        What is wrong.
+    name : str
+        The file name, or ``"<DataFrame>"``.
+    column : str or None
+        The column as it is named in the input.
+    rows : tuple
+        The first row numbers concerned (see the module notes).
+    count : int
+        How many rows are concerned.
+    examples : tuple of str
+        A few offending values (never patient identifiers).
+    excluded : bool
+        Whether the rows were excluded from the result.
+    hint : str
+        How to fix the input.
+    """
+
+    check: str
+    level: Level
+    message: str
+    name: str
+    column: str | None = None
+    rows: tuple[object, ...] = ()
+    count: int = 0
+    examples: tuple[str, ...] = ()
+    excluded: bool = False
+    hint: str = ""
+    row_label: str = "row"
+
+    def __str__(self) -> str:
+        where = self.name
+        if self.column is not None:
+            where += f", column {self.column!r}"
+        if self.rows:
+            where += ", " + _format_rows(self.rows, self.count, self.row_label)
+        what = self.message
+        if self.count and self.excluded:
+            what = f"{self.count:,} row{'s' if self.count > 1 else ''} excluded: {what}"
+        elif self.count and self.level != "info":
+            what = f"{self.count:,} row{'s' if self.count > 1 else ''} kept: {what}"
+        if self.examples:
+            what += " (e.g. " + ", ".join(repr(e) for e in self.examples) + ")"
+        text = f"{where}: {what}."
+        if self.hint:
+            text += f" Fix: {self.hint}."
+        return text
+
+
+@dataclass
+class ValidationReport:
+    """Everything found while reading and checking one table.
+
+    Attributes
+    ----------
+    name : str
+        The file name, or ``"<DataFrame>"``.
+    rows_read : int
+        Data rows read from the input.
+    issues : list of Issue
+        Every problem and note, in the order found.
+    row_label : str
+        How rows are named in messages (``"row"`` or ``"index"``).
+    """
+
+    name: str
+    rows_read: int = 0
+    issues: list[Issue] = field(default_factory=list)
+    row_label: str = "row"
+
+    def add(
+        self,
+        check: str,
+        message: str,
+        *,
+        level: Level = "warning",
+        column: str | None = None,
+        rows: pd.Index | Sequence[object] = (),
+        count: int | None = None,
+        examples: Iterable[object] = (),
+        excluded: bool = False,
+        hint: str = "",
+    ) -> Issue:
+        """Record an issue and log it; return it."""
+        rows_list = list(rows)
+        issue = Issue(
+            check=check,
+            level=level,
+            message=message,
+            name=self.name,
+            column=column,
+            rows=tuple(_native(r) for r in rows_list[:MAX_ROWS_SHOWN]),
+            count=len(rows_list) if count is None else count,
+            examples=tuple(str(e) for e in list(examples)[:MAX_EXAMPLES]),
+            excluded=excluded,
+            hint=hint,
+            row_label=self.row_label,
+        )
+        self.issues.append(issue)
+        log = {"error": logger.error, "warning": logger.warning, "info": logger.info}[level]
+        log("%s", issue)
+        return issue
+
+    @property
+    def rows_excluded(self) -> int:
+        """Rows excluded, over all checks (a row failing two checks counts twice)."""
+        return sum(i.count for i in self.issues if i.excluded)
+
+    @property
+    def excluded_by_reason(self) -> dict[str, int]:
+        """Rows excluded per check."""
+        out: dict[str, int] = {}
+        for i in self.issues:
+            if i.excluded:
+                out[i.check] = out.get(i.check, 0) + i.count
+        return out
+
+    @property
+    def errors(self) -> list[Issue]:
+        """Issues at level ``"error"``."""
+        return [i for i in self.issues if i.level == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        """Issues at level ``"warning"``."""
+        return [i for i in self.issues if i.level == "warning"]
+
+    def __str__(self) -> str:
+        head = f"Validation of {self.name}: {self.rows_read:,} rows read"
+        if self.rows_excluded:
+            head += f", {self.rows_excluded:,} excluded"
+        if not self.issues:
+            return head + ", no problems found."
+        lines = [head + f", {len(self.errors)} errors, {len(self.warnings)} warnings:"]
+        lines += [f"  [{i.level}] {i}" for i in self.issues]
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The issues as a table (one row per issue).
+
+        Examples
+        --------
+        >>> ValidationReport(name="x.csv").to_frame().columns.tolist()[:4]
+        ['file', 'check', 'level', 'column']
+        """
+        cols = ["file", "check", "level", "column", "count", "excluded", "rows", "examples"]
+        cols += ["message", "hint"]
+        return pd.DataFrame(
+            [
+                {
+                    "file": i.name,
+                    "check": i.check,
+                    "level": i.level,
+                    "column": i.column,
+                    "count": i.count,
+                    "excluded": i.excluded,
+                    "rows": ", ".join(str(r) for r in i.rows),
+                    "examples": ", ".join(i.examples),
+                    "message": i.message,
+                    "hint": i.hint,
+                }
+                for i in self.issues
+            ],
+            columns=cols,
+        )
+
+    def raise_if_needed(self, *, strict: bool = False) -> None:
+        """Raise :class:`ValidationError` on errors, or on warnings when `strict`.
+
+        Examples
+        --------
+        >>> r = ValidationReport(name="x.csv")
+        >>> _ = r.add("blank", "blank ids", rows=[2], excluded=True)
+        >>> r.raise_if_needed()  # warnings alone do not raise
+        >>> r.raise_if_needed(strict=True)
+        Traceback (most recent call last):
+        ...
+        referral_graph.exceptions.ValidationError: Validation of x.csv: ...
+        """
+        failing = self.errors + (self.warnings if strict else [])
+        if failing:
+            raise ValidationError(str(self), report=self)
+
+
+def _native(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def parse_dates(
+    values: pd.Series,
+    *,
+    date_format: str | None = None,
+    report: ValidationReport,
+    column: str,
+) -> tuple[pd.Series, pd.Series]:
+    """Parse a string column of dates; return the dates and a mask of bad rows.
+
+    Each distinct string is parsed once. Without `date_format`, ISO 8601 is
+    tried first, then ``%m/%d/%Y``, ``%d/%m/%Y``, ``%Y%m%d`` and
+    ``%d.%m.%Y``; the format that parses most values wins, and an ambiguous
+    choice between month-first and day-first is reported.
+
+    Rows with a missing date and rows with an unparsable one are reported
+    (as two issues) and flagged in the returned mask for exclusion.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The raw strings.
+    date_format : str, optional
+        A ``strftime`` format; skips detection.
+    report : ValidationReport
+        Where issues go.
+    column : str
+        The column's name in the input.
+
+    Returns
+    -------
+    dates : pandas.Series of datetime64[ns]
+    bad : pandas.Series of bool
+
+    Examples
+    --------
+    >>> r = ValidationReport(name="e.csv")
+    >>> d, bad = parse_dates(pd.Series(["2024-01-05", "n/a", None], index=[2, 3, 4]),
+    ...                      report=r, column="date")
+    >>> bad.tolist(), [i.check for i in r.issues]
+    ([False, True, True], ['missing_date', 'unparsable_date'])
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    uniq = pd.Series(np.asarray(uniques, dtype=object)).str.strip()
+    if date_format is not None:
+        parsed = pd.to_datetime(uniq, format=date_format, errors="coerce")
+        chosen = date_format
+    else:
+        candidates = ["ISO8601", "%m/%d/%Y", "%d/%m/%Y", "%Y%m%d", "%d.%m.%Y"]
+        best: pd.Series | None = None
+        best_ok = -1
+        chosen = "ISO8601"
+        ok_by_format: dict[str, int] = {}
+        for fmt in candidates:
+            attempt = pd.to_datetime(uniq, format=fmt, errors="coerce")
+            ok = int(attempt.notna().sum())
+            ok_by_format[fmt] = ok
+            if ok > best_ok:
+                best, best_ok, chosen = attempt, ok, fmt
+            if ok == len(uniq):
+                break
+        assert best is not None
+        parsed = best
+        if chosen in ("%m/%d/%Y", "%d/%m/%Y") and ok_by_format.get("%d/%m/%Y") == ok_by_format.get(
+            "%m/%d/%Y"
+        ):
+            report.add(
+                "ambiguous_date_format",
+                "dates could be month-first or day-first; read as month-first (%m/%d/%Y)",
+                column=column,
+                examples=uniq.head(MAX_EXAMPLES).tolist(),
+                hint="pass date_format='%d/%m/%Y' (CLI: --date-format) if they are day-first",
+            )
+        elif chosen != "ISO8601":
+            report.add("date_format", f"dates read with format {chosen!r}", level="info",
+                       column=column)
+    parsed = parsed.astype("datetime64[ns]")
+    parsed_values = parsed.to_numpy()
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    present = codes >= 0
+    out[present] = parsed_values[codes[present]]
+    dates = pd.Series(out, index=values.index, name=values.name)
+    missing = pd.Series(~present, index=values.index)
+    unparsable = pd.Series(present & np.isnat(out), index=values.index)
+    if missing.any():
+        report.add(
+            "missing_date",
+            "the date is missing",
+            column=column,
+            rows=values.index[missing.to_numpy()],
+            excluded=True,
+            hint="fill in the dates, or leave the date column out to build an undated graph",
+        )
+    if unparsable.any():
+        report.add(
+            "unparsable_date",
+            f"the date cannot be read (expected {chosen})",
+            column=column,
+            rows=values.index[unparsable.to_numpy()],
+            examples=values[unparsable].drop_duplicates().head(MAX_EXAMPLES).tolist(),
+            excluded=True,
+            hint="use ISO dates (YYYY-MM-DD) or pass date_format= (CLI: --date-format)",
+        )
+    return dates, missing | unparsable
+
+
+def parse_numbers(
+    values: pd.Series,
+    *,
+    report: ValidationReport,
+    column: str,
+    kind: str = "count",
+    exclude: bool = True,
+    integer: bool = True,
+) -> tuple[pd.Series, pd.Series]:
+    """Parse a numeric column; flag non-numeric and negative values.
+
+    Missing values are allowed (they are not flagged). Thousands separators
+    are not accepted.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Raw strings or numbers.
+    report : ValidationReport
+        Where issues go.
+    column : str
+        The column's name in the input.
+    kind : str
+        Word used in messages ("count", "amount", ...).
+    exclude : bool
+        Whether bad rows are to be excluded (else the value is set missing and
+        the row kept).
+    integer : bool
+        Whether fractional values are errors.
+
+    Returns
+    -------
+    numbers : pandas.Series of float64
+    bad : pandas.Series of bool
+
+    Examples
+    --------
+    >>> r = ValidationReport(name="e.csv")
+    >>> n, bad = parse_numbers(pd.Series(["3", "-1", "x", None]), report=r, column="weight")
+    >>> bad.tolist(), [i.check for i in r.issues]
+    ([False, True, True, False], ['non_numeric', 'negative'])
+    """
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = values.astype("float64")
+        non_numeric = pd.Series(False, index=values.index)
+    else:
+        as_str = values.astype("str") if not pd.api.types.is_string_dtype(values) else values
+        numbers = pd.to_numeric(as_str.str.strip(), errors="coerce").astype("float64")
+        non_numeric = numbers.isna() & values.notna()
+    negative = numbers < 0
+    fractional = (numbers % 1 != 0) & numbers.notna() if integer else pd.Series(False, index=values.index)
+    action = dict(excluded=exclude)
+    fix_note = "" if exclude else " (the value is treated as missing)"
+    for check, mask, what, hint in (
+        ("non_numeric", non_numeric, f"the {kind} is not a number{fix_note}",
+         "use plain numbers without thousands separators or units"),
+        ("negative", negative, f"the {kind} is negative{fix_note}", f"a {kind} cannot be below 0"),
+        ("fractional", fractional, f"the {kind} is not a whole number{fix_note}",
+         f"a {kind} must be a whole number"),
+    ):
+        if mask.any():
+            report.add(
+                check,
+                what,
+                column=column,
+                rows=values.index[mask.to_numpy()],
+                examples=values[mask].drop_duplicates().head(MAX_EXAMPLES).tolist(),
+                hint=hint,
+                **action,
+            )
+    bad = non_numeric | negative | fractional
+    if not exclude:
+        numbers = numbers.mask(bad)
+    return numbers, bad
+
+
+def check_ids(
+    ids: pd.Series,
+    *,
+    report: ValidationReport,
+    column: str,
+    npi: bool | Literal["auto"] = "auto",
+) -> pd.Series:
+    """Check one id column: blanks always; NPI check digits as asked.
+
+    Parameters
+    ----------
+    ids : pandas.Series of str
+        Ids, already stripped of surrounding white space.
+    report : ValidationReport
+        Where issues go.
+    column : str
+        The column's name in the input.
+    npi : bool or "auto"
+        ``True``: ids are declared NPIs; ids failing the Luhn check digit are
+        excluded. ``"auto"``: ids that look like NPIs (ten digits starting
+        with 1 or 2) and fail the check are reported and kept. ``False``: no
+        NPI check.
+
+    Returns
+    -------
+    pandas.Series of bool
+        Rows to exclude.
+
+    Examples
+    --------
+    >>> r = ValidationReport(name="e.csv")
+    >>> bad = check_ids(pd.Series(["1234567893", "", "1234567890"]), report=r, column="src")
+    >>> bad.tolist(), [(i.check, i.excluded) for i in r.issues]
+    ([False, True, False], [('missing_id', True), ('invalid_npi', False)])
+    """
+    blank = ids.isna() | (ids == "")
+    if blank.any():
+        report.add(
+            "missing_id",
+            "the provider id is missing",
+            column=column,
+            rows=ids.index[blank.to_numpy()],
+            excluded=True,
+            hint="fill in the id, or map the right column (CLI: --source-col / --target-col)",
+        )
+    bad = blank.copy()
+    if npi is False:
+        return bad
+    valid = valid_npi_mask(ids)
+    if npi is True:
+        invalid = ~valid & ~blank
+        message = "the id is not a valid NPI (ten digits with a Luhn check digit)"
+    else:
+        shaped = ids.str.fullmatch(r"[12]\d{9}").fillna(False).astype(bool)
+        invalid = shaped & ~valid
+        message = "the id looks like an NPI but its check digit is wrong"
+    if invalid.any():
+        report.add(
+            "invalid_npi",
+            message,
+            column=column,
+            rows=ids.index[invalid.to_numpy()],
+            examples=ids[invalid].drop_duplicates().head(MAX_EXAMPLES).tolist(),
+            excluded=npi is True,
+            hint=(
+                "correct the NPI (see NPPES); pass npi=False (CLI: --ids any) if these ids are "
+                "not NPIs"
+            ),
+        )
+        if npi is True:
+            bad |= invalid
+    return bad
+
+
+def check_missing_providers(
+    table: pd.DataFrame,
+    providers: pd.DataFrame,
+    *,
+    report: ValidationReport,
+    columns: dict[str, str],
+) -> None:
+    """Report rows whose source or target id is absent from the providers table.
+
+    The rows are kept (the graph then has nodes without attributes).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        With canonical ``source`` and ``target`` columns.
+    providers : pandas.DataFrame
+        With an ``id`` column.
+    report : ValidationReport
+        Where issues go.
+    columns : dict
+        Canonical name -> name in the input, for messages.
+
+    Examples
+    --------
+    >>> r = ValidationReport(name="e.csv")
+    >>> t = pd.DataFrame({"source": ["a", "b"], "target": ["c", "c"]}, index=[2, 3])
+    >>> check_missing_providers(t, pd.DataFrame({"id": ["a", "c"]}), report=r,
+    ...                         columns={"source": "from", "target": "to"})
+    >>> r.issues[0].rows, r.issues[0].examples
+    ((3,), ('b',))
+    """
+    known = pd.Index(providers["id"].dropna().unique())
+    for canonical in ("source", "target"):
+        missing = ~table[canonical].isin(known)
+        if missing.any():
+            n_ids = table.loc[missing, canonical].nunique()
+            report.add(
+                "unknown_provider",
+                f"{n_ids:,} {canonical} id(s) are not in the providers table",
+                column=columns.get(canonical, canonical),
+                rows=table.index[missing.to_numpy()],
+                examples=table.loc[missing, canonical].drop_duplicates().head(MAX_EXAMPLES),
+                hint="add these providers to the providers file, or check the id columns match",
+            )
+
+
+def looks_like_npi_column(ids: pd.Series, *, share: float = 0.9) -> bool:
+    """Return True if at least `share` of the distinct ids look like NPIs.
+
+    Examples
+    --------
+    >>> looks_like_npi_column(pd.Series(["1234567893", "1003033051"]))
+    True
+    """
+    uniques = ids.dropna().unique()
+    if len(uniques) == 0:
+        return False
+    hits = sum(looks_like_npi(str(u)) for u in uniques)
+    return hits / len(uniques) >= share
