@@ -21,4 +21,18 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["__version__"]
+from referral_graph import aggregate, graph, io, privacy, validate  # noqa: E402
+from referral_graph.exceptions import ReferralGraphError  # noqa: E402
+from referral_graph.pipeline import ReferralNetwork, load_network  # noqa: E402
+
+__all__ = [
+    "ReferralGraphError",
+    "ReferralNetwork",
+    "__version__",
+    "aggregate",
+    "graph",
+    "io",
+    "load_network",
+    "privacy",
+    "validate",
+]

@@ -1,0 +1,297 @@
+"""The ``referral-graph`` command: thin commands over the public API.
+
+Every command has ``--help``. Bad input gives one clear line on standard
+error and exit code 1 (the traceback only with ``--verbose``). Progress bars
+on long steps go to standard error; results go to files, summaries to
+standard output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from referral_graph import __version__
+from referral_graph.exceptions import ReferralGraphError
+
+logger = logging.getLogger("referral_graph.cli")
+
+# ----------------------------------------------------------------------------- helpers
+
+
+class _Progress:
+    """A step-by-step progress bar (tqdm) over named pipeline steps."""
+
+    def __init__(self, total: int, *, enabled: bool, desc: str) -> None:
+        self.bar: Any = None
+        self.started = time.perf_counter()
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="step", leave=False, file=sys.stderr,
+                            bar_format="{desc}: {n_fmt}/{total_fmt} {postfix} [{elapsed}]")
+        self._first = True
+
+    def __call__(self, step: str) -> None:
+        if self.bar is None:
+            return
+        if not self._first:
+            self.bar.update(1)
+        self._first = False
+        self.bar.set_postfix_str(step)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.update(self.bar.total - self.bar.n)
+            self.bar.close()
+
+
+def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> None:
+    src = p.add_argument_group("input")
+    group = src.add_mutually_exclusive_group(required=True)
+    group.add_argument("--events", metavar="FILE", help="referral events (CSV or Parquet)")
+    if edges:
+        group.add_argument("--edges", metavar="FILE",
+                           help="aggregated edges (generic, CMS PSPP or CareSet Hop Teaming)")
+        src.add_argument("--layout", default="auto",
+                         choices=["auto", "generic", "cms-pspp", "hop-teaming"],
+                         help="layout of --edges (default: auto-detect)")
+    src.add_argument("--providers", metavar="FILE", help="providers table (CSV or Parquet)")
+    src.add_argument("--taxonomy", metavar="FILE",
+                     help="NUCC taxonomy code set (CSV, UTF-8 or cp1252) for specialty labels")
+    cols = p.add_argument_group("column names (common aliases are recognised without these)")
+    for flag, help_ in (
+        ("--source-col", "referring provider id column"),
+        ("--target-col", "receiving provider id column"),
+        ("--date-col", "referral date column"),
+        ("--weight-col", "count column of an edge file"),
+        ("--patient-col", "patient id column (events) or patient count column (edges)"),
+        ("--amount-col", "amount / revenue column of events"),
+        ("--period-col", "period column of an edge file"),
+        ("--provider-id-col", "id column of the providers table"),
+    ):
+        cols.add_argument(flag, metavar="NAME", help=help_)
+    opts = p.add_argument_group("reading")
+    opts.add_argument("--date-format", metavar="FMT", help="strftime format, e.g. %%d/%%m/%%Y")
+    opts.add_argument("--ids", choices=["auto", "npi", "any"], default="auto",
+                      help="npi: ids must be valid NPIs; any: no NPI check; auto (default): check "
+                      "ids that look like NPIs and report failures")
+    opts.add_argument("--encoding", default="auto", help="file encoding (default: auto)")
+    opts.add_argument("--delimiter", help="CSV delimiter (default: detected)")
+    opts.add_argument("--strict", action="store_true",
+                      help="treat every validation warning as an error")
+    opts.add_argument("--engine", choices=["auto", "duckdb", "pandas"], default="auto",
+                      help="aggregation engine (default: auto)")
+
+
+def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None) -> Any:
+    from referral_graph.pipeline import load_network
+
+    is_events = args.events is not None
+    columns: dict[str, str] = {}
+    mapping = {"source_col": args.source_col, "target_col": args.target_col}
+    if is_events:
+        mapping.update(date_col=args.date_col, patient_col=args.patient_col,
+                       amount_col=args.amount_col)
+    else:
+        mapping.update(weight_col=args.weight_col, patient_col=args.patient_col,
+                       period_col=args.period_col)
+    columns = {k: v for k, v in mapping.items() if v}
+    npi = {"auto": "auto", "npi": True, "any": False}[args.ids]
+    return load_network(
+        events=args.events,
+        edges=getattr(args, "edges", None),
+        providers=args.providers,
+        taxonomy=args.taxonomy,
+        layout=getattr(args, "layout", "auto"),
+        columns=columns,
+        provider_columns={"id_col": args.provider_id_col} if args.provider_id_col else None,
+        date_format=args.date_format,
+        npi=npi,
+        engine=args.engine,
+        encoding=args.encoding,
+        delimiter=args.delimiter,
+        strict=args.strict,
+        progress=progress,
+    )
+
+
+def _print_reports(net: Any) -> None:
+    for report in net.reports:
+        excluded = report.excluded_by_reason
+        line = f"{report.name}: {report.rows_read:,} rows read"
+        if excluded:
+            line += ", excluded " + ", ".join(f"{v:,} ({k})" for k, v in excluded.items())
+        print(line)
+
+
+def _summary(net: Any) -> str:
+    G = net.graph
+    lines = [f"Referral graph: {G.number_of_nodes():,} providers, {G.number_of_edges():,} ties"]
+    if net.period is not None:
+        start, end = net.period
+        lines.append(f"Period: {start:%Y-%m-%d} to {end:%Y-%m-%d}")
+    else:
+        lines.append("Period: none (no dates; time-based measures are not available)")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from referral_graph import synthetic
+
+    market = synthetic.generate_market(n_providers=args.providers, n_months=args.months,
+                                       seed=args.seed)
+    paths = synthetic.write_market(market, args.out, format=args.format)
+    print(f"Generated {len(market.events):,} events, {len(market.providers):,} providers, "
+          f"{len(market.activities):,} outreach activities (focus: {market.focus})")
+    for kind, path in paths.items():
+        print(f"  {kind}: {path}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    progress = _Progress(4, enabled=not args.quiet, desc="validate")
+    try:
+        net = _load(args, progress)
+    finally:
+        progress.close()
+    for report in net.reports:
+        print(report)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from referral_graph.graph import save_graph
+
+    progress = _Progress(5, enabled=not args.quiet, desc="build")
+    try:
+        net = _load(args, progress)
+        progress("writing")
+        path = save_graph(net.graph, args.out)
+    finally:
+        progress.close()
+    _print_reports(net)
+    print(_summary(net))
+    print(f"Wrote {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from referral_graph import datasets
+    from referral_graph.graph import save_graph
+    from referral_graph.pipeline import load_network
+
+    out = Path(args.out)
+    started = time.perf_counter()
+    progress = _Progress(6, enabled=not args.quiet, desc="demo")
+    try:
+        progress("locating the bundled sample")
+        paths = datasets.sample_paths()
+        net = load_network(events=paths["events"], providers=paths["providers"],
+                           progress=progress)
+        progress("writing")
+        out.mkdir(parents=True, exist_ok=True)
+        save_graph(net.graph, out / "referral_graph.graphml")
+        save_graph(net.graph, out / "graph")
+    finally:
+        progress.close()
+    _print_reports(net)
+    print(_summary(net))
+    print(f"Wrote {out / 'referral_graph.graphml'} and {out / 'graph'}/ "
+          f"in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``referral-graph`` (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="referral-graph",
+        description="Healthcare referral networks: build, score, predict at-risk ties, view.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log every step, and show tracebacks on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    # -v / -q are accepted after the command too ("referral-graph build ... -q").
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log every step, and show tracebacks on errors")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_parser = sub.add_parser
+
+    def add_parser(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return _add_parser(name, parents=[common], **kwargs)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
+
+    p = sub.add_parser("generate", help="write a synthetic referral market (seeded)",
+                       description="Write a seeded synthetic referral market: events, "
+                       "providers, outreach activities and the planted ground truth.")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--providers", type=int, default=1500, metavar="N")
+    p.add_argument("--months", type=int, default=30, metavar="N")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("validate", help="check input files and print every problem found",
+                       description="Read and validate the input, print the full report.")
+    _add_input_options(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("build", help="build the referral graph and write it",
+                       description="Build the directed referral graph. The format follows "
+                       "--out: .graphml, .gexf, or a folder for Parquet tables.")
+    _add_input_options(p)
+    p.add_argument("--out", required=True, metavar="PATH",
+                   help="output: FILE.graphml, FILE.gexf or a folder (Parquet)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("demo", help="run the whole pipeline on the bundled sample",
+                       description="The main job on the bundled synthetic sample, offline.")
+    p.add_argument("--out", default="referral_graph_demo", metavar="DIR",
+                   help="output folder (default: ./referral_graph_demo)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.func(args)
+    except ReferralGraphError as exc:
+        if args.verbose:
+            raise
+        red, reset = ("\033[31m", "\033[0m") if sys.stderr.isatty() else ("", "")
+        message = str(exc).splitlines()
+        print(f"{red}error: {message[0]}{reset}", file=sys.stderr)
+        for line in message[1:]:
+            print(line, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

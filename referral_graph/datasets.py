@@ -1,0 +1,69 @@
+"""The bundled synthetic sample.
+
+The repository ships a small synthetic market in ``sample_data/`` (made by
+:func:`referral_graph.synthetic.generate_market` with the settings in
+:data:`SAMPLE_SETTINGS`; no real patient or provider). When the package is
+installed without the repository, :func:`sample_paths` regenerates the same
+files (the generator is seeded) into a cache folder.
+
+Examples
+--------
+>>> sorted(sample_paths())
+['activities', 'events', 'providers', 'truth']
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+__all__ = ["SAMPLE_SETTINGS", "sample_dir", "sample_paths", "write_sample"]
+
+logger = logging.getLogger(__name__)
+
+#: The generator settings of the bundled sample.
+SAMPLE_SETTINGS: dict[str, int | str] = {"n_providers": 1200, "n_months": 30, "seed": 42}
+
+_FILES = {
+    "events": "events.csv.gz",
+    "providers": "providers.csv",
+    "activities": "activities.csv",
+    "truth": "truth.csv",
+}
+
+
+def _repo_sample() -> Path:
+    return Path(__file__).resolve().parents[1] / "sample_data"
+
+
+def write_sample(folder: str | os.PathLike[str]) -> dict[str, Path]:
+    """Generate the bundled sample into `folder` (as committed in ``sample_data/``).
+
+    Returns the written paths by kind.
+    """
+    from referral_graph import synthetic
+
+    target = Path(os.fspath(folder))
+    market = synthetic.generate_market(**SAMPLE_SETTINGS)  # type: ignore[arg-type]
+    written = synthetic.write_market(market, target, format="csv", compress=True)
+    return {kind: Path(p) for kind, p in written.items()}
+
+
+def sample_dir() -> Path:
+    """The folder holding the sample (the repository's, or a generated cache)."""
+    repo = _repo_sample()
+    if all((repo / name).exists() for name in _FILES.values()):
+        return repo
+    cache = Path(os.environ.get("REFERRAL_GRAPH_CACHE", Path.home() / ".cache" / "referral_graph"))
+    folder = cache / "sample"
+    if not all((folder / name).exists() for name in _FILES.values()):
+        logger.info("Generating the sample into %s", folder)
+        write_sample(folder)
+    return folder
+
+
+def sample_paths() -> dict[str, Path]:
+    """Paths of the sample's files: events, providers, activities, truth."""
+    folder = sample_dir()
+    return {kind: folder / name for kind, name in _FILES.items()}

@@ -1,0 +1,196 @@
+"""One call from input files to the referral graph.
+
+:func:`load_network` chains the pipeline's first steps (read and validate,
+aggregate, build) and keeps every intermediate table, so that later steps
+(scores, at-risk ties, views, the report) and the command line start from
+the same place. Each step remains a public function of its own module.
+
+Examples
+--------
+>>> import pandas as pd
+>>> events = pd.DataFrame({"referring_npi": ["A", "A", "B"], "receiving_npi": ["C", "C", "C"],
+...                        "referral_date": ["2024-01-05", "2024-02-07", "2024-02-09"]})
+>>> net = load_network(events=events)
+>>> net.graph.number_of_edges(), net.panel["referrals"].sum(), net.has_dates
+(2, np.int64(3), True)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import networkx as nx
+import pandas as pd
+
+from referral_graph import aggregate, graph, io
+from referral_graph.exceptions import InsufficientDataError, ParameterError
+from referral_graph.validate import ValidationReport
+
+__all__ = ["ReferralNetwork", "load_network"]
+
+logger = logging.getLogger(__name__)
+
+PathOrFrame = str | os.PathLike[str] | pd.DataFrame
+
+
+@dataclass
+class ReferralNetwork:
+    """The tables and graph of one referral network.
+
+    Attributes
+    ----------
+    graph : networkx.DiGraph
+        The referral graph (see :mod:`referral_graph.graph`).
+    ties : pandas.DataFrame
+        One row per (source, target).
+    providers : pandas.DataFrame
+        One row per provider (``id`` at least; built from the ties when no
+        providers table was given).
+    panel : pandas.DataFrame or None
+        One row per (source, target, month); None without dates.
+    events : pandas.DataFrame or None
+        The validated events (patient ids already replaced by codes); None
+        when the input was an aggregated edge file.
+    reports : list of ValidationReport
+        One per input table.
+    source_kind : {"events", "edges"}
+        What the input was.
+    """
+
+    graph: nx.DiGraph
+    ties: pd.DataFrame
+    providers: pd.DataFrame
+    panel: pd.DataFrame | None = None
+    events: pd.DataFrame | None = None
+    reports: list[ValidationReport] = field(default_factory=list)
+    source_kind: Literal["events", "edges"] = "events"
+
+    @property
+    def has_dates(self) -> bool:
+        """Whether the data has dates (a monthly panel)."""
+        return self.panel is not None
+
+    @property
+    def period(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """First and last dates of the data, or None."""
+        start, end = self.graph.graph.get("period_start"), self.graph.graph.get("period_end")
+        if start is None or end is None:
+            return None
+        return pd.Timestamp(start), pd.Timestamp(end)
+
+    def require_dates(self, what: str) -> pd.DataFrame:
+        """Return the panel, or raise InsufficientDataError naming `what` needs dates.
+
+        Examples
+        --------
+        >>> ReferralNetwork(nx.DiGraph(), pd.DataFrame(), pd.DataFrame()).require_dates("trend")
+        Traceback (most recent call last):
+        ...
+        referral_graph.exceptions.InsufficientDataError: trend needs dated referrals ...
+        """
+        if self.panel is None:
+            raise InsufficientDataError(
+                f"{what} needs dated referrals (events with a date column, or an edge file with "
+                "a period column); this data has none."
+            )
+        return self.panel
+
+
+def load_network(
+    *,
+    events: PathOrFrame | None = None,
+    edges: PathOrFrame | None = None,
+    providers: PathOrFrame | None = None,
+    taxonomy: PathOrFrame | None = None,
+    layout: Literal["auto", "generic", "cms-pspp", "hop-teaming"] = "auto",
+    columns: dict[str, str] | None = None,
+    provider_columns: dict[str, str] | None = None,
+    date_format: str | None = None,
+    npi: bool | Literal["auto"] = "auto",
+    engine: Literal["auto", "duckdb", "pandas"] = "auto",
+    encoding: str = "auto",
+    delimiter: str | None = None,
+    strict: bool = False,
+    progress: Callable[[str], Any] | None = None,
+) -> ReferralNetwork:
+    """Read, validate, aggregate and build a referral network.
+
+    Parameters
+    ----------
+    events : path or DataFrame, optional
+        Referral events (see :func:`referral_graph.io.read_events`).
+    edges : path or DataFrame, optional
+        Aggregated edges (see :func:`referral_graph.io.read_edges`). Give
+        exactly one of `events` and `edges`.
+    providers : path or DataFrame, optional
+        Providers (see :func:`referral_graph.io.read_providers`).
+    taxonomy : path or DataFrame, optional
+        A NUCC taxonomy code set for specialty labels.
+    layout : str
+        Layout of `edges`.
+    columns : dict, optional
+        Keyword arguments for the events / edges reader naming columns, e.g.
+        ``{"source_col": "from", "date_col": "when"}``.
+    provider_columns : dict, optional
+        The same for the providers reader (``id_col``, ``name_col``, ...).
+    date_format, npi, encoding, delimiter, strict
+        Passed to the readers.
+    engine : {"auto", "duckdb", "pandas"}
+        Aggregation engine.
+    progress : callable, optional
+        Called with the name of each step as it starts (the CLI's progress bar).
+
+    Returns
+    -------
+    ReferralNetwork
+    """
+    if (events is None) == (edges is None):
+        raise ParameterError("Give exactly one of 'events' and 'edges'.")
+    step = progress or (lambda name: None)
+    columns = dict(columns or {})
+    reports: list[ValidationReport] = []
+    prov: pd.DataFrame | None = None
+    if providers is not None:
+        step("reading providers")
+        prov = io.read_providers(providers, taxonomy=taxonomy, npi=npi, encoding=encoding,
+                                 delimiter=delimiter, strict=strict, **(provider_columns or {}))
+        reports.append(prov.attrs["report"])
+    panel: pd.DataFrame | None = None
+    ev: pd.DataFrame | None = None
+    if events is not None:
+        step("reading events")
+        ev = io.read_events(events, date_format=date_format, npi=npi, providers=prov,
+                            encoding=encoding, delimiter=delimiter, strict=strict, **columns)
+        reports.insert(0, ev.attrs["report"])
+        step("aggregating")
+        ties = aggregate.tie_table(ev, engine=engine)
+        ties.attrs["name"] = ev.attrs.get("name")
+        if "date" in ev.columns:
+            panel = aggregate.edge_panel(ev, engine=engine)
+        period = aggregate.period_of(ev)
+        kind: Literal["events", "edges"] = "events"
+    else:
+        assert edges is not None
+        step("reading edges")
+        table = io.read_edges(edges, layout=layout, npi=npi, providers=prov, encoding=encoding,
+                              delimiter=delimiter, strict=strict, **columns)
+        reports.insert(0, table.attrs["report"])
+        if "month" in table.columns:
+            panel = table[["source", "target", "month", "referrals"]
+                          + (["patients"] if "patients" in table else [])].copy()
+            period = (pd.Timestamp(panel["month"].min()),
+                      pd.Timestamp(panel["month"].max()) + pd.offsets.MonthEnd(0))
+        else:
+            period = None
+        ties = table
+        kind = "edges"
+    step("building graph")
+    G = graph.graph_from_tables(ties, prov, period=period)
+    if prov is None:
+        prov = pd.DataFrame({"id": pd.Series(list(G.nodes), dtype="str")})
+    return ReferralNetwork(graph=G, ties=ties, providers=prov, panel=panel, events=ev,
+                           reports=reports, source_kind=kind)
