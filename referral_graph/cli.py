@@ -30,7 +30,7 @@ class _Progress:
     def __init__(self, total: int, *, enabled: bool, desc: str) -> None:
         self.bar: Any = None
         self.started = time.perf_counter()
-        if enabled:
+        if enabled and sys.stderr.isatty():
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, desc=desc, unit="step", leave=False, file=sys.stderr,

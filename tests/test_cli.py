@@ -1,0 +1,128 @@
+"""The command line, invoked as a user would (in-process through ``main``, and once as a program)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import networkx as nx
+import pandas as pd
+import pytest
+
+from referral_graph import cli
+from referral_graph.graph import load_graph
+
+
+def run(*argv: str) -> int:
+    return cli.main([*argv, "-q"])
+
+
+@pytest.fixture
+def foreign_edges(tmp_path):
+    """An edge list the toolkit has never seen: other column names, non-NPI ids, other scripts."""
+    frame = pd.DataFrame(
+        {
+            "hospital_from": ["010000024", "2A0000030", "Клиника-7", "病院-東京", "010000024"],
+            "hospital_to": ["2A0000030", "Клиника-7", "病院-東京", "010000024", "病院-東京"],
+            "n_transfers": [15, 40, 12, 7, 3],
+        }
+    )
+    path = tmp_path / "transfers.csv"
+    frame.to_csv(path, sep=";", index=False, encoding="utf-8")
+    return path
+
+
+def test_help_on_every_command(capsys):
+    for command in ("generate", "validate", "build", "demo"):
+        with pytest.raises(SystemExit) as exc:
+            cli.main([command, "--help"])
+        assert exc.value.code == 0
+        assert "usage: referral-graph" in capsys.readouterr().out
+
+
+def test_build_foreign_edge_list(foreign_edges, tmp_path, capsys):
+    out = tmp_path / "g.graphml"
+    code = run("build", "--edges", str(foreign_edges), "--source-col", "hospital_from",
+               "--target-col", "hospital_to", "--weight-col", "n_transfers", "--ids", "any",
+               "--out", str(out))
+    assert code == 0
+    G = load_graph(out)
+    assert set(G.nodes) == {"010000024", "2A0000030", "Клиника-7", "病院-東京"}
+    assert G.edges["010000024", "2A0000030"]["referrals"] == 15
+    assert G.number_of_edges() == 5
+    assert "4 providers, 5 ties" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("suffix", [".graphml", ".gexf", ""])
+def test_build_events_formats(tmp_path, suffix):
+    events = pd.DataFrame(
+        {
+            "ref_doc": ["A1", "A1", "B2", "B2", "C3"],
+            "seen_by": ["X9", "X9", "X9", "Y8", "Y8"],
+            "visit_dt": ["05/01/2024", "20/01/2024", "03/02/2024", "13/02/2024", "28/02/2024"],
+        }
+    )
+    src = tmp_path / "extract.csv"
+    events.to_csv(src, index=False)
+    before = src.read_bytes()
+    out = tmp_path / f"net{suffix}"
+    code = run("build", "--events", str(src), "--source-col", "ref_doc", "--target-col",
+               "seen_by", "--date-col", "visit_dt", "--date-format", "%d/%m/%Y", "--out", str(out))
+    assert code == 0
+    assert src.read_bytes() == before  # input never modified
+    G = load_graph(out)
+    assert isinstance(G, nx.DiGraph)
+    assert G.edges["A1", "X9"]["referrals"] == 2
+    if suffix != ".gexf":  # GEXF (as networkx writes it) keeps no graph attributes
+        assert G.graph["period_start"] == "2024-01-05"
+        assert G.graph["period_end"] == "2024-02-28"
+
+
+def test_bad_input_one_clear_error(tmp_path, capsys):
+    src = tmp_path / "bad.csv"
+    src.write_text("doctor,clinic\nA,B\n")
+    code = run("build", "--events", str(src), "--out", str(tmp_path / "g.graphml"))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("error: ")
+    assert "bad.csv" in err and "--source-col" in err
+    assert "Traceback" not in err
+
+
+def test_strict_turns_warnings_into_errors(tmp_path, capsys):
+    src = tmp_path / "events.csv"
+    src.write_text("source,target,date\nA,B,2024-01-01\nA,A,2024-01-02\n")
+    assert run("build", "--events", str(src), "--out", str(tmp_path / "g.graphml")) == 0
+    assert "excluded 1 (self_referral)" in capsys.readouterr().out
+    assert run("build", "--events", str(src), "--strict", "--out",
+               str(tmp_path / "h.graphml")) == 1
+    err = capsys.readouterr().err
+    assert "events.csv" in err and "row 3" in err and "'source'" in err
+    assert not (tmp_path / "h.graphml").exists()
+
+
+def test_validate_prints_full_report(tmp_path, capsys):
+    src = tmp_path / "events.csv"
+    src.write_text("source,target,date\nA,B,2024-01-01\nA,B,not-a-date\n")
+    assert run("validate", "--events", str(src)) == 0
+    out = capsys.readouterr().out
+    assert "column 'date', row 3" in out and "not-a-date" in out
+
+
+def test_generate_writes_market(tmp_path, capsys):
+    assert run("generate", "--out", str(tmp_path / "m"), "--providers", "80", "--months",
+               "6", "--seed", "3") == 0
+    events = pd.read_csv(tmp_path / "m" / "events.csv", dtype=str)
+    assert {"source", "target", "date"} <= set(events.columns)
+    assert "Generated" in capsys.readouterr().out
+
+
+def test_program_entry_point(tmp_path, foreign_edges):
+    """The installed console script runs, and a missing file is one line and exit code 1."""
+    result = subprocess.run(
+        [sys.executable, "-m", "referral_graph.cli", "build", "--edges", "nope.csv", "--out",
+         str(tmp_path / "x.graphml")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["error: nope.csv: no such file."]
