@@ -18,8 +18,11 @@ Examples
 ...                        "date": pd.to_datetime(["2024-01-03", "2024-01-20", "2024-03-01",
 ...                                                "2024-01-09"]),
 ...                        "patient_key": [0, 0, 1, 2]})
->>> edge_panel(events)[["source", "month", "referrals", "patients"]].values.tolist()
-[['A', Timestamp('2024-01-01 00:00:00'), 2, 1], ['A', Timestamp('2024-03-01 00:00:00'), 1, 1], ['B', Timestamp('2024-01-01 00:00:00'), 1, 1]]
+>>> panel = edge_panel(events)
+>>> panel["month"].dt.strftime("%Y-%m").tolist(), panel["referrals"].tolist()
+(['2024-01', '2024-03', '2024-01'], [2, 1, 1])
+>>> panel[["source", "patients"]].values.tolist()
+[['A', 1], ['A', 1], ['B', 1]]
 >>> tie_table(events)[["source", "referrals", "patients", "active_months"]].values.tolist()
 [['A', 3, 2, 2], ['B', 1, 1, 1]]
 """
@@ -29,7 +32,6 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 
 from referral_graph.exceptions import InsufficientDataError, ParameterError, SchemaError
@@ -99,7 +101,9 @@ def _duckdb_connection() -> object:
 def _to_arrow(events: pd.DataFrame, columns: list[str]) -> object:
     import pyarrow as pa
 
-    return pa.Table.from_pandas(events[columns], preserve_index=False)
+    selected = events[columns]  # a new frame: clearing its attrs leaves the caller's alone
+    selected.attrs = {}  # a ValidationReport in attrs cannot go into Arrow metadata
+    return pa.Table.from_pandas(selected, preserve_index=False)
 
 
 def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame:
@@ -127,11 +131,24 @@ def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame
     InsufficientDataError
         If the events have no dates.
 
+    Notes
+    -----
+    Events without a date (possible only in tables not made by
+    :func:`~referral_graph.io.read_events`, which excludes them) belong to no
+    month: both engines leave them out and log how many.
+
     See Also
     --------
     tie_table : one row per tie over the whole period.
     """
     _check_events(events, need_dates=True)
+    undated = events["date"].isna()
+    if undated.any():
+        logger.warning(
+            "%s events have no date and are left out of the monthly panel",
+            f"{int(undated.sum()):,}",
+        )
+        events = events.loc[~undated.to_numpy()]
     engine_used = resolve_engine(events, engine)
     has_patients = "patient_key" in events.columns
     has_amount = "amount" in events.columns
@@ -172,8 +189,10 @@ def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame
     panel = _sort(panel, ["source", "target", "month"])
     logger.info(
         "Aggregated %s events into %s tie-months (%s ties) with %s",
-        f"{len(events):,}", f"{len(panel):,}",
-        f"{len(panel.drop_duplicates(['source', 'target'])):,}", engine_used,
+        f"{len(events):,}",
+        f"{len(panel):,}",
+        f"{len(panel.drop_duplicates(['source', 'target'])):,}",
+        engine_used,
     )
     return panel
 
@@ -230,8 +249,8 @@ def tie_table(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame:
             select.append("sum(amount) AS amount")
         if has_dates:
             select += [
-                "CAST(min(date) AS TIMESTAMP) AS first_date",
-                "CAST(max(date) AS TIMESTAMP) AS last_date",
+                "CAST(min(date) AS TIMESTAMP_NS) AS first_date",
+                "CAST(max(date) AS TIMESTAMP_NS) AS last_date",
                 "count(DISTINCT date_trunc('month', date)) AS active_months",
             ]
         con = _duckdb_connection()
@@ -249,15 +268,14 @@ def tie_table(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame:
             patients = known.drop_duplicates().groupby(keys, sort=False).size().rename("patients")
             ties = ties.merge(patients.reset_index(), on=keys, how="left")
         if has_amount:
-            ties = ties.merge(grouped["amount"].sum(min_count=1).reset_index(), on=keys,
-                              how="left")
+            ties = ties.merge(grouped["amount"].sum(min_count=1).reset_index(), on=keys, how="left")
         if has_dates:
             dates = grouped["date"].agg(["min", "max"]).reset_index()
             dates.columns = [*keys, "first_date", "last_date"]
             months = events["date"].dt.to_period("M")
             active = (
-                pd.DataFrame({"source": events["source"], "target": events["target"],
-                              "m": months})
+                pd.DataFrame({"source": events["source"], "target": events["target"], "m": months})
+                .dropna(subset=["m"])  # as DuckDB's count(DISTINCT ...): no month, no count
                 .drop_duplicates()
                 .groupby(keys, sort=False)
                 .size()
@@ -269,10 +287,14 @@ def tie_table(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame:
     if has_dates:
         for c in ("first_date", "last_date"):
             ties[c] = ties[c].astype("datetime64[ns]")
-        ties["active_months"] = ties["active_months"].astype("int64")
+        ties["active_months"] = ties["active_months"].fillna(0).astype("int64")
     ties = _sort(ties, ["source", "target"])
-    logger.info("Aggregated %s events into %s ties with %s", f"{len(events):,}",
-                f"{len(ties):,}", engine_used)
+    logger.info(
+        "Aggregated %s events into %s ties with %s",
+        f"{len(events):,}",
+        f"{len(ties):,}",
+        engine_used,
+    )
     return ties
 
 
@@ -287,6 +309,3 @@ def period_of(events: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     if "date" not in events.columns or events["date"].isna().all():
         return None
     return pd.Timestamp(events["date"].min()), pd.Timestamp(events["date"].max())
-
-
-_ = np  # numpy is used by type annotations of callers; keep import explicit

@@ -26,6 +26,8 @@ Examples
 [12, 30]
 """
 
+# ruff: noqa: N803, N806  (G and H are the networkx names for graphs)
+
 from __future__ import annotations
 
 import json
@@ -107,7 +109,10 @@ def graph_from_tables(
     -------
     networkx.DiGraph
         Ids present in the ties but absent from `providers` become nodes
-        without attributes (a warning gives their number).
+        without attributes (a warning gives their number). Graph attributes
+        kept by :func:`graph_to_tables` in ``ties.attrs["graph"]`` are
+        restored (so that ``graph_from_tables(*reversed(graph_to_tables(G)))``
+        equals ``G``).
 
     Raises
     ------
@@ -120,15 +125,29 @@ def graph_from_tables(
     if "month" in ties.columns:
         ties = _sum_over_months(ties)
     G: nx.DiGraph = nx.DiGraph()
+    stored = ties.attrs.get("graph")
+    if isinstance(stored, dict):
+        G.graph.update(stored)
     G.graph.update(
-        name=name or str(ties.attrs.get("name", "referral graph")),
-        weight="referrals",
+        name=name or str(G.graph.get("name") or ties.attrs.get("name", "referral graph")),
+        weight=G.graph.get("weight", "referrals"),
         referral_graph_version=__version__,
     )
     if "layout" in ties.attrs:
         G.graph["layout"] = ties.attrs["layout"]
-    if period is None and "first_date" in ties and ties["first_date"].notna().any():
-        period = (pd.Timestamp(ties["first_date"].min()), pd.Timestamp(ties["last_date"].max()))
+    has_period = "period_start" in G.graph and "period_end" in G.graph
+    if (
+        period is None
+        and not has_period
+        and "first_date" in ties
+        and ties["first_date"].notna().any()
+    ):
+        # a table may carry first dates only: the period then ends at the latest first date
+        ends = ties["last_date"] if "last_date" in ties else ties["first_date"]
+        period = (
+            pd.Timestamp(pd.to_datetime(ties["first_date"], format="ISO8601").min()),
+            pd.Timestamp(pd.to_datetime(ends, format="ISO8601").max()),
+        )
     if period is not None:
         G.graph["period_start"] = period[0].date().isoformat()
         G.graph["period_end"] = period[1].date().isoformat()
@@ -143,8 +162,7 @@ def graph_from_tables(
             used = pd.Index(ties["source"]).append(pd.Index(ties["target"])).unique()
             keep = providers["id"].isin(used).to_numpy()
         attrs = _records(providers.loc[keep], node_cols)
-        G.add_nodes_from(zip(np.asarray(node_ids, dtype=object)[keep].tolist(), attrs,
-                             strict=True))
+        G.add_nodes_from(zip(np.asarray(node_ids, dtype=object)[keep].tolist(), attrs, strict=True))
     edge_cols = [c for c in ties.columns if c not in ("source", "target")]
     sources = ties["source"].astype(str).tolist()
     targets = ties["target"].astype(str).tolist()
@@ -153,17 +171,25 @@ def graph_from_tables(
     if providers is not None and G.number_of_nodes() > before:
         logger.warning(
             "%s provider ids in the ties are not in the providers table; they are nodes "
-            "without attributes", f"{G.number_of_nodes() - before:,}",
+            "without attributes",
+            f"{G.number_of_nodes() - before:,}",
         )
-    logger.info("Built referral graph with %s nodes and %s edges",
-                f"{G.number_of_nodes():,}", f"{G.number_of_edges():,}")
+    logger.info(
+        "Built referral graph with %s nodes and %s edges",
+        f"{G.number_of_nodes():,}",
+        f"{G.number_of_edges():,}",
+    )
     return G
 
 
 def _sum_over_months(panel: pd.DataFrame) -> pd.DataFrame:
-    numeric = [c for c in panel.columns
-               if c not in ("source", "target", "month") and pd.api.types.is_numeric_dtype(panel[c])
-               and c != "patients"]
+    numeric = [
+        c
+        for c in panel.columns
+        if c not in ("source", "target", "month")
+        and pd.api.types.is_numeric_dtype(panel[c])
+        and c != "patients"
+    ]
     grouped = panel.groupby(["source", "target"], sort=True)
     ties = grouped[numeric].sum().reset_index()
     ties["first_date"] = grouped["month"].min().to_numpy()
@@ -173,12 +199,53 @@ def _sum_over_months(panel: pd.DataFrame) -> pd.DataFrame:
     return ties
 
 
+def _column(values: list[Any]) -> pd.Series:
+    """One attribute as a typed column: attributes absent from an element are missing.
+
+    Whole numbers stay integers (``Int64`` when some are missing) and yes/no
+    values booleans, so that a table -> graph -> table trip keeps the types.
+    """
+    present = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    complete = len(present) == len(values)
+    if present and all(isinstance(v, bool | np.bool_) for v in present):
+        return pd.Series(values, dtype="bool" if complete else "boolean")
+    if present and all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in present
+    ):
+        return pd.Series(values, dtype="int64" if complete else "Int64")
+    if present and all(
+        isinstance(v, int | float | np.number) and not isinstance(v, bool | np.bool_)
+        for v in present
+    ):
+        return pd.Series(values, dtype="float64")
+    if all(isinstance(v, str) for v in present):
+        return pd.Series(values, dtype="str")
+    return pd.Series(values, dtype=object)
+
+
+def _attribute_table(keys: dict[str, pd.Series], rows: list[dict[str, Any]]) -> pd.DataFrame:
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    data: dict[str, pd.Series] = dict(keys)
+    for c in columns:
+        if c not in data:
+            data[c] = _column([row.get(c) for row in rows])
+    frame = pd.DataFrame(data)
+    for c in DATE_COLUMNS:
+        if c in frame.columns and c not in keys:
+            frame[c] = pd.to_datetime(frame[c], format="ISO8601").astype("datetime64[ns]")
+    return frame
+
+
 def graph_to_tables(G: nx.DiGraph) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return the node table and the edge table of a referral graph.
 
     The inverse of :func:`graph_from_tables`: ``id`` plus every node
-    attribute; ``source``, ``target`` plus every edge attribute. ISO date
-    strings in ``first_date`` / ``last_date`` become datetimes.
+    attribute; ``source``, ``target`` plus every edge attribute (a value
+    absent from an element is missing; whole numbers stay integers). ISO date
+    strings in ``first_date`` / ``last_date`` become datetimes. The graph
+    attributes are kept in ``attrs["graph"]`` of both tables.
 
     Examples
     --------
@@ -186,20 +253,20 @@ def graph_to_tables(G: nx.DiGraph) -> tuple[pd.DataFrame, pd.DataFrame]:
     >>> graph_to_tables(G)[1].to_dict("records")
     [{'source': 'a', 'target': 'b', 'referrals': 3}]
     """
-    nodes = pd.DataFrame([{"id": n, **d} for n, d in G.nodes(data=True)])
-    if nodes.empty:
-        nodes = pd.DataFrame({"id": pd.Series([], dtype="str")})
-    edges = pd.DataFrame([{"source": u, "target": v, **d} for u, v, d in G.edges(data=True)])
-    if edges.empty:
-        edges = pd.DataFrame({"source": pd.Series([], dtype="str"),
-                              "target": pd.Series([], dtype="str")})
+    node_ids = pd.Series([str(n) for n in G.nodes], dtype="str")
+    nodes = _attribute_table({"id": node_ids}, [d for _, d in G.nodes(data=True)])
+    edge_list = list(G.edges(data=True))
+    ends = {
+        "source": pd.Series([str(u) for u, _, _ in edge_list], dtype="str"),
+        "target": pd.Series([str(v) for _, v, _ in edge_list], dtype="str"),
+    }
+    edges = _attribute_table(ends, [d for _, _, d in edge_list])
     for frame in (nodes, edges):
-        for c in DATE_COLUMNS:
-            if c in frame.columns:
-                frame[c] = pd.to_datetime(frame[c], format="ISO8601")
-        for c in ("id", "source", "target"):
-            if c in frame.columns:
-                frame[c] = frame[c].astype("str")
+        frame.attrs["graph"] = dict(G.graph)
+    if "name" in G.graph:
+        edges.attrs["name"] = G.graph["name"]
+    if "layout" in G.graph:
+        edges.attrs["layout"] = G.graph["layout"]
     return nodes, edges
 
 
@@ -222,7 +289,9 @@ def save_graph(G: nx.DiGraph, path: str | os.PathLike[str]) -> Path:
 
     ``.graphml`` (Gephi, yEd, igraph), ``.gexf`` (Gephi), or a folder (no
     extension) of Parquet tables: ``nodes.parquet``, ``edges.parquet`` and
-    ``graph.json`` (graph attributes). Files are written atomically.
+    ``graph.json`` (graph attributes). Files are written atomically. Node ids,
+    node and edge attributes survive every format; GEXF has no place for
+    graph attributes other than the name.
 
     Examples
     --------
@@ -244,17 +313,25 @@ def save_graph(G: nx.DiGraph, path: str | os.PathLike[str]) -> Path:
         target.mkdir(parents=True, exist_ok=True)
         nodes, edges = graph_to_tables(G)
         for name, frame in (("nodes", nodes), ("edges", edges)):
+            frame.attrs = {}  # graph attributes go to graph.json, not Parquet metadata
             with atomic_path(target / f"{name}.parquet") as tmp:
                 frame.to_parquet(tmp, index=False)
         with atomic_path(target / "graph.json") as tmp:
-            tmp.write_text(json.dumps({k: _native(v) for k, v in G.graph.items()}, indent=2))
+            tmp.write_text(
+                json.dumps({k: _native(v) for k, v in G.graph.items()}, indent=2, default=str),
+                encoding="utf-8",
+            )
     else:
         raise ParameterError(
             "The 'path' parameter of save_graph must end in .graphml or .gexf, or name a folder "
             f"(for Parquet tables). Got {target.name!r} instead."
         )
-    logger.info("Saved graph with %s nodes and %s edges to %s", f"{G.number_of_nodes():,}",
-                f"{G.number_of_edges():,}", target)
+    logger.info(
+        "Saved graph with %s nodes and %s edges to %s",
+        f"{G.number_of_nodes():,}",
+        f"{G.number_of_edges():,}",
+        target,
+    )
     return target
 
 
@@ -278,32 +355,59 @@ def load_graph(path: str | os.PathLike[str]) -> nx.DiGraph:
     G: nx.DiGraph
     if suffix == ".graphml":
         G = nx.read_graphml(source, node_type=str, force_multigraph=False)
+        for key in ("node_default", "edge_default"):  # reader bookkeeping, not data
+            G.graph.pop(key, None)
     elif suffix == ".gexf":
         G = nx.read_gexf(source, node_type=str)
+        for key in ("node_default", "edge_default"):
+            G.graph.pop(key, None)
+        if G.graph.get("mode") == "static":
+            del G.graph["mode"]
         for _, d in G.nodes(data=True):
             d.pop("label", None)
         for _, _, d in G.edges(data=True):
             for k in ("id", "label"):
                 d.pop(k, None)
     elif source.is_dir():
-        nodes = pd.read_parquet(source / "nodes.parquet", to_pandas_kwargs={"date_as_object": False})
-        edges = pd.read_parquet(source / "edges.parquet", to_pandas_kwargs={"date_as_object": False})
+        for part in ("nodes.parquet", "edges.parquet"):
+            if not (source / part).exists():
+                raise InputError(f"{source}: no {part} in the folder (not written by save_graph?).")
+        options = {"date_as_object": False}
+        nodes = pd.read_parquet(
+            source / "nodes.parquet", engine="pyarrow", to_pandas_kwargs=options
+        )
+        edges = pd.read_parquet(
+            source / "edges.parquet", engine="pyarrow", to_pandas_kwargs=options
+        )
         G = nx.DiGraph()
         meta = source / "graph.json"
         if meta.exists():
-            G.graph.update(json.loads(meta.read_text()))
-        G.add_nodes_from(zip(nodes["id"].astype(str), _records(nodes, [c for c in nodes.columns
-                                                                        if c != "id"]),
-                             strict=True))
-        G.add_edges_from(zip(edges["source"].astype(str), edges["target"].astype(str),
-                             _records(edges, [c for c in edges.columns
-                                              if c not in ("source", "target")]), strict=True))
+            G.graph.update(json.loads(meta.read_text(encoding="utf-8")))
+        G.add_nodes_from(
+            zip(
+                nodes["id"].astype(str),
+                _records(nodes, [c for c in nodes.columns if c != "id"]),
+                strict=True,
+            )
+        )
+        G.add_edges_from(
+            zip(
+                edges["source"].astype(str),
+                edges["target"].astype(str),
+                _records(edges, [c for c in edges.columns if c not in ("source", "target")]),
+                strict=True,
+            )
+        )
     else:
         raise ParameterError(
             f"Cannot tell the format of {source.name!r}: use .graphml, .gexf or a Parquet folder."
         )
     if not G.is_directed():
         G = nx.DiGraph(G)
-    logger.info("Loaded graph with %s nodes and %s edges from %s", f"{G.number_of_nodes():,}",
-                f"{G.number_of_edges():,}", source)
+    logger.info(
+        "Loaded graph with %s nodes and %s edges from %s",
+        f"{G.number_of_nodes():,}",
+        f"{G.number_of_edges():,}",
+        source,
+    )
     return G

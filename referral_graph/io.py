@@ -73,10 +73,31 @@ NULL_VALUES = ["", "NULL", "null", "NA", "N/A", "NaN", "nan", "None", "#N/A"]
 _DELIMITERS = [",", ";", "\t", "|"]
 
 EVENT_ALIASES: dict[str, tuple[str, ...]] = {
-    "source": ("source", "referring_npi", "from_npi", "npi_from", "referring_provider",
-               "referring_provider_id", "referrer", "referrer_id", "from", "src"),
-    "target": ("target", "receiving_npi", "to_npi", "npi_to", "receiving_provider",
-               "receiving_provider_id", "referred_to", "receiver", "receiver_id", "to", "dst"),
+    "source": (
+        "source",
+        "referring_npi",
+        "from_npi",
+        "npi_from",
+        "referring_provider",
+        "referring_provider_id",
+        "referrer",
+        "referrer_id",
+        "from",
+        "src",
+    ),
+    "target": (
+        "target",
+        "receiving_npi",
+        "to_npi",
+        "npi_to",
+        "receiving_provider",
+        "receiving_provider_id",
+        "referred_to",
+        "receiver",
+        "receiver_id",
+        "to",
+        "dst",
+    ),
     "date": ("date", "referral_date", "service_date", "event_date", "visit_date"),
     "patient_id": ("patient_id", "member_id", "patient", "mrn", "bene_id", "beneficiary_id"),
     "amount": ("amount", "revenue", "allowed_amount", "paid_amount", "charge", "charges"),
@@ -104,8 +125,14 @@ EDGE_LAYOUTS: dict[str, dict[str, Any]] = {
         "measures": [],
     },
     "hop-teaming": {
-        "columns": ["from_npi", "to_npi", "patient_count", "transaction_count",
-                    "average_day_wait", "std_day_wait"],
+        "columns": [
+            "from_npi",
+            "to_npi",
+            "patient_count",
+            "transaction_count",
+            "average_day_wait",
+            "std_day_wait",
+        ],
         "source": "from_npi",
         "target": "to_npi",
         "weight": "transaction_count",
@@ -118,11 +145,25 @@ EDGE_LAYOUTS: dict[str, dict[str, Any]] = {
 PROVIDER_ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "npi", "provider_id", "provider_npi", "provider"),
     "name": ("name", "provider_name", "full_name", "display_name"),
-    "taxonomy_code": ("taxonomy_code", "primary_taxonomy_code", "taxonomy",
-                      "healthcare_provider_taxonomy_code_1", "taxonomy_code_1"),
+    "taxonomy_code": (
+        "taxonomy_code",
+        "primary_taxonomy_code",
+        "taxonomy",
+        "healthcare_provider_taxonomy_code_1",
+        "taxonomy_code_1",
+    ),
     "specialty": ("specialty", "specialty_name", "speciality", "specialty_description"),
-    "organization": ("organization", "organisation", "organization_name", "org", "org_name",
-                     "practice", "practice_name", "group_name", "system"),
+    "organization": (
+        "organization",
+        "organisation",
+        "organization_name",
+        "org",
+        "org_name",
+        "practice",
+        "practice_name",
+        "group_name",
+        "system",
+    ),
     "city": ("city", "town"),
     "state": ("state", "region"),
     "zip": ("zip", "zip_code", "zipcode", "postal_code", "postcode"),
@@ -150,10 +191,13 @@ class RawTable:
         holds the row numbers used in messages.
     report : ValidationReport
         Notes from reading (encoding, delimiter, malformed lines).
+    delimiter : str or None
+        The delimiter used for a CSV file (None for Parquet and DataFrames).
     """
 
     frame: pd.DataFrame
     report: ValidationReport
+    delimiter: str | None = None
 
 
 def _display_name(path: Path) -> str:
@@ -172,16 +216,47 @@ def _sniff_delimiter(header_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _first_bad_utf8_line(path: Path) -> int | None:
+def _first_bad_utf8_line(path: Path) -> tuple[int, bytes] | None:
+    """The number and bytes of the first line that is not valid UTF-8."""
     import pyarrow as pa
 
     with pa.input_stream(str(path), compression="detect") as stream:
-        for number, line in enumerate(_io.BufferedReader(stream), start=1):  # type: ignore[arg-type]
+        for number, line in enumerate(_io.BufferedReader(stream), start=1):
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError:
-                return number
+                return number, line
     return None
+
+
+def _report_cp1252(
+    report: ValidationReport, path: Path, delimiter: str, columns: Sequence[str]
+) -> None:
+    """Note that a file was read as cp1252, naming the first line and column concerned."""
+    found = _first_bad_utf8_line(path)
+    line: int | None = None
+    column: str | None = None
+    if found is not None:
+        line, raw = found
+        text = raw.decode("cp1252", errors="replace").rstrip("\r\n")
+        fields = next(csv.reader([text], delimiter=delimiter), [])
+        for position, value in enumerate(fields):
+            try:
+                value.encode("cp1252", errors="replace").decode("utf-8")
+            except UnicodeDecodeError:
+                if position < len(columns):
+                    column = columns[position]
+                break
+    where = f"first at line {line}" if line is not None else "somewhere in the file"
+    report.add(
+        "encoding",
+        f"the file is not valid UTF-8 ({where}); read as cp1252 (Windows-1252)",
+        column=column,
+        rows=[line] if line is not None else [],
+        count=0,
+        hint="save the file as UTF-8, or pass encoding= (CLI: --encoding) if it is "
+        "another encoding",
+    )
 
 
 def _looks_headerless(fields: Sequence[str]) -> bool:
@@ -253,8 +328,7 @@ def read_table(
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in (".parquet", ".pq"):
         return _read_parquet(path, name)
-    return _read_csv(path, name, encoding=encoding, delimiter=delimiter, header=header,
-                     names=names)
+    return _read_csv(path, name, encoding=encoding, delimiter=delimiter, header=header, names=names)
 
 
 def _read_parquet(path: Path, name: str) -> RawTable:
@@ -304,12 +378,12 @@ def _read_csv(
             sample.decode("utf-8")
             chosen = "utf-8"
         except UnicodeDecodeError as exc:
-            if exc.start >= len(sample) - 4:  # a character cut by the sample's end
-                chosen = "utf-8"
-            else:
-                chosen = "cp1252"
+            # a character cut by the sample's end is not a decoding error
+            chosen = "utf-8" if exc.start >= len(sample) - 4 else "cp1252"
     text = sample.decode(chosen if chosen != "utf-8" else "utf-8-sig", errors="replace")
-    first_line = text.splitlines()[0] if text.splitlines() else ""
+    # split on line feeds only: str.splitlines() also splits on characters such as
+    # U+2028 or U+0085 that are ordinary text in a CSV field
+    first_line = text.split("\n", 1)[0].rstrip("\r")
     if delimiter is None:
         delimiter = _sniff_delimiter(first_line)
         if delimiter != ",":
@@ -322,9 +396,13 @@ def _read_csv(
     has_header = not _looks_headerless(first_fields) if header == "auto" else bool(header)
     if has_header:
         columns = [c.strip().lstrip("\ufeff") for c in first_fields]
+        # pyarrow names the columns as written (spaces kept): type both spellings as text,
+        # else a column named " target" would be type-guessed and lose its leading zeros
+        as_written = [c.lstrip("\ufeff") for c in first_fields]
         if names is not None:
             raise ParameterError("The 'names' parameter is only for files without a header.")
     else:
+        as_written = []
         if names is None:
             names = [f"column_{i + 1}" for i in range(len(first_fields))]
         elif len(names) != len(first_fields):
@@ -333,8 +411,7 @@ def _read_csv(
                 f"{len(names)} ({', '.join(names)})."
             )
         columns = list(names)
-        report.add("no_header", "no header line; columns named " + ", ".join(columns),
-                   level="info")
+        report.add("no_header", "no header line; columns named " + ", ".join(columns), level="info")
     dupes = sorted({c for c in columns if columns.count(c) > 1})
     if dupes:
         raise SchemaError(f"{name}: duplicate column names in the header: {', '.join(dupes)}.")
@@ -362,7 +439,7 @@ def _read_csv(
                 invalid_row_handler=_on_invalid,
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in columns},
+                column_types={c: pa.string() for c in [*columns, *as_written]},
                 null_values=NULL_VALUES,
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
@@ -375,27 +452,18 @@ def _read_csv(
         except pa.ArrowInvalid as exc:
             if "UTF8" not in str(exc) or encoding != "auto":
                 raise
-            bad_line = _first_bad_utf8_line(path)
             chosen = "cp1252"
             table = _read(chosen, True)
-            report.add(
-                "encoding",
-                f"not valid UTF-8 (first at line {bad_line}); read as cp1252 (Windows-1252)",
-                hint="save the file as UTF-8, or pass encoding= (CLI: --encoding) if it is "
-                "another encoding",
-            )
         if invalid:  # read again single-threaded, which gives line numbers
             table = _read(chosen, False)
     except pa.ArrowInvalid as exc:
         raise InputError(f"{name}: cannot be read as CSV ({exc}).") from exc
-    if chosen == "cp1252" and not any(i.check == "encoding" for i in report.issues):
-        report.add(
-            "encoding",
-            "not valid UTF-8; read as cp1252 (Windows-1252)",
-            hint="save the file as UTF-8, or pass encoding= (CLI: --encoding)",
-        )
+    if chosen == "cp1252" and encoding == "auto":  # a fallback, not the caller's choice
+        _report_cp1252(report, path, delimiter, columns)
 
     frame = table.to_pandas()
+    if has_header and len(frame.columns) == len(columns):
+        frame.columns = pd.Index(columns)
     first = 2 if has_header else 1
     n_total = len(frame) + len(invalid)
     bad_numbers = {num for num, _, _ in invalid if num is not None}
@@ -410,23 +478,25 @@ def _read_csv(
     report.rows_read = n_total
     if invalid:
         expected = len(columns)
+        # The line's text is not quoted: it may hold patient identifiers.
         report.add(
             "wrong_field_count",
-            f"the line does not have {expected} fields",
+            f"the line does not have {expected} fields ({', '.join(columns)})",
             rows=[num for num, _, _ in invalid if num is not None],
             count=len(invalid),
-            examples=[text[:60] for _, text, _ in invalid],
+            examples=sorted({f"{n_fields} fields" for _, _, n_fields in invalid}),
             excluded=True,
             hint=f"check the delimiter ({delimiter!r}) and quoting on these lines",
         )
     blank = frame.isna().all(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
     if blank.any():
-        report.add("blank_line", "the line is blank", rows=frame.index[blank],
-                   excluded=True, level="info")
+        report.add(
+            "blank_line", "the line is blank", rows=frame.index[blank], excluded=True, level="info"
+        )
         frame = frame.loc[~blank]
     if len(frame) == 0:
         raise InputError(f"{name}: the file has a header but no data rows.")
-    return RawTable(frame=frame, report=report)
+    return RawTable(frame=frame, report=report, delimiter=delimiter)
 
 
 # ----------------------------------------------------------------------------- column mapping
@@ -481,8 +551,14 @@ def _resolve_columns(
             f"{raw.report.name}: required column(s) missing: {'; '.join(parts)}. "
             f"Columns found: {', '.join(columns)}."
         )
-        if len(columns) == 1 and any(d in columns[0] for d in _DELIMITERS if d != ","):
-            message += " The header looks like one column: check the delimiter (--delimiter)."
+        if len(columns) == 1:
+            found = [d for d in _DELIMITERS if d != raw.delimiter and d in columns[0]]
+            if found:
+                used = f" (read with delimiter={raw.delimiter!r})" if raw.delimiter else ""
+                message += (
+                    f" The header looks like one column{used} but contains {found[0]!r}: "
+                    f"check the delimiter (pass delimiter={found[0]!r}; CLI: --delimiter)."
+                )
         raise SchemaError(message)
     return resolved
 
@@ -527,12 +603,14 @@ def read_events(
     ----------
     data : path or pandas.DataFrame
         CSV (optionally compressed) or Parquet file, or a DataFrame.
-    source_col, target_col, date_col, patient_col, amount_col, service_line_col, payer_col : str, optional
+    source_col, target_col, date_col, patient_col, amount_col : str, optional
         Column names in the input; when omitted, the common aliases are
         recognised (``referring_npi`` / ``from_npi`` / ``npi_from`` /
         ``source``; ``receiving_npi`` / ``to_npi`` / ``npi_to`` / ``target``;
         ``referral_date`` / ``service_date`` / ``date``; ``patient_id`` /
         ``member_id``; ...). Only source and target are required.
+    service_line_col, payer_col : str, optional
+        As above, for the optional ``service_line`` and ``payer`` columns.
     date_format : str, optional
         ``strftime`` format of the dates; detected when omitted.
     npi : bool or "auto", default "auto"
@@ -581,9 +659,15 @@ def read_events(
     cols = _resolve_columns(
         raw,
         EVENT_ALIASES,
-        {"source": source_col, "target": target_col, "date": date_col,
-         "patient_id": patient_col, "amount": amount_col,
-         "service_line": service_line_col, "payer": payer_col},
+        {
+            "source": source_col,
+            "target": target_col,
+            "date": date_col,
+            "patient_id": patient_col,
+            "amount": amount_col,
+            "service_line": service_line_col,
+            "payer": payer_col,
+        },
         required=("source", "target"),
         hint_flags={"source": "--source-col", "target": "--target-col"},
     )
@@ -609,36 +693,56 @@ def read_events(
     if "date" in cols:
         col = frame[cols["date"]]
         if pd.api.types.is_datetime64_any_dtype(col):
+            if isinstance(col.dtype, pd.DatetimeTZDtype):
+                col = col.dt.tz_localize(None)  # keep the local calendar date
             dates = col.astype("datetime64[ns]")
             missing = dates.isna()
             if missing.any():
-                report.add("missing_date", "the date is missing", column=cols["date"],
-                           rows=frame.index[missing.to_numpy()], excluded=True,
-                           hint="fill in the dates, or leave the date column out")
+                report.add(
+                    "missing_date",
+                    "the date is missing",
+                    column=cols["date"],
+                    rows=frame.index[missing.to_numpy()],
+                    excluded=True,
+                    hint="fill in the dates, or leave the date column out",
+                )
             date_bad = missing
         else:
-            dates, date_bad = parse_dates(col.astype("str").where(col.notna()),
-                                          date_format=date_format, report=report,
-                                          column=cols["date"])
+            dates, date_bad = parse_dates(
+                col.astype("str").where(col.notna()),
+                date_format=date_format,
+                report=report,
+                column=cols["date"],
+            )
         out["date"] = dates
         bad |= date_bad
     if "patient_id" in cols:
         # The raw ids stop here: only a per-load code is kept, to count distinct patients.
-        out["patient_key"] = pseudonymize(_clean_ids(frame[cols["patient_id"]]))
+        # A blank id is a missing one (code -1), not one shared patient.
+        patient_ids = _clean_ids(frame[cols["patient_id"]])
+        out["patient_key"] = pseudonymize(patient_ids.mask(patient_ids == ""))
     if "amount" in cols:
-        out["amount"], _ = parse_numbers(frame[cols["amount"]], report=report,
-                                         column=cols["amount"], kind="amount", exclude=False,
-                                         integer=False)
+        out["amount"], _ = parse_numbers(
+            frame[cols["amount"]],
+            report=report,
+            column=cols["amount"],
+            kind="amount",
+            exclude=False,
+            integer=False,
+        )
     for key in ("service_line", "payer"):
         if key in cols:
             out[key] = frame[cols[key]].astype("str").where(frame[cols[key]].notna())
     events = pd.DataFrame(out, index=frame.index)
     if "patient_key" in events:
-        dup = events.duplicated(keep="first") & ~bad
+        # Only rows that carry a patient id can be told to be double-loaded.
+        has_patient = events["patient_key"] >= 0
+        dup = events.duplicated(keep="first") & ~bad & has_patient
         if dup.any():
             report.add(
                 "duplicate_row",
                 "the row repeats an earlier row exactly (same patient, providers and date)",
+                column=", ".join(cols[k] for k in EVENT_ALIASES if k in cols),
                 rows=frame.index[dup.to_numpy()],
                 excluded=True,
                 hint="remove double-loaded rows from the extract",
@@ -668,8 +772,12 @@ def _log_summary(kind: str, table: pd.DataFrame, report: ValidationReport) -> No
     detail = ", ".join(f"{k}: {v:,}" for k, v in excluded.items())
     logger.info(
         "Loaded %s %s from %s (%s rows read, %s excluded%s)",
-        f"{len(table):,}", kind, report.name, f"{report.rows_read:,}",
-        f"{sum(excluded.values()):,}", f": {detail}" if detail else "",
+        f"{len(table):,}",
+        kind,
+        report.name,
+        f"{report.rows_read:,}",
+        f"{sum(excluded.values()):,}",
+        f": {detail}" if detail else "",
     )
 
 
@@ -746,15 +854,19 @@ def read_edges(
     raw = read_table(data, encoding=encoding, delimiter=delimiter)
     cms_columns = EDGE_LAYOUTS["cms-pspp"]["columns"]
     headerless = any(i.check == "no_header" for i in raw.report.issues)
+    chosen: str = layout
     if headerless and layout in ("auto", "cms-pspp") and len(raw.frame.columns) == len(cms_columns):
-        raw.frame.columns = list(cms_columns)
-        raw.report.add("no_header", "read as the CMS layout " + ", ".join(cms_columns),
-                       level="info")
-        layout = "cms-pspp"
+        # a RawTable from a file owns its frame: renaming does not touch the caller's data
+        raw.frame.columns = pd.Index(cms_columns)
+        raw.report.add(
+            "no_header", "read as the CMS layout " + ", ".join(cms_columns), level="info"
+        )
+        chosen = "cms-pspp"
     report = raw.report
-    if layout == "auto":
-        layout = _detect_layout([str(c) for c in raw.frame.columns])
-    spec = EDGE_LAYOUTS.get(layout)
+    if chosen == "auto":
+        chosen = _detect_layout([str(c) for c in raw.frame.columns])
+    layout_name = chosen
+    spec: dict[str, Any] | None = EDGE_LAYOUTS.get(chosen)
     aliases = dict(EDGE_ALIASES)
     if spec is not None:
         aliases = {
@@ -767,14 +879,19 @@ def read_edges(
     cols = _resolve_columns(
         raw,
         aliases,
-        {"source": source_col, "target": target_col, "weight": weight_col,
-         "patients": patient_col, "period": period_col},
+        {
+            "source": source_col,
+            "target": target_col,
+            "weight": weight_col,
+            "patients": patient_col,
+            "period": period_col,
+        },
         required=("source", "target") if spec is None else ("source", "target", "weight"),
-        hint_flags={"source": "--source-col", "target": "--target-col",
-                    "weight": "--weight-col"},
+        hint_flags={"source": "--source-col", "target": "--target-col", "weight": "--weight-col"},
     )
-    logger.info("Reading %s edges from %s with columns %s", layout, report.name,
-                _mapped_columns(cols))
+    logger.info(
+        "Reading %s edges from %s with columns %s", layout_name, report.name, _mapped_columns(cols)
+    )
     frame = raw.frame
     out: dict[str, pd.Series] = {}
     bad = pd.Series(False, index=frame.index)
@@ -783,44 +900,64 @@ def read_edges(
         bad |= check_ids(out[key], report=report, column=cols[key], npi=npi)
     self_ref = (out["source"] == out["target"]) & ~bad
     if self_ref.any():
-        report.add("self_referral", "the source and target are the same provider",
-                   column=cols["source"], rows=frame.index[self_ref.to_numpy()],
-                   examples=out["source"][self_ref].drop_duplicates().head(3), excluded=True,
-                   hint="self-loops are not ties of the network; remove them")
+        report.add(
+            "self_referral",
+            "the source and target are the same provider",
+            column=cols["source"],
+            rows=frame.index[self_ref.to_numpy()],
+            examples=out["source"][self_ref].drop_duplicates().head(3),
+            excluded=True,
+            hint="self-loops are not ties of the network; remove them",
+        )
         bad |= self_ref
     if "weight" in cols:
-        weight, wbad = parse_numbers(frame[cols["weight"]], report=report, column=cols["weight"],
-                                     kind="count")
+        weight, wbad = parse_numbers(
+            frame[cols["weight"]], report=report, column=cols["weight"], kind="count"
+        )
         missing = weight.isna() & ~wbad
         if missing.any():
-            report.add("missing_count", "the count is missing", column=cols["weight"],
-                       rows=frame.index[missing.to_numpy()], excluded=True,
-                       hint="fill in the count, or choose another --weight-col")
+            report.add(
+                "missing_count",
+                "the count is missing",
+                column=cols["weight"],
+                rows=frame.index[missing.to_numpy()],
+                excluded=True,
+                hint="fill in the count, or choose another --weight-col",
+            )
         bad |= wbad | missing
         out["referrals"] = weight
     else:
         report.add("no_weight", "no weight column: every tie counts 1 referral", level="info")
         out["referrals"] = pd.Series(1.0, index=frame.index)
     if "patients" in cols:
-        patients, pbad = parse_numbers(frame[cols["patients"]], report=report,
-                                       column=cols["patients"], kind="patient count")
+        patients, pbad = parse_numbers(
+            frame[cols["patients"]], report=report, column=cols["patients"], kind="patient count"
+        )
         bad |= pbad
         out["patients"] = patients
     if "period" in cols:
         period_raw = frame[cols["period"]]
-        dates, dbad = parse_dates(period_raw.astype("str").where(period_raw.notna()),
-                                  report=report, column=cols["period"])
-        out["month"] = dates.dt.to_period("M").dt.to_timestamp()
+        dates, dbad = parse_dates(
+            period_raw.astype("str").where(period_raw.notna()), report=report, column=cols["period"]
+        )
+        out["month"] = dates.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]")
         bad |= dbad
-    extra_numeric = [] if spec is None else [c for c in spec["counts"] + spec["measures"]
-                                             if c not in (spec["weight"], spec["patients"])]
+    counts: list[str] = [] if spec is None else list(spec["counts"])
+    measures: list[str] = [] if spec is None else list(spec["measures"])
+    volume = () if spec is None else (spec["weight"], spec["patients"])
+    extra_numeric = [c for c in counts + measures if c not in volume]
     for c in extra_numeric:
         actual = next((x for x in frame.columns if _norm(x) == c), None)
         if actual is None:
             continue
-        values, vbad = parse_numbers(frame[actual], report=report, column=actual,
-                                     kind="count" if c in spec["counts"] else "value",
-                                     exclude=False, integer=c in spec["counts"])
+        values, _ = parse_numbers(
+            frame[actual],
+            report=report,
+            column=actual,
+            kind="count" if c in counts else "value",
+            exclude=False,
+            integer=c in counts,
+        )
         out[c] = values
     used = set(cols.values()) | {x for x in frame.columns if _norm(x) in out}
     edges = pd.DataFrame(out, index=frame.index)
@@ -836,46 +973,89 @@ def read_edges(
             if canonical in edges and own not in edges:
                 edges[own] = edges[canonical]
     for c in extra_numeric:
-        if c in edges and c in (spec or {}).get("counts", []):
+        if c in edges and c in counts:
             edges[c] = edges[c].round().astype("Int64")
-    key = ["source", "target"] + (["month"] if "month" in edges else [])
-    dup = edges.duplicated(subset=key, keep="first")
+    tie_key = ["source", "target"] + (["month"] if "month" in edges else [])
+    dup = edges.duplicated(subset=tie_key, keep="first")
     if dup.any():
         exact = edges.duplicated(keep="first")
         if exact.any():
-            report.add("duplicate_row", "the row repeats an earlier row exactly",
-                       rows=edges.index[exact.to_numpy()], excluded=True,
-                       hint="remove double-loaded rows")
+            report.add(
+                "duplicate_row",
+                "the row repeats an earlier row exactly",
+                column=", ".join(str(c) for c in frame.columns),
+                rows=edges.index[exact.to_numpy()],
+                excluded=True,
+                hint="remove double-loaded rows",
+            )
             edges = edges.loc[~exact.to_numpy()]
-        conflict = edges.duplicated(subset=key, keep=False)
+        conflict = edges.duplicated(subset=tie_key, keep=False)
         if conflict.any():
             report.add(
                 "duplicate_tie",
                 "the same tie appears on several rows with different counts; they are added up",
                 rows=edges.index[conflict.to_numpy()],
                 examples=(edges.loc[conflict, "source"] + " -> " + edges.loc[conflict, "target"])
-                .drop_duplicates().head(3),
+                .drop_duplicates()
+                .head(3),
                 hint="give one row per tie (and period), or add a --period-col",
             )
-            edges = _sum_duplicate_ties(edges, key)
+            edges = _sum_duplicate_ties(edges, tie_key, measures=measures)
     if providers is not None:
         check_missing_providers(edges, providers, report=report, columns=cols)
     report.raise_if_needed(strict=strict)
-    _log_summary(f"{layout} edges", edges, report)
+    _log_summary(f"{layout_name} edges", edges, report)
     edges.attrs["report"] = report
-    edges.attrs["layout"] = layout
+    edges.attrs["layout"] = layout_name
     edges.attrs["name"] = report.name
     return edges
 
 
-def _sum_duplicate_ties(edges: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    numeric = [c for c in edges.columns if c not in key and pd.api.types.is_numeric_dtype(edges[c])]
-    other = [c for c in edges.columns if c not in key and c not in numeric]
+def _sum_duplicate_ties(
+    edges: pd.DataFrame, key: list[str], *, measures: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Add up the counts of rows of one tie; waits (`measures`) are combined, not added.
+
+    ``average_*`` measures become the mean weighted by ``referrals``; ``std_*``
+    measures the pooled standard deviation around that mean.
+    """
+    measure_cols = [c for c in measures if c in edges.columns]
+    numeric = [
+        c
+        for c in edges.columns
+        if c not in key and c not in measure_cols and pd.api.types.is_numeric_dtype(edges[c])
+    ]
+    other = [
+        c for c in edges.columns if c not in key and c not in numeric and c not in measure_cols
+    ]
     agg: dict[str, Any] = {c: "sum" for c in numeric}
     agg.update({c: "first" for c in other})
     positions = pd.Series(np.arange(len(edges)), index=edges.index)
-    first = positions.groupby([edges[k] for k in key], sort=False).first()
+    groups = [edges[k] for k in key]
+    first = positions.groupby(groups, sort=False).first()
     summed = edges.groupby(key, sort=False, as_index=False).agg(agg)
+    if measure_cols:
+        weight = edges["referrals"].astype("float64")
+        means = [c for c in measure_cols if not c.startswith("std")]
+        mean_of: dict[str, pd.Series] = {}
+        for c in means:
+            num = (edges[c] * weight).groupby(groups, sort=False).sum(min_count=1)
+            den = weight.where(edges[c].notna()).groupby(groups, sort=False).sum(min_count=1)
+            mean_of[c] = num / den
+            summed[c] = mean_of[c].to_numpy()
+        for c in measure_cols:
+            if c in mean_of:
+                continue
+            partner = c.replace("std", "average", 1)
+            if partner not in mean_of:
+                summed[c] = np.nan
+                continue
+            # pooled variance: E[x^2] - E[x]^2 over all referrals of the tie
+            second = edges[c] ** 2 + edges[partner] ** 2
+            num = (second * weight).groupby(groups, sort=False).sum(min_count=1)
+            den = weight.where(second.notna()).groupby(groups, sort=False).sum(min_count=1)
+            variance = (num / den - mean_of[partner] ** 2).clip(lower=0)
+            summed[c] = np.sqrt(variance.to_numpy(dtype="float64"))
     summed.index = edges.index[first.to_numpy()]
     return summed[list(edges.columns)]
 
@@ -938,8 +1118,13 @@ def read_providers(
     cols = _resolve_columns(
         raw,
         PROVIDER_ALIASES,
-        {"id": id_col, "name": name_col, "taxonomy_code": taxonomy_col,
-         "specialty": specialty_col, "organization": organization_col},
+        {
+            "id": id_col,
+            "name": name_col,
+            "taxonomy_code": taxonomy_col,
+            "specialty": specialty_col,
+            "organization": organization_col,
+        },
         required=("id",),
         hint_flags={"id": "--provider-id-col"},
     )
@@ -953,19 +1138,30 @@ def read_providers(
             out[key] = values.astype("str").where(values.notna()).str.strip().astype("str")
     for key, low, high in (("lat", -90.0, 90.0), ("lon", -180.0, 180.0)):
         if key in cols:
-            values, _ = parse_numbers(frame[cols[key]], report=report, column=cols[key],
-                                      kind="coordinate", exclude=False, integer=False)
+            values, _ = parse_numbers(
+                frame[cols[key]],
+                report=report,
+                column=cols[key],
+                kind="coordinate",
+                exclude=False,
+                integer=False,
+            )
             out_of_range = (values < low) | (values > high)
             if out_of_range.any():
-                report.add("coordinate_range", f"the {key} is outside [{low:g}, {high:g}] "
-                           "(the value is treated as missing)", column=cols[key],
-                           rows=frame.index[out_of_range.to_numpy()],
-                           examples=values[out_of_range].head(3), hint="check lat/lon order")
+                report.add(
+                    "coordinate_range",
+                    f"the {key} is outside [{low:g}, {high:g}] (the value is treated as missing)",
+                    column=cols[key],
+                    rows=frame.index[out_of_range.to_numpy()],
+                    examples=values[out_of_range].head(3),
+                    hint="check lat/lon order",
+                )
                 values = values.mask(out_of_range)
             out[key] = values
     if "in_network" in cols:
-        out["in_network"] = _parse_bool(frame[cols["in_network"]], report=report,
-                                        column=cols["in_network"])
+        out["in_network"] = _parse_bool(
+            frame[cols["in_network"]], report=report, column=cols["in_network"]
+        )
     providers = pd.DataFrame(out, index=frame.index)
     used = set(cols.values())
     for c in frame.columns:
@@ -976,9 +1172,14 @@ def read_providers(
     if dup.any():
         exact = providers.duplicated(keep="first")
         if exact.any():
-            report.add("duplicate_row", "the provider row repeats an earlier row exactly",
-                       column=cols["id"], rows=providers.index[exact.to_numpy()], excluded=True,
-                       hint="remove the repeated rows")
+            report.add(
+                "duplicate_row",
+                "the provider row repeats an earlier row exactly",
+                column=cols["id"],
+                rows=providers.index[exact.to_numpy()],
+                excluded=True,
+                hint="remove the repeated rows",
+            )
         conflict = dup & ~exact
         if conflict.any():
             report.add(
@@ -1024,9 +1225,14 @@ def _parse_bool(values: pd.Series, *, report: ValidationReport, column: str) -> 
     result[text.isin(_FALSE).to_numpy()] = False
     unknown = text.notna() & ~text.isin(_TRUE | _FALSE)
     if unknown.any():
-        report.add("not_boolean", "the value is not yes/no (treated as missing)", column=column,
-                   rows=values.index[unknown.to_numpy()], examples=values[unknown].head(3),
-                   hint="use true/false, yes/no or 1/0")
+        report.add(
+            "not_boolean",
+            "the value is not yes/no (treated as missing)",
+            column=column,
+            rows=values.index[unknown.to_numpy()],
+            examples=values[unknown].head(3),
+            hint="use true/false, yes/no or 1/0",
+        )
     return result
 
 

@@ -18,14 +18,14 @@ Policy
 
 Examples
 --------
->>> report = ValidationReport(name="events.csv", rows_read=3)
->>> issue = report.add("self_referral", "rows whose source equals target", column="source",
+>>> report = ValidationReport(name="e.csv", rows_read=3)
+>>> issue = report.add("self_referral", "self-referral", column="src",
 ...                    rows=pd.Index([4]), examples=["1234567893"], excluded=True,
-...                    hint="remove them or check the id columns")
+...                    hint="check ids")
 >>> report.rows_excluded
 1
 >>> print(report.issues[0])
-events.csv, column 'source', row 4: 1 row excluded: rows whose source equals target (e.g. '1234567893'). Fix: remove them or check the id columns.
+e.csv, column 'src', row 4: 1 row excluded: self-referral (e.g. '1234567893'). Fix: check ids.
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ MAX_EXAMPLES = 3
 def _format_rows(rows: Sequence[object], count: int, row_label: str) -> str:
     shown = ", ".join(str(r) for r in rows[:MAX_ROWS_SHOWN])
     more = f" (+{count - len(rows[:MAX_ROWS_SHOWN]):,} more)" if count > MAX_ROWS_SHOWN else ""
-    plural = "s" if count > 1 else ""
-    return f"{row_label}{plural} {shown}{more}"
+    if max(count, len(rows)) > 1:
+        row_label += "es" if row_label.endswith("x") else "s"
+    return f"{row_label} {shown}{more}"
 
 
 @dataclass(frozen=True)
@@ -331,8 +332,15 @@ def parse_dates(
                 break
         assert best is not None
         parsed = best
-        if chosen in ("%m/%d/%Y", "%d/%m/%Y") and ok_by_format.get("%d/%m/%Y") == ok_by_format.get(
-            "%m/%d/%Y"
+        if chosen in ("%m/%d/%Y", "%d/%m/%Y"):
+            # the loop stops at the first format that reads everything: try the other order too
+            for fmt in ("%m/%d/%Y", "%d/%m/%Y"):
+                if fmt not in ok_by_format:
+                    attempt = pd.to_datetime(uniq, format=fmt, errors="coerce")
+                    ok_by_format[fmt] = int(attempt.notna().sum())
+        if (
+            chosen in ("%m/%d/%Y", "%d/%m/%Y")
+            and ok_by_format["%d/%m/%Y"] == ok_by_format["%m/%d/%Y"]
         ):
             report.add(
                 "ambiguous_date_format",
@@ -342,8 +350,9 @@ def parse_dates(
                 hint="pass date_format='%d/%m/%Y' (CLI: --date-format) if they are day-first",
             )
         elif chosen != "ISO8601":
-            report.add("date_format", f"dates read with format {chosen!r}", level="info",
-                       column=column)
+            report.add(
+                "date_format", f"dates read with format {chosen!r}", level="info", column=column
+            )
     parsed = parsed.astype("datetime64[ns]")
     parsed_values = parsed.to_numpy()
     out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
@@ -423,16 +432,30 @@ def parse_numbers(
         as_str = values.astype("str") if not pd.api.types.is_string_dtype(values) else values
         numbers = pd.to_numeric(as_str.str.strip(), errors="coerce").astype("float64")
         non_numeric = numbers.isna() & values.notna()
+    infinite = pd.Series(np.isinf(numbers.to_numpy()), index=values.index)
+    if infinite.any():  # "inf" parses as a number but is no count or amount
+        non_numeric = non_numeric | infinite
+        numbers = numbers.mask(infinite)
     negative = numbers < 0
-    fractional = (numbers % 1 != 0) & numbers.notna() if integer else pd.Series(False, index=values.index)
-    action = dict(excluded=exclude)
+    if integer:
+        fractional = (numbers % 1 != 0) & numbers.notna()
+    else:
+        fractional = pd.Series(False, index=values.index)
     fix_note = "" if exclude else " (the value is treated as missing)"
     for check, mask, what, hint in (
-        ("non_numeric", non_numeric, f"the {kind} is not a number{fix_note}",
-         "use plain numbers without thousands separators or units"),
+        (
+            "non_numeric",
+            non_numeric,
+            f"the {kind} is not a number{fix_note}",
+            "use plain numbers without thousands separators or units",
+        ),
         ("negative", negative, f"the {kind} is negative{fix_note}", f"a {kind} cannot be below 0"),
-        ("fractional", fractional, f"the {kind} is not a whole number{fix_note}",
-         f"a {kind} must be a whole number"),
+        (
+            "fractional",
+            fractional,
+            f"the {kind} is not a whole number{fix_note}",
+            f"a {kind} must be a whole number",
+        ),
     ):
         if mask.any():
             report.add(
@@ -442,7 +465,7 @@ def parse_numbers(
                 rows=values.index[mask.to_numpy()],
                 examples=values[mask].drop_duplicates().head(MAX_EXAMPLES).tolist(),
                 hint=hint,
-                **action,
+                excluded=exclude,
             )
     bad = non_numeric | negative | fractional
     if not exclude:

@@ -1,0 +1,65 @@
+"""Shared fixtures: the real public data folder, small hand-checkable inputs, helpers."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from referral_graph.npi import npi_check_digit
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def make_npi(first_nine: str) -> str:
+    """A valid NPI (correct Luhn check digit) from nine digits."""
+    return first_nine + str(npi_check_digit(first_nine))
+
+
+#: Valid NPIs for hand-made fixtures (two are real published examples).
+NPI_A = "1234567893"
+NPI_B = "1003033051"
+NPI_C = make_npi("100000000")
+NPI_D = make_npi("200000001")
+#: Ten digits starting with 1 but with a wrong check digit.
+BAD_NPI = "1234567890"
+
+#: A patient id that must never leave ingestion.
+SECRET = "PATIENT-SECRET-123"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The folder of real public data beside the checkout (``../shared/data``)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real public data not found at {SHARED_DATA} (../shared/data is absent)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def write_file(tmp_path: Path) -> Callable[..., Path]:
+    """Write text (or bytes) to a file in tmp_path and return its path."""
+
+    def _write(name: str, content: str | bytes, *, encoding: str = "utf-8") -> Path:
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_bytes(content.encode(encoding))
+        return path
+
+    return _write
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Hypothesis' failure report touches mypy_extensions.TypedDict, whose DeprecationWarning
+    # (with filterwarnings = error) turns a readable failing example into an INTERNALERROR.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
+    )

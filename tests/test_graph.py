@@ -1,0 +1,264 @@
+"""Tests for referral_graph.graph: tables <-> networkx.DiGraph, and graph files."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from referral_graph import __version__
+from referral_graph.exceptions import InputError, ParameterError, SchemaError
+from referral_graph.graph import graph_from_tables, graph_to_tables, load_graph, save_graph
+
+
+@pytest.fixture
+def ties() -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "source": ["007", "007", "2A0000030"],
+            "target": ["2A0000030", "Клиника", "Клиника"],
+            "referrals": [12, 30, 5],
+            "patients": [11, 25, 4],
+            "amount": [1500.25, np.nan, 20.0],
+            "first_date": pd.to_datetime(["2024-01-03", "2024-02-01", "2024-03-05"]),
+            "last_date": pd.to_datetime(["2024-06-30", "2024-05-01", "2024-03-05"]),
+            "active_months": [6, 4, 1],
+        }
+    )
+    frame.attrs["name"] = "events.csv"
+    return frame
+
+
+@pytest.fixture
+def providers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": ["007", "2A0000030", "Клиника", "099"],
+            "name": ["Dr Bond", "北京协和医院", "Клиника", "Isolated"],
+            "zip": ["02134", "37203", None, "00501"],
+            "lat": [36.1, np.nan, 55.75, 40.8],
+            "in_network": pd.array([True, False, None, True], dtype="boolean"),
+            "beds": pd.array([None, 300, 12, None], dtype="Int64"),
+        }
+    )
+
+
+@pytest.fixture
+def graph(ties, providers) -> nx.DiGraph:
+    return graph_from_tables(ties, providers)
+
+
+def test_graph_from_tables_nodes_edges_and_attributes(graph):
+    assert type(graph) is nx.DiGraph
+    assert sorted(graph) == ["007", "099", "2A0000030", "Клиника"]
+    assert graph.nodes["007"] == {
+        "name": "Dr Bond",
+        "zip": "02134",
+        "lat": 36.1,
+        "in_network": True,
+    }
+    assert graph.nodes["Клиника"] == {"name": "Клиника", "lat": 55.75, "beds": 12}
+    assert graph.edges["007", "2A0000030"] == {
+        "referrals": 12,
+        "patients": 11,
+        "amount": 1500.25,
+        "first_date": "2024-01-03",
+        "last_date": "2024-06-30",
+        "active_months": 6,
+    }
+    assert "amount" not in graph.edges["007", "Клиника"]  # missing values are left out
+    for _, _, data in graph.edges(data=True):
+        assert all(type(v) in (int, float, str) for v in data.values())  # native types
+    assert graph.graph == {
+        "name": "events.csv",
+        "weight": "referrals",
+        "referral_graph_version": __version__,
+        "period_start": "2024-01-03",
+        "period_end": "2024-06-30",
+    }
+
+
+def test_isolates_name_and_period(ties, providers):
+    g = graph_from_tables(
+        ties,
+        providers,
+        isolates=False,
+        name="market",
+        period=(pd.Timestamp("2023-01-01"), pd.Timestamp("2023-12-31")),
+    )
+    assert "099" not in g
+    assert (g.graph["name"], g.graph["period_start"], g.graph["period_end"]) == (
+        "market",
+        "2023-01-01",
+        "2023-12-31",
+    )
+
+
+def test_ids_missing_from_providers_become_bare_nodes(ties, caplog):
+    with caplog.at_level(logging.WARNING, logger="referral_graph.graph"):
+        g = graph_from_tables(ties, pd.DataFrame({"id": ["007"]}))
+    assert g.nodes["Клиника"] == {}
+    assert "2 provider ids in the ties are not in the providers table" in caplog.text
+
+
+def test_edge_panel_is_summed_over_months():
+    panel = pd.DataFrame(
+        {
+            "source": ["A", "A", "B"],
+            "target": ["B", "B", "C"],
+            "month": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-02-01"]),
+            "referrals": [2, 3, 1],
+            "patients": [2, 2, 1],
+        }
+    )
+    g = graph_from_tables(panel)
+    assert g.edges["A", "B"] == {
+        "referrals": 5,
+        "first_date": "2024-01-01",
+        "last_date": "2024-03-31",
+        "active_months": 2,
+    }
+
+
+def test_schema_errors():
+    with pytest.raises(SchemaError, match="'target'"):
+        graph_from_tables(pd.DataFrame({"source": ["A"]}))
+    with pytest.raises(SchemaError, match="'id'"):
+        graph_from_tables(
+            pd.DataFrame({"source": ["A"], "target": ["B"]}), pd.DataFrame({"npi": ["A"]})
+        )
+
+
+def test_graph_to_tables_is_the_inverse(graph, ties):
+    nodes, edges = graph_to_tables(graph)
+    assert nodes["id"].tolist() == ["007", "2A0000030", "Клиника", "099"]
+    assert nodes["beds"].dtype == "Int64" and nodes["in_network"].dtype == "boolean"
+    assert pd.isna(nodes.loc[2, "zip"])
+    assert edges[["source", "target", "referrals"]].values.tolist() == (
+        ties[["source", "target", "referrals"]].values.tolist()
+    )
+    assert edges["referrals"].dtype == "int64"
+    assert edges["first_date"].dtype == "datetime64[ns]"
+    assert edges["first_date"].tolist() == ties["first_date"].tolist()
+    rebuilt = graph_from_tables(edges, nodes)
+    assert nx.utils.graphs_equal(graph, rebuilt)
+
+
+def test_graph_to_tables_of_an_empty_graph():
+    nodes, edges = graph_to_tables(nx.DiGraph())
+    assert nodes.columns.tolist() == ["id"] and len(nodes) == 0
+    assert edges.columns.tolist() == ["source", "target"] and len(edges) == 0
+
+
+def _assert_same(g: nx.DiGraph, h: nx.DiGraph, *, graph_attrs: bool = True) -> None:
+    assert set(g) == set(h)
+    assert all(isinstance(n, str) for n in h)
+    for n, data in g.nodes(data=True):
+        assert h.nodes[n] == data, n
+    assert set(g.edges) == set(h.edges)
+    for u, v, data in g.edges(data=True):
+        assert h.edges[u, v] == data, (u, v)
+    if graph_attrs:
+        assert h.graph == g.graph
+
+
+@pytest.mark.parametrize("name", ["g.graphml", "g.gexf", "parquet_folder"])
+def test_save_and_load_round_trip(graph, tmp_path, name):
+    path = save_graph(graph, tmp_path / name)
+    assert path == tmp_path / name
+    loaded = load_graph(path)
+    assert isinstance(loaded, nx.DiGraph) and loaded.is_directed()
+    _assert_same(graph, loaded, graph_attrs=not name.endswith(".gexf"))
+    assert loaded.nodes["007"]["zip"] == "02134"  # leading zeros survive
+    assert loaded.nodes["2A0000030"]["name"] == "北京协和医院"
+    assert type(loaded.edges["007", "2A0000030"]["referrals"]) is int
+    if name.endswith(".gexf"):  # GEXF keeps only the graph's name
+        assert loaded.graph == {"name": "events.csv"}
+    leftovers = [p.name for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_parquet_folder_layout(graph, tmp_path):
+    folder = save_graph(graph, tmp_path / "out")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "edges.parquet",
+        "graph.json",
+        "nodes.parquet",
+    ]
+    assert json.loads((folder / "graph.json").read_text())["weight"] == "referrals"
+    nodes = pd.read_parquet(folder / "nodes.parquet")
+    assert nodes["id"].tolist()[0] == "007"
+
+
+def test_save_and_load_errors(graph, tmp_path):
+    with pytest.raises(ParameterError, match=r"\.graphml or \.gexf"):
+        save_graph(graph, tmp_path / "g.json")
+    with pytest.raises(InputError, match="no such file"):
+        load_graph(tmp_path / "missing.graphml")
+    (tmp_path / "g.txt").write_text("x")
+    with pytest.raises(ParameterError, match="Cannot tell the format"):
+        load_graph(tmp_path / "g.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"no nodes\.parquet"):
+        load_graph(tmp_path / "empty")
+
+
+def test_undirected_graphml_is_loaded_as_directed(tmp_path):
+    path = tmp_path / "u.graphml"
+    nx.write_graphml(nx.Graph([("01", "02")]), path)
+    g = load_graph(path)
+    assert g.is_directed() and g.has_edge("01", "02") and g.has_edge("02", "01")
+
+
+# ----------------------------------------------------------------------------- properties
+
+_node_ids = st.text(alphabet="0123456789AБ北", min_size=1, max_size=6)
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> nx.DiGraph:
+    ids = draw(st.lists(_node_ids, min_size=1, max_size=8, unique=True))
+    g = nx.DiGraph(name="g")
+    for n in ids:
+        attrs = {}
+        if draw(st.booleans()):
+            attrs["zip"] = draw(st.text(alphabet="0123456789", min_size=5, max_size=5))
+        if draw(st.booleans()):
+            attrs["beds"] = draw(st.integers(0, 10_000))
+        if draw(st.booleans()):
+            attrs["in_network"] = draw(st.booleans())
+        g.add_node(n, **attrs)
+    pairs = [(u, v) for u in ids for v in ids if u != v]
+    if pairs:
+        chosen = draw(st.lists(st.sampled_from(pairs), max_size=12, unique=True))
+        for u, v in chosen:
+            data = {"referrals": draw(st.integers(1, 10**6))}
+            if draw(st.booleans()):
+                data["amount"] = draw(st.floats(0, 1e9, allow_nan=False))
+            if draw(st.booleans()):
+                day = draw(st.integers(0, 1000))
+                data["first_date"] = (
+                    (pd.Timestamp("2022-01-01") + pd.Timedelta(days=day)).date().isoformat()
+                )
+            g.add_edge(u, v, **data)
+    return g
+
+
+@settings(max_examples=50, deadline=None)
+@given(graphs())
+def test_property_graph_tables_graph_round_trip(g):
+    nodes, edges = graph_to_tables(g)
+    h = graph_from_tables(edges, nodes)
+    expected = g.copy()
+    expected.graph.update(weight="referrals", referral_graph_version=__version__)
+    if any("first_date" in d for _, _, d in g.edges(data=True)):
+        h.graph.pop("period_start", None)  # derived from first_date / last_date
+        h.graph.pop("period_end", None)
+    _assert_same(expected, h)
+    assert nx.utils.graphs_equal(expected, h)
