@@ -28,19 +28,21 @@ def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def generate(folder: Path, providers: int, months: int) -> Path:
+def generate(folder: Path, providers: int, months: int, events: int) -> Path:
     """Write the market's events as CSV (cached by size)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     from referral_graph import synthetic
 
-    path = folder / f"events_{providers}_{months}.csv"
+    path = folder / f"events_{providers}_{months}_{events}.csv"
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    market = synthetic.generate_market(n_providers=providers, n_months=months, seed=7)
+    market = synthetic.generate_market(
+        n_providers=providers, n_months=months, seed=7, events_per_month=events / months
+    )
     events = market.events.copy()
     events["date"] = events["date"].dt.strftime("%Y-%m-%d")
     pacsv.write_csv(pa.Table.from_pandas(events, preserve_index=False), path)
@@ -78,6 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--providers", type=int, default=50_000)
     parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--engine", default="duckdb", choices=["duckdb", "pandas"])
     parser.add_argument("--data", type=Path, default=HERE / "results")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
@@ -85,7 +88,7 @@ def main() -> None:
     if args.child:
         run_pipeline(args.child, args.engine)
         return
-    path = generate(args.data, args.providers, args.months)
+    path = generate(args.data, args.providers, args.months, args.events)
     subprocess.run([sys.executable, __file__, "--child", str(path), "--engine", args.engine],
                    check=True)
 

@@ -42,11 +42,24 @@ def write_sample(folder: str | os.PathLike[str]) -> dict[str, Path]:
 
     Returns the written paths by kind.
     """
+    import gzip
+    import shutil
+
     from referral_graph import synthetic
+    from referral_graph.io import atomic_path
 
     target = Path(os.fspath(folder))
     market = synthetic.generate_market(**SAMPLE_SETTINGS)  # type: ignore[arg-type]
-    written = synthetic.write_market(market, target, format="csv", compress=True)
+    written = synthetic.write_market(market, target, format="csv", compress=False)
+    written.pop("ties").unlink()  # per-tie truth: regenerate it with synthetic if needed
+    # The events are the bulk: gzip them (reproducible bytes: no name, mtime 0).
+    plain = written["events"]
+    with atomic_path(target / _FILES["events"]) as tmp, plain.open("rb") as src:
+        with tmp.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
+                                                   mtime=0) as dst:
+            shutil.copyfileobj(src, dst)
+    plain.unlink()
+    written["events"] = target / _FILES["events"]
     return {kind: Path(p) for kind, p in written.items()}
 
 
