@@ -95,6 +95,7 @@ def _duckdb_connection() -> object:
     con = duckdb.connect(database=":memory:")
     con.execute(f"SET threads TO {max(1, os.cpu_count() or 1)}")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 

@@ -1145,6 +1145,7 @@ def read_providers(
                 kind="coordinate",
                 exclude=False,
                 integer=False,
+                signed=True,
             )
             out_of_range = (values < low) | (values > high)
             if out_of_range.any():
@@ -1262,6 +1263,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp creates the file readable by its owner only; give it the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, final)
     finally:
         if tmp.exists():

@@ -87,12 +87,10 @@ def suppress(values: pd.Series, *, threshold: int = DEFAULT_THRESHOLD) -> pd.Ser
     """
     threshold = _check_threshold(threshold)
     numeric = pd.to_numeric(values)
-    if pd.api.types.is_integer_dtype(numeric) or (
+    whole = pd.api.types.is_integer_dtype(numeric) or (
         pd.api.types.is_float_dtype(numeric) and bool(np.all(np.isnan(numeric) | (numeric % 1 == 0)))
-    ):
-        out = numeric.astype("Int64")
-    else:
-        out = numeric.astype("Float64")
+    )
+    out: pd.Series = numeric.astype("Int64" if whole else "Float64")
     mask = (out > 0) & (out < threshold)
     return out.mask(mask.fillna(False).astype(bool))
 
@@ -128,9 +126,11 @@ def format_count(value: Real | None, *, threshold: int = DEFAULT_THRESHOLD) -> s
     ('<5', '–', '12')
     """
     threshold = _check_threshold(threshold)
-    if value is None or pd.isna(value):
+    if value is None:
         return "–"
     number = float(value)
+    if np.isnan(number):
+        return "–"
     if 0 < number < threshold:
         return f"<{threshold}"
     if number.is_integer():

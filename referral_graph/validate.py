@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from referral_graph.exceptions import ValidationError
-from referral_graph.npi import looks_like_npi, valid_npi_mask
+from referral_graph.npi import looks_like_npi, npi_flags
 
 __all__ = [
     "Issue",
@@ -391,8 +391,9 @@ def parse_numbers(
     kind: str = "count",
     exclude: bool = True,
     integer: bool = True,
+    signed: bool = False,
 ) -> tuple[pd.Series, pd.Series]:
-    """Parse a numeric column; flag non-numeric and negative values.
+    """Parse a numeric column; flag non-numeric and (unless `signed`) negative values.
 
     Missing values are allowed (they are not flagged). Thousands separators
     are not accepted.
@@ -412,6 +413,8 @@ def parse_numbers(
         the row kept).
     integer : bool
         Whether fractional values are errors.
+    signed : bool
+        Whether negative values are valid (coordinates).
 
     Returns
     -------
@@ -436,7 +439,7 @@ def parse_numbers(
     if infinite.any():  # "inf" parses as a number but is no count or amount
         non_numeric = non_numeric | infinite
         numbers = numbers.mask(infinite)
-    negative = numbers < 0
+    negative = (numbers < 0) if not signed else pd.Series(False, index=values.index)
     if integer:
         fractional = (numbers % 1 != 0) & numbers.notna()
     else:
@@ -521,13 +524,13 @@ def check_ids(
     bad = blank.copy()
     if npi is False:
         return bad
-    valid = valid_npi_mask(ids)
+    shaped_arr, valid_arr = npi_flags(ids)
+    valid = pd.Series(valid_arr, index=ids.index)
     if npi is True:
         invalid = ~valid & ~blank
         message = "the id is not a valid NPI (ten digits with a Luhn check digit)"
     else:
-        shaped = ids.str.fullmatch(r"[12]\d{9}").fillna(False).astype(bool)
-        invalid = shaped & ~valid
+        invalid = pd.Series(shaped_arr & ~valid_arr, index=ids.index)
         message = "the id looks like an NPI but its check digit is wrong"
     if invalid.any():
         report.add(
