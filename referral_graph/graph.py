@@ -59,24 +59,49 @@ def _native(value: Any) -> Any:
     return value
 
 
+def _column_values(col: pd.Series) -> tuple[list[Any], bool]:
+    """A column as a list of native Python values (None where missing); and whether any is."""
+    missing = col.isna().to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(col):
+        text = np.datetime_as_string(col.to_numpy(dtype="datetime64[ns]"), unit="D").tolist()
+        return [None if m else t for t, m in zip(text, missing, strict=True)], bool(missing.any())
+    values: np.ndarray
+    if pd.api.types.is_bool_dtype(col) or pd.api.types.is_integer_dtype(col):
+        if missing.any():
+            values = col.astype(object).to_numpy()
+        else:
+            values = col.to_numpy(dtype="int64" if pd.api.types.is_integer_dtype(col) else bool)
+    elif pd.api.types.is_float_dtype(col):
+        values = col.to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        values = col.to_numpy(dtype=object)
+    out = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    if missing.any():
+        for i in np.flatnonzero(missing).tolist():
+            out[i] = None
+    return [_native(v) for v in out] if values.dtype == object else out, bool(missing.any())
+
+
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
-    """Rows as dicts of native values, leaving out missing ones."""
-    data = {}
+    """Rows as dicts of native values, leaving out missing ones.
+
+    Built column-wise (numpy ``tolist`` gives native types at C speed); only
+    the columns that have missing values need a per-row filter.
+    """
+    if not columns:
+        return [{} for _ in range(len(frame))]
+    lists, gappy = [], []
     for c in columns:
-        col = frame[c]
-        if pd.api.types.is_datetime64_any_dtype(col):
-            col = col.dt.strftime("%Y-%m-%d")
-        data[c] = col.astype(object).where(col.notna(), None).tolist()
-    out = []
-    for i in range(len(frame)):
-        row = {}
-        for c in columns:
-            v = data[c][i]
-            if v is None or (isinstance(v, float) and np.isnan(v)):
-                continue
-            row[c] = _native(v)
-        out.append(row)
-    return out
+        values, has_missing = _column_values(frame[c])
+        lists.append(values)
+        gappy.append(has_missing)
+    rows = [dict(zip(columns, vals, strict=True)) for vals in zip(*lists, strict=True)]
+    for c, has_missing in zip(columns, gappy, strict=True):
+        if has_missing:
+            for row in rows:
+                if row[c] is None:
+                    del row[c]
+    return rows
 
 
 def graph_from_tables(
