@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from referral_graph import __version__
-from referral_graph.exceptions import ReferralGraphError
+from referral_graph.exceptions import ParameterError, ReferralGraphError
 
 logger = logging.getLogger("referral_graph.cli")
 
@@ -87,6 +87,31 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
                       help="treat every validation warning as an error")
     opts.add_argument("--engine", choices=["auto", "duckdb", "pandas"], default="auto",
                       help="aggregation engine (default: auto)")
+
+
+def _add_focus_options(p: argparse.ArgumentParser, *, required: bool = False) -> None:
+    focus = p.add_argument_group("focus organisation")
+    group = focus.add_mutually_exclusive_group(required=required)
+    group.add_argument("--focus", metavar="NAME",
+                       help="the focus organisation, matched against the providers' organization "
+                       "(or 'in_network' for providers flagged in network)")
+    group.add_argument("--focus-ids", metavar="ID[,ID...]",
+                       help="the focus organisation's provider ids, comma-separated")
+
+
+def _focus_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    ids = getattr(args, "focus_ids", None)
+    return {
+        "focus": getattr(args, "focus", None),
+        "focus_ids": [i.strip() for i in ids.split(",") if i.strip()] if ids else None,
+    }
+
+
+def _period_label(net: Any) -> str | None:
+    if net.period is None:
+        return None
+    start, end = net.period
+    return f"{start:%b %Y} – {end:%b %Y}"
 
 
 def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None) -> Any:
@@ -184,29 +209,138 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from referral_graph.scores import score_network, write_tables
+
+    progress = _Progress(6, enabled=not args.quiet, desc="score")
+    try:
+        net = _load(args, progress)
+        progress("scoring")
+        tables = score_network(net, seed=args.seed, **_focus_kwargs(args))
+        progress("writing")
+        formats = ("csv", "parquet") if args.parquet else ("csv",)
+        written = write_tables(tables, args.out, threshold=args.threshold, formats=formats)
+    finally:
+        progress.close()
+    _print_reports(net)
+    print(_summary(net))
+    for name, paths in written.items():
+        print(f"  {name}: {len(tables[name]):,} rows -> {paths[0]}")
+    return 0
+
+
+def cmd_viz(args: argparse.Namespace) -> int:
+    from referral_graph import viz
+    from referral_graph.centrality import provider_measures
+    from referral_graph.communities import detect_communities
+
+    progress = _Progress(6, enabled=not args.quiet, desc="viz")
+    try:
+        net = _load(args, progress)
+        progress("measuring")
+        G = net.graph
+        measures = provider_measures(G, betweenness_k=None if len(G) <= 5000 else 64)
+        labels = detect_communities(G, seed=args.seed)
+        measures["community"] = measures["id"].map(labels)
+        options: dict[str, Any] = {"period": _period_label(net), "threshold": args.threshold}
+        if args.color_by:
+            options["color_by"] = args.color_by
+        if args.size_by:
+            options["size_by"] = args.size_by
+        progress("drawing")
+        view = args.view
+        if view == "network":
+            net_view = viz.network_view(G, top=args.top, measures=measures, **options)
+        elif view == "focus":
+            from referral_graph.leakage import resolve_focus, share_of_wallet
+
+            focus = _focus_kwargs(args)
+            if focus["focus"] is None and focus["focus_ids"] is None:
+                raise ParameterError("The focus view needs --focus NAME or --focus-ids IDS.")
+            ids = resolve_focus(net.providers, **focus)
+            segments = share_of_wallet(net.ties, net.providers, ids)
+            net_view = viz.focus_view(G, ids, segments=segments, measures=measures,
+                                      top=args.top, **options)
+        elif view == "ego":
+            if not args.provider:
+                raise ParameterError("The ego view needs --provider ID.")
+            net_view = viz.ego_view(G, args.provider, hops=args.hops, measures=measures,
+                                    **options)
+        elif view == "community":
+            if args.community is None:
+                raise ParameterError(
+                    "The community view needs --community K (0 is the largest community)."
+                )
+            net_view = viz.community_view(G, labels, args.community, measures=measures,
+                                          **options)
+        else:
+            from referral_graph import churn
+
+            if net.panel is None:
+                raise ParameterError("The at-risk view needs dated referrals (events with dates).")
+            focus = _focus_kwargs(args)
+            ids = None
+            if focus["focus"] is not None or focus["focus_ids"] is not None:
+                from referral_graph.leakage import resolve_focus
+
+                ids = resolve_focus(net.providers, **focus)
+            risk = churn.at_risk(net.panel, providers=net.providers, focus_ids=ids)
+            net_view = viz.at_risk_view(G, risk, top=args.top, measures=measures, **options)
+        progress("writing")
+        viz.to_html(net_view, args.out)
+    finally:
+        progress.close()
+    print(f"Wrote the {args.view} view ({len(net_view.nodes):,} providers, "
+          f"{len(net_view.edges):,} ties) to {args.out}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    from referral_graph import datasets
+    from referral_graph import datasets, viz
     from referral_graph.graph import save_graph
     from referral_graph.pipeline import load_network
+    from referral_graph.scores import score_network, write_tables
 
     out = Path(args.out)
     started = time.perf_counter()
-    progress = _Progress(6, enabled=not args.quiet, desc="demo")
+    progress = _Progress(9, enabled=not args.quiet, desc="demo")
     try:
         progress("locating the bundled sample")
         paths = datasets.sample_paths()
         net = load_network(events=paths["events"], providers=paths["providers"],
                            progress=progress)
-        progress("writing")
+        focus = datasets.SAMPLE_FOCUS
+        progress("scoring")
+        tables = score_network(net, focus=focus)
+        progress("writing tables and graph")
         out.mkdir(parents=True, exist_ok=True)
+        write_tables(tables, out / "tables")
         save_graph(net.graph, out / "referral_graph.graphml")
-        save_graph(net.graph, out / "graph")
+        progress("drawing views")
+        G, measures = net.graph, tables["providers"]
+        period = _period_label(net)
+        views = out / "views"
+        viz.network_view(G, top=300, measures=measures, period=period,
+                         path=views / "network.html")
+        focus_ids = sorted(set(net.providers.loc[net.providers["organization"] == focus, "id"]))
+        viz.focus_view(G, focus_ids, segments=tables["share_of_wallet"], measures=measures,
+                       top=300, period=period, path=views / "focus.html")
+        top_referrer = str(tables["key_referrers"]["source"].iloc[0])
+        viz.ego_view(G, top_referrer, measures=measures, period=period,
+                     path=views / "ego_top_referrer.html")
+        labels = measures.set_index("id")["community"]
+        viz.community_view(G, labels, 0, measures=measures, period=period,
+                           path=views / "community_0.html")
     finally:
         progress.close()
     _print_reports(net)
     print(_summary(net))
-    print(f"Wrote {out / 'referral_graph.graphml'} and {out / 'graph'}/ "
-          f"in {time.perf_counter() - started:.1f} s")
+    key = tables["key_referrers"]
+    sow = tables["share_of_wallet"]
+    print(f"Focus: {focus} — {len(key):,} outside referrers; segments: "
+          + ", ".join(f"{k} {v:,}" for k, v in sow["segment"].value_counts().items()))
+    print(f"Wrote to {out}/: tables/ (CSV, counts 1-10 suppressed), referral_graph.graphml, "
+          f"views/ (network, focus, ego, community) in {time.perf_counter() - started:.1f} s")
     return 0
 
 
@@ -259,6 +393,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="PATH",
                    help="output: FILE.graphml, FILE.gexf or a folder (Parquet)")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("score", help="provider measures, tie strength, communities, leakage",
+                       description="Score the network and write CSV tables: providers.csv "
+                       "(degree, strength, PageRank, HITS hub/authority, betweenness, community), "
+                       "ties.csv (relationship strength and its components), communities.csv; "
+                       "with a focus also key_referrers.csv, share_of_wallet.csv and leakage "
+                       "tables. Counts from 1 to 10 are suppressed.")
+    _add_input_options(p)
+    _add_focus_options(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--parquet", action="store_true", help="also write Parquet tables")
+    p.add_argument("--threshold", type=int, default=11, metavar="N",
+                   help="small-cell threshold: counts 1..N-1 are hidden (default 11)")
+    p.add_argument("--seed", type=int, default=0, help="seed of communities and sampling")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("viz", help="an interactive network view (self-contained HTML)",
+                       description="Write one interactive view as a self-contained HTML page "
+                       "that opens offline in any browser.")
+    _add_input_options(p)
+    _add_focus_options(p)
+    p.add_argument("--view", default="network",
+                   choices=["network", "focus", "ego", "community", "at-risk"])
+    p.add_argument("--provider", metavar="ID", help="the provider of the ego view")
+    p.add_argument("--hops", type=int, default=1, help="ego view radius (default 1)")
+    p.add_argument("--community", type=int, metavar="K", help="community of the community view")
+    p.add_argument("--top", type=int, default=300, metavar="N",
+                   help="providers (or ties, at-risk view) kept in the view (default 300)")
+    p.add_argument("--color-by", choices=["specialty", "organization", "community", "segment"])
+    p.add_argument("--size-by", choices=["in_strength", "out_strength", "pagerank", "hub",
+                                         "authority", "referrals"])
+    p.add_argument("--threshold", type=int, default=11, metavar="N",
+                   help="small-cell threshold (default 11)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="FILE.html")
+    p.set_defaults(func=cmd_viz)
 
     p = sub.add_parser("demo", help="run the whole pipeline on the bundled sample",
                        description="The main job on the bundled synthetic sample, offline.")

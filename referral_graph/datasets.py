@@ -18,12 +18,15 @@ import logging
 import os
 from pathlib import Path
 
-__all__ = ["SAMPLE_SETTINGS", "sample_dir", "sample_paths", "write_sample"]
+__all__ = ["SAMPLE_FOCUS", "SAMPLE_SETTINGS", "sample_dir", "sample_paths", "write_sample"]
 
 logger = logging.getLogger(__name__)
 
 #: The generator settings of the bundled sample.
 SAMPLE_SETTINGS: dict[str, int | str] = {"n_providers": 1200, "n_months": 30, "seed": 42}
+
+#: The focus organisation of the bundled sample (the generator's default).
+SAMPLE_FOCUS = "Riverside Health"
 
 _FILES = {
     "events": "events.csv.gz",

@@ -1,0 +1,186 @@
+"""Every score in one call: provider measures, tie strength, communities, focus tables.
+
+:func:`score_network` runs :mod:`~referral_graph.centrality`,
+:mod:`~referral_graph.communities`, :mod:`~referral_graph.strength` and,
+with a focus organisation, :mod:`~referral_graph.leakage` on a
+:class:`~referral_graph.pipeline.ReferralNetwork` and returns the tables the
+``score`` command writes. :func:`write_tables` writes tables with small-cell
+suppression applied to every count column.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from referral_graph.pipeline import load_network
+>>> ev = pd.DataFrame({"source": ["A", "B", "B"], "target": ["C", "C", "D"],
+...                    "date": ["2024-01-02", "2024-01-05", "2024-02-01"]})
+>>> tables = score_network(load_network(events=ev))
+>>> sorted(tables)
+['communities', 'providers', 'ties']
+>>> tables["providers"].columns[:4].tolist()
+['id', 'in_degree', 'out_degree', 'in_strength']
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from referral_graph.exceptions import ParameterError
+from referral_graph.io import write_table
+from referral_graph.pipeline import ReferralNetwork
+from referral_graph.privacy import DEFAULT_THRESHOLD, suppress
+
+__all__ = ["COUNT_PATTERN", "count_columns", "score_network", "write_tables"]
+
+logger = logging.getLogger(__name__)
+
+#: Column names holding counts of referrals, patients or events (suppressed on export).
+COUNT_PATTERN = re.compile(
+    r"(referrals|patients|patient_count|bene_count|pair_count|same_day_count|transaction_count"
+    r"|^to_focus$|^to_competitors$|^total$|_strength$|^at_stake$|^expected_loss$"
+    r"|^referrals_|_referrals$|^visits$|^events$|^pre_|^post_)"
+)
+
+#: Columns that look like counts by name but are not (scores, shares, components, ranks).
+_NOT_COUNTS = re.compile(r"(share|score|rank|ratio|component|_pct$|^strength$)")
+
+
+def count_columns(frame: pd.DataFrame) -> list[str]:
+    """The numeric columns of `frame` that hold counts and must be suppressed.
+
+    Examples
+    --------
+    >>> count_columns(pd.DataFrame({"referrals": [1], "share": [0.5], "in_strength": [3.0],
+    ...                             "pagerank": [0.1]}))
+    ['referrals', 'in_strength']
+    """
+    return [
+        c
+        for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+        and COUNT_PATTERN.search(str(c))
+        and not _NOT_COUNTS.search(str(c))
+    ]
+
+
+def write_tables(
+    tables: Mapping[str, pd.DataFrame],
+    folder: str | os.PathLike[str],
+    *,
+    threshold: int = DEFAULT_THRESHOLD,
+    formats: Iterable[str] = ("csv",),
+) -> dict[str, list[Path]]:
+    """Write tables to `folder` with small-cell suppression on every count column.
+
+    Parameters
+    ----------
+    tables : mapping of name to DataFrame
+        Each is written as ``name.csv`` (and ``name.parquet``).
+    folder : path
+        Created if needed.
+    threshold : int, default 11
+        Counts from 1 to ``threshold - 1`` are written as missing.
+    formats : iterable of {"csv", "parquet"}
+
+    Returns
+    -------
+    dict
+        Name -> paths written.
+    """
+    out: dict[str, list[Path]] = {}
+    target = Path(os.fspath(folder))
+    for fmt in formats:
+        if fmt not in ("csv", "parquet"):
+            raise ParameterError(f"The 'formats' must be 'csv' or 'parquet'. Got {fmt!r} instead.")
+    for name, table in tables.items():
+        safe = table.copy()
+        for col in count_columns(safe):
+            safe[col] = suppress(safe[col], threshold=threshold)
+        out[name] = [write_table(safe, target / f"{name}.{fmt}") for fmt in formats]
+    return out
+
+
+def score_network(
+    net: ReferralNetwork,
+    *,
+    focus: str | None = None,
+    focus_ids: Iterable[str] | None = None,
+    weight: str = "referrals",
+    community_method: str = "leiden",
+    resolution: float = 1.0,
+    seed: int = 0,
+    loyal_threshold: float = 0.5,
+    strength_weights: Mapping[str, float] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Compute every score table of a referral network.
+
+    Parameters
+    ----------
+    net : ReferralNetwork
+        From :func:`referral_graph.pipeline.load_network`.
+    focus : str, optional
+        The focus organisation's name (matched against the providers'
+        ``organization``), or ``"in_network"``.
+    focus_ids : iterable of str, optional
+        The focus organisation's provider ids (instead of `focus`).
+    weight : str, default "referrals"
+        Edge attribute used as weight.
+    community_method : {"leiden", "louvain", "networkx-louvain"}
+    resolution : float, default 1.0
+        Modularity resolution of the communities.
+    seed : int, default 0
+        Seed of the randomised algorithms (communities, sampled betweenness).
+    loyal_threshold : float, default 0.5
+        Share of wallet from which a referrer is a loyalist.
+    strength_weights : mapping, optional
+        Weights of the strength components (see :mod:`referral_graph.strength`).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``providers`` (one row per provider: id, attributes, measures,
+        community), ``ties`` (strength and its components), ``communities``;
+        with a focus also ``key_referrers``, ``share_of_wallet``,
+        ``share_by_specialty``, ``leakage_by_specialty``,
+        ``leakage_by_referrer_organization`` and ``leakage_by_competitor``.
+    """
+    from referral_graph import centrality, communities, leakage, strength
+
+    G = net.graph
+    measures = centrality.provider_measures(G, weight=weight, seed=seed)
+    labels = communities.detect_communities(G, method=community_method,  # type: ignore[arg-type]
+                                            weight=weight, resolution=resolution, seed=seed)
+    measures["community"] = measures["id"].map(labels).astype("Int64")
+    attrs = net.providers.drop(columns=[c for c in net.providers.columns
+                                        if c in measures.columns and c != "id"])
+    providers = attrs.merge(measures, on="id", how="right")
+    ties = strength.tie_strength(net.ties, panel=net.panel, providers=net.providers,
+                                 weights=strength_weights)
+    tables: dict[str, pd.DataFrame] = {
+        "providers": providers,
+        "ties": ties,
+        "communities": communities.community_summary(G, labels, weight=weight),
+    }
+    if focus is not None or focus_ids is not None:
+        ids = leakage.resolve_focus(net.providers, focus=focus, focus_ids=focus_ids)
+        tables["key_referrers"] = leakage.key_referrers(
+            net.ties, net.providers, ids, panel=net.panel, measures=measures, strength=ties
+        )
+        tables["share_of_wallet"] = leakage.share_of_wallet(
+            net.ties, net.providers, ids, loyal_threshold=loyal_threshold
+        )
+        tables["share_by_specialty"] = leakage.share_of_wallet_by_specialty(
+            net.ties, net.providers, ids
+        )
+        for by in ("specialty", "referrer_organization", "competitor"):
+            tables[f"leakage_by_{by}"] = leakage.leakage_summary(
+                net.ties, net.providers, ids, by=by  # type: ignore[arg-type]
+            )
+    logger.info("Scored %s providers and %s ties", f"{len(providers):,}", f"{len(ties):,}")
+    return tables
