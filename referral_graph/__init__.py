@@ -21,9 +21,9 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-from referral_graph import aggregate, graph, io, privacy, validate  # noqa: E402
-from referral_graph.exceptions import ReferralGraphError  # noqa: E402
-from referral_graph.pipeline import ReferralNetwork, load_network  # noqa: E402
+from referral_graph import aggregate, graph, io, privacy, validate
+from referral_graph.exceptions import ReferralGraphError
+from referral_graph.pipeline import ReferralNetwork, load_network
 
 __all__ = [
     "ReferralGraphError",

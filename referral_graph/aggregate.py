@@ -205,8 +205,7 @@ def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame
         outer = ["s", "t", "CAST(m AS TIMESTAMP) AS month"]
         if has_patients:
             inner += ["patient_key", "count(*) AS n"]
-            outer += ["sum(n) AS referrals",
-                      "count(*) FILTER (WHERE patient_key >= 0) AS patients"]
+            outer += ["sum(n) AS referrals", "count(*) FILTER (WHERE patient_key >= 0) AS patients"]
         else:
             inner += ["count(*) AS n"]
             outer += ["sum(n) AS referrals"]
@@ -290,8 +289,7 @@ def tie_table(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame:
         outer = ["s", "t"]
         if has_patients:
             inner += ["patient_key", "count(*) AS n"]
-            outer += ["sum(n) AS referrals",
-                      "count(*) FILTER (WHERE patient_key >= 0) AS patients"]
+            outer += ["sum(n) AS referrals", "count(*) FILTER (WHERE patient_key >= 0) AS patients"]
         else:
             inner += ["count(*) AS n"]
             outer += ["sum(n) AS referrals"]

@@ -145,7 +145,7 @@ class CompactGraph:
     # -- construction -------------------------------------------------------------------
 
     @classmethod
-    def from_networkx(cls, G: Any, *, weight: str | None = "referrals") -> CompactGraph:  # noqa: N803
+    def from_networkx(cls, G: Any, *, weight: str | None = "referrals") -> CompactGraph:
         """Convert a networkx graph, walking its edges once.
 
         Parameters
@@ -365,7 +365,7 @@ def _check_weights(weight: FloatArray, name: str, edge_of: Any) -> None:
 
 
 def _networkx_edge_arrays(
-    G: Any,  # noqa: N803
+    G: Any,
     index: dict[Hashable, int],
     attrs: Sequence[tuple[str | None, float]],
 ) -> tuple[IntArray, IntArray, list[FloatArray]]:
@@ -451,7 +451,7 @@ def _coalesce(
     return (new_key // max(n, 1)).astype(np.int32), (new_key % max(n, 1)).astype(np.int32), summed
 
 
-def _as_compact(G: Any, weight: str | None, func: str) -> CompactGraph:  # noqa: N803
+def _as_compact(G: Any, weight: str | None, func: str) -> CompactGraph:
     if isinstance(G, CompactGraph):
         return G
     if isinstance(G, nx.Graph):
@@ -535,7 +535,7 @@ def _pagerank_array(cg: CompactGraph, alpha: float, tol: float, max_iter: int) -
 
 
 def pagerank(
-    G: nx.DiGraph | CompactGraph,  # noqa: N803
+    G: nx.DiGraph | CompactGraph,
     *,
     weight: str | None = "referrals",
     alpha: float = 0.85,
@@ -633,7 +633,7 @@ def _hits_arrays(cg: CompactGraph, tol: float, max_iter: int) -> tuple[FloatArra
 
 
 def hits(
-    G: nx.DiGraph | CompactGraph,  # noqa: N803
+    G: nx.DiGraph | CompactGraph,
     *,
     weight: str | None = "referrals",
     tol: float = 1e-10,
@@ -808,7 +808,7 @@ def _betweenness_arrays(
 
 
 def betweenness(
-    G: nx.DiGraph | CompactGraph,  # noqa: N803
+    G: nx.DiGraph | CompactGraph,
     *,
     weight: str | None = "referrals",
     k: int | None = None,
@@ -989,7 +989,7 @@ def _resolve_auto(option: Any, name: str, n: int) -> bool:
 
 
 def provider_measures(
-    G: nx.DiGraph | CompactGraph,  # noqa: N803
+    G: nx.DiGraph | CompactGraph,
     *,
     weight: str | None = "referrals",
     alpha: float = 0.85,
@@ -1178,7 +1178,7 @@ def provider_measures(
 
 
 def _patient_ties(
-    G: Any,  # noqa: N803
+    G: Any,
     cg: CompactGraph,
     patient_weight: str | None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray] | None:

@@ -33,8 +33,14 @@ class _Progress:
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=desc, unit="step", leave=False, file=sys.stderr,
-                            bar_format="{desc}: {n_fmt}/{total_fmt} {postfix} [{elapsed}]")
+            self.bar = tqdm(
+                total=total,
+                desc=desc,
+                unit="step",
+                leave=False,
+                file=sys.stderr,
+                bar_format="{desc}: {n_fmt}/{total_fmt} {postfix} [{elapsed}]",
+            )
         self._first = True
 
     def __call__(self, step: str) -> None:
@@ -56,14 +62,23 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
     group = src.add_mutually_exclusive_group(required=True)
     group.add_argument("--events", metavar="FILE", help="referral events (CSV or Parquet)")
     if edges:
-        group.add_argument("--edges", metavar="FILE",
-                           help="aggregated edges (generic, CMS PSPP or CareSet Hop Teaming)")
-        src.add_argument("--layout", default="auto",
-                         choices=["auto", "generic", "cms-pspp", "hop-teaming"],
-                         help="layout of --edges (default: auto-detect)")
+        group.add_argument(
+            "--edges",
+            metavar="FILE",
+            help="aggregated edges (generic, CMS PSPP or CareSet Hop Teaming)",
+        )
+        src.add_argument(
+            "--layout",
+            default="auto",
+            choices=["auto", "generic", "cms-pspp", "hop-teaming"],
+            help="layout of --edges (default: auto-detect)",
+        )
     src.add_argument("--providers", metavar="FILE", help="providers table (CSV or Parquet)")
-    src.add_argument("--taxonomy", metavar="FILE",
-                     help="NUCC taxonomy code set (CSV, UTF-8 or cp1252) for specialty labels")
+    src.add_argument(
+        "--taxonomy",
+        metavar="FILE",
+        help="NUCC taxonomy code set (CSV, UTF-8 or cp1252) for specialty labels",
+    )
     cols = p.add_argument_group("column names (common aliases are recognised without these)")
     for flag, help_ in (
         ("--source-col", "referring provider id column"),
@@ -78,25 +93,40 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
         cols.add_argument(flag, metavar="NAME", help=help_)
     opts = p.add_argument_group("reading")
     opts.add_argument("--date-format", metavar="FMT", help="strftime format, e.g. %%d/%%m/%%Y")
-    opts.add_argument("--ids", choices=["auto", "npi", "any"], default="auto",
-                      help="npi: ids must be valid NPIs; any: no NPI check; auto (default): check "
-                      "ids that look like NPIs and report failures")
+    opts.add_argument(
+        "--ids",
+        choices=["auto", "npi", "any"],
+        default="auto",
+        help="npi: ids must be valid NPIs; any: no NPI check; auto (default): check "
+        "ids that look like NPIs and report failures",
+    )
     opts.add_argument("--encoding", default="auto", help="file encoding (default: auto)")
     opts.add_argument("--delimiter", help="CSV delimiter (default: detected)")
-    opts.add_argument("--strict", action="store_true",
-                      help="treat every validation warning as an error")
-    opts.add_argument("--engine", choices=["auto", "duckdb", "pandas"], default="auto",
-                      help="aggregation engine (default: auto)")
+    opts.add_argument(
+        "--strict", action="store_true", help="treat every validation warning as an error"
+    )
+    opts.add_argument(
+        "--engine",
+        choices=["auto", "duckdb", "pandas"],
+        default="auto",
+        help="aggregation engine (default: auto)",
+    )
 
 
 def _add_focus_options(p: argparse.ArgumentParser, *, required: bool = False) -> None:
     focus = p.add_argument_group("focus organisation")
     group = focus.add_mutually_exclusive_group(required=required)
-    group.add_argument("--focus", metavar="NAME",
-                       help="the focus organisation, matched against the providers' organization "
-                       "(or 'in_network' for providers flagged in network)")
-    group.add_argument("--focus-ids", metavar="ID[,ID...]",
-                       help="the focus organisation's provider ids, comma-separated")
+    group.add_argument(
+        "--focus",
+        metavar="NAME",
+        help="the focus organisation, matched against the providers' organization "
+        "(or 'in_network' for providers flagged in network)",
+    )
+    group.add_argument(
+        "--focus-ids",
+        metavar="ID[,ID...]",
+        help="the focus organisation's provider ids, comma-separated",
+    )
 
 
 def _focus_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -121,11 +151,13 @@ def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None
     columns: dict[str, str] = {}
     mapping = {"source_col": args.source_col, "target_col": args.target_col}
     if is_events:
-        mapping.update(date_col=args.date_col, patient_col=args.patient_col,
-                       amount_col=args.amount_col)
+        mapping.update(
+            date_col=args.date_col, patient_col=args.patient_col, amount_col=args.amount_col
+        )
     else:
-        mapping.update(weight_col=args.weight_col, patient_col=args.patient_col,
-                       period_col=args.period_col)
+        mapping.update(
+            weight_col=args.weight_col, patient_col=args.patient_col, period_col=args.period_col
+        )
     columns = {k: v for k, v in mapping.items() if v}
     npi = {"auto": "auto", "npi": True, "any": False}[args.ids]
     return load_network(
@@ -172,11 +204,14 @@ def _summary(net: Any) -> str:
 def cmd_generate(args: argparse.Namespace) -> int:
     from referral_graph import synthetic
 
-    market = synthetic.generate_market(n_providers=args.providers, n_months=args.months,
-                                       seed=args.seed)
+    market = synthetic.generate_market(
+        n_providers=args.providers, n_months=args.months, seed=args.seed
+    )
     paths = synthetic.write_market(market, args.out, format=args.format)
-    print(f"Generated {len(market.events):,} events, {len(market.providers):,} providers, "
-          f"{len(market.activities):,} outreach activities (focus: {market.focus})")
+    print(
+        f"Generated {len(market.events):,} events, {len(market.providers):,} providers, "
+        f"{len(market.activities):,} outreach activities (focus: {market.focus})"
+    )
     for kind, path in paths.items():
         print(f"  {kind}: {path}")
     return 0
@@ -259,20 +294,19 @@ def cmd_viz(args: argparse.Namespace) -> int:
                 raise ParameterError("The focus view needs --focus NAME or --focus-ids IDS.")
             ids = resolve_focus(net.providers, **focus)
             segments = share_of_wallet(net.ties, net.providers, ids)
-            net_view = viz.focus_view(G, ids, segments=segments, measures=measures,
-                                      top=args.top, **options)
+            net_view = viz.focus_view(
+                G, ids, segments=segments, measures=measures, top=args.top, **options
+            )
         elif view == "ego":
             if not args.provider:
                 raise ParameterError("The ego view needs --provider ID.")
-            net_view = viz.ego_view(G, args.provider, hops=args.hops, measures=measures,
-                                    **options)
+            net_view = viz.ego_view(G, args.provider, hops=args.hops, measures=measures, **options)
         elif view == "community":
             if args.community is None:
                 raise ParameterError(
                     "The community view needs --community K (0 is the largest community)."
                 )
-            net_view = viz.community_view(G, labels, args.community, measures=measures,
-                                          **options)
+            net_view = viz.community_view(G, labels, args.community, measures=measures, **options)
         else:
             from referral_graph import churn
 
@@ -290,8 +324,10 @@ def cmd_viz(args: argparse.Namespace) -> int:
         viz.to_html(net_view, args.out)
     finally:
         progress.close()
-    print(f"Wrote the {args.view} view ({len(net_view.nodes):,} providers, "
-          f"{len(net_view.edges):,} ties) to {args.out}")
+    print(
+        f"Wrote the {args.view} view ({len(net_view.nodes):,} providers, "
+        f"{len(net_view.edges):,} ties) to {args.out}"
+    )
     return 0
 
 
@@ -307,8 +343,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         progress("locating the bundled sample")
         paths = datasets.sample_paths()
-        net = load_network(events=paths["events"], providers=paths["providers"],
-                           progress=progress)
+        net = load_network(events=paths["events"], providers=paths["providers"], progress=progress)
         focus = datasets.SAMPLE_FOCUS
         progress("scoring")
         tables = score_network(net, focus=focus)
@@ -320,27 +355,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
         G, measures = net.graph, tables["providers"]
         period = _period_label(net)
         views = out / "views"
-        viz.network_view(G, top=300, measures=measures, period=period,
-                         path=views / "network.html")
+        viz.network_view(G, top=300, measures=measures, period=period, path=views / "network.html")
         focus_ids = sorted(set(net.providers.loc[net.providers["organization"] == focus, "id"]))
-        viz.focus_view(G, focus_ids, segments=tables["share_of_wallet"], measures=measures,
-                       top=300, period=period, path=views / "focus.html")
+        viz.focus_view(
+            G,
+            focus_ids,
+            segments=tables["share_of_wallet"],
+            measures=measures,
+            top=300,
+            period=period,
+            path=views / "focus.html",
+        )
         top_referrer = str(tables["key_referrers"]["source"].iloc[0])
-        viz.ego_view(G, top_referrer, measures=measures, period=period,
-                     path=views / "ego_top_referrer.html")
+        viz.ego_view(
+            G, top_referrer, measures=measures, period=period, path=views / "ego_top_referrer.html"
+        )
         labels = measures.set_index("id")["community"]
-        viz.community_view(G, labels, 0, measures=measures, period=period,
-                           path=views / "community_0.html")
+        viz.community_view(
+            G, labels, 0, measures=measures, period=period, path=views / "community_0.html"
+        )
     finally:
         progress.close()
     _print_reports(net)
     print(_summary(net))
     key = tables["key_referrers"]
     sow = tables["share_of_wallet"]
-    print(f"Focus: {focus} — {len(key):,} outside referrers; segments: "
-          + ", ".join(f"{k} {v:,}" for k, v in sow["segment"].value_counts().items()))
-    print(f"Wrote to {out}/: tables/ (CSV, counts 1-10 suppressed), referral_graph.graphml, "
-          f"views/ (network, focus, ego, community) in {time.perf_counter() - started:.1f} s")
+    print(
+        f"Focus: {focus} — {len(key):,} outside referrers; segments: "
+        + ", ".join(f"{k} {v:,}" for k, v in sow["segment"].value_counts().items())
+    )
+    print(
+        f"Wrote to {out}/: tables/ (CSV, counts 1-10 suppressed), referral_graph.graphml, "
+        f"views/ (network, focus, ego, community) in {time.perf_counter() - started:.1f} s"
+    )
     return 0
 
 
@@ -354,15 +401,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Healthcare referral networks: build, score, predict at-risk ties, view.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log every step, and show tracebacks on errors")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log every step, and show tracebacks on errors"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     # -v / -q are accepted after the command too ("referral-graph build ... -q").
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="log every step, and show tracebacks on errors")
-    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                        help="no progress bars")
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log every step, and show tracebacks on errors",
+    )
+    common.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_parser = sub.add_parser
 
@@ -371,9 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser = add_parser  # type: ignore[method-assign]
 
-    p = sub.add_parser("generate", help="write a synthetic referral market (seeded)",
-                       description="Write a seeded synthetic referral market: events, "
-                       "providers, outreach activities and the planted ground truth.")
+    p = sub.add_parser(
+        "generate",
+        help="write a synthetic referral market (seeded)",
+        description="Write a seeded synthetic referral market: events, "
+        "providers, outreach activities and the planted ground truth.",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--providers", type=int, default=1500, metavar="N")
@@ -381,59 +438,96 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("validate", help="check input files and print every problem found",
-                       description="Read and validate the input, print the full report.")
+    p = sub.add_parser(
+        "validate",
+        help="check input files and print every problem found",
+        description="Read and validate the input, print the full report.",
+    )
     _add_input_options(p)
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("build", help="build the referral graph and write it",
-                       description="Build the directed referral graph. The format follows "
-                       "--out: .graphml, .gexf, or a folder for Parquet tables.")
+    p = sub.add_parser(
+        "build",
+        help="build the referral graph and write it",
+        description="Build the directed referral graph. The format follows "
+        "--out: .graphml, .gexf, or a folder for Parquet tables.",
+    )
     _add_input_options(p)
-    p.add_argument("--out", required=True, metavar="PATH",
-                   help="output: FILE.graphml, FILE.gexf or a folder (Parquet)")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="output: FILE.graphml, FILE.gexf or a folder (Parquet)",
+    )
     p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("score", help="provider measures, tie strength, communities, leakage",
-                       description="Score the network and write CSV tables: providers.csv "
-                       "(degree, strength, PageRank, HITS hub/authority, betweenness, community), "
-                       "ties.csv (relationship strength and its components), communities.csv; "
-                       "with a focus also key_referrers.csv, share_of_wallet.csv and leakage "
-                       "tables. Counts from 1 to 10 are suppressed.")
+    p = sub.add_parser(
+        "score",
+        help="provider measures, tie strength, communities, leakage",
+        description="Score the network and write CSV tables: providers.csv "
+        "(degree, strength, PageRank, HITS hub/authority, betweenness, community), "
+        "ties.csv (relationship strength and its components), communities.csv; "
+        "with a focus also key_referrers.csv, share_of_wallet.csv and leakage "
+        "tables. Counts from 1 to 10 are suppressed.",
+    )
     _add_input_options(p)
     _add_focus_options(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--parquet", action="store_true", help="also write Parquet tables")
-    p.add_argument("--threshold", type=int, default=11, metavar="N",
-                   help="small-cell threshold: counts 1..N-1 are hidden (default 11)")
+    p.add_argument(
+        "--threshold",
+        type=int,
+        default=11,
+        metavar="N",
+        help="small-cell threshold: counts 1..N-1 are hidden (default 11)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of communities and sampling")
     p.set_defaults(func=cmd_score)
 
-    p = sub.add_parser("viz", help="an interactive network view (self-contained HTML)",
-                       description="Write one interactive view as a self-contained HTML page "
-                       "that opens offline in any browser.")
+    p = sub.add_parser(
+        "viz",
+        help="an interactive network view (self-contained HTML)",
+        description="Write one interactive view as a self-contained HTML page "
+        "that opens offline in any browser.",
+    )
     _add_input_options(p)
     _add_focus_options(p)
-    p.add_argument("--view", default="network",
-                   choices=["network", "focus", "ego", "community", "at-risk"])
+    p.add_argument(
+        "--view", default="network", choices=["network", "focus", "ego", "community", "at-risk"]
+    )
     p.add_argument("--provider", metavar="ID", help="the provider of the ego view")
     p.add_argument("--hops", type=int, default=1, help="ego view radius (default 1)")
     p.add_argument("--community", type=int, metavar="K", help="community of the community view")
-    p.add_argument("--top", type=int, default=300, metavar="N",
-                   help="providers (or ties, at-risk view) kept in the view (default 300)")
+    p.add_argument(
+        "--top",
+        type=int,
+        default=300,
+        metavar="N",
+        help="providers (or ties, at-risk view) kept in the view (default 300)",
+    )
     p.add_argument("--color-by", choices=["specialty", "organization", "community", "segment"])
-    p.add_argument("--size-by", choices=["in_strength", "out_strength", "pagerank", "hub",
-                                         "authority", "referrals"])
-    p.add_argument("--threshold", type=int, default=11, metavar="N",
-                   help="small-cell threshold (default 11)")
+    p.add_argument(
+        "--size-by",
+        choices=["in_strength", "out_strength", "pagerank", "hub", "authority", "referrals"],
+    )
+    p.add_argument(
+        "--threshold", type=int, default=11, metavar="N", help="small-cell threshold (default 11)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, metavar="FILE.html")
     p.set_defaults(func=cmd_viz)
 
-    p = sub.add_parser("demo", help="run the whole pipeline on the bundled sample",
-                       description="The main job on the bundled synthetic sample, offline.")
-    p.add_argument("--out", default="referral_graph_demo", metavar="DIR",
-                   help="output folder (default: ./referral_graph_demo)")
+    p = sub.add_parser(
+        "demo",
+        help="run the whole pipeline on the bundled sample",
+        description="The main job on the bundled synthetic sample, offline.",
+    )
+    p.add_argument(
+        "--out",
+        default="referral_graph_demo",
+        metavar="DIR",
+        help="output folder (default: ./referral_graph_demo)",
+    )
     p.set_defaults(func=cmd_demo)
     return parser
 

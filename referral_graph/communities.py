@@ -132,7 +132,7 @@ def _run_networkx(cg: CompactGraph, resolution: float, seed: int | None) -> npt.
 
 
 def detect_communities(
-    G: nx.DiGraph | CompactGraph,  # noqa: N803
+    G: nx.DiGraph | CompactGraph,
     *,
     method: Method = "leiden",
     weight: str | None = "referrals",
@@ -242,7 +242,7 @@ def _aligned_labels(cg: CompactGraph, labels: Any, func: str) -> npt.NDArray[np.
 
 
 def modularity(
-    G: nx.DiGraph | CompactGraph,  # noqa: N803
+    G: nx.DiGraph | CompactGraph,
     labels: pd.Series | Mapping[Any, Any],
     *,
     weight: str | None = "referrals",
@@ -301,7 +301,7 @@ def modularity(
 
 
 def _node_attr(
-    G: Any,  # noqa: N803
+    G: Any,
     ids: npt.NDArray[np.object_],
     attr: str | None,
 ) -> list[Any] | None:
@@ -312,7 +312,7 @@ def _node_attr(
 
 
 def community_summary(
-    G: nx.DiGraph | CompactGraph,  # noqa: N803
+    G: nx.DiGraph | CompactGraph,
     labels: pd.Series | Mapping[Any, Any],
     *,
     weight: str | None = "referrals",

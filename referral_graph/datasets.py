@@ -57,10 +57,13 @@ def write_sample(folder: str | os.PathLike[str]) -> dict[str, Path]:
     written.pop("ties").unlink()  # per-tie truth: regenerate it with synthetic if needed
     # The events are the bulk: gzip them (reproducible bytes: no name, mtime 0).
     plain = written["events"]
-    with atomic_path(target / _FILES["events"]) as tmp, plain.open("rb") as src:
-        with tmp.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
-                                                   mtime=0) as dst:
-            shutil.copyfileobj(src, dst)
+    with (
+        atomic_path(target / _FILES["events"]) as tmp,
+        plain.open("rb") as src,
+        tmp.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as dst,
+    ):
+        shutil.copyfileobj(src, dst)
     plain.unlink()
     written["events"] = target / _FILES["events"]
     return {kind: Path(p) for kind, p in written.items()}

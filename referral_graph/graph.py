@@ -26,8 +26,6 @@ Examples
 [12, 30]
 """
 
-# ruff: noqa: N803, N806  (G and H are the networkx names for graphs)
-
 from __future__ import annotations
 
 import json

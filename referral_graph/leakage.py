@@ -721,7 +721,7 @@ def _network_measures(ties: pd.DataFrame) -> pd.DataFrame | None:
     import networkx as nx
 
     frame, _ = _prepare_ties(ties, "key_referrers")
-    G: nx.DiGraph = nx.DiGraph()  # noqa: N806
+    G: nx.DiGraph = nx.DiGraph()
     G.add_weighted_edges_from(
         zip(frame["source"], frame["target"], frame["referrals"].astype("float64"), strict=True),
         weight="referrals",

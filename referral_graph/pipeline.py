@@ -156,15 +156,30 @@ def load_network(
     prov: pd.DataFrame | None = None
     if providers is not None:
         step("reading providers")
-        prov = io.read_providers(providers, taxonomy=taxonomy, npi=npi, encoding=encoding,
-                                 delimiter=delimiter, strict=strict, **(provider_columns or {}))
+        prov = io.read_providers(
+            providers,
+            taxonomy=taxonomy,
+            npi=npi,
+            encoding=encoding,
+            delimiter=delimiter,
+            strict=strict,
+            **(provider_columns or {}),
+        )
         reports.append(prov.attrs["report"])
     panel: pd.DataFrame | None = None
     ev: pd.DataFrame | None = None
     if events is not None:
         step("reading events")
-        ev = io.read_events(events, date_format=date_format, npi=npi, providers=prov,
-                            encoding=encoding, delimiter=delimiter, strict=strict, **columns)
+        ev = io.read_events(
+            events,
+            date_format=date_format,
+            npi=npi,
+            providers=prov,
+            encoding=encoding,
+            delimiter=delimiter,
+            strict=strict,
+            **columns,
+        )
         reports.insert(0, ev.attrs["report"])
         step("aggregating")
         ties = aggregate.tie_table(ev, engine=engine)
@@ -176,14 +191,26 @@ def load_network(
     else:
         assert edges is not None
         step("reading edges")
-        table = io.read_edges(edges, layout=layout, npi=npi, providers=prov, encoding=encoding,
-                              delimiter=delimiter, strict=strict, **columns)
+        table = io.read_edges(
+            edges,
+            layout=layout,
+            npi=npi,
+            providers=prov,
+            encoding=encoding,
+            delimiter=delimiter,
+            strict=strict,
+            **columns,
+        )
         reports.insert(0, table.attrs["report"])
         if "month" in table.columns:
-            panel = table[["source", "target", "month", "referrals"]
-                          + (["patients"] if "patients" in table else [])].copy()
-            period = (pd.Timestamp(panel["month"].min()),
-                      pd.Timestamp(panel["month"].max()) + pd.offsets.MonthEnd(0))
+            panel = table[
+                ["source", "target", "month", "referrals"]
+                + (["patients"] if "patients" in table else [])
+            ].copy()
+            period = (
+                pd.Timestamp(panel["month"].min()),
+                pd.Timestamp(panel["month"].max()) + pd.offsets.MonthEnd(0),
+            )
         else:
             period = None
         ties = table
@@ -192,5 +219,12 @@ def load_network(
     G = graph.graph_from_tables(ties, prov, period=period)
     if prov is None:
         prov = pd.DataFrame({"id": pd.Series(list(G.nodes), dtype="str")})
-    return ReferralNetwork(graph=G, ties=ties, providers=prov, panel=panel, events=ev,
-                           reports=reports, source_kind=kind)
+    return ReferralNetwork(
+        graph=G,
+        ties=ties,
+        providers=prov,
+        panel=panel,
+        events=ev,
+        reports=reports,
+        source_kind=kind,
+    )

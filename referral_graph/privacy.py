@@ -88,7 +88,8 @@ def suppress(values: pd.Series, *, threshold: int = DEFAULT_THRESHOLD) -> pd.Ser
     threshold = _check_threshold(threshold)
     numeric = pd.to_numeric(values)
     whole = pd.api.types.is_integer_dtype(numeric) or (
-        pd.api.types.is_float_dtype(numeric) and bool(np.all(np.isnan(numeric) | (numeric % 1 == 0)))
+        pd.api.types.is_float_dtype(numeric)
+        and bool(np.all(np.isnan(numeric) | (numeric % 1 == 0)))
     )
     out: pd.Series = numeric.astype("Int64" if whole else "Float64")
     mask = (out > 0) & (out < threshold)

@@ -154,14 +154,21 @@ def score_network(
 
     G = net.graph
     measures = centrality.provider_measures(G, weight=weight, seed=seed)
-    labels = communities.detect_communities(G, method=community_method,  # type: ignore[arg-type]
-                                            weight=weight, resolution=resolution, seed=seed)
+    labels = communities.detect_communities(
+        G,
+        method=community_method,  # type: ignore[arg-type]
+        weight=weight,
+        resolution=resolution,
+        seed=seed,
+    )
     measures["community"] = measures["id"].map(labels).astype("Int64")
-    attrs = net.providers.drop(columns=[c for c in net.providers.columns
-                                        if c in measures.columns and c != "id"])
+    attrs = net.providers.drop(
+        columns=[c for c in net.providers.columns if c in measures.columns and c != "id"]
+    )
     providers = attrs.merge(measures, on="id", how="right")
-    ties = strength.tie_strength(net.ties, panel=net.panel, providers=net.providers,
-                                 weights=strength_weights)
+    ties = strength.tie_strength(
+        net.ties, panel=net.panel, providers=net.providers, weights=strength_weights
+    )
     tables: dict[str, pd.DataFrame] = {
         "providers": providers,
         "ties": ties,
@@ -180,7 +187,10 @@ def score_network(
         )
         for by in ("specialty", "referrer_organization", "competitor"):
             tables[f"leakage_by_{by}"] = leakage.leakage_summary(
-                net.ties, net.providers, ids, by=by  # type: ignore[arg-type]
+                net.ties,
+                net.providers,
+                ids,
+                by=by,  # type: ignore[arg-type]
             )
     logger.info("Scored %s providers and %s ties", f"{len(providers):,}", f"{len(ties):,}")
     return tables

@@ -480,7 +480,7 @@ def _color_categories(
 
 
 def render(
-    G: nx.DiGraph,  # noqa: N803
+    G: nx.DiGraph,
     *,
     measures: pd.DataFrame | None = None,
     size_by: SizeBy | None = "in_strength",
@@ -599,7 +599,7 @@ def render(
 
 
 def _render(
-    G: nx.DiGraph,  # noqa: N803
+    G: nx.DiGraph,
     *,
     func: str,
     table: Mapping[str, Mapping[str, Any]],
@@ -1113,7 +1113,7 @@ def _full_table(
 
 
 def network_view(
-    G: nx.DiGraph,  # noqa: N803
+    G: nx.DiGraph,
     *,
     top: int = 300,
     by: SizeBy = "pagerank",
@@ -1267,7 +1267,7 @@ def network_view(
 
 
 def focus_view(
-    G: nx.DiGraph,  # noqa: N803
+    G: nx.DiGraph,
     focus_ids: str | Iterable[str],
     *,
     segments: pd.DataFrame | None = None,
@@ -1396,7 +1396,7 @@ def _segments(func: str, segments: pd.DataFrame | None) -> dict[str, str]:
 
 
 def ego_view(
-    G: nx.DiGraph,  # noqa: N803
+    G: nx.DiGraph,
     provider: str,
     *,
     hops: int = 1,
@@ -1478,7 +1478,7 @@ def ego_view(
 
 
 def community_view(
-    G: nx.DiGraph,  # noqa: N803
+    G: nx.DiGraph,
     labels: pd.Series,
     community: int,
     *,
@@ -1550,7 +1550,7 @@ def community_view(
 
 
 def at_risk_view(
-    G: nx.DiGraph,  # noqa: N803
+    G: nx.DiGraph,
     at_risk: pd.DataFrame,
     *,
     top: int = 100,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -42,9 +43,21 @@ def test_help_on_every_command(capsys):
 
 def test_build_foreign_edge_list(foreign_edges, tmp_path, capsys):
     out = tmp_path / "g.graphml"
-    code = run("build", "--edges", str(foreign_edges), "--source-col", "hospital_from",
-               "--target-col", "hospital_to", "--weight-col", "n_transfers", "--ids", "any",
-               "--out", str(out))
+    code = run(
+        "build",
+        "--edges",
+        str(foreign_edges),
+        "--source-col",
+        "hospital_from",
+        "--target-col",
+        "hospital_to",
+        "--weight-col",
+        "n_transfers",
+        "--ids",
+        "any",
+        "--out",
+        str(out),
+    )
     assert code == 0
     G = load_graph(out)
     assert set(G.nodes) == {"010000024", "2A0000030", "Клиника-7", "病院-東京"}
@@ -66,8 +79,21 @@ def test_build_events_formats(tmp_path, suffix):
     events.to_csv(src, index=False)
     before = src.read_bytes()
     out = tmp_path / f"net{suffix}"
-    code = run("build", "--events", str(src), "--source-col", "ref_doc", "--target-col",
-               "seen_by", "--date-col", "visit_dt", "--date-format", "%d/%m/%Y", "--out", str(out))
+    code = run(
+        "build",
+        "--events",
+        str(src),
+        "--source-col",
+        "ref_doc",
+        "--target-col",
+        "seen_by",
+        "--date-col",
+        "visit_dt",
+        "--date-format",
+        "%d/%m/%Y",
+        "--out",
+        str(out),
+    )
     assert code == 0
     assert src.read_bytes() == before  # input never modified
     G = load_graph(out)
@@ -94,8 +120,7 @@ def test_strict_turns_warnings_into_errors(tmp_path, capsys):
     src.write_text("source,target,date\nA,B,2024-01-01\nA,A,2024-01-02\n")
     assert run("build", "--events", str(src), "--out", str(tmp_path / "g.graphml")) == 0
     assert "excluded 1 (self_referral)" in capsys.readouterr().out
-    assert run("build", "--events", str(src), "--strict", "--out",
-               str(tmp_path / "h.graphml")) == 1
+    assert run("build", "--events", str(src), "--strict", "--out", str(tmp_path / "h.graphml")) == 1
     err = capsys.readouterr().err
     assert "events.csv" in err and "row 3" in err and "'source'" in err
     assert not (tmp_path / "h.graphml").exists()
@@ -110,8 +135,20 @@ def test_validate_prints_full_report(tmp_path, capsys):
 
 
 def test_generate_writes_market(tmp_path, capsys):
-    assert run("generate", "--out", str(tmp_path / "m"), "--providers", "80", "--months",
-               "6", "--seed", "3") == 0
+    assert (
+        run(
+            "generate",
+            "--out",
+            str(tmp_path / "m"),
+            "--providers",
+            "80",
+            "--months",
+            "6",
+            "--seed",
+            "3",
+        )
+        == 0
+    )
     events = pd.read_csv(tmp_path / "m" / "events.csv", dtype=str)
     assert {"source", "target", "date"} <= set(events.columns)
     assert "Generated" in capsys.readouterr().out
@@ -120,9 +157,142 @@ def test_generate_writes_market(tmp_path, capsys):
 def test_program_entry_point(tmp_path, foreign_edges):
     """The installed console script runs, and a missing file is one line and exit code 1."""
     result = subprocess.run(
-        [sys.executable, "-m", "referral_graph.cli", "build", "--edges", "nope.csv", "--out",
-         str(tmp_path / "x.graphml")],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "referral_graph.cli",
+            "build",
+            "--edges",
+            "nope.csv",
+            "--out",
+            str(tmp_path / "x.graphml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["error: nope.csv: no such file."]
+
+
+@pytest.fixture(scope="module")
+def sample_market(tmp_path_factory):
+    """A small generated market written as files (events, providers)."""
+    folder = tmp_path_factory.mktemp("market")
+    assert (
+        cli.main(
+            [
+                "generate",
+                "--out",
+                str(folder),
+                "--providers",
+                "300",
+                "--months",
+                "18",
+                "--seed",
+                "5",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    return folder
+
+
+def _small_counts(frame: pd.DataFrame, columns: list[str]) -> int:
+    values = frame[columns].apply(pd.to_numeric, errors="coerce")
+    return int(((values > 0) & (values < 11)).sum().sum())
+
+
+def test_score_writes_suppressed_tables(sample_market, tmp_path):
+    out = tmp_path / "scores"
+    code = run(
+        "score",
+        "--events",
+        str(sample_market / "events.csv"),
+        "--providers",
+        str(sample_market / "providers.csv"),
+        "--focus",
+        "riverside health",
+        "--out",
+        str(out),
+    )
+    assert code == 0
+    names = {p.stem for p in out.glob("*.csv")}
+    assert {"providers", "ties", "communities", "key_referrers", "share_of_wallet"} <= names
+    providers = pd.read_csv(out / "providers.csv", dtype={"id": str})
+    for col in (
+        "id",
+        "in_strength",
+        "out_strength",
+        "pagerank",
+        "hub",
+        "authority",
+        "betweenness",
+        "community",
+    ):
+        assert col in providers.columns
+    ties = pd.read_csv(out / "ties.csv", dtype={"source": str, "target": str})
+    assert {"score", "volume", "recency", "share_of_wallet"} <= set(ties.columns)
+    assert _small_counts(ties, ["referrals"]) == 0
+    assert ties["referrals"].isna().any()  # small ties exist and were suppressed
+    sow = pd.read_csv(out / "share_of_wallet.csv", dtype={"source": str})
+    assert _small_counts(sow, ["to_focus", "to_competitors", "total"]) == 0
+    assert set(sow["segment"]) <= {"loyalist", "splitter", "dissenter"}
+
+
+def test_score_unknown_focus_is_one_clear_error(sample_market, tmp_path, capsys):
+    code = run(
+        "score",
+        "--events",
+        str(sample_market / "events.csv"),
+        "--providers",
+        str(sample_market / "providers.csv"),
+        "--focus",
+        "Riversde Helth",
+        "--out",
+        str(tmp_path / "s"),
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Riverside Health" in err  # suggests the close match
+
+
+@pytest.mark.parametrize("view", ["network", "ego", "community", "focus"])
+def test_viz_views(sample_market, tmp_path, view):
+    providers = pd.read_csv(sample_market / "providers.csv", dtype={"id": str})
+    extra = {
+        "ego": ["--provider", providers["id"].iloc[0]],
+        "community": ["--community", "0"],
+        "focus": ["--focus", "Riverside Health"],
+        "network": ["--top", "50"],
+    }[view]
+    out = tmp_path / f"{view}.html"
+    code = run(
+        "viz",
+        "--events",
+        str(sample_market / "events.csv"),
+        "--providers",
+        str(sample_market / "providers.csv"),
+        "--view",
+        view,
+        *extra,
+        "--out",
+        str(out),
+    )
+    assert code == 0
+    html = out.read_text()
+    assert re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html) is None
+    assert list(tmp_path.iterdir()) == [out]  # nothing written beside the page
+
+
+def test_demo_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--out", str(out), "-q"]) == 0
+    assert (out / "referral_graph.graphml").exists()
+    for name in ("providers", "ties", "key_referrers", "share_of_wallet", "communities"):
+        assert (out / "tables" / f"{name}.csv").exists()
+    for name in ("network", "focus", "ego_top_referrer", "community_0"):
+        assert (out / "views" / f"{name}.html").exists()
+    text = capsys.readouterr().out
+    assert "Focus: Riverside Health" in text
