@@ -1,4 +1,4 @@
-"""The command line, invoked as a user would (in-process through ``main``, and once as a program)."""
+"""The command line, invoked as a user would: in-process through ``main``, and as a program."""
 
 from __future__ import annotations
 
