@@ -1,0 +1,845 @@
+"""Tests of referral_graph.churn: definitions, leakage, the estimator, backtest, at-risk list."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from sklearn.metrics import roc_auc_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from referral_graph import churn
+from referral_graph.churn import (
+    FEATURE_COLUMNS,
+    ChurnModel,
+    at_risk,
+    backtest,
+    calibration_table,
+    churn_cutoffs,
+    churn_features,
+    churn_labels,
+    fit_churn_model,
+)
+from referral_graph.exceptions import (
+    InsufficientDataError,
+    NotFittedError,
+    ParameterError,
+    SchemaError,
+)
+
+# ----------------------------------------------------------------------------- simulator
+
+
+def _event_month(rng: np.random.Generator, hazard: float, size: int) -> np.ndarray:
+    """Month of a first event at a constant monthly hazard (never when 0)."""
+    if hazard <= 0:
+        return np.full(size, 10**6)
+    return rng.geometric(hazard, size=size) - 1
+
+
+def simulate_panel(
+    *,
+    n_sources: int = 300,
+    n_targets: int = 60,
+    n_orgs: int = 4,
+    n_specialties: int = 3,
+    n_months: int = 30,
+    seed: int = 0,
+    ties_per_source: float = 4.0,
+    volume_mean: float = 1.5,
+    volume_sigma: float = 1.0,
+    hazard: float = 0.015,
+    gradual: float = 0.6,
+    shift: float = 0.5,
+    recovery: float = 0.2,
+    retire: float = 0.004,
+    leave: float = 0.004,
+    seasonality: float = 0.15,
+    dispersion: float = 0.3,
+    drift: float = 0.03,
+    new_ties: float = 0.25,
+    reciprocal: float = 0.1,
+    wait: bool = False,
+    start: str = "2022-01-01",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A small referral history with realistic dynamics, as an edge panel and providers.
+
+    Each source refers to a few targets (popular targets more often) at a
+    log-normal monthly rate. Ties churn at a monthly ``hazard``: abruptly or
+    over a 2-6 month ramp (``gradual``), down to a small floor, sometimes
+    recovering (``recovery``); the lost volume often moves to another target of
+    the same source (``shift``: same specialty, another organisation when
+    possible). Sources retire and targets leave (all their ties stop), sources
+    drift (a random walk), specialties have seasons, new ties start
+    mid-history, some targets refer back (``reciprocal``) and counts are
+    negative binomial (``dispersion``). With ``wait``, a wait column rises on
+    ties that are ramping down.
+    """
+    rng = np.random.default_rng(seed)
+    t_spec = rng.integers(n_specialties, size=n_targets)
+    t_org = rng.integers(n_orgs, size=n_targets)
+    popularity = rng.gamma(1.0, 1.0, size=n_targets)
+    src_list: list[int] = []
+    tgt_list: list[int] = []
+    for s in range(n_sources):
+        m = min(n_targets, 1 + rng.poisson(ties_per_source - 1))
+        chosen = rng.choice(n_targets, size=m, replace=False, p=popularity / popularity.sum())
+        src_list += [s] * m
+        tgt_list += [int(t) for t in chosen]
+    src = np.array(src_list)
+    tgt = np.array(tgt_list)
+    n = len(src)
+    months = np.arange(n_months)
+    rate = rng.lognormal(np.log(volume_mean) - volume_sigma**2 / 2, volume_sigma, size=n)
+    mult = np.ones((n, n_months))
+    born = np.where(rng.random(n) < new_ties, rng.integers(0, n_months, size=n), -1)
+    mult[months[None, :] < born[:, None]] = 0.0
+    onset = _event_month(rng, hazard, n) + np.maximum(born, 0)
+    ramp = np.where(rng.random(n) < gradual, rng.integers(2, 7, size=n), 0)
+    floor = rng.uniform(0.0, 0.12, size=n)
+    recover_at = np.where(
+        rng.random(n) < recovery, onset + ramp + rng.integers(2, 6, size=n), 10**6
+    )
+    progress = np.clip((months[None, :] - onset[:, None] + 1) / (ramp[:, None] + 1), 0.0, 1.0)
+    churn_mult = 1.0 - (1.0 - floor[:, None]) * progress
+    churn_mult[months[None, :] >= recover_at[:, None]] = 1.0
+    lost = 1.0 - churn_mult
+    mult *= churn_mult
+    extra = np.zeros((n, n_months))
+    order = np.argsort(src, kind="stable")
+    bounds = np.searchsorted(src[order], np.arange(n_sources + 1))
+    for i in np.flatnonzero((rng.random(n) < shift) & (onset < n_months)):
+        options = [j for j in order[bounds[src[i]] : bounds[src[i] + 1]] if j != i]
+        if not options:
+            continue
+        same = [
+            j
+            for j in options
+            if t_spec[tgt[j]] == t_spec[tgt[i]] and t_org[tgt[j]] != t_org[tgt[i]]
+        ]
+        j = rng.choice(same or options)
+        extra[j] += rate[i] * lost[i] / max(rate[j], 1e-9)
+    mult += extra * (mult > 0)
+    gone = np.minimum(
+        _event_month(rng, retire, n_sources)[src], _event_month(rng, leave, n_targets)[tgt]
+    )
+    mult *= np.clip((gone[:, None] + 2 - months[None, :]) / 2.0, 0.0, 1.0)
+    walk = np.cumsum(rng.normal(0, drift, size=(n_sources, n_months)), axis=1)
+    phase = rng.uniform(0, 12, size=n_specialties)
+    season = 1 + seasonality * np.sin(
+        2 * np.pi * (months[None, :] + phase[t_spec[tgt]][:, None]) / 12
+    )
+    mean = rate[:, None] * mult * np.exp(walk[src]) * season
+    # some targets refer back to their sources (independent, smaller volume)
+    back = np.flatnonzero(rng.random(n) < reciprocal)
+    back_mean = 0.3 * rate[back, None] * np.ones((len(back), n_months))
+    all_mean = np.vstack([mean, back_mean])
+    if dispersion > 0:
+        all_mean = all_mean * rng.gamma(1 / dispersion, dispersion, size=all_mean.shape)
+    counts = rng.poisson(all_mean)
+    source_ids = np.array([f"S{s:04d}" for s in src] + [f"T{t:03d}" for t in tgt[back]])
+    target_ids = np.array([f"T{t:03d}" for t in tgt] + [f"S{s:04d}" for s in src[back]])
+    rows, cols = np.nonzero(counts)
+    refs = counts[rows, cols]
+    price = rng.lognormal(5.5, 0.5, size=n_targets)
+    month_index = pd.date_range(start, periods=n_months, freq="MS")
+    panel = pd.DataFrame(
+        {
+            "source": pd.array(source_ids[rows], dtype="str"),
+            "target": pd.array(target_ids[rows], dtype="str"),
+            "month": month_index[cols].astype("datetime64[ns]"),
+            "referrals": refs.astype("int64"),
+            "patients": np.maximum(1, refs - rng.binomial(refs, 0.15)).astype("int64"),
+            "amount": refs * np.concatenate([price[tgt], price[tgt[back]]])[rows],
+        }
+    )
+    if wait:
+        base_wait = rng.uniform(5, 30, size=n_targets)
+        ramping = np.vstack([1.0 - churn_mult, np.zeros((len(back), n_months))])
+        tie_wait = np.concatenate([base_wait[tgt], base_wait[tgt[back]]])
+        panel["average_day_wait"] = (
+            tie_wait[rows] * (1 + ramping[rows, cols]) + rng.normal(0, 2, size=len(rows))
+        ).clip(0)
+    panel = panel.drop_duplicates(["source", "target", "month"])
+    panel = panel.sort_values(["source", "target", "month"], ignore_index=True)
+    specs = ["Cardiology", "Orthopedics", "Neurology", "Urology", "Oncology"]
+    orgs = ["Home Health", "Rival Heart Group", "Lakeside Clinic", "Summit Partners"]
+    providers = pd.DataFrame(
+        {
+            "id": [f"S{s:04d}" for s in range(n_sources)] + [f"T{t:03d}" for t in range(n_targets)],
+            "name": [f"Dr Source {s}" for s in range(n_sources)]
+            + [f"Dr Target {t}" for t in range(n_targets)],
+            "specialty": ["Family Medicine"] * n_sources + [specs[k % 5] for k in t_spec],
+            "organization": [f"Practice {s // 3}" for s in range(n_sources)]
+            + [orgs[o % 4] for o in t_org],
+        }
+    )
+    return panel, providers
+
+
+@cache
+def _history_a() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training-style history: mostly gradual churn, moderate noise."""
+    return simulate_panel(n_sources=800, seed=1)
+
+
+@cache
+def _history_b() -> pd.DataFrame:
+    """A differently configured history, with other column names and no extras.
+
+    Mostly abrupt churn, more retirements, stronger seasons, more noise,
+    busier ties, more ties per source, 27 months, another seed.
+    """
+    panel, _ = simulate_panel(
+        n_sources=700,
+        seed=7,
+        n_months=27,
+        gradual=0.25,
+        hazard=0.02,
+        retire=0.01,
+        leave=0.0,
+        seasonality=0.35,
+        dispersion=0.6,
+        volume_mean=3.0,
+        volume_sigma=1.2,
+        ties_per_source=6.0,
+        shift=0.3,
+        new_ties=0.1,
+        reciprocal=0.0,
+    )
+    return pd.DataFrame(
+        {
+            "from_npi": panel["source"],
+            "to_npi": panel["target"],
+            "period": panel["month"].dt.strftime("%Y-%m"),
+            "transaction_count": panel["referrals"],
+        }
+    )
+
+
+def _panel(series: dict[tuple[str, str], list[int]], start: str = "2023-01-01") -> pd.DataFrame:
+    """A hand-made panel: one list of monthly counts per tie (zeros are left out)."""
+    rows = []
+    for (s, t), counts in series.items():
+        months = pd.date_range(start, periods=len(counts), freq="MS")
+        rows += [(s, t, m, c) for m, c in zip(months, counts, strict=True) if c > 0]
+    frame = pd.DataFrame(rows, columns=["source", "target", "month", "referrals"])
+    frame["month"] = frame["month"].astype("datetime64[ns]")
+    return frame
+
+
+def _row(frame: pd.DataFrame, source: str, target: str) -> pd.Series:
+    hit = frame[(frame["source"] == source) & (frame["target"] == target)]
+    assert len(hit) == 1, hit
+    return hit.iloc[0]
+
+
+# ----------------------------------------------------------------------------- definitions
+
+
+def test_two_a_month_then_silence_churns() -> None:
+    panel = _panel(
+        {
+            ("A", "B"): [2] * 12 + [0, 0, 0],
+            ("A", "C"): [2] * 12 + [1, 0, 0],  # 1 < 0.25 x 2 x 3 = 1.5: churns
+            ("A", "D"): [2] * 12 + [1, 1, 0],  # 2 >= 1.5: kept
+        }
+    )
+    labels = churn_labels(panel, "2024-01-01", data_end="2024-03-01")
+    assert labels["cutoff"].dtype == "datetime64[ns]"
+    b, c, d = (_row(labels, "A", t) for t in "BCD")
+    assert (b["baseline_referrals"], b["horizon_referrals"], b["expected_referrals"]) == (24, 0, 6)
+    assert b["churned"] and c["churned"] and not d["churned"]
+
+
+def test_one_a_month_is_active_and_churns_only_on_silence() -> None:
+    # 12 referrals >= 6: active; threshold 0.25 x 1 x 3 = 0.75, so only a silent horizon churns
+    panel = _panel({("A", "B"): [1] * 12 + [0, 0, 0], ("A", "C"): [1] * 12 + [0, 0, 1]})
+    labels = churn_labels(panel, "2024-01-01").set_index("target")
+    assert labels.loc["B", "churned"] and not labels.loc["C", "churned"]
+
+
+def test_activity_threshold_is_min_referrals_in_the_baseline() -> None:
+    panel = _panel(
+        {
+            ("A", "B"): [0] * 7 + [1] * 5 + [0, 0, 0],  # 5 < 6: not active
+            ("A", "C"): [0] * 6 + [1] * 6 + [0, 0, 0],  # exactly 6: active
+            ("A", "D"): [9] + [0] * 11 + [0, 0, 0],  # 9 in one month counts
+            ("A", "E"): [5] * 12 + [0] * 3,  # all but the baseline is out of the data:
+        },
+        start="2023-01-01",
+    )
+    panel.loc[len(panel)] = ["A", "E", pd.Timestamp("2022-12-01"), 50]  # before the baseline
+    labels = churn_labels(panel, "2024-01-01", data_end="2024-03-01")
+    assert sorted(labels["target"]) == ["C", "D", "E"]
+    assert _row(labels, "A", "E")["baseline_referrals"] == 60
+    labels5 = churn_labels(panel, "2024-01-01", min_referrals=5, data_end="2024-03-01")
+    assert "B" in set(labels5["target"])
+
+
+def test_churn_fraction_and_horizon_parameters() -> None:
+    panel = _panel({("A", "B"): [2] * 12 + [1, 1, 0, 0, 0, 0]})
+    end = "2024-06-01"  # the last rows are silent months: the data end is given
+    assert not churn_labels(panel, "2024-01-01", data_end=end)["churned"].item()
+    assert churn_labels(panel, "2024-01-01", churn_fraction=0.5, data_end=end)["churned"].item()
+    # horizon 6: 2 < 0.25 x 2 x 6 = 3
+    assert churn_labels(panel, "2024-01-01", horizon=6, data_end=end)["churned"].item()
+
+
+def test_labels_need_an_observed_horizon() -> None:
+    panel = _panel({("A", "B"): [2] * 14})  # data end: 2024-02
+    with pytest.raises(InsufficientDataError, match="horizon"):
+        churn_labels(panel, "2024-01-01")
+    assert churn_cutoffs(panel) == []
+    assert churn_cutoffs(panel, labelled=False) == [
+        pd.Timestamp("2024-01-01"),
+        pd.Timestamp("2024-02-01"),
+        pd.Timestamp("2024-03-01"),
+    ]
+    assert churn_labels(panel, "2024-01-01", data_end="2024-03-01")["churned"].tolist() == [False]
+    with pytest.raises(ParameterError, match="data_end"):
+        churn_labels(panel, "2024-01-01", data_end="2023-12-01")
+    # features exist as of the end of the data (the month after the last month) ...
+    assert len(churn_features(panel, "2024-03-01")) == 1
+    # ... but not later, nor without a full baseline
+    with pytest.raises(InsufficientDataError, match="unobserved"):
+        churn_features(panel, "2024-04-01")
+    with pytest.raises(InsufficientDataError, match="baseline"):
+        churn_features(panel, "2023-06-01")
+
+
+def test_cutoffs_must_be_month_starts() -> None:
+    panel = _panel({("A", "B"): [2] * 14})
+    with pytest.raises(ParameterError, match="month starts"):
+        churn_features(panel, "2024-01-15")
+    with pytest.raises(ParameterError, match="'horizon' parameter of churn_labels"):
+        churn_labels(panel, "2024-01-01", horizon=0)
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def test_gap_lapse_tenure_and_recent_features() -> None:
+    panel = _panel(
+        {
+            ("A", "B"): [2, 0, 0] * 4 + [0, 0, 0],  # every 3 months, last in month 9
+            ("A", "C"): [0, 0, 0] + [1] * 9,  # started 9 months ago, every month
+            ("A", "D"): [3] * 12,
+            ("A", "E"): list(range(1, 13)),
+        }
+    )
+    f = churn_features(panel, "2024-01-01", min_referrals=1)
+    b, c, d, e = (_row(f, "A", t) for t in "BCDE")
+    assert b["months_since_last"] == 2 and b["usual_gap"] == 3.0
+    assert b["lapse_vs_gap"] == pytest.approx(0.0)  # (2 + 1) / 3
+    assert b["recent_zero_months"] == 2 and b["recent_referrals"] == 2
+    assert c["tenure"] == 9 and c["usual_gap"] == 1.0 and c["months_since_last"] == 0
+    assert d["volatility"] == 0.0 and d["slope"] == 0.0 and d["recent_vs_baseline"] == 0.0
+    assert e["slope"] > 0.1 and e["recent_vs_baseline"] > 0
+    assert d["log_baseline_rate"] == pytest.approx(np.log(3.0))
+    # trend_drop = 1 - recent rate / prior rate (B: recent 2/3, prior 6/9 -> 0)
+    assert b["trend_drop"] == pytest.approx(0.0)
+    assert set(FEATURE_COLUMNS) <= set(f.columns)
+    assert f["cutoff"].dtype == "datetime64[ns]" and f["baseline_referrals"].dtype == "int64"
+
+
+def test_year_on_year_needs_fifteen_months() -> None:
+    panel = _panel({("A", "B"): [4] * 12 + [2] * 3 + [4] * 9 + [1] * 3})
+    early = churn_features(panel, "2024-01-01").iloc[0]
+    assert np.isnan(early["yoy_change"]) and early["yoy_available"] == 0
+    late = churn_features(panel, "2025-04-01").iloc[0]  # recent 1/month vs 2/month a year before
+    assert late["yoy_available"] == 1
+    assert late["yoy_change"] == pytest.approx(np.log(1.5 / 2.5))
+
+
+def test_share_competitor_referrer_and_reciprocity() -> None:
+    panel = _panel(
+        {
+            ("A", "B"): [2] * 9 + [0, 0, 0],
+            ("A", "C"): [2] * 9 + [4, 4, 4],
+            ("C", "A"): [1] * 12,
+        }
+    )
+    f = churn_features(panel, "2024-01-01")
+    b = _row(f, "A", "B")
+    assert b["share_baseline"] == pytest.approx(18 / 48)
+    assert b["share_recent"] == 0.0 and b["share_change"] < -0.3
+    assert b["referrer_trend"] == pytest.approx(0.0)  # 4 a month recently and over the year
+    assert b["competitor_gain"] == pytest.approx(np.log(4.5 / 3.0))  # others: 4 vs 30 / 12
+    assert b["reciprocity"] == 0.0  # B never refers to A
+    c = _row(f, "A", "C")
+    assert c["reciprocity"] == pytest.approx(np.log(13.0)) and c["reciprocal_referrals"] == 12
+    # with providers: competitors are other organisations of the same specialty
+    providers = pd.DataFrame(
+        {
+            "id": ["A", "B", "C", "D"],
+            "name": ["Dr A", "Dr B", "Dr C", "Dr D"],
+            "specialty": ["Family", "Cardiology", "Cardiology", "Dermatology"],
+            "organization": ["Practice", "Home Heart", "Home Heart", "Skin Co"],
+        }
+    )
+    same_org = churn_features(panel, "2024-01-01", providers=providers)
+    assert _row(same_org, "A", "B")["competitor_gain"] == pytest.approx(0.0)
+    providers.loc[2, "organization"] = "Rival Heart Group"
+    rival = churn_features(panel, "2024-01-01", providers=providers)
+    assert _row(rival, "A", "B")["competitor_gain"] == pytest.approx(np.log(4.5 / 3.0))
+
+
+def test_patients_wait_and_amount_columns() -> None:
+    panel = _panel({("A", "B"): [4] * 12})
+    panel["patients"] = 2
+    panel["amount"] = 100.0
+    panel["average_day_wait"] = [10.0] * 9 + [20.0] * 3
+    f = churn_features(panel, "2024-01-01").iloc[0]
+    assert f["patients_per_referral"] == pytest.approx(0.5)
+    assert f["wait_days"] == pytest.approx(12.5)
+    assert f["wait_change"] == pytest.approx(np.log(21 / 13.5))
+    assert f["baseline_amount"] == pytest.approx(1200.0)
+    plain = churn_features(panel[["source", "target", "month", "referrals"]], "2024-01-01")
+    assert plain[["patients_per_referral", "wait_days"]].isna().all(axis=None)
+
+
+def test_other_column_names_and_event_rows_give_the_same_features() -> None:
+    panel, _ = simulate_panel(n_sources=60, n_months=16, seed=3)
+    panel = panel[["source", "target", "month", "referrals"]]
+    expected = churn_features(panel, "2023-03-01")
+    renamed = pd.DataFrame(
+        {
+            "from_npi": panel["source"],
+            "to_npi": panel["target"],
+            "period": panel["month"].dt.to_period("M"),
+            "transaction_count": panel["referrals"],
+        }
+    )
+    pd.testing.assert_frame_equal(churn_features(renamed, "2023-03-01"), expected)
+    mapped = panel.set_axis(["a", "b", "c", "d"], axis=1)
+    cols = {"source": "a", "target": "b", "month": "c", "referrals": "d"}
+    pd.testing.assert_frame_equal(churn_features(mapped, "2023-03-01", columns=cols), expected)
+    events = panel.loc[panel.index.repeat(panel["referrals"]), ["source", "target", "month"]]
+    events = events.assign(month=events["month"] + pd.Timedelta(days=9)).rename(
+        columns={"month": "date"}
+    )
+    pd.testing.assert_frame_equal(churn_features(events, "2023-03-01"), expected)
+
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def test_real_tie_level_edges_have_no_months() -> None:
+    path = SHARED / "hop_teaming_nashville" / "edges.csv"
+    if not path.exists():
+        pytest.skip(f"real data absent: {path}")
+    edges = pd.read_csv(path, dtype={"from_npi": str, "to_npi": str}, na_values=["NULL"])
+    # from_npi / to_npi / transaction_count are recognised; a churn model needs months
+    with pytest.raises(SchemaError, match="month"):
+        churn_features(edges, "2024-01-01")
+
+
+def test_schema_errors() -> None:
+    with pytest.raises(SchemaError, match="columns="):
+        churn_features(pd.DataFrame({"x": [1]}), "2024-01-01")
+    bad = _panel({("A", "B"): [1] * 13})
+    bad.loc[0, "referrals"] = -1
+    with pytest.raises(SchemaError, match=">= 0"):
+        churn_features(bad, "2024-01-01")
+
+
+# ----------------------------------------------------------------------------- no leakage
+
+
+def _with_future_noise(panel: pd.DataFrame, cutoff: pd.Timestamp, seed: int) -> pd.DataFrame:
+    """Add rows on/after `cutoff`: more volume for existing ties and brand-new ties."""
+    rng = np.random.default_rng(seed)
+    ties = panel[["source", "target"]].drop_duplicates().sample(frac=0.5, random_state=seed)
+    months = pd.date_range(cutoff, periods=3, freq="MS")
+    extra = ties.merge(pd.DataFrame({"month": months}), how="cross")
+    extra["referrals"] = rng.integers(1, 40, size=len(extra))
+    new = pd.DataFrame(
+        {
+            "source": ["NEW1", "NEW2", str(panel["source"].iloc[0])],
+            "target": [str(panel["target"].iloc[0]), "NEW3", "NEW4"],
+            "month": [cutoff, cutoff, months[-1]],
+            "referrals": [500, 50, 70],
+        }
+    )
+    out = pd.concat([panel, extra, new], ignore_index=True)
+    out = out.groupby(["source", "target", "month"], as_index=False)[["referrals"]].sum()
+    out["month"] = out["month"].astype("datetime64[ns]")
+    return out.sample(frac=1.0, random_state=seed)  # row order must not matter either
+
+
+def test_features_ignore_everything_on_or_after_the_cutoff() -> None:
+    full, providers = simulate_panel(n_sources=150, seed=5)
+    full = full[["source", "target", "month", "referrals"]]
+    for cutoff in (pd.Timestamp("2023-01-01"), pd.Timestamp("2023-09-01")):
+        past = full[full["month"] < cutoff]
+        expected = churn_features(past, cutoff, providers=providers)
+        assert len(expected) > 100
+        got_full = churn_features(full, cutoff, providers=providers)
+        pd.testing.assert_frame_equal(got_full, expected)
+        noisy = _with_future_noise(full, cutoff, seed=cutoff.month)
+        pd.testing.assert_frame_equal(churn_features(noisy, cutoff, providers=providers), expected)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), cut=st.integers(12, 18))
+def test_no_leakage_property(seed: int, cut: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_ties, n_months = int(rng.integers(1, 8)), 19
+    counts = rng.poisson(rng.uniform(0.2, 4, size=(n_ties, 1)), size=(n_ties, n_months))
+    counts[:, 0] += 1  # every tie starts in the first month, so the data start is fixed
+    series = {(f"S{i % 3}", f"T{i}"): list(map(int, c)) for i, c in enumerate(counts)}
+    panel = _panel(series)
+    cutoff = pd.Timestamp("2023-01-01") + pd.DateOffset(months=cut)
+    past = panel[panel["month"] < cutoff]
+    # the truncated panel may end in silent months: tell it where the data end
+    end = cutoff - pd.DateOffset(months=1)
+    pd.testing.assert_frame_equal(
+        churn_features(panel, cutoff, min_referrals=1),
+        churn_features(past, cutoff, min_referrals=1, data_end=end),
+    )
+
+
+def test_backtest_uses_nothing_past_each_test_horizon() -> None:
+    panel, _ = simulate_panel(n_sources=200, seed=11, n_months=26)
+    full = backtest(panel, n_cutoffs=3, per_cutoff=True, max_train_samples=None)
+    for cutoff in full["cutoff"].unique():
+        # the test labels need cutoff .. cutoff + 2; training needs earlier data only
+        visible = panel[panel["month"] < cutoff + pd.DateOffset(months=3)]
+        cut = backtest(visible, n_cutoffs=1, per_cutoff=True, max_train_samples=None)
+        assert list(cut["cutoff"].unique()) == [cutoff]
+        pd.testing.assert_frame_equal(
+            cut.reset_index(drop=True),
+            full[full["cutoff"] == cutoff].reset_index(drop=True),
+        )
+
+
+def test_backtest_trains_only_on_labels_observed_before_the_test_cutoff() -> None:
+    panel, _ = simulate_panel(n_sources=200, seed=12, n_months=24)
+    table = backtest(panel, n_cutoffs=6, per_cutoff=True, max_train_samples=None)
+    labelled = churn_cutoffs(panel)
+    model_rows = table[table["method"] == "model"]
+    assert list(model_rows["cutoff"]) == labelled[-6:]
+    for row in model_rows.itertuples():
+        allowed = [c for c in labelled if c + pd.DateOffset(months=3) <= row.cutoff]
+        assert row.n_train == len(churn_labels(panel, allowed))
+
+
+# ----------------------------------------------------------------------------- the estimator
+
+
+def _expected_failures(estimator: ChurnModel) -> dict[str, str]:
+    if estimator.calibration is None:
+        return {}
+    return {
+        "check_class_weight_classifiers": (
+            "by design: calibrated probabilities are re-estimated on the unweighted data, so "
+            "class_weight shapes the ranking but not the probabilities (or predict)"
+        )
+    }
+
+
+@parametrize_with_checks(
+    [
+        ChurnModel(),
+        ChurnModel(calibration=None),
+        ChurnModel(model="gbm", calibration="isotonic", max_iter=20),
+    ],
+    expected_failed_checks=_expected_failures,
+)
+def test_sklearn_compatible(estimator: ChurnModel, check: object) -> None:
+    check(estimator)  # type: ignore[operator]
+
+
+@cache
+def _fitted_a() -> tuple[ChurnModel, pd.DataFrame]:
+    panel, _ = _history_a()
+    cutoffs = churn_cutoffs(panel)
+    return fit_churn_model(panel, cutoffs=cutoffs[:-3])
+
+
+def test_model_fit_predict_shapes_and_attributes() -> None:
+    model, table = _fitted_a()
+    x = table[list(FEATURE_COLUMNS)]
+    proba = model.predict_proba(x)
+    assert proba.shape == (len(table), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert set(np.unique(model.predict(x))) <= {False, True}
+    assert list(model.classes_) == [False, True]
+    assert list(model.feature_names_in_) == list(FEATURE_COLUMNS)
+    assert model.n_features_in_ == len(FEATURE_COLUMNS) and model.coef_.shape == (1, 22)
+    assert model.calibrated_ and model.pipeline_ is not None
+    assert set(table["cutoff"]) == set(churn_cutoffs(_history_a()[0])[:-3])
+    # logistic contributions add up to the uncalibrated logit
+    contrib = model.contributions(x.iloc[:50])
+    raw = model.pipeline_.predict_proba(x.iloc[:50].to_numpy())[:, 1]
+    np.testing.assert_allclose(contrib.sum(axis=1) + model.intercept_[0], np.log(raw / (1 - raw)))
+
+
+def test_model_is_calibrated_on_a_later_cutoff() -> None:
+    model, _ = _fitted_a()
+    panel, _ = _history_a()
+    cutoff = churn_cutoffs(panel)[-1]
+    f = churn_features(panel, cutoff)
+    y = churn_labels(panel, cutoff)["churned"].to_numpy()
+    p = model.predict_proba(f[list(FEATURE_COLUMNS)])[:, 1]
+    table = calibration_table(y, p, bins=5, strategy="quantile")
+    assert table["n"].sum() == len(y)
+    weighted_gap = float(np.average(table["gap"].abs(), weights=table["n"]))
+    assert weighted_gap < 0.06
+    base = y.mean()
+    assert np.mean((p - y) ** 2) < np.mean((base - y) ** 2)
+
+
+def test_model_errors() -> None:
+    model = ChurnModel()
+    with pytest.raises(NotFittedError):
+        model.predict_proba(np.zeros((2, 3)))
+    with pytest.raises(SklearnNotFittedError):
+        model.predict(np.zeros((2, 3)))
+    with pytest.raises(InsufficientDataError, match="class"):
+        ChurnModel().fit(np.zeros((10, 2)), np.zeros(10))
+    with pytest.raises(ParameterError, match=r"The 'model' parameter of ChurnModel must be one of"):
+        ChurnModel(model="forest").fit(np.zeros((10, 2)), np.arange(10) % 2)
+    with pytest.raises(ParameterError, match=r"'C' parameter of ChurnModel .* Got 0 instead"):
+        ChurnModel(C=0).fit(np.zeros((10, 2)), np.arange(10) % 2)
+
+
+def test_gbm_model_and_small_data_skip_calibration() -> None:
+    _, table = _fitted_a()
+    x, y = table[list(FEATURE_COLUMNS)], table["churned"]
+    gbm = ChurnModel(model="gbm", random_state=0).fit(x, y)
+    assert gbm.predict_proba(x.iloc[:5]).shape == (5, 2)
+    assert gbm.contributions(x.iloc[:5]).shape == (5, len(FEATURE_COLUMNS))
+    assert not hasattr(gbm, "coef_")
+    small = ChurnModel().fit(x.iloc[:40], np.array([True] * 5 + [False] * 35))
+    assert not small.calibrated_
+
+
+def test_calibration_table() -> None:
+    table = calibration_table([0, 1, 0, 1], [0.05, 0.95, 0.15, 0.85], bins=10)
+    assert list(table.columns) == [
+        "bin",
+        "p_low",
+        "p_high",
+        "n",
+        "mean_predicted",
+        "observed_rate",
+        "gap",
+    ]
+    assert table["n"].tolist() == [1, 1, 1, 1]
+    assert table["observed_rate"].tolist() == [0.0, 0.0, 1.0, 1.0]
+    with pytest.raises(ParameterError):
+        calibration_table([0], [1.5])
+
+
+def test_precision_at_k_breaks_ties_in_expectation() -> None:
+    y = np.array([True, False, False, False])
+    assert churn._hits_at_k(y, np.ones(4), 2) == pytest.approx(0.5)
+    assert churn._hits_at_k(y, np.array([4.0, 3.0, 3.0, 1.0]), 2) == pytest.approx(1.0)
+
+
+# ----------------------------------------------------------------------------- backtest
+
+BACKTEST_COLUMNS = [
+    "method",
+    "roc_auc",
+    "pr_auc",
+    "precision_at_25",
+    "recall_at_25",
+    "precision_at_100",
+    "recall_at_100",
+    "top_decile_lift",
+    "brier",
+    "n_cutoffs",
+]
+RULE_NAMES = ["lapsed_60d", "trend_down_50", "share_down"]
+
+
+@cache
+def _backtest_a() -> pd.DataFrame:
+    panel, providers = _history_a()
+    return backtest(panel, providers=providers)
+
+
+def test_backtest_columns_and_rules() -> None:
+    result = _backtest_a()
+    assert list(result.columns) == BACKTEST_COLUMNS
+    assert result["method"].tolist() == ["model", *RULE_NAMES]
+    assert (result["n_cutoffs"] == 6).all()
+    assert result.loc[result["method"] != "model", "brier"].isna().all()
+    assert 0 < result.loc[0, "brier"] < 0.25
+    assert result[BACKTEST_COLUMNS[1:-2]].notna().all(axis=None)
+
+
+def test_model_beats_every_rule_on_a_simulated_history() -> None:
+    result = _backtest_a().set_index("method")
+    model = result.loc["model"]
+    for rule in RULE_NAMES:
+        for metric in ("roc_auc", "pr_auc", "precision_at_25", "precision_at_100"):
+            assert model[metric] > result.loc[rule, metric], (rule, metric)
+
+
+def test_backtest_per_cutoff_and_errors() -> None:
+    panel, _ = simulate_panel(n_sources=120, seed=4, n_months=20)
+    table = backtest(panel, n_cutoffs=2, k=(10,), per_cutoff=True)
+    assert table["cutoff"].nunique() == 2 and len(table) == 8
+    assert {"n_train", "n_ties", "n_churned", "base_rate", "precision_at_10"} <= set(table)
+    with pytest.raises(InsufficientDataError, match="at least 18"):
+        backtest(panel[panel["month"] < "2023-05-01"])
+    with pytest.raises(ParameterError, match="'n_cutoffs' parameter of backtest"):
+        backtest(panel, n_cutoffs=0)
+
+
+# ----------------------------------------------------------------------------- generalisation
+
+
+def test_model_beats_rules_on_a_differently_configured_history() -> None:
+    panel = _history_b()
+    result = backtest(panel).set_index("method")
+    for rule in RULE_NAMES:
+        for metric in ("roc_auc", "pr_auc"):
+            assert result.loc["model", metric] > result.loc[rule, metric], (rule, metric)
+
+
+def test_model_trained_on_one_history_transfers_to_another() -> None:
+    model, _ = _fitted_a()
+    panel = _history_b()
+    cutoff = churn_cutoffs(panel)[-1]
+    f = churn_features(panel, cutoff)
+    y = churn_labels(panel, cutoff)["churned"].to_numpy()
+    auc_model = roc_auc_score(y, model.predict_proba(f[list(FEATURE_COLUMNS)])[:, 1])
+    rules = {
+        "lapsed_60d": f["months_since_last"],
+        "trend_down_50": f["trend_drop"],
+        "share_down": f["share_baseline"] - f["share_recent"].fillna(0),
+    }
+    for name, score in rules.items():
+        assert auc_model > roc_auc_score(y, score), name
+
+
+# ----------------------------------------------------------------------------- at-risk list
+
+_COUNT_IN_TEXT = re.compile(r"(?<![\d.<])(\d[\d,]*) referrals?\b")
+
+
+def _no_small_counts(text: str) -> bool:
+    return all(int(n.replace(",", "")) >= 11 for n in _COUNT_IN_TEXT.findall(text))
+
+
+@cache
+def _risk_list() -> pd.DataFrame:
+    panel, providers = _history_a()
+    model, _ = _fitted_a()
+    return at_risk(panel, model=model, providers=providers, capacity=25)
+
+
+def test_at_risk_columns_ranking_and_flags() -> None:
+    risk = _risk_list()
+    assert list(risk.columns) == [
+        "rank",
+        "source",
+        "target",
+        "source_name",
+        "target_name",
+        "cutoff",
+        "risk",
+        "at_stake",
+        "at_stake_amount",
+        "expected_loss",
+        "expected_loss_amount",
+        "reasons",
+        "flagged",
+    ]
+    assert risk["rank"].tolist() == list(range(1, len(risk) + 1))
+    assert risk["expected_loss"].is_monotonic_decreasing
+    np.testing.assert_allclose(risk["expected_loss"], risk["risk"] * risk["at_stake"])
+    assert risk["risk"].between(0, 1).all()
+    assert int(risk["flagged"].sum()) == 25 and risk["flagged"].iloc[:25].all()
+    assert (risk["cutoff"] == pd.Timestamp("2024-07-01")).all()  # the month after the data
+
+
+def test_at_risk_reasons_are_words_without_small_counts() -> None:
+    risk = _risk_list()
+    flagged = risk[risk["flagged"]]
+    assert flagged["reasons"].map(lambda t: isinstance(t, str) and len(t) > 10).all()
+    assert flagged["reasons"].str.contains("Dr ").all()  # names, not ids
+    assert risk["reasons"].dropna().map(_no_small_counts).all()
+    text = churn._reason_text(
+        "volume",
+        {"baseline_referrals": 7.0, "log_baseline_rate": np.log(7 / 12)},
+        churn._Context("Dr A", "Dr B", None, None, {"log_baseline_rate": 0.0}, churn._Options()),
+    )
+    assert text is not None and "<11 referrals" in text and "7" not in text
+
+
+def test_at_risk_explains_a_shift_to_a_rival() -> None:
+    panel = _panel(
+        {
+            ("A", "B"): [6] * 12 + [5, 2, 0],
+            ("A", "C"): [2] * 12 + [3, 6, 8],
+            ("A", "D"): [3] * 15,
+        }
+    )
+    providers = pd.DataFrame(
+        {
+            "id": ["A", "B", "C", "D"],
+            "name": ["Dr Adams", "Dr Brown", "Dr Chen", "Dr Diaz"],
+            "specialty": ["Family Medicine", "Cardiology", "Cardiology", "Dermatology"],
+            "organization": ["Adams Practice", "Home Heart", "Rival Heart Group", "Skin Co"],
+        }
+    )
+    model, _ = _fitted_a()
+    risk = at_risk(panel, model=model, providers=providers, capacity=1)
+    top = risk.iloc[0]
+    assert (top["source"], top["target"], bool(top["flagged"])) == ("A", "B", True)
+    assert "Rival Heart Group" in top["reasons"]
+    assert "share of Dr Adams's Cardiology referrals fell" in top["reasons"]
+
+
+def test_at_risk_options() -> None:
+    panel, providers = _history_a()
+    model, _ = _fitted_a()
+    focus = sorted(providers["id"][providers["organization"] == "Home Health"])
+    risk = at_risk(panel, model=model, focus_ids=focus, threshold=0.5, amounts=False)
+    assert set(risk["target"]) <= set(focus)
+    assert (risk["flagged"] == (risk["risk"] >= 0.5)).all()
+    assert "at_stake_amount" not in risk.columns and "source_name" not in risk.columns
+    earlier = at_risk(panel, model=model, cutoff="2024-01-01", capacity=3, explain_top=0)
+    assert (earlier["cutoff"] == pd.Timestamp("2024-01-01")).all()
+    assert earlier["reasons"].notna().sum() == 3
+    with pytest.raises(ParameterError, match="capacity"):
+        at_risk(panel, model=model, capacity=-1)
+
+
+def test_at_risk_fits_its_own_model() -> None:
+    panel, _ = simulate_panel(n_sources=120, seed=8, n_months=20)
+    risk = at_risk(panel, capacity=5)
+    assert int(risk["flagged"].sum()) == 5
+    assert risk.loc[risk["flagged"], "reasons"].str.len().gt(0).all()
+    with pytest.raises(InsufficientDataError, match="months of data"):
+        at_risk(panel[panel["month"] < "2023-03-01"])
+
+
+# ----------------------------------------------------------------------------- the sample
+
+
+def test_bundled_sample_settings_model_beats_rules() -> None:
+    synthetic = pytest.importorskip("referral_graph.synthetic")
+    from referral_graph.aggregate import edge_panel
+    from referral_graph.datasets import SAMPLE_SETTINGS
+    from referral_graph.io import read_events
+
+    market = synthetic.generate_market(**SAMPLE_SETTINGS)
+    panel = edge_panel(read_events(market.events))
+    result = backtest(panel).set_index("method")
+    for rule in RULE_NAMES:
+        for metric in ("roc_auc", "precision_at_25"):
+            assert result.loc["model", metric] > result.loc[rule, metric], (rule, metric)
