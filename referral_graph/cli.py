@@ -331,62 +331,136 @@ def cmd_viz(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from referral_graph import datasets, viz
-    from referral_graph.graph import save_graph
-    from referral_graph.pipeline import load_network
-    from referral_graph.scores import score_network, write_tables
+def _focus_ids_or_none(args: argparse.Namespace, net: Any) -> list[str] | None:
+    focus = _focus_kwargs(args)
+    if focus["focus"] is None and focus["focus_ids"] is None:
+        return None
+    from referral_graph.leakage import resolve_focus
 
-    out = Path(args.out)
-    started = time.perf_counter()
-    progress = _Progress(9, enabled=not args.quiet, desc="demo")
+    return resolve_focus(net.providers, **focus)
+
+
+def cmd_at_risk(args: argparse.Namespace) -> int:
+    from referral_graph import churn
+    from referral_graph.scores import write_tables
+
+    progress = _Progress(6, enabled=not args.quiet, desc="at-risk")
     try:
-        progress("locating the bundled sample")
-        paths = datasets.sample_paths()
-        net = load_network(events=paths["events"], providers=paths["providers"], progress=progress)
-        focus = datasets.SAMPLE_FOCUS
-        progress("scoring")
-        tables = score_network(net, focus=focus)
-        progress("writing tables and graph")
-        out.mkdir(parents=True, exist_ok=True)
-        write_tables(tables, out / "tables")
-        save_graph(net.graph, out / "referral_graph.graphml")
-        progress("drawing views")
-        G, measures = net.graph, tables["providers"]
-        period = _period_label(net)
-        views = out / "views"
-        viz.network_view(G, top=300, measures=measures, period=period, path=views / "network.html")
-        focus_ids = sorted(set(net.providers.loc[net.providers["organization"] == focus, "id"]))
-        viz.focus_view(
-            G,
-            focus_ids,
-            segments=tables["share_of_wallet"],
-            measures=measures,
-            top=300,
-            period=period,
-            path=views / "focus.html",
+        net = _load(args, progress)
+        panel = net.require_dates("The at-risk list")
+        progress("predicting")
+        risk = churn.at_risk(
+            panel,
+            providers=net.providers,
+            focus_ids=_focus_ids_or_none(args, net),
+            cutoff=args.cutoff,
+            horizon=args.horizon,
+            capacity=args.capacity,
+            random_state=args.seed,
         )
-        top_referrer = str(tables["key_referrers"]["source"].iloc[0])
-        viz.ego_view(
-            G, top_referrer, measures=measures, period=period, path=views / "ego_top_referrer.html"
+        progress("writing")
+        out = Path(args.out)
+        write_tables({out.stem: risk}, out.parent, threshold=args.threshold)
+    finally:
+        progress.close()
+    _print_reports(net)
+    flagged = int(risk["flagged"].sum())
+    print(f"{len(risk):,} active ties scored, {flagged:,} flagged; wrote {args.out}")
+    for row in risk.head(5).itertuples():
+        print(f"  {row.source} -> {row.target}: risk {row.risk:.0%}; {row.reasons}")
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from referral_graph import churn
+
+    progress = _Progress(6, enabled=not args.quiet, desc="backtest")
+    try:
+        net = _load(args, progress)
+        panel = net.require_dates("The backtest")
+        progress("backtesting")
+        table = churn.backtest(
+            panel,
+            n_cutoffs=args.cutoffs,
+            horizon=args.horizon,
+            k=tuple(args.k),
+            model=args.model,
+            random_state=args.seed,
+            providers=net.providers,
         )
-        labels = measures.set_index("id")["community"]
-        viz.community_view(
-            G, labels, 0, measures=measures, period=period, path=views / "community_0.html"
+    finally:
+        progress.close()
+    import pandas as pd
+
+    with pd.option_context(
+        "display.width", 200, "display.max_columns", 50, "display.float_format", "{:.3f}".format
+    ):
+        print(table.to_string(index=False))
+    if args.out:
+        from referral_graph.io import write_table
+
+        write_table(table, args.out)
+        print(f"Wrote {args.out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from referral_graph.io import read_activities
+    from referral_graph.report import write_report
+
+    progress = _Progress(6, enabled=not args.quiet, desc="report")
+    try:
+        net = _load(args, progress)
+        activities = None
+        if args.activities:
+            progress("reading activities")
+            activities = read_activities(args.activities, encoding=args.encoding)
+        progress("computing the report")
+        path = write_report(
+            net,
+            args.out,
+            activities=activities,
+            capacity=args.capacity,
+            horizon=args.horizon,
+            threshold=args.threshold,
+            seed=args.seed,
+            **_focus_kwargs(args),
         )
     finally:
         progress.close()
     _print_reports(net)
     print(_summary(net))
-    key = tables["key_referrers"]
-    sow = tables["share_of_wallet"]
+    print(f"Wrote {path} (open it in any browser; tables in {path.parent / 'tables'})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from referral_graph import datasets
+    from referral_graph.graph import save_graph
+    from referral_graph.io import read_activities
+    from referral_graph.pipeline import load_network
+    from referral_graph.report import write_report
+
+    out = Path(args.out)
+    started = time.perf_counter()
+    progress = _Progress(7, enabled=not args.quiet, desc="demo")
+    try:
+        progress("locating the bundled sample")
+        paths = datasets.sample_paths()
+        net = load_network(events=paths["events"], providers=paths["providers"], progress=progress)
+        activities = read_activities(paths["activities"])
+        progress("writing the report")
+        path = write_report(net, out, focus=datasets.SAMPLE_FOCUS, activities=activities)
+        save_graph(net.graph, out / "referral_graph.graphml")
+    finally:
+        progress.close()
+    _print_reports(net)
+    print(_summary(net))
+    print(f"Focus: {datasets.SAMPLE_FOCUS}")
     print(
-        f"Focus: {focus} — {len(key):,} outside referrers; segments: "
-        + ", ".join(f"{k} {v:,}" for k, v in sow["segment"].value_counts().items())
-    )
-    print(
-        f"Wrote to {out}/: tables/ (CSV, counts 1-10 suppressed), referral_graph.graphml, "
-        f"views/ (network, focus, ego, community) in {time.perf_counter() - started:.1f} s"
+        f"Wrote {path} — open it in a browser (offline) — with tables/ (CSV, counts 1-10 "
+        f"suppressed), views/ and referral_graph.graphml, in "
+        f"{time.perf_counter() - started:.1f} s"
     )
     return 0
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,23 @@ SECRET = "PATIENT-SECRET-123"
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """A headless Debian Chromium driven by Playwright (skipped, with the reason, if absent).
+
+    With ``REFERRAL_GRAPH_REQUIRE_BROWSER=1`` (set by ``.ci/run``) a missing browser fails.
+    """
+    import browser
+
+    reason = browser.unavailable_reason()
+    if reason is not None:
+        if browser.browser_required():
+            pytest.fail(f"{browser.REQUIRE_ENV}=1 but the browser cannot run: {reason}")
+        pytest.skip(f"browser tests need Chromium and Playwright: {reason}")
+    with browser.launch() as chromium_browser:
+        yield chromium_browser
 
 
 @pytest.fixture

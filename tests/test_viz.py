@@ -533,17 +533,6 @@ def test_heavy_imports_are_lazy() -> None:
 # --------------------------------------------------------------------------- browser
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Any:
-    reason = browser.unavailable_reason()
-    if reason is not None:
-        if browser.browser_required():
-            pytest.fail(f"{browser.REQUIRE_ENV}=1 but the browser cannot run: {reason}")
-        pytest.skip(f"browser tests need Chromium and Playwright: {reason}")
-    with browser.launch() as chromium_browser:
-        yield chromium_browser
-
-
 @pytest.mark.browser
 @view_names
 def test_view_draws_offline_in_chromium(name: str, chromium: Any, tmp_path: Path) -> None:
