@@ -592,6 +592,69 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_viz)
 
     p = sub.add_parser(
+        "at-risk",
+        help="rank active ties by churn risk, with reasons",
+        description="Score every active tie (or the ties into the focus organisation) by churn "
+        "risk with a model trained on the referral history; write source, target, risk, "
+        "at_stake, expected_loss, reasons, flagged.",
+    )
+    _add_input_options(p)
+    _add_focus_options(p)
+    p.add_argument("--cutoff", metavar="DATE", help="as of this month (default: end of data)")
+    p.add_argument("--horizon", type=int, default=3, help="months ahead (default 3)")
+    p.add_argument("--capacity", type=int, default=25, help="ties flagged (default 25)")
+    p.add_argument(
+        "--threshold", type=int, default=11, metavar="N", help="small-cell threshold (default 11)"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="FILE.csv")
+    p.set_defaults(func=cmd_at_risk)
+
+    p = sub.add_parser(
+        "backtest",
+        help="evaluate the churn model against simple rules",
+        description="Rolling-origin backtest of the churn model against rule baselines: "
+        "ROC-AUC, PR-AUC, precision@k, recall@k, top-decile lift, Brier score.",
+    )
+    _add_input_options(p)
+    p.add_argument("--cutoffs", type=int, default=6, help="test cutoffs (default 6)")
+    p.add_argument("--horizon", type=int, default=3)
+    p.add_argument(
+        "--k",
+        type=int,
+        nargs="+",
+        default=[25, 100],
+        help="visit capacities for precision@k (default 25 100)",
+    )
+    p.add_argument("--model", choices=["logistic", "gbm"], default="logistic")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", metavar="FILE.csv", help="also write the table")
+    p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser(
+        "report",
+        help="the liaison report: one self-contained HTML page",
+        description="Write report.html (offline, no server), every table as CSV and the "
+        "network views: headline, key referrers, leakage, at-risk ties, this week's outreach "
+        "list, prospects, outreach impact, trends.",
+    )
+    _add_input_options(p)
+    _add_focus_options(p, required=True)
+    p.add_argument(
+        "--activities",
+        metavar="FILE",
+        help="outreach log: date, provider, liaison, kind (visit, call, event, ...)",
+    )
+    p.add_argument("--capacity", type=int, default=25, help="visits this week (default 25)")
+    p.add_argument("--horizon", type=int, default=3, help="at-risk horizon in months")
+    p.add_argument(
+        "--threshold", type=int, default=11, metavar="N", help="small-cell threshold (default 11)"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
         "demo",
         help="run the whole pipeline on the bundled sample",
         description="The main job on the bundled synthetic sample, offline.",

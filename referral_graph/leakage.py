@@ -199,11 +199,14 @@ def _market(
         focus_spec = spec.reindex(ids).dropna()
         keys = {_norm(s) for s in focus_spec}
         if not keys and not everything:
-            raise InsufficientDataError(
-                f"{func}: no focus provider has a specialty, so the market (referrals to the "
-                "focus specialties) is undefined. Give providers a 'specialty' column, pass "
-                "specialties=[...], or use by='all'."
+            # Without specialties the wallet is everything the referrer sends (by="all").
+            logger.warning(
+                "%s: no focus provider has a specialty, so the market is every referral of "
+                "each referrer (as by='all'). Give providers a 'specialty' column (or "
+                "--taxonomy codes) or pass specialties=[...] for a specialty market.",
+                func,
             )
+            everything = True
     else:
         if isinstance(specialties, str):
             specialties = [specialties]
@@ -445,11 +448,11 @@ def share_of_wallet(
         ``top_competitor_referrals``; with amounts, ``focus_amount`` and
         ``leakage_amount`` (amount of the referrals to competitors).
 
-    Raises
-    ------
-    InsufficientDataError
-        If no focus provider has a specialty (with ``by="specialty"`` and no
-        `specialties`).
+    Notes
+    -----
+    When no focus provider has a specialty (and no `specialties` are given),
+    the wallet is every referral of the referrer, as with ``by="all"``, and a
+    warning says so.
 
     See Also
     --------

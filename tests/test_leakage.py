@@ -186,11 +186,14 @@ def test_share_of_wallet_specialties_override_and_unaffiliated_competitor() -> N
     assert _by_source(sow).loc["P2", "top_competitor"] == "S2"
 
 
-def test_focus_without_specialty() -> None:
+def test_focus_without_specialty(caplog: pytest.LogCaptureFixture) -> None:
     providers = _providers()
     providers.loc[providers["id"] == "S1", "specialty"] = None
-    with pytest.raises(InsufficientDataError, match="no focus provider has a specialty"):
-        share_of_wallet(_ties(), providers, ["S1"])
+    # no specialty for the focus: the wallet is everything the referrer sends
+    fallback = share_of_wallet(_ties(), providers, ["S1"])
+    assert "no focus provider has a specialty" in caplog.text
+    everything = share_of_wallet(_ties(), providers, ["S1"], by="all")
+    pd.testing.assert_frame_equal(fallback, everything)
     # with an explicit market it works; S1's referrals count as focus whatever its specialty
     t = _by_source(share_of_wallet(_ties(), providers, ["S1"], specialties=["Cardiology"]))
     assert t.loc["P2", "share"] == 0.25

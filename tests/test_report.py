@@ -1,0 +1,239 @@
+"""The report, end to end: the demo's output, in a real browser, and on data it has never seen."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from referral_graph import cli, datasets, synthetic
+from referral_graph.report import outreach_list, talking_point
+from referral_graph.scores import count_columns
+
+SECTIONS = {
+    "headline": "Headline",
+    "key-referrers": "Key referrers",
+    "leakage": "Leakage",
+    "at-risk": "At-risk ties",
+    "outreach-list": "This week's outreach list",
+    "prospects": "Prospects",
+    "outreach-impact": "Outreach impact",
+    "trends": "Monthly trends",
+    "views": "Network views",
+}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "out"
+    assert cli.main(["demo", "--out", str(out), "-q"]) == 0
+    return out
+
+
+def test_demo_writes_report_tables_and_views(demo: Path) -> None:
+    assert (demo / "report.html").is_file()
+    tables = {p.stem for p in (demo / "tables").glob("*.csv")}
+    assert {
+        "headline",
+        "key_referrers",
+        "at_risk",
+        "outreach_list",
+        "prospects",
+        "leakage_by_specialty",
+        "leakage_by_competitor",
+        "monthly_trend",
+        "outreach_effect",
+    } <= tables
+    views = {p.stem for p in (demo / "views").glob("*.html")}
+    assert {"network", "focus", "at_risk", "ego_top_referrer", "community_0"} <= views
+    page = (demo / "report.html").read_text()
+    for section_id, heading in SECTIONS.items():
+        assert f'id="{section_id}"' in page
+        assert heading.replace("'", "&#x27;") in page or heading in page
+    assert "Anti-Kickback Statute" in page  # compliance footer
+
+
+def test_outreach_list_respects_capacity_and_groups(demo: Path) -> None:
+    visits = pd.read_csv(demo / "tables" / "outreach_list.csv", dtype={"source": str})
+    assert 0 < len(visits) <= 25
+    assert visits["source"].is_unique  # one visit per referrer
+    assert visits["talking_point"].str.len().gt(20).all()
+    keys = list(zip(visits["town"].fillna(""), visits["practice"].fillna(""), strict=True))
+    assert keys == sorted(keys)  # batched by town, then practice
+
+
+def test_no_patient_id_in_any_output(demo: Path) -> None:
+    patients = pd.read_csv(datasets.sample_paths()["events"], usecols=["patient_id"], dtype=str)
+    ids = set(patients["patient_id"].dropna())
+    assert len(ids) > 1000
+    token = re.compile(r"[A-Za-z0-9_]+")
+    files = [p for p in demo.rglob("*") if p.is_file()]
+    assert len(files) > 20
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="ignore")
+        leaked = ids.intersection(token.findall(text))
+        assert not leaked, f"{path.name} holds patient ids, e.g. {sorted(leaked)[:3]}"
+
+
+def test_no_small_counts_in_tables(demo: Path) -> None:
+    for path in (demo / "tables").glob("*.csv"):
+        table = pd.read_csv(path)
+        cols = count_columns(table)
+        values = table[cols].apply(pd.to_numeric, errors="coerce")
+        small = (values > 0) & (values < 11)
+        assert not small.any().any(), f"{path.name}: small counts in {cols}"
+
+
+def test_no_small_counts_in_report_page(demo: Path) -> None:
+    page = (demo / "report.html").read_text()
+    cells = re.findall(r'<td class="num">([^<]*)</td>', page)
+    assert cells
+    for cell in cells:
+        if re.fullmatch(r"\d+", cell.replace(",", "")):
+            assert not 0 < int(cell.replace(",", "")) < 11 or cell == "0", cell
+
+
+@pytest.mark.browser
+def test_report_opens_offline_in_chromium(demo: Path, chromium: Any) -> None:
+    import browser
+
+    url = (demo / "report.html").resolve().as_uri()
+    outside: list[str] = []
+    errors: list[str] = []
+    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(url, wait_until="load")
+    for section_id, heading in SECTIONS.items():
+        assert page.locator(f"h2#{section_id}").inner_text().strip() == heading
+    assert page.locator(".card").count() == 6
+    assert page.locator("#key-referrers + p + table tbody tr").count() == 25
+    assert page.locator("svg polyline").count() >= 2
+    assert page.locator("#views ~ ul a").count() >= 4
+    shot = page.screenshot(full_page=True)
+    context.close()
+    assert outside == [] and errors == []
+    colours = browser.png_colours(shot)
+    assert browser.non_white_pixels(colours) > 50_000 and len(colours) > 20
+
+
+def test_report_on_undated_real_data(shared_data: Path, tmp_path: Path) -> None:
+    """Nashville Hop Teaming: no dates, so time sections say so instead of failing."""
+    nash = shared_data / "hop_teaming_nashville"
+    vumc = "1396882205"  # Vanderbilt University Medical Center (to_npi in edges.csv)
+    out = tmp_path / "nash"
+    code = cli.main(
+        [
+            "report",
+            "--edges",
+            str(nash / "edges.csv"),
+            "--providers",
+            str(nash / "providers.csv"),
+            "--focus-ids",
+            vumc,
+            "--out",
+            str(out),
+            "-q",
+        ]
+    )
+    assert code == 0
+    page = (out / "report.html").read_text()
+    assert page.count("Needs dated referrals") >= 4
+    key = pd.read_csv(out / "tables" / "key_referrers.csv", dtype={"source": str})
+    assert len(key) > 100 and key["rank"].iloc[0] == 1
+    assert (out / "tables" / "share_of_wallet.csv").exists()
+
+
+def test_report_on_unseen_history_with_other_columns(tmp_path: Path) -> None:
+    market = synthetic.generate_market(
+        n_providers=400,
+        n_months=20,
+        seed=11,
+        n_competitors=2,
+        seasonality=0.3,
+        churn_rate=0.1,
+        focus="Northside Care",
+    )
+    events = market.events.rename(
+        columns={
+            "source": "ref_md",
+            "target": "seen_by",
+            "date": "svc_dt",
+            "patient_id": "member_id",
+        }
+    )
+    events["svc_dt"] = events["svc_dt"].dt.strftime("%m/%d/%Y")
+    events.to_csv(tmp_path / "claims.csv", index=False)
+    market.providers.rename(columns={"id": "provider_npi"}).to_csv(
+        tmp_path / "prov.csv", index=False
+    )
+    out = tmp_path / "r"
+    code = cli.main(
+        [
+            "report",
+            "--events",
+            str(tmp_path / "claims.csv"),
+            "--source-col",
+            "ref_md",
+            "--target-col",
+            "seen_by",
+            "--date-col",
+            "svc_dt",
+            "--providers",
+            str(tmp_path / "prov.csv"),
+            "--focus",
+            "Northside Care",
+            "--capacity",
+            "10",
+            "--out",
+            str(out),
+            "-q",
+        ]
+    )
+    assert code == 0
+    visits = pd.read_csv(out / "tables" / "outreach_list.csv")
+    assert 0 < len(visits) <= 10
+    assert "Needs dated referrals" not in (out / "report.html").read_text()
+
+
+def test_outreach_list_by_hand() -> None:
+    at_risk = pd.DataFrame(
+        {
+            "source": ["A", "A", "B", "C"],
+            "target": ["F1", "F2", "F1", "F1"],
+            "risk": [0.9, 0.5, 0.2, 0.6],
+            "at_stake": [30.0, 10.0, 50.0, 5.0],
+            "expected_loss": [27.0, 5.0, 10.0, 3.0],
+            "reasons": ["referrals are moving to Rival", "no referral for 4 months", "x", "y"],
+        }
+    )
+    providers = pd.DataFrame(
+        {
+            "id": ["A", "B", "C"],
+            "city": ["Zeta", "Alpha", "Alpha"],
+            "organization": ["P1", "P2", "P3"],
+            "name": ["a", "b", "c"],
+        }
+    )
+    visits = outreach_list(at_risk, providers, capacity=2)
+    # A loses 32 expected referrals, B 10, C 3: A and B are visited; Alpha sorts before Zeta.
+    assert visits["source"].tolist() == ["B", "A"]
+    assert visits.loc[visits["source"] == "A", "ties_at_risk"].item() == 2
+    assert "Rival" in visits.loc[visits["source"] == "A", "talking_point"].item()
+
+
+def test_talking_points() -> None:
+    assert "Reconnect" in talking_point("no referral from Dr A for 5 full months")
+    assert talking_point("").startswith("Check in")
