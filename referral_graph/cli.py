@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from referral_graph import __version__
 from referral_graph.exceptions import ParameterError, ReferralGraphError
@@ -159,7 +159,7 @@ def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None
             weight_col=args.weight_col, patient_col=args.patient_col, period_col=args.period_col
         )
     columns = {k: v for k, v in mapping.items() if v}
-    npi = {"auto": "auto", "npi": True, "any": False}[args.ids]
+    npi: bool | Literal["auto"] = "auto" if args.ids == "auto" else args.ids == "npi"
     return load_network(
         events=args.events,
         edges=getattr(args, "edges", None),

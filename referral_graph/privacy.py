@@ -22,7 +22,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable
-from numbers import Real
+from typing import SupportsFloat
 
 import numpy as np
 import pandas as pd
@@ -116,7 +116,7 @@ def suppress_frame(
     return out
 
 
-def format_count(value: Real | None, *, threshold: int = DEFAULT_THRESHOLD) -> str:
+def format_count(value: SupportsFloat | None, *, threshold: int = DEFAULT_THRESHOLD) -> str:
     """Format a count for display: ``"<11"`` for small cells, thousands separators otherwise.
 
     Missing values are shown as an en dash.

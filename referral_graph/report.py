@@ -113,7 +113,8 @@ class Report:
 
 def _month_index(panel: pd.DataFrame) -> pd.Series:
     m = panel["month"]
-    return (m.dt.year * 12 + m.dt.month - 1).astype("int64")
+    index: pd.Series = (m.dt.year * 12 + m.dt.month - 1).astype("int64")
+    return index
 
 
 def _focus_market(

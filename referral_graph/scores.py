@@ -190,7 +190,7 @@ def score_network(
                 net.ties,
                 net.providers,
                 ids,
-                by=by,  # type: ignore[arg-type]
+                by=by,
             )
     logger.info("Scored %s providers and %s ties", f"{len(providers):,}", f"{len(ties):,}")
     return tables

@@ -501,8 +501,10 @@ def test_no_leakage_property(seed: int, cut: int) -> None:
     past = panel[panel["month"] < cutoff]
     # the truncated panel may end in silent months: tell it where the data end
     end = cutoff - pd.DateOffset(months=1)
+    # zero months leave no rows: the full panel's data end is its 19th month, not its last row
+    full_end = pd.Timestamp("2023-01-01") + pd.DateOffset(months=n_months - 1)
     pd.testing.assert_frame_equal(
-        churn_features(panel, cutoff, min_referrals=1),
+        churn_features(panel, cutoff, min_referrals=1, data_end=full_end),
         churn_features(past, cutoff, min_referrals=1, data_end=end),
     )
 
