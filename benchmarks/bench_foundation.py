@@ -62,12 +62,24 @@ def run_pipeline(path: Path, engine: str) -> None:
     panel = aggregate.edge_panel(events, engine=engine)  # type: ignore[arg-type]
     ties = aggregate.tie_table(events, engine=engine)  # type: ignore[arg-type]
     t2 = time.perf_counter()
-    rows.append(("aggregate (panel + ties)", t2 - t1, _peak_gb(),
-                 f"{len(panel):,} tie-months, {len(ties):,} ties"))
+    rows.append(
+        (
+            "aggregate (panel + ties)",
+            t2 - t1,
+            _peak_gb(),
+            f"{len(panel):,} tie-months, {len(ties):,} ties",
+        )
+    )
     G = graph.graph_from_tables(ties, period=aggregate.period_of(events))
     t3 = time.perf_counter()
-    rows.append(("build graph", t3 - t2, _peak_gb(),
-                 f"{G.number_of_nodes():,} nodes, {G.number_of_edges():,} edges"))
+    rows.append(
+        (
+            "build graph",
+            t3 - t2,
+            _peak_gb(),
+            f"{G.number_of_nodes():,} nodes, {G.number_of_edges():,} edges",
+        )
+    )
     print(f"{'step':<28}{'wall s':>8}{'peak RSS GB':>13}  result")
     for name, secs, peak, what in rows:
         print(f"{name:<28}{secs:>8.2f}{peak:>13.2f}  {what}")
@@ -89,8 +101,9 @@ def main() -> None:
         run_pipeline(args.child, args.engine)
         return
     path = generate(args.data, args.providers, args.months, args.events)
-    subprocess.run([sys.executable, __file__, "--child", str(path), "--engine", args.engine],
-                   check=True)
+    subprocess.run(
+        [sys.executable, __file__, "--child", str(path), "--engine", args.engine], check=True
+    )
 
 
 if __name__ == "__main__":

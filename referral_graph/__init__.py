@@ -21,7 +21,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-from referral_graph import aggregate, graph, io, privacy, validate
+from referral_graph import aggregate, graph, io, privacy, report, scores, validate
 from referral_graph.exceptions import ReferralGraphError
 from referral_graph.pipeline import ReferralNetwork, load_network
 
@@ -34,5 +34,7 @@ __all__ = [
     "io",
     "load_network",
     "privacy",
+    "report",
+    "scores",
     "validate",
 ]
