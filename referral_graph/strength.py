@@ -57,7 +57,9 @@ the ties of the table being scored (the network). ``log`` is natural.
 ``reciprocity``
     ``min(1, r_back / r)`` with ``r_back`` the referrals ``target -> source``
     (0 without a reverse tie; 1 when ``r = 0 < r_back``): does the receiver
-    refer back? A self-referral has no reverse tie.
+    refer back? A self-referral has no reverse tie. When no tie of the table
+    has a reverse tie (one-way data, such as PCP -> hospital files),
+    referrals back are unobservable, so the component is missing, not 0.
 ``amount_volume``
     ``log(1 + a) / log(1 + a_max)``, like ``volume`` on the ``amount`` column
     (negative amounts count as 0).
@@ -549,10 +551,11 @@ def _raw_figures(
     out["share"] = share
     out["share_basis"] = share_basis
     out["reverse_referrals"] = _reverse(out)
-    if len(out) and not bool((out["reverse_referrals"] > 0).any()):
-        notes.append(
-            "no tie has a reverse tie, so reciprocity is 0 everywhere; when the data cannot "
-            "show referrals back (e.g. PCP -> hospital files) use weights={'reciprocity': 0}"
+    if len(out) > 1 and not bool((out["reverse_referrals"] > 0).any()):
+        # One-way data (PCP -> hospital files) cannot show referrals back: unobserved, not 0.
+        reasons["reciprocity"] = (
+            "no tie in the data has a reverse tie: one-way data (e.g. PCP -> hospital files) "
+            "cannot show referrals back, so reciprocity is left out rather than scored 0"
         )
     return out, reasons, notes, as_of
 
@@ -632,6 +635,8 @@ def _components(
     comp["share_of_wallet"] = out["share"].astype("float64")
     back = out["reverse_referrals"].astype("float64")
     comp["reciprocity"] = (back / ref.where(ref > 0, 1.0)).where(ref > 0, (back > 0) * 1.0)
+    if "reciprocity" in reasons:  # unobservable in this data (see _raw_figures)
+        comp["reciprocity"] = nan
     comp["amount_volume"] = (
         _log_scale(out["amount"].astype("float64")) if "amount" in out.columns else nan
     )

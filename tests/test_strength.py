@@ -218,7 +218,8 @@ def test_recency_regularity_trend_from_panel() -> None:
     assert b["trend_ratio"] == pytest.approx(3.0) and b["trend"] == pytest.approx(0.75)
     assert c["trend_ratio"] == 0.0 and c["trend"] == 0.0  # stopped
     assert d["trend_ratio"] == math.inf and d["trend"] == 1.0  # new
-    assert (s["missing_components"] == "patient_volume, amount_volume").all()
+    # no tie has a reverse tie: reciprocity is unobservable here, not 0
+    assert (s["missing_components"] == "patient_volume, reciprocity, amount_volume").all()
 
 
 def test_panel_as_ties_equals_ties_plus_panel() -> None:
@@ -255,7 +256,7 @@ def test_exact_dates_of_the_tie_table_win() -> None:
     assert b["days_since_last"] == 61
     assert a["regularity"] == pytest.approx(6 / 12)  # Jan .. Dec
     assert b["regularity"] == pytest.approx(5 / 7)  # Jun .. Dec
-    assert (s["missing_components"] == "patient_volume, trend, amount_volume").all()
+    assert (s["missing_components"] == "patient_volume, trend, reciprocity, amount_volume").all()
     # default as_of: the latest last_date
     assert tie_strength(ties).attrs["as_of"] == pd.Timestamp("2024-12-01")
 
@@ -622,8 +623,12 @@ def test_hop_teaming_edges() -> None:
     assert len(s) == len(edges) == 2785
     assert s["score"].between(0, 100).all()
     # aggregated Hop Teaming edges carry patients but no dates or amounts
-    assert set(s["missing_components"]) == {"recency, regularity, trend, amount_volume"}
+    assert set(s["missing_components"]) == {
+        "recency, regularity, trend, reciprocity, amount_volume"
+    }
     assert s["patient_volume"].notna().all()
-    # PCP -> hospital only: no reverse ties, and the note says so
-    assert (s["reciprocity"] == 0).all()
-    assert any("reciprocity" in note for note in s.attrs["notes"])
+    # PCP -> hospital only: no reverse ties, so reciprocity is left out (not scored 0), says why,
+    # and no longer caps the score
+    assert s["reciprocity"].isna().all()
+    assert "one-way data" in s.attrs["missing_reasons"]["reciprocity"]
+    assert s["score"].max() > 95
