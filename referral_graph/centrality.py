@@ -53,6 +53,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from referral_graph._checks import check_choice, check_float, check_int
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 
 __all__ = [
@@ -462,40 +463,6 @@ def _as_compact(G: Any, weight: str | None, func: str) -> CompactGraph:
     )
 
 
-def _check_unit_interval(value: Any, name: str, func: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise ParameterError(
-            f"The '{name}' parameter of {func} must be a float in the range [0, 1). "
-            f"Got {value!r} instead."
-        )
-    return float(value)
-
-
-def _check_tol(tol: Any, func: str) -> float:
-    if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0 < tol < 1:
-        raise ParameterError(
-            f"The 'tol' parameter of {func} must be a float in the range (0, 1). "
-            f"Got {tol!r} instead."
-        )
-    return float(tol)
-
-
-def _check_int(value: Any, name: str, func: str, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < lo:
-        raise ParameterError(
-            f"The '{name}' parameter of {func} must be an int >= {lo}. Got {value!r} instead."
-        )
-    return int(value)
-
-
-def _check_choice(value: Any, name: str, func: str, choices: Sequence[Any]) -> None:
-    if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
-        options = ", ".join(repr(c) for c in choices)
-        raise ParameterError(
-            f"The '{name}' parameter of {func} must be one of {options}. Got {value!r} instead."
-        )
-
-
 def _series(cg: CompactGraph, values: Any, name: str) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=np.float64), index=cg.index(), name=name)
 
@@ -590,9 +557,13 @@ def pagerank(
     >>> pagerank(G).round(3).to_dict()
     {'A': 0.213, 'C': 0.574, 'B': 0.213}
     """
-    alpha = _check_unit_interval(alpha, "alpha", "pagerank")
-    tol = _check_tol(tol, "pagerank")
-    max_iter = _check_int(max_iter, "max_iter", "pagerank", 1)
+    alpha = check_float(
+        alpha, "alpha", "pagerank", low=0, high=1, high_open=True, allow_numpy=False
+    )
+    tol = check_float(
+        tol, "tol", "pagerank", low=0, high=1, low_open=True, high_open=True, allow_numpy=False
+    )
+    max_iter = check_int(max_iter, "max_iter", "pagerank", low=1)
     cg = _as_compact(G, weight, "pagerank")
     if cg.n_nodes == 0:
         return _series(cg, [], "pagerank")
@@ -688,8 +659,10 @@ def hits(
     >>> hubs.round(2).to_dict(), authorities.round(2).to_dict()
     ({'A': 0.9, 'C': 0.0, 'B': 0.1}, {'A': 0.0, 'C': 1.0, 'B': 0.0})
     """
-    tol = _check_tol(tol, "hits")
-    max_iter = _check_int(max_iter, "max_iter", "hits", 1)
+    tol = check_float(
+        tol, "tol", "hits", low=0, high=1, low_open=True, high_open=True, allow_numpy=False
+    )
+    max_iter = check_int(max_iter, "max_iter", "hits", low=1)
     cg = _as_compact(G, weight, "hits")
     hub, auth = _hits_arrays(cg, tol, max_iter)
     return _series(cg, hub, "hub"), _series(cg, auth, "authority")
@@ -884,11 +857,11 @@ def betweenness(
     >>> betweenness(G).to_dict()
     {'A': 0.0, 'B': 0.5, 'C': 0.0}
     """
-    _check_choice(distance, "distance", "betweenness", ["inverse", "hops"])
+    check_choice(distance, "distance", "betweenness", ["inverse", "hops"])
     if k is not None:
-        k = _check_int(k, "k", "betweenness", 2)
+        k = check_int(k, "k", "betweenness", low=2)
     if seed is not None:
-        seed = _check_int(seed, "seed", "betweenness", 0)
+        seed = check_int(seed, "seed", "betweenness", low=0)
     cg = _as_compact(G, weight, "betweenness")
     value, _, info = _betweenness_arrays(
         cg, k=k, seed=seed, normalized=bool(normalized), distance=distance
@@ -984,7 +957,7 @@ def _care_density(
 
 
 def _resolve_auto(option: Any, name: str, n: int) -> bool:
-    _check_choice(option, name, "provider_measures", [True, False, "auto"])
+    check_choice(option, name, "provider_measures", [True, False, "auto"])
     return n <= AUTO_EXACT_LIMIT if option == "auto" else bool(option)
 
 
@@ -1111,18 +1084,22 @@ def provider_measures(
     [20.0, 28.0, 8.0]
     """
     func = "provider_measures"
-    alpha = _check_unit_interval(alpha, "alpha", func)
-    _check_choice(distance, "distance", func, ["inverse", "hops"])
+    alpha = check_float(alpha, "alpha", func, low=0, high=1, high_open=True, allow_numpy=False)
+    check_choice(distance, "distance", func, ["inverse", "hops"])
     cg = _as_compact(G, weight, func)
     n = cg.n_nodes
     started = time.perf_counter()
     if isinstance(betweenness_k, str):
-        _check_choice(betweenness_k, "betweenness_k", func, ["auto"])
+        check_choice(betweenness_k, "betweenness_k", func, ["auto"])
         k: int | None = None if n <= AUTO_EXACT_LIMIT else AUTO_SAMPLE_SOURCES
     else:
-        k = None if betweenness_k is None else _check_int(betweenness_k, "betweenness_k", func, 2)
+        k = (
+            None
+            if betweenness_k is None
+            else check_int(betweenness_k, "betweenness_k", func, low=2)
+        )
     if seed is not None:
-        seed = _check_int(seed, "seed", func, 0)
+        seed = check_int(seed, "seed", func, low=0)
     do_closeness = _resolve_auto(closeness, "closeness", n)
     do_holes = _resolve_auto(structural_holes, "structural_holes", n)
     do_care = _resolve_auto(care_density, "care_density", n)

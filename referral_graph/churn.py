@@ -208,6 +208,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from referral_graph._checks import check_choice, check_float, check_int, header_key
 from referral_graph.exceptions import (
     InsufficientDataError,
     NotFittedError,
@@ -385,50 +386,6 @@ _PROVIDER_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-# ----------------------------------------------------------------------------- parameters
-
-
-def _check_int(value: object, name: str, fn: str, low: int, high: int) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | np.integer)
-        or not (low <= int(value) <= high)
-    ):
-        raise ParameterError(
-            f"The '{name}' parameter of {fn} must be an int in the range [{low}, {high}]. "
-            f"Got {value!r} instead."
-        )
-    return int(value)
-
-
-def _check_float(
-    value: object, name: str, fn: str, low: float, high: float, *, open_low: bool = False
-) -> float:
-    ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-    number = float(value) if ok else math.nan  # type: ignore[arg-type]
-    if (
-        not ok
-        or math.isnan(number)
-        or number > high
-        or number < low
-        or (open_low and number == low)
-    ):
-        bracket = "(" if open_low else "["
-        raise ParameterError(
-            f"The '{name}' parameter of {fn} must be a float in the range "
-            f"{bracket}{low}, {high}]. Got {value!r} instead."
-        )
-    return number
-
-
-def _check_choice(value: object, name: str, fn: str, choices: Sequence[object]) -> None:
-    if value not in choices:
-        shown = ", ".join(repr(c) for c in choices)
-        raise ParameterError(
-            f"The '{name}' parameter of {fn} must be one of {shown}. Got {value!r} instead."
-        )
-
-
 @dataclass(frozen=True)
 class _Options:
     baseline_months: int = 12
@@ -448,23 +405,19 @@ class _Options:
         churn_fraction: float,
         recent_months: int,
     ) -> _Options:
-        baseline = _check_int(baseline_months, "baseline_months", fn, 2, 120)
+        baseline = check_int(baseline_months, "baseline_months", fn, low=2, high=120)
         return cls(
             baseline_months=baseline,
-            min_referrals=_check_int(min_referrals, "min_referrals", fn, 1, 1_000_000_000),
-            horizon=_check_int(horizon, "horizon", fn, 1, 24),
-            churn_fraction=_check_float(
-                churn_fraction, "churn_fraction", fn, 0.0, 1.0, open_low=True
+            min_referrals=check_int(min_referrals, "min_referrals", fn, low=1, high=1_000_000_000),
+            horizon=check_int(horizon, "horizon", fn, low=1, high=24),
+            churn_fraction=check_float(
+                churn_fraction, "churn_fraction", fn, low=0.0, high=1.0, low_open=True
             ),
-            recent_months=_check_int(recent_months, "recent_months", fn, 1, baseline - 1),
+            recent_months=check_int(recent_months, "recent_months", fn, low=1, high=baseline - 1),
         )
 
 
 # ----------------------------------------------------------------------------- the panel
-
-
-def _norm(name: object) -> str:
-    return str(name).strip().lstrip("\ufeff").lower().replace(" ", "_").replace("-", "_")
 
 
 def _resolve_columns(
@@ -476,7 +429,7 @@ def _resolve_columns(
 ) -> dict[str, str | None]:
     normalised: dict[str, str] = {}
     for col in frame.columns:
-        normalised.setdefault(_norm(col), str(col))
+        normalised.setdefault(header_key(col), str(col))
     given = dict(columns or {})
     unknown = sorted(set(given) - set(aliases))
     if unknown:
@@ -1407,14 +1360,14 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     def _make_pipeline(self) -> Pipeline:
         fn = "ChurnModel"
-        _check_choice(self.model, "model", fn, ("logistic", "gbm"))
-        _check_choice(self.calibration, "calibration", fn, ("sigmoid", "isotonic", None))
-        _check_float(self.C, "C", fn, 0.0, math.inf, open_low=True)
-        _check_int(self.cv, "cv", fn, 2, 20)
+        check_choice(self.model, "model", fn, ("logistic", "gbm"))
+        check_choice(self.calibration, "calibration", fn, ("sigmoid", "isotonic", None))
+        check_float(self.C, "C", fn, low=0.0, high=math.inf, low_open=True)
+        check_int(self.cv, "cv", fn, low=2, high=20)
         if self.max_iter is not None:
-            _check_int(self.max_iter, "max_iter", fn, 1, 1_000_000)
+            check_int(self.max_iter, "max_iter", fn, low=1, high=1_000_000)
         if self.n_threads is not None:
-            _check_int(self.n_threads, "n_threads", fn, 1, 1024)
+            check_int(self.n_threads, "n_threads", fn, low=1, high=1024)
         if self.model == "logistic":
             return Pipeline(
                 [
@@ -1650,7 +1603,7 @@ def _make_model(
     if isinstance(model, ChurnModel):
         template: ChurnModel = clone(model)
         return template
-    _check_choice(model, "model", "fit_churn_model", ("logistic", "gbm"))
+    check_choice(model, "model", "fit_churn_model", ("logistic", "gbm"))
     return ChurnModel(model=model, C=C, calibration=calibration, random_state=random_state)
 
 
@@ -1758,7 +1711,7 @@ def fit_churn_model(
         recent_months=3,
     )
     if max_train_samples is not None:
-        _check_int(max_train_samples, "max_train_samples", fn, 10, 1_000_000_000)
+        check_int(max_train_samples, "max_train_samples", fn, low=10, high=1_000_000_000)
     template = _make_model(model, C=C, calibration=calibration, random_state=random_state)
     ties = _build(panel, providers=providers, columns=columns, data_end=data_end)
     if cutoffs is None:
@@ -1876,8 +1829,8 @@ def calibration_table(
     [2, 2]
     """
     fn = "calibration_table"
-    bins = _check_int(bins, "bins", fn, 1, 1000)
-    _check_choice(strategy, "strategy", fn, ("uniform", "quantile"))
+    bins = check_int(bins, "bins", fn, low=1, high=1000)
+    check_choice(strategy, "strategy", fn, ("uniform", "quantile"))
     yy = np.asarray(y, dtype=np.float64).ravel()
     pp = np.asarray(p, dtype=np.float64).ravel()
     if yy.shape != pp.shape:
@@ -2015,12 +1968,12 @@ def backtest(
         churn_fraction=churn_fraction,
         recent_months=3,
     )
-    n_cutoffs = _check_int(n_cutoffs, "n_cutoffs", fn, 1, 120)
+    n_cutoffs = check_int(n_cutoffs, "n_cutoffs", fn, low=1, high=120)
     ks = [k] if isinstance(k, int) else list(k)
     for kk in ks:
-        _check_int(kk, "k", fn, 1, 100_000_000)
+        check_int(kk, "k", fn, low=1, high=100_000_000)
     if max_train_samples is not None:
-        _check_int(max_train_samples, "max_train_samples", fn, 10, 1_000_000_000)
+        check_int(max_train_samples, "max_train_samples", fn, low=10, high=1_000_000_000)
     template = _make_model(model, C=C, calibration=calibration, random_state=random_state)
     ties = _build(panel, providers=providers, columns=columns, data_end=data_end)
     nb, h = opts.baseline_months, opts.horizon
@@ -2405,10 +2358,10 @@ def at_risk(
         churn_fraction=churn_fraction,
         recent_months=3,
     )
-    capacity = _check_int(capacity, "capacity", fn, 0, 100_000_000)
-    explain_top = _check_int(explain_top, "explain_top", fn, 0, 100_000_000)
+    capacity = check_int(capacity, "capacity", fn, low=0, high=100_000_000)
+    explain_top = check_int(explain_top, "explain_top", fn, low=0, high=100_000_000)
     if threshold is not None:
-        threshold = _check_float(threshold, "threshold", fn, 0.0, 1.0)
+        threshold = check_float(threshold, "threshold", fn, low=0.0, high=1.0)
     if model is not None and not isinstance(model, ChurnModel):
         raise ParameterError(
             "The 'model' parameter of at_risk must be a fitted ChurnModel or None. "

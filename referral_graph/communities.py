@@ -46,11 +46,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from referral_graph._checks import check_choice, check_float, check_int
 from referral_graph.centrality import (
     CompactGraph,
     _as_compact,
-    _check_choice,
-    _check_int,
     _igraph,
 )
 from referral_graph.exceptions import InsufficientDataError, ParameterError
@@ -63,14 +62,6 @@ Method = Literal["leiden", "louvain", "networkx-louvain"]
 
 # igraph's random number generator is process-global: serialise seeded runs.
 _IGRAPH_RNG_LOCK = threading.Lock()
-
-
-def _check_resolution(resolution: Any, func: str) -> float:
-    if isinstance(resolution, bool) or not isinstance(resolution, int | float) or resolution <= 0:
-        raise ParameterError(
-            f"The 'resolution' parameter of {func} must be a float > 0. Got {resolution!r} instead."
-        )
-    return float(resolution)
 
 
 def _ordered_labels(membership: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -185,10 +176,12 @@ def detect_communities(
     {'A': 0, 'B': 0, 'C': 1, 'D': 1}
     """
     func = "detect_communities"
-    _check_choice(method, "method", func, ["leiden", "louvain", "networkx-louvain"])
-    resolution = _check_resolution(resolution, func)
+    check_choice(method, "method", func, ["leiden", "louvain", "networkx-louvain"])
+    resolution = check_float(
+        resolution, "resolution", func, low=0, low_open=True, allow_numpy=False
+    )
     if seed is not None:
-        seed = _check_int(seed, "seed", func, 0)
+        seed = check_int(seed, "seed", func, low=0)
     if not isinstance(n_iterations, int) or isinstance(n_iterations, bool) or n_iterations == 0:
         raise ParameterError(
             f"The 'n_iterations' parameter of {func} must be a non-zero int. "
@@ -284,7 +277,9 @@ def modularity(
     >>> modularity(G, {"A": 0, "B": 0, "C": 1, "D": 1})
     0.5
     """
-    resolution = _check_resolution(resolution, "modularity")
+    resolution = check_float(
+        resolution, "resolution", "modularity", low=0, low_open=True, allow_numpy=False
+    )
     cg = _as_compact(G, weight, "modularity")
     codes = _aligned_labels(cg, labels, "modularity")
     a, b, w = cg.undirected_edges(self_loops=True)
@@ -376,7 +371,7 @@ def community_summary(
     (np.int64(2), np.float64(12.0), 'D (Heart Clinic)')
     """
     func = "community_summary"
-    top = _check_int(top, "top", func, 1)
+    top = check_int(top, "top", func, low=1)
     cg = _as_compact(G, weight, func)
     codes = _aligned_labels(cg, labels, func)
     # Keep the caller's labels for display, ordered by label.

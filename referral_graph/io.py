@@ -41,6 +41,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from referral_graph._checks import header_key
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.privacy import pseudonymize
 from referral_graph.validate import (
@@ -172,10 +173,6 @@ PROVIDER_ALIASES: dict[str, tuple[str, ...]] = {
     "lon": ("lon", "lng", "long", "longitude"),
     "in_network": ("in_network", "is_in_network", "ours", "is_focus", "focus"),
 }
-
-
-def _norm(name: object) -> str:
-    return str(name).strip().lstrip("\ufeff").lower().replace(" ", "_").replace("-", "_")
 
 
 # ----------------------------------------------------------------------------- raw tables
@@ -520,15 +517,15 @@ def _resolve_columns(
     columns = [str(c) for c in raw.frame.columns]
     by_norm: dict[str, str] = {}
     for c in columns:
-        by_norm.setdefault(_norm(c), c)
+        by_norm.setdefault(header_key(c), c)
     resolved: dict[str, str] = {}
     for canonical, user in explicit.items():
         if user is None:
             continue
         if user in columns:
             resolved[canonical] = user
-        elif _norm(user) in by_norm:
-            resolved[canonical] = by_norm[_norm(user)]
+        elif header_key(user) in by_norm:
+            resolved[canonical] = by_norm[header_key(user)]
         else:
             raise SchemaError(
                 f"{raw.report.name}: column {user!r} (asked for as the {canonical} column) is "
@@ -786,7 +783,7 @@ def _log_summary(kind: str, table: pd.DataFrame, report: ValidationReport) -> No
 
 
 def _detect_layout(columns: Sequence[str]) -> str:
-    normed = {_norm(c) for c in columns}
+    normed = {header_key(c) for c in columns}
     if {"pair_count", "bene_count"} <= normed:
         return "cms-pspp"
     if {"transaction_count", "patient_count"} <= normed:
@@ -948,7 +945,7 @@ def read_edges(
     volume = () if spec is None else (spec["weight"], spec["patients"])
     extra_numeric = [c for c in counts + measures if c not in volume]
     for c in extra_numeric:
-        actual = next((x for x in frame.columns if _norm(x) == c), None)
+        actual = next((x for x in frame.columns if header_key(x) == c), None)
         if actual is None:
             continue
         values, _ = parse_numbers(
@@ -960,7 +957,7 @@ def read_edges(
             integer=c in counts,
         )
         out[c] = values
-    used = set(cols.values()) | {x for x in frame.columns if _norm(x) in out}
+    used = set(cols.values()) | {x for x in frame.columns if header_key(x) in out}
     edges = pd.DataFrame(out, index=frame.index)
     for c in frame.columns:
         if c not in used and str(c) not in edges.columns:

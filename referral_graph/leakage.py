@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import math
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
@@ -55,12 +54,20 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from referral_graph._checks import (
+    check_choice,
+    check_float,
+    check_focus_ids,
+    check_frame,
+    require_columns,
+    text_key,
+)
 from referral_graph.exceptions import (
     InsufficientDataError,
     ParameterError,
     ReferralGraphError,
 )
-from referral_graph.strength import _check_weights, _prepare_ties, _require
+from referral_graph.strength import _check_weights, _prepare_ties
 
 __all__ = [
     "IN_NETWORK",
@@ -96,15 +103,12 @@ KEY_REFERRER_WEIGHTS: Mapping[str, float] = MappingProxyType(
 
 SEGMENTS = ("loyalist", "splitter", "dissenter")
 
+_PROVIDERS_HINT = "read it with referral_graph.io.read_providers."
+
 
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
-
-
-def _norm(text: Any) -> str:
-    """Case-folded with runs of whitespace collapsed: the key names are matched on."""
-    return " ".join(str(text).split()).casefold()
 
 
 def _lookup(providers: pd.DataFrame, column: str) -> pd.Series:
@@ -115,40 +119,6 @@ def _lookup(providers: pd.DataFrame, column: str) -> pd.Series:
     values = pd.Series(providers[column].to_numpy(), index=ids).astype("str").str.strip()
     values = values.where(values.str.len() > 0)
     return values[~values.index.duplicated()]
-
-
-def _check_providers(providers: Any, func: str) -> pd.DataFrame:
-    if not isinstance(providers, pd.DataFrame):
-        raise ParameterError(
-            f"The 'providers' parameter of {func} must be a pandas.DataFrame. "
-            f"Got {type(providers).__name__} instead."
-        )
-    _require(providers, ["id"], "providers table", "read it with referral_graph.io.read_providers.")
-    return providers
-
-
-def _check_ids(focus_ids: Any, func: str) -> list[str]:
-    if isinstance(focus_ids, str) or not isinstance(focus_ids, Iterable):
-        raise ParameterError(
-            f"The 'focus_ids' parameter of {func} must be a list of provider ids (see "
-            f"resolve_focus). Got {focus_ids!r} instead."
-        )
-    ids = list(dict.fromkeys(str(i) for i in focus_ids))
-    if not ids:
-        raise ParameterError(
-            f"The 'focus_ids' parameter of {func} must hold at least one provider id. "
-            "Got an empty list instead."
-        )
-    return ids
-
-
-def _check_choice(value: Any, name: str, func: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        options = ", ".join(repr(c) for c in choices)
-        raise ParameterError(
-            f"The {name!r} parameter of {func} must be one of {options}. Got {value!r} instead."
-        )
-    return value
 
 
 def _market(
@@ -166,8 +136,8 @@ def _market(
     ``is_focus``, ``competitor`` (receiver's organisation, else its id),
     ``specialty`` (label) and ``specialty_key`` (normalised).
     """
-    providers = _check_providers(providers, func)
-    ids = _check_ids(focus_ids, func)
+    providers = check_frame(providers, "providers", func, ["id"], _PROVIDERS_HINT)
+    ids = check_focus_ids(focus_ids, func)
     frame, _ = _prepare_ties(ties, func)
     known = set(providers["id"].astype("str"))
     unknown = [i for i in ids if i not in known]
@@ -193,11 +163,11 @@ def _market(
     out["is_focus"] = out["target"].isin(focus_set)
     out["competitor"] = out["target"].map(org).fillna(out["target"]).astype("str")
     label = out["target"].map(spec).astype("str")
-    out["specialty_key"] = label.map(_norm, na_action="ignore").astype("str")
+    out["specialty_key"] = label.map(text_key, na_action="ignore").astype("str")
     out["specialty"] = label
     if specialties is None:
         focus_spec = spec.reindex(ids).dropna()
-        keys = {_norm(s) for s in focus_spec}
+        keys = {text_key(s) for s in focus_spec}
         if not keys and not everything:
             # Without specialties the wallet is everything the referrer sends (by="all").
             logger.warning(
@@ -210,7 +180,7 @@ def _market(
     else:
         if isinstance(specialties, str):
             specialties = [specialties]
-        keys = {_norm(s) for s in specialties}
+        keys = {text_key(s) for s in specialties}
     if everything:
         in_market = pd.Series(True, index=out.index)
     else:
@@ -218,7 +188,7 @@ def _market(
     out = out.loc[in_market].copy()
     no_spec = out["specialty"].isna()
     out.loc[no_spec, "specialty"] = UNKNOWN_SPECIALTY
-    out.loc[no_spec, "specialty_key"] = _norm(UNKNOWN_SPECIALTY)
+    out.loc[no_spec, "specialty_key"] = text_key(UNKNOWN_SPECIALTY)
     # one display label per normalised specialty: the first spelling met
     first_label = out.groupby("specialty_key", sort=False)["specialty"].first()
     out["specialty"] = out["specialty_key"].map(first_label).astype("str")
@@ -248,20 +218,6 @@ def _segment(share: pd.Series, loyal_threshold: float) -> pd.Series:
         share >= loyal_threshold, "loyalist", np.where(share <= 0, "dissenter", "splitter")
     )
     return pd.Series(seg, index=share.index, dtype="str")
-
-
-def _check_threshold(value: Any, func: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 < value <= 1
-    ):
-        raise ParameterError(
-            f"The 'loyal_threshold' parameter of {func} must be a float in the range (0, 1]. "
-            f"Got {value!r} instead."
-        )
-    return float(value)
 
 
 # --------------------------------------------------------------------------------------
@@ -328,7 +284,7 @@ def resolve_focus(
     close match: 'Mercy  Health' or 'mercy health'.
     """
     func = "resolve_focus"
-    providers = _check_providers(providers, func)
+    providers = check_frame(providers, "providers", func, ["id"], _PROVIDERS_HINT)
     if (focus is None) == (focus_ids is None):
         raise ParameterError(
             f"The 'focus' and 'focus_ids' parameters of {func}: give exactly one (an "
@@ -337,7 +293,7 @@ def resolve_focus(
         )
     ids = providers["id"].astype("str")
     if focus_ids is not None:
-        wanted = _check_ids(focus_ids, func)
+        wanted = check_focus_ids(focus_ids, func)
         known = set(ids)
         unknown = [i for i in wanted if i not in known]
         if unknown:
@@ -354,7 +310,7 @@ def resolve_focus(
             f"'in_network'. Got {focus!r} instead."
         )
     if focus.strip() == IN_NETWORK:
-        _require(
+        require_columns(
             providers,
             ["in_network"],
             "providers table",
@@ -370,15 +326,15 @@ def resolve_focus(
             raise InsufficientDataError(f"{func}: no provider has in_network True.")
         logger.info("%s: %d in-network provider(s)", func, len(result))
         return result
-    _require(
+    require_columns(
         providers,
         ["organization"],
         "providers table",
         "give the providers' organisation (CLI: --organization-col), or pass focus_ids.",
     )
     orgs = providers["organization"].astype("str")
-    keys = orgs.map(_norm, na_action="ignore")
-    wanted_key = _norm(focus)
+    keys = orgs.map(text_key, na_action="ignore")
+    wanted_key = text_key(focus)
     match = (keys == wanted_key).fillna(False).to_numpy(dtype=bool)
     if not match.any():
         spellings: dict[str, list[str]] = {}
@@ -469,12 +425,14 @@ def share_of_wallet(
     [[0.0, 'dissenter', 'Rival']]
     """
     func = "share_of_wallet"
-    threshold = _check_threshold(loyal_threshold, func)
-    _check_choice(by, "by", func, ("specialty", "all"))
+    threshold = check_float(
+        loyal_threshold, "loyal_threshold", func, low=0, high=1, low_open=True, allow_numpy=False
+    )
+    check_choice(by, "by", func, ("specialty", "all"))
     market = _market(
         ties, providers, focus_ids, specialties=specialties, everything=by == "all", func=func
     )
-    focus_set = set(_check_ids(focus_ids, func))
+    focus_set = set(check_focus_ids(focus_ids, func))
     market["to_focus"] = market["referrals"].where(market["is_focus"], 0)
     grouped = market.groupby("source", sort=False)
     out = pd.DataFrame({"to_focus": grouped["to_focus"].sum(), "total": grouped["referrals"].sum()})
@@ -641,7 +599,7 @@ def leakage_summary(
     [['Rival', 30, 0.75], ['Other', 10, 0.25]]
     """
     func = "leakage_summary"
-    _check_choice(by, "by", func, ("specialty", "referrer_organization", "competitor"))
+    check_choice(by, "by", func, ("specialty", "referrer_organization", "competitor"))
     market = _market(
         ties, providers, focus_ids, specialties=specialties, everything=False, func=func
     )
@@ -672,7 +630,9 @@ def leakage_summary(
         )
     key = by
     if by == "referrer_organization":
-        org = _lookup(_check_providers(providers, func), "organization")
+        org = _lookup(
+            check_frame(providers, "providers", func, ["id"], _PROVIDERS_HINT), "organization"
+        )
         market[key] = market["source"].map(org).fillna(UNAFFILIATED).astype("str")
     market["to_focus"] = market["referrals"].where(market["is_focus"], 0)
     market["to_competitors"] = market["referrals"].where(~market["is_focus"], 0)
@@ -830,8 +790,8 @@ def key_referrers(
         raise ParameterError(
             f"The 'top' parameter of {func} must be an int >= 1 or None. Got {top!r} instead."
         )
-    providers = _check_providers(providers, func)
-    ids = _check_ids(focus_ids, func)
+    providers = check_frame(providers, "providers", func, ["id"], _PROVIDERS_HINT)
+    ids = check_focus_ids(focus_ids, func)
     sow = share_of_wallet(ties, providers, ids)
     if not include_internal:
         sow = sow.loc[~sow["internal"].to_numpy()]

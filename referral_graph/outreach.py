@@ -109,6 +109,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from referral_graph._checks import check_float, check_focus_ids, check_frame, check_int, text_key
 from referral_graph.exceptions import InsufficientDataError, ParameterError, SchemaError
 from referral_graph.privacy import DEFAULT_THRESHOLD, suppress
 
@@ -226,62 +227,6 @@ class OutreachEffect:
 # ----------------------------------------------------------------------------- checks
 
 
-def _check_int(value: Any, name: str, func: str, low: int, high: int) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | np.integer)
-        or not low <= value <= high
-    ):
-        raise ParameterError(
-            f"The {name!r} parameter of {func} must be an int in the range [{low}, {high}]. "
-            f"Got {value!r} instead."
-        )
-    return int(value)
-
-
-def _check_positive(value: Any, name: str, func: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float | np.integer | np.floating)
-        or not float(value) > 0
-    ):
-        raise ParameterError(
-            f"The {name!r} parameter of {func} must be a number > 0. Got {value!r} instead."
-        )
-    return float(value)
-
-
-def _check_frame(frame: Any, name: str, func: str, columns: list[str], hint: str) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise ParameterError(
-            f"The {name!r} parameter of {func} must be a pandas.DataFrame. "
-            f"Got {type(frame).__name__} instead."
-        )
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise SchemaError(f"The {name} table lacks column(s) {', '.join(missing)}; {hint}")
-    return frame
-
-
-def _check_ids(focus_ids: Any, func: str) -> list[str]:
-    if isinstance(focus_ids, str) or not isinstance(focus_ids, Iterable):
-        raise ParameterError(
-            f"The 'focus_ids' parameter of {func} must be a list of provider ids. "
-            f"Got {focus_ids!r} instead."
-        )
-    ids = list(dict.fromkeys(str(i) for i in focus_ids))
-    if not ids:
-        raise ParameterError(
-            f"The 'focus_ids' parameter of {func} must hold at least one provider id. "
-            "Got an empty list instead."
-        )
-    return ids
-
-
-def _norm(text: Any) -> str:
-    return " ".join(str(text).split()).casefold()
-
-
 def _check_kinds(kinds: Any, func: str) -> tuple[str, ...] | None:
     if kinds is None:
         return None
@@ -293,7 +238,7 @@ def _check_kinds(kinds: Any, func: str) -> tuple[str, ...] | None:
             f"The 'kinds' parameter of {func} must be a sequence of non-empty activity kinds "
             f"(e.g. ('visit',)) or None. Got {kinds!r} instead."
         )
-    return tuple(dict.fromkeys(_norm(k) for k in items))
+    return tuple(dict.fromkeys(text_key(k) for k in items))
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -320,7 +265,7 @@ def _month_numbers(values: pd.Series) -> pd.Series:
 def _prepare_panel(
     panel: Any, focus_ids: list[str], providers: pd.DataFrame | None, func: str
 ) -> _Data:
-    frame = _check_frame(
+    frame = check_frame(
         panel,
         "panel",
         func,
@@ -356,7 +301,7 @@ def _prepare_panel(
     if providers is not None and "specialty" in providers.columns:
         spec = pd.Series(providers["specialty"].to_numpy(), index=providers["id"].astype("str"))
         spec = spec[~spec.index.duplicated()].reindex(referrers)
-        keys = spec.map(_norm, na_action="ignore")
+        keys = spec.map(text_key, na_action="ignore")
         keys = keys.where(keys.str.len() > 0)
         codes, _ = pd.factorize(keys)
         group = (codes + 1).astype(np.int64)  # 0: unknown specialty
@@ -372,7 +317,7 @@ def _prepare_panel(
 
 def _prepare_activities(activities: Any, func: str, *, need_kind: bool) -> pd.DataFrame:
     columns = ["date", "provider"] + (["kind"] if need_kind else [])
-    frame = _check_frame(
+    frame = check_frame(
         activities,
         "activities",
         func,
@@ -384,7 +329,7 @@ def _prepare_activities(activities: Any, func: str, *, need_kind: bool) -> pd.Da
             "provider": frame["provider"].astype("str").to_numpy(),
             "m": _month_numbers(frame["date"]).to_numpy(),
             "kind": (
-                frame["kind"].map(_norm, na_action="ignore").astype("str").to_numpy()
+                frame["kind"].map(text_key, na_action="ignore").astype("str").to_numpy()
                 if "kind" in frame.columns
                 else pd.Series([""] * len(frame), dtype="str").to_numpy()
             ),
@@ -896,25 +841,25 @@ def outreach_effect(
     (6, 5, None)
     """
     func = "outreach_effect"
-    ids = _check_ids(focus_ids, func)
+    ids = check_focus_ids(focus_ids, func)
     kind_keys = _check_kinds(kinds, func)
-    width = _check_int(window_months, "window_months", func, 1, 24)
+    width = check_int(window_months, "window_months", func, low=1, high=24)
     if method != "did":
         raise ParameterError(
             f"The 'method' parameter of {func} must be one of 'did'. Got {method!r} instead."
         )
-    min_t = _check_int(min_treated, "min_treated", func, 1, 1_000_000)
-    seed = _check_int(seed, "seed", func, 0, 2**63 - 1)
-    boot = _check_int(n_boot, "n_boot", func, 0, 100_000)
-    k = _check_int(n_neighbors, "n_neighbors", func, 1, 100)
+    min_t = check_int(min_treated, "min_treated", func, low=1, high=1_000_000)
+    seed = check_int(seed, "seed", func, low=0, high=2**63 - 1)
+    boot = check_int(n_boot, "n_boot", func, low=0, high=100_000)
+    k = check_int(n_neighbors, "n_neighbors", func, low=1, high=100)
     if not isinstance(clean_controls, bool):
         raise ParameterError(
             f"The 'clean_controls' parameter of {func} must be a bool. "
             f"Got {clean_controls!r} instead."
         )
-    ci_width = _check_positive(max_ci_width, "max_ci_width", func)
+    ci_width = check_float(max_ci_width, "max_ci_width", func, low=0, low_open=True)
     if providers is not None:
-        _check_frame(providers, "providers", func, ["id"], "read it with io.read_providers.")
+        check_frame(providers, "providers", func, ["id"], "read it with io.read_providers.")
     data = _prepare_panel(panel, ids, providers, func)
     acts = _prepare_activities(activities, func, need_kind=kind_keys is not None)
     if kind_keys is not None and not acts["kind"].isin(kind_keys).any():
@@ -993,15 +938,15 @@ def outreach_effect_by_kind(
     [['call', 0.0, 3], ['visit', 1.0, 3]]
     """
     func = "outreach_effect_by_kind"
-    ids = _check_ids(focus_ids, func)
-    width = _check_int(window_months, "window_months", func, 1, 24)
-    min_t = _check_int(min_treated, "min_treated", func, 1, 1_000_000)
-    seed = _check_int(seed, "seed", func, 0, 2**63 - 1)
-    boot = _check_int(n_boot, "n_boot", func, 0, 100_000)
-    k = _check_int(n_neighbors, "n_neighbors", func, 1, 100)
-    ci_width = _check_positive(max_ci_width, "max_ci_width", func)
+    ids = check_focus_ids(focus_ids, func)
+    width = check_int(window_months, "window_months", func, low=1, high=24)
+    min_t = check_int(min_treated, "min_treated", func, low=1, high=1_000_000)
+    seed = check_int(seed, "seed", func, low=0, high=2**63 - 1)
+    boot = check_int(n_boot, "n_boot", func, low=0, high=100_000)
+    k = check_int(n_neighbors, "n_neighbors", func, low=1, high=100)
+    ci_width = check_float(max_ci_width, "max_ci_width", func, low=0, low_open=True)
     if providers is not None:
-        _check_frame(providers, "providers", func, ["id"], "read it with io.read_providers.")
+        check_frame(providers, "providers", func, ["id"], "read it with io.read_providers.")
     data = _prepare_panel(panel, ids, providers, func)
     acts = _prepare_activities(activities, func, need_kind=True)
     wanted = _check_kinds(kinds, func)
@@ -1095,11 +1040,11 @@ def liaison_summary(
     ([<NA>, <NA>], [0.2, 0.2])
     """
     func = "liaison_summary"
-    ids = _check_ids(focus_ids, func)
+    ids = check_focus_ids(focus_ids, func)
     kind_keys = _check_kinds(kinds, func)
-    width = _check_int(window_months, "window_months", func, 1, 24)
-    limit = _check_int(threshold, "threshold", func, 1, 1_000_000)
-    _check_frame(activities, "activities", func, ["liaison"], "the outreach log needs a liaison.")
+    width = check_int(window_months, "window_months", func, low=1, high=24)
+    limit = check_int(threshold, "threshold", func, low=1, high=1_000_000)
+    check_frame(activities, "activities", func, ["liaison"], "the outreach log needs a liaison.")
     data = _prepare_panel(panel, ids, None, func)
     acts = _prepare_activities(activities, func, need_kind=kind_keys is not None)
     if kind_keys is not None:

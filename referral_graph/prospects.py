@@ -125,6 +125,14 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
+from referral_graph._checks import (
+    check_choice,
+    check_float,
+    check_focus_ids,
+    check_frame,
+    check_int,
+    text_key,
+)
 from referral_graph.exceptions import InsufficientDataError, ParameterError, SchemaError
 
 __all__ = [
@@ -157,69 +165,6 @@ RANDOM_BASELINE = "random (expected)"
 _MAX_CHUNK_ENTRIES = 4_000_000  # co-referral entries computed at once
 
 # ----------------------------------------------------------------------------- checks
-
-
-def _check_int(value: Any, name: str, func: str, low: int, high: int) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | np.integer)
-        or not low <= value <= high
-    ):
-        raise ParameterError(
-            f"The {name!r} parameter of {func} must be an int in the range [{low}, {high}]. "
-            f"Got {value!r} instead."
-        )
-    return int(value)
-
-
-def _check_fraction(value: Any, name: str, func: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float | np.integer | np.floating)
-        or not math.isfinite(float(value))
-        or not 0.0 < float(value) <= 1.0
-    ):
-        raise ParameterError(
-            f"The {name!r} parameter of {func} must be a float in the range (0, 1]. "
-            f"Got {value!r} instead."
-        )
-    return float(value)
-
-
-def _check_method(value: Any, func: str) -> str:
-    if not isinstance(value, str) or value not in METHODS:
-        options = ", ".join(repr(m) for m in METHODS)
-        raise ParameterError(
-            f"The 'method' parameter of {func} must be one of {options}. Got {value!r} instead."
-        )
-    return value
-
-
-def _check_frame(frame: Any, name: str, func: str, columns: list[str], hint: str) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise ParameterError(
-            f"The {name!r} parameter of {func} must be a pandas.DataFrame. "
-            f"Got {type(frame).__name__} instead."
-        )
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise SchemaError(f"The {name} table lacks column(s) {', '.join(missing)}; {hint}")
-    return frame
-
-
-def _check_ids(focus_ids: Any, func: str) -> list[str]:
-    if isinstance(focus_ids, str) or not isinstance(focus_ids, Iterable):
-        raise ParameterError(
-            f"The 'focus_ids' parameter of {func} must be a list of provider ids. "
-            f"Got {focus_ids!r} instead."
-        )
-    ids = list(dict.fromkeys(str(i) for i in focus_ids))
-    if not ids:
-        raise ParameterError(
-            f"The 'focus_ids' parameter of {func} must hold at least one provider id. "
-            "Got an empty list instead."
-        )
-    return ids
 
 
 def _check_weights(value: Any, func: str) -> dict[str, float]:
@@ -256,11 +201,6 @@ def _check_weights(value: Any, func: str) -> dict[str, float]:
     return weights
 
 
-def _norm(text: Any) -> str:
-    """Case-folded, whitespace-collapsed: the key specialties are matched on."""
-    return " ".join(str(text).split()).casefold()
-
-
 def _text_lookup(providers: pd.DataFrame, column: str, ids: pd.Index) -> pd.Series:
     """``column`` of each id in `ids` (stripped; blanks and unknown ids are missing)."""
     if column not in providers.columns:
@@ -282,7 +222,7 @@ def _ties_frame(ties: Any, panel: Any, func: str) -> pd.DataFrame:
             "Got None instead."
         )
     hint = "build it with referral_graph.aggregate.tie_table (or edge_panel)."
-    frame = _check_frame(
+    frame = check_frame(
         ties if ties is not None else panel,
         "ties" if ties is not None else "panel",
         func,
@@ -313,7 +253,7 @@ def _ties_frame(ties: Any, panel: Any, func: str) -> pd.DataFrame:
 
 def _panel_months(panel: pd.DataFrame, func: str) -> pd.DataFrame:
     """source, target, referrals and ``m`` (months since year 0) of an edge panel."""
-    frame = _check_frame(
+    frame = check_frame(
         panel,
         "panel",
         func,
@@ -393,7 +333,7 @@ def _build_network(
     names = name.fillna(pd.Series(ids, index=ids)).astype("str")
     org = _text_lookup(providers, "organization", ids)
     spec = _text_lookup(providers, "specialty", ids)
-    spec_key = spec.map(_norm, na_action="ignore")
+    spec_key = spec.map(text_key, na_action="ignore")
 
     focus_specs = set(spec_key[focus].dropna())
     specialties_known = bool(focus_specs)
@@ -401,8 +341,8 @@ def _build_network(
         logger.info(
             "%s: the focus providers have no specialty; every referral counts as market", func
         )
-    focus_orgs = set(org[focus].dropna().map(_norm))
-    org_key = org.map(_norm, na_action="ignore")
+    focus_orgs = set(org[focus].dropna().map(text_key))
+    org_key = org.map(text_key, na_action="ignore")
 
     to_focus_tie = focus[tgt]
     sibling = ~to_focus_tie & org_key.iloc[tgt].isin(focus_orgs).to_numpy()
@@ -756,18 +696,18 @@ def prospects(
     [0.373, 0.105]
     """
     func = "prospects"
-    providers = _check_frame(
+    providers = check_frame(
         providers, "providers", func, ["id"], "read it with referral_graph.io.read_providers."
     )
-    ids = _check_ids(focus_ids, func)
-    method = _check_method(method, func)  # type: ignore[assignment]
-    threshold = _check_fraction(loyal_threshold, "loyal_threshold", func)
-    practice_size = _check_int(max_practice_size, "max_practice_size", func, 2, 100_000)
+    ids = check_focus_ids(focus_ids, func)
+    method_name = check_choice(method, "method", func, METHODS)
+    threshold = check_float(loyal_threshold, "loyal_threshold", func, low=0, high=1, low_open=True)
+    practice_size = check_int(max_practice_size, "max_practice_size", func, low=2, high=100_000)
     weights = _check_weights(relation_weights, func)
     if top is not None:
-        top = _check_int(top, "top", func, 1, 10**12)
+        top = check_int(top, "top", func, low=1, high=10**12)
     if panel is not None:
-        _check_frame(
+        check_frame(
             panel,
             "panel",
             func,
@@ -776,7 +716,7 @@ def prospects(
         )
     frame = _ties_frame(ties, panel, func)
     net = _build_network(frame, providers, ids, max_practice_size=practice_size, func=func)
-    table = _prospect_table(net, method=method, weights=weights, loyal_threshold=threshold)
+    table = _prospect_table(net, method=method_name, weights=weights, loyal_threshold=threshold)
     if panel is not None and len(table):
         rows = net.ids.get_indexer(pd.Index(table["id"]))
         table["last_active"] = _last_active(panel, net.ids, rows).to_numpy()
@@ -992,14 +932,14 @@ def prospect_backtest(
     [[1.0, 1.0], [0.5, 0.5], [0.5, 0.5]]
     """
     func = "prospect_backtest"
-    providers = _check_frame(
+    providers = check_frame(
         providers, "providers", func, ["id"], "read it with referral_graph.io.read_providers."
     )
-    ids = _check_ids(focus_ids, func)
-    horizon = _check_int(horizon_months, "horizon_months", func, 1, 120)
-    threshold_refs = _check_int(min_referrals, "min_referrals", func, 1, 1000)
-    threshold = _check_fraction(loyal_threshold, "loyal_threshold", func)
-    practice_size = _check_int(max_practice_size, "max_practice_size", func, 2, 100_000)
+    ids = check_focus_ids(focus_ids, func)
+    horizon = check_int(horizon_months, "horizon_months", func, low=1, high=120)
+    threshold_refs = check_int(min_referrals, "min_referrals", func, low=1, high=1000)
+    threshold = check_float(loyal_threshold, "loyal_threshold", func, low=0, high=1, low_open=True)
+    practice_size = check_int(max_practice_size, "max_practice_size", func, low=2, high=100_000)
     weights = _check_weights(relation_weights, func)
     methods = [method] if isinstance(method, str) else list(method)
     if not methods:
@@ -1007,10 +947,10 @@ def prospect_backtest(
             f"The 'method' parameter of {func} must name at least one method. Got {method!r} "
             "instead."
         )
-    methods = [_check_method(m, func) for m in methods]  # type: ignore[misc]
+    method_names = [check_choice(m, "method", func, METHODS) for m in methods]
     if isinstance(k, int | np.integer):
         k = (int(k),)
-    ks = [_check_int(v, "k", func, 1, 10**9) for v in k]
+    ks = [check_int(v, "k", func, low=1, high=10**9) for v in k]
     stamp = _check_cutoff(cutoff, func)
     frame = _panel_months(panel, func)
     cut = stamp.year * 12 + stamp.month - 1
@@ -1043,7 +983,7 @@ def prospect_backtest(
         "base_rate": pos / n,
     }
     results: list[dict[str, Any]] = []
-    for name in methods:
+    for name in method_names:
         scores = _score(net, rows, method=name, weights=weights, loyal_threshold=threshold)
         results.append(_metrics(name, y, scores.score, ks))
     results.append(_metrics(VOLUME_BASELINE, y, net.to_comp[rows].astype(np.float64), ks))

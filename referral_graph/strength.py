@@ -115,6 +115,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from referral_graph._checks import check_float, check_int, require_columns
 from referral_graph.exceptions import ParameterError, SchemaError
 
 __all__ = ["COMPONENTS", "DEFAULT_WEIGHTS", "org_strength", "tie_strength"]
@@ -184,26 +185,18 @@ def _check_weights(
     return merged
 
 
-def _check_positive(value: Any, name: str, func: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ParameterError(
-            f"The {name!r} parameter of {func} must be a number > 0. Got {value!r} instead."
-        )
-    return float(value)
-
-
-def _check_trend_months(value: Any, func: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 12:
-        raise ParameterError(
-            f"The 'trend_months' parameter of {func} must be an int in the range [1, 12]. "
-            f"Got {value!r} instead."
-        )
-    return int(value)
+def _check_half_life(value: Any, func: str) -> float:
+    """A finite number of days > 0 (the one range check strength needs twice)."""
+    return check_float(
+        value,
+        "half_life_days",
+        func,
+        low=0,
+        high=math.inf,
+        low_open=True,
+        high_open=True,
+        allow_numpy=False,
+    )
 
 
 def _check_as_of(value: Any, func: str) -> pd.Timestamp | None:
@@ -222,12 +215,6 @@ def _check_as_of(value: Any, func: str) -> pd.Timestamp | None:
     if pd.isna(stamp) or stamp.tzinfo is not None:
         raise ParameterError(message)
     return stamp.normalize()
-
-
-def _require(frame: pd.DataFrame, columns: list[str], what: str, hint: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise SchemaError(f"The {what} lacks column(s) {', '.join(missing)}; {hint}")
 
 
 def _counts(values: pd.Series, what: str) -> pd.Series:
@@ -282,7 +269,7 @@ def _prepare_ties(ties: pd.DataFrame, func: str) -> tuple[pd.DataFrame, pd.DataF
             f"The 'ties' parameter of {func} must be a pandas.DataFrame. "
             f"Got {type(ties).__name__} instead."
         )
-    _require(
+    require_columns(
         ties,
         [*_KEYS, "referrals"],
         "tie table",
@@ -314,7 +301,7 @@ def _prepare_panel(panel: pd.DataFrame, func: str) -> pd.DataFrame:
             f"The 'panel' parameter of {func} must be a pandas.DataFrame or None. "
             f"Got {type(panel).__name__} instead."
         )
-    _require(
+    require_columns(
         panel,
         [*_KEYS, "month", "referrals"],
         "edge panel",
@@ -338,7 +325,9 @@ def _specialty_of(providers: pd.DataFrame | None, ids: pd.Series) -> pd.Series:
     """The specialty of each id (``NA`` when unknown); blank strings count as unknown."""
     if providers is None or "specialty" not in providers.columns:
         return pd.Series(pd.NA, index=ids.index, dtype="str")
-    _require(providers, ["id"], "providers table", "read it with referral_graph.io.read_providers.")
+    require_columns(
+        providers, ["id"], "providers table", "read it with referral_graph.io.read_providers."
+    )
     lookup = (
         providers.assign(id=providers["id"].astype("str"))
         .drop_duplicates("id")
@@ -763,8 +752,8 @@ def tie_strength(
     """
     func = "tie_strength"
     w = _check_weights(weights, func)
-    half_life = _check_positive(half_life_days, "half_life_days", func)
-    k = _check_trend_months(trend_months, func)
+    half_life = _check_half_life(half_life_days, func)
+    k = check_int(trend_months, "trend_months", func, low=1, high=12, allow_numpy=False)
     stamp = _check_as_of(as_of, func)
     frame, from_panel = _prepare_ties(ties, func)
     if panel is None and from_panel is not None:
@@ -871,7 +860,7 @@ def org_strength(
     """
     func = "org_strength"
     w = _check_weights(weights, func)
-    half_life = _check_positive(half_life_days, "half_life_days", func)
+    half_life = _check_half_life(half_life_days, func)
     stamp = _check_as_of(as_of, func)
     needed = [
         *_KEYS,
@@ -885,8 +874,8 @@ def org_strength(
         "trend_basis",
         "reverse_referrals",
     ]
-    _require(strength_table, needed, "strength table", "compute it with tie_strength.")
-    _require(
+    require_columns(strength_table, needed, "strength table", "compute it with tie_strength.")
+    require_columns(
         providers,
         ["id", "organization"],
         "providers table",

@@ -219,6 +219,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from referral_graph._checks import check_float, check_int
 from referral_graph.exceptions import ParameterError
 
 __all__ = ["BEHAVIOURS", "Market", "generate_market", "write_market"]
@@ -582,15 +583,15 @@ def generate_market(
     ['base_rate', 'behaviour', 'change_end']
     """
     fn = "generate_market"
-    _check_int(n_providers, "n_providers", fn, 50, 5_000_000)
-    _check_int(n_months, "n_months", fn, 3, 600)
-    _check_int(seed, "seed", fn, 0, 2**63 - 1)
-    _check_int(n_competitors, "n_competitors", fn, 1, 20)
-    _check_int(visit_duration, "visit_duration", fn, 1, 36)
-    _check_int(n_liaisons, "n_liaisons", fn, 1, len(_LIAISONS))
-    _check_int(n_towns, "n_towns", fn, 1, len(_TOWNS))
+    check_int(n_providers, "n_providers", fn, low=50, high=5_000_000)
+    check_int(n_months, "n_months", fn, low=3, high=600)
+    check_int(seed, "seed", fn, low=0, high=2**63 - 1)
+    check_int(n_competitors, "n_competitors", fn, low=1, high=20)
+    check_int(visit_duration, "visit_duration", fn, low=1, high=36)
+    check_int(n_liaisons, "n_liaisons", fn, low=1, high=len(_LIAISONS))
+    check_int(n_towns, "n_towns", fn, low=1, high=len(_TOWNS))
     if events_per_month is not None:
-        _check_float(events_per_month, "events_per_month", fn, 0.0, 1e9)
+        check_float(events_per_month, "events_per_month", fn, low=0.0, high=1e9)
     rates = {
         "churn_rate": churn_rate,
         "drift_rate": drift_rate,
@@ -600,22 +601,22 @@ def generate_market(
         "decline_rate": decline_rate,
     }
     for name, value in rates.items():
-        _check_float(value, name, fn, 0.0, 1.0)
+        check_float(value, name, fn, low=0.0, high=1.0)
     if sum(rates.values()) > 1.0 + 1e-12:
         raise ParameterError(
             f"The behaviour rates of {fn} (churn_rate, drift_rate, dip_rate, new_referrer_rate, "
             f"retire_rate, decline_rate) must sum to at most 1. Got {sum(rates.values()):g} "
             "instead."
         )
-    _check_float(seasonality, "seasonality", fn, 0.0, 1.0)
-    _check_float(trend, "trend", fn, -0.5, 1.0)
-    _check_float(visit_effect, "visit_effect", fn, 0.0, 10.0)
-    _check_float(visit_share, "visit_share", fn, 0.0, 0.9)
-    _check_float(loyal_share, "loyal_share", fn, 0.0, 1.0)
-    _check_float(volume_sigma, "volume_sigma", fn, 0.0, 3.0)
-    _check_float(dispersion, "dispersion", fn, 0.0, 5.0)
-    _check_float(distance_scale, "distance_scale", fn, 1e-9, 10_000.0)
-    _check_float(dirty, "dirty", fn, 0.0, 0.5)
+    check_float(seasonality, "seasonality", fn, low=0.0, high=1.0)
+    check_float(trend, "trend", fn, low=-0.5, high=1.0)
+    check_float(visit_effect, "visit_effect", fn, low=0.0, high=10.0)
+    check_float(visit_share, "visit_share", fn, low=0.0, high=0.9)
+    check_float(loyal_share, "loyal_share", fn, low=0.0, high=1.0)
+    check_float(volume_sigma, "volume_sigma", fn, low=0.0, high=3.0)
+    check_float(dispersion, "dispersion", fn, low=0.0, high=5.0)
+    check_float(distance_scale, "distance_scale", fn, low=1e-9, high=10_000.0)
+    check_float(dirty, "dirty", fn, low=0.0, high=0.5)
     for flag, flag_name in ((patient_ids, "patient_ids"), (amounts, "amounts")):
         if not isinstance(flag, bool):
             raise ParameterError(
@@ -799,32 +800,6 @@ def write_market(
 
 
 # ----------------------------------------------------------------------------- validation
-
-
-def _check_int(value: object, name: str, fn: str, low: int, high: int) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | np.integer)
-        or not (low <= int(value) <= high)
-    ):
-        raise ParameterError(
-            f"The {name!r} parameter of {fn} must be an int in the range [{low}, {high}]. "
-            f"Got {value!r} instead."
-        )
-
-
-def _check_float(value: object, name: str, fn: str, low: float, high: float) -> None:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, int | float | np.integer | np.floating)
-        and math.isfinite(float(value))
-        and low <= float(value) <= high
-    )
-    if not ok:
-        raise ParameterError(
-            f"The {name!r} parameter of {fn} must be a float in the range [{low:g}, {high:g}]. "
-            f"Got {value!r} instead."
-        )
 
 
 def _parse_start(start: object, fn: str) -> pd.Timestamp:

@@ -79,6 +79,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from referral_graph._checks import check_choice
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 
 __all__ = [
@@ -386,16 +387,6 @@ def _format_rows(rows: Sequence[int]) -> str:
     shown = ", ".join(str(r) for r in rows[:_MAX_LISTED])
     more = len(rows) - _MAX_LISTED
     return shown + (f" and {more} more" if more > 0 else "")
-
-
-def _check_level(level: object, func: str) -> str:
-    if not isinstance(level, str) or level not in LEVELS:
-        allowed = ", ".join(repr(x) for x in LEVELS)
-        raise ParameterError(
-            f"The 'level' parameter of {func} must be a str among {{{allowed}}}. "
-            f"Got {level!r} instead."
-        )
-    return level
 
 
 def _decode(raw: bytes, *, encoding: str, source: str) -> tuple[str, str]:
@@ -707,7 +698,10 @@ def specialty_for(
     >>> specialty_for(codes, tax, level="classification").tolist()
     ['Internal Medicine', 'Pediatrics', <NA>, <NA>]
     """
-    level = _check_level(level, "specialty_for")
+    allowed = ", ".join(repr(x) for x in LEVELS)
+    level = check_choice(
+        level, "level", "specialty_for", LEVELS, expected=f"a str among {{{allowed}}}"
+    )
     table = _as_table(taxonomy, "specialty_for")
     return _map_codes(codes, table, level)
 

@@ -54,6 +54,7 @@ import networkx as nx
 import pandas as pd
 
 from referral_graph import centrality
+from referral_graph._checks import check_choice, check_int, parameter_error
 from referral_graph.exceptions import (
     InputError,
     InsufficientDataError,
@@ -205,38 +206,10 @@ class _Extras:
 # --------------------------------------------------------------------------- validation
 
 
-def _fail(func: str, name: str, expected: str, got: object) -> ParameterError:
-    return ParameterError(
-        f"The {name!r} parameter of {func} must be {expected}. Got {got!r} instead."
-    )
-
-
-def _check_choice(
-    func: str, name: str, value: object, choices: Sequence[str], *, allow_none: bool
-) -> None:
-    if value is None and allow_none:
-        return
-    if not isinstance(value, str) or value not in choices:
-        listed = ", ".join(repr(c) for c in choices) + (" or None" if allow_none else "")
-        raise _fail(func, name, f"one of {listed}", value)
-
-
-def _check_int(func: str, name: str, value: object, low: int, high: int | None = None) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        expected = f"an int in the range [{low}, {high}]" if high else f"an int >= {low}"
-        raise _fail(func, name, expected, value)
-    return value
-
-
 def _check_graph(func: str, graph: object) -> None:
     if not isinstance(graph, nx.DiGraph) or graph.is_multigraph():
         expected = "a networkx.DiGraph (not a multigraph or undirected graph)"
-        raise _fail(func, "G", expected, type(graph).__name__)
+        raise parameter_error("G", func, expected, type(graph).__name__)
 
 
 def _check_height(func: str, height: object) -> str:
@@ -244,12 +217,14 @@ def _check_height(func: str, height: object) -> str:
         return f"{height}px"
     if isinstance(height, str) and re.fullmatch(r"\d+(\.\d+)?(px|vh|em|rem|%)", height):
         return height
-    raise _fail(func, "height", "a CSS height such as '800px' or a positive int (pixels)", height)
+    raise parameter_error(
+        "height", func, "a CSS height such as '800px' or a positive int (pixels)", height
+    )
 
 
 def _check_frame(func: str, name: str, frame: object, required: Sequence[str]) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
-        raise _fail(func, name, "a pandas DataFrame", type(frame).__name__)
+        raise parameter_error(name, func, "a pandas DataFrame", type(frame).__name__)
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise SchemaError(
@@ -616,18 +591,18 @@ def _render(
     extras: _Extras | None = None,
 ) -> Network:
     _check_graph(func, G)
-    _check_choice(func, "size_by", size_by, _SIZE_BY, allow_none=True)
-    _check_choice(func, "color_by", color_by, _COLOR_BY, allow_none=True)
-    _check_choice(func, "edge_width_by", edge_width_by, _EDGE_WIDTH_BY, allow_none=False)
+    check_choice(size_by, "size_by", func, (*_SIZE_BY, None))
+    check_choice(color_by, "color_by", func, (*_COLOR_BY, None))
+    check_choice(edge_width_by, "edge_width_by", func, _EDGE_WIDTH_BY)
     if not isinstance(title, str):
-        raise _fail(func, "title", "a str", title)
+        raise parameter_error("title", func, "a str", title)
     if period is not None and not isinstance(period, str):
-        raise _fail(func, "period", "a str or None", period)
-    threshold = _check_int(func, "threshold", threshold, 1)
-    max_nodes = _check_int(func, "max_nodes", max_nodes, 1)
-    seed = _check_int(func, "seed", seed, 0)
+        raise parameter_error("period", func, "a str or None", period)
+    threshold = check_int(threshold, "threshold", func, low=1, allow_numpy=False)
+    max_nodes = check_int(max_nodes, "max_nodes", func, low=1, allow_numpy=False)
+    seed = check_int(seed, "seed", func, low=0, allow_numpy=False)
     if physics != "auto" and not isinstance(physics, bool):
-        raise _fail(func, "physics", "True, False or 'auto'", physics)
+        raise parameter_error("physics", func, "True, False or 'auto'", physics)
     css_height = _check_height(func, height)
     extras = extras or _Extras()
 
@@ -1167,9 +1142,9 @@ def network_view(
     """
     func = "network_view"
     _check_graph(func, G)
-    top = _check_int(func, "top", top, 1)
-    _check_choice(func, "by", by, _SIZE_BY, allow_none=False)
-    _check_choice(func, "collapse", collapse, ("organization", "community"), allow_none=True)
+    top = check_int(top, "top", func, low=1, allow_numpy=False)
+    check_choice(by, "by", func, _SIZE_BY)
+    check_choice(collapse, "collapse", func, ("organization", "community", None))
     size_by = options.get("size_by", by)
     table = _full_table(func, G, measures, by, size_by)
 
@@ -1331,10 +1306,12 @@ def focus_view(
     else:
         focus = []
     if not focus:
-        raise _fail(func, "focus_ids", "a provider id or a non-empty list of ids", focus_ids)
+        raise parameter_error(
+            "focus_ids", func, "a provider id or a non-empty list of ids", focus_ids
+        )
     _check_ids_in_graph(func, "focus_ids", G, focus)
     if top is not None:
-        top = _check_int(func, "top", top, 1)
+        top = check_int(top, "top", func, low=1, allow_numpy=False)
     segment_of = _segments(func, segments)
 
     focus_set = set(focus)
@@ -1450,8 +1427,8 @@ def ego_view(
             f"The 'provider' parameter of {func} must be a provider id in the graph. "
             f"Got {provider!r} instead (ids are strings and must match exactly)."
         )
-    hops = _check_int(func, "hops", hops, 1, 5)
-    _check_choice(func, "direction", direction, ("both", "in", "out"), allow_none=False)
+    hops = check_int(hops, "hops", func, low=1, high=5, allow_numpy=False)
+    check_choice(direction, "direction", func, ("both", "in", "out"))
     graph: nx.DiGraph | nx.Graph = G
     if direction == "in":
         graph = G.reverse(copy=False)
@@ -1523,10 +1500,12 @@ def community_view(
     func = "community_view"
     _check_graph(func, G)
     if not isinstance(labels, pd.Series):
-        raise _fail(func, "labels", "a pandas Series of community per provider id", labels)
+        raise parameter_error(
+            "labels", func, "a pandas Series of community per provider id", labels
+        )
     number = None if isinstance(community, bool) else _number(community)
     if number is None or not number.is_integer():
-        raise _fail(func, "community", "an int community label", community)
+        raise parameter_error("community", func, "an int community label", community)
     label_of = {str(i): _number(v) for i, v in labels.items()}
     available = sorted({int(v) for v in label_of.values() if v is not None})
     if number not in available:
@@ -1604,7 +1583,7 @@ def at_risk_view(
     func = "at_risk_view"
     _check_graph(func, G)
     frame = _check_frame(func, "at_risk", at_risk, ["source", "target"])
-    top = _check_int(func, "top", top, 1)
+    top = check_int(top, "top", func, low=1, allow_numpy=False)
     if frame.empty:
         raise InsufficientDataError(f"The 'at_risk' table passed to {func} has no rows.")
     order = next((c for c in ("expected_loss", "risk", "at_stake") if c in frame.columns), None)
