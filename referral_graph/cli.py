@@ -235,7 +235,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     try:
         net = _load(args, progress)
         progress("writing")
-        path = save_graph(net.graph, args.out)
+        path = save_graph(net.graph, args.out, threshold=args.threshold)
     finally:
         progress.close()
     _print_reports(net)
@@ -532,6 +532,14 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         metavar="PATH",
         help="output: FILE.graphml, FILE.gexf or a folder (Parquet)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=int,
+        default=11,
+        metavar="N",
+        help="small-cell threshold: counts 1..N-1 are left out of the file (default 11; "
+        "1 writes every count)",
     )
     p.set_defaults(func=cmd_build)
 

@@ -41,6 +41,7 @@ import pandas as pd
 from referral_graph import __version__
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.io import atomic_path
+from referral_graph.privacy import DEFAULT_THRESHOLD, is_count_name
 
 __all__ = ["graph_from_tables", "graph_to_tables", "load_graph", "save_graph"]
 
@@ -307,7 +308,31 @@ def _graphml_safe(G: nx.DiGraph) -> nx.DiGraph:
     return H
 
 
-def save_graph(G: nx.DiGraph, path: str | os.PathLike[str]) -> Path:
+def _suppressed(G: nx.DiGraph, threshold: int) -> nx.DiGraph:
+    """A copy of `G` without count attributes from 1 to ``threshold - 1``."""
+
+    def clean(data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: v
+            for k, v in data.items()
+            if not (
+                is_count_name(k)
+                and isinstance(v, int | float | np.number)
+                and not isinstance(v, bool)
+                and 0 < v < threshold
+            )
+        }
+
+    H: nx.DiGraph = nx.DiGraph()
+    H.graph.update(G.graph)
+    H.add_nodes_from((n, clean(d)) for n, d in G.nodes(data=True))
+    H.add_edges_from((u, v, clean(d)) for u, v, d in G.edges(data=True))
+    return H
+
+
+def save_graph(
+    G: nx.DiGraph, path: str | os.PathLike[str], *, threshold: int = DEFAULT_THRESHOLD
+) -> Path:
     """Write a referral graph; the format follows the path.
 
     ``.graphml`` (Gephi, yEd, igraph), ``.gexf`` (Gephi), or a folder (no
@@ -316,15 +341,24 @@ def save_graph(G: nx.DiGraph, path: str | os.PathLike[str]) -> Path:
     node and edge attributes survive every format; GEXF has no place for
     graph attributes other than the name.
 
+    Count attributes (``referrals``, ``patients``, ...; see
+    :func:`referral_graph.privacy.is_count_name`) from 1 to ``threshold - 1``
+    are left out of the file (small-cell suppression); the tie itself stays.
+    ``threshold=1`` writes every count, for analyses whose data agreement
+    allows it.
+
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> G = nx.DiGraph([("a", "b", {"referrals": 3})])
+    >>> G = nx.DiGraph([("a", "b", {"referrals": 3}), ("b", "c", {"referrals": 30})])
     >>> p = save_graph(G, pathlib.Path(tempfile.mkdtemp()) / "g.graphml")
-    >>> load_graph(p).edges["a", "b"]["referrals"]
-    3
+    >>> H = load_graph(p)
+    >>> H.edges["a", "b"], H.edges["b", "c"]["referrals"]
+    ({}, 30)
     """
     target = Path(os.fspath(path))
+    if threshold > 1:
+        G = _suppressed(G, threshold)
     suffix = target.suffix.lower()
     if suffix == ".graphml":
         with atomic_path(target) as tmp:

@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import SupportsFloat
 
@@ -30,11 +31,15 @@ import pandas as pd
 from referral_graph.exceptions import ParameterError
 
 __all__ = [
+    "COUNT_PATTERN",
     "DEFAULT_THRESHOLD",
+    "count_columns",
     "format_count",
+    "is_count_name",
     "is_small_cell",
     "pseudonymize",
     "suppress",
+    "suppress_counts",
     "suppress_frame",
 ]
 
@@ -153,3 +158,61 @@ def pseudonymize(ids: pd.Series) -> pd.Series:
     """
     codes, _ = pd.factorize(ids, use_na_sentinel=True)
     return pd.Series(codes.astype(np.int64), index=ids.index, name="patient_key")
+
+
+#: Column (and attribute) names that hold counts of referrals, patients, events or providers.
+COUNT_PATTERN = re.compile(
+    r"(referrals|patients|patient_count|bene_count|pair_count|same_day_count|transaction_count"
+    r"|^to_focus|^to_competitors$|^total$|_total$|_strength$|^at_stake$|^expected_loss$"
+    r"|^referrals_|_referrals$|^visits$|^events$|^activities$|^pre_|^post_|referrers$"
+    r"|receivers$|^providers$|^count$|_count$|^n_|_degree$)"
+)
+
+#: Names that look like counts but are not (shares, scores, ranks, ratios, components).
+_NOT_COUNTS = re.compile(
+    r"(^share|_share$|share_|score|rank|ratio|component|_pct$|^strength$|_rate$|_amount$)"
+)
+
+
+def is_count_name(name: object) -> bool:
+    """Whether a column or attribute name denotes a count (see :data:`COUNT_PATTERN`).
+
+    Examples
+    --------
+    >>> is_count_name("patients"), is_count_name("share_of_wallet"), is_count_name("pagerank")
+    (True, False, False)
+    """
+    text = str(name)
+    return bool(COUNT_PATTERN.search(text)) and not _NOT_COUNTS.search(text)
+
+
+def count_columns(frame: pd.DataFrame) -> list[str]:
+    """The numeric columns of `frame` that hold counts and must be suppressed on export.
+
+    Matched by name (:data:`COUNT_PATTERN`), minus shares, scores, ranks and
+    ratios; boolean columns never count.
+
+    Examples
+    --------
+    >>> count_columns(pd.DataFrame({"referrals": [1], "share": [0.5], "in_strength": [3.0],
+    ...                             "pagerank": [0.1], "patients_shared": [4], "rank": [1]}))
+    ['referrals', 'in_strength', 'patients_shared']
+    """
+    return [
+        str(c)
+        for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+        and is_count_name(c)
+    ]
+
+
+def suppress_counts(frame: pd.DataFrame, *, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """Return a copy of `frame` with small cells suppressed in every count column.
+
+    Examples
+    --------
+    >>> suppress_counts(pd.DataFrame({"referrals": [3, 30], "share": [0.1, 0.9]})).values.tolist()
+    [[<NA>, 0.1], [30, 0.9]]
+    """
+    return suppress_frame(frame, count_columns(frame), threshold=threshold)

@@ -55,7 +55,16 @@ from referral_graph.io import atomic_path
 from referral_graph.pipeline import ReferralNetwork
 from referral_graph.privacy import DEFAULT_THRESHOLD, format_count
 
-__all__ = ["Report", "build_report", "render_html", "talking_point", "write_report"]
+__all__ = [
+    "Report",
+    "build_report",
+    "headline_figures",
+    "monthly_series",
+    "outreach_list",
+    "render_html",
+    "talking_point",
+    "write_report",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -517,10 +526,15 @@ def _at_risk_sections(
         report.notes["at_risk"] = str(exc)
         report.notes["outreach_list"] = str(exc)
         return
+    risk = risk.assign(internal=risk["source"].isin(set(ids)))
     report.tables["at_risk"] = risk
-    flagged = risk.loc[risk["flagged"]] if "flagged" in risk else risk.head(capacity)
+    # Liaisons visit outside referrers: the focus's own providers stay in the at-risk table only.
+    # The visit list draws on the outside ties with the highest expected loss (a pool of four
+    # ties per visit), then ranks referrers by their summed loss and relationship value.
+    outside = risk.loc[~risk["internal"].to_numpy()]
+    pool = outside.sort_values("expected_loss", ascending=False, kind="stable").head(4 * capacity)
     report.tables["outreach_list"] = outreach_list(
-        flagged if len(flagged) else risk.head(capacity),
+        pool,
         net.providers,
         key_referrers=report.tables.get("key_referrers"),
         capacity=capacity,

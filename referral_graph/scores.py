@@ -33,40 +33,11 @@ import pandas as pd
 from referral_graph.exceptions import ParameterError
 from referral_graph.io import write_table
 from referral_graph.pipeline import ReferralNetwork
-from referral_graph.privacy import DEFAULT_THRESHOLD, suppress
+from referral_graph.privacy import DEFAULT_THRESHOLD, suppress_counts
 
-__all__ = ["COUNT_PATTERN", "count_columns", "score_network", "write_tables"]
+__all__ = ["score_network", "write_tables"]
 
 logger = logging.getLogger(__name__)
-
-#: Column names holding counts of referrals, patients or events (suppressed on export).
-COUNT_PATTERN = re.compile(
-    r"(referrals|patients|patient_count|bene_count|pair_count|same_day_count|transaction_count"
-    r"|^to_focus$|^to_competitors$|^total$|_strength$|^at_stake$|^expected_loss$"
-    r"|^referrals_|_referrals$|^visits$|^events$|^pre_|^post_)"
-)
-
-#: Columns that look like counts by name but are not (scores, shares, components, ranks).
-_NOT_COUNTS = re.compile(r"(share|score|rank|ratio|component|_pct$|^strength$)")
-
-
-def count_columns(frame: pd.DataFrame) -> list[str]:
-    """The numeric columns of `frame` that hold counts and must be suppressed.
-
-    Examples
-    --------
-    >>> count_columns(pd.DataFrame({"referrals": [1], "share": [0.5], "in_strength": [3.0],
-    ...                             "pagerank": [0.1]}))
-    ['referrals', 'in_strength']
-    """
-    return [
-        c
-        for c in frame.columns
-        if pd.api.types.is_numeric_dtype(frame[c])
-        and not pd.api.types.is_bool_dtype(frame[c])
-        and COUNT_PATTERN.search(str(c))
-        and not _NOT_COUNTS.search(str(c))
-    ]
 
 
 def write_tables(
@@ -99,9 +70,7 @@ def write_tables(
         if fmt not in ("csv", "parquet"):
             raise ParameterError(f"The 'formats' must be 'csv' or 'parquet'. Got {fmt!r} instead.")
     for name, table in tables.items():
-        safe = table.copy()
-        for col in count_columns(safe):
-            safe[col] = suppress(safe[col], threshold=threshold)
+        safe = suppress_counts(table, threshold=threshold)
         out[name] = [write_table(safe, target / f"{name}.{fmt}") for fmt in formats]
     return out
 

@@ -91,6 +91,8 @@ def test_build_events_formats(tmp_path, suffix):
         "visit_dt",
         "--date-format",
         "%d/%m/%Y",
+        "--threshold",
+        "1",
         "--out",
         str(out),
     )
@@ -98,7 +100,28 @@ def test_build_events_formats(tmp_path, suffix):
     assert src.read_bytes() == before  # input never modified
     G = load_graph(out)
     assert isinstance(G, nx.DiGraph)
-    assert G.edges["A1", "X9"]["referrals"] == 2
+    assert G.edges["A1", "X9"]["referrals"] == 2  # --threshold 1: every count written
+    suppressed = tmp_path / f"default{suffix}"
+    assert (
+        run(
+            "build",
+            "--events",
+            str(src),
+            "--source-col",
+            "ref_doc",
+            "--target-col",
+            "seen_by",
+            "--date-col",
+            "visit_dt",
+            "--date-format",
+            "%d/%m/%Y",
+            "--out",
+            str(suppressed),
+        )
+        == 0
+    )
+    H = load_graph(suppressed)
+    assert set(H.edges) == set(G.edges) and "referrals" not in H.edges["A1", "X9"]
     if suffix != ".gexf":  # GEXF (as networkx writes it) keeps no graph attributes
         assert G.graph["period_start"] == "2024-01-05"
         assert G.graph["period_end"] == "2024-02-28"

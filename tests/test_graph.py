@@ -170,7 +170,7 @@ def _assert_same(g: nx.DiGraph, h: nx.DiGraph, *, graph_attrs: bool = True) -> N
 
 @pytest.mark.parametrize("name", ["g.graphml", "g.gexf", "parquet_folder"])
 def test_save_and_load_round_trip(graph, tmp_path, name):
-    path = save_graph(graph, tmp_path / name)
+    path = save_graph(graph, tmp_path / name, threshold=1)  # every count, for a faithful copy
     assert path == tmp_path / name
     loaded = load_graph(path)
     assert isinstance(loaded, nx.DiGraph) and loaded.is_directed()
@@ -182,6 +182,18 @@ def test_save_and_load_round_trip(graph, tmp_path, name):
         assert loaded.graph == {"name": "events.csv"}
     leftovers = [p.name for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+@pytest.mark.parametrize("name", ["g.graphml", "g.gexf", "parquet_folder"])
+def test_saved_graphs_suppress_small_counts(graph, tmp_path, name):
+    loaded = load_graph(save_graph(graph, tmp_path / name))
+    assert set(loaded.edges) == set(graph.edges)  # ties stay; only small counts go
+    for u, v, data in graph.edges(data=True):
+        for key in ("referrals", "patients"):
+            if key in data and 0 < data[key] < 11:
+                assert key not in loaded.edges[u, v]
+            elif key in data:
+                assert loaded.edges[u, v][key] == data[key]
 
 
 def test_parquet_folder_layout(graph, tmp_path):

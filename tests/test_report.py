@@ -11,7 +11,7 @@ import pytest
 
 from referral_graph import cli, datasets, synthetic
 from referral_graph.report import outreach_list, talking_point
-from referral_graph.scores import count_columns
+from referral_graph.privacy import count_columns
 
 SECTIONS = {
     "headline": "Headline",
