@@ -89,6 +89,10 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
         ("--amount-col", "amount / revenue column of events"),
         ("--period-col", "period column of an edge file"),
         ("--provider-id-col", "id column of the providers table"),
+        ("--name-col", "name column of the providers table"),
+        ("--taxonomy-col", "taxonomy code column of the providers table"),
+        ("--specialty-col", "specialty column of the providers table"),
+        ("--organization-col", "organisation / practice column of the providers table"),
     ):
         cols.add_argument(flag, metavar="NAME", help=help_)
     opts = p.add_argument_group("reading")
@@ -167,7 +171,18 @@ def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None
         taxonomy=args.taxonomy,
         layout=getattr(args, "layout", "auto"),
         columns=columns,
-        provider_columns={"id_col": args.provider_id_col} if args.provider_id_col else None,
+        provider_columns={
+            key: value
+            for key, value in (
+                ("id_col", args.provider_id_col),
+                ("name_col", args.name_col),
+                ("taxonomy_col", args.taxonomy_col),
+                ("specialty_col", args.specialty_col),
+                ("organization_col", args.organization_col),
+            )
+            if value
+        }
+        or None,
         date_format=args.date_format,
         npi=npi,
         engine=args.engine,
@@ -219,9 +234,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     progress = _Progress(4, enabled=not args.quiet, desc="validate")
+    # The full report is printed below: do not also log each issue as it is found.
+    validate_logger = logging.getLogger("referral_graph.validate")
+    level = validate_logger.level
+    validate_logger.setLevel(logging.ERROR)
     try:
         net = _load(args, progress)
     finally:
+        validate_logger.setLevel(level)
         progress.close()
     for report in net.reports:
         print(report)
@@ -414,7 +434,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         activities = None
         if args.activities:
             progress("reading activities")
-            activities = read_activities(args.activities, encoding=args.encoding)
+            activities = read_activities(
+                args.activities,
+                date_col=args.activity_date_col,
+                provider_col=args.activity_provider_col,
+                encoding=args.encoding,
+            )
         progress("computing the report")
         path = write_report(
             net,
@@ -506,10 +531,20 @@ def build_parser() -> argparse.ArgumentParser:
         "providers, outreach activities and the planted ground truth.",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--providers", type=int, default=1500, metavar="N")
-    p.add_argument("--months", type=int, default=30, metavar="N")
-    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--providers",
+        type=int,
+        default=1500,
+        metavar="N",
+        help="providers in the market (default 1500)",
+    )
+    p.add_argument(
+        "--months", type=int, default=30, metavar="N", help="months of referrals (default 30)"
+    )
+    p.add_argument(
+        "--format", choices=["csv", "parquet"], default="csv", help="file format (default csv)"
+    )
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser(
@@ -595,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--threshold", type=int, default=11, metavar="N", help="small-cell threshold (default 11)"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, metavar="FILE.html")
     p.set_defaults(func=cmd_viz)
 
@@ -614,7 +649,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--threshold", type=int, default=11, metavar="N", help="small-cell threshold (default 11)"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, metavar="FILE.csv")
     p.set_defaults(func=cmd_at_risk)
 
@@ -626,7 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_input_options(p)
     p.add_argument("--cutoffs", type=int, default=6, help="test cutoffs (default 6)")
-    p.add_argument("--horizon", type=int, default=3)
+    p.add_argument("--horizon", type=int, default=3, help="months ahead of each cutoff (default 3)")
     p.add_argument(
         "--k",
         type=int,
@@ -635,7 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="visit capacities for precision@k (default 25 100)",
     )
     p.add_argument("--model", choices=["logistic", "gbm"], default="logistic")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", metavar="FILE.csv", help="also write the table")
     p.set_defaults(func=cmd_backtest)
 
@@ -653,12 +688,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="outreach log: date, provider, liaison, kind (visit, call, event, ...)",
     )
+    p.add_argument("--activity-date-col", metavar="NAME", help="date column of --activities")
+    p.add_argument(
+        "--activity-provider-col", metavar="NAME", help="provider id column of --activities"
+    )
     p.add_argument("--capacity", type=int, default=25, help="visits this week (default 25)")
-    p.add_argument("--horizon", type=int, default=3, help="at-risk horizon in months")
+    p.add_argument("--horizon", type=int, default=3, help="at-risk horizon in months (default 3)")
     p.add_argument(
         "--threshold", type=int, default=11, metavar="N", help="small-cell threshold (default 11)"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, metavar="DIR")
     p.set_defaults(func=cmd_report)
 

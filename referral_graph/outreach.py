@@ -150,7 +150,7 @@ class OutreachEffect:
     n_treated : int
         Visited referrers in the estimate.
     n_control : int
-        Distinct never-visited referrers matched to them.
+        Distinct referrers not yet visited (by the end of the post window) matched to them.
     method : str
         ``"did"``.
     warning : str or None
@@ -644,7 +644,7 @@ def _estimate(
         reason = (
             "no visited referrer with full pre and post windows"
             if not len(design.treated)
-            else f"fewer than {n_neighbors} never-visited referrers to compare with"
+            else f"fewer than {n_neighbors} not-yet-visited referrers to compare with"
         )
         logger.warning("%s: %s", func, reason)
         return OutreachEffect(

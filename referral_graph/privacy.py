@@ -33,6 +33,8 @@ from referral_graph.exceptions import ParameterError
 __all__ = [
     "COUNT_PATTERN",
     "DEFAULT_THRESHOLD",
+    "DERIVED_FROM",
+    "NOT_EXPORTED",
     "count_columns",
     "format_count",
     "is_count_name",
@@ -207,12 +209,55 @@ def count_columns(frame: pd.DataFrame) -> list[str]:
     ]
 
 
+#: Columns computed from a count: masked on the rows where that count is a small cell
+#: (a monotone transform such as ``volume = log(1 + r) / log(1 + r_max)`` gives the count back).
+DERIVED_FROM: dict[str, tuple[str, ...]] = {
+    "volume": ("referrals",),
+    "patient_volume": ("patients",),
+    "score": ("referrals", "patients"),
+}
+
+#: Per-month means of counts (a count divided by a window): not written to exported tables.
+NOT_EXPORTED = ("trend_recent", "trend_prior")
+
+
 def suppress_counts(frame: pd.DataFrame, *, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
-    """Return a copy of `frame` with small cells suppressed in every count column.
+    """Return a copy of `frame` fit for export: every small cell hidden.
+
+    * count columns (:func:`count_columns`): 1 to ``threshold - 1`` become missing;
+    * columns derived from a count (:data:`DERIVED_FROM`: ``volume``, ``patient_volume``,
+      ``score``) become missing on the rows where that count was hidden;
+    * per-month means of counts (:data:`NOT_EXPORTED`) are left out;
+    * a long table with a ``unit`` column hides small values on its ``"count"`` rows.
 
     Examples
     --------
     >>> suppress_counts(pd.DataFrame({"referrals": [3, 30], "share": [0.1, 0.9]})).values.tolist()
     [[<NA>, 0.1], [30, 0.9]]
+    >>> t = pd.DataFrame({"referrals": [3, 30], "volume": [0.2, 0.6], "trend_recent": [1.0, 9.0]})
+    >>> safe = suppress_counts(t)
+    >>> safe.columns.tolist(), safe["referrals"].tolist(), safe["volume"].tolist()
+    (['referrals', 'volume'], [<NA>, 30], [nan, 0.6])
     """
-    return suppress_frame(frame, count_columns(frame), threshold=threshold)
+    threshold = _check_threshold(threshold)
+    out = frame.drop(columns=[c for c in NOT_EXPORTED if c in frame.columns])
+    small: dict[str, pd.Series] = {}
+    for col in count_columns(out):
+        values = pd.to_numeric(out[col], errors="coerce")
+        small[col] = ((values > 0) & (values < threshold)).fillna(False).astype(bool)
+    out = suppress_frame(out, list(small), threshold=threshold)
+    for derived, sources in DERIVED_FROM.items():
+        if derived in out.columns and pd.api.types.is_numeric_dtype(out[derived]):
+            mask = pd.Series(False, index=out.index)
+            for source in sources:
+                if source in small:
+                    mask |= small[source]
+            out[derived] = out[derived].mask(mask)
+    if "unit" in out.columns:
+        rows = (out["unit"] == "count").to_numpy()
+        for col in out.columns:
+            if col != "unit" and pd.api.types.is_numeric_dtype(out[col]):
+                values = pd.to_numeric(out[col], errors="coerce")
+                tiny = rows & ((values > 0) & (values < threshold)).fillna(False).to_numpy()
+                out[col] = out[col].mask(tiny)
+    return out

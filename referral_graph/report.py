@@ -90,7 +90,7 @@ class Report:
     focus_ids : list of str
     period : tuple of Timestamp, or None
     headline : pandas.DataFrame
-        ``measure``, ``current``, ``previous``, ``year_ago``, ``note``.
+        ``measure``, ``current``, ``previous``, ``year_ago``, ``unit``.
     tables : dict of str to DataFrame
         Every table (written as CSV).
     notes : dict of str to str

@@ -448,6 +448,7 @@ def parse_numbers(
     else:
         fractional = pd.Series(False, index=values.index)
     fix_note = "" if exclude else " (the value is treated as missing)"
+    article = "an" if kind[:1] in ("a", "e", "i", "o", "u") else "a"
     for check, mask, what, hint in (
         (
             "non_numeric",
@@ -455,7 +456,12 @@ def parse_numbers(
             f"the {kind} is not a number{fix_note}",
             "use plain numbers without thousands separators or units",
         ),
-        ("negative", negative, f"the {kind} is negative{fix_note}", f"a {kind} cannot be below 0"),
+        (
+            "negative",
+            negative,
+            f"the {kind} is negative{fix_note}",
+            f"{article} {kind} cannot be below 0",
+        ),
         (
             "fractional",
             fractional,

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from referral_graph import cli, datasets, synthetic
-from referral_graph.report import outreach_list, talking_point
 from referral_graph.privacy import count_columns
+from referral_graph.report import outreach_list, talking_point
 
 SECTIONS = {
     "headline": "Headline",
