@@ -571,6 +571,33 @@ def _clean_ids(values: pd.Series) -> pd.Series:
     return out.str.strip().astype("str")
 
 
+def _date_column(
+    col: pd.Series, *, report: ValidationReport, column: str, date_format: str | None
+) -> tuple[pd.Series, pd.Series]:
+    """Dates of a date column (text or already datetime) and the mask of rows to exclude."""
+    if not pd.api.types.is_datetime64_any_dtype(col):
+        return parse_dates(
+            col.astype("str").where(col.notna()),
+            date_format=date_format,
+            report=report,
+            column=column,
+        )
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        col = col.dt.tz_localize(None)  # keep the local calendar date
+    dates = col.astype("datetime64[ns]")
+    missing = dates.isna()
+    if missing.any():
+        report.add(
+            "missing_date",
+            "the date is missing",
+            column=column,
+            rows=col.index[missing.to_numpy()],
+            excluded=True,
+            hint="fill in the dates, or leave the date column out",
+        )
+    return dates, missing
+
+
 def _mapped_columns(columns: Mapping[str, str]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in columns.items())
 
@@ -689,29 +716,9 @@ def read_events(
         )
         bad |= self_ref
     if "date" in cols:
-        col = frame[cols["date"]]
-        if pd.api.types.is_datetime64_any_dtype(col):
-            if isinstance(col.dtype, pd.DatetimeTZDtype):
-                col = col.dt.tz_localize(None)  # keep the local calendar date
-            dates = col.astype("datetime64[ns]")
-            missing = dates.isna()
-            if missing.any():
-                report.add(
-                    "missing_date",
-                    "the date is missing",
-                    column=cols["date"],
-                    rows=frame.index[missing.to_numpy()],
-                    excluded=True,
-                    hint="fill in the dates, or leave the date column out",
-                )
-            date_bad = missing
-        else:
-            dates, date_bad = parse_dates(
-                col.astype("str").where(col.notna()),
-                date_format=date_format,
-                report=report,
-                column=cols["date"],
-            )
+        dates, date_bad = _date_column(
+            frame[cols["date"]], report=report, column=cols["date"], date_format=date_format
+        )
         out["date"] = dates
         bad |= date_bad
     if "patient_id" in cols:
@@ -1118,17 +1125,9 @@ def read_activities(
     out: dict[str, pd.Series] = {}
     out["provider"] = _clean_ids(frame[cols["provider"]])
     bad = check_ids(out["provider"], report=report, column=cols["provider"], npi=False)
-    col = frame[cols["date"]]
-    if pd.api.types.is_datetime64_any_dtype(col):
-        dates = col.astype("datetime64[ns]")
-        date_bad = dates.isna()
-    else:
-        dates, date_bad = parse_dates(
-            col.astype("str").where(col.notna()),
-            date_format=date_format,
-            report=report,
-            column=cols["date"],
-        )
+    dates, date_bad = _date_column(
+        frame[cols["date"]], report=report, column=cols["date"], date_format=date_format
+    )
     out["date"] = dates
     bad |= date_bad
     for key in ("liaison", "kind"):

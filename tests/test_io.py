@@ -22,6 +22,7 @@ from referral_graph.graph import graph_from_tables, save_graph
 from referral_graph.io import (
     EVENT_ALIASES,
     atomic_path,
+    read_activities,
     read_edges,
     read_events,
     read_providers,
@@ -525,3 +526,20 @@ def test_graph_from_read_edges_is_a_plain_digraph(write_file):
     assert type(g) is nx.DiGraph
     assert g.graph["layout"] == "cms-pspp"
     assert g.edges[NPI_A, NPI_B]["referrals"] == 69
+
+
+def test_read_activities_reports_every_excluded_row():
+    log = pd.DataFrame(
+        {
+            "visit_date": pd.to_datetime(["2024-05-02", None, "2024-06-01"]),
+            "npi": ["1234567893", "1003033051", ""],
+            "rep": ["A. Lee", "A. Lee", "B. Roy"],
+            "type": ["Visit", "Call", "Lunch"],
+        },
+        index=[10, 11, 12],
+    )
+    activities = read_activities(log)
+    assert activities["kind"].tolist() == ["visit"]
+    report = activities.attrs["report"]
+    assert report.excluded_by_reason == {"missing_id": 1, "missing_date": 1}
+    assert {i.rows for i in report.issues if i.excluded} == {(11,), (12,)}
