@@ -7,6 +7,10 @@ same results (tested):
 * ``"duckdb"``: DuckDB in-process (no server), multi-threaded; the default
   for anything but small frames.
 * ``"pandas"``: plain pandas group-bys, for small in-memory frames.
+* ``"spark"``: Apache Spark (optional: ``pip install referral_graph[spark]``),
+  delegated to :func:`referral_graph.spark.aggregate_frame`; never chosen by
+  ``"auto"``. For files too large for pandas see :mod:`referral_graph.scale`
+  (DuckDB, out of core) and :func:`referral_graph.spark.aggregate_spark`.
 
 Patient codes (``patient_key``, see :func:`referral_graph.privacy.pseudonymize`)
 are used only to count distinct patients and do not appear in any output.
@@ -41,23 +45,23 @@ __all__ = ["edge_panel", "resolve_engine", "tie_table"]
 
 logger = logging.getLogger(__name__)
 
-Engine = Literal["auto", "duckdb", "pandas"]
+Engine = Literal["auto", "duckdb", "pandas", "spark"]
 
 #: Below this many events, ``engine="auto"`` uses pandas.
 SMALL_FRAME_ROWS = 200_000
 
 
 def resolve_engine(events: pd.DataFrame, engine: str) -> str:
-    """Return the engine to use for `events` ("duckdb" or "pandas").
+    """Return the engine to use for `events` ("duckdb", "pandas" or "spark").
 
     Examples
     --------
     >>> resolve_engine(pd.DataFrame({"source": []}), "auto")
     'pandas'
     """
-    if engine not in ("auto", "duckdb", "pandas"):
+    if engine not in ("auto", "duckdb", "pandas", "spark"):
         raise ParameterError(
-            "The 'engine' parameter must be one of 'auto', 'duckdb', 'pandas'. "
+            "The 'engine' parameter must be one of 'auto', 'duckdb', 'pandas', 'spark'. "
             f"Got {engine!r} instead."
         )
     if engine == "auto":
@@ -157,8 +161,9 @@ def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame
     events : pandas.DataFrame
         From :func:`referral_graph.io.read_events`: ``source``, ``target``,
         ``date`` and optionally ``patient_key``, ``amount``.
-    engine : {"auto", "duckdb", "pandas"}
-        ``"auto"`` uses pandas below 200,000 rows, DuckDB above.
+    engine : {"auto", "duckdb", "pandas", "spark"}
+        ``"auto"`` uses pandas below 200,000 rows, DuckDB above; ``"spark"``
+        needs pyspark and Java (a local session is started and stopped).
 
     Returns
     -------
@@ -193,6 +198,10 @@ def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame
         )
         events = events.loc[~undated.to_numpy()]
     engine_used = resolve_engine(events, engine)
+    if engine_used == "spark":
+        from referral_graph import spark as _spark
+
+        return _spark.aggregate_frame(events, "panel")
     has_patients = "patient_key" in events.columns
     has_amount = "amount" in events.columns
     if engine_used == "duckdb":
@@ -258,7 +267,7 @@ def tie_table(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame:
     ----------
     events : pandas.DataFrame
         From :func:`referral_graph.io.read_events`; dates are optional.
-    engine : {"auto", "duckdb", "pandas"}
+    engine : {"auto", "duckdb", "pandas", "spark"}
         As in :func:`edge_panel`.
 
     Returns
@@ -279,6 +288,10 @@ def tie_table(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame:
     """
     _check_events(events, need_dates=False)
     engine_used = resolve_engine(events, engine)
+    if engine_used == "spark":
+        from referral_graph import spark as _spark
+
+        return _spark.aggregate_frame(events, "ties")
     has_patients = "patient_key" in events.columns
     has_amount = "amount" in events.columns
     has_dates = "date" in events.columns

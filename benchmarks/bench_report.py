@@ -1,0 +1,261 @@
+"""Benchmark: ``referral-graph report`` end to end on standard markets.
+
+Generates (once, cached under ``benchmarks/results/``, which git ignores) a
+synthetic market with ``referral_graph.synthetic.generate_market(n_providers=N,
+n_months=24, seed=7, events_per_month=E / 24)`` and writes its events and
+providers as CSV. Then runs, in a fresh process,
+
+    referral-graph report --events EVENTS.csv --providers PROVIDERS.csv \\
+        --focus "Riverside Health" --out OUT -q
+
+under ``/usr/bin/time -v`` and reports wall time and peak RSS (maximum
+resident set size of the command). With ``--trace`` it runs the same command
+in-process in a child with every log record stamped with elapsed seconds and
+the current and peak RSS, which shows where time and memory go step by step.
+
+Targets on the project's 2-core, 24 GiB machine:
+
+* 50,000 providers / 5,000,000 events: <= 90 s, <= 3 GB
+* 300,000 providers / 30,000,000 events: <= 180 s, <= 8 GB
+
+Usage::
+
+    python benchmarks/bench_report.py                 # the 50k market
+    python benchmarks/bench_report.py --size 300k     # the 300k market
+    python benchmarks/bench_report.py --size 50k --trace
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+SIZES = {
+    "50k": (50_000, 24, 5_000_000, 90.0, 3.0),
+    "300k": (300_000, 24, 30_000_000, 180.0, 8.0),
+}
+FOCUS = "Riverside Health"
+
+
+def generate(folder: Path, providers: int, months: int, events: int) -> tuple[Path, Path]:
+    """Write the market's events and providers as CSV (cached by size)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    events_path = folder / f"events_{providers}_{months}_{events}.csv"
+    providers_path = folder / f"providers_{providers}_{months}_{events}.csv"
+    if events_path.exists() and providers_path.exists():
+        return events_path, providers_path
+    from referral_graph import synthetic
+
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    market = synthetic.generate_market(
+        n_providers=providers, n_months=months, seed=7, events_per_month=events / months
+    )
+    generated = time.perf_counter() - started
+    if not events_path.exists():
+        frame = market.events
+        frame = frame.assign(date=frame["date"].dt.strftime("%Y-%m-%d"))
+        tmp = events_path.with_suffix(".tmp")
+        pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), tmp)
+        os.replace(tmp, events_path)
+    tmp = providers_path.with_suffix(".tmp")
+    market.providers.to_csv(tmp, index=False)
+    os.replace(tmp, providers_path)
+    logging.info(
+        "generated %s events in %.0f s (written in %.0f s) -> %s",
+        f"{len(market.events):,}",
+        generated,
+        time.perf_counter() - started - generated,
+        events_path,
+    )
+    return events_path, providers_path
+
+
+def _time_v(command: list[str]) -> tuple[float, float, int, str]:
+    """Run under /usr/bin/time -v: (wall s, peak RSS GB, exit code, stderr tail)."""
+    started = time.perf_counter()
+    proc = subprocess.run(
+        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - started
+    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    peak = int(match.group(1)) / 1024**2 if match else float("nan")
+    tail = "\n".join(
+        line for line in proc.stderr.splitlines() if "\t" not in line and line.strip()
+    )[-2000:]
+    return wall, peak, proc.returncode, tail
+
+
+def run(size: str, *, data: Path, keep: bool) -> dict[str, object]:
+    providers, months, n_events, wall_target, rss_target = SIZES[size]
+    events_path, providers_path = generate(data, providers, months, n_events)
+    out = data / f"report_{size}"
+    shutil.rmtree(out, ignore_errors=True)
+    exe = shutil.which("referral-graph")
+    base = [exe] if exe else [sys.executable, "-m", "referral_graph.cli"]
+    command = [
+        *base,
+        "report",
+        "--events",
+        str(events_path),
+        "--providers",
+        str(providers_path),
+        "--focus",
+        FOCUS,
+        "--out",
+        str(out),
+        "-q",
+    ]
+    wall, peak, code, tail = _time_v(command)
+    result: dict[str, object] = {
+        "size": size,
+        "providers": providers,
+        "events": n_events,
+        "wall_s": round(wall, 1),
+        "peak_rss_gb": round(peak, 2),
+        "wall_target_s": wall_target,
+        "rss_target_gb": rss_target,
+        "exit_code": code,
+        "met": code == 0 and wall <= wall_target and peak <= rss_target,
+    }
+    print(f"report {size}: {wall:.1f} s (target <= {wall_target:.0f} s), peak RSS {peak:.2f} GB "
+          f"(target <= {rss_target:.0f} GB), exit {code}")  # fmt: skip
+    if code != 0:
+        print(tail)
+    if not keep:
+        shutil.rmtree(out, ignore_errors=True)
+    return result
+
+
+# ----------------------------------------------------------------------------- tracing
+
+
+class _Stamp(logging.Filter):
+    """Prefix every record with elapsed seconds, current and peak RSS (from /proc)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = time.perf_counter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = Path("/proc/self/status").read_text()
+        rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024**2  # type: ignore[union-attr]
+        hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024**2  # type: ignore[union-attr]
+        record.msg = (
+            f"[{time.perf_counter() - self.started:7.1f} s  rss {rss:5.2f} GB  peak {hwm:5.2f} GB]"
+            f" {record.msg}"
+        )
+        return True
+
+
+def _drop_events() -> None:
+    """Experiment: free the validated events once aggregated (nothing downstream reads them)."""
+    import gc
+
+    from referral_graph import pipeline
+
+    original = pipeline.load_network
+
+    def load_network(**kwargs: object) -> pipeline.ReferralNetwork:
+        net = original(**kwargs)  # type: ignore[arg-type]
+        net.events = None
+        gc.collect()
+        logging.getLogger("bench_report").info("dropped the validated events")
+        return net
+
+    pipeline.load_network = load_network  # type: ignore[assignment]
+
+
+def trace_child(argv: list[str]) -> None:
+    """Run the CLI in this process with stamped logging (called with --trace-child)."""
+    from referral_graph import cli
+
+    if argv and argv[0] == "--drop-events":
+        argv = argv[1:]
+        _drop_events()
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(_Stamp())
+    handler.setFormatter(logging.Formatter("%(message)s  (%(name)s)"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    original = logging.basicConfig
+    logging.basicConfig = lambda **kwargs: None  # type: ignore[assignment]
+    try:
+        code = cli.main(argv)
+    finally:
+        logging.basicConfig = original
+    sys.exit(code)
+
+
+def trace(size: str, *, data: Path, drop_events: bool = False) -> None:
+    providers, months, n_events, _, _ = SIZES[size]
+    events_path, providers_path = generate(data, providers, months, n_events)
+    out = data / f"report_{size}_trace"
+    shutil.rmtree(out, ignore_errors=True)
+    argv = [
+        "report",
+        "--events",
+        str(events_path),
+        "--providers",
+        str(providers_path),
+        "--focus",
+        FOCUS,
+        "--out",
+        str(out),
+        "-q",
+    ]
+    extra = ["--drop-events"] if drop_events else []
+    subprocess.run([sys.executable, __file__, "--trace-child", *extra, *argv], check=False)
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--trace-child":
+        trace_child(sys.argv[2:])
+        return
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--size", choices=[*SIZES, "all"], default="50k")
+    parser.add_argument("--data", type=Path, default=RESULTS)
+    parser.add_argument("--trace", action="store_true", help="log each step's time and RSS")
+    parser.add_argument(
+        "--drop-events",
+        action="store_true",
+        help="with --trace: experiment freeing the validated events after aggregation",
+    )
+    parser.add_argument("--generate-only", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the report folder")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    sizes = list(SIZES) if args.size == "all" else [args.size]
+    if args.generate_only:
+        for size in sizes:
+            p, m, e, _, _ = SIZES[size]
+            generate(args.data, p, m, e)
+        return
+    if args.trace:
+        for size in sizes:
+            trace(size, data=args.data, drop_events=args.drop_events)
+        return
+    results = [run(size, data=args.data, keep=args.keep) for size in sizes]
+    record = args.data / "bench_report.json"
+    previous = json.loads(record.read_text()) if record.exists() else {}
+    previous.update({r["size"]: r for r in results})  # type: ignore[index]
+    record.write_text(json.dumps(previous, indent=2))
+
+
+if __name__ == "__main__":
+    main()

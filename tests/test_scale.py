@@ -1,0 +1,429 @@
+"""Tests for referral_graph.scale: out-of-core aggregation, the compact graph, subgraphs."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import NPI_A, NPI_B, NPI_C, NPI_D, SECRET
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pandas.testing import assert_frame_equal
+
+from referral_graph import aggregate, io, synthetic
+from referral_graph.centrality import CompactGraph, provider_measures
+from referral_graph.communities import detect_communities
+from referral_graph.exceptions import (
+    InputError,
+    ParameterError,
+    SchemaError,
+    ValidationError,
+)
+from referral_graph.graph import graph_from_tables
+from referral_graph.scale import (
+    aggregate_files,
+    compact_measures,
+    ego_network,
+    load_compact,
+    read_output,
+    subgraph,
+)
+
+
+def issues(report) -> list[tuple[str, int, str | None, bool]]:
+    """What must agree between engines: check, count, column, excluded (not rows/examples)."""
+    return [(i.check, i.count, i.column, i.excluded) for i in report.issues]
+
+
+def assert_same_as_in_memory(events_path: Path, result, **read_kwargs) -> pd.DataFrame:
+    events = io.read_events(events_path, **read_kwargs)
+    expected = events.attrs["report"]
+    assert result.report.excluded_by_reason == expected.excluded_by_reason
+    assert issues(result.report) == issues(expected)
+    assert result.report.rows_read == expected.rows_read
+    assert result.events == len(events)
+    ties = read_output(result.paths["ties"])
+    assert_frame_equal(ties, aggregate.tie_table(events, engine="duckdb"))
+    if "date" in events.columns:
+        panel = read_output(result.paths["panel"])
+        assert_frame_equal(panel, aggregate.edge_panel(events, engine="duckdb"))
+    return events
+
+
+@pytest.fixture(scope="module")
+def dirty_market(tmp_path_factory) -> Path:
+    """A small market with every kind of planted bad row, as CSV, plus a malformed line."""
+    market = synthetic.generate_market(n_providers=150, n_months=8, seed=11, dirty=0.06)
+    folder = tmp_path_factory.mktemp("dirty")
+    path = folder / "events.csv"
+    market.events.to_csv(path, index=False)
+    with path.open("a", encoding="utf-8") as f:
+        f.write("1,2,3\n,,,,,,\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory):
+    m = synthetic.generate_market(n_providers=300, n_months=12, seed=5)
+    folder = tmp_path_factory.mktemp("market")
+    paths = synthetic.write_market(m, folder, format="parquet", include_truth=False)
+    return m, paths, folder
+
+
+# ----------------------------------------------------------------------------- aggregate_files
+
+
+def test_dirty_csv_equals_the_in_memory_path(dirty_market, tmp_path):
+    result = aggregate_files(dirty_market, tmp_path / "out", memory_limit="1GB", threads=2)
+    assert_same_as_in_memory(dirty_market, result)
+    reasons = result.report.excluded_by_reason
+    for check in (
+        "wrong_field_count",
+        "blank_line",
+        "missing_id",
+        "self_referral",
+        "unparsable_date",
+        "duplicate_row",
+    ):
+        assert reasons[check] > 0, check
+    negative = next(i for i in result.report.issues if i.check == "negative")
+    assert not negative.excluded and negative.count > 0
+    wrong = next(i for i in result.report.issues if i.check == "wrong_field_count")
+    lines = dirty_market.read_text(encoding="utf-8").splitlines()
+    assert wrong.rows == (lines.index("1,2,3") + 1,)  # the line number
+    assert wrong.examples == ("3 fields",)
+    assert set(result.paths) == {"panel", "ties", "report"}
+    assert pd.read_csv(result.paths["report"])["check"].tolist() == [
+        i.check for i in result.report.issues
+    ]
+
+
+def test_parquet_and_several_files(market, tmp_path):
+    m, paths, _ = market
+    result = aggregate_files(paths["events"], tmp_path / "out", memory_limit="1GB")
+    events = assert_same_as_in_memory(paths["events"], result)
+    assert result.period == (events["date"].min(), events["date"].max())
+    assert result.ties == len(aggregate.tie_table(events))
+    # the same events split in two gzipped CSV files give the same tables
+    frame = m.events.assign(date=m.events["date"].dt.strftime("%Y-%m-%d"))
+    half = len(frame) // 2
+    for i, part in enumerate((frame.iloc[:half], frame.iloc[half:])):
+        with gzip.open(tmp_path / f"part{i}.csv.gz", "wt", encoding="utf-8") as f:
+            part.to_csv(f, index=False)
+    split = aggregate_files(
+        [tmp_path / "part0.csv.gz", tmp_path / "part1.csv.gz"], tmp_path / "split"
+    )
+    assert split.report.name.endswith("(+1 more files)")
+    assert_frame_equal(read_output(split.paths["ties"]), read_output(result.paths["ties"]))
+    assert_frame_equal(read_output(split.paths["panel"]), read_output(result.paths["panel"]))
+    glob = aggregate_files(str(tmp_path / "part*.csv.gz"), tmp_path / "glob")
+    assert glob.ties == split.ties
+
+
+def test_typed_parquet_columns(tmp_path):
+    """Dates as timestamps, numeric ids and amounts, no patient ids (identical rows kept)."""
+    frame = pd.DataFrame(
+        {
+            "referring_npi": [1234567893.0, 1234567893.0, 1234567893.0, 1003033051.0, np.nan],
+            "receiving_npi": [1003033051, 1003033051, 1003033051, 1003033051, 1003033051],
+            "service_date": pd.to_datetime(
+                ["2024-01-05", "2024-01-05", "2024-03-01", "2024-01-06", "2024-01-07"]
+            ),
+            "revenue": [10.0, 10.0, -1.0, np.inf, 2.0],
+        }
+    )
+    path = tmp_path / "typed.parquet"
+    frame.to_parquet(path)
+    result = aggregate_files(path, tmp_path / "out")
+    events = assert_same_as_in_memory(path, result)
+    assert len(events) == 3  # blank id, self-referral out; the two identical rows kept
+    assert [i.check for i in result.report.issues] == [
+        "missing_id",
+        "self_referral",
+        "non_numeric",
+        "negative",
+        "identical_rows",
+    ]
+    ties = read_output(result.paths["ties"])
+    assert ties["source"].tolist() == ["1234567893"]
+
+
+def test_declared_npis_day_first_dates_and_unknown_providers(tmp_path):
+    rows = [
+        (NPI_A, NPI_B, "05/01/2024", "p1"),
+        (NPI_A, NPI_B, "25/01/2024", "p2"),
+        (NPI_A, "1234567890", "26/01/2024", "p3"),  # bad check digit
+        (NPI_C, NPI_D, "13/02/2024", SECRET),
+        (NPI_C, NPI_D, " 13/02/2024", " "),  # blank patient: kept, not a duplicate
+        (NPI_C, NPI_D, "31/02/2024", "p4"),  # no such day
+        ("  ", NPI_D, "01/03/2024", "p5"),
+    ]
+    path = tmp_path / "e.csv"
+    pd.DataFrame(rows, columns=["ref", "to", "when", "member"]).to_csv(path, index=False, sep=";")
+    providers = pd.DataFrame({"id": [NPI_A, NPI_B, NPI_C]})
+    kwargs = {
+        "source_col": "ref",
+        "target_col": "to",
+        "date_col": "when",
+        "patient_col": "member",
+        "npi": True,
+        "date_format": "%d/%m/%Y",
+        "providers": providers,
+    }
+    result = aggregate_files(path, tmp_path / "out", **kwargs)
+    assert_same_as_in_memory(path, result, **kwargs)
+    unknown = next(i for i in result.report.issues if i.check == "unknown_provider")
+    assert unknown.examples == (NPI_D,) and unknown.count == 2
+    invalid = next(i for i in result.report.issues if i.check == "invalid_npi")
+    assert invalid.excluded and invalid.examples == ("1234567890",)
+    # the patient id appears nowhere in what was written
+    for written in (tmp_path / "out").iterdir():
+        assert SECRET.encode() not in written.read_bytes()
+
+
+def test_detected_date_format_notes(tmp_path):
+    path = tmp_path / "e.csv"
+    pd.DataFrame(
+        {"source": ["A", "B"], "target": ["C", "C"], "date": ["03/04/2024", "05/06/2024"]}
+    ).to_csv(path, index=False)
+    result = aggregate_files(path, tmp_path / "out")
+    events = assert_same_as_in_memory(path, result)
+    assert events["date"].dt.month.tolist() == [3, 5]  # month-first, as noted
+    assert "ambiguous_date_format" in [i.check for i in result.report.issues]
+
+
+def test_strict_raises_before_writing(dirty_market, tmp_path):
+    with pytest.raises(ValidationError, match="excluded"):
+        aggregate_files(dirty_market, tmp_path / "out", strict=True)
+    assert not (tmp_path / "out" / "ties.parquet").exists()
+
+
+def test_undated_events(tmp_path):
+    path = tmp_path / "e.csv"
+    pd.DataFrame({"from": ["A", "A", "B"], "to": ["B", "B", "B"]}).to_csv(path, index=False)
+    result = aggregate_files(path, tmp_path / "out")
+    assert "panel" not in result.paths
+    assert_same_as_in_memory(path, result)
+
+
+def test_bad_arguments(tmp_path, dirty_market):
+    with pytest.raises(ParameterError, match="memory_limit"):
+        aggregate_files(dirty_market, tmp_path, memory_limit="lots")
+    with pytest.raises(ParameterError, match="encoding"):
+        aggregate_files(dirty_market, tmp_path, encoding="cp1252")
+    with pytest.raises(InputError, match="no such file"):
+        aggregate_files(tmp_path / "nope.csv", tmp_path)
+    with pytest.raises(SchemaError, match="required column"):
+        bad = tmp_path / "x.csv"
+        bad.write_text("a,b\n1,2\n")
+        aggregate_files(bad, tmp_path / "out")
+    parquet = tmp_path / "e.parquet"
+    pd.DataFrame({"source": ["A"], "target": ["B"]}).to_parquet(parquet)
+    with pytest.raises(ParameterError, match="all CSV or all Parquet"):
+        aggregate_files([dirty_market, parquet], tmp_path / "out")
+
+
+def test_spills_within_a_small_memory_limit(market, tmp_path):
+    _, paths, _ = market
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    result = aggregate_files(
+        paths["events"], tmp_path / "out", memory_limit="64MB", temp_directory=spill, threads=1
+    )
+    assert result.ties > 0
+    assert list(spill.iterdir()) == []  # the spill folder is cleaned up
+
+
+def test_progress_steps(dirty_market, tmp_path):
+    steps: list[str] = []
+    aggregate_files(dirty_market, tmp_path / "out", progress=steps.append)
+    assert steps[0] == "reading" and steps[-1] == "writing the ties"
+
+
+ids = st.sampled_from(["A", "B", "C", " D", "", "1234567893", "1234567890"])
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(
+            ids,
+            ids,
+            st.sampled_from(["2024-01-05", "2024-02-29", "2024-13-01", "", "2024-01-31"]),
+            st.sampled_from(["p1", "p2", "", "p3"]),
+            st.sampled_from(["1.5", "-2", "x", "", "10"]),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_any_small_table_agrees_with_the_in_memory_path(tmp_path, rows):
+    folder = tmp_path / f"h{abs(hash(tuple(rows)))}"
+    folder.mkdir()
+    path = folder / "e.csv"
+    pd.DataFrame(rows, columns=["source", "target", "date", "patient_id", "amount"]).to_csv(
+        path, index=False
+    )
+    try:
+        events = io.read_events(path)
+    except InputError:  # e.g. every line blank: both paths refuse it
+        with pytest.raises(InputError):
+            aggregate_files(path, folder / "out", threads=1)
+        return
+    result = aggregate_files(path, folder / "out", threads=1)
+    assert result.report.excluded_by_reason == events.attrs["report"].excluded_by_reason
+    assert issues(result.report) == issues(events.attrs["report"])
+    ties = read_output(result.paths["ties"])
+    expected = aggregate.tie_table(events, engine="pandas")
+    if len(expected):
+        assert_frame_equal(ties, expected)
+    else:
+        assert len(ties) == 0
+
+
+# ----------------------------------------------------------------------------- compact graph
+
+
+@pytest.fixture(scope="module")
+def network(market, tmp_path_factory):
+    """Tie and panel files from aggregate_files, and the networkx graph of the same ties."""
+    _, paths, _ = market
+    out = tmp_path_factory.mktemp("network")
+    result = aggregate_files(paths["events"], out)
+    providers = io.read_providers(paths["providers"])
+    ties = read_output(result.paths["ties"])
+    G = graph_from_tables(ties, providers)
+    return result, providers, G
+
+
+def test_load_compact_equals_from_networkx(network):
+    result, providers, G = network
+    expected = CompactGraph.from_networkx(G)
+    cg = load_compact(result.paths["ties"], nodes=providers)
+    assert cg.ids.tolist() == expected.ids.tolist()
+    for attr in ("src", "dst", "weight"):
+        np.testing.assert_array_equal(getattr(cg, attr), getattr(expected, attr))
+    # a panel is summed over months; without providers the node order is the ties'
+    from_panel = load_compact(result.paths["panel"])
+    H = graph_from_tables(read_output(result.paths["panel"]))
+    np.testing.assert_array_equal(from_panel.ids, CompactGraph.from_networkx(H).ids)
+    np.testing.assert_array_equal(from_panel.weight, CompactGraph.from_networkx(H).weight)
+    patients = load_compact(result.paths["ties"], weight="patients")
+    assert patients.weight.sum() == read_output(result.paths["ties"])["patients"].sum()
+
+
+def test_compact_measures_equal_networkx_measures(network):
+    result, providers, G = network
+    cg = load_compact(result.paths["ties"], nodes=providers)
+    table = compact_measures(cg, betweenness_k=16, seed=3)
+    expected = provider_measures(G, betweenness_k=16, seed=3)
+    for col in (
+        "id",
+        "in_degree",
+        "out_degree",
+        "in_strength",
+        "out_strength",
+        "pagerank",
+        "hub",
+        "authority",
+        "betweenness",
+        "betweenness_stderr",
+    ):
+        assert_frame_equal(table[[col]], expected[[col]], check_exact=False, rtol=1e-12)
+    labels = detect_communities(G, seed=3, n_iterations=2)
+    assert table["community"].tolist() == labels.tolist()
+    assert set(table.attrs["seconds"]) == {
+        "degree",
+        "pagerank",
+        "hits",
+        "communities",
+        "betweenness",
+    }
+    # and against networkx's own algorithms
+    pr = nx.pagerank(G, weight="referrals", tol=1e-12)
+    np.testing.assert_allclose(table["pagerank"], [pr[u] for u in table["id"]], atol=1e-6)
+
+
+def test_load_compact_errors(tmp_path):
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"source": ["A", None], "target": ["B", "C"], "referrals": [1, 2]}).to_parquet(
+        path
+    )
+    with pytest.raises(ParameterError, match="missing ids"):
+        load_compact(path)
+    with pytest.raises(SchemaError, match="'weight'"):
+        load_compact(path, weight="weight")
+    neg = tmp_path / "n.parquet"
+    pd.DataFrame({"source": ["A"], "target": ["B"], "referrals": [-1]}).to_parquet(neg)
+    with pytest.raises(ParameterError, match=">= 0"):
+        load_compact(neg)
+    gaps = tmp_path / "g.parquet"
+    pd.DataFrame({"source": ["A", "A"], "target": ["B", "C"], "referrals": [3, None]}).to_parquet(
+        gaps
+    )
+    assert load_compact(gaps).weight.tolist() == [3.0, 1.0]  # as from_networkx counts it
+
+
+def _same_graph(H: nx.DiGraph, expected: nx.DiGraph) -> None:
+    assert dict(H.nodes(data=True)) == dict(expected.nodes(data=True))
+    assert {(u, v): d for u, v, d in H.edges(data=True)} == {
+        (u, v): d for u, v, d in expected.edges(data=True)
+    }
+
+
+def test_subgraph_by_ids_predicate_and_sql(network):
+    result, providers, G = network
+    ties = result.paths["ties"]
+    town = providers["city"].iloc[0]
+    chosen = providers.loc[providers["city"] == town, "id"].tolist()
+    expected = G.subgraph(chosen)
+    _same_graph(subgraph(ties, chosen, providers=providers), expected)
+    _same_graph(subgraph(ties, lambda p: p["city"] == town, providers=providers), expected)
+    _same_graph(subgraph(ties, where=f"city = '{town}'", providers=providers), expected)
+    touching = subgraph(ties, chosen[:3], providers=providers, touching=True)
+    assert touching.number_of_edges() == len(
+        {(u, v) for u, v in G.edges() if u in chosen[:3] or v in chosen[:3]}
+    )
+    labels = detect_communities(load_compact(ties, nodes=providers))
+    community = labels.index[labels == 1].tolist()
+    _same_graph(subgraph(ties, community, providers=providers), G.subgraph(community))
+    with pytest.raises(ParameterError, match="exactly one"):
+        subgraph(ties)
+    with pytest.raises(ParameterError, match="SQL condition"):
+        subgraph(ties, where="no_such_column = 1", providers=providers)
+    with pytest.raises(ParameterError, match="pass"):
+        subgraph(ties, chosen[0])
+
+
+def test_ego_network(network):
+    result, providers, G = network
+    center = max(G.degree, key=lambda item: item[1])[0]
+    for hops, direction in ((1, "both"), (2, "out"), (1, "in")):
+        H = ego_network(result.paths["ties"], center, hops=hops, direction=direction,
+                        providers=providers)  # fmt: skip
+        base = G.reverse() if direction == "in" else G
+        expected = nx.ego_graph(base, center, radius=hops, undirected=direction == "both")
+        assert set(H) == set(expected)
+        assert set(H.edges()) == set(G.subgraph(expected).edges())
+    with pytest.raises(ParameterError, match="not in the network"):
+        ego_network(result.paths["ties"], "no-such-provider")
+
+
+def test_outputs_read_by_the_other_readers(network, tmp_path):
+    """ties.parquet and panel.parquet are read by io.read_edges (the CLI's --edges)."""
+    result, _, _ = network
+    edges = io.read_edges(result.paths["ties"])
+    ties = read_output(result.paths["ties"])
+    assert edges["referrals"].tolist() == ties["referrals"].tolist()
+    panel_edges = io.read_edges(result.paths["panel"])
+    assert "month" in panel_edges.columns
+    copy = tmp_path / "copy"
+    shutil.copytree(Path(result.paths["ties"]).parent, copy)
+    assert load_compact(copy / "ties.parquet").n_edges == len(ties)

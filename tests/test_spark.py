@@ -1,0 +1,168 @@
+"""The Spark engine (local[2]) against the embedded engines, bad rows included.
+
+Skipped, with the reason, where pyspark or Java is absent; with
+``REFERRAL_GRAPH_REQUIRE_SPARK=1`` (set by ``.ci/run``) a missing Spark fails
+instead. One Spark session serves the whole module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+from referral_graph import aggregate, io, synthetic
+from referral_graph.exceptions import ParameterError, ValidationError
+from referral_graph.scale import aggregate_files, read_output
+from referral_graph.spark import INSTALL_HINT, aggregate_spark, spark_available, spark_session
+
+REQUIRE_ENV = "REFERRAL_GRAPH_REQUIRE_SPARK"
+
+
+def _unavailable_reason() -> str | None:
+    if not spark_available():
+        return f"pyspark is not installed ({INSTALL_HINT})"
+    java_home = os.environ.get("JAVA_HOME")
+    if shutil.which("java") is None and not (java_home and Path(java_home, "bin/java").exists()):
+        return "Java is not installed (Spark needs Java 17+)"
+    return None
+
+
+def _skip_or_fail(reason: str) -> None:
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{REQUIRE_ENV}=1 but Spark cannot run: {reason}")
+    pytest.skip(f"Spark tests need pyspark and Java: {reason}")
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    """One local[2] session for the module; code generation off (tiny data: compiles dominate)."""
+    reason = _unavailable_reason()
+    if reason is not None:
+        _skip_or_fail(reason)
+    try:
+        session = spark_session(
+            "local[2]",
+            shuffle_partitions=2,
+            config={
+                "spark.sql.codegen.wholeStage": "false",
+                "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+            },
+        )
+    except ParameterError as exc:  # Java present but Spark cannot start
+        _skip_or_fail(str(exc))
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def dirty_csv(tmp_path_factory) -> Path:
+    """Every kind of planted bad row, a malformed line and a blank line."""
+    market = synthetic.generate_market(n_providers=120, n_months=6, seed=21, dirty=0.06)
+    path = tmp_path_factory.mktemp("spark") / "events.csv"
+    market.events.to_csv(path, index=False)
+    with path.open("a", encoding="utf-8") as f:
+        f.write("1,2,3\n,,,,,,\n")
+    return path
+
+
+def _issues(report) -> list[tuple[str, int, str | None, bool]]:
+    return [(i.check, i.count, i.column, i.excluded) for i in report.issues]
+
+
+def test_spark_equals_the_embedded_engines_on_bad_rows(spark, dirty_csv, tmp_path):
+    result = aggregate_spark(str(dirty_csv), spark=spark, write=tmp_path / "spark")
+    events = io.read_events(dirty_csv)
+    expected = events.attrs["report"]
+    # the same rows excluded, for the same reasons, in the same order
+    assert result.report.excluded_by_reason == expected.excluded_by_reason
+    assert _issues(result.report) == _issues(expected)
+    assert result.report.rows_read == expected.rows_read
+    assert result.events == len(events)
+    for check in ("wrong_field_count", "blank_line", "missing_id", "self_referral",
+                  "unparsable_date", "duplicate_row"):  # fmt: skip
+        assert expected.excluded_by_reason[check] > 0, check
+    # identical tables: the in-memory engines, and the out-of-core DuckDB engine
+    for engine in ("duckdb", "pandas"):
+        assert_frame_equal(result.panel, aggregate.edge_panel(events, engine=engine))
+        assert_frame_equal(result.ties, aggregate.tie_table(events, engine=engine))
+    files = aggregate_files(dirty_csv, tmp_path / "duckdb")
+    assert _issues(files.report) == _issues(result.report)
+    for key in ("panel", "ties"):
+        written = pd.read_parquet(result.paths[key])
+        assert_frame_equal(written, pd.read_parquet(files.paths[key]))  # same file schema
+        assert_frame_equal(read_output(result.paths[key]), getattr(result, key))
+    # the tie table is read by the other commands (--edges), patient ids are nowhere
+    assert io.read_edges(result.paths["ties"])["referrals"].sum() == len(events)
+    ids = set(pd.read_csv(dirty_csv, dtype=str)["patient_id"].dropna())
+    for path in Path(result.paths["ties"]).parent.iterdir():
+        text = path.read_bytes()
+        assert not any(p.encode() in text for p in list(ids)[:50])
+
+
+def test_spark_dataframe_and_typed_parquet(spark, tmp_path):
+    """Typed columns, declared NPIs, no patient ids (identical rows kept), providers check."""
+    rows = pd.DataFrame(
+        {
+            "referring_npi": ["1234567893", "1234567893", "1234567893", "1003033051", "1234567890"],
+            "receiving_npi": ["1003033051", "1003033051", "1003033051", "1003033051", "1003033051"],
+            "service_date": pd.to_datetime(
+                ["2024-01-05", "2024-01-05", "2024-03-01", "2024-01-06", "2024-01-07"]
+            ),
+            "revenue": [10.0, 10.0, -1.0, 5.0, np.inf],
+        }
+    )
+    path = tmp_path / "typed.parquet"
+    rows.to_parquet(path)
+    providers = pd.DataFrame({"id": ["1234567893"]})
+    kwargs: dict[str, Any] = {"npi": True, "providers": providers}
+    expected_events = io.read_events(path, **kwargs)
+    expected = expected_events.attrs["report"]
+    frame = spark.read.parquet(str(path))
+    result = aggregate_spark(frame, spark=spark, **kwargs)
+    assert _issues(result.report) == _issues(expected)
+    assert [i.check for i in result.report.issues] == [
+        "invalid_npi",
+        "self_referral",
+        "non_numeric",
+        "negative",
+        "identical_rows",
+        "unknown_provider",
+    ]
+    assert_frame_equal(result.ties, aggregate.tie_table(expected_events))
+    assert_frame_equal(result.panel, aggregate.edge_panel(expected_events))
+    # the aggregate module's engine="spark" gives the same tables from validated events
+    assert_frame_equal(
+        aggregate.tie_table(expected_events, engine="spark"), aggregate.tie_table(expected_events)
+    )
+
+
+def test_strict_raises_before_writing(spark, dirty_csv, tmp_path):
+    with pytest.raises(ValidationError, match="excluded"):
+        aggregate_spark(str(dirty_csv), spark=spark, write=tmp_path / "out", strict=True)
+    assert not (tmp_path / "out" / "ties.parquet").exists()
+
+
+def test_missing_pyspark_gives_the_install_hint(monkeypatch):
+    """Runs without Spark: the import is made to fail."""
+    for name in [m for m in sys.modules if m == "pyspark" or m.startswith("pyspark.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    assert spark_available() is False
+    with pytest.raises(ParameterError, match=r"referral_graph\[spark\]"):
+        aggregate_spark("events.csv")
+    with pytest.raises(ParameterError, match="pyspark"):
+        aggregate.tie_table(pd.DataFrame({"source": ["A"], "target": ["B"]}), engine="spark")
+
+
+def test_pandas_input_is_refused(spark):
+    with pytest.raises(ParameterError, match="pandas DataFrame"):
+        aggregate_spark(pd.DataFrame({"source": ["A"], "target": ["B"]}), spark=spark)
