@@ -32,11 +32,15 @@ import json
 import logging
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -178,6 +182,34 @@ def _drop_events() -> None:
     pipeline.load_network = load_network  # type: ignore[assignment]
 
 
+def _out_of_core() -> None:
+    """Experiment: the pipeline reads event files with scale.load_network_files (DuckDB)."""
+    from referral_graph import pipeline, scale
+
+    original = pipeline.load_network
+
+    def load_network(**kwargs: Any) -> pipeline.ReferralNetwork:
+        events = kwargs.get("events")
+        if events is None or isinstance(events, pd.DataFrame):
+            return original(**kwargs)
+        options = dict(kwargs.get("columns") or {})
+        for key in ("date_format", "encoding", "delimiter"):
+            if kwargs.get(key) not in (None, "auto"):
+                options[key] = kwargs[key]
+        return scale.load_network_files(
+            events,
+            providers=kwargs.get("providers"),
+            taxonomy=kwargs.get("taxonomy"),
+            npi=kwargs.get("npi", "auto"),
+            strict=kwargs.get("strict", False),
+            progress=kwargs.get("progress"),
+            memory_limit="4GB",
+            **options,
+        )
+
+    pipeline.load_network = load_network  # type: ignore[assignment]
+
+
 def trace_child(argv: list[str]) -> None:
     """Run the CLI in this process with stamped logging (called with --trace-child)."""
     from referral_graph import cli
@@ -185,6 +217,9 @@ def trace_child(argv: list[str]) -> None:
     if argv and argv[0] == "--drop-events":
         argv = argv[1:]
         _drop_events()
+    if argv and argv[0] == "--out-of-core":
+        argv = argv[1:]
+        _out_of_core()
 
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(_Stamp())
@@ -201,7 +236,14 @@ def trace_child(argv: list[str]) -> None:
     sys.exit(code)
 
 
-def trace(size: str, *, data: Path, drop_events: bool = False) -> None:
+def trace(
+    size: str,
+    *,
+    data: Path,
+    drop_events: bool = False,
+    out_of_core: bool = False,
+    max_rss_gb: float = 16.0,
+) -> None:
     providers, months, n_events, _, _ = SIZES[size]
     events_path, providers_path = generate(data, providers, months, n_events)
     out = data / f"report_{size}_trace"
@@ -219,7 +261,29 @@ def trace(size: str, *, data: Path, drop_events: bool = False) -> None:
         "-q",
     ]
     extra = ["--drop-events"] if drop_events else []
-    subprocess.run([sys.executable, __file__, "--trace-child", *extra, *argv], check=False)
+    extra += ["--out-of-core"] if out_of_core else []
+    started = time.perf_counter()
+    # A direct child, watched: stopped (and reported) if its RSS passes max_rss_gb, so that a
+    # market too large for the machine cannot exhaust the memory other processes share.
+    child = subprocess.Popen([sys.executable, __file__, "--trace-child", *extra, *argv])
+    stopped = None
+    while child.poll() is None:
+        try:
+            status = Path(f"/proc/{child.pid}/status").read_text()
+            rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024**2  # type: ignore[union-attr]
+        except (OSError, AttributeError):
+            rss = 0.0
+        if rss > max_rss_gb:
+            stopped = rss
+            child.kill()
+            break
+        time.sleep(0.25)
+    code = child.wait()
+    wall = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    if stopped is not None:
+        print(f"trace {size}: stopped at {wall:.1f} s: RSS {stopped:.2f} GB > {max_rss_gb} GB")
+    print(f"trace {size}: {wall:.1f} s, peak RSS {peak:.2f} GB, exit {code}")
     shutil.rmtree(out, ignore_errors=True)
 
 
@@ -236,6 +300,14 @@ def main() -> None:
         action="store_true",
         help="with --trace: experiment freeing the validated events after aggregation",
     )
+    parser.add_argument(
+        "--out-of-core",
+        action="store_true",
+        help="with --trace: experiment reading the events with scale.load_network_files",
+    )
+    parser.add_argument(
+        "--max-rss-gb", type=float, default=16.0, help="with --trace: stop the run above this RSS"
+    )
     parser.add_argument("--generate-only", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the report folder")
     args = parser.parse_args()
@@ -248,7 +320,13 @@ def main() -> None:
         return
     if args.trace:
         for size in sizes:
-            trace(size, data=args.data, drop_events=args.drop_events)
+            trace(
+                size,
+                data=args.data,
+                drop_events=args.drop_events,
+                out_of_core=args.out_of_core,
+                max_rss_gb=args.max_rss_gb,
+            )
         return
     results = [run(size, data=args.data, keep=args.keep) for size in sizes]
     record = args.data / "bench_report.json"

@@ -198,12 +198,14 @@ def reference_child(path: str, fraction: int) -> dict[str, Any]:
     gc.collect()
     out["nx_graph_gb"] = _rss_gb() - before
     out["providers"] = G.number_of_nodes()
+    logging.info("networkx reference: %s", out)
     t0 = time.perf_counter()
     dict(G.in_degree(weight="referrals")), dict(G.out_degree(weight="referrals"))
     out["nx_degree_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     nx.pagerank(G, weight="referrals")
     out["nx_pagerank_s"] = time.perf_counter() - t0
+    logging.info("networkx reference: %s", out)
     t0 = time.perf_counter()
     try:
         nx.hits(G, max_iter=1000)
@@ -211,9 +213,11 @@ def reference_child(path: str, fraction: int) -> dict[str, Any]:
     except Exception as exc:  # ARPACK may fail to converge on heavy tails
         out["nx_hits_s"] = time.perf_counter() - t0
         out["nx_hits_error"] = type(exc).__name__
+    logging.info("networkx reference: %s", out)
     t0 = time.perf_counter()
     nx.community.louvain_communities(G.to_undirected(), weight="referrals", seed=0)
     out["nx_louvain_s"] = time.perf_counter() - t0
+    logging.info("networkx reference: %s", out)
     out["nx_peak_gb"] = _peak_gb()
     del G, ties
     gc.collect()

@@ -61,6 +61,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import logging
@@ -69,7 +70,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -88,10 +89,20 @@ from referral_graph.centrality import (
 )
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.npi import npi_flags
-from referral_graph.validate import MAX_EXAMPLES, MAX_ROWS_SHOWN, ValidationReport, parse_dates
+from referral_graph.validate import (
+    MAX_EXAMPLES,
+    MAX_ROWS_SHOWN,
+    Issue,
+    ValidationReport,
+    check_ids,
+    parse_dates,
+    parse_numbers,
+)
 
 if TYPE_CHECKING:
     import duckdb
+
+    from referral_graph.pipeline import ReferralNetwork
 
 __all__ = [
     "FilesAggregation",
@@ -99,6 +110,7 @@ __all__ = [
     "compact_measures",
     "ego_network",
     "load_compact",
+    "load_network_files",
     "read_output",
     "subgraph",
 ]
@@ -287,13 +299,8 @@ def _date_lookup(
     scratch = ValidationReport(name=name)
     if len(values):
         # counts here are of distinct strings, not rows: keep them out of the log
-        validate_logger = logging.getLogger("referral_graph.validate")
-        was_disabled = validate_logger.disabled
-        validate_logger.disabled = True
-        try:
+        with _validate_log_off():
             dates, _ = parse_dates(values, date_format=date_format, report=scratch, column=column)
-        finally:
-            validate_logger.disabled = was_disabled
     else:
         dates = pd.Series([], dtype="datetime64[ns]")
     frame = pd.DataFrame(
@@ -363,6 +370,44 @@ class _RowCounts:
     unknown_examples: dict[str, list[str]] = field(default_factory=dict)
 
 
+@contextlib.contextmanager
+def _validate_log_off() -> Iterator[None]:
+    """Template and scratch reports are not news: keep them out of the log."""
+    validate_logger = logging.getLogger("referral_graph.validate")
+    was_disabled = validate_logger.disabled
+    validate_logger.disabled = True
+    try:
+        yield
+    finally:
+        validate_logger.disabled = was_disabled
+
+
+def _templates(npi: NpiMode) -> dict[str, Issue]:
+    """The issues ``validate``'s own checks write, run on tiny inputs: messages and hints.
+
+    The engines count rows themselves but word every issue as the in-memory reader does, so
+    a change of wording in :mod:`referral_graph.validate` carries over.
+    """
+    scratch = ValidationReport(name="")
+    with _validate_log_off():
+        check_ids(
+            pd.Series(["", "1234567890", "A"], dtype="str"),
+            report=scratch,
+            column="",
+            npi=npi if npi is not False else "auto",
+        )
+        parse_numbers(
+            pd.Series(["x", "-1"], dtype="str"),
+            report=scratch,
+            column="",
+            kind="amount",
+            exclude=False,
+            integer=False,
+        )
+        parse_dates(pd.Series([None, "x"], dtype="str"), report=scratch, column="")
+    return {i.check: i for i in scratch.issues}
+
+
 def _fill_report(
     report: ValidationReport,
     counts: _RowCounts,
@@ -375,6 +420,7 @@ def _fill_report(
 ) -> None:
     """Add the row-level issues, with the messages of ``read_events`` and in its order."""
     report.rows_read = counts.rows_read
+    words = _templates(npi)
     if counts.wrong_fields:
         report.add(
             "wrong_field_count",
@@ -393,26 +439,21 @@ def _fill_report(
         if counts.missing.get(key):
             report.add(
                 "missing_id",
-                "the provider id is missing",
+                words["missing_id"].message,
                 column=cols[key],
                 count=counts.missing[key],
                 excluded=True,
-                hint="fill in the id, or map the right column (CLI: --source-col / --target-col)",
+                hint=words["missing_id"].hint,
             )
         if counts.npi_bad.get(key) and npi is not False:
             report.add(
                 "invalid_npi",
-                "the id is not a valid NPI (ten digits with a Luhn check digit)"
-                if npi is True
-                else "the id looks like an NPI but its check digit is wrong",
+                words["invalid_npi"].message,
                 column=cols[key],
                 count=counts.npi_bad[key],
                 examples=counts.npi_examples.get(key, []),
                 excluded=npi is True,
-                hint=(
-                    "correct the NPI (see NPPES); pass npi=False (CLI: --ids any) if these ids "
-                    "are not NPIs"
-                ),
+                hint=words["invalid_npi"].hint,
             )
     if counts.self_referral:
         report.add(
@@ -437,11 +478,14 @@ def _fill_report(
         if counts.missing_date:
             report.add(
                 "missing_date",
-                "the date is missing",
+                words["missing_date"].message,
                 column=cols["date"],
                 count=counts.missing_date,
                 excluded=True,
-                hint="fill in the dates, or leave the date column out to build an undated graph",
+                # read_events words the hint for typed (Parquet) dates its own way
+                hint=words["missing_date"].hint
+                if date_lookup is not None
+                else "fill in the dates, or leave the date column out",
             )
         if counts.unparsable_date:
             report.add(
@@ -453,28 +497,22 @@ def _fill_report(
                 count=counts.unparsable_date,
                 examples=counts.date_examples,
                 excluded=True,
-                hint="use ISO dates (YYYY-MM-DD) or pass date_format= (CLI: --date-format)",
+                hint=words["unparsable_date"].hint,
             )
     if "amount" in cols:
-        note = " (the value is treated as missing)"
-        if counts.non_numeric:
-            report.add(
-                "non_numeric",
-                f"the amount is not a number{note}",
-                column=cols["amount"],
-                count=counts.non_numeric,
-                examples=counts.non_numeric_examples,
-                hint="use plain numbers without thousands separators or units",
-            )
-        if counts.negative:
-            report.add(
-                "negative",
-                f"the amount is negative{note}",
-                column=cols["amount"],
-                count=counts.negative,
-                examples=counts.negative_examples,
-                hint="a amount cannot be below 0",
-            )
+        for check, n, examples in (
+            ("non_numeric", counts.non_numeric, counts.non_numeric_examples),
+            ("negative", counts.negative, counts.negative_examples),
+        ):
+            if n:
+                report.add(
+                    check,
+                    words[check].message,
+                    column=cols["amount"],
+                    count=n,
+                    examples=examples,
+                    hint=words[check].hint,
+                )
     if "patient_id" in cols:
         if counts.duplicates:
             report.add(
@@ -572,8 +610,16 @@ def _csv_reader(
 
 
 def _text(expr: str) -> str:
-    """An id-like text value: stripped, blank as NULL."""
-    return f"NULLIF(trim(CAST({expr} AS VARCHAR), {_WS}), '')"
+    """An id-like text value: stripped, blank as NULL.
+
+    Most values need no stripping: a test of their first and last character is much
+    cheaper than ``trim`` with a list of characters.
+    """
+    x = f"CAST({expr} AS VARCHAR)"
+    edges = f"ascii({x}) > 32 AND ascii({x}) <> 160 AND ascii(right({x}, 1)) > 32 AND " + (
+        f"ascii(right({x}, 1)) <> 160"
+    )
+    return f"CASE WHEN {edges} THEN {x} ELSE NULLIF(trim({x}, {_WS}), '') END"
 
 
 def _id_expr(column: str, dtype: str) -> str:
@@ -600,7 +646,12 @@ class _Source:
 
 
 def _event_source(
-    reader: str, cols: Mapping[str, str], types: Mapping[str, str], file_columns: Sequence[str]
+    reader: str,
+    cols: Mapping[str, str],
+    types: Mapping[str, str],
+    file_columns: Sequence[str],
+    *,
+    csv_file: bool,
 ) -> _Source:
     exprs = [
         f"{_id_expr(cols['source'], types[cols['source']])} AS source",
@@ -633,7 +684,9 @@ def _event_source(
     for key in ("service_line", "payer"):
         if key in cols:
             exprs.append(f"CAST({_ident(cols[key])} AS VARCHAR) AS {key}")
-    blank = " AND ".join(f"{_ident(c)} IS NULL" for c in file_columns) or "false"
+    # a blank line is a CSV notion (read_table drops them); Parquet rows are never blank
+    blank = " AND ".join(f"{_ident(c)} IS NULL" for c in file_columns) if csv_file else ""
+    blank = blank or "false"
     exprs.append(f"({blank}) AS blank")
     return _Source(
         reader=reader,
@@ -732,11 +785,15 @@ def _proc_sql(source: _Source, cols: Mapping[str, str], *, npi: NpiMode) -> str:
             value = f"CASE WHEN isnan({num}) OR isinf({num}) OR {num} < 0 THEN NULL ELSE {num} END"
         else:
             text = f"trim(src.amount_text, {_WS})"
+            # DuckDB's cast reads what pandas.to_numeric and Arrow read, and also "1_000" and
+            # "nan" / "inf" spelled in any case: those are not numbers here either.
             num = (
-                f"(CASE WHEN regexp_full_match({text}, {_quote(_NUMBER_RE)}) "
+                f"(CASE WHEN NOT contains(src.amount_text, '_') "
                 f"THEN TRY_CAST({text} AS DOUBLE) END)"
             )
-            non_numeric = f"(src.amount_text IS NOT NULL AND ({num} IS NULL OR isinf({num})))"
+            non_numeric = (
+                f"(src.amount_text IS NOT NULL AND ({num} IS NULL OR isinf({num}) OR isnan({num})))"
+            )
             negative = f"coalesce({num} < 0 AND NOT isinf({num}), false)"
             raw = "src.amount_text"
             value = f"CASE WHEN {non_numeric} OR {negative} THEN NULL ELSE {num} END"
@@ -1113,7 +1170,7 @@ def aggregate_files(
             name,
             ", ".join(f"{k}={v!r}" for k, v in cols.items()),
         )
-        source = _event_source(reader, cols, types, file_columns)
+        source = _event_source(reader, cols, types, file_columns, csv_file=kind == "csv")
         report = ValidationReport(name=name)
         if dialect is not None:
             dialect.add_notes(report)
@@ -1813,3 +1870,105 @@ def ego_network(
     finally:
         con.close()
     return subgraph(files, sorted(seen), providers=prov)
+
+
+# ----------------------------------------------------------------------------- the pipeline
+
+
+def load_network_files(
+    events_paths: PathLike | Sequence[PathLike],
+    *,
+    providers: PathLike | pd.DataFrame | None = None,
+    taxonomy: PathLike | pd.DataFrame | None = None,
+    out_dir: PathLike | None = None,
+    memory_limit: str = "8GB",
+    temp_directory: PathLike | None = None,
+    npi: NpiMode = "auto",
+    strict: bool = False,
+    progress: Progress | None = None,
+    **columns: Any,
+) -> ReferralNetwork:
+    """:func:`referral_graph.pipeline.load_network` for event files, out of core.
+
+    The events are validated and aggregated by :func:`aggregate_files` and never
+    held in pandas; the panel and tie table are read back from Parquet and the
+    graph is built from the ties, so every later step (scores, at-risk ties,
+    the report) runs unchanged. ``events`` of the result is None.
+
+    Parameters
+    ----------
+    events_paths : path, glob or sequence of paths
+        As in :func:`aggregate_files`.
+    providers, taxonomy : path or DataFrame, optional
+        As in :func:`~referral_graph.pipeline.load_network`.
+    out_dir : path, optional
+        Where the Parquet tables are kept; a temporary folder (removed) by default.
+    memory_limit, temp_directory, npi, strict, progress
+        As in :func:`aggregate_files`.
+    **columns
+        Column names and reading options of :func:`aggregate_files`
+        (``source_col=``, ``date_format=``, ``encoding=``, ...).
+
+    Returns
+    -------
+    ReferralNetwork
+
+    Examples
+    --------
+    >>> from referral_graph import datasets
+    >>> paths = datasets.sample_paths()
+    >>> net = load_network_files(paths["events"], providers=paths["providers"])
+    >>> net.events is None, net.graph.number_of_edges() == len(net.ties)
+    (True, True)
+    """
+    from referral_graph.graph import graph_from_tables
+    from referral_graph.pipeline import ReferralNetwork
+
+    step = progress or (lambda name: None)
+    prov: pd.DataFrame | None = None
+    reports: list[ValidationReport] = []
+    if providers is not None:
+        step("reading providers")
+        prov = (
+            providers
+            if isinstance(providers, pd.DataFrame)
+            else _io.read_providers(providers, taxonomy=taxonomy, npi=npi, strict=strict)
+        )
+        if "report" in prov.attrs:
+            reports.append(prov.attrs["report"])
+    scratch = None
+    if out_dir is None:
+        scratch = Path(tempfile.mkdtemp(prefix="referral_graph_tables_"))
+    target = scratch if scratch is not None else Path(os.fspath(out_dir))  # type: ignore[arg-type]
+    try:
+        result = aggregate_files(
+            events_paths,
+            target,
+            memory_limit=memory_limit,
+            temp_directory=temp_directory,
+            npi=npi,
+            providers=prov,
+            strict=strict,
+            progress=progress,
+            **columns,
+        )
+        ties = read_output(result.paths["ties"])
+        panel = read_output(result.paths["panel"]) if "panel" in result.paths else None
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    reports.insert(0, result.report)
+    ties.attrs["name"] = result.report.name
+    step("building graph")
+    G = graph_from_tables(ties, prov, period=result.period)
+    if prov is None:
+        prov = pd.DataFrame({"id": pd.Series(list(G.nodes), dtype="str")})
+    return ReferralNetwork(
+        graph=G,
+        ties=ties,
+        providers=prov,
+        panel=panel,
+        events=None,
+        reports=reports,
+        source_kind="events",
+    )

@@ -81,6 +81,9 @@ def market(tmp_path_factory):
 def test_dirty_csv_equals_the_in_memory_path(dirty_market, tmp_path):
     result = aggregate_files(dirty_market, tmp_path / "out", memory_limit="1GB", threads=2)
     assert_same_as_in_memory(dirty_market, result)
+    assert [(i.message, i.hint) for i in result.report.issues] == [
+        (i.message, i.hint) for i in io.read_events(dirty_market).attrs["report"].issues
+    ]
     reasons = result.report.excluded_by_reason
     for check in (
         "wrong_field_count",
@@ -129,26 +132,29 @@ def test_typed_parquet_columns(tmp_path):
     """Dates as timestamps, numeric ids and amounts, no patient ids (identical rows kept)."""
     frame = pd.DataFrame(
         {
-            "referring_npi": [1234567893.0, 1234567893.0, 1234567893.0, 1003033051.0, np.nan],
-            "receiving_npi": [1003033051, 1003033051, 1003033051, 1003033051, 1003033051],
+            "referring_npi": [1234567893.0] * 3 + [1003033051.0, np.nan, np.nan],
+            "receiving_npi": pd.array([1003033051] * 5 + [None], dtype="Int64"),
             "service_date": pd.to_datetime(
-                ["2024-01-05", "2024-01-05", "2024-03-01", "2024-01-06", "2024-01-07"]
+                ["2024-01-05", "2024-01-05", "2024-03-01", "2024-01-06", "2024-01-07", None]
             ),
-            "revenue": [10.0, 10.0, -1.0, np.inf, 2.0],
+            "revenue": [10.0, 10.0, -1.0, np.inf, 2.0, np.nan],
         }
-    )
+    )  # the last row is all missing: no blank line in Parquet, missing ids
     path = tmp_path / "typed.parquet"
     frame.to_parquet(path)
     result = aggregate_files(path, tmp_path / "out")
     events = assert_same_as_in_memory(path, result)
-    assert len(events) == 3  # blank id, self-referral out; the two identical rows kept
+    assert len(events) == 3  # blank ids, self-referral out; the two identical rows kept
     assert [i.check for i in result.report.issues] == [
         "missing_id",
+        "missing_id",
         "self_referral",
+        "missing_date",
         "non_numeric",
         "negative",
         "identical_rows",
     ]
+    assert [i.hint for i in result.report.issues] == [i.hint for i in events.attrs["report"].issues]
     ties = read_output(result.paths["ties"])
     assert ties["source"].tolist() == ["1234567893"]
 
@@ -427,3 +433,26 @@ def test_outputs_read_by_the_other_readers(network, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(Path(result.paths["ties"]).parent, copy)
     assert load_compact(copy / "ties.parquet").n_edges == len(ties)
+
+
+def test_load_network_files_equals_load_network():
+    from referral_graph import datasets
+    from referral_graph.pipeline import load_network
+    from referral_graph.scale import load_network_files
+
+    paths = datasets.sample_paths()
+    expected = load_network(events=paths["events"], providers=paths["providers"])
+    net = load_network_files(paths["events"], providers=paths["providers"], memory_limit="1GB")
+    assert net.events is None and net.source_kind == "events"
+    assert_frame_equal(net.ties, expected.ties)
+    assert_frame_equal(net.panel, expected.panel)
+    assert net.period == expected.period
+    assert dict(net.graph.nodes(data=True)) == dict(expected.graph.nodes(data=True))
+    got, want = list(net.graph.edges(data=True)), list(expected.graph.edges(data=True))
+    assert [(u, v) for u, v, _ in got] == [(u, v) for u, v, _ in want]
+    for (_, _, d), (_, _, e) in zip(got, want, strict=True):  # amounts: summation order
+        assert d.pop("amount") == pytest.approx(e.pop("amount"), rel=1e-12)
+        assert d == e
+    assert [r.excluded_by_reason for r in net.reports] == [
+        r.excluded_by_reason for r in expected.reports
+    ]
