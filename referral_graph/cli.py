@@ -111,9 +111,24 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
     )
     opts.add_argument(
         "--engine",
-        choices=["auto", "duckdb", "pandas"],
+        choices=["auto", "duckdb", "pandas", "files", "spark"],
         default="auto",
-        help="aggregation engine (default: auto)",
+        help="aggregation engine (default: auto); files: out of core with DuckDB, events "
+        "never held in memory (large files); spark: Apache Spark (pip install "
+        "referral_graph[spark])",
+    )
+    opts.add_argument(
+        "--memory-limit",
+        default="8GB",
+        metavar="SIZE",
+        help="memory limit of --engine files (default: 8GB); the rest spills to --temp-dir",
+    )
+    opts.add_argument("--temp-dir", metavar="DIR", help="spill folder of --engine files")
+    opts.add_argument(
+        "--spark-master",
+        default="local[2]",
+        metavar="URL",
+        help="Spark master of --engine spark (default: local[2])",
     )
 
 
@@ -189,6 +204,10 @@ def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None
         encoding=args.encoding,
         delimiter=args.delimiter,
         strict=args.strict,
+        keep_events=False,
+        memory_limit=args.memory_limit,
+        temp_directory=args.temp_dir,
+        spark_master=args.spark_master,
         progress=progress,
     )
 

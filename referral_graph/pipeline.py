@@ -111,11 +111,15 @@ def load_network(
     provider_columns: dict[str, str] | None = None,
     date_format: str | None = None,
     npi: bool | Literal["auto"] = "auto",
-    engine: Literal["auto", "duckdb", "pandas"] = "auto",
+    engine: Literal["auto", "duckdb", "pandas", "files", "spark"] = "auto",
     encoding: str = "auto",
     delimiter: str | None = None,
     strict: bool = False,
     progress: Callable[[str], Any] | None = None,
+    keep_events: bool = True,
+    memory_limit: str = "8GB",
+    temp_directory: str | os.PathLike[str] | None = None,
+    spark_master: str = "local[2]",
 ) -> ReferralNetwork:
     """Read, validate, aggregate and build a referral network.
 
@@ -139,8 +143,17 @@ def load_network(
         The same for the providers reader (``id_col``, ``name_col``, ...).
     date_format, npi, encoding, delimiter, strict
         Passed to the readers.
-    engine : {"auto", "duckdb", "pandas"}
-        Aggregation engine.
+    engine : {"auto", "duckdb", "pandas", "files", "spark"}
+        Aggregation engine. ``"files"``: event files are validated and aggregated out of
+        core by DuckDB (:func:`referral_graph.scale.load_network_files`), never held in
+        pandas; ``"spark"``: by Spark (:func:`referral_graph.spark.aggregate_spark`). With
+        both, ``events`` of the result is None.
+    keep_events : bool, default True
+        Keep the validated events in the result (``False`` frees ~110 bytes per event).
+    memory_limit, temp_directory : optional
+        DuckDB's memory limit and spill folder (``engine="files"``).
+    spark_master : str, default "local[2]"
+        Spark master when no session is active (``engine="spark"``).
     progress : callable, optional
         Called with the name of each step as it starts (the CLI's progress bar).
 
@@ -168,7 +181,51 @@ def load_network(
         reports.append(prov.attrs["report"])
     panel: pd.DataFrame | None = None
     ev: pd.DataFrame | None = None
-    if events is not None:
+    if events is not None and engine in ("files", "spark"):
+        if isinstance(events, pd.DataFrame):
+            raise ParameterError(
+                f"The engine {engine!r} reads event files; give a path (or use 'duckdb')."
+            )
+        options: dict[str, Any] = dict(columns)
+        options.update(
+            date_format=date_format,
+            delimiter=delimiter,
+            encoding="utf-8" if encoding == "auto" else encoding,
+        )
+        if engine == "files":
+            from referral_graph import scale
+
+            net = scale.load_network_files(
+                events,
+                providers=prov,
+                memory_limit=memory_limit,
+                temp_directory=temp_directory,
+                npi=npi,
+                strict=strict,
+                progress=progress,
+                **options,
+            )
+            net.reports = net.reports[:1] + reports
+            return net
+        from referral_graph import spark as _spark
+
+        step("aggregating with Spark")
+        result = _spark.aggregate_spark(
+            events, master=spark_master, npi=npi, providers=prov, strict=strict,
+            progress=progress, **options,
+        )  # fmt: skip
+        assert result.ties is not None
+        ties, panel = result.ties, result.panel
+        ties.attrs["name"] = result.report.name
+        reports.insert(0, result.report)
+        period = (
+            (pd.Timestamp(ties["first_date"].min()), pd.Timestamp(ties["last_date"].max()))
+            if "first_date" in ties and len(ties)
+            else None
+        )
+        kind: Literal["events", "edges"] = "events"
+    elif events is not None:
+        assert engine in ("auto", "duckdb", "pandas")
         step("reading events")
         ev = io.read_events(
             events,
@@ -187,7 +244,9 @@ def load_network(
         if "date" in ev.columns:
             panel = aggregate.edge_panel(ev, engine=engine)
         period = aggregate.period_of(ev)
-        kind: Literal["events", "edges"] = "events"
+        kind = "events"
+        if not keep_events:
+            ev = None
     else:
         assert edges is not None
         step("reading edges")
