@@ -746,8 +746,15 @@ def _betweenness_arrays(
     b = len(batches)
     fpc = max(0.0, 1.0 - k / (n - 1))
     if b > 1:
-        with np.errstate(invalid="ignore"):
-            stderr = np.nanstd(batch_estimates, axis=0, ddof=1) / math.sqrt(b) * math.sqrt(fpc)
+        # Standard deviation over the batches that estimate each node (ddof=1), written out:
+        # np.nanstd warns for nodes estimated by fewer than two batches.
+        finite = np.isfinite(batch_estimates)
+        counts = finite.sum(axis=0)
+        filled = np.where(finite, batch_estimates, 0.0)
+        mean = filled.sum(axis=0) / np.maximum(counts, 1)
+        squares = np.where(finite, (batch_estimates - mean) ** 2, 0.0).sum(axis=0)
+        std = np.where(counts > 1, np.sqrt(squares / np.maximum(counts - 1, 1)), np.nan)
+        stderr = std / math.sqrt(b) * math.sqrt(fpc)
     else:
         stderr = np.full(n, np.nan)
     positive = np.isfinite(stderr) & (value > 0)

@@ -540,3 +540,13 @@ def test_nashville_top_providers() -> None:
     assert len(table) == 1443 and table["patients_shared"].sum() == 2 * 557_571
     assert (table["betweenness"] == 0).all()  # PCP -> hospital only: no one brokers
     assert table.set_index("id").loc[list(hospitals), "out_degree"].eq(0).all()
+
+
+def test_sampled_betweenness_with_few_sources_does_not_warn():
+    """Regression: nodes estimated by a single batch made np.nanstd warn (an error here)."""
+    G = nx.gnp_random_graph(40, 0.08, seed=1, directed=True)
+    G = nx.relabel_nodes(G, {n: str(n) for n in G})
+    nx.set_edge_attributes(G, 3, "referrals")
+    for k in (2, 3):
+        scores = betweenness(G, k=k, seed=0)
+        assert len(scores) == 40 and bool((scores >= 0).all())
