@@ -571,6 +571,20 @@ def _clean_ids(values: pd.Series) -> pd.Series:
     return out.str.strip().astype("str")
 
 
+def _duplicated_rows(frame: pd.DataFrame) -> pd.Series:
+    """``frame.duplicated(keep="first")``, in a fraction of the memory on large tables.
+
+    Rows are hashed (8 bytes each); only rows whose hash repeats are compared in
+    full, so a hash collision cannot make two different rows equal.
+    """
+    hashes = pd.util.hash_pandas_object(frame, index=False)
+    candidates = hashes.duplicated(keep=False).to_numpy()
+    result = pd.Series(False, index=frame.index)
+    if candidates.any():
+        result[candidates] = frame.loc[candidates].duplicated(keep="first").to_numpy()
+    return result
+
+
 def _date_column(
     col: pd.Series, *, report: ValidationReport, column: str, date_format: str | None
 ) -> tuple[pd.Series, pd.Series]:
@@ -742,7 +756,7 @@ def read_events(
     if "patient_key" in events:
         # Only rows that carry a patient id can be told to be double-loaded.
         has_patient = events["patient_key"] >= 0
-        dup = events.duplicated(keep="first") & ~bad & has_patient
+        dup = _duplicated_rows(events) & ~bad & has_patient
         if dup.any():
             report.add(
                 "duplicate_row",
@@ -754,7 +768,7 @@ def read_events(
             )
             bad |= dup
     elif len(events) > 1:
-        n_dup = int(events.duplicated(keep="first").sum())
+        n_dup = int(_duplicated_rows(events).sum())
         if n_dup:
             report.add(
                 "identical_rows",
