@@ -15,7 +15,8 @@ Sections
 * **Leakage** — by specialty and by competitor
   (:func:`referral_graph.leakage.leakage_summary`).
 * **At-risk ties** — :func:`referral_graph.churn.at_risk` on ties into the
-  focus organisation, with reasons and expected loss.
+  focus organisation, with reasons and expected loss, and the model's
+  backtest against simple rules (:func:`referral_graph.churn.backtest`).
 * **This week's outreach list** — referrers ranked by the expected loss of
   their at-risk ties (two thirds) and the value of the relationship (one
   third, its key-referrer score), capped at the visit capacity, grouped by
@@ -528,6 +529,17 @@ def _at_risk_sections(
         return
     risk = risk.assign(internal=risk["source"].isin(set(ids)))
     report.tables["at_risk"] = risk
+    # How far to trust the flags: the same model, backtested against simple rules.
+    try:
+        report.tables["backtest"] = churn.backtest(
+            net.panel,
+            horizon=horizon,
+            k=(capacity, 4 * capacity),
+            providers=net.providers,
+            random_state=seed,
+        )
+    except InsufficientDataError as exc:
+        report.notes["backtest"] = str(exc)
     # Liaisons visit outside referrers: the focus's own providers stay in the at-risk table only.
     # The visit list draws on the outside ties with the highest expected loss (a pool of four
     # ties per visit), then ranks referrers by their summed loss and relationship value.
@@ -859,6 +871,24 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
                 limit=40,
             )
         )
+
+    out.append(_note(report, "backtest"))
+    if "backtest" in t:
+        bt = t["backtest"]
+        out.append(
+            "<h3>How far to trust the flags</h3>"
+            '<p class="sub">The model, re-trained at earlier months and scored on what happened '
+            "next (rolling-origin backtest), against simple rules: lapsed 60 days, volume down "
+            "50 %, share of wallet down. Higher is better.</p>"
+        )
+        columns = [("method", "Method", "text"), ("roc_auc", "ROC-AUC", "float")]
+        columns += [
+            (c, c.replace("_", " ").replace("at ", "@"), "share")
+            for c in bt.columns
+            if c.startswith("precision_at_")
+        ]
+        columns += [("top_decile_lift", "Top-decile lift", "float")]
+        out.append(_table(bt, columns, threshold=threshold))
 
     out.append('<h2 id="outreach-list">This week\'s outreach list</h2>')
     out.append(_note(report, "outreach_list"))

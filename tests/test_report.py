@@ -46,6 +46,7 @@ def test_demo_writes_report_tables_and_views(demo: Path) -> None:
         "leakage_by_competitor",
         "monthly_trend",
         "outreach_effect",
+        "backtest",
     } <= tables
     views = {p.stem for p in (demo / "views").glob("*.html")}
     assert {"network", "focus", "at_risk", "ego_top_referrer", "community_0"} <= views
