@@ -59,8 +59,8 @@ def run_pipeline(path: Path, engine: str) -> None:
     events = io.read_events(path)
     t1 = time.perf_counter()
     rows.append(("load + validate", t1 - t0, _peak_gb(), f"{len(events):,} events"))
-    panel = aggregate.edge_panel(events, engine=engine)  # type: ignore[arg-type]
-    ties = aggregate.tie_table(events, engine=engine)  # type: ignore[arg-type]
+    ties, panel = aggregate.aggregate_events(events, engine=engine)  # type: ignore[arg-type]
+    assert panel is not None
     t2 = time.perf_counter()
     rows.append(
         (

@@ -33,15 +33,16 @@ Examples
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from referral_graph.exceptions import InsufficientDataError, ParameterError, SchemaError
 
-__all__ = ["edge_panel", "resolve_engine", "tie_table"]
+__all__ = ["aggregate_events", "edge_panel", "resolve_engine", "tie_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,14 +105,25 @@ def _duckdb_connection() -> object:
     return con
 
 
+#: The encoding shared by the two queries of :func:`aggregate_events`: (events, table, ids).
+_SHARED: contextvars.ContextVar[tuple[pd.DataFrame, Any, pd.Index] | None] = contextvars.ContextVar(
+    "referral_graph_aggregate_shared", default=None
+)
+
+
 def _encoded(events: pd.DataFrame, columns: list[str]) -> tuple[object, pd.Index]:
     """An Arrow table with providers as order-preserving int32 codes (``s``, ``t``).
 
     Grouping two integer columns is several times faster than grouping two
     string columns; codes come from the sorted distinct ids, so ordering by
-    code is ordering by id.
+    code is ordering by id. Inside :func:`aggregate_events` the encoding of the
+    same events is made once and shared.
     """
     import pyarrow as pa
+
+    shared = _SHARED.get()
+    if shared is not None and shared[0] is events and set(columns) <= set(shared[1].column_names):
+        return shared[1].select(["s", "t", *columns]), shared[2]
 
     n = len(events)
     both = pd.concat([events["source"], events["target"]], ignore_index=True)
@@ -151,6 +163,38 @@ def _run_duckdb(table: object, select: str, order: str, *, grouped: bool) -> pd.
     finally:
         con.close()  # type: ignore[attr-defined]
     return result
+
+
+def aggregate_events(
+    events: pd.DataFrame, *, engine: Engine = "auto"
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The tie table and, with dates, the edge panel of `events`, in one go.
+
+    Equal to ``(tie_table(events), edge_panel(events))`` (None for the panel
+    without dates); with DuckDB the providers are encoded once for both.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"source": ["A", "A"], "target": ["B", "B"],
+    ...                    "date": pd.to_datetime(["2024-01-05", "2024-02-05"])})
+    >>> ties, panel = aggregate_events(ev)
+    >>> int(ties["active_months"].iloc[0]), len(panel)
+    (2, 2)
+    """
+    _check_events(events, need_dates=False)
+    has_dates = "date" in events.columns
+    token = None
+    if resolve_engine(events, engine) == "duckdb":
+        columns = [c for c in ("date", "patient_key", "amount") if c in events.columns]
+        table, uniques = _encoded(events, columns)
+        token = _SHARED.set((events, table, uniques))
+    try:
+        ties = tie_table(events, engine=engine)
+        panel = edge_panel(events, engine=engine) if has_dates else None
+    finally:
+        if token is not None:
+            _SHARED.reset(token)
+    return ties, panel
 
 
 def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame:

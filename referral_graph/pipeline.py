@@ -239,10 +239,8 @@ def load_network(
         )
         reports.insert(0, ev.attrs["report"])
         step("aggregating")
-        ties = aggregate.tie_table(ev, engine=engine)
+        ties, panel = aggregate.aggregate_events(ev, engine=engine)
         ties.attrs["name"] = ev.attrs.get("name")
-        if "date" in ev.columns:
-            panel = aggregate.edge_panel(ev, engine=engine)
         period = aggregate.period_of(ev)
         kind = "events"
         if not keep_events:

@@ -13,6 +13,7 @@ from pandas.testing import assert_frame_equal
 
 from referral_graph.aggregate import (
     SMALL_FRAME_ROWS,
+    aggregate_events,
     edge_panel,
     period_of,
     resolve_engine,
@@ -271,3 +272,12 @@ def test_property_read_events_keeps_every_valid_event(frame):
     assert len(events) + duplicates == len(frame)
     if not duplicates:
         assert_frame_equal(tie_table(events, engine="duckdb"), expected)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_aggregate_events_equals_the_two_functions(events, engine):
+    ties, panel = aggregate_events(events, engine=engine)
+    pd.testing.assert_frame_equal(ties, tie_table(events, engine=engine))
+    pd.testing.assert_frame_equal(panel, edge_panel(events, engine=engine))
+    undated_ties, no_panel = aggregate_events(events.drop(columns="date"), engine=engine)
+    assert no_panel is None and "first_date" not in undated_ties
