@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
+import scipy.sparse.linalg as sp_linalg
 
 from referral_graph._checks import check_choice, check_float, check_int
 from referral_graph.exceptions import InsufficientDataError, ParameterError
@@ -596,11 +597,40 @@ def _hits_arrays(cg: CompactGraph, tol: float, max_iter: int) -> tuple[FloatArra
                 iteration,
             )
             return np.asarray(hub, dtype=np.float64), np.asarray(auth, dtype=np.float64)
-    raise InsufficientDataError(
-        f"HITS did not converge in {max_iter} iterations (L1 change {err:.3g} >= tol {tol:g}); "
-        "the leading singular value is nearly degenerate, so hub and authority scores are "
-        "ill-defined. Raise 'max_iter' or 'tol'."
+    # Power iteration converges at the rate of the two largest singular values' ratio, which
+    # can be nearly 1 (a well-defined but slow case): solve the eigenproblem directly instead.
+    logger.info(
+        "hits: power iteration not converged in %d iterations (L1 change %.3g); solving the "
+        "eigenproblem directly",
+        max_iter,
+        err,
     )
+    return _hits_direct(a_mat, at_mat, tol=tol, start=auth)
+
+
+def _hits_direct(
+    a_mat: sp.csr_array, at_mat: sp.csr_array, *, tol: float, start: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Leading eigenvector of ``A^T A`` by a symmetric eigensolver (dense when small)."""
+    n = a_mat.shape[0]
+    m_mat = (at_mat @ a_mat).tocsr()
+    try:
+        if n <= 2000:
+            _, vectors = np.linalg.eigh(m_mat.toarray())
+            auth = np.abs(vectors[:, -1])
+        else:
+            _, vectors = sp_linalg.eigsh(m_mat, k=1, which="LA", v0=start, tol=tol, maxiter=n * 20)
+            auth = np.abs(vectors[:, 0])
+    except (np.linalg.LinAlgError, sp_linalg.ArpackNoConvergence) as exc:
+        raise InsufficientDataError(
+            "HITS did not converge: the two largest singular values of the referral matrix are "
+            "(nearly) equal, so hub and authority scores are ill-defined. Raise 'max_iter' or "
+            f"'tol'. ({exc})"
+        ) from exc
+    auth = auth / auth.sum()
+    hub = a_mat @ auth
+    hub = hub / hub.sum()
+    return np.asarray(hub, dtype=np.float64), np.asarray(auth, dtype=np.float64)
 
 
 def hits(
@@ -628,7 +658,10 @@ def hits(
     tol : float, default 1e-10
         Stop when the L1 change of the authority vector is below `tol`.
     max_iter : int, default 10000
-        Iteration budget (each costs two sparse products).
+        Iteration budget (each costs two sparse products). When power iteration
+        has not converged by then (two nearly equal leading singular values
+        make it slow), the leading eigenvector of ``AᵀA`` is computed directly
+        (dense up to 2,000 providers, ARPACK above).
 
     Returns
     -------
@@ -642,7 +675,7 @@ def hits(
     ParameterError
         On a bad option or an invalid weight.
     InsufficientDataError
-        If the iteration does not converge (a nearly tied leading singular value).
+        If the direct eigensolver does not converge either.
 
     Notes
     -----
