@@ -42,7 +42,7 @@ import pandas as pd
 
 from referral_graph.exceptions import InsufficientDataError, ParameterError, SchemaError
 
-__all__ = ["aggregate_events", "edge_panel", "resolve_engine", "tie_table"]
+__all__ = ["aggregate_events", "edge_panel", "provider_patients", "resolve_engine", "tie_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +195,42 @@ def aggregate_events(
         if token is not None:
             _SHARED.reset(token)
     return ties, panel
+
+
+def provider_patients(events: pd.DataFrame) -> pd.Series:
+    """Each provider's distinct patients, as referrer or receiver (its patient panel).
+
+    The denominator of the patient-sharing degree per 100 patients (Landon et
+    al. 2012). Needs the events' ``patient_key``; rows without a patient id
+    do not count.
+
+    Returns
+    -------
+    pandas.Series of int64
+        Indexed by provider id, named ``patients``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"source": ["A", "A", "B"], "target": ["C", "C", "C"],
+    ...                    "patient_key": [0, 1, 0]})
+    >>> provider_patients(ev).to_dict()
+    {'A': 2, 'B': 1, 'C': 2}
+    """
+    _check_events(events, need_dates=False)
+    if "patient_key" not in events.columns:
+        raise InsufficientDataError(
+            "Counting each provider's patients needs patient ids (CLI: --patient-col)."
+        )
+    known = events.loc[events["patient_key"].to_numpy() >= 0]
+    pairs = pd.DataFrame(
+        {
+            "id": pd.concat([known["source"], known["target"]], ignore_index=True),
+            "patient": np.concatenate([known["patient_key"].to_numpy()] * 2),
+        }
+    ).drop_duplicates()
+    counts = pairs.groupby("id", sort=True).size().astype("int64")
+    counts.index = counts.index.astype("str")
+    return counts.rename("patients")
 
 
 def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame:

@@ -1013,6 +1013,7 @@ def provider_measures(
     structural_holes: bool | Literal["auto"] = "auto",
     patient_weight: str | None = "patients",
     care_density: bool | Literal["auto"] = "auto",
+    panel_attr: str | None = "patients",
 ) -> pd.DataFrame:
     """One row per provider with the standard network measures.
 
@@ -1039,6 +1040,9 @@ def provider_measures(
         Edge attribute with distinct patients per tie. When some edge carries it
         (and `G` is a networkx graph) the patient-sharing columns are added; an
         edge without it counts 0 patients.
+    panel_attr : str or None, default "patients"
+        Node attribute holding each provider's own distinct patients, for
+        ``sharing_degree_per_100``.
     care_density : bool or "auto", default "auto"
         Compute the ego-team care density (``"auto"``: up to 5,000 providers).
 
@@ -1067,9 +1071,14 @@ def provider_measures(
         ``patient_sharing_degree``     int64     providers sharing >= 1 patient with this one
         ``patients_shared``            float64   patients summed over those ties
         ``care_density``               Float64   ego-team care density (see Notes)
+        ``sharing_degree_per_100``     Float64   ``patient_sharing_degree`` per 100 of the
+                                                 provider's own patients (Landon et al. 2012)
         ============================== ========= ================================================
 
-        The last three appear only when ties carry `patient_weight`. Node
+        The last four appear only when ties carry `patient_weight`; the last one
+        also needs the providers' own distinct patients as the node attribute
+        `panel_attr` (set by :func:`referral_graph.pipeline.load_network` from
+        events with patient ids). Node
         attributes are not copied: join on ``id`` with the providers table.
 
     Raises
@@ -1185,6 +1194,19 @@ def provider_measures(
         else:
             logger.info("provider_measures: care density skipped (%d providers)", n)
             table["care_density"] = pd.array([pd.NA] * n, dtype="Float64")
+        if panel_attr is not None and isinstance(G, nx.DiGraph):
+            panel = pd.to_numeric(
+                pd.Series([G.nodes[i].get(panel_attr) for i in cg.ids], dtype="object"),
+                errors="coerce",
+            ).to_numpy(dtype=np.float64)
+            if np.isfinite(panel).any():
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    per_100 = np.where(
+                        panel > 0, 100.0 * table["patient_sharing_degree"] / panel, np.nan
+                    )
+                table["sharing_degree_per_100"] = pd.array(
+                    np.where(np.isfinite(per_100), per_100, np.nan), dtype="Float64"
+                )
     logger.info(
         "provider_measures: %d providers, %d ties in %.2f s",
         n,

@@ -100,6 +100,22 @@ class ReferralNetwork:
         return self.panel
 
 
+def _with_patient_panels(providers: pd.DataFrame | None, panels: pd.Series) -> pd.DataFrame:
+    """The providers table with each provider's distinct patients (``patients``)."""
+    if providers is None:
+        return pd.DataFrame({"id": panels.index.astype("str"), "patients": panels.to_numpy()})
+    if "patients" in providers.columns:
+        logger.info("providers already have a 'patients' column; patient panels not added")
+        return providers
+    out = providers.copy()
+    out["patients"] = out["id"].map(panels).astype("Int64")
+    missing = panels.index.difference(pd.Index(out["id"]))
+    if len(missing):  # providers seen in the events but absent from the table
+        extra = pd.DataFrame({"id": missing.astype("str"), "patients": panels[missing].to_numpy()})
+        out = pd.concat([out, extra.astype({"patients": "Int64"})], ignore_index=True)
+    return out
+
+
 def load_network(
     *,
     events: PathOrFrame | None = None,
@@ -241,6 +257,8 @@ def load_network(
         step("aggregating")
         ties, panel = aggregate.aggregate_events(ev, engine=engine)
         ties.attrs["name"] = ev.attrs.get("name")
+        if "patient_key" in ev.columns:
+            prov = _with_patient_panels(prov, aggregate.provider_patients(ev))
         period = aggregate.period_of(ev)
         kind = "events"
         if not keep_events:

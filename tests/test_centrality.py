@@ -564,3 +564,18 @@ def test_hits_with_nearly_equal_singular_values():
     # A^T A = [[1, 25, 0], [25, 625, 0], [0, 0, 625]]: leading eigenvalue 626, vector (1, 25, 0)
     assert authorities.tolist() == pytest.approx([1 / 26, 25 / 26, 0.0], abs=1e-9)
     assert hubs.tolist() == pytest.approx([1.0, 0.0, 0.0], abs=1e-9)
+
+
+def test_sharing_degree_per_100_patients():
+    """Landon et al. 2012: patient-sharing partners per 100 of the provider's own patients."""
+    G = nx.DiGraph()
+    G.add_node("A", patients=50)
+    G.add_node("B", patients=200)
+    G.add_node("C")  # panel unknown
+    G.add_edge("A", "B", referrals=30, patients=20)
+    G.add_edge("A", "C", referrals=15, patients=12)
+    table = provider_measures(G).set_index("id")
+    assert table.loc["A", "patient_sharing_degree"] == 2
+    assert table.loc["A", "sharing_degree_per_100"] == pytest.approx(4.0)  # 2 / 50 * 100
+    assert table.loc["B", "sharing_degree_per_100"] == pytest.approx(0.5)  # 1 / 200 * 100
+    assert pd.isna(table.loc["C", "sharing_degree_per_100"])

@@ -339,5 +339,8 @@ def test_engine_files_gives_the_same_scores(sample_market, tmp_path):
     for name in ("ties", "providers"):
         a = pd.read_csv(tmp_path / "mem" / f"{name}.csv", dtype=ids)
         b = pd.read_csv(tmp_path / "files" / f"{name}.csv", dtype=ids)
+        # providers' own patient panels need the events in memory: not in the files engine
+        assert set(a.columns) - set(b.columns) <= {"patients", "sharing_degree_per_100"}
+        a = a[list(b.columns)]
         # amounts are summed in another order: equal up to floating-point rounding
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
