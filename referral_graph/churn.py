@@ -215,6 +215,7 @@ from referral_graph.exceptions import (
     ParameterError,
     SchemaError,
 )
+from referral_graph.io import PROVIDER_ALIASES
 from referral_graph.privacy import format_count
 
 __all__ = [
@@ -368,21 +369,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "wait": ("average_day_wait", "wait_days", "avg_wait_days", "mean_wait_days", "wait"),
 }
 
+#: The providers-table names churn reads: the readers' own aliases (referral_graph.io).
 _PROVIDER_ALIASES: dict[str, tuple[str, ...]] = {
-    "id": ("id", "npi", "provider_id", "provider_npi", "provider"),
-    "name": ("name", "provider_name", "full_name", "display_name"),
-    "specialty": ("specialty", "specialty_name", "speciality", "specialty_description"),
-    "organization": (
-        "organization",
-        "organisation",
-        "organization_name",
-        "org",
-        "org_name",
-        "practice",
-        "practice_name",
-        "group_name",
-        "system",
-    ),
+    key: PROVIDER_ALIASES[key] for key in ("id", "name", "specialty", "organization")
 }
 
 
