@@ -326,12 +326,11 @@ def cmd_viz(args: argparse.Namespace) -> int:
         if view == "network":
             net_view = viz.network_view(G, top=args.top, measures=measures, **options)
         elif view == "focus":
-            from referral_graph.leakage import resolve_focus, share_of_wallet
+            from referral_graph.leakage import share_of_wallet
 
-            focus = _focus_kwargs(args)
-            if focus["focus"] is None and focus["focus_ids"] is None:
+            ids = _focus_ids_or_none(args, net)
+            if ids is None:
                 raise ParameterError("The focus view needs --focus NAME or --focus-ids IDS.")
-            ids = resolve_focus(net.providers, **focus)
             segments = share_of_wallet(net.ties, net.providers, ids)
             net_view = viz.focus_view(
                 G, ids, segments=segments, measures=measures, top=args.top, **options
@@ -351,12 +350,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
 
             if net.panel is None:
                 raise ParameterError("The at-risk view needs dated referrals (events with dates).")
-            focus = _focus_kwargs(args)
-            ids = None
-            if focus["focus"] is not None or focus["focus_ids"] is not None:
-                from referral_graph.leakage import resolve_focus
-
-                ids = resolve_focus(net.providers, **focus)
+            ids = _focus_ids_or_none(args, net)
             risk = churn.at_risk(net.panel, providers=net.providers, focus_ids=ids)
             net_view = viz.at_risk_view(G, risk, top=args.top, measures=measures, **options)
         progress("writing")
