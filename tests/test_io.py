@@ -6,6 +6,7 @@ import gzip
 import logging
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import BAD_NPI, NPI_A, NPI_B, NPI_C, NPI_D, SECRET, sha256
@@ -396,6 +397,33 @@ def test_write_table_csv_and_parquet_round_trip(tmp_path):
     assert_frame_equal(pd.read_parquet(parquet_path), table)
     with pytest.raises(ParameterError, match=r"\.csv or \.parquet"):
         write_table(table, tmp_path / "t.xlsx")
+
+
+def test_write_table_csv_text_matches_pandas(tmp_path):
+    # The fast writer (DuckDB) must write what DataFrame.to_csv would.
+    table = pd.DataFrame(
+        {
+            "x": [1.0, 0.1, np.inf, np.nan, 1e-20, 123456789.123],
+            "s": ["x, y", 'q"u', None, "plain", "é", "line\nbreak"],
+            "b": pd.array([True, False, None, True, False, True], dtype="boolean"),
+            "flag": [True, False, True, True, False, False],
+            "i": pd.array([1, None, 3, 4, 5, -6], dtype="Int64"),
+            "d": pd.to_datetime(
+                ["2024-01-31", None, "2024-02-01 13:00", "2024-01-01", "2024-01-01", "1999-12-31"],
+                format="mixed",
+            ),
+            "c": pd.Categorical(list("abcabc")),
+            "has space, comma": ["007", "A", "ß", "中文", "0", "x"],
+        }
+    )
+    written = write_table(table, tmp_path / "t.csv").read_text(encoding="utf-8")
+    assert written == table.to_csv(index=False, date_format="%Y-%m-%d")
+
+
+def test_write_table_falls_back_to_pandas_for_python_objects(tmp_path):
+    table = pd.DataFrame({"mixed": [1, "a", (2, 3)], 0: [1, 2, 3]})
+    written = write_table(table, tmp_path / "t.csv").read_text()
+    assert written == table.to_csv(index=False)
 
 
 def test_atomic_path_leaves_no_file_on_failure(tmp_path):
