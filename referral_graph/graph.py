@@ -62,8 +62,10 @@ def _column_values(col: pd.Series) -> tuple[list[Any], bool]:
     """A column as a list of native Python values (None where missing); and whether any is."""
     missing = col.isna().to_numpy()
     if pd.api.types.is_datetime64_any_dtype(col):
-        text = np.datetime_as_string(col.to_numpy(dtype="datetime64[ns]"), unit="D").tolist()
-        return [None if m else t for t, m in zip(text, missing, strict=True)], bool(missing.any())
+        # Few distinct dates: format each once and share the strings (time and memory).
+        codes, uniques = pd.factorize(col.to_numpy(dtype="datetime64[ns]"))
+        text = np.array([*np.datetime_as_string(uniques, unit="D").tolist(), None], dtype=object)
+        return text[codes].tolist(), bool(missing.any())  # code -1 (missing) -> None
     values: np.ndarray
     if pd.api.types.is_bool_dtype(col) or pd.api.types.is_integer_dtype(col):
         if missing.any():
@@ -191,7 +193,7 @@ def graph_from_tables(
     sources = ties["source"].astype(str).tolist()
     targets = ties["target"].astype(str).tolist()
     before = G.number_of_nodes()
-    G.add_edges_from(zip(sources, targets, _records(ties, edge_cols), strict=True))
+    _add_edges(G, sources, targets, _records(ties, edge_cols))
     if providers is not None and G.number_of_nodes() > before:
         logger.warning(
             "%s provider ids in the ties are not in the providers table; they are nodes "
@@ -204,6 +206,33 @@ def graph_from_tables(
         f"{G.number_of_edges():,}",
     )
     return G
+
+
+def _add_edges(
+    G: nx.DiGraph, sources: list[str], targets: list[str], records: list[dict[str, Any]]
+) -> None:
+    """``G.add_edges_from(zip(sources, targets, records))``, without copying each record.
+
+    ``add_edges_from`` copies every attribute dict into a new one, a third of
+    the build time on large tables; here each record becomes the edge's
+    attribute dict itself, stored in the graph's adjacency exactly as
+    networkx stores it (``G._succ[u][v] is G._pred[v][u]``). A repeated
+    (source, target) updates the edge, as ``add_edges_from`` does.
+    """
+    succ, pred, node = G._succ, G._pred, G._node
+    for u, v, data in zip(sources, targets, records, strict=True):
+        for n in (u, v):
+            if n not in succ:
+                succ[n] = G.adjlist_inner_dict_factory()
+                pred[n] = G.adjlist_inner_dict_factory()
+                node[n] = G.node_attr_dict_factory()
+        existing = succ[u].get(v)
+        if existing is None:
+            succ[u][v] = data
+            pred[v][u] = data
+        else:
+            existing.update(data)
+    nx._clear_cache(G)
 
 
 def _sum_over_months(panel: pd.DataFrame) -> pd.DataFrame:

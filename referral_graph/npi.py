@@ -19,6 +19,7 @@ False
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,7 +89,9 @@ def is_valid_npi(value: str) -> bool:
     return looks_like_npi(value) and npi_check_digit(value[:9]) == int(value[9])
 
 
-def npi_flags(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def npi_flags(
+    ids: pd.Series, *, factorized: tuple[np.ndarray, Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised NPI shape and check-digit flags for a Series of string ids.
 
     Each distinct id is checked once (with numpy, not per id in Python), so a
@@ -99,6 +102,10 @@ def npi_flags(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     ----------
     ids : pandas.Series
         String ids; missing values are neither shaped nor valid.
+    factorized : tuple (codes, uniques), optional
+        ``pandas.factorize(ids)`` when the caller has it already (codes -1 for
+        missing ids; `uniques` may hold more ids than `ids` uses), which saves
+        factorising again.
 
     Returns
     -------
@@ -112,7 +119,7 @@ def npi_flags(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     >>> shaped.tolist(), valid.tolist()
     ([True, True, False, False], [True, False, False, False])
     """
-    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
+    codes, uniques = factorized or pd.factorize(ids, use_na_sentinel=True)
     u = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
     u_shaped = u.str.fullmatch(r"[12]\d{9}").fillna(False).to_numpy(dtype=bool)
     u_valid = np.zeros(len(u), dtype=bool)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -503,6 +503,7 @@ def check_ids(
     report: ValidationReport,
     column: str,
     npi: bool | Literal["auto"] = "auto",
+    factorized: tuple[np.ndarray, Any] | None = None,
 ) -> pd.Series:
     """Check one id column: blanks always; NPI check digits as asked.
 
@@ -519,6 +520,9 @@ def check_ids(
         excluded. ``"auto"``: ids that look like NPIs (ten digits starting
         with 1 or 2) and fail the check are reported and kept. ``False``: no
         NPI check.
+    factorized : tuple (codes, uniques), optional
+        ``pandas.factorize(ids)``, when the caller has it (see
+        :func:`referral_graph.npi.npi_flags`).
 
     Returns
     -------
@@ -545,7 +549,7 @@ def check_ids(
     bad = blank.copy()
     if npi is False:
         return bad
-    shaped_arr, valid_arr = npi_flags(ids)
+    shaped_arr, valid_arr = npi_flags(ids, factorized=factorized)
     valid = pd.Series(valid_arr, index=ids.index)
     if npi is True:
         invalid = ~valid & ~blank
