@@ -107,6 +107,25 @@ def test_ids_missing_from_providers_become_bare_nodes(ties, caplog):
     assert "2 provider ids in the ties are not in the providers table" in caplog.text
 
 
+def test_graph_matches_networkx_add_edges_from(ties, providers):
+    # The build stores each record as the edge's dict; the graph must equal networkx's own.
+    repeated = pd.concat([ties, ties.iloc[[0]].assign(referrals=99, amount=np.nan)])
+    g = graph_from_tables(repeated, providers)
+    expected = nx.DiGraph(**g.graph)
+    expected.add_nodes_from(g.nodes(data=True))
+    for row in repeated.to_dict("records"):
+        data = {k: v for k, v in row.items() if k not in ("source", "target") and pd.notna(v)}
+        for k in ("first_date", "last_date"):
+            data[k] = data[k].date().isoformat()
+        expected.add_edge(row["source"], row["target"], **data)
+    assert nx.utils.graphs_equal(g, expected)
+    assert g.edges["007", "2A0000030"]["referrals"] == 99  # the later row wins
+    assert g.edges["007", "2A0000030"]["amount"] == 1500.25  # a missing value does not erase
+    assert g.succ["007"]["2A0000030"] is g.pred["2A0000030"]["007"]
+    g.add_edge("099", "007", referrals=1)  # the graph stays an ordinary, mutable DiGraph
+    assert g.in_degree("007") == 1 and list(g.predecessors("007")) == ["099"]
+
+
 def test_edge_panel_is_summed_over_months():
     panel = pd.DataFrame(
         {
