@@ -113,9 +113,9 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
         "--engine",
         choices=["auto", "duckdb", "pandas", "files", "spark"],
         default="auto",
-        help="aggregation engine (default: auto); files: out of core with DuckDB, events "
-        "never held in memory (large files); spark: Apache Spark (pip install "
-        "referral_graph[spark])",
+        help="aggregation engine (default: auto: in memory, out of core for event files of "
+        "1 GB or more); files: out of core with DuckDB, events never held in memory; spark: "
+        "Apache Spark (pip install referral_graph[spark])",
     )
     opts.add_argument(
         "--memory-limit",

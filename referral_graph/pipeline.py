@@ -30,11 +30,22 @@ from referral_graph import aggregate, graph, io
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 from referral_graph.validate import ValidationReport
 
-__all__ = ["ReferralNetwork", "load_network"]
+__all__ = ["LARGE_EVENT_FILES", "ReferralNetwork", "auto_engine", "load_network"]
 
 logger = logging.getLogger(__name__)
 
 PathOrFrame = str | os.PathLike[str] | pd.DataFrame
+
+#: ``engine="auto"`` aggregates event files of at least this many bytes out of core
+#: (``"files"``): read into pandas, events take about 4.5 bytes of memory per byte of CSV
+#: (``docs/memory.md``). Compressed and Parquet files count :data:`PACKED_FACTOR` times
+#: their size.
+LARGE_EVENT_FILES = 1 << 30
+
+#: How many bytes of CSV one byte of a compressed or Parquet file stands for (an estimate).
+PACKED_FACTOR = 5
+
+_PACKED_SUFFIXES = (".gz", ".bz2", ".zst", ".xz", ".zip", ".parquet", ".pq")
 
 
 @dataclass
@@ -116,6 +127,38 @@ def _with_patient_panels(providers: pd.DataFrame | None, panels: pd.Series) -> p
     return out
 
 
+def auto_engine(events: PathOrFrame) -> Literal["duckdb", "pandas", "files"]:
+    """The engine ``engine="auto"`` uses for `events`.
+
+    ``"files"`` (out of core) for event files whose CSV-equivalent size reaches
+    :data:`LARGE_EVENT_FILES`; otherwise in memory: ``"pandas"`` for small
+    DataFrames, ``"duckdb"`` for the rest (see
+    :func:`referral_graph.aggregate.resolve_engine`).
+
+    Examples
+    --------
+    >>> auto_engine(pd.DataFrame({"source": ["A"], "target": ["B"]}))
+    'pandas'
+    """
+    if isinstance(events, pd.DataFrame):
+        return aggregate.resolve_engine(events, "auto")  # type: ignore[return-value]
+    path = os.fspath(events)
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return "duckdb"  # the reader reports the missing file
+    if path.lower().endswith(_PACKED_SUFFIXES):
+        size *= PACKED_FACTOR
+    if size >= LARGE_EVENT_FILES:
+        logger.info(
+            "engine auto: %s is large (%.1f GB as CSV); aggregating out of core (files)",
+            path,
+            size / 1e9,
+        )
+        return "files"
+    return "duckdb"
+
+
 def load_network(
     *,
     events: PathOrFrame | None = None,
@@ -160,7 +203,8 @@ def load_network(
     date_format, npi, encoding, delimiter, strict
         Passed to the readers.
     engine : {"auto", "duckdb", "pandas", "files", "spark"}
-        Aggregation engine. ``"files"``: event files are validated and aggregated out of
+        Aggregation engine. ``"auto"``: see :func:`auto_engine` (event files of
+        1 GB or more go out of core). ``"files"``: event files are validated and aggregated out of
         core by DuckDB (:func:`referral_graph.scale.load_network_files`), never held in
         pandas; ``"spark"``: by Spark (:func:`referral_graph.spark.aggregate_spark`). With
         both, ``events`` of the result is None.
@@ -197,6 +241,8 @@ def load_network(
         reports.append(prov.attrs["report"])
     panel: pd.DataFrame | None = None
     ev: pd.DataFrame | None = None
+    if events is not None and engine == "auto" and not isinstance(events, pd.DataFrame):
+        engine = "files" if auto_engine(events) == "files" else "auto"
     if events is not None and engine in ("files", "spark"):
         if isinstance(events, pd.DataFrame):
             raise ParameterError(
