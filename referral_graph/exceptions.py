@@ -10,7 +10,8 @@ keeps working::
     ├── ValidationError(ReferralGraphError, ValueError)  rows failed validation
     ├── ParameterError(ReferralGraphError, ValueError)   a function argument is out of range
     ├── InsufficientDataError(ReferralGraphError, ValueError)  the data cannot answer the question
-    └── NotFittedError(ReferralGraphError, AttributeError)  a model used before ``fit``
+    ├── NotFittedError(ReferralGraphError, AttributeError)  a model used before ``fit``
+    └── DependencyError(ReferralGraphError, ImportError)  an optional package is missing
 
 Examples
 --------
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from referral_graph.validate import ValidationReport
 
 __all__ = [
+    "DependencyError",
     "InputError",
     "InsufficientDataError",
     "NotFittedError",
@@ -78,3 +80,14 @@ class InsufficientDataError(ReferralGraphError, ValueError):
 
 class NotFittedError(ReferralGraphError, AttributeError):
     """A model was used before ``fit`` was called."""
+
+
+class DependencyError(ReferralGraphError, ImportError):
+    """An optional package a feature needs is not installed; the message says how to install it.
+
+    Examples
+    --------
+    >>> err = DependencyError("The Spark engine needs pyspark: pip install 'referral_graph[spark]'")
+    >>> isinstance(err, ImportError)
+    True
+    """

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from referral_graph import io as _io
-from referral_graph.exceptions import InputError, ParameterError, SchemaError
+from referral_graph.exceptions import DependencyError, InputError, ParameterError, SchemaError
 from referral_graph.scale import (
     _NUMBER_RE,
     _date_lookup,
@@ -117,7 +117,7 @@ def _require_pyspark() -> Any:
         with _quiet():
             import pyspark.sql
     except ImportError as exc:
-        raise ParameterError(
+        raise DependencyError(
             f"The Spark engine needs pyspark, which is not installed: {INSTALL_HINT}."
         ) from exc
     return pyspark.sql

@@ -20,7 +20,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from referral_graph import aggregate, io, synthetic
-from referral_graph.exceptions import ParameterError, ValidationError
+from referral_graph.exceptions import DependencyError, ParameterError, ValidationError
 from referral_graph.scale import aggregate_files, read_output
 from referral_graph.spark import INSTALL_HINT, aggregate_spark, spark_available, spark_session
 
@@ -157,9 +157,9 @@ def test_missing_pyspark_gives_the_install_hint(monkeypatch):
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "pyspark", None)
     assert spark_available() is False
-    with pytest.raises(ParameterError, match=r"referral_graph\[spark\]"):
+    with pytest.raises(DependencyError, match=r"referral_graph\[spark\]"):
         aggregate_spark("events.csv")
-    with pytest.raises(ParameterError, match="pyspark"):
+    with pytest.raises(DependencyError, match="pyspark"):
         aggregate.tie_table(pd.DataFrame({"source": ["A"], "target": ["B"]}), engine="spark")
 
 
