@@ -44,7 +44,7 @@ import pandas as pd
 
 from referral_graph._checks import header_key
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
-from referral_graph.privacy import pseudonymize
+from referral_graph.privacy import is_count_name, pseudonymize
 from referral_graph.validate import (
     ValidationReport,
     check_ids,
@@ -905,7 +905,10 @@ def read_edges(
         ``pair_count``, ``transaction_count`` or ``weight``), ``patients``
         (Int64, when the layout has a patient count), ``month`` (when a
         period column is given), the layout's own count columns, and any
-        other columns of the input (kept as they are). ``attrs["layout"]``
+        other columns of the input: as numbers (Int64) when their names denote
+        counts (:func:`referral_graph.privacy.is_count_name`, e.g. CMS's
+        ``Same Day2014``), so that small-cell suppression applies to them;
+        otherwise kept as they are. ``attrs["layout"]``
         names the layout used.
 
     Examples
@@ -968,8 +971,7 @@ def read_edges(
     bad = pd.Series(False, index=frame.index)
     for key in ("source", "target"):
         out[key] = _clean_ids(frame[cols[key]])
-    # One factorisation of both id columns serves the NPI checks, the self-referral test and
-    # the duplicate test (integers hash and compare far faster than strings).
+    # One factorisation of both id columns serves the NPI checks and the self-referral test.
     id_codes, uniques = _shared_codes(out["source"], out["target"])
     for key in ("source", "target"):
         bad |= check_ids(
@@ -1044,7 +1046,16 @@ def read_edges(
     used = set(cols.values()) | {x for x in frame.columns if header_key(x) in out}
     edges = pd.DataFrame(out, index=frame.index)
     for c in frame.columns:
-        if c not in used and str(c) not in edges.columns:
+        if c in used or str(c) in edges.columns:
+            continue
+        if is_count_name(c):
+            # Counts under the file's own names ("Same Day2014") are read as numbers, so that
+            # small-cell suppression applies to them like to the layout's own counts.
+            values, _ = parse_numbers(
+                frame[c], report=report, column=str(c), kind="count", exclude=False
+            )
+            edges[str(c)] = values.round().astype("Int64")
+        else:
             edges[str(c)] = frame[c]
     edges = edges.loc[~bad.to_numpy()].copy()
     edges["referrals"] = edges["referrals"].round().astype("int64")

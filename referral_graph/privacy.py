@@ -167,7 +167,9 @@ COUNT_PATTERN = re.compile(
     r"(referrals|patients|patient_count|bene_count|pair_count|same_day_count|transaction_count"
     r"|^to_focus|^to_competitors$|^total$|_total$|_strength$|^at_stake$|^expected_loss$"
     r"|^referrals_|_referrals$|^visits$|^events$|^activities$|^pre_|^post_|referrers$"
-    r"|receivers$|^providers$|^count$|_count$|^n_|_degree$)"
+    r"|receivers$|^providers$|^count$|_count$|^n_|_degree$"
+    # CMS's own headers: "Total2014", "Unique2014" (beneficiaries), "Same Day2014"
+    r"|^unique$|^same_day$|^bene_|^pair_)"
 )
 
 #: Names that look like counts but are not (shares, scores, ranks, ratios, components).
@@ -183,9 +185,19 @@ def is_count_name(name: object) -> bool:
     --------
     >>> is_count_name("patients"), is_count_name("share_of_wallet"), is_count_name("pagerank")
     (True, False, False)
+    >>> is_count_name("Same Day2014"), is_count_name("Referrals"), is_count_name("year_2014")
+    (True, True, False)
     """
-    text = str(name)
-    return bool(COUNT_PATTERN.search(text)) and not _NOT_COUNTS.search(text)
+    key = _name_key(name)
+    return bool(COUNT_PATTERN.search(key)) and not _NOT_COUNTS.search(key)
+
+
+def _name_key(name: object) -> str:
+    """A header as matched by :func:`is_count_name`: lower case, ``_`` for spaces and
+    hyphens, a trailing year and what follows it dropped (``"Same Day2014"`` -> ``same_day``).
+    """
+    key = re.sub(r"[\s\-]+", "_", str(name).strip().lstrip("\ufeff").lower())
+    return re.sub(r"_?(19|20)\d\d(?!\d).*$", "", key) or key
 
 
 def count_columns(frame: pd.DataFrame) -> list[str]:

@@ -30,6 +30,7 @@ from referral_graph.io import (
     read_table,
     write_table,
 )
+from referral_graph.privacy import suppress_counts
 
 EVENTS_CSV = (
     "referring_npi,receiving_npi,referral_date,patient_id,amount\n"
@@ -383,6 +384,26 @@ def test_read_providers_duplicate_ids(write_file):
     assert providers["id"].tolist() == ["A", "B"]
     by_check = {i.check: i.rows for i in providers.attrs["report"].issues}
     assert by_check == {"duplicate_row": (3,), "duplicate_id": (4,)}
+
+
+def test_read_edges_reads_extra_counts_as_numbers_and_keeps_other_columns():
+    raw = pd.DataFrame(
+        {
+            "Initial": ["A", "B", "C"],
+            "Secondary": ["B", "C", "A"],
+            "Total2014": ["40", "25", "12"],
+            "Same Day2014": ["3", "12", "x"],
+            "hospital_zip": ["02134", "37203", "00501"],
+        }
+    )
+    edges = read_edges(raw, source_col="Initial", target_col="Secondary", weight_col="Total2014")
+    assert edges["Same Day2014"].tolist() == [3, 12, pd.NA]  # a bad value is set missing
+    assert edges["Same Day2014"].dtype == "Int64"
+    issue = next(i for i in edges.attrs["report"].issues if i.column == "Same Day2014")
+    assert list(issue.rows) == [2] and not issue.excluded  # DataFrame input: index labels
+    assert edges["hospital_zip"].tolist() == ["02134", "37203", "00501"]  # not a count: as is
+    safe = suppress_counts(edges)
+    assert safe["Same Day2014"].isna().tolist() == [True, False, True]
 
 
 # ----------------------------------------------------------------------------- writers

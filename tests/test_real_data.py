@@ -14,6 +14,7 @@ from conftest import sha256
 
 from referral_graph.graph import graph_from_tables, graph_to_tables, load_graph, save_graph
 from referral_graph.io import read_edges, read_providers
+from referral_graph.privacy import suppress_counts
 from referral_graph.taxonomy import read_taxonomy
 
 HOP = Path("hop_teaming_nashville")
@@ -131,6 +132,11 @@ def test_cms_two_samples_partition_the_rows(shared_data):
     missing = next(i for i in first.attrs["report"].issues if i.check == "missing_count")
     assert missing.column == "Total2014"
     assert missing.count == len(kept_second)
+    # CMS's other counts under their own names are numbers, and small cells are suppressed
+    assert first["Same Day2014"].dtype == "Int64" and first["Total"].dtype == "Int64"
+    safe = suppress_counts(first)
+    small = first["Same Day2014"].between(1, 10).fillna(False)
+    assert small.any() and safe.loc[small, "Same Day2014"].isna().all()
     # the "2014again?" columns are an identical copy of the first sample
     again = _cms(path, "2014again?")
     assert again[["source", "target", "referrals", "patients"]].equals(
@@ -140,7 +146,7 @@ def test_cms_two_samples_partition_the_rows(shared_data):
 
 def test_cms_sample_written_header_less_parses_as_cms(shared_data, tmp_path):
     first = _cms(_need(shared_data, CMS_SAMPLE), "2014")
-    same_day = pd.to_numeric(first["Same Day2014"]).astype("int64")
+    same_day = first["Same Day2014"].astype("int64")
     lines = [
         f"{s},{t},{r},{p},{d}"
         for s, t, r, p, d in zip(
