@@ -962,6 +962,16 @@ def _ties_sql(has_patients: bool, has_amount: bool, has_dates: bool) -> str:
     )
 
 
+#: Each provider's distinct patients as referrer or receiver (kept rows with a patient id).
+_PATIENTS_SQL = (
+    "WITH pairs AS (SELECT s AS c, patient FROM rg_good WHERE patient IS NOT NULL "
+    "UNION SELECT t AS c, patient FROM rg_good WHERE patient IS NOT NULL), "
+    "n AS (SELECT c, count(*) AS patients FROM pairs GROUP BY c) "
+    "SELECT i.id AS id, CAST(n.patients AS BIGINT) AS patients FROM n "
+    "JOIN rg_ids i ON i.code = n.c ORDER BY i.id"
+)
+
+
 def _copy(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> Path:
     """Write a query's result as Parquet, atomically (zstd; row groups of 1M rows)."""
     with _io.atomic_path(path) as tmp:
@@ -989,8 +999,11 @@ class FilesAggregation:
     Attributes
     ----------
     paths : dict of str to pathlib.Path
-        ``"ties"`` (always), ``"panel"`` (when the events have dates) and
-        ``"report"`` (the validation report as CSV).
+        ``"ties"`` (always), ``"panel"`` (when the events have dates),
+        ``"patients"`` (each provider's distinct patients as referrer or
+        receiver, ``id, patients``, when the events have patient ids; see
+        :func:`referral_graph.aggregate.provider_patients`) and ``"report"``
+        (the validation report as CSV).
     report : ValidationReport
         Every problem found, counted by reason.
     events : int
@@ -1290,6 +1303,9 @@ def aggregate_files(
             con, _ties_sql(has_patients, has_amount, has_dates), out / "ties.parquet"
         )
         result.ties = _count_rows(paths_out["ties"])
+        if has_patients:
+            step("counting patient panels")
+            paths_out["patients"] = _copy(con, _PATIENTS_SQL, out / "patients.parquet")
         result.providers = int(
             con.execute(
                 "SELECT count(*) FROM (SELECT s AS c FROM rg_good UNION SELECT t FROM rg_good)"
@@ -1969,11 +1985,19 @@ def load_network_files(
         )
         ties = read_output(result.paths["ties"])
         panel = read_output(result.paths["panel"]) if "panel" in result.paths else None
+        patients = pd.read_parquet(result.paths["patients"]) if "patients" in result.paths else None
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
     reports.insert(0, result.report)
     ties.attrs["name"] = result.report.name
+    if patients is not None:
+        from referral_graph.pipeline import _with_patient_panels
+
+        panels = pd.Series(
+            patients["patients"].to_numpy(), index=patients["id"].astype("str"), name="patients"
+        )
+        prov = _with_patient_panels(prov, panels)
     step("building graph")
     G = graph_from_tables(ties, prov, period=result.period)
     if prov is None:

@@ -52,6 +52,13 @@ def assert_same_as_in_memory(events_path: Path, result, **read_kwargs) -> pd.Dat
     if "date" in events.columns:
         panel = read_output(result.paths["panel"])
         assert_frame_equal(panel, aggregate.edge_panel(events, engine="duckdb"))
+    if "patient_key" in events.columns:
+        panels = pd.read_parquet(result.paths["patients"])
+        expected_panels = aggregate.provider_patients(events)
+        assert panels["id"].tolist() == expected_panels.index.tolist()
+        assert panels["patients"].tolist() == expected_panels.tolist()
+    else:
+        assert "patients" not in result.paths
     return events
 
 
@@ -100,7 +107,7 @@ def test_dirty_csv_equals_the_in_memory_path(dirty_market, tmp_path):
     lines = dirty_market.read_text(encoding="utf-8").splitlines()
     assert wrong.rows == (lines.index("1,2,3") + 1,)  # the line number
     assert wrong.examples == ("3 fields",)
-    assert set(result.paths) == {"panel", "ties", "report"}
+    assert set(result.paths) == {"panel", "ties", "patients", "report"}
     assert pd.read_csv(result.paths["report"])["check"].tolist() == [
         i.check for i in result.report.issues
     ]
@@ -248,7 +255,7 @@ def test_spills_within_a_small_memory_limit(market, tmp_path):
 def test_progress_steps(dirty_market, tmp_path):
     steps: list[str] = []
     aggregate_files(dirty_market, tmp_path / "out", progress=steps.append)
-    assert steps[0] == "reading" and steps[-1] == "writing the ties"
+    assert steps[0] == "reading" and steps[-2:] == ["writing the ties", "counting patient panels"]
 
 
 ids = st.sampled_from(["A", "B", "C", " D", "", "1234567893", "1234567890"])
@@ -447,12 +454,9 @@ def test_load_network_files_equals_load_network():
     assert_frame_equal(net.ties, expected.ties)
     assert_frame_equal(net.panel, expected.panel)
     assert net.period == expected.period
-    # providers' own patient panels need the events in memory (not out of core)
-    want_nodes = {
-        n: {k: v for k, v in d.items() if k != "patients"}
-        for n, d in expected.graph.nodes(data=True)
-    }
-    assert dict(net.graph.nodes(data=True)) == want_nodes
+    # providers' own patient panels are counted out of core too
+    assert_frame_equal(net.providers, expected.providers)
+    assert dict(net.graph.nodes(data=True)) == dict(expected.graph.nodes(data=True))
     got, want = list(net.graph.edges(data=True)), list(expected.graph.edges(data=True))
     assert [(u, v) for u, v, _ in got] == [(u, v) for u, v, _ in want]
     for (_, _, d), (_, _, e) in zip(got, want, strict=True):  # amounts: summation order
