@@ -4,14 +4,23 @@ Builds a monthly edge panel of about 450,000 ties x 24 months directly with
 numpy (a vectorised simulator with gradual and abrupt churn, shifts to other
 receivers, retirements, seasons and negative-binomial noise), or from
 :func:`referral_graph.synthetic.generate_market` with ``--source synthetic``,
-then times each step: features for 6 cutoffs, a multi-slice fit, a 6-cutoff
-rolling backtest and the at-risk scoring, and reports the peak resident memory.
+or reads one (``--panel FILE``, pickle / Parquet / CSV, with ``--providers``).
+
+``--steps functions`` (default) times each function on its own: features for 6
+cutoffs, a multi-slice fit, a 6-cutoff rolling backtest and the at-risk scoring.
 Targets: at most 60 s for the four steps and at most 3 GB.
+
+``--steps report`` times what ``referral-graph report`` does: one
+:class:`~referral_graph.churn.PreparedPanel`, the at-risk list with its own
+model (into ``--focus`` when given), then the backtest on the same prepared
+panel; it prints the peak memory added over the loaded panel.
 
 Run::
 
     python benchmarks/bench_churn.py            # 50,000 providers, 24 months
     python benchmarks/bench_churn.py --providers 5000 --months 30 --source synthetic
+    python benchmarks/bench_churn.py --steps report --panel /tmp/panel50k.pkl \
+        --providers-file /tmp/prov50k.pkl --focus "Riverside Health"
 """
 
 from __future__ import annotations
@@ -35,6 +44,30 @@ def _rss_gb() -> float:
     """Peak resident set size of this process so far, in GB (Linux: ru_maxrss in KB)."""
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb / (1024**3 if sys.platform == "darwin" else 1024**2)
+
+
+def _current_rss_gb() -> float:
+    """Resident set size now, in GB (Linux /proc; the peak elsewhere)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return _rss_gb()
+
+
+def _read_table(path: str) -> pd.DataFrame:
+    """A panel or providers table from a pickle, Parquet or CSV file."""
+    if path.endswith((".pkl", ".pickle")):
+        frame = pd.read_pickle(path)
+    elif path.endswith(".parquet"):
+        frame = pd.read_parquet(path)
+    else:
+        frame = pd.read_csv(path)
+    assert isinstance(frame, pd.DataFrame)
+    return frame
 
 
 def simulate_panel(n_providers: int, n_months: int, seed: int) -> pd.DataFrame:
@@ -105,12 +138,65 @@ def _timed(label: str, fn: Callable[[], Any], times: dict[str, float]) -> Any:
     return out
 
 
+def _functions(panel: pd.DataFrame, times: dict[str, float]) -> pd.DataFrame:
+    """Each churn function on its own (each builds its own tie matrix)."""
+    cutoffs = churn.churn_cutoffs(panel, labelled=False)[-6:]
+    features = _timed("features (6 cutoffs)", lambda: churn.churn_features(panel, cutoffs), times)
+    print(f"  {len(features):,} feature rows", flush=True)
+    del features
+    model, table = _timed("fit (all labelled cutoffs)", lambda: churn.fit_churn_model(panel), times)
+    print(f"  trained on {len(table):,} sampled rows", flush=True)
+    result: pd.DataFrame = _timed("backtest (6 cutoffs)", lambda: churn.backtest(panel), times)
+    risk = _timed("at-risk scoring", lambda: churn.at_risk(panel, model=model, capacity=100), times)
+    print(f"  {len(risk):,} ties scored, {int(risk['flagged'].sum())} flagged", flush=True)
+    return result
+
+
+def _report_path(
+    panel: pd.DataFrame,
+    providers: pd.DataFrame | None,
+    focus: str | None,
+    times: dict[str, float],
+) -> pd.DataFrame:
+    """What the report does: one prepared panel, the at-risk list, then the backtest."""
+    ids = None
+    if focus is not None:
+        from referral_graph.leakage import resolve_focus
+
+        assert providers is not None, "--focus needs --providers-file"
+        ids = resolve_focus(providers, focus=focus)
+    prepared = _timed(
+        "prepare (tie matrix)",
+        lambda: churn.PreparedPanel(panel, providers=providers),
+        times,
+    )
+    print(f"  {prepared!r}: {prepared.nbytes / 1e6:,.0f} MB", flush=True)
+    risk = _timed(
+        "at-risk list (own model)",
+        lambda: churn.at_risk(prepared, focus_ids=ids, capacity=25, random_state=0),
+        times,
+    )
+    print(
+        f"  {len(risk):,} ties listed; cached inputs: {prepared.nbytes / 1e6:,.0f} MB", flush=True
+    )
+    result: pd.DataFrame = _timed(
+        "backtest (shared matrix)",
+        lambda: churn.backtest(prepared, k=(25, 100), random_state=0),
+        times,
+    )
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--providers", type=int, default=50_000)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--source", choices=["numpy", "synthetic"], default="numpy")
+    parser.add_argument("--panel", help="read the panel from this file instead")
+    parser.add_argument("--providers-file", help="providers table (with --panel)")
+    parser.add_argument("--focus", help="focus organisation of the at-risk list (report)")
+    parser.add_argument("--steps", choices=["functions", "report"], default="functions")
     parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
@@ -118,29 +204,24 @@ def main(argv: list[str] | None = None) -> int:
 
     times: dict[str, float] = {}
     with threadpool_limits(limits=args.threads):
-        make = simulate_panel if args.source == "numpy" else synthetic_panel
-        panel = _timed(
-            "generate panel", lambda: make(args.providers, args.months, args.seed), times
-        )
+        providers = _read_table(args.providers_file) if args.providers_file else None
+        if args.panel:
+            panel = _timed("read panel", lambda: _read_table(args.panel), times)
+        else:
+            make = simulate_panel if args.source == "numpy" else synthetic_panel
+            panel = _timed(
+                "generate panel", lambda: make(args.providers, args.months, args.seed), times
+            )
         n_ties = len(panel[["source", "target"]].drop_duplicates())
-        print(f"panel: {len(panel):,} rows, {n_ties:,} ties, {args.months} months", flush=True)
-        cutoffs = churn.churn_cutoffs(panel, labelled=False)[-6:]
-        features = _timed(
-            "features (6 cutoffs)", lambda: churn.churn_features(panel, cutoffs), times
-        )
-        print(f"  {len(features):,} feature rows", flush=True)
-        del features
-        model, table = _timed(
-            "fit (all labelled cutoffs)", lambda: churn.fit_churn_model(panel), times
-        )
-        print(f"  trained on {len(table):,} sampled rows", flush=True)
-        result = _timed("backtest (6 cutoffs)", lambda: churn.backtest(panel), times)
-        risk = _timed(
-            "at-risk scoring", lambda: churn.at_risk(panel, model=model, capacity=100), times
-        )
-        print(f"  {len(risk):,} ties scored, {int(risk['flagged'].sum())} flagged", flush=True)
-    total = sum(v for k, v in times.items() if k != "generate panel")
-    print(f"{'total (without generation)':<28} {total:7.1f} s   peak RSS {_rss_gb():5.2f} GB")
+        print(f"panel: {len(panel):,} rows, {n_ties:,} ties", flush=True)
+        loaded = _current_rss_gb()
+        if args.steps == "report":
+            result = _report_path(panel, providers, args.focus, times)
+        else:
+            result = _functions(panel, times)
+    total = sum(v for k, v in times.items() if k not in ("generate panel", "read panel"))
+    print(f"{'total (without the panel)':<28} {total:7.1f} s   peak RSS {_rss_gb():5.2f} GB")
+    print(f"{'peak added over the panel':<28} {_rss_gb() - loaded:13.2f} GB")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(result.round(3).to_string(index=False))
     ok = total <= 60 and _rss_gb() <= 3

@@ -165,6 +165,15 @@ from 1 to 10 never appear in the words
 (:func:`referral_graph.privacy.format_count` writes them "<11"); months and
 percentages do.
 
+Preparing a panel once
+----------------------
+Each function first turns the panel into a (month x tie) count matrix with
+provider, market and organisation codes. To run several of them on one panel
+(the report runs :func:`at_risk`, then :func:`backtest`), build a
+:class:`PreparedPanel` once and pass it as the panel: the matrix is built once
+and the model inputs of each labelled cutoff are computed once and shared.
+The results are the same as with the panel.
+
 Examples
 --------
 >>> import pandas as pd
@@ -186,7 +195,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -200,7 +209,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -224,6 +233,7 @@ __all__ = [
     "REASON_GROUPS",
     "RULES",
     "ChurnModel",
+    "PreparedPanel",
     "at_risk",
     "backtest",
     "calibration_table",
@@ -237,6 +247,7 @@ logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
+Int32Array = npt.NDArray[np.int32]
 BoolArray = npt.NDArray[np.bool_]
 CutoffsLike = str | pd.Timestamp | Iterable[str | pd.Timestamp]
 
@@ -478,51 +489,69 @@ def _month_start(number: int) -> pd.Timestamp:
     return pd.Timestamp(year=number // 12, month=number % 12 + 1, day=1)
 
 
-def _group_cumsum(codes: IntArray, n_groups: int, cum: FloatArray) -> FloatArray:
-    out = np.empty((n_groups, cum.shape[1]), dtype=np.float64)
-    for j in range(cum.shape[1]):
-        out[:, j] = np.bincount(codes, weights=cum[:, j], minlength=n_groups)
-    return out
+#: Largest integer that float32 holds exactly (2**24): counts up to it are stored as float32.
+_FLOAT32_EXACT = float(2**24)
 
 
-def _dense(flat: IntArray, weights: FloatArray, n_ties: int, n_months: int) -> FloatArray:
-    dense = np.bincount(flat, weights=weights, minlength=n_ties * n_months)
-    return dense.astype(np.float64, copy=False).reshape(n_ties, n_months)
+def _exact_float32(values: npt.NDArray[np.float64]) -> bool:
+    """Whether every value is a whole number that float32 holds exactly."""
+    if not len(values):
+        return True
+    return bool(
+        np.all(np.isfinite(values))
+        and np.abs(values).max() < _FLOAT32_EXACT
+        and np.array_equal(values, np.floor(values))
+    )
 
 
-def _cumulate(matrix: FloatArray) -> FloatArray:
-    cum = np.zeros((matrix.shape[0], matrix.shape[1] + 1), dtype=np.float64)
-    np.cumsum(matrix, axis=1, out=cum[:, 1:])
-    return cum
+@dataclass
+class _RowValues:
+    """Optional panel columns kept per panel row, the rows sorted by month.
+
+    A window sum over months ``[a, b)`` is one ``bincount`` over the rows of
+    those months, so no (tie x month) matrix is built for these columns.
+    """
+
+    ptr: npt.NDArray[np.int64]  # (months + 1): rows of month m are ptr[m]:ptr[m + 1]
+    tie: npt.NDArray[np.int32]  # per row: its tie
+    columns: dict[str, npt.NDArray[np.floating[Any]]]  # per row (float32 when exact)
+
+    def window(self, name: str, start: int, stop: int, n_ties: int) -> FloatArray:
+        """Per tie: the sum of column `name` over months ``start .. stop - 1``."""
+        lo, hi = int(self.ptr[start]), int(self.ptr[stop])
+        return _weighted_counts(self.tie[lo:hi], self.columns[name][lo:hi], n_ties)
 
 
 @dataclass
 class _TieMatrix:
-    """The panel as dense (tie x month) arrays, built once and sliced per cutoff."""
+    """The panel as a dense (month x tie) count matrix plus group codes, built once.
 
-    first_month: int  # calendar month number of column 0
+    Counts are month-major (one row per month), so the window sums over every
+    tie that each cutoff needs (activity, the referrer's and the receiver's
+    totals) add a few contiguous rows; features are then computed on the
+    columns of the active ties only. Counts are float32 when every cell is a
+    whole number below 2**24 (exact), float64 otherwise; sums are float64.
+    """
+
+    first_month: int  # calendar month number of row 0
     n_months: int
     ids: npt.NDArray[np.object_]  # provider ids (sorted); codes index into it
-    src: IntArray  # per tie
-    tgt: IntArray
-    counts: FloatArray  # (ties, months)
-    cum: FloatArray  # (ties, months + 1) cumulative counts
-    patients_cum: FloatArray | None
-    amount_cum: FloatArray | None
-    wait_cum: FloatArray | None  # cumulative wait x referrals (where wait known)
-    wait_n_cum: FloatArray | None  # cumulative referrals with a known wait
-    reverse: IntArray  # tie index of target -> source, -1 when absent
-    src_cum: FloatArray  # (ids, months + 1)
-    tgt_cum: FloatArray
-    pair: IntArray  # per tie: (source, market) group
-    pair_cum: FloatArray
-    trip: IntArray  # per tie: (source, market, entity) group
-    trip_cum: FloatArray
-    trip_pair: IntArray  # per triple: its pair
-    trip_label: npt.NDArray[np.object_]  # per triple: display label of the entity
+    src: Int32Array  # per tie: provider code (ties sorted by source, then target)
+    tgt: Int32Array
+    counts: npt.NDArray[np.floating[Any]]  # (months, ties)
+    first_active: Int32Array  # per tie: first month with referrals (n_months when none)
+    rows: _RowValues | None  # patients, amount, wait (when the panel has them)
+    reverse: Int32Array  # tie index of target -> source, -1 when absent
+    pair: Int32Array  # per tie: (source, market) group
+    n_pairs: int
+    trip: Int32Array  # per tie: (source, market, entity) group
+    n_trips: int
+    trip_pair: Int32Array  # per triple: its pair
+    trip_label: Callable[[IntArray], npt.NDArray[np.object_]]  # triples -> display labels
     names: npt.NDArray[np.object_]  # per id: display name
     specialty: npt.NDArray[np.object_]  # per id: specialty or None
     by_specialty: bool
+    by_org: bool  # False: each tie is its own (source, market, entity) triple
     has_patients: bool
     has_amount: bool
     has_wait: bool
@@ -531,11 +560,50 @@ class _TieMatrix:
     def n_ties(self) -> int:
         return int(self.src.shape[0])
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (object arrays: their pointers only)."""
+        total = 0
+        for value in vars(self).values():
+            if isinstance(value, np.ndarray):
+                total += value.nbytes
+            elif isinstance(value, _RowValues):
+                total += value.ptr.nbytes + value.tie.nbytes
+                total += sum(col.nbytes for col in value.columns.values())
+        return total
+
     def cutoff_index(self, cutoff: pd.Timestamp) -> int:
         return int(cutoff.year * 12 + cutoff.month - 1 - self.first_month)
 
     def month_of(self, index: int) -> pd.Timestamp:
         return _month_start(self.first_month + index)
+
+    def window(self, start: int, stop: int, ties: IntArray | None = None) -> FloatArray:
+        """Referrals in months ``start .. stop - 1``, per tie (all, or `ties`)."""
+        block = self.counts[start:stop] if ties is None else self.counts[start:stop, ties]
+        out: FloatArray = block.sum(axis=0, dtype=np.float64)
+        return out
+
+    def column_window(self, name: str, start: int, stop: int, ties: IntArray) -> FloatArray:
+        """Sum of an optional column (patients, amount, ...) in a window, for `ties`."""
+        assert self.rows is not None
+        return self.rows.window(name, start, stop, self.n_ties)[ties]
+
+
+def _text_column(
+    table: pd.DataFrame, name: str, pos: IntArray, found: BoolArray, n: int
+) -> npt.NDArray[np.object_]:
+    """Per id: the stripped text of a providers column (None when missing or blank)."""
+    picked = pd.Series(
+        table[name].astype("object").to_numpy(dtype=object)[pos[found]], dtype=object
+    )
+    present = picked.notna().to_numpy()
+    text = picked[present].map(str).to_numpy(dtype=object)
+    stripped = np.array([t.strip() for t in text], dtype=object) if len(text) else text
+    keep = stripped != ""
+    out = np.full(n, None, dtype=object)
+    out[np.flatnonzero(found)[present][keep]] = stripped[keep]
+    return out
 
 
 def _provider_table(
@@ -563,37 +631,109 @@ def _provider_table(
     index = pd.Index(table[cols["id"]].astype("str").to_numpy(dtype=object))
     pos = index.get_indexer(pd.Index(ids))
     found = pos >= 0
-
-    def _column(key: str) -> npt.NDArray[np.object_] | None:
-        name = cols[key]
-        if name is None:
-            return None
-        values = table[name].astype("object").to_numpy(dtype=object)
-        out = np.full(n, None, dtype=object)
-        picked = values[pos[found]]
-        keep = np.array(
-            [v is not None and not pd.isna(v) and str(v).strip() != "" for v in picked], dtype=bool
-        )
-        targets = np.flatnonzero(found)[keep]
-        out[targets] = [str(v).strip() for v in picked[keep]]
-        return out
-
-    got_names = _column("name")
-    if got_names is not None:
-        has = np.array([v is not None for v in got_names], dtype=bool)
+    if cols["name"] is not None:
+        got_names = _text_column(table, cols["name"], pos, found, n)
+        has = pd.notna(got_names)
         names[has] = got_names[has]
-    got_spec = _column("specialty")
-    if got_spec is not None:
-        specialty = got_spec
-    got_org = _column("organization")
-    if got_org is not None:
-        org = got_org
+    if cols["specialty"] is not None:
+        specialty = _text_column(table, cols["specialty"], pos, found, n)
+    if cols["organization"] is not None:
+        org = _text_column(table, cols["organization"], pos, found, n)
     return names, specialty, org
 
 
 def _codes_of(labels: npt.NDArray[np.object_]) -> tuple[IntArray, npt.NDArray[np.object_]]:
     codes, uniques = pd.factorize(pd.Series(labels, dtype=object), sort=True)
     return codes.astype(np.intp), np.asarray(uniques, dtype=object)
+
+
+def _sorted_codes(keys: npt.NDArray[np.int64]) -> tuple[Int32Array, npt.NDArray[np.int64]]:
+    """``np.unique(keys, return_inverse=True)`` by hashing, then sorting the distinct keys."""
+    codes, uniques = pd.factorize(keys)
+    uniques = np.asarray(uniques, dtype=np.int64)
+    order = np.argsort(uniques, kind="stable")
+    rank = np.empty(len(uniques), dtype=np.int32)
+    rank[order] = np.arange(len(uniques), dtype=np.int32)
+    return rank[codes], uniques[order]
+
+
+def _provider_codes(
+    panel: pd.DataFrame, scol: str, tcol: str
+) -> tuple[npt.NDArray[np.object_], Int32Array, Int32Array]:
+    """Sorted provider ids and the source and target code of each panel row."""
+    s_codes, s_uniq = pd.factorize(panel[scol].astype("str"))
+    t_codes, t_uniq = pd.factorize(panel[tcol].astype("str"))
+    s_ids = np.asarray(s_uniq, dtype=object)
+    t_ids = np.asarray(t_uniq, dtype=object)
+    ids = np.unique(np.concatenate([s_ids, t_ids]))
+    index = pd.Index(ids)
+    s_map = index.get_indexer(s_ids).astype(np.int32)
+    t_map = index.get_indexer(t_ids).astype(np.int32)
+    return ids, s_map[s_codes], t_map[t_codes]
+
+
+def _count_matrix(
+    tie: Int32Array, month: npt.NDArray[np.int16], refs: FloatArray, n_ties: int, n_months: int
+) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.int64], IntArray]:
+    """The (month x tie) count matrix, and the panel rows sorted by month (with offsets)."""
+    order = np.argsort(month, kind="stable").astype(np.intp)
+    ptr = np.searchsorted(month[order], np.arange(n_months + 1), side="left").astype(np.int64)
+    exact = _exact_float32(refs)
+    counts: npt.NDArray[np.floating[Any]] = np.empty(
+        (n_months, n_ties), dtype=np.float32 if exact else np.float64
+    )
+    for m in range(n_months):
+        rows = order[ptr[m] : ptr[m + 1]]
+        cell = _weighted_counts(tie[rows], refs[rows], n_ties)
+        if counts.dtype == np.float32 and len(cell) and cell.max() >= _FLOAT32_EXACT:
+            counts = counts.astype(np.float64)  # a cell too large for float32: keep it exact
+        counts[m] = cell
+    return counts, ptr, order
+
+
+def _first_active(counts: npt.NDArray[np.floating[Any]]) -> Int32Array:
+    """Per tie: the first month with referrals (``n_months`` when none)."""
+    n_months, n_ties = counts.shape
+    first = np.full(n_ties, n_months, dtype=np.int32)
+    for m in range(n_months - 1, -1, -1):
+        first[counts[m] > 0] = m
+    return first
+
+
+def _row_values(
+    panel: pd.DataFrame,
+    cols: Mapping[str, str | None],
+    refs: FloatArray,
+    tie: Int32Array,
+    order: IntArray,
+    ptr: npt.NDArray[np.int64],
+) -> _RowValues | None:
+    """Patients, amounts and waits per panel row (sorted by month), when present."""
+    columns: dict[str, npt.NDArray[np.floating[Any]]] = {}
+
+    def _numbers(col: str) -> FloatArray:
+        values: FloatArray = pd.to_numeric(panel[col], errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        return values
+
+    def _keep(name: str, values: FloatArray) -> None:
+        ordered = values[order]
+        columns[name] = ordered.astype(np.float32) if _exact_float32(ordered) else ordered
+
+    for key in ("patients", "amount"):
+        col = cols[key]
+        if col is not None:
+            _keep(key, np.nan_to_num(_numbers(col)))
+    if cols["wait"] is not None:
+        wait = _numbers(str(cols["wait"]))
+        known = np.isfinite(wait)
+        if bool(known.any()):
+            _keep("wait", np.where(known, wait * refs, 0.0))
+            _keep("wait_n", np.where(known, refs, 0.0))
+    if not columns:
+        return None
+    return _RowValues(ptr=ptr, tie=tie[order], columns=columns)
 
 
 def _build(
@@ -606,7 +746,8 @@ def _build(
     if not isinstance(panel, pd.DataFrame):
         raise ParameterError(
             "The 'panel' parameter must be a pandas DataFrame (the edge panel of "
-            f"referral_graph.aggregate.edge_panel). Got {type(panel).__name__} instead."
+            "referral_graph.aggregate.edge_panel) or a PreparedPanel. "
+            f"Got {type(panel).__name__} instead."
         )
     cols = _resolve_columns(panel, _ALIASES, columns, what="panel")
     missing = [k for k in ("source", "target", "month") if cols[k] is None]
@@ -628,6 +769,8 @@ def _build(
     month_no = _month_numbers(panel[mcol], mcol)
     first, last = int(month_no.min()), _last_month(int(month_no.max()), data_end)
     n_months = last - first + 1
+    month = (month_no - first).astype(np.int16)
+    del month_no
     if cols["referrals"] is None:
         logger.info("The panel has no count column: each row is read as one referral")
         refs = np.ones(len(panel), dtype=np.float64)
@@ -641,86 +784,64 @@ def _build(
                 f"The panel's count column {cols['referrals']!r} has {int(bad.sum()):,} "
                 "missing, negative or infinite value(s); counts must be >= 0."
             )
-    both = pd.concat([panel[scol].astype("str"), panel[tcol].astype("str")], ignore_index=True)
-    codes, uniques = pd.factorize(both, sort=True)
-    ids = np.asarray(uniques, dtype=object)
+    ids, s_code, t_code = _provider_codes(panel, scol, tcol)
     n_ids = len(ids)
-    s_code = codes[: len(panel)].astype(np.int64)
-    t_code = codes[len(panel) :].astype(np.int64)
-    keys = s_code * n_ids + t_code
-    tie_keys, tie_of_row = np.unique(keys, return_inverse=True)
+    tie_of_row, tie_keys = _sorted_codes(s_code.astype(np.int64) * n_ids + t_code)
+    del s_code, t_code
     n_ties = len(tie_keys)
-    src = (tie_keys // n_ids).astype(np.intp)
-    tgt = (tie_keys % n_ids).astype(np.intp)
-    flat = (tie_of_row.astype(np.int64) * n_months + (month_no - first)).astype(np.intp)
-    counts = _dense(flat, refs, n_ties, n_months)
-    cum = _cumulate(counts)
-
-    def _optional_cum(col: str | None) -> FloatArray | None:
-        if col is None:
-            return None
-        values = pd.to_numeric(panel[col], errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-        return _cumulate(_dense(flat, np.nan_to_num(values), n_ties, n_months))
-
-    patients_cum = _optional_cum(cols["patients"])
-    amount_cum = _optional_cum(cols["amount"])
-    wait_cum = wait_n_cum = None
-    if cols["wait"] is not None:
-        wait = pd.to_numeric(panel[cols["wait"]], errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-        known = np.isfinite(wait)
-        if bool(known.any()):
-            wait_cum = _cumulate(_dense(flat, np.where(known, wait * refs, 0.0), n_ties, n_months))
-            wait_n_cum = _cumulate(_dense(flat, np.where(known, refs, 0.0), n_ties, n_months))
+    src = (tie_keys // n_ids).astype(np.int32)
+    tgt = (tie_keys % n_ids).astype(np.int32)
+    counts, ptr, order = _count_matrix(tie_of_row, month, refs, n_ties, n_months)
+    del month
+    rows = _row_values(panel, cols, refs, tie_of_row, order, ptr)
+    del order, tie_of_row, refs
 
     reverse_keys = tgt.astype(np.int64) * n_ids + src.astype(np.int64)
-    pos = np.searchsorted(tie_keys, reverse_keys)
-    pos_clipped = np.minimum(pos, n_ties - 1)
-    reverse = np.where(tie_keys[pos_clipped] == reverse_keys, pos_clipped, -1).astype(np.intp)
+    pos = np.minimum(np.searchsorted(tie_keys, reverse_keys), n_ties - 1)
+    reverse = np.where(tie_keys[pos] == reverse_keys, pos, -1).astype(np.int32)
+    del reverse_keys, pos, tie_keys
 
-    src_cum = _group_cumsum(src, n_ids, cum)
-    tgt_cum = _group_cumsum(tgt, n_ids, cum)
     names, specialty, org = _provider_table(providers, ids)
-    by_specialty = bool(any(v is not None for v in specialty[np.unique(tgt)]))
-    by_org = bool(any(v is not None for v in org[np.unique(tgt)]))
+    receivers = np.unique(tgt)
+    by_specialty = bool(pd.notna(specialty[receivers]).any())
+    by_org = bool(pd.notna(org[receivers]).any())
 
     if by_specialty:
-        market_of_id, _ = _codes_of(
-            np.array([v if v is not None else "" for v in specialty], dtype=object)
-        )
+        market_of_id, _ = _codes_of(np.where(pd.notna(specialty), specialty, "").astype(object))
         n_markets = int(market_of_id.max()) + 1
-        pair_keys = src.astype(np.int64) * n_markets + market_of_id[tgt]
-        _, pair_inv = np.unique(pair_keys, return_inverse=True)
-        pair = pair_inv.astype(np.intp)
-        pair_cum = _group_cumsum(pair, int(pair.max()) + 1, cum)
+        pair, _ = _sorted_codes(src.astype(np.int64) * n_markets + market_of_id[tgt])
+        n_pairs = int(pair.max()) + 1
     else:
-        pair, pair_cum = src, src_cum
+        pair, n_pairs = src, n_ids
+    trip_label: Callable[[IntArray], npt.NDArray[np.object_]]
     if by_org:
-        entity_labels = np.array(
-            [o if o is not None else names[i] for i, o in enumerate(org)], dtype=object
-        )
-        entity_keys = np.array(
-            ["o:" + o if o is not None else "p:" + str(ids[i]) for i, o in enumerate(org)],
-            dtype=object,
-        )
-        entity_of_id, _ = _codes_of(entity_keys)
-        n_entities = int(entity_of_id.max()) + 1
-        trip_keys = pair.astype(np.int64) * n_entities + entity_of_id[tgt]
-        uniq_trip, trip_inv = np.unique(trip_keys, return_inverse=True)
-        trip = trip_inv.astype(np.intp)
-        trip_cum = _group_cumsum(trip, len(uniq_trip), cum)
-        trip_pair = (uniq_trip // n_entities).astype(np.intp)
-        first_tie = np.zeros(len(uniq_trip), dtype=np.intp)
-        first_tie[trip[::-1]] = np.arange(n_ties, dtype=np.intp)[::-1]
-        trip_label = entity_labels[tgt[first_tie]]
+        has_org = pd.notna(org)
+        # Entities sorted as "o:<organisation>" before "p:<provider id>" (ids are sorted).
+        org_codes, org_names = _codes_of(org[has_org])
+        entity_of_id = np.empty(n_ids, dtype=np.int64)
+        entity_of_id[has_org] = org_codes
+        entity_of_id[~has_org] = len(org_names) + np.arange(int((~has_org).sum()))
+        entity_labels = np.where(has_org, org, names).astype(object)
+        n_entities = len(org_names) + int((~has_org).sum())
+        trip, trip_keys = _sorted_codes(pair.astype(np.int64) * n_entities + entity_of_id[tgt])
+        n_trips = len(trip_keys)
+        trip_pair = (trip_keys // n_entities).astype(np.int32)
+        label_of_entity = np.empty(n_entities, dtype=object)
+        label_of_entity[entity_of_id] = entity_labels
+        trip_entity = trip_keys % n_entities
+
+        def trip_label(t: IntArray) -> npt.NDArray[np.object_]:
+            out: npt.NDArray[np.object_] = label_of_entity[trip_entity[t]]
+            return out
+
     else:
-        trip = np.arange(n_ties, dtype=np.intp)
-        trip_cum = cum
+        trip, n_trips = np.arange(n_ties, dtype=np.int32), n_ties
         trip_pair = pair
-        trip_label = names[tgt]
+
+        def trip_label(t: IntArray) -> npt.NDArray[np.object_]:
+            out: npt.NDArray[np.object_] = names[tgt[t]]
+            return out
+
     logger.info(
         "Churn: %s ties x %s months (%s to %s) from %s panel rows",
         f"{n_ties:,}",
@@ -736,27 +857,175 @@ def _build(
         src=src,
         tgt=tgt,
         counts=counts,
-        cum=cum,
-        patients_cum=patients_cum,
-        amount_cum=amount_cum,
-        wait_cum=wait_cum,
-        wait_n_cum=wait_n_cum,
+        first_active=_first_active(counts),
+        rows=rows,
         reverse=reverse,
-        src_cum=src_cum,
-        tgt_cum=tgt_cum,
         pair=pair,
-        pair_cum=pair_cum,
+        n_pairs=n_pairs,
         trip=trip,
-        trip_cum=trip_cum,
+        n_trips=n_trips,
         trip_pair=trip_pair,
         trip_label=trip_label,
         names=names,
         specialty=specialty,
         by_specialty=by_specialty,
-        has_patients=patients_cum is not None,
-        has_amount=amount_cum is not None,
-        has_wait=wait_cum is not None,
+        by_org=by_org,
+        has_patients=rows is not None and "patients" in rows.columns,
+        has_amount=rows is not None and "amount" in rows.columns,
+        has_wait=rows is not None and "wait" in rows.columns,
     )
+
+
+class PreparedPanel:
+    """An edge panel prepared once for several churn functions.
+
+    Every churn function turns the panel into a dense (month x tie) count
+    matrix with provider, market and organisation codes before it computes
+    anything. Pass a ``PreparedPanel`` instead of the panel to do that work
+    once: :func:`at_risk` followed by :func:`backtest` (as the report does)
+    then builds the matrix once, and the labelled cutoffs' model inputs
+    computed by one call are reused by the next (they are kept in the object,
+    one float32 row of :data:`FEATURE_COLUMNS` per active tie and cutoff;
+    :meth:`clear` drops them). Results are the same as with the panel.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        The edge panel (see :func:`churn_features`). Not modified and not
+        kept: later changes to it do not reach the prepared object.
+    providers : pandas.DataFrame, optional
+        ``id``, ``name``, ``specialty``, ``organization`` (see
+        :func:`churn_features` and :func:`at_risk`).
+    columns : mapping, optional
+        Panel column names by role.
+    data_end : str or Timestamp, optional
+        The data's last month (a month start), when it is later than the
+        panel's last row; default: the month of the last row.
+
+    Attributes
+    ----------
+    providers : pandas.DataFrame or None
+        The providers table given (kept by reference).
+    columns : dict or None
+        The column mapping given.
+    data_end : str, Timestamp or None
+        The `data_end` given.
+    n_ties : int
+        Number of ties (distinct source -> target pairs).
+    n_months : int
+        Months from the panel's first month to the data's last month.
+    first_month, last_month : pandas.Timestamp
+        The first and last month of the data.
+    nbytes : int
+        Bytes held by the matrix and the cached model inputs.
+
+    Raises
+    ------
+    ParameterError, SchemaError, InsufficientDataError
+        As the churn functions do for a bad panel or providers table.
+
+    Notes
+    -----
+    The functions that take a ``PreparedPanel`` reject ``providers``,
+    ``columns`` and ``data_end`` arguments other than the ones it was
+    prepared with (pass them here instead).
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"source": "A", "target": "B", "referrals": 2,
+    ...                   "month": pd.date_range("2023-01-01", periods=16, freq="MS")})
+    >>> prepared = PreparedPanel(p)
+    >>> prepared.n_ties, prepared.n_months, str(prepared.last_month.date())
+    (1, 16, '2024-04-01')
+    >>> churn_labels(prepared, "2024-01-01")["churned"].tolist()
+    [False]
+    """
+
+    def __init__(
+        self,
+        panel: pd.DataFrame,
+        *,
+        providers: pd.DataFrame | None = None,
+        columns: Mapping[str, str] | None = None,
+        data_end: str | pd.Timestamp | None = None,
+    ) -> None:
+        self._ties = _build(panel, providers=providers, columns=columns, data_end=data_end)
+        self.providers = providers
+        self.columns = None if columns is None else dict(columns)
+        self.data_end = data_end
+        self._slices: dict[tuple[_Options, int], _Slice] = {}
+
+    @property
+    def n_ties(self) -> int:
+        """Number of ties."""
+        return self._ties.n_ties
+
+    @property
+    def n_months(self) -> int:
+        """Number of months covered."""
+        return self._ties.n_months
+
+    @property
+    def first_month(self) -> pd.Timestamp:
+        """The data's first month."""
+        return self._ties.month_of(0)
+
+    @property
+    def last_month(self) -> pd.Timestamp:
+        """The data's last month."""
+        return self._ties.month_of(self._ties.n_months - 1)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (the matrix, codes and cached model inputs)."""
+        cached = sum(s.nbytes for s in self._slices.values())
+        return self._ties.nbytes + cached
+
+    def clear(self) -> None:
+        """Drop the cached model inputs of the labelled cutoffs (the matrix stays)."""
+        self._slices.clear()
+
+    def __repr__(self) -> str:
+        return (
+            f"PreparedPanel({self.n_ties:,} ties x {self.n_months} months, "
+            f"{self.first_month.date()} to {self.last_month.date()})"
+        )
+
+    def _labelled_slice(self, ci: int, opts: _Options) -> _Slice:
+        """The model inputs, labels and rule scores of a labelled cutoff (cached)."""
+        key = (opts, ci)
+        if key not in self._slices:
+            self._slices[key] = _slice(self._ties, ci, opts, labels=True)
+        return self._slices[key]
+
+
+def _prepared(
+    panel: pd.DataFrame | PreparedPanel,
+    fn: str,
+    *,
+    providers: pd.DataFrame | None = None,
+    columns: Mapping[str, str] | None = None,
+    data_end: str | pd.Timestamp | None = None,
+) -> PreparedPanel:
+    """`panel` itself when prepared (checking the other arguments), else a new PreparedPanel."""
+    if not isinstance(panel, PreparedPanel):
+        return PreparedPanel(panel, providers=providers, columns=columns, data_end=data_end)
+    clashes = []
+    if providers is not None and providers is not panel.providers:
+        clashes.append("providers")
+    if columns is not None and dict(columns) != panel.columns:
+        clashes.append("columns")
+    if data_end is not None and (
+        panel.data_end is None
+        or _parse_cutoffs(data_end, fn, "data_end") != _parse_cutoffs(panel.data_end, fn)
+    ):
+        clashes.append("data_end")
+    if clashes:
+        raise ParameterError(
+            f"The {', '.join(repr(c) for c in clashes)} parameter(s) of {fn} must be left out "
+            "when 'panel' is a PreparedPanel: give them to PreparedPanel(...) instead."
+        )
+    return panel
 
 
 def _parse_cutoffs(cutoffs: CutoffsLike, fn: str, name: str = "cutoffs") -> list[pd.Timestamp]:
@@ -811,29 +1080,132 @@ def _check_cutoff(ties: _TieMatrix, ci: int, opts: _Options, *, labels: bool) ->
 # ----------------------------------------------------------------------------- features
 
 
+def _weighted_counts(codes: npt.NDArray[Any], weights: npt.NDArray[Any], n: int) -> FloatArray:
+    """``np.bincount`` with weights (float64), typed."""
+    return np.asarray(np.bincount(codes, weights=weights, minlength=n), dtype=np.float64)
+
+
 def _log_ratio(a: FloatArray, b: FloatArray) -> FloatArray:
     return np.clip(np.log((a + SMOOTHING) / (b + SMOOTHING)), -LOG_CLIP, LOG_CLIP)
 
 
-def _window(cum: FloatArray, rows: IntArray, start: int, stop: int) -> FloatArray:
-    out: FloatArray = cum[rows, stop] - cum[rows, start]
-    return out
+@dataclass
+class _Totals:
+    """Referrals in the baseline and recent windows of one cutoff, for every group.
+
+    Per tie (all ties, not only the active ones), per referrer (``src``), per
+    receiver (``tgt``), per referrer and market (``pair``) and per referrer,
+    market and receiving entity (``trip``).
+    """
+
+    tie_base: FloatArray
+    tie_recent: FloatArray
+    src_base: FloatArray
+    src_recent: FloatArray
+    tgt_base: FloatArray
+    tgt_recent: FloatArray
+    pair_base: FloatArray
+    pair_recent: FloatArray
+    trip_base: FloatArray
+    trip_recent: FloatArray
 
 
-def _active(ties: _TieMatrix, ci: int, opts: _Options) -> IntArray:
-    base = ties.cum[:, ci] - ties.cum[:, ci - opts.baseline_months]
+def _totals(ties: _TieMatrix, ci: int, opts: _Options) -> _Totals:
+    """The window sums of cutoff index `ci` (months before it only)."""
+    nb, r = opts.baseline_months, opts.recent_months
+    base = ties.window(ci - nb, ci)
+    recent = ties.window(ci - r, ci)
+    n_ids = len(ties.ids)
+
+    def _by(codes: Int32Array, n: int) -> tuple[FloatArray, FloatArray]:
+        return _weighted_counts(codes, base, n), _weighted_counts(codes, recent, n)
+
+    src_base, src_recent = _by(ties.src, n_ids)
+    tgt_base, tgt_recent = _by(ties.tgt, n_ids)
+    if ties.by_specialty:
+        pair_base, pair_recent = _by(ties.pair, ties.n_pairs)
+    else:
+        pair_base, pair_recent = src_base, src_recent
+    if not ties.by_org:
+        trip_base, trip_recent = base, recent  # one entity per tie: the tie itself
+    else:
+        trip_base, trip_recent = _by(ties.trip, ties.n_trips)
+    return _Totals(
+        tie_base=base,
+        tie_recent=recent,
+        src_base=src_base,
+        src_recent=src_recent,
+        tgt_base=tgt_base,
+        tgt_recent=tgt_recent,
+        pair_base=pair_base,
+        pair_recent=pair_recent,
+        trip_base=trip_base,
+        trip_recent=trip_recent,
+    )
+
+
+def _active(ties: _TieMatrix, ci: int, opts: _Options, base: FloatArray | None = None) -> IntArray:
+    """The ties with at least ``min_referrals`` referrals in the baseline window of `ci`."""
+    if base is None:
+        base = ties.window(ci - opts.baseline_months, ci)
     return np.flatnonzero(base >= opts.min_referrals - 1e-9).astype(np.intp)
 
 
+def _lapse_and_gaps(active: BoolArray) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Lapse and gaps from a (months, ties) table of months with referrals.
+
+    Returns, per tie: the months since the last month with referrals (the
+    window's length when none), the median distance between consecutive
+    months with referrals (missing when fewer than two) and the number of
+    such distances. Works month by month on small integers: the months are
+    few, the ties many.
+    """
+    width, n = active.shape
+    none = np.iinfo(np.int16).max  # sorts after every gap
+    last = np.full(n, -1, dtype=np.int16)
+    gaps = np.empty((width, n), dtype=np.int16)
+    for m in range(width):
+        on = active[m]
+        gaps[m] = np.where(on & (last >= 0), m - last, none)
+        last = np.where(on, np.int16(m), last)
+    msl = (width - 1 - last).astype(np.float64)
+    n_gaps = np.maximum(active.sum(axis=0, dtype=np.intp) - 1, 0)
+    by_tie = np.ascontiguousarray(gaps.T)
+    del gaps
+    by_tie.sort(axis=1)
+    lo = np.maximum((n_gaps - 1) // 2, 0)[:, None]
+    hi = np.minimum(n_gaps // 2, width - 1)[:, None]
+    low = np.take_along_axis(by_tie, lo, 1)[:, 0].astype(np.float64)
+    high = np.take_along_axis(by_tie, hi, 1)[:, 0].astype(np.float64)
+    median = np.where(n_gaps > 0, (low + high) / 2, np.nan)
+    return msl, median, n_gaps
+
+
 def _features_at(
-    ties: _TieMatrix, ci: int, opts: _Options
+    ties: _TieMatrix,
+    ci: int,
+    opts: _Options,
+    *,
+    idx: IntArray | None = None,
+    totals: _Totals | None = None,
 ) -> tuple[IntArray, dict[str, FloatArray]]:
-    """Features of the ties active at cutoff index `ci` (uses months < ci only)."""
+    """Features at cutoff index `ci` (uses months < ci only).
+
+    For the active ties, or for `idx` (active ties only); the window sums of
+    the referrers, receivers and markets come from `totals` (computed when
+    not given).
+    """
     nb, r, h = opts.baseline_months, opts.recent_months, opts.horizon
-    idx = _active(ties, ci, opts)
+    if totals is None:
+        totals = _totals(ties, ci, opts)
+    if idx is None:
+        idx = _active(ties, ci, opts, totals.tie_base)
     n = len(idx)
     f: dict[str, FloatArray] = {}
-    base = ties.counts[idx, ci - nb : ci]
+    # the tie's own months: the history window of up to 2 * nb months
+    width = min(ci, 2 * nb)
+    block = ties.counts[ci - width : ci, idx]  # (months, ties)
+    base = np.ascontiguousarray(block[width - nb :].T, dtype=np.float64)  # (ties, months)
     bsum = base.sum(axis=1)
     recent = base[:, nb - r :].sum(axis=1)
     prior = bsum - recent
@@ -851,31 +1223,18 @@ def _features_at(
     slope = base @ x / float(np.sum(x * x))
     f["slope"] = np.clip(slope / rate_b, -1.0, 1.0)
     if ci - _SEASON - r >= 0:
-        last_year = _window(ties.cum, idx, ci - _SEASON - r, ci - _SEASON)
+        last_year = ties.window(ci - _SEASON - r, ci - _SEASON, idx)
         f["yoy_change"] = _log_ratio(rate_r, last_year / r)
         f["yoy_available"] = np.ones(n)
     else:
         f["yoy_change"] = np.full(n, np.nan)
         f["yoy_available"] = np.zeros(n)
 
-    # lapse, usual gap, tenure (history window of up to 2 * nb months)
-    width = min(ci, 2 * nb)
-    hist = ties.counts[idx, ci - width : ci] > 0
-    cols = np.arange(width, dtype=np.intp)
-    last_upto = np.maximum.accumulate(np.where(hist, cols, -1), axis=1)
-    msl = (width - 1 - last_upto[:, -1]).astype(np.float64)
-    prev = np.empty_like(last_upto)
-    prev[:, 0] = -1
-    prev[:, 1:] = last_upto[:, :-1]
-    gaps = np.where(hist & (prev >= 0), (cols - prev).astype(np.float64), np.inf)
-    gaps.sort(axis=1)
-    n_gaps = np.isfinite(gaps).sum(axis=1)
-    lo = np.maximum((n_gaps - 1) // 2, 0)[:, None]
-    hi = np.minimum(n_gaps // 2, width - 1)[:, None]
-    median_gap = (np.take_along_axis(gaps, lo, 1) + np.take_along_axis(gaps, hi, 1))[:, 0] / 2
-    full_hist = ties.counts[idx, :ci] > 0
-    first_active = full_hist.argmax(axis=1)
-    tenure = (ci - first_active).astype(np.float64)
+    # lapse, usual gap, tenure
+    msl, median_gap, n_gaps = _lapse_and_gaps(block > 0)
+    del block
+    # An active tie has referrals in the baseline window, so its first month is before ci.
+    tenure = (ci - ties.first_active[idx]).astype(np.float64)
     usual_gap = np.where(n_gaps > 0, median_gap, np.maximum(np.minimum(tenure, width), 1.0))
     f["months_since_last"] = msl
     f["usual_gap"] = usual_gap
@@ -884,17 +1243,18 @@ def _features_at(
     f["log_tenure"] = np.log1p(np.minimum(tenure, 2 * nb))
     std = base.std(axis=1)
     f["volatility"] = np.clip(std / rate_b, 0.0, 4.0)
+    del base
 
     # the referrer, its market and the competitors
     s = ties.src[idx]
-    s_base = _window(ties.src_cum, s, ci - nb, ci)
-    s_recent = _window(ties.src_cum, s, ci - r, ci)
+    s_base = totals.src_base[s]
+    s_recent = totals.src_recent[s]
     f["referrer_baseline"] = s_base
     f["referrer_recent"] = s_recent
     f["referrer_trend"] = _log_ratio(s_recent / r, s_base / nb)
     p = ties.pair[idx]
-    p_base = _window(ties.pair_cum, p, ci - nb, ci)
-    p_recent = _window(ties.pair_cum, p, ci - r, ci)
+    p_base = totals.pair_base[p]
+    p_recent = totals.pair_recent[p]
     share_b = bsum / np.maximum(p_base, 1e-12)
     with np.errstate(divide="ignore", invalid="ignore"):
         f["share_recent"] = np.where(p_recent > 0, recent / p_recent, np.nan)
@@ -902,33 +1262,29 @@ def _features_at(
     f["share_baseline"] = share_b
     f["share_change"] = shrunk - share_b
     t3 = ties.trip[idx]
-    e_base = _window(ties.trip_cum, t3, ci - nb, ci)
-    e_recent = _window(ties.trip_cum, t3, ci - r, ci)
-    other_b = np.maximum(p_base - e_base, 0.0)
-    other_r = np.maximum(p_recent - e_recent, 0.0)
+    other_b = np.maximum(p_base - totals.trip_base[t3], 0.0)
+    other_r = np.maximum(p_recent - totals.trip_recent[t3], 0.0)
     f["competitor_gain"] = _log_ratio(other_r / r, other_b / nb)
     t = ties.tgt[idx]
-    f["receiver_trend"] = _log_ratio(
-        _window(ties.tgt_cum, t, ci - r, ci) / r, _window(ties.tgt_cum, t, ci - nb, ci) / nb
-    )
+    f["receiver_trend"] = _log_ratio(totals.tgt_recent[t] / r, totals.tgt_base[t] / nb)
     rev = ties.reverse[idx]
     has_rev = rev >= 0
     recip = np.zeros(n)
-    recip[has_rev] = _window(ties.cum, rev[has_rev], ci - nb, ci)
+    recip[has_rev] = totals.tie_base[rev[has_rev]]
     f["reciprocal_referrals"] = recip
     f["reciprocity"] = np.log1p(recip)
-    if ties.patients_cum is not None:
+    if ties.has_patients:
         f["patients_per_referral"] = np.clip(
-            _window(ties.patients_cum, idx, ci - nb, ci) / bsum, 0.0, 2.0
+            ties.column_window("patients", ci - nb, ci, idx) / bsum, 0.0, 2.0
         )
     else:
         f["patients_per_referral"] = np.full(n, np.nan)
-    if ties.wait_cum is not None and ties.wait_n_cum is not None:
-        wn_b = _window(ties.wait_n_cum, idx, ci - nb, ci)
-        wn_r = _window(ties.wait_n_cum, idx, ci - r, ci)
+    if ties.has_wait:
+        wn_b = ties.column_window("wait_n", ci - nb, ci, idx)
+        wn_r = ties.column_window("wait_n", ci - r, ci, idx)
         with np.errstate(divide="ignore", invalid="ignore"):
-            wait_b = np.where(wn_b > 0, _window(ties.wait_cum, idx, ci - nb, ci) / wn_b, np.nan)
-            wait_r = np.where(wn_r > 0, _window(ties.wait_cum, idx, ci - r, ci) / wn_r, np.nan)
+            wait_b = np.where(wn_b > 0, ties.column_window("wait", ci - nb, ci, idx) / wn_b, np.nan)
+            wait_r = np.where(wn_r > 0, ties.column_window("wait", ci - r, ci, idx) / wn_r, np.nan)
         f["wait_days"] = wait_b
         f["wait_change"] = np.clip(
             np.log((np.maximum(wait_r, 0) + 1.0) / (np.maximum(wait_b, 0) + 1.0)),
@@ -950,8 +1306,8 @@ def _features_at(
     f["lapse_surprise"] = np.minimum(quiet_rate * msl, 25.0)
     p_low = pdtr(recent, np.maximum(r * rate_p, 1e-9))
     f["drop_surprise"] = np.clip(-np.log(np.clip(p_low, 1e-12, 1.0)), 0.0, 25.0)
-    if ties.amount_cum is not None:
-        f["baseline_amount"] = _window(ties.amount_cum, idx, ci - nb, ci)
+    if ties.has_amount:
+        f["baseline_amount"] = ties.column_window("amount", ci - nb, ci, idx)
     return idx, f
 
 
@@ -959,8 +1315,8 @@ def _labels_at(
     ties: _TieMatrix, ci: int, idx: IntArray, opts: _Options
 ) -> tuple[FloatArray, FloatArray, BoolArray]:
     nb, h = opts.baseline_months, opts.horizon
-    bsum = _window(ties.cum, idx, ci - nb, ci)
-    future = _window(ties.cum, idx, ci, ci + h)
+    bsum = ties.window(ci - nb, ci, idx)
+    future = ties.window(ci, ci + h, idx)
     expected = bsum / nb * h
     return future, expected, future < opts.churn_fraction * expected
 
@@ -1001,7 +1357,7 @@ def _feature_columns(ties: _TieMatrix) -> list[str]:
 
 
 def churn_cutoffs(
-    panel: pd.DataFrame,
+    panel: pd.DataFrame | PreparedPanel,
     *,
     baseline_months: int = 12,
     horizon: int = 3,
@@ -1013,7 +1369,7 @@ def churn_cutoffs(
 
     Parameters
     ----------
-    panel : pandas.DataFrame
+    panel : pandas.DataFrame or PreparedPanel
         The edge panel.
     baseline_months, horizon : int
         As in :func:`churn_features` and :func:`churn_labels`.
@@ -1047,17 +1403,21 @@ def churn_cutoffs(
         churn_fraction=0.25,
         recent_months=1,
     )
-    cols = _resolve_columns(panel, _ALIASES, columns, what="panel")
-    if cols["month"] is None:
-        raise SchemaError("The panel lacks a month column; map it with columns={'month': ...}.")
-    numbers = _month_numbers(panel[cols["month"]], cols["month"])
-    first, last = int(numbers.min()), _last_month(int(numbers.max()), data_end)
+    if isinstance(panel, PreparedPanel):
+        ties = _prepared(panel, fn, columns=columns, data_end=data_end)._ties
+        first, last = ties.first_month, ties.first_month + ties.n_months - 1
+    else:
+        cols = _resolve_columns(panel, _ALIASES, columns, what="panel")
+        if cols["month"] is None:
+            raise SchemaError("The panel lacks a month column; map it with columns={'month': ...}.")
+        numbers = _month_numbers(panel[cols["month"]], cols["month"])
+        first, last = int(numbers.min()), _last_month(int(numbers.max()), data_end)
     stop = last + 1 - opts.horizon if labelled else last + 1
     return [_month_start(m) for m in range(first + opts.baseline_months, stop + 1)]
 
 
 def churn_features(
-    panel: pd.DataFrame,
+    panel: pd.DataFrame | PreparedPanel,
     cutoffs: CutoffsLike,
     *,
     baseline_months: int = 12,
@@ -1076,10 +1436,11 @@ def churn_features(
 
     Parameters
     ----------
-    panel : pandas.DataFrame
+    panel : pandas.DataFrame or PreparedPanel
         The monthly edge panel (``source``, ``target``, ``month``,
         ``referrals``; optionally ``patients``, ``amount`` and a wait column
-        such as ``average_day_wait``). Not modified.
+        such as ``average_day_wait``). Not modified. A :class:`PreparedPanel`
+        carries its own `providers`, `columns` and `data_end`.
     cutoffs : str, Timestamp or iterable of them
         Month starts; each needs ``baseline_months`` months of data before it
         and may be at most the month after the data's last month.
@@ -1138,7 +1499,7 @@ def churn_features(
         recent_months=recent_months,
     )
     stamps = _parse_cutoffs(cutoffs, fn)
-    ties = _build(panel, providers=providers, columns=columns, data_end=data_end)
+    ties = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)._ties
     cols = _feature_columns(ties)
     frames = []
     for stamp in stamps:
@@ -1154,7 +1515,7 @@ def churn_features(
 
 
 def churn_labels(
-    panel: pd.DataFrame,
+    panel: pd.DataFrame | PreparedPanel,
     cutoffs: CutoffsLike,
     *,
     horizon: int = 3,
@@ -1168,7 +1529,7 @@ def churn_labels(
 
     Parameters
     ----------
-    panel : pandas.DataFrame
+    panel : pandas.DataFrame or PreparedPanel
         The edge panel.
     cutoffs : str, Timestamp or iterable of them
         Month starts whose horizon lies inside the data.
@@ -1210,7 +1571,7 @@ def churn_labels(
         recent_months=1,
     )
     stamps = _parse_cutoffs(cutoffs, fn)
-    ties = _build(panel, columns=columns, data_end=data_end)
+    ties = _prepared(panel, fn, columns=columns, data_end=data_end)._ties
     frames = []
     for stamp in stamps:
         ci = ties.cutoff_index(stamp)
@@ -1218,7 +1579,7 @@ def churn_labels(
         idx = _active(ties, ci, opts)
         future, expected, churned = _labels_at(ties, ci, idx, opts)
         values = {
-            "baseline_referrals": _window(ties.cum, idx, ci - opts.baseline_months, ci),
+            "baseline_referrals": ties.window(ci - opts.baseline_months, ci, idx),
             "horizon_referrals": future,
             "expected_referrals": expected,
         }
@@ -1406,6 +1767,18 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         ChurnModel
             The fitted estimator.
         """
+        return self._fit(X, y, explain=True)
+
+    def _fit(self, X: Any, y: Any, *, explain: bool) -> ChurnModel:  # noqa: N803
+        """Fit; with ``explain=False``, skip what only explanations need.
+
+        When the model is calibrated, ``predict_proba`` uses the calibrated
+        folds only; the pipeline fitted on all the data (``pipeline_``,
+        ``coef_``) and the reference medians serve :meth:`contributions` and
+        the words of :func:`at_risk`. A model that only predicts (the
+        backtest's) skips them: the same probabilities for about half the work.
+        ``reference_`` is then all missing and ``pipeline_`` is unset.
+        """
         pipe = self._make_pipeline()
         X, y = validate_data(  # noqa: N806
             self, X, y, ensure_all_finite="allow-nan", dtype=[np.float64, np.float32]
@@ -1418,27 +1791,37 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 f"got only one class ({classes[0]!r})."
             )
         self.classes_ = classes
-        self.reference_ = _column_medians(X)
+        smallest = int(np.bincount(y_codes).min())
+        calibrate = self.calibration is not None and smallest >= 2 * int(self.cv)
+        full = explain or not calibrate  # fit the pipeline on all the data
+        self.reference_ = _column_medians(X) if full else np.full(X.shape[1], np.nan)
         # A feature missing in every row carries nothing (and trips the tree binning).
         self.empty_features_ = (
             np.asarray(np.isnan(X).all(axis=0)) if len(X) else np.zeros(X.shape[1], dtype=bool)
         )
         X = self._fill_empty(X)  # noqa: N806
-        smallest = int(np.bincount(y_codes).min())
         self.calibrator_: CalibratedClassifierCV | None = None
         with self._threads():
-            self.pipeline_ = clone(pipe).fit(X, y)
-            if self.calibration is not None and smallest >= 2 * int(self.cv):
+            if full:
+                self.pipeline_ = clone(pipe).fit(X, y)
+            if calibrate:
                 folds = StratifiedKFold(int(self.cv), shuffle=True, random_state=self.random_state)
                 self.calibrator_ = CalibratedClassifierCV(
                     clone(pipe), method=self.calibration, cv=folds
                 ).fit(X, y)
         self.calibrated_ = self.calibrator_ is not None
-        final = self.pipeline_[-1]
-        self.n_iter_ = int(np.max(final.n_iter_))
-        if self.model == "logistic":
-            self.coef_ = final.coef_.copy()
-            self.intercept_ = final.intercept_.copy()
+        if full:
+            final = self.pipeline_[-1]
+            self.n_iter_ = int(np.max(final.n_iter_))
+            if self.model == "logistic":
+                self.coef_ = final.coef_.copy()
+                self.intercept_ = final.intercept_.copy()
+        else:
+            assert self.calibrator_ is not None
+            self.n_iter_ = max(
+                int(np.max(c.estimator[-1].n_iter_))
+                for c in self.calibrator_.calibrated_classifiers_
+            )
         logger.debug(
             "ChurnModel fitted on %s rows (calibrated: %s)", f"{len(y):,}", self.calibrated_
         )
@@ -1553,18 +1936,44 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
 @dataclass
 class _Slice:
+    """One cutoff's model inputs: the active ties, their features and labels.
+
+    ``x`` holds :data:`FEATURE_COLUMNS` as float32 (what the model is fitted
+    on) and ``rules`` the rule scores of :data:`RULES` (what the backtest
+    compares); the other feature columns are not kept.
+    """
+
     ci: int
     idx: IntArray
-    values: dict[str, FloatArray]
     x: npt.NDArray[np.float32]
     y: BoolArray | None
+    rules: dict[str, FloatArray]
+
+    @property
+    def nbytes(self) -> int:
+        arrays: list[npt.NDArray[Any]] = [self.idx, self.x, *self.rules.values()]
+        if self.y is not None:
+            arrays.append(self.y)
+        return sum(int(a.nbytes) for a in arrays)
+
+
+def _model_inputs(values: Mapping[str, FloatArray], n: int) -> npt.NDArray[np.float32]:
+    """:data:`FEATURE_COLUMNS` as a float32 matrix (filled column by column)."""
+    x = np.empty((n, len(FEATURE_COLUMNS)), dtype=np.float32)
+    for j, col in enumerate(FEATURE_COLUMNS):
+        x[:, j] = values[col]
+    return x
 
 
 def _slice(ties: _TieMatrix, ci: int, opts: _Options, *, labels: bool) -> _Slice:
     idx, values = _features_at(ties, ci, opts)
-    x = np.column_stack([values[c] for c in FEATURE_COLUMNS]).astype(np.float32)
-    y = _labels_at(ties, ci, idx, opts)[2] if labels else None
-    return _Slice(ci=ci, idx=idx, values=values, x=x, y=y)
+    return _Slice(
+        ci=ci,
+        idx=idx,
+        x=_model_inputs(values, len(idx)),
+        y=_labels_at(ties, ci, idx, opts)[2] if labels else None,
+        rules=_rule_scores(values),
+    )
 
 
 def _training_rows(
@@ -1603,15 +2012,23 @@ def _fit_on(
     rng: np.random.Generator,
     *,
     frame: bool,
+    explain: bool = True,
 ) -> tuple[ChurnModel, list[tuple[_Slice, IntArray]]]:
+    """Fit `model` on rows drawn from `slices`.
+
+    With ``explain=False`` (a model that only predicts, as in the backtest) a
+    :class:`ChurnModel` skips what only explanations need (see
+    :meth:`ChurnModel._fit`); its probabilities are the same.
+    """
     picked, n_rows = _training_rows(slices, max_samples, rng)
     x_train = np.concatenate([s.x[rows] for s, rows in picked])
     y_parts = [s.y[rows] for s, rows in picked if s.y is not None]
     y = np.concatenate(y_parts)
-    if frame:
-        model.fit(pd.DataFrame(x_train, columns=list(FEATURE_COLUMNS)), y)
-    else:
-        model.fit(x_train, y)
+    data: Any = pd.DataFrame(x_train, columns=list(FEATURE_COLUMNS)) if frame else x_train
+    if type(model).fit is ChurnModel.fit:
+        model._fit(data, y, explain=explain)
+    else:  # a subclass with its own fit
+        model.fit(data, y)
     logger.info(
         "Churn model fitted on %s rows from %s cutoff(s) (churn rate %.1f %%)",
         f"{n_rows:,}",
@@ -1622,7 +2039,7 @@ def _fit_on(
 
 
 def fit_churn_model(
-    panel: pd.DataFrame,
+    panel: pd.DataFrame | PreparedPanel,
     *,
     cutoffs: CutoffsLike | None = None,
     horizon: int = 3,
@@ -1642,7 +2059,7 @@ def fit_churn_model(
 
     Parameters
     ----------
-    panel : pandas.DataFrame
+    panel : pandas.DataFrame or PreparedPanel
         The edge panel.
     cutoffs : str, Timestamp or iterable of them, optional
         Training cutoffs; default: every cutoff with a full baseline and an
@@ -1702,7 +2119,8 @@ def fit_churn_model(
     if max_train_samples is not None:
         check_int(max_train_samples, "max_train_samples", fn, low=10, high=1_000_000_000)
     template = _make_model(model, C=C, calibration=calibration, random_state=random_state)
-    ties = _build(panel, providers=providers, columns=columns, data_end=data_end)
+    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
+    ties = prepared._ties
     if cutoffs is None:
         indices = list(range(opts.baseline_months, ties.n_months - opts.horizon + 1))
         if not indices:
@@ -1715,13 +2133,14 @@ def fit_churn_model(
         indices = [ties.cutoff_index(c) for c in _parse_cutoffs(cutoffs, fn)]
     for ci in indices:
         _check_cutoff(ties, ci, opts, labels=True)
-    slices = [_slice(ties, ci, opts, labels=True) for ci in indices]
+    slices = [prepared._labelled_slice(ci, opts) for ci in indices]
     rng = np.random.default_rng(random_state)
     fitted, picked = _fit_on(slices, template, max_train_samples, rng, frame=True)
     cols = _feature_columns(ties)
     frames = []
     for s, rows in picked:
-        values = {c: s.values[c][rows] for c in cols}
+        # The table's columns, for the drawn rows only (the same values as the model's).
+        _, values = _features_at(ties, s.ci, opts, idx=s.idx[rows])
         frame = _frame(ties, s.ci, s.idx[rows], values, cols)
         frame["churned"] = np.asarray(s.y)[rows] if s.y is not None else False
         frames.append(frame)
@@ -1736,18 +2155,47 @@ def fit_churn_model(
 
 def _hits_at_k(y: BoolArray, score: FloatArray, k: int) -> float:
     """Expected positives among the top `k` scores, ties broken at random."""
-    n = len(score)
+    s = np.where(np.isnan(score), -np.inf, score)
+    order = np.argsort(-s, kind="stable")
+    y_cum = np.r_[0.0, np.cumsum(y[order].astype(np.float64))]
+    return _hits_sorted(s[order], y_cum, k)
+
+
+def _hits_sorted(s_sorted: FloatArray, y_cum: FloatArray, k: int) -> float:
+    """:func:`_hits_at_k` on scores sorted in descending order (``y_cum``: cumulative labels)."""
+    n = len(s_sorted)
     k = min(k, n)
     if k <= 0:
         return math.nan
-    s = np.where(np.isnan(score), -np.inf, score)
-    order = np.argsort(-s, kind="stable")
-    s_sorted, y_sorted = s[order], y[order].astype(np.float64)
     cut = s_sorted[k - 1]
-    above = s_sorted > cut
-    tied = s_sorted == cut
-    n_above = int(above.sum())
-    return float(y_sorted[above].sum() + (k - n_above) * y_sorted[tied].mean())
+    # s_sorted is non-increasing: the scores above the cut come first, then the tied ones.
+    neg = -s_sorted
+    n_above = int(np.searchsorted(neg, -cut, side="left"))
+    n_upto = int(np.searchsorted(neg, -cut, side="right"))
+    tied_mean = (y_cum[n_upto] - y_cum[n_above]) / (n_upto - n_above)
+    return float(y_cum[n_above] + (k - n_above) * tied_mean)
+
+
+def _curve_areas(finite_sorted: FloatArray, y_sorted: FloatArray) -> tuple[float, float]:
+    """ROC-AUC and average precision from scores sorted in descending order.
+
+    The same quantities as :func:`sklearn.metrics.roc_auc_score` and
+    :func:`sklearn.metrics.average_precision_score` (true and false positives
+    at each distinct score), from one sort shared with precision@k.
+    """
+    n = len(finite_sorted)
+    last = np.r_[np.flatnonzero(np.diff(finite_sorted)), n - 1]
+    tps = np.cumsum(y_sorted)[last]
+    fps = 1.0 + last - tps
+    pos, neg = tps[-1], fps[-1]
+    # trapezoids under the ROC curve, in whole numbers until the one division
+    d_fps = np.diff(np.r_[0.0, fps])
+    heights = tps + np.r_[0.0, tps[:-1]]
+    roc_auc = float(np.sum(d_fps * heights) / (2.0 * pos * neg))
+    recall = tps / pos
+    precision = tps / (tps + fps)
+    pr_auc = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return roc_auc, pr_auc
 
 
 def _metrics(
@@ -1762,17 +2210,28 @@ def _metrics(
         np.nanmin(np.where(np.isinf(s), np.nan, s)) - 1 if np.isfinite(s).any() else 0.0,
         s,
     )
-    out: dict[str, float] = {
-        "roc_auc": float(roc_auc_score(y, finite)) if both else math.nan,
-        "pr_auc": float(average_precision_score(y, finite)) if both else math.nan,
-    }
+    order = np.argsort(-s, kind="stable")
+    s_sorted = s[order]
+    y_sorted = y[order].astype(np.float64)
+    y_cum = np.r_[0.0, np.cumsum(y_sorted)]
+    if both:
+        if np.isposinf(s).any():  # +inf is moved below the finite scores in `finite`
+            f_order = np.argsort(-finite, kind="stable")
+            roc_auc, pr_auc = _curve_areas(finite[f_order], y[f_order].astype(np.float64))
+        else:
+            roc_auc, pr_auc = _curve_areas(finite[order], y_sorted)
+    else:
+        roc_auc = pr_auc = math.nan
+    out: dict[str, float] = {"roc_auc": roc_auc, "pr_auc": pr_auc}
     for k in ks:
-        hits = _hits_at_k(y, s, k)
+        hits = _hits_sorted(s_sorted, y_cum, k)
         out[f"precision_at_{k}"] = hits / min(k, n) if n else math.nan
         out[f"recall_at_{k}"] = hits / pos if pos else math.nan
     top = max(1, math.ceil(0.1 * n)) if n else 0
     rate = pos / n if n else math.nan
-    out["top_decile_lift"] = _hits_at_k(y, s, top) / top / rate if n and pos else math.nan
+    out["top_decile_lift"] = (
+        _hits_sorted(s_sorted, y_cum, top) / top / rate if n and pos else math.nan
+    )
     out["brier"] = float(brier_score_loss(y, np.clip(score, 0, 1))) if proba and n else math.nan
     return out
 
@@ -1863,7 +2322,7 @@ def calibration_table(
 
 
 def backtest(
-    panel: pd.DataFrame,
+    panel: pd.DataFrame | PreparedPanel,
     *,
     n_cutoffs: int = 6,
     horizon: int = 3,
@@ -1891,8 +2350,10 @@ def backtest(
 
     Parameters
     ----------
-    panel : pandas.DataFrame
-        The edge panel.
+    panel : pandas.DataFrame or PreparedPanel
+        The edge panel. Prepared (:class:`PreparedPanel`), the tie matrix and
+        the model inputs of its cutoffs are shared with other calls (such as
+        :func:`at_risk` before).
     n_cutoffs : int, default 6
         Number of test cutoffs (the latest ones).
     horizon, baseline_months, min_referrals, churn_fraction
@@ -1964,7 +2425,8 @@ def backtest(
     if max_train_samples is not None:
         check_int(max_train_samples, "max_train_samples", fn, low=10, high=1_000_000_000)
     template = _make_model(model, C=C, calibration=calibration, random_state=random_state)
-    ties = _build(panel, providers=providers, columns=columns, data_end=data_end)
+    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
+    ties = prepared._ties
     nb, h = opts.baseline_months, opts.horizon
     labelled = list(range(nb, ties.n_months - h + 1))
     eligible = [ci for ci in labelled if ci - h >= nb]
@@ -1976,31 +2438,26 @@ def backtest(
         )
     if len(tests) < n_cutoffs:
         logger.info("Backtest: only %s test cutoff(s) have earlier training data", len(tests))
-    cache: dict[int, _Slice] = {}
-
-    def _get(ci: int) -> _Slice:
-        if ci not in cache:
-            cache[ci] = _slice(ties, ci, opts, labels=True)
-        return cache[ci]
-
     rng = np.random.default_rng(random_state)
     rows: list[dict[str, Any]] = []
     for ci in tests:
-        train = [_get(c) for c in range(nb, ci - h + 1)]
-        test = _get(ci)
+        train = [prepared._labelled_slice(c, opts) for c in range(nb, ci - h + 1)]
+        test = prepared._labelled_slice(ci, opts)
         y_train = np.concatenate([s.y for s in train if s.y is not None])
         y_test = np.asarray(test.y)
         cutoff = ties.month_of(ci)
         scores: dict[str, FloatArray] = {}
         if 0 < int(y_train.sum()) < len(y_train) and len(test.idx):
-            fitted, picked = _fit_on(train, clone(template), max_train_samples, rng, frame=False)
+            fitted, picked = _fit_on(
+                train, clone(template), max_train_samples, rng, frame=False, explain=False
+            )
             n_train = sum(len(r) for _, r in picked)
             scores["model"] = fitted.predict_proba(test.x)[:, 1]
         else:
             n_train = len(y_train)
             logger.info("Backtest %s: training labels hold one class; model skipped", cutoff.date())
             scores["model"] = np.full(len(test.idx), math.nan)
-        scores.update(_rule_scores(test.values))
+        scores.update(test.rules)
         for method, score in scores.items():
             row: dict[str, Any] = {
                 "method": method,
@@ -2222,16 +2679,13 @@ def _explain(
     return "; ".join(texts)
 
 
-def _gainers(ties: _TieMatrix, ci: int, opts: _Options, idx: IntArray) -> list[str | None]:
+def _gainers(ties: _TieMatrix, totals: _Totals, opts: _Options, idx: IntArray) -> list[str | None]:
     """For each tie, the receiver (or organisation) gaining most at its referrer."""
     nb, r = opts.baseline_months, opts.recent_months
     trips = ties.trip[idx]
     pairs = ties.pair[idx]
     candidates = np.flatnonzero(np.isin(ties.trip_pair, np.unique(pairs)))
-    gain = (
-        _window(ties.trip_cum, candidates, ci - r, ci) / r
-        - _window(ties.trip_cum, candidates, ci - nb, ci) / nb
-    )
+    gain = totals.trip_recent[candidates] / r - totals.trip_base[candidates] / nb
     table = pd.DataFrame({"pair": ties.trip_pair[candidates], "trip": candidates, "gain": gain})
     table = table[table["gain"] > 0].sort_values(
         ["pair", "gain"], ascending=[True, False], kind="stable"
@@ -2240,15 +2694,21 @@ def _gainers(ties: _TieMatrix, ci: int, opts: _Options, idx: IntArray) -> list[s
     best: dict[int, list[int]] = {}
     for pair, trip in zip(top["pair"].to_numpy(), top["trip"].to_numpy(), strict=True):
         best.setdefault(int(pair), []).append(int(trip))
-    out: list[str | None] = []
-    for pair, own in zip(pairs, trips, strict=True):
-        options = [t for t in best.get(int(pair), []) if t != int(own)]
-        out.append(str(ties.trip_label[options[0]]) if options else None)
+    chosen = np.full(len(idx), -1, dtype=np.intp)
+    for i, (pair, own) in enumerate(zip(pairs.tolist(), trips.tolist(), strict=True)):
+        options = [t for t in best.get(pair, []) if t != own]
+        if options:
+            chosen[i] = options[0]
+    found = chosen >= 0
+    labels = ties.trip_label(chosen[found])
+    out: list[str | None] = [None] * len(idx)
+    for i, label in zip(np.flatnonzero(found).tolist(), labels.tolist(), strict=True):
+        out[i] = str(label)
     return out
 
 
 def at_risk(
-    panel: pd.DataFrame,
+    panel: pd.DataFrame | PreparedPanel,
     *,
     cutoff: str | pd.Timestamp | None = None,
     horizon: int = 3,
@@ -2356,7 +2816,8 @@ def at_risk(
             "The 'model' parameter of at_risk must be a fitted ChurnModel or None. "
             f"Got {type(model).__name__} instead."
         )
-    ties = _build(panel, providers=providers, columns=columns, data_end=data_end)
+    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
+    ties = prepared._ties
     ci = (
         ties.n_months
         if cutoff is None
@@ -2364,8 +2825,9 @@ def at_risk(
     )
     _check_cutoff(ties, ci, opts, labels=False)
     stamp = ties.month_of(ci)
-    current = _slice(ties, ci, opts, labels=False)
-    if len(current.idx) == 0:
+    totals = _totals(ties, ci, opts)
+    idx = _active(ties, ci, opts, totals.tie_base)
+    if len(idx) == 0:
         raise InsufficientDataError(
             f"No tie is active at {stamp.date()} (>= {opts.min_referrals} referrals in the "
             f"{opts.baseline_months} months before)."
@@ -2377,11 +2839,12 @@ def at_risk(
                 f"Fitting a model needs {opts.baseline_months + opts.horizon} months of data "
                 f"before the cutoff {stamp.date()}; pass a fitted model= instead."
             )
-        slices = [_slice(ties, c, opts, labels=True) for c in train_cis]
+        slices = [prepared._labelled_slice(c, opts) for c in train_cis]
         template = ChurnModel(random_state=random_state)
         model, _ = _fit_on(
             slices, template, 200_000, np.random.default_rng(random_state), frame=True
         )
+        del slices
     else:
         model._check_fitted()
         names_in = list(getattr(model, "feature_names_in_", []))
@@ -2390,15 +2853,16 @@ def at_risk(
                 "The 'model' parameter of at_risk must be fitted on FEATURE_COLUMNS "
                 "(e.g. by fit_churn_model)."
             )
-    x_now = pd.DataFrame(current.x, columns=list(FEATURE_COLUMNS))
-    keep = np.ones(len(current.idx), dtype=bool)
     if focus_ids is not None:
         focus = {str(i) for i in ([focus_ids] if isinstance(focus_ids, str) else focus_ids)}
-        keep = np.isin(ties.ids[ties.tgt[current.idx]], np.array(sorted(focus), dtype=object))
-    rows = np.flatnonzero(keep)
-    idx = current.idx[rows]
-    risk = model.predict_proba(x_now.iloc[rows])[:, -1] if len(rows) else np.zeros(0)
-    values = {key: arr[rows] for key, arr in current.values.items()}
+        pos = pd.Index(ties.ids).get_indexer(pd.Index(sorted(focus), dtype=object))
+        is_focus = np.zeros(len(ties.ids), dtype=bool)
+        is_focus[pos[pos >= 0]] = True
+        idx = idx[is_focus[ties.tgt[idx]]]
+    # Features of the ties listed only (each tie's features need the totals, not the others).
+    idx, values = _features_at(ties, ci, opts, idx=idx, totals=totals)
+    x_now = pd.DataFrame(_model_inputs(values, len(idx)), columns=list(FEATURE_COLUMNS))
+    risk = model.predict_proba(x_now)[:, -1] if len(idx) else np.zeros(0)
     at_stake = values["baseline_rate"] * opts.horizon
     out = pd.DataFrame(
         {
@@ -2406,7 +2870,7 @@ def at_risk(
             "target": pd.array(ties.ids[ties.tgt[idx]], dtype="str"),
         }
     )
-    if providers is not None:
+    if prepared.providers is not None:
         out["source_name"] = pd.array(ties.names[ties.src[idx]], dtype="str")
         out["target_name"] = pd.array(ties.names[ties.tgt[idx]], dtype="str")
     out["cutoff"] = np.full(len(idx), stamp.to_datetime64(), dtype="datetime64[ns]")
@@ -2420,8 +2884,7 @@ def at_risk(
         out["expected_loss_amount"] = risk * out["at_stake_amount"].to_numpy()
     order = np.lexsort((-risk, -out["expected_loss"].to_numpy()))
     out = out.iloc[order].reset_index(drop=True)
-    idx, rows = idx[order], rows[order]
-    values = {key: arr[order] for key, arr in values.items()}
+    idx = idx[order]
     if threshold is None:
         flagged = np.arange(len(out)) < capacity
     else:
@@ -2431,11 +2894,13 @@ def at_risk(
     )
     reasons: list[Any] = [pd.NA] * len(out)
     if n_explain:
+        explained = order[:n_explain]
         contrib: FloatArray | None = None
         if model.n_features_in_ == len(FEATURE_COLUMNS) and len(model.classes_) == 2:
-            contrib = model.contributions(x_now.iloc[rows[:n_explain]])
+            contrib = model.contributions(x_now.iloc[explained])
         ref = dict(zip(FEATURE_COLUMNS, model.reference_.tolist(), strict=False))
-        gainers = _gainers(ties, ci, opts, idx[:n_explain])
+        gainers = _gainers(ties, totals, opts, idx[:n_explain])
+        columns_of = {key: arr[explained].tolist() for key, arr in values.items()}
         for i in range(n_explain):
             spec = ties.specialty[ties.tgt[idx[i]]] if ties.by_specialty else None
             ctx = _Context(
@@ -2446,7 +2911,7 @@ def at_risk(
                 ref=ref,
                 opts=opts,
             )
-            v = {key: float(arr[i]) for key, arr in values.items()}
+            v = {key: float(col[i]) for key, col in columns_of.items()}
             reasons[i] = _explain(None if contrib is None else contrib[i], v, ctx)
     out["reasons"] = pd.array(reasons, dtype="str")
     out["flagged"] = flagged

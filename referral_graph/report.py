@@ -515,9 +515,11 @@ def _at_risk_sections(
 
     assert net.panel is not None
     try:
+        # Prepared once: the at-risk list and the backtest share the tie matrix and the
+        # model inputs of the labelled cutoffs (the same results as passing the panel twice).
+        prepared = churn.PreparedPanel(net.panel, providers=net.providers)
         risk = churn.at_risk(
-            net.panel,
-            providers=net.providers,
+            prepared,
             focus_ids=ids,
             capacity=capacity,
             horizon=horizon,
@@ -532,14 +534,14 @@ def _at_risk_sections(
     # How far to trust the flags: the same model, backtested against simple rules.
     try:
         report.tables["backtest"] = churn.backtest(
-            net.panel,
+            prepared,
             horizon=horizon,
             k=(capacity, 4 * capacity),
-            providers=net.providers,
             random_state=seed,
         )
     except InsufficientDataError as exc:
         report.notes["backtest"] = str(exc)
+    del prepared  # the matrix and cached inputs are not needed for the outreach list
     # Liaisons visit outside referrers: the focus's own providers stay in the at-risk table only.
     # The visit list draws on the outside ties with the highest expected loss (a pool of four
     # ties per visit), then ranks referrers by their summed loss and relationship value.

@@ -830,6 +830,120 @@ def test_at_risk_fits_its_own_model() -> None:
         at_risk(panel[panel["month"] < "2023-03-01"])
 
 
+# ----------------------------------------------------------------------------- prepared panel
+
+
+def test_prepared_panel_gives_the_same_results() -> None:
+    panel, providers = _history_a()
+    focus = sorted(providers["id"][providers["organization"] == "Home Health"])
+    prepared = churn.PreparedPanel(panel, providers=providers)
+    risk = at_risk(prepared, focus_ids=focus, capacity=10, random_state=3)
+    pd.testing.assert_frame_equal(
+        risk, at_risk(panel, providers=providers, focus_ids=focus, capacity=10, random_state=3)
+    )
+    # the backtest reuses the cutoffs' model inputs cached by at_risk: still the same table
+    cached = prepared.nbytes
+    kwargs = {"n_cutoffs": 2, "per_cutoff": True, "random_state": 3}
+    pd.testing.assert_frame_equal(
+        backtest(prepared, **kwargs), backtest(panel, providers=providers, **kwargs)
+    )
+    assert prepared.nbytes == cached  # nothing new: at_risk computed every cutoff needed
+    cutoffs = churn_cutoffs(panel)
+    assert churn_cutoffs(prepared) == cutoffs
+    assert churn_cutoffs(prepared, labelled=False) == churn_cutoffs(panel, labelled=False)
+    pd.testing.assert_frame_equal(
+        churn_features(prepared, cutoffs[-2:]),
+        churn_features(panel, cutoffs[-2:], providers=providers),
+    )
+    pd.testing.assert_frame_equal(
+        churn_labels(prepared, cutoffs[:2]), churn_labels(panel, cutoffs[:2])
+    )
+    model, table = fit_churn_model(prepared, max_train_samples=500)
+    model2, table2 = fit_churn_model(panel, providers=providers, max_train_samples=500)
+    pd.testing.assert_frame_equal(table, table2)
+    np.testing.assert_array_equal(model.coef_, model2.coef_)
+
+
+def test_prepared_panel_attributes_and_arguments() -> None:
+    panel, providers = _history_a()
+    prepared = churn.PreparedPanel(panel, providers=providers, data_end="2024-07-01")
+    assert prepared.n_ties == len(panel[["source", "target"]].drop_duplicates())
+    assert (prepared.first_month, prepared.last_month) == (
+        pd.Timestamp("2022-01-01"),
+        pd.Timestamp("2024-07-01"),
+    )
+    assert prepared.n_months == 31
+    assert "ties x 31 months" in repr(prepared)
+    empty = prepared.nbytes
+    backtest(prepared, n_cutoffs=1)
+    assert prepared.nbytes > empty
+    prepared.clear()
+    assert prepared.nbytes == empty
+    # the same providers object and the same data_end are accepted; others are not
+    assert len(at_risk(prepared, providers=providers, data_end="2024-07-01", capacity=1))
+    for kwargs in (
+        {"providers": providers.copy()},
+        {"columns": {"referrals": "patients"}},
+        {"data_end": "2024-08-01"},
+    ):
+        with pytest.raises(ParameterError, match="PreparedPanel"):
+            at_risk(prepared, capacity=1, **kwargs)
+    with pytest.raises(ParameterError, match="PreparedPanel"):
+        churn.PreparedPanel([1, 2, 3])  # type: ignore[arg-type]
+
+
+def test_counts_too_large_or_fractional_for_float32_stay_exact() -> None:
+    big = 2**25 + 1  # float32 would round it
+    panel = _panel({("A", "B"): [big] * 12 + [1], ("C", "D"): [3] * 13})
+    ties = churn.PreparedPanel(panel)._ties
+    assert ties.counts.dtype == np.float64
+    features = churn_features(panel, "2024-01-01")
+    assert _row(features, "A", "B")["baseline_referrals"] == 12 * big
+    halves = panel.assign(referrals=panel["referrals"].where(panel["source"] != "C", 2.5))
+    assert churn.PreparedPanel(halves)._ties.counts.dtype == np.float64
+    assert _row(churn_features(halves, "2024-01-01"), "C", "D")["baseline_rate"] == 2.5
+    small = _panel({("A", "B"): [3] * 13})
+    assert churn.PreparedPanel(small)._ties.counts.dtype == np.float32
+
+
+def test_ranking_metrics_match_scikit_learn() -> None:
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(5)
+    for trial in range(20):
+        n = int(rng.integers(2, 400))
+        y = rng.random(n) < rng.uniform(0.05, 0.6)
+        if not 0 < y.sum() < n:
+            continue
+        score = np.round(rng.normal(size=n) + y, int(rng.integers(0, 3)))  # many ties
+        if trial % 3 == 0:
+            score[rng.random(n) < 0.1] = np.nan
+        if trial % 5 == 0:
+            score[rng.random(n) < 0.05] = np.inf
+        got = churn._metrics(y, score, [5], proba=False)
+        s = np.where(np.isnan(score), -np.inf, score)
+        finite = np.where(
+            np.isinf(s),
+            np.nanmin(np.where(np.isinf(s), np.nan, s)) - 1 if np.isfinite(s).any() else 0.0,
+            s,
+        )
+        assert got["roc_auc"] == pytest.approx(roc_auc_score(y, finite), abs=1e-12)
+        assert got["pr_auc"] == pytest.approx(average_precision_score(y, finite), abs=1e-12)
+        assert got["precision_at_5"] * min(5, n) == pytest.approx(churn._hits_at_k(y, score, 5))
+
+
+def test_a_model_that_only_predicts_gives_the_same_probabilities() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(600, 4))
+    x[rng.random(600) < 0.1, 2] = np.nan
+    y = x[:, 0] + rng.normal(size=600) > 0.5
+    for kind in ("logistic", "gbm"):
+        full = ChurnModel(model=kind, max_iter=30, random_state=0).fit(x, y)
+        lean = ChurnModel(model=kind, max_iter=30, random_state=0)._fit(x, y, explain=False)
+        np.testing.assert_array_equal(full.predict_proba(x), lean.predict_proba(x))
+        assert not hasattr(lean, "pipeline_") and lean.calibrated_
+
+
 # ----------------------------------------------------------------------------- the sample
 
 
