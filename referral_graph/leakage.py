@@ -48,10 +48,12 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from referral_graph._checks import (
@@ -69,10 +71,15 @@ from referral_graph.exceptions import (
 )
 from referral_graph.strength import _check_weights, _prepare_ties
 
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
 __all__ = [
     "IN_NETWORK",
     "KEY_REFERRER_WEIGHTS",
     "UNAFFILIATED",
+    "FocusMarket",
+    "focus_market",
     "key_referrers",
     "leakage_summary",
     "resolve_focus",
@@ -121,6 +128,143 @@ def _lookup(providers: pd.DataFrame, column: str) -> pd.Series:
     return values[~values.index.duplicated()]
 
 
+def _categorical(codes: IntArray, labels: pd.Index) -> pd.Categorical:
+    """A categorical column from codes into sorted `labels` (-1: missing)."""
+    return pd.Categorical.from_codes(codes, categories=labels)
+
+
+def _codes_of(column: pd.Series) -> IntArray:
+    """The category codes of a categorical column (-1: missing)."""
+    return np.asarray(column.cat.codes.to_numpy(), dtype=np.int64)
+
+
+def _labels(column: pd.Series, codes: IntArray) -> pd.Series:
+    """The labels of `codes` of a categorical column, as strings (-1: missing)."""
+    categories = pd.Series(column.cat.categories.to_numpy(dtype=object), dtype="str")
+    return pd.Series(categories.array.take(codes, allow_fill=True))
+
+
+def _sum_by(codes: IntArray, n: int, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Sum of `values` per code in ``[0, n)`` (negative codes left out), in their dtype."""
+    ok = codes >= 0
+    weights = values[ok].astype(np.float64)
+    sums = np.bincount(codes[ok], weights=weights, minlength=n).astype(np.float64)
+    if values.dtype.kind in "iu":
+        return np.rint(sums).astype(values.dtype)
+    if values.dtype.kind == "b":
+        return np.rint(sums).astype(np.int64)
+    return sums
+
+
+def _distinct_by(codes: IntArray, n: int, other: IntArray) -> IntArray:
+    """Number of distinct `other` codes per code in ``[0, n)`` (negative codes left out)."""
+    ok = (codes >= 0) & (other >= 0)
+    width = int(other[ok].max()) + 1 if bool(ok.any()) else 1
+    pairs = pd.unique(codes[ok] * width + other[ok])
+    return np.bincount(pairs // width, minlength=n).astype(np.int64)
+
+
+def _top_by(
+    group: IntArray, n_groups: int, label: IntArray, value: npt.NDArray[Any]
+) -> tuple[IntArray, FloatArray]:
+    """Per group, the `label` with the largest summed `value` > 0 and that sum.
+
+    Ties go to the smallest label code (labels are sorted: the first by name);
+    -1 and 0 for a group without a positive sum.
+    """
+    best = np.full(n_groups, -1, dtype=np.int64)
+    best_sum = np.zeros(n_groups)
+    ok = (group >= 0) & (label >= 0)
+    if not bool(ok.any()):
+        return best, best_sum
+    width = int(label[ok].max()) + 1
+    codes, pairs = pd.factorize(group[ok] * width + label[ok])
+    sums = np.bincount(codes, weights=value[ok].astype(np.float64), minlength=len(pairs))
+    positive = sums > 0
+    g, lab, s = pairs[positive] // width, pairs[positive] % width, sums[positive]
+    order = np.lexsort((lab, -s, g))
+    first = order[np.r_[True, g[order][1:] != g[order][:-1]]] if len(order) else order
+    best[g[first]] = lab[first]
+    best_sum[g[first]] = s[first]
+    return best, best_sum
+
+
+def _group_total(keys: IntArray, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """For each row, the sum of `values` over the rows with the same key (in their dtype)."""
+    codes, uniques = pd.factorize(keys)
+    return _sum_by(codes, len(uniques), values)[codes]
+
+
+def _segment(share: pd.Series, loyal_threshold: float) -> pd.Series:
+    seg = np.where(
+        share >= loyal_threshold, "loyalist", np.where(share <= 0, "dissenter", "splitter")
+    )
+    return pd.Series(seg, index=share.index, dtype="str")
+
+
+# --------------------------------------------------------------------------------------
+# The market
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class FocusMarket:
+    """The referrals in a focus organisation's market, computed once and shared.
+
+    Build it with :func:`focus_market` and pass it as ``market=`` to
+    :func:`share_of_wallet`, :func:`share_of_wallet_by_specialty`,
+    :func:`leakage_summary` and :func:`key_referrers`, so that a report
+    computes the market once rather than once per table. Every table computed
+    from it equals the table computed from the ties themselves.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per market tie (self-referrals left out), in the tie table's
+        order: ``source`` and ``target`` (categoricals of the ids),
+        ``referrals``, ``amount`` (when the ties have it), ``is_focus`` (the
+        receiver is a focus provider), ``competitor`` (the receiver's
+        organisation, else its id) and ``specialty`` (the receiver's
+        specialty, one spelling per specialty; ``"(unknown specialty)"`` when
+        missing), both categoricals. Categories are sorted.
+    focus_ids : tuple of str
+        The focus providers' ids.
+    by : {"specialty", "all"}
+        The wallet it was built for (see :func:`share_of_wallet`).
+    specialty_keys : frozenset of str or None
+        The focus specialties given (normalised), None for those of the focus
+        providers.
+    everything : bool
+        Every referral is in the market (``by="all"``, or no focus provider
+        has a specialty).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> providers = pd.DataFrame({"id": ["S1", "S2"], "specialty": ["Cardiology"] * 2,
+    ...                           "organization": ["Ours", "Rival"]})
+    >>> ties = pd.DataFrame({"source": ["P1", "P1"], "target": ["S1", "S2"],
+    ...                      "referrals": [10, 30]})
+    >>> market = focus_market(ties, providers, ["S1"])
+    >>> market.table[["source", "competitor", "referrals", "is_focus"]].values.tolist()
+    [['P1', 'Ours', 10, True], ['P1', 'Rival', 30, False]]
+    """
+
+    table: pd.DataFrame
+    focus_ids: tuple[str, ...]
+    by: str
+    specialty_keys: frozenset[str] | None
+    everything: bool
+
+
+def _specialty_keys(specialties: Iterable[str] | None) -> frozenset[str] | None:
+    if specialties is None:
+        return None
+    if isinstance(specialties, str):
+        specialties = [specialties]
+    return frozenset(text_key(s) for s in specialties)
+
+
 def _market(
     ties: pd.DataFrame,
     providers: pd.DataFrame,
@@ -129,16 +273,13 @@ def _market(
     specialties: Iterable[str] | None,
     everything: bool,
     func: str,
-) -> pd.DataFrame:
-    """The referrals in the focus organisation's market, one row per tie.
-
-    Columns: ``source``, ``target``, ``referrals``, ``amount`` (when given),
-    ``is_focus``, ``competitor`` (receiver's organisation, else its id),
-    ``specialty`` (label) and ``specialty_key`` (normalised).
-    """
+) -> FocusMarket:
+    """The referrals in the focus organisation's market (see :class:`FocusMarket`)."""
     providers = check_frame(providers, "providers", func, ["id"], _PROVIDERS_HINT)
     ids = check_focus_ids(focus_ids, func)
-    frame, _ = _prepare_ties(ties, func)
+    by = "all" if everything else "specialty"
+    prepared = _prepare_ties(ties, func)
+    frame, keys = prepared.frame, prepared.keys
     known = set(providers["id"].astype("str"))
     unknown = [i for i in ids if i not in known]
     if unknown:
@@ -148,27 +289,25 @@ def _market(
             len(unknown),
             ", ".join(unknown[:3]),
         )
-    loops = frame["source"] == frame["target"]
+    loops = (keys.source == keys.target) & (keys.source >= 0)
     if bool(loops.any()):
         logger.info("%s: %d self-referral tie(s) left out", func, int(loops.sum()))
-        frame = frame.loc[~loops]
     spec = _lookup(providers, "specialty")
     org = _lookup(providers, "organization")
-    focus_set = set(ids)
-    out = pd.DataFrame(
-        {"source": frame["source"], "target": frame["target"], "referrals": frame["referrals"]}
-    )
-    if "amount" in frame.columns:
-        out["amount"] = pd.to_numeric(frame["amount"], errors="coerce").astype("float64")
-    out["is_focus"] = out["target"].isin(focus_set)
-    out["competitor"] = out["target"].map(org).fillna(out["target"]).astype("str")
-    label = out["target"].map(spec).astype("str")
-    out["specialty_key"] = label.map(text_key, na_action="ignore").astype("str")
-    out["specialty"] = label
+    # -- per id of the tie table (sorted), then per tie through the target's code ------
+    id_focus = np.append(np.asarray(keys.ids.isin(set(ids)), dtype=bool), False)
+    id_org = org.reindex(keys.ids)
+    id_competitor = id_org.where(id_org.notna(), pd.Series(keys.ids, index=keys.ids))
+    label_codes, label_values = pd.factorize(spec.reindex(keys.ids))
+    spellings = [str(s) for s in label_values] + [UNKNOWN_SPECIALTY]
+    label_codes = np.where(label_codes < 0, len(spellings) - 1, label_codes).astype(np.int64)
+    key_codes, key_values = pd.factorize(np.array([text_key(s) for s in spellings], dtype=object))
+    no_label = len(spellings) - 1  # the label (and key) of a missing specialty
+    id_key = np.append(key_codes[label_codes], key_codes[no_label])  # last: a missing target
+    known_spec = np.append(label_codes < no_label, False)
     if specialties is None:
-        focus_spec = spec.reindex(ids).dropna()
-        keys = {text_key(s) for s in focus_spec}
-        if not keys and not everything:
+        focus_keys = {text_key(s) for s in spec.reindex(ids).dropna()}
+        if not focus_keys and not everything:
             # Without specialties the wallet is everything the referrer sends (by="all").
             logger.warning(
                 "%s: no focus provider has a specialty, so the market is every referral of "
@@ -178,46 +317,144 @@ def _market(
             )
             everything = True
     else:
-        if isinstance(specialties, str):
-            specialties = [specialties]
-        keys = {text_key(s) for s in specialties}
+        focus_keys = set(_specialty_keys(specialties) or ())
+    target = keys.target
+    is_focus = id_focus[target]
     if everything:
-        in_market = pd.Series(True, index=out.index)
+        in_market = ~loops
     else:
-        in_market = out["is_focus"] | out["specialty_key"].isin(keys)
-    out = out.loc[in_market].copy()
-    no_spec = out["specialty"].isna()
-    out.loc[no_spec, "specialty"] = UNKNOWN_SPECIALTY
-    out.loc[no_spec, "specialty_key"] = text_key(UNKNOWN_SPECIALTY)
+        wanted = np.append(np.isin(np.asarray(key_values, dtype=object), list(focus_keys)), False)
+        spec_ok = known_spec[target] & wanted[id_key[target]]
+        in_market = ~loops & (is_focus | spec_ok)
+    rows = np.flatnonzero(in_market)
+    target = target[rows]
     # one display label per normalised specialty: the first spelling met
-    first_label = out.groupby("specialty_key", sort=False)["specialty"].first()
-    out["specialty"] = out["specialty_key"].map(first_label).astype("str")
+    row_key = id_key[target]
+    row_label = np.append(label_codes, no_label)[target]
+    first = pd.Series(row_key).drop_duplicates()
+    label_of_key = np.full(len(key_values), -1, dtype=np.int64)
+    label_of_key[first.to_numpy()] = row_label[first.index.to_numpy()]
+    used = label_of_key >= 0
+    names = np.array(spellings, dtype=object)[label_of_key[used]]
+    order = np.argsort(names, kind="stable")
+    specialty_index = pd.Index(names[order], dtype=object)
+    code_of_key = np.full(len(key_values), -1, dtype=np.int64)
+    code_of_key[np.flatnonzero(used)[order]] = np.arange(len(order))
+    competitors = _sorted_values(id_competitor)
+    id_comp = np.append(competitors.get_indexer(pd.Index(id_competitor)), -1).astype(np.int64)
+    table = pd.DataFrame(
+        {
+            "source": _categorical(keys.source[rows], keys.ids),
+            "target": _categorical(target, keys.ids),
+            "referrals": frame["referrals"].to_numpy()[rows],
+        }
+    )
+    if "amount" in frame.columns:
+        amount = pd.to_numeric(frame["amount"], errors="coerce").astype("float64")
+        table["amount"] = amount.to_numpy()[rows]
+    table["is_focus"] = is_focus[rows]
+    table["competitor"] = _categorical(id_comp[target], competitors)
+    table["specialty"] = _categorical(code_of_key[row_key], specialty_index)
     logger.info(
         "%s: market of %s referrals over %s ties (%s focus provider(s), %s)",
         func,
-        f"{int(out['referrals'].sum()):,}",
-        f"{len(out):,}",
+        f"{int(table['referrals'].sum()):,}",
+        f"{len(table):,}",
         len(ids),
-        "every specialty" if everything else f"specialties: {', '.join(sorted(keys)) or '-'}",
+        "every specialty" if everything else f"specialties: {', '.join(sorted(focus_keys)) or '-'}",
     )
-    return out.reset_index(drop=True)
-
-
-def _top_by(frame: pd.DataFrame, group: list[str], label: str, value: str) -> pd.DataFrame:
-    """Per group, the `label` with the largest summed `value` (ties: first label by name)."""
-    sums = frame.groupby([*group, label], sort=False)[value].sum().reset_index()
-    sums = sums.loc[sums[value] > 0]
-    sums = sums.sort_values(
-        [*group, value, label], ascending=[True] * len(group) + [False, True], kind="stable"
+    return FocusMarket(
+        table=table,
+        focus_ids=tuple(ids),
+        by=by,
+        specialty_keys=_specialty_keys(specialties),
+        everything=everything,
     )
-    return sums.drop_duplicates(group).set_index(group)
 
 
-def _segment(share: pd.Series, loyal_threshold: float) -> pd.Series:
-    seg = np.where(
-        share >= loyal_threshold, "loyalist", np.where(share <= 0, "dissenter", "splitter")
+def _sorted_values(values: pd.Series) -> pd.Index:
+    """The distinct non-missing values of `values`, sorted."""
+    distinct = np.asarray(pd.unique(values.dropna()), dtype=object)
+    index: pd.Index = pd.Index(np.sort(distinct), dtype=object)
+    return index
+
+
+def focus_market(
+    ties: pd.DataFrame,
+    providers: pd.DataFrame,
+    focus_ids: Iterable[str],
+    *,
+    by: Literal["specialty", "all"] = "specialty",
+    specialties: Iterable[str] | None = None,
+) -> FocusMarket:
+    """Compute the focus organisation's market once, to share between the leakage tables.
+
+    Parameters
+    ----------
+    ties, providers, focus_ids, specialties
+        As in :func:`share_of_wallet`.
+    by : {"specialty", "all"}, default "specialty"
+        The wallet (see :func:`share_of_wallet`). :func:`share_of_wallet_by_specialty`,
+        :func:`leakage_summary` and :func:`key_referrers` take a "specialty" market.
+
+    Returns
+    -------
+    FocusMarket
+        Pass it as ``market=`` together with the same `ties`, `providers` and
+        `focus_ids`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> providers = pd.DataFrame({"id": ["S1", "S2"], "specialty": ["Cardiology"] * 2,
+    ...                           "organization": ["Ours", "Rival"]})
+    >>> ties = pd.DataFrame({"source": ["P1", "P1"], "target": ["S1", "S2"],
+    ...                      "referrals": [10, 30]})
+    >>> market = focus_market(ties, providers, ["S1"])
+    >>> share_of_wallet(ties, providers, ["S1"], market=market)[["source", "share"]
+    ...                                                         ].values.tolist()
+    [['P1', 0.25]]
+    >>> leakage_summary(ties, providers, ["S1"], market=market)["leakage_rate"].tolist()
+    [0.75]
+    """
+    func = "focus_market"
+    check_choice(by, "by", func, ("specialty", "all"))
+    return _market(
+        ties, providers, focus_ids, specialties=specialties, everything=by == "all", func=func
     )
-    return pd.Series(seg, index=share.index, dtype="str")
+
+
+def _use_market(
+    market: FocusMarket | None,
+    ties: pd.DataFrame,
+    providers: pd.DataFrame,
+    focus_ids: Any,
+    *,
+    by: str,
+    specialties: Iterable[str] | None,
+    func: str,
+) -> FocusMarket:
+    """`market` when it fits the call (same focus ids, wallet and specialties), else computed."""
+    if market is None:
+        return _market(
+            ties, providers, focus_ids, specialties=specialties, everything=by == "all", func=func
+        )
+    if not isinstance(market, FocusMarket):
+        raise ParameterError(
+            f"The 'market' parameter of {func} must be a FocusMarket (from focus_market) or "
+            f"None. Got {type(market).__name__} instead."
+        )
+    ids = check_focus_ids(focus_ids, func)
+    wanted = (frozenset(ids), by, _specialty_keys(specialties))
+    built = (frozenset(market.focus_ids), market.by, market.specialty_keys)
+    if wanted != built:
+        raise ParameterError(
+            f"The 'market' parameter of {func} must be built for the same focus ids, wallet "
+            f"and specialties (focus_market(ties, providers, focus_ids, by={by!r}, "
+            f"specialties=...)). Got a market built with by={market.by!r} for "
+            f"{len(market.focus_ids)} focus id(s) instead."
+        )
+    return market
 
 
 # --------------------------------------------------------------------------------------
@@ -371,6 +608,7 @@ def share_of_wallet(
     loyal_threshold: float = 0.5,
     by: Literal["specialty", "all"] = "specialty",
     specialties: Iterable[str] | None = None,
+    market: FocusMarket | None = None,
 ) -> pd.DataFrame:
     """Share of each referrer's market referrals that the focus organisation receives.
 
@@ -429,23 +667,29 @@ def share_of_wallet(
         loyal_threshold, "loyal_threshold", func, low=0, high=1, low_open=True, allow_numpy=False
     )
     check_choice(by, "by", func, ("specialty", "all"))
-    market = _market(
-        ties, providers, focus_ids, specialties=specialties, everything=by == "all", func=func
-    )
+    table = _use_market(
+        market, ties, providers, focus_ids, by=by, specialties=specialties, func=func
+    ).table
     focus_set = set(check_focus_ids(focus_ids, func))
-    market["to_focus"] = market["referrals"].where(market["is_focus"], 0)
-    grouped = market.groupby("source", sort=False)
-    out = pd.DataFrame({"to_focus": grouped["to_focus"].sum(), "total": grouped["referrals"].sum()})
-    out = out.loc[out["total"] > 0].reset_index()
+    source = _codes_of(table["source"])
+    n = len(table["source"].cat.categories)
+    referrals = table["referrals"].to_numpy()
+    is_focus = table["is_focus"].to_numpy(dtype=bool)
+    to_focus = _sum_by(source, n, np.where(is_focus, referrals, 0).astype(referrals.dtype))
+    total = _sum_by(source, n, referrals)
+    rows = np.flatnonzero(total > 0)
+    out = pd.DataFrame(
+        {"source": _labels(table["source"], rows), "to_focus": to_focus[rows], "total": total[rows]}
+    )
     out["to_competitors"] = out["total"] - out["to_focus"]
     out["share"] = (out["to_focus"] / out["total"]).astype("float64").clip(0.0, 1.0)
     out["segment"] = _segment(out["share"], threshold)
     out["internal"] = out["source"].isin(focus_set)
-    top = _top_by(market.loc[~market["is_focus"]], ["source"], "competitor", "referrals")
-    out["top_competitor"] = out["source"].map(top["competitor"]).astype("str")
-    out["top_competitor_referrals"] = (
-        out["source"].map(top["referrals"]).fillna(0).astype(out["total"].dtype)
-    )
+    competitor = _codes_of(table["competitor"])
+    leaked = ~is_focus
+    top, top_sum = _top_by(source[leaked], n, competitor[leaked], referrals[leaked])
+    out["top_competitor"] = _labels(table["competitor"], top[rows]).astype("str")
+    out["top_competitor_referrals"] = pd.Series(top_sum[rows]).astype(out["total"].dtype)
     columns = [
         "source",
         "internal",
@@ -457,22 +701,13 @@ def share_of_wallet(
         "top_competitor",
         "top_competitor_referrals",
     ]
-    if "amount" in market.columns:
-        amount = market["amount"].fillna(0.0)
-        sums = pd.DataFrame(
-            {
-                "source": market["source"],
-                "focus_amount": amount.where(market["is_focus"], 0.0),
-                "leakage_amount": amount.where(~market["is_focus"], 0.0),
-            }
-        )
-        sums = sums.groupby("source", sort=False).sum()
-        for col in ("focus_amount", "leakage_amount"):
-            out[col] = out["source"].map(sums[col]).astype("float64")
+    if "amount" in table.columns:
+        amount = table["amount"].fillna(0.0).to_numpy()
+        out["focus_amount"] = _sum_by(source, n, np.where(is_focus, amount, 0.0))[rows]
+        out["leakage_amount"] = _sum_by(source, n, np.where(is_focus, 0.0, amount))[rows]
         columns += ["focus_amount", "leakage_amount"]
-    out = out[columns].sort_values(
-        ["total", "source"], ascending=[False, True], kind="stable", ignore_index=True
-    )
+    order = np.lexsort((rows, -out["total"].to_numpy()))
+    out = out[columns].take(order).reset_index(drop=True)
     counts = out["segment"].value_counts()
     logger.info(
         "%s: %d referrer(s): %s",
@@ -489,6 +724,7 @@ def share_of_wallet_by_specialty(
     focus_ids: Iterable[str],
     *,
     specialties: Iterable[str] | None = None,
+    market: FocusMarket | None = None,
 ) -> pd.DataFrame:
     """Each referrer's split of each focus specialty across receiving organisations.
 
@@ -522,33 +758,46 @@ def share_of_wallet_by_specialty(
     [['Rival', False, 30, 0.75], ['Ours', True, 10, 0.25]]
     """
     func = "share_of_wallet_by_specialty"
-    market = _market(
-        ties, providers, focus_ids, specialties=specialties, everything=False, func=func
+    table = _use_market(
+        market, ties, providers, focus_ids, by="specialty", specialties=specialties, func=func
+    ).table
+    source = _codes_of(table["source"])
+    specialty = _codes_of(table["specialty"])
+    competitor = _codes_of(table["competitor"])
+    is_focus = table["is_focus"].to_numpy(dtype=bool)
+    n_spec = len(table["specialty"].cat.categories)
+    n_comp = len(table["competitor"].cat.categories)
+    # groups (source, specialty, competitor, is_focus) numbered in order of appearance
+    key = ((source * n_spec + specialty) * n_comp + competitor) * 2 + is_focus
+    group, uniques = pd.factorize(key)
+    n = len(uniques)
+    referrals = table["referrals"].to_numpy()
+    sums = _sum_by(group, n, referrals)
+    g_focus = (uniques % 2).astype(bool)
+    g_comp = uniques // 2 % n_comp
+    g_spec = uniques // 2 // n_comp % n_spec
+    g_source = uniques // 2 // n_comp // n_spec
+    specialty_total = _group_total(g_source * n_spec + g_spec, sums)
+    rows = np.flatnonzero(specialty_total > 0)
+    out = pd.DataFrame(
+        {
+            "source": _labels(table["source"], g_source[rows]),
+            "specialty": _labels(table["specialty"], g_spec[rows]),
+            "organization": _labels(table["competitor"], g_comp[rows]),
+            "is_focus": g_focus[rows],
+            "referrals": sums[rows],
+            "specialty_total": specialty_total[rows],
+        }
     )
-    keys = ["source", "specialty", "competitor", "is_focus"]
-    values = ["referrals"] + (["amount"] if "amount" in market.columns else [])
-    out = market.groupby(keys, sort=False)[values].sum(min_count=1).reset_index()
-    out["referrals"] = out["referrals"].fillna(0).astype(market["referrals"].dtype)
-    out = out.rename(columns={"competitor": "organization"})
-    out["specialty_total"] = out.groupby(["source", "specialty"])["referrals"].transform("sum")
-    out = out.loc[out["specialty_total"] > 0]
     out["share"] = (out["referrals"] / out["specialty_total"]).astype("float64").clip(0.0, 1.0)
-    columns = [
-        "source",
-        "specialty",
-        "organization",
-        "is_focus",
-        "referrals",
-        "specialty_total",
-        "share",
-    ] + (["amount"] if "amount" in out.columns else [])
-    out = out[columns].sort_values(
-        ["source", "specialty", "referrals", "organization"],
-        ascending=[True, True, False, True],
-        kind="stable",
-        ignore_index=True,
-    )
-    return out
+    if "amount" in table.columns:
+        amount = table["amount"].to_numpy(dtype=np.float64)
+        known = ~np.isnan(amount)
+        total_amount = _sum_by(group, n, np.where(known, amount, 0.0))
+        counted = _sum_by(group, n, known)
+        out["amount"] = np.where(counted > 0, total_amount, np.nan)[rows]
+    order = np.lexsort((rows, g_comp[rows], -sums[rows], g_spec[rows], g_source[rows]))
+    return out.take(order).reset_index(drop=True)
 
 
 def leakage_summary(
@@ -558,6 +807,7 @@ def leakage_summary(
     *,
     by: Literal["specialty", "referrer_organization", "competitor"] = "specialty",
     specialties: Iterable[str] | None = None,
+    market: FocusMarket | None = None,
 ) -> pd.DataFrame:
     """Referrals leaked to competitors, totalled by specialty, referring organisation or competitor.
 
@@ -600,70 +850,90 @@ def leakage_summary(
     """
     func = "leakage_summary"
     check_choice(by, "by", func, ("specialty", "referrer_organization", "competitor"))
-    market = _market(
-        ties, providers, focus_ids, specialties=specialties, everything=False, func=func
-    )
-    has_amount = "amount" in market.columns
-    amount = market["amount"].fillna(0.0) if has_amount else None
-    leaked = market.loc[~market["is_focus"]]
+    table = _use_market(
+        market, ties, providers, focus_ids, by="specialty", specialties=specialties, func=func
+    ).table
+    has_amount = "amount" in table.columns
+    amount = table["amount"].fillna(0.0).to_numpy() if has_amount else None
+    is_focus = table["is_focus"].to_numpy(dtype=bool)
+    leaked = ~is_focus
+    referrals = table["referrals"].to_numpy()
+    source = _codes_of(table["source"])
+    competitor = _codes_of(table["competitor"])
     if by == "competitor":
-        grouped = leaked.groupby("competitor", sort=False)
+        n = len(table["competitor"].cat.categories)
+        comp = competitor[leaked]
+        sums = _sum_by(comp, n, referrals[leaked])
         out = pd.DataFrame(
             {
-                "referrals": grouped["referrals"].sum(),
-                "referrers": grouped["source"].nunique(),
-                "receivers": grouped["target"].nunique(),
+                "referrals": sums,
+                "referrers": _distinct_by(comp, n, source[leaked]),
+                "receivers": _distinct_by(comp, n, _codes_of(table["target"])[leaked]),
             }
         )
         if amount is not None:
-            out["leakage_amount"] = amount[leaked.index].groupby(leaked["competitor"]).sum()
-        out = out.reset_index()
-        out = out.loc[out["referrals"] > 0]
+            out["leakage_amount"] = _sum_by(comp, n, amount[leaked])
+        rows = np.flatnonzero(sums > 0)
+        out = out.iloc[rows].reset_index(drop=True)
+        out.insert(0, "competitor", _labels(table["competitor"], rows))
         total = float(out["referrals"].sum())
         out.insert(
             2,
             "share_of_leakage",
             (out["referrals"] / total).astype("float64") if total > 0 else 0.0,
         )
-        return out.sort_values(
-            ["referrals", "competitor"], ascending=[False, True], kind="stable", ignore_index=True
-        )
+        order = np.lexsort((rows, -out["referrals"].to_numpy()))
+        return out.take(order).reset_index(drop=True)
     key = by
     if by == "referrer_organization":
         org = _lookup(
             check_frame(providers, "providers", func, ["id"], _PROVIDERS_HINT), "organization"
         )
-        market[key] = market["source"].map(org).fillna(UNAFFILIATED).astype("str")
-    market["to_focus"] = market["referrals"].where(market["is_focus"], 0)
-    market["to_competitors"] = market["referrals"].where(~market["is_focus"], 0)
-    grouped = market.groupby(key, sort=False)
+        source_ids = table["source"].cat.categories
+        names = org.reindex(source_ids).fillna(UNAFFILIATED)
+        labels = _sorted_values(names)
+        group_of_source = np.append(labels.get_indexer(pd.Index(names)), -1).astype(np.int64)
+        group = group_of_source[source]
+        key_labels = pd.Series(labels.to_numpy(dtype=object), dtype="str")
+    else:
+        group = _codes_of(table["specialty"])
+        categories = table["specialty"].cat.categories.to_numpy(dtype=object)
+        key_labels = pd.Series(categories, dtype="str")
+    n = len(key_labels)
+    zero = np.zeros(1, dtype=referrals.dtype)
+    to_focus = np.where(is_focus, referrals, zero)
+    to_competitors = np.where(is_focus, zero, referrals)
     out = pd.DataFrame(
         {
-            "to_focus": grouped["to_focus"].sum(),
-            "to_competitors": grouped["to_competitors"].sum(),
-            "total": grouped["referrals"].sum(),
+            "to_focus": _sum_by(group, n, to_focus),
+            "to_competitors": _sum_by(group, n, to_competitors),
+            "total": _sum_by(group, n, referrals),
         }
     )
     out["leakage_rate"] = (out["to_competitors"] / out["total"].where(out["total"] > 0)).astype(
         "float64"
     )
-    per_referrer = market.groupby([key, "source"], sort=False)[
-        ["referrals", "to_competitors"]
-    ].sum()
-    per_referrer = per_referrer.loc[per_referrer["referrals"] > 0]
-    out["referrers"] = per_referrer.groupby(level=0).size()
-    out["leaking_referrers"] = (per_referrer["to_competitors"] > 0).groupby(level=0).sum()
-    for col in ("referrers", "leaking_referrers"):
-        out[col] = out[col].fillna(0).astype("int64")
-    top = _top_by(market.loc[~market["is_focus"]], [key], "competitor", "referrals")
-    out["top_competitor"] = top["competitor"].reindex(out.index).astype("str")
+    n_source = len(table["source"].cat.categories)
+    ok = (group >= 0) & (source >= 0)
+    pair, pairs = pd.factorize(group[ok] * n_source + source[ok])
+    pair_total = _sum_by(pair, len(pairs), referrals[ok])
+    pair_leaked = _sum_by(pair, len(pairs), to_competitors[ok])
+    active = pair_total > 0
+    pair_group = pairs // n_source
+    out["referrers"] = np.bincount(pair_group[active], minlength=n).astype(np.int64)
+    out["leaking_referrers"] = np.bincount(
+        pair_group[active & (pair_leaked > 0)], minlength=n
+    ).astype(np.int64)
+    top, _ = _top_by(group[leaked], n, competitor[leaked], referrals[leaked])
+    out["top_competitor"] = _labels(table["competitor"], top).astype("str")
     if amount is not None:
-        out["focus_amount"] = amount.where(market["is_focus"], 0.0).groupby(market[key]).sum()
-        out["leakage_amount"] = amount.where(~market["is_focus"], 0.0).groupby(market[key]).sum()
-    out = out.loc[out["total"] > 0].reset_index()
-    return out.sort_values(
-        ["to_competitors", key], ascending=[False, True], kind="stable", ignore_index=True
-    )
+        out["focus_amount"] = _sum_by(group, n, np.where(is_focus, amount, 0.0))
+        out["leakage_amount"] = _sum_by(group, n, np.where(is_focus, 0.0, amount))
+    rows = np.flatnonzero(out["total"].to_numpy() > 0)
+    out = out.iloc[rows].reset_index(drop=True)
+    out.insert(0, key, key_labels.take(rows).reset_index(drop=True))
+    order = np.lexsort((rows, -out["to_competitors"].to_numpy()))
+    return out.take(order).reset_index(drop=True)
 
 
 def _percentile(values: pd.Series) -> pd.Series:
@@ -683,7 +953,7 @@ def _network_measures(ties: pd.DataFrame) -> pd.DataFrame | None:
         return None
     import networkx as nx
 
-    frame, _ = _prepare_ties(ties, "key_referrers")
+    frame = _prepare_ties(ties, "key_referrers").frame
     G: nx.DiGraph = nx.DiGraph()
     G.add_weighted_edges_from(
         zip(frame["source"], frame["target"], frame["referrals"].astype("float64"), strict=True),
@@ -713,6 +983,7 @@ def key_referrers(
     top: int | None = None,
     weights: Mapping[str, float] | None = None,
     include_internal: bool = False,
+    market: FocusMarket | None = None,
 ) -> pd.DataFrame:
     """Rank the referrers that matter most to the focus organisation.
 
@@ -792,7 +1063,7 @@ def key_referrers(
         )
     providers = check_frame(providers, "providers", func, ["id"], _PROVIDERS_HINT)
     ids = check_focus_ids(focus_ids, func)
-    sow = share_of_wallet(ties, providers, ids)
+    sow = share_of_wallet(ties, providers, ids, market=market)
     if not include_internal:
         sow = sow.loc[~sow["internal"].to_numpy()]
     out = sow[

@@ -144,21 +144,25 @@ def score_network(
     }
     if focus is not None or focus_ids is not None:
         ids = leakage.resolve_focus(net.providers, focus=focus, focus_ids=focus_ids)
+        market = leakage.focus_market(net.ties, net.providers, ids)  # once, for every table
         tables["key_referrers"] = leakage.key_referrers(
-            net.ties, net.providers, ids, panel=net.panel, measures=measures, strength=ties
+            net.ties,
+            net.providers,
+            ids,
+            panel=net.panel,
+            measures=measures,
+            strength=ties,
+            market=market,
         )
         tables["share_of_wallet"] = leakage.share_of_wallet(
-            net.ties, net.providers, ids, loyal_threshold=loyal_threshold
+            net.ties, net.providers, ids, loyal_threshold=loyal_threshold, market=market
         )
         tables["share_by_specialty"] = leakage.share_of_wallet_by_specialty(
-            net.ties, net.providers, ids
+            net.ties, net.providers, ids, market=market
         )
         for by in ("specialty", "referrer_organization", "competitor"):
             tables[f"leakage_by_{by}"] = leakage.leakage_summary(
-                net.ties,
-                net.providers,
-                ids,
-                by=by,
+                net.ties, net.providers, ids, by=by, market=market
             )
     logger.info("Scored %s providers and %s ties", f"{len(providers):,}", f"{len(ties):,}")
     return tables

@@ -109,10 +109,12 @@ import datetime as dt
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from referral_graph._checks import check_float, check_int, require_columns
@@ -150,6 +152,10 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
 
 _KEYS = ["source", "target"]
 _LN2 = math.log(2.0)
+_EPOCH_MONTH = 1970 * 12  # month index of 1970-01, month 0 of numpy's datetime64[M]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 
 # --------------------------------------------------------------------------------------
@@ -235,17 +241,136 @@ def _month_index(values: pd.Series) -> pd.Series:
     return stamps.dt.year * 12 + stamps.dt.month - 1
 
 
-def _month_end(index: pd.Series) -> pd.Series:
-    """Last day of the month for month indexes from :func:`_month_index`."""
-    idx = index.astype("float64")
-    out = pd.Series(pd.NaT, index=index.index, dtype="datetime64[ns]")
-    known = idx.notna()
-    if bool(known.any()):
-        years = (idx[known] // 12).astype("int64")
-        months = (idx[known] % 12 + 1).astype("int64")
-        first = pd.to_datetime(pd.DataFrame({"year": years, "month": months, "day": 1}))
-        out[known] = (first + pd.offsets.MonthEnd(0)).astype("datetime64[ns]")
+def _month_dates(index: Any, *, end: bool) -> npt.NDArray[np.datetime64]:
+    """First (or, with `end`, last) day of each month index; NaN gives NaT (datetime64[ns])."""
+    idx = np.asarray(index, dtype=np.float64)
+    known = ~np.isnan(idx)
+    months = np.where(known, idx, 0.0).astype(np.int64) - _EPOCH_MONTH + int(end)
+    days = months.astype("datetime64[M]").astype("datetime64[D]")
+    if end:
+        days = days - np.timedelta64(1, "D")
+    out = days.astype("datetime64[ns]")
+    out[~known] = np.datetime64("NaT")
     return out
+
+
+# --------------------------------------------------------------------------------------
+# Integer codes: ids hashed once, then numpy on int64
+# --------------------------------------------------------------------------------------
+
+
+def _codes(values: Any, index: pd.Index) -> IntArray:
+    """Position of each value in `index`, -1 when missing or absent.
+
+    Each distinct value is hashed once (:func:`pandas.factorize`) and only the
+    distinct values are looked up in `index`: much faster than
+    ``index.get_indexer(values)`` on millions of strings.
+    """
+    codes, uniques = pd.factorize(values)
+    where = np.append(index.get_indexer(uniques), -1).astype(np.int64)
+    return where[codes]
+
+
+def _sorted_ids(*columns: pd.Series) -> pd.Index:
+    """The distinct non-missing values of `columns`, sorted, so that codes order as the ids."""
+    parts = [np.asarray(pd.unique(col.dropna()), dtype=object) for col in columns]
+    values = np.sort(pd.unique(np.concatenate(parts))) if parts else np.array([], dtype=object)
+    index: pd.Index = pd.Index(values, dtype=object)
+    return index
+
+
+def _take(values: pd.Series, codes: IntArray) -> pd.Series:
+    """``values.iloc[codes]`` with a default index; -1 gives a missing value of the same dtype."""
+    return pd.Series(values.array.take(codes, allow_fill=True))
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """A tie table's source and target as codes of one sorted id index (-1: missing id)."""
+
+    ids: pd.Index
+    source: IntArray
+    target: IntArray
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> _Keys:
+        ids = _sorted_ids(frame["source"], frame["target"])
+        return cls(ids, _codes(frame["source"], ids), _codes(frame["target"], ids))
+
+    def pairs(self) -> IntArray:
+        """One int64 per (source, target) pair; missing ids count as one more id."""
+        n = len(self.ids) + 1
+        return (self.source + 1) * n + (self.target + 1)
+
+    def order(self) -> IntArray:
+        """Positions sorted by (source, target), missing ids last (as ``sort_values``)."""
+        n = len(self.ids)
+        src = np.where(self.source < 0, n, self.source)
+        tgt = np.where(self.target < 0, n, self.target)
+        return np.lexsort((tgt, src)).astype(np.int64)
+
+    def take(self, positions: IntArray) -> _Keys:
+        return _Keys(self.ids, self.source[positions], self.target[positions])
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A checked tie table (default index), its codes, and the panel it was summed from."""
+
+    frame: pd.DataFrame
+    keys: _Keys
+    from_panel: pd.DataFrame | None
+
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+_MAX_MONTH_WORDS = 8  # distinct months counted with bit masks up to 8 * 64 months
+
+
+def _month_stats(
+    group: IntArray, month: IntArray, n_groups: int, *, max_words: int = _MAX_MONTH_WORDS
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per group: first month, last month and number of distinct months (NaN without rows).
+
+    `group` holds each row's group in ``[0, n_groups)``; `month` its month index.
+    """
+    first = np.full(n_groups, np.nan)
+    last = np.full(n_groups, np.nan)
+    distinct = np.full(n_groups, np.nan)
+    if not len(group):
+        return first, last, distinct
+    lo = np.full(n_groups, np.iinfo(np.int64).max)
+    hi = np.full(n_groups, np.iinfo(np.int64).min)
+    np.minimum.at(lo, group, month)
+    np.maximum.at(hi, group, month)
+    has = np.bincount(group, minlength=n_groups) > 0
+    start = int(month.min())
+    offset = month - start
+    words = int(offset.max()) // 64 + 1
+    if words <= max_words:
+        # one bit per month: OR the bits of a group's rows, then count them
+        bits = np.zeros(n_groups * words, dtype=np.uint64)
+        np.bitwise_or.at(
+            bits,
+            group * words + offset // 64,
+            np.left_shift(np.uint64(1), (offset % 64).astype(np.uint64)),
+        )
+        ones = _POPCOUNT[bits.view(np.uint8)].reshape(n_groups, words * 8)
+        count = ones.sum(axis=1, dtype=np.int64)
+    else:
+        span = int(offset.max()) + 1
+        pairs = pd.unique(group * span + offset)
+        count = np.bincount(pairs // span, minlength=n_groups)
+    first[has] = lo[has]
+    last[has] = hi[has]
+    distinct[has] = count[has]
+    return first, last, distinct
+
+
+def _group_sums(keys: IntArray, values: FloatArray) -> FloatArray:
+    """For each row, the sum of `values` over the rows with the same key."""
+    codes, uniques = pd.factorize(keys)
+    sums = np.bincount(codes, weights=values, minlength=len(uniques)).astype(np.float64)
+    return sums[codes]
 
 
 def _ties_from_panel(panel: pd.DataFrame) -> pd.DataFrame:
@@ -262,8 +387,11 @@ def _ties_from_panel(panel: pd.DataFrame) -> pd.DataFrame:
     return ties
 
 
-def _prepare_ties(ties: pd.DataFrame, func: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Check a tie table (or panel); return a clean copy and the panel it came from."""
+def _prepare_ties(ties: pd.DataFrame, func: str, *, sort: bool = False) -> _Prepared:
+    """Check a tie table (or panel); return a clean copy, its codes and its source panel.
+
+    With `sort`, the rows are sorted by (source, target).
+    """
     if not isinstance(ties, pd.DataFrame):
         raise ParameterError(
             f"The 'ties' parameter of {func} must be a pandas.DataFrame. "
@@ -277,14 +405,15 @@ def _prepare_ties(ties: pd.DataFrame, func: str) -> tuple[pd.DataFrame, pd.DataF
         "referral_graph.aggregate.tie_table.",
     )
     from_panel: pd.DataFrame | None = None
-    frame = ties.copy()
+    frame = ties.copy(deep=False)  # whole columns are replaced below, never written into
     frame["source"] = frame["source"].astype("str")
     frame["target"] = frame["target"].astype("str")
     frame["referrals"] = _counts(frame["referrals"], "tie table's 'referrals' column")
     if "month" in frame.columns:
         from_panel = frame
         frame = _ties_from_panel(frame)
-    dupes = frame.duplicated(_KEYS, keep=False)
+    keys = _Keys.of(frame)
+    dupes = pd.Series(keys.pairs()).duplicated(keep=False).to_numpy()
     if bool(dupes.any()):
         pairs = frame.loc[dupes, _KEYS].drop_duplicates().head(3).values.tolist()
         raise SchemaError(
@@ -292,7 +421,12 @@ def _prepare_ties(ties: pd.DataFrame, func: str) -> tuple[pd.DataFrame, pd.DataF
             f"repeat a pair (e.g. {pairs!r}). Sum them first, or pass an edge panel with a "
             "'month' column."
         )
-    return frame.reset_index(drop=True), from_panel
+    if sort:
+        order = keys.order()
+        if not bool((np.diff(order) == 1).all()):
+            frame = frame.take(order)
+            keys = keys.take(order)
+    return _Prepared(frame.reset_index(drop=True), keys, from_panel)
 
 
 def _prepare_panel(panel: pd.DataFrame, func: str) -> pd.DataFrame:
@@ -321,22 +455,38 @@ def _prepare_panel(panel: pd.DataFrame, func: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _specialty_of(providers: pd.DataFrame | None, ids: pd.Series) -> pd.Series:
-    """The specialty of each id (``NA`` when unknown); blank strings count as unknown."""
-    if providers is None or "specialty" not in providers.columns:
-        return pd.Series(pd.NA, index=ids.index, dtype="str")
-    require_columns(
-        providers, ["id"], "providers table", "read it with referral_graph.io.read_providers."
-    )
+def _panel_ties(panel: pd.DataFrame, keys: _Keys) -> IntArray:
+    """The row of the tie table (with `keys`) of each panel row; -1 for pairs not in it."""
+    n = len(keys.ids) + 1
+    src = _codes(panel["source"], keys.ids)
+    tgt = _codes(panel["target"], keys.ids)
+    pairs = pd.Index(keys.pairs())
+    tie = pairs.get_indexer(pd.Index((src + 1) * n + (tgt + 1))).astype(np.int64)
+    tie[(src < 0) | (tgt < 0)] = -1
+    return tie
+
+
+def _provider_lookup(providers: pd.DataFrame, column: str) -> pd.Series:
+    """``id -> column`` (first row per id; stripped strings, blanks missing)."""
     lookup = (
         providers.assign(id=providers["id"].astype("str"))
         .drop_duplicates("id")
-        .set_index("id")["specialty"]
+        .set_index("id")[column]
         .astype("str")
         .str.strip()
     )
-    lookup = lookup.where(lookup.str.len() > 0)
-    return ids.map(lookup).astype("str")
+    return lookup.where(lookup.str.len() > 0)
+
+
+def _specialty_of(providers: pd.DataFrame | None, keys: _Keys) -> pd.Series:
+    """The specialty of each target (``NA`` when unknown); blank strings count as unknown."""
+    if providers is None or "specialty" not in providers.columns:
+        return pd.Series(pd.NA, index=pd.RangeIndex(len(keys.target)), dtype="str")
+    require_columns(
+        providers, ["id"], "providers table", "read it with referral_graph.io.read_providers."
+    )
+    per_id = _provider_lookup(providers, "specialty").reindex(keys.ids)
+    return _take(per_id, keys.target).astype("str")
 
 
 # --------------------------------------------------------------------------------------
@@ -354,53 +504,49 @@ def _log_scale(values: pd.Series) -> pd.Series:
 
 
 def _panel_figures(
-    panel: pd.DataFrame, as_of_m: int, trend_months: int
-) -> tuple[pd.DataFrame, str | None, int]:
+    panel: pd.DataFrame, tie: IntArray, n_ties: int, as_of_m: int, trend_months: int
+) -> tuple[dict[str, FloatArray], str | None, int]:
     """Per tie: first/last active month, active months and trend rates from a panel.
 
-    Returns the figures, the trend basis (None when the window is too short)
-    and the number of months in the data window.
+    `tie` is the tie of each panel row (-1: not a tie of the table). Returns
+    the figures (NaN for a tie without a referral up to `as_of_m`), the trend
+    basis (None when the window is too short) and the number of months in the
+    data window.
     """
-    start = int(panel["m"].min())
+    m = panel["m"].to_numpy(dtype=np.int64)
+    referrals = panel["referrals"].to_numpy(dtype=np.float64)
+    start = int(m.min())
     n_window = as_of_m - start + 1
-    seen = panel.loc[panel["m"] <= as_of_m]
-    active = seen.loc[seen["referrals"] > 0]
-    span = active.groupby(_KEYS, sort=False)["m"].agg(["min", "max", "nunique"])
-    span.columns = pd.Index(["first_m", "last_m", "active_months"])
-    recent_mask = seen["m"] > as_of_m - trend_months
+    seen = (m <= as_of_m) & (tie >= 0)
+    active = seen & (referrals > 0)
+    first_m, last_m, active_months = _month_stats(tie[active], m[active], n_ties)
+    figures = {"first_m": first_m, "last_m": last_m, "active_months": active_months}
+    recent_mask = m > as_of_m - trend_months
     basis: str | None
     if n_window >= 12 + trend_months:
         basis = "seasonal"
-        prior_mask = (seen["m"] > as_of_m - 12 - trend_months) & (seen["m"] <= as_of_m - 12)
+        prior_mask = (m > as_of_m - 12 - trend_months) & (m <= as_of_m - 12)
         prior_months = trend_months
     else:
         basis = "prior"
-        prior_mask = seen["m"] <= as_of_m - trend_months
+        prior_mask = m <= as_of_m - trend_months
         prior_months = n_window - trend_months
     if prior_months < 1:
         basis = None
-    rates = pd.DataFrame(
-        {
-            "source": seen["source"],
-            "target": seen["target"],
-            "recent": seen["referrals"].where(recent_mask, 0),
-            "prior": seen["referrals"].where(prior_mask, 0),
-        }
-    )
-    sums = rates.groupby(_KEYS, sort=False)[["recent", "prior"]].sum()
-    figures = pd.DataFrame(index=panel.drop_duplicates(_KEYS).set_index(_KEYS).index)
-    figures = figures.join(span, how="left")
     if basis is not None:
-        seen_tie = figures["first_m"].notna()
-        recent = sums["recent"].reindex(figures.index).fillna(0) / trend_months
-        prior = sums["prior"].reindex(figures.index).fillna(0) / prior_months
-        figures["trend_recent"] = recent.astype("float64").where(seen_tie)
-        figures["trend_prior"] = prior.astype("float64").where(seen_tie)
+        seen_tie = ~np.isnan(first_m)
+        rows = tie[seen]
+        for name, mask, months in (
+            ("trend_recent", recent_mask, trend_months),
+            ("trend_prior", prior_mask, prior_months),
+        ):
+            sums = np.bincount(rows, weights=np.where(mask, referrals, 0.0)[seen], minlength=n_ties)
+            figures[name] = np.where(seen_tie, sums / months, np.nan)
     return figures, basis, n_window
 
 
 def _raw_figures(
-    ties: pd.DataFrame,
+    prepared: _Prepared,
     panel: pd.DataFrame | None,
     providers: pd.DataFrame | None,
     as_of: pd.Timestamp | None,
@@ -410,8 +556,9 @@ def _raw_figures(
     """The raw columns of the strength table, plus missing reasons, notes and as_of."""
     reasons: dict[str, str] = {}
     notes: list[str] = []
+    ties, keys = prepared.frame, prepared.keys
     out = ties[_KEYS].copy()
-    out["target_specialty"] = _specialty_of(providers, out["target"])
+    out["target_specialty"] = _specialty_of(providers, keys)
     out["referrals"] = ties["referrals"]
     if "patients" in ties.columns:
         patients = pd.to_numeric(ties["patients"], errors="coerce")
@@ -443,7 +590,7 @@ def _raw_figures(
     if as_of is None:
         ends = [last.max()] if bool(last.notna().any()) else []
         if not ends and panel is not None and len(panel):
-            ends = [_month_end(pd.Series([int(panel["m"].max())])).iloc[0]]
+            ends = [_month_dates([int(panel["m"].max())], end=True)[0]]
         as_of = pd.Timestamp(ends[0]).normalize() if ends else None
 
     trend_recent = pd.Series(np.nan, index=ties.index)
@@ -456,33 +603,20 @@ def _raw_figures(
                 f"The 'as_of' parameter of {func} must not precede the panel's first month. "
                 f"Got {as_of.date().isoformat()!r} instead."
             )
-        figures, basis, n_window = _panel_figures(panel, as_of_m, trend_months)
-        keyed = pd.MultiIndex.from_frame(ties[_KEYS])
-        fig = figures.reindex(keyed)
-        first = first.fillna(
-            pd.Series(
-                (
-                    _month_end(fig["first_m"].reset_index(drop=True)) - pd.offsets.MonthBegin(1)
-                ).to_numpy(),
-                index=ties.index,
-            )
+        fig, basis, n_window = _panel_figures(
+            panel, _panel_ties(panel, keys), len(ties), as_of_m, trend_months
         )
-        last = last.fillna(
-            pd.Series(_month_end(fig["last_m"].reset_index(drop=True)).to_numpy(), index=ties.index)
-        )
-        active = active.fillna(
-            pd.Series(fig["active_months"].to_numpy(dtype="float64"), index=ties.index).astype(
-                "Float64"
-            )
-        )
+        first = first.fillna(pd.Series(_month_dates(fig["first_m"], end=False), index=ties.index))
+        last = last.fillna(pd.Series(_month_dates(fig["last_m"], end=True), index=ties.index))
+        active = active.fillna(pd.Series(fig["active_months"], index=ties.index).astype("Float64"))
         if basis is None:
             reasons["trend"] = (
                 f"the panel covers {n_window} month(s) up to as_of; a trend over "
                 f"{trend_months} month(s) needs at least {trend_months + 1}"
             )
         else:
-            trend_recent = pd.Series(fig["trend_recent"].to_numpy(), index=ties.index)
-            trend_prior = pd.Series(fig["trend_prior"].to_numpy(), index=ties.index)
+            trend_recent = pd.Series(fig["trend_recent"], index=ties.index)
+            trend_prior = pd.Series(fig["trend_prior"], index=ties.index)
             missing = int(trend_recent.isna().sum())
             if missing:
                 notes.append(
@@ -534,12 +668,12 @@ def _raw_figures(
     out["trend_basis"] = pd.Series(basis, index=ties.index, dtype="str").where(trend_recent.notna())
 
     # -- share of wallet and reciprocity ------------------------------------------------
-    share, share_basis, note = _shares(out["source"], out["target_specialty"], out["referrals"])
+    share, share_basis, note = _shares(keys, out["target_specialty"], out["referrals"])
     if note:
         notes.append(note)
     out["share"] = share
     out["share_basis"] = share_basis
-    out["reverse_referrals"] = _reverse(out)
+    out["reverse_referrals"] = _reverse(keys, out["referrals"])
     if len(out) > 1 and not bool((out["reverse_referrals"] > 0).any()):
         # One-way data (PCP -> hospital files) cannot show referrals back: unobserved, not 0.
         reasons["reciprocity"] = (
@@ -550,16 +684,19 @@ def _raw_figures(
 
 
 def _shares(
-    source: pd.Series, specialty: pd.Series, referrals: pd.Series
+    keys: _Keys, specialty: pd.Series, referrals: pd.Series
 ) -> tuple[pd.Series, pd.Series, str | None]:
     """Share of the referrer's referrals in the receiving specialty (or in total)."""
-    ref = referrals.astype("float64")
-    total = ref.groupby(source).transform("sum")
-    known = specialty.notna()
-    in_specialty = ref.groupby([source, specialty.fillna("")]).transform("sum")
-    denom = in_specialty.where(known, total)
-    share = (ref / denom).where(denom > 0, 0.0).clip(0.0, 1.0)
-    basis = pd.Series(np.where(known, "specialty", "total"), index=source.index, dtype="str")
+    ref = referrals.to_numpy(dtype=np.float64)
+    source = keys.source + 1  # missing ids are a group of their own
+    total = np.bincount(source, weights=ref)[source] if len(ref) else ref
+    known = specialty.notna().to_numpy()
+    spec_codes, spec_values = pd.factorize(specialty)  # missing: -1, a group of its own
+    in_specialty = _group_sums(source * (len(spec_values) + 1) + spec_codes + 1, ref)
+    denom = np.where(known, in_specialty, total)
+    share = np.divide(ref, denom, out=np.zeros_like(ref), where=denom > 0).clip(0.0, 1.0)
+    index = specialty.index
+    basis = pd.Series(np.where(known, "specialty", "total"), index=index, dtype="str")
     note = None
     if not bool(known.any()):
         note = (
@@ -572,23 +709,28 @@ def _shares(
             "of wallet is of the referrer's total referrals (share_basis='total'), not of "
             "those to one specialty"
         )
-    return share, basis, note
+    return pd.Series(share, index=index), basis, note
 
 
-def _reverse(frame: pd.DataFrame) -> pd.Series:
+def _reverse(keys: _Keys, referrals: pd.Series) -> pd.Series:
     """Referrals target -> source for each tie (0 without a reverse tie or for a self-loop)."""
-    back = frame[["target", "source", "referrals"]].rename(
-        columns={"target": "source", "source": "target", "referrals": "back"}
-    )
-    merged = frame[_KEYS].merge(back, on=_KEYS, how="left")
-    values = merged["back"].fillna(0).to_numpy()
-    values = np.where(frame["source"].to_numpy() == frame["target"].to_numpy(), 0, values)
-    return pd.Series(values, index=frame.index).astype(frame["referrals"].dtype)
+    back = _Keys(keys.ids, keys.target, keys.source)
+    position = pd.Index(keys.pairs()).get_indexer(pd.Index(back.pairs()))
+    values = referrals.to_numpy()
+    found = (position >= 0) & (keys.source != keys.target)
+    reverse = np.zeros_like(values)
+    reverse[found] = values[position[found]]
+    return pd.Series(reverse, index=referrals.index).astype(referrals.dtype)
 
 
 # --------------------------------------------------------------------------------------
 # Components and score
 # --------------------------------------------------------------------------------------
+
+
+def _as_float(values: pd.Series) -> FloatArray:
+    """A column as float64 (missing values, pandas NA included, as NaN)."""
+    return np.asarray(values.astype("float64").to_numpy(na_value=np.nan), dtype=np.float64)
 
 
 def _components(
@@ -598,55 +740,60 @@ def _components(
     half_life_days: float,
     reasons: dict[str, str],
 ) -> pd.DataFrame:
-    """Add the component columns, ``score`` and ``missing_components`` to `raw`."""
-    out = raw.copy()
-    ref = out["referrals"].astype("float64")
-    nan = pd.Series(np.nan, index=out.index)
-    comp: dict[str, pd.Series] = {"volume": _log_scale(ref)}
+    """Add the component columns, ``score`` and ``missing_components`` to `raw` (in place)."""
+    out = raw
+    nan = np.full(len(out), np.nan)
+    ref = _as_float(out["referrals"])
+    comp: dict[str, FloatArray] = {"volume": _log_scale(out["referrals"]).to_numpy()}
     comp["patient_volume"] = (
-        _log_scale(out["patients"].astype("float64")) if "patients" in out.columns else nan
+        _log_scale(out["patients"].astype("float64")).to_numpy()
+        if "patients" in out.columns
+        else nan
     )
-    days = out["days_since_last"].astype("float64")
-    comp["recency"] = (days * (-_LN2 / half_life_days)).transform(np.exp)
-    comp["regularity"] = out["active_share"].astype("float64")
-    recent = out["trend_recent"].astype("float64")
-    prior = out["trend_prior"].astype("float64")
+    days = _as_float(out["days_since_last"])
+    comp["recency"] = np.exp(days * (-_LN2 / half_life_days))
+    comp["regularity"] = _as_float(out["active_share"])
+    recent = _as_float(out["trend_recent"])
+    prior = _as_float(out["trend_prior"])
     both = recent + prior
-    ratio = (recent / prior.where(prior > 0, 1.0)).where(
-        prior > 0, (recent > 0).map({True: math.inf, False: math.nan})
-    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        new = np.where(recent > 0, np.inf, np.nan)
+        ratio = np.where(prior > 0, recent / np.where(prior > 0, prior, 1.0), new)
+        trend = np.where(both > 0, recent / np.where(both > 0, both, 1.0), 0.5)
+        back = _as_float(out["reverse_referrals"])
+        reciprocity = np.where(ref > 0, back / np.where(ref > 0, ref, 1.0), (back > 0) * 1.0)
     out.insert(
         list(out.columns).index("trend_prior") + 1,
         "trend_ratio",
-        ratio.where(recent.notna()).astype("float64"),
+        np.where(np.isnan(recent), np.nan, ratio),
     )
-    comp["trend"] = (recent / both.where(both > 0, 1.0)).where(both > 0, 0.5).where(recent.notna())
-    comp["share_of_wallet"] = out["share"].astype("float64")
-    back = out["reverse_referrals"].astype("float64")
-    comp["reciprocity"] = (back / ref.where(ref > 0, 1.0)).where(ref > 0, (back > 0) * 1.0)
-    if "reciprocity" in reasons:  # unobservable in this data (see _raw_figures)
-        comp["reciprocity"] = nan
+    comp["trend"] = np.where(np.isnan(recent), np.nan, trend)
+    comp["share_of_wallet"] = _as_float(out["share"])
+    comp["reciprocity"] = nan if "reciprocity" in reasons else reciprocity
     comp["amount_volume"] = (
-        _log_scale(out["amount"].astype("float64")) if "amount" in out.columns else nan
+        _log_scale(out["amount"].astype("float64")).to_numpy() if "amount" in out.columns else nan
     )
-    num = pd.Series(0.0, index=out.index)
-    den = pd.Series(0.0, index=out.index)
-    mask = pd.Series(0, index=out.index, dtype="int64")
+    num = np.zeros(len(out))
+    den = np.zeros(len(out))
+    mask = np.zeros(len(out), dtype=np.int64)
     for bit, name in enumerate(COMPONENTS):
-        values = comp[name].astype("float64").clip(0.0, 1.0)
+        values = np.clip(comp[name], 0.0, 1.0)
         out[name] = values
-        have = values.notna()
+        have = ~np.isnan(values)
         w = weights[name]
         if w > 0:
-            num += (values * w).where(have, 0.0)
+            num += np.where(have, values * w, 0.0)
             den += have * w
-        mask += (~have).astype("int64") * (1 << bit)
-    labels = {
-        int(m): ", ".join(n for bit, n in enumerate(COMPONENTS) if int(m) >> bit & 1)
-        for m in mask.unique()
-    }
-    out["score"] = (100.0 * num / den.where(den > 0)).clip(0.0, 100.0)
-    out["missing_components"] = mask.map(labels).astype("str")
+        mask += (~have).astype(np.int64) * (1 << bit)
+    codes, masks = pd.factorize(mask)
+    labels = np.array(
+        [", ".join(n for bit, n in enumerate(COMPONENTS) if int(m) >> bit & 1) for m in masks]
+        + [""],
+        dtype=object,
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["score"] = np.clip(100.0 * num / np.where(den > 0, den, np.nan), 0.0, 100.0)
+    out["missing_components"] = pd.Series(labels[codes], index=out.index).astype("str")
     unexplained = [c for c in COMPONENTS if bool(out[c].isna().any()) and c not in reasons]
     for c in unexplained:
         reasons[c] = "missing for some ties (see the raw columns)"
@@ -755,18 +902,18 @@ def tie_strength(
     half_life = _check_half_life(half_life_days, func)
     k = check_int(trend_months, "trend_months", func, low=1, high=12, allow_numpy=False)
     stamp = _check_as_of(as_of, func)
-    frame, from_panel = _prepare_ties(ties, func)
+    prepared = _prepare_ties(ties, func, sort=True)  # sorted: the result's order
+    from_panel = prepared.from_panel
     if panel is None and from_panel is not None:
         panel = from_panel
     monthly = _prepare_panel(panel, func) if panel is not None else None
-    raw, reasons, notes, stamp = _raw_figures(frame, monthly, providers, stamp, k, func)
+    raw, reasons, notes, stamp = _raw_figures(prepared, monthly, providers, stamp, k, func)
     if from_panel is not None and "patients" in from_panel.columns:
         reasons["patient_volume"] = (
             "the ties were summed from a monthly panel, and monthly distinct patients do not "
             "add up to distinct patients (pass the tie table from aggregate.tie_table)"
         )
     result = _components(raw, weights=w, half_life_days=half_life, reasons=reasons)
-    result = result.sort_values(_KEYS, kind="stable", ignore_index=True)
     result.attrs.update(
         as_of=stamp,
         trend_months=k,
@@ -881,30 +1028,37 @@ def org_strength(
         "providers table",
         "give the receiving providers' organisation (CLI: --organization-col).",
     )
-    table = strength_table.copy()
-    table["source"] = table["source"].astype("str")
-    table["target"] = table["target"].astype("str")
-    lookup = (
-        providers.assign(id=providers["id"].astype("str"))
-        .drop_duplicates("id")
-        .set_index("id")["organization"]
-        .astype("str")
-        .str.strip()
-    )
-    lookup = lookup.where(lookup.str.len() > 0)
-    table["organization"] = table["target"].map(lookup)
-    source_total = table.groupby("source")["referrals"].sum()
-    dropped = table["organization"].isna()
+    used = [c for c in (*needed, "patients", "amount", "first_date") if c in strength_table]
+    table = strength_table[used]
+    source = table["source"].astype("str")
+    keys = _Keys.of(pd.DataFrame({"source": source, "target": table["target"].astype("str")}))
+    lookup = _provider_lookup(providers, "organization")
+    organizations = _sorted_ids(lookup)
+    org_of_id = np.append(organizations.get_indexer(pd.Index(lookup.reindex(keys.ids))), -1)
+    org = org_of_id[keys.target].astype(np.int64)
+    ref_total = table["referrals"].to_numpy(dtype=np.float64)
+    source_total = np.bincount(keys.source + 1, weights=ref_total, minlength=len(keys.ids) + 1)
+    dropped = org < 0
     if bool(dropped.any()):
         logger.info(
             "%s: %d tie(s) go to receivers without an organisation and are left out",
             func,
             int(dropped.sum()),
         )
-    table = table.loc[~dropped]
-    keys = ["source", "organization"]
-    grouped = table.groupby(keys, sort=True)
-    out = grouped.size().rename("n_receivers").reset_index()
+    kept = ~dropped & (keys.source >= 0)
+    table = table.loc[kept]
+    n_org = max(len(organizations), 1)
+    # one group per (source, organization), numbered in the order of the sorted names
+    group, uniques = pd.factorize(keys.source[kept] * n_org + org[kept], sort=True)
+    keys_out = ["source", "organization"]
+    grouped = table.groupby(group, sort=True)
+    out = pd.DataFrame(
+        {
+            "source": pd.Series(keys.ids.take(uniques // n_org), dtype="str"),
+            "organization": pd.Series(organizations.take(uniques % n_org), dtype="str"),
+            "n_receivers": np.bincount(group, minlength=len(uniques)).astype(np.int64),
+        }
+    )
     sums = ["referrals", "reverse_referrals"] + [
         c for c in ("patients", "amount") if c in table.columns
     ]
@@ -933,15 +1087,20 @@ def org_strength(
         stamp = pd.Timestamp(table["last_date"].max()).normalize()
     if panel is not None and stamp is not None:
         monthly = _prepare_panel(panel, func)
-        monthly["organization"] = monthly["target"].map(lookup)
         as_of_m = stamp.year * 12 + stamp.month - 1
-        act = monthly.loc[
-            monthly["organization"].notna() & (monthly["referrals"] > 0) & (monthly["m"] <= as_of_m)
-        ]
-        span = act.groupby(keys)["m"].agg(["min", "nunique"])
-        span = span.reindex(pd.MultiIndex.from_frame(out[keys]))
-        active = pd.Series(span["nunique"].to_numpy(dtype="float64"), dtype="Float64")
-        observed = pd.Series((as_of_m - span["min"] + 1).to_numpy(dtype="float64"), dtype="Float64")
+        target_codes, targets = pd.factorize(monthly["target"])
+        where = organizations.get_indexer(pd.Index(lookup.reindex(targets)))
+        panel_org = np.append(where, -1)[target_codes]
+        panel_source = _codes(monthly["source"], keys.ids)
+        wanted = panel_source * n_org + panel_org
+        position = np.minimum(np.searchsorted(uniques, wanted), max(len(uniques) - 1, 0))
+        found = (panel_source >= 0) & (panel_org >= 0) & (len(uniques) > 0)
+        found[found] = uniques[position[found]] == wanted[found]
+        m = monthly["m"].to_numpy(dtype=np.int64)
+        act = found & (monthly["referrals"].to_numpy() > 0) & (m <= as_of_m)
+        first_m, _, distinct = _month_stats(position[act], m[act], len(out))
+        active = pd.Series(distinct, dtype="Float64")
+        observed = pd.Series(as_of_m - first_m + 1, dtype="Float64")
     elif bool((out["n_receivers"] > 1).any()) and bool(active.notna().any()):
         logger.info(
             "%s: without a panel, active_months of an organisation tie is the largest "
@@ -956,11 +1115,11 @@ def org_strength(
     out["trend_recent"] = recent.astype("float64")
     out["trend_prior"] = prior.astype("float64")
     out["trend_basis"] = pd.Series(grouped["trend_basis"].first().to_numpy(), dtype="str")
-    total = out["source"].map(source_total).astype("float64")
+    total = pd.Series(source_total[uniques // n_org + 1], dtype="float64")
     ref = out["referrals"].astype("float64")
     out["share"] = (ref / total.where(total > 0)).fillna(0.0).clip(0.0, 1.0)
     out["share_basis"] = pd.Series("total", index=out.index, dtype="str")
-    order = [*keys, "n_receivers", "referrals"]
+    order = [*keys_out, "n_receivers", "referrals"]
     order += [c for c in ("patients", "amount") if c in out.columns]
     order += [c for c in out.columns if c not in order and c != "reverse_referrals"]
     out = out[[*order, "reverse_referrals"]]

@@ -15,6 +15,8 @@ from referral_graph.exceptions import InsufficientDataError, ParameterError, Sch
 from referral_graph.leakage import (
     KEY_REFERRER_WEIGHTS,
     UNAFFILIATED,
+    FocusMarket,
+    focus_market,
     key_referrers,
     leakage_summary,
     resolve_focus,
@@ -451,6 +453,76 @@ def test_inputs_are_not_mutated() -> None:
     resolve_focus(providers, focus="Ours")
     pd.testing.assert_frame_equal(before[0], ties)
     pd.testing.assert_frame_equal(before[1], providers)
+
+
+# --------------------------------------------------------------------------------------
+# A market computed once and shared
+# --------------------------------------------------------------------------------------
+
+
+def _all_tables(
+    ties: pd.DataFrame, providers: pd.DataFrame, focus: list[str], **kwargs: object
+) -> dict[str, pd.DataFrame]:
+    tables = {
+        "share_of_wallet": share_of_wallet(ties, providers, focus, **kwargs),  # type: ignore[arg-type]
+        "by_specialty": share_of_wallet_by_specialty(ties, providers, focus, **kwargs),  # type: ignore[arg-type]
+        "key_referrers": key_referrers(ties, providers, focus, measures=MEASURES, **kwargs),  # type: ignore[arg-type]
+    }
+    for by in ("specialty", "referrer_organization", "competitor"):
+        tables[by] = leakage_summary(ties, providers, focus, by=by, **kwargs)  # type: ignore[arg-type]
+    return tables
+
+
+def test_shared_market_gives_the_same_tables() -> None:
+    ties, providers = _ties(amount=True), _providers()
+    market = focus_market(ties, providers, ["S1"])
+    assert isinstance(market, FocusMarket)
+    assert market.focus_ids == ("S1",) and market.by == "specialty" and not market.everything
+    # the dermatology tie and the family-medicine tie back are outside the market
+    assert market.table["referrals"].sum() == 90
+    shared = _all_tables(ties, providers, ["S1"], market=market)
+    for name, table in _all_tables(ties, providers, ["S1"]).items():
+        pd.testing.assert_frame_equal(shared[name], table, obj=name)
+    everything = focus_market(ties, providers, ["S1"], by="all")
+    assert everything.everything
+    pd.testing.assert_frame_equal(
+        share_of_wallet(ties, providers, ["S1"], by="all", market=everything),
+        share_of_wallet(ties, providers, ["S1"], by="all"),
+    )
+    cardiology = focus_market(ties, providers, ["S1"], specialties=" CARDIOLOGY ")
+    pd.testing.assert_frame_equal(
+        leakage_summary(ties, providers, ["S1"], specialties=["cardiology"], market=cardiology),
+        leakage_summary(ties, providers, ["S1"], specialties=["cardiology"]),
+    )
+
+
+def test_shared_market_on_a_synthetic_market() -> None:
+    from referral_graph.pipeline import load_network
+    from referral_graph.synthetic import generate_market
+
+    generated = generate_market(n_providers=300, n_months=12, seed=5)
+    net = load_network(events=generated.events, providers=generated.providers)
+    ties, providers = net.ties, net.providers
+    focus = resolve_focus(providers, focus=generated.focus)
+    shared = _all_tables(ties, providers, focus, market=focus_market(ties, providers, focus))
+    for name, table in _all_tables(ties, providers, focus).items():
+        assert len(table) > 0, name
+        pd.testing.assert_frame_equal(shared[name], table, obj=name)
+
+
+def test_market_built_for_another_call_is_refused() -> None:
+    ties, providers = _ties(), _providers()
+    market = focus_market(ties, providers, ["S1"])
+    with pytest.raises(ParameterError, match="same focus ids"):
+        share_of_wallet(ties, providers, ["S1", "S2"], market=market)
+    with pytest.raises(ParameterError, match="by='specialty'"):
+        share_of_wallet(ties, providers, ["S1"], by="all", market=market)
+    with pytest.raises(ParameterError, match="same focus ids"):
+        leakage_summary(ties, providers, ["S1"], specialties=["Cardiology"], market=market)
+    with pytest.raises(ParameterError, match="must be a FocusMarket"):
+        key_referrers(ties, providers, ["S1"], market=ties)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="'by' parameter of focus_market"):
+        focus_market(ties, providers, ["S1"], by="everything")  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------

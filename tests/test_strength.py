@@ -511,6 +511,24 @@ def test_org_strength_with_panel_counts_months_exactly() -> None:
     assert exact["days_since_last"] == 0
 
 
+@pytest.mark.parametrize("start", ["2020-01-01", "1960-01-01"])
+def test_active_months_count_distinct_months(start: str) -> None:
+    # A panel with a month repeated (two rows for one month) and, from 1960, a span of
+    # more than 512 months: active months are distinct months either way.
+    months = [start, start, "2024-03-01", "2024-05-01", "2024-05-01"]
+    panel = pd.DataFrame(
+        {"source": ["A"] * 4 + ["B"], "target": ["X"] * 4 + ["A"], "referrals": [2, 1, 0, 3, 4]}
+    )
+    panel["month"] = pd.to_datetime(months).astype("datetime64[ns]")
+    ties = pd.DataFrame({"source": ["A", "B"], "target": ["X", "A"], "referrals": [6, 4]})
+    s = tie_strength(ties, panel=panel)
+    a = _row(s, "A", "X")
+    assert a["active_months"] == 2  # the start month once; March has 0 referrals
+    assert a["first_date"] == pd.Timestamp(start) and a["last_date"] == pd.Timestamp("2024-05-31")
+    org = org_strength(s, pd.DataFrame({"id": ["X"], "organization": ["Ours"]}), panel=panel)
+    assert org["active_months"].tolist() == [2]
+
+
 def test_org_strength_requires_columns() -> None:
     s = tie_strength(_ties())
     with pytest.raises(SchemaError, match="organization"):
