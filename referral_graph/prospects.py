@@ -134,6 +134,7 @@ from referral_graph._checks import (
     text_key,
 )
 from referral_graph.exceptions import InsufficientDataError, ParameterError, SchemaError
+from referral_graph.strength import _codes, _sorted_ids
 
 __all__ = [
     "KINDS",
@@ -214,8 +215,18 @@ def _text_lookup(providers: pd.DataFrame, column: str, ids: pd.Index) -> pd.Seri
 # ----------------------------------------------------------------------------- inputs
 
 
-def _ties_frame(ties: Any, panel: Any, func: str) -> pd.DataFrame:
-    """A clean tie table (source, target, referrals > 0, no self-ties) from ties or panel."""
+@dataclass
+class _Ties:
+    """Summed ties as codes: one row per (source, target), sorted by them, referrals > 0."""
+
+    ids: pd.Index  # sorted distinct ids; source and target are positions in it
+    source: IntArray
+    target: IntArray
+    referrals: FloatArray
+
+
+def _ties_frame(ties: Any, panel: Any, func: str) -> _Ties:
+    """Clean summed ties (referrals > 0, no self-ties) from a tie table or panel."""
     if ties is None and panel is None:
         raise ParameterError(
             f"The 'ties' parameter of {func} must be a tie table when no panel is given. "
@@ -229,26 +240,28 @@ def _ties_frame(ties: Any, panel: Any, func: str) -> pd.DataFrame:
         ["source", "target", "referrals"],
         hint,
     )
-    out = pd.DataFrame(
-        {
-            "source": frame["source"].astype("str"),
-            "target": frame["target"].astype("str"),
-            "referrals": pd.to_numeric(frame["referrals"], errors="coerce"),
-        }
-    )
-    bad = out["referrals"].isna() | (out["referrals"] < 0)
+    referrals = pd.to_numeric(frame["referrals"], errors="coerce")
+    bad = referrals.isna() | (referrals < 0)
     if bool(bad.any()):
         raise SchemaError(
             f"The ties of {func} must hold referral counts >= 0; {int(bad.sum())} row(s) do not."
         )
     blank = frame["source"].isna().to_numpy() | frame["target"].isna().to_numpy()
-    loops = (out["source"] == out["target"]).to_numpy()
-    keep = ~blank & ~loops & (out["referrals"] > 0).to_numpy()
+    source = frame["source"].astype("str")
+    target = frame["target"].astype("str")
+    ids = _sorted_ids(source[~blank], target[~blank])
+    src = _codes(source, ids)
+    tgt = _codes(target, ids)
+    blank |= (src < 0) | (tgt < 0)
+    loops = (src == tgt) & ~blank
+    keep = ~blank & ~loops & (referrals > 0).to_numpy()
     if int(loops.sum()):
         logger.info("%s: %d self-referral row(s) left out", func, int(loops.sum()))
-    out = out.loc[keep]
-    summed = out.groupby(["source", "target"], sort=True)["referrals"].sum()
-    return summed.reset_index()
+    n = max(len(ids), 1)
+    group, pairs = pd.factorize(src[keep] * n + tgt[keep], sort=True)
+    values = referrals.to_numpy(dtype=np.float64)[keep]
+    summed = np.bincount(group, weights=values, minlength=len(pairs)).astype(np.float64)
+    return _Ties(ids, (pairs // n).astype(np.int64), (pairs % n).astype(np.int64), summed)
 
 
 def _panel_months(panel: pd.DataFrame, func: str) -> pd.DataFrame:
@@ -267,12 +280,12 @@ def _panel_months(panel: pd.DataFrame, func: str) -> pd.DataFrame:
         )
     return pd.DataFrame(
         {
-            "source": frame["source"].astype("str").to_numpy(),
-            "target": frame["target"].astype("str").to_numpy(),
-            "referrals": pd.to_numeric(frame["referrals"], errors="coerce").to_numpy(),
-            "m": (months.dt.year * 12 + months.dt.month - 1).astype("int64").to_numpy(),
+            "source": frame["source"].astype("str"),
+            "target": frame["target"].astype("str"),
+            "referrals": pd.to_numeric(frame["referrals"], errors="coerce"),
+            "m": (months.dt.year * 12 + months.dt.month - 1).astype("int64"),
         }
-    )
+    ).reset_index(drop=True)
 
 
 def _month_start(number: int) -> pd.Timestamp:
@@ -298,26 +311,36 @@ class _Network:
     direct: Any  # csr n x n, undirected referral weights among non-focus providers
     send: Any  # csr n x n, referrals sent (self-ties excluded)
     practice_code: IntArray  # practice index per provider, -1 when none
-    practice_members: list[IntArray]
-    competitor_ties: pd.DataFrame  # source index, competitor, specialty, referrals
+    practice_size: IntArray  # members (non-focus providers) per practice
+    competitor_ties: pd.DataFrame  # source, competitor, specialty, specialty_key (codes), referrals
+    competitors: npt.NDArray[np.object_]  # competitor labels, by code
+    spellings: npt.NDArray[np.object_]  # specialty spellings, by code
     specialties_known: bool
 
 
+def _text_keys(values: pd.Series) -> pd.Series:
+    """:func:`text_key` of each value (missing stays missing), computed once per distinct value."""
+    codes, uniques = pd.factorize(values)
+    keys = np.array([text_key(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(keys[codes], index=values.index, dtype=object)
+
+
 def _build_network(
-    ties: pd.DataFrame,
+    ties: _Ties,
     providers: pd.DataFrame,
     focus_ids: list[str],
     *,
     max_practice_size: int,
     func: str,
 ) -> _Network:
+    # ids: the providers' order, then the ties' sources and targets as met, then the focus ids
     ids = pd.Index(
         pd.unique(
             np.concatenate(
                 [
                     providers["id"].astype("str").to_numpy(dtype=object),
-                    ties["source"].to_numpy(dtype=object),
-                    ties["target"].to_numpy(dtype=object),
+                    ties.ids.to_numpy(dtype=object)[pd.unique(ties.source)],
+                    ties.ids.to_numpy(dtype=object)[pd.unique(ties.target)],
                     np.asarray(focus_ids, dtype=object),
                 ]
             )
@@ -325,15 +348,16 @@ def _build_network(
     )
     n = len(ids)
     focus = np.asarray(ids.isin(focus_ids), dtype=bool)
-    src = ids.get_indexer(pd.Index(ties["source"]))
-    tgt = ids.get_indexer(pd.Index(ties["target"]))
-    w = ties["referrals"].to_numpy(dtype=np.float64)
+    position = ids.get_indexer(ties.ids).astype(np.int64)
+    src = position[ties.source]
+    tgt = position[ties.target]
+    w = ties.referrals
 
     name = _text_lookup(providers, "name", ids)
     names = name.fillna(pd.Series(ids, index=ids)).astype("str")
     org = _text_lookup(providers, "organization", ids)
     spec = _text_lookup(providers, "specialty", ids)
-    spec_key = spec.map(text_key, na_action="ignore")
+    spec_key = _text_keys(spec)
 
     focus_specs = set(spec_key[focus].dropna())
     specialties_known = bool(focus_specs)
@@ -341,13 +365,13 @@ def _build_network(
         logger.info(
             "%s: the focus providers have no specialty; every referral counts as market", func
         )
-    focus_orgs = set(org[focus].dropna().map(text_key))
-    org_key = org.map(text_key, na_action="ignore")
+    org_key = _text_keys(org)
+    focus_orgs = set(org_key[focus].dropna())
 
     to_focus_tie = focus[tgt]
-    sibling = ~to_focus_tie & org_key.iloc[tgt].isin(focus_orgs).to_numpy()
+    sibling = ~to_focus_tie & org_key.isin(focus_orgs).to_numpy()[tgt]
     if specialties_known:
-        in_market = to_focus_tie | spec_key.iloc[tgt].isin(focus_specs).to_numpy()
+        in_market = to_focus_tie | spec_key.isin(focus_specs).to_numpy()[tgt]
     else:
         in_market = np.ones(len(tgt), dtype=bool)
     competitor_tie = in_market & ~to_focus_tie & ~sibling & ~focus[src]
@@ -378,28 +402,29 @@ def _build_network(
     codes = np.full(n, -1, dtype=np.int64)
     labels, uniques = pd.factorize(org_key.where(in_practice))
     codes[in_practice] = labels[in_practice]
-    order = np.argsort(codes, kind="stable")
-    starts = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    practice_members = [order[starts[i] : starts[i + 1]] for i in range(len(uniques))]
+    practice_size = np.bincount(codes[codes >= 0], minlength=len(uniques)).astype(np.int64)
 
     # degree: distinct providers tied by referral (F once) or practice
-    pairs_f = np.where(focus[src], -1, src), np.where(focus[tgt], -1, tgt)
-    a_end = np.concatenate([pairs_f[0], pairs_f[1]])
-    b_end = np.concatenate([pairs_f[1], pairs_f[0]])
+    a_end = np.concatenate([np.where(focus[src], -1, src), np.where(focus[tgt], -1, tgt)])
+    b_end = np.concatenate([np.where(focus[tgt], -1, tgt), np.where(focus[src], -1, src)])
     valid = a_end >= 0
-    edge_keys = pd.DataFrame({"a": a_end[valid], "b": b_end[valid]}).drop_duplicates()
-    degree = np.bincount(edge_keys["a"].to_numpy(), minlength=n).astype(np.float64)
-    size_of = np.array([len(m) for m in practice_members] + [1], dtype=np.float64)
+    edges = pd.unique(a_end[valid] * (n + 1) + (b_end[valid] + 1))
+    degree = np.bincount(edges // (n + 1), minlength=n).astype(np.float64)
+    size_of = np.append(practice_size, 1).astype(np.float64)
     degree += size_of[codes] - 1.0  # code -1 picks the trailing 1: no colleague
 
+    # competitor ties, as codes: the labels are made for the listed prospects only
     org_values = org.to_numpy(dtype=object)
-    comp_label = np.where(pd.isna(org_values), names.to_numpy(dtype=object), org_values)[tgt]
+    label = np.where(pd.isna(org_values), names.to_numpy(dtype=object), org_values)
+    comp_codes, competitors = pd.factorize(label)
+    spell_codes, spellings = pd.factorize(spec)
+    key_codes, _ = pd.factorize(spec_key)
     competitor_ties = pd.DataFrame(
         {
             "source": src[competitor_tie],
-            "competitor": comp_label[competitor_tie],
-            "specialty": spec.iloc[tgt].to_numpy()[competitor_tie],
-            "specialty_key": spec_key.iloc[tgt].to_numpy()[competitor_tie],
+            "competitor": comp_codes[tgt[competitor_tie]],
+            "specialty": spell_codes[tgt[competitor_tie]],
+            "specialty_key": key_codes[tgt[competitor_tie]],
             "referrals": w[competitor_tie],
         }
     )
@@ -407,10 +432,10 @@ def _build_network(
         "%s: %s providers, %s ties, %d focus provider(s), %d referrer(s) to them, %d practice(s)",
         func,
         f"{n:,}",
-        f"{len(ties):,}",
+        f"{len(w):,}",
         int(focus.sum()),
         int((loyalty > 0).sum()),
-        len(practice_members),
+        len(practice_size),
     )
     return _Network(
         ids=ids,
@@ -427,8 +452,10 @@ def _build_network(
         direct=direct,
         send=send,
         practice_code=codes,
-        practice_members=practice_members,
+        practice_size=practice_size,
         competitor_ties=competitor_ties,
+        competitors=np.asarray(competitors, dtype=object),
+        spellings=np.asarray(spellings, dtype=object),
         specialties_known=specialties_known,
     )
 
@@ -440,10 +467,26 @@ def _candidates(net: _Network) -> IntArray:
     return np.flatnonzero(ok).astype(np.int64)
 
 
-def _row_normalise(matrix: Any) -> Any:
-    sums = np.asarray(matrix.sum(axis=1)).ravel()
-    inv = np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0)
-    return sp.diags(inv) @ matrix
+def _inverse(values: FloatArray) -> FloatArray:
+    """``1 / values`` where positive, else 0."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.divide(1.0, values, out=np.zeros_like(values), where=values > 0)
+
+
+def _row_sums(matrix: Any) -> FloatArray:
+    return np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
+
+
+def _keep_columns(matrix: Any, keep: BoolArray) -> Any:
+    """`matrix` (csr) with the entries of the columns not in `keep` dropped (same shape)."""
+    matrix = matrix.tocsr()
+    mask = keep[matrix.indices]
+    row = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(row[mask], minlength=matrix.shape[0]))])
+    return sp.csr_matrix(
+        (matrix.data[mask], matrix.indices[mask], indptr.astype(matrix.indptr.dtype)),
+        shape=matrix.shape,
+    )
 
 
 @dataclass
@@ -455,6 +498,64 @@ class _Scores:
     via_relation: list[str | None]
 
 
+@dataclass
+class _Relation:
+    """One relation of the projection for the candidate rows: p_r(c, z) = inv(c) * x(c, z)."""
+
+    has: BoolArray  # the candidate has the relation (some p_r(c, z) > 0)
+    inv: FloatArray  # the row normaliser
+    dot: FloatArray  # sum_z p_r(c, z) * factor(z)
+
+
+def _relations(
+    net: _Network, rows: IntArray, factor: FloatArray, weights: Mapping[str, float]
+) -> dict[str, _Relation]:
+    """Normalisers and ``p_r @ factor`` of each relation with a weight, without the matrices.
+
+    The co-referral row sums use ``sum_{z != c} sum_y L(c, y) R(y, z) =
+    sum_y L(c, y) (in_nf(y) - n(c -> y)) / in(y)`` (``in_nf``: referrals
+    into ``y`` from non-focus providers), so the two-step walk is never
+    formed for the score itself.
+    """
+    nonfocus = (~net.focus).astype(np.float64)
+    parts: dict[str, _Relation] = {}
+    if weights["referral"] > 0:
+        direct = net.direct[rows]
+        inv = _inverse(_row_sums(direct))
+        parts["referral"] = _Relation(inv > 0, inv, inv * (direct @ factor))
+    if weights["co_referral"] > 0:
+        send = net.send
+        inn = np.asarray(send.sum(axis=0), dtype=np.float64).ravel()
+        inv_in = _inverse(inn)
+        in_nf = np.asarray(nonfocus @ send, dtype=np.float64).ravel()
+        senders_nf = np.asarray(nonfocus @ (send > 0).astype(np.float64)).ravel()
+        sub = send[rows].tocoo()
+        r, y, v = sub.row, sub.col, sub.data
+        nf_c = nonfocus[rows][r]
+        walk = _inverse(_row_sums(send))[rows][r] * v  # L(c, y)
+        ring = walk * (in_nf[y] - v * nf_c) * inv_in[y]  # sum_{z != c} L(c, y) R(y, z)
+        total = np.bincount(r, weights=ring, minlength=len(rows))
+        # R @ factor, with R(y, z) = n(z -> y) / in(y) for non-focus z
+        reach = inv_in * np.asarray(send.T @ (factor * nonfocus), dtype=np.float64).ravel()
+        own = v * inv_in[y] * nf_c * factor[rows][r]
+        flow = np.bincount(r, weights=walk * (reach[y] - own), minlength=len(rows))
+        has = np.bincount(r, weights=(senders_nf[y] - nf_c) >= 1, minlength=len(rows)) > 0
+        inv = np.where(has, _inverse(total.astype(np.float64)), 0.0)
+        parts["co_referral"] = _Relation(has, inv, inv * flow)
+    if weights["practice"] > 0:
+        code = net.practice_code[rows]
+        sums = np.bincount(
+            net.practice_code[net.practice_code >= 0],
+            weights=factor[net.practice_code >= 0],
+            minlength=len(net.practice_size),
+        )
+        mates = np.where(code >= 0, np.append(net.practice_size, 1)[code] - 1, 0).astype(np.float64)
+        inv = _inverse(mates)
+        practice_sum = np.append(sums, 0.0)[code] - factor[rows]
+        parts["practice"] = _Relation(mates > 0, inv, inv * np.where(code >= 0, practice_sum, 0.0))
+    return parts
+
+
 def _score(
     net: _Network,
     rows: IntArray,
@@ -463,9 +564,15 @@ def _score(
     weights: Mapping[str, float],
     loyal_threshold: float,
 ) -> _Scores:
-    """Link-prediction scores of the candidate `rows` (see the module docstring)."""
+    """Link-prediction scores of the candidate `rows` (see the module docstring).
+
+    The measures other than Jaccard are linear in ``p(c, .)``, so they are
+    computed from each relation's ``p_r @ factor``; the entries ``p(c, z)``
+    themselves are formed for the loyal neighbours only (``via``), and for
+    every neighbour with ``lambda(z) > 0`` for Jaccard.
+    """
     n = len(net.ids)
-    nonfocus = (~net.focus).astype(np.float64)
+    m = len(rows)
     lam = net.loyalty
     degree = np.maximum(net.degree, 1.0)
     if method == "adamic_adar":
@@ -474,90 +581,98 @@ def _score(
         factor = lam / degree
     else:
         factor = lam.copy()
+    jaccard = method == "jaccard"
+    parts = _relations(net, rows, factor, weights)
+    names = list(parts)
+    norm = np.zeros(m)
+    for rel, part in parts.items():
+        norm += weights[rel] * part.has
+    inv = np.divide(1.0, norm, out=np.zeros(m), where=norm > 0)
+    measure = np.zeros(m)
+    if not jaccard:
+        for rel, part in parts.items():
+            measure += weights[rel] * part.dot
+        measure *= inv
+
+    # the entries p(c, z) for the neighbours z that matter
+    wanted = lam > 0 if jaccard else lam >= loyal_threshold
     total_lambda = float(lam.sum())
-    # co-referral: row-normalised sending x column-normalised receiving
-    out = np.asarray(net.send.sum(axis=1)).ravel()
-    inn = np.asarray(net.send.sum(axis=0)).ravel()
-    left = sp.diags(np.divide(1.0, out, out=np.zeros(n), where=out > 0)) @ net.send
-    right = (net.send @ sp.diags(np.divide(1.0, inn, out=np.zeros(n), where=inn > 0))).T.tocsr()
-    right = right @ sp.diags(nonfocus)  # receivers' senders, focus providers dropped
-    in_deg = np.diff(net.send.tocsc().indptr).astype(np.float64)
-    cost = np.asarray((net.send > 0).astype(np.float64) @ in_deg).ravel()
-
-    measure = np.zeros(len(rows))
-    loyal_link = np.zeros(len(rows), dtype=bool)
-    via = np.full(len(rows), -1, dtype=np.int64)
-    via_relation: list[str | None] = [None] * len(rows)
-
+    loyal_link = np.zeros(m, dtype=bool)
+    via = np.full(m, -1, dtype=np.int64)
+    via_relation = np.full(m, None, dtype=object)
+    if "co_referral" in parts:
+        out = np.asarray(net.send.sum(axis=1), dtype=np.float64).ravel()
+        inn = np.asarray(net.send.sum(axis=0), dtype=np.float64).ravel()
+        left = sp.diags(_inverse(out)) @ net.send
+        right = _keep_columns((net.send @ sp.diags(_inverse(inn))).T.tocsr(), wanted)
+        cost = np.asarray((net.send[rows] > 0).astype(np.float64) @ np.diff(right.indptr)).ravel()
+    else:
+        cost = np.zeros(m)
+    if "practice" in parts:
+        member = np.flatnonzero((net.practice_code >= 0) & wanted)
+        members = sp.csr_matrix(
+            (np.ones(len(member)), (net.practice_code[member], member)),
+            shape=(len(net.practice_size), n),
+        )
     start = 0
-    while start < len(rows):
+    while start < m:
         stop = start + 1
-        budget = cost[rows[start]]
-        while stop < len(rows) and budget + cost[rows[stop]] <= _MAX_CHUNK_ENTRIES:
-            budget += cost[rows[stop]]
+        budget = cost[start]
+        while stop < m and budget + cost[stop] <= _MAX_CHUNK_ENTRIES:
+            budget += cost[stop]
             stop += 1
         chunk = rows[start:stop]
-        m = len(chunk)
-        parts: dict[str, Any] = {}
-        if weights["referral"] > 0:
-            parts["referral"] = _row_normalise(net.direct[chunk])
-        if weights["co_referral"] > 0:
-            co = (left[chunk] @ right).tocoo()
-            not_self = co.col != chunk[co.row]
-            co = sp.csr_matrix(
-                (co.data[not_self], (co.row[not_self], co.col[not_self])), shape=(m, n)
+        k = len(chunk)
+        span = slice(start, stop)
+        pieces: dict[str, Any] = {}
+        if "referral" in parts:
+            pieces["referral"] = sp.diags(parts["referral"].inv[span]) @ _keep_columns(
+                net.direct[chunk], wanted
             )
-            parts["co_referral"] = _row_normalise(co)
-        if weights["practice"] > 0:
-            r_idx: list[IntArray] = []
-            c_idx: list[IntArray] = []
-            for i, row in enumerate(chunk):
-                code = net.practice_code[row]
-                if code >= 0:
-                    mates = net.practice_members[code]
-                    mates = mates[mates != row]
-                    r_idx.append(np.full(len(mates), i, dtype=np.int64))
-                    c_idx.append(mates)
-            rr = np.concatenate(r_idx) if r_idx else np.zeros(0, dtype=np.int64)
-            cc = np.concatenate(c_idx) if c_idx else np.zeros(0, dtype=np.int64)
-            pr = sp.csr_matrix((np.ones(len(rr)), (rr, cc)), shape=(m, n))
-            parts["practice"] = _row_normalise(pr)
-        mix = sp.csr_matrix((m, n))
-        norm = np.zeros(m)
-        for rel, part in parts.items():
-            has = np.asarray(part.sum(axis=1)).ravel() > 0
-            norm += weights[rel] * has
-            mix = mix + weights[rel] * part
-        inv = np.divide(1.0, norm, out=np.zeros(m), where=norm > 0)
-        mix = (sp.diags(inv) @ mix).tocsr()
+        if "co_referral" in parts:
+            pieces["co_referral"] = sp.diags(parts["co_referral"].inv[span]) @ (left[chunk] @ right)
+        if "practice" in parts:
+            code = net.practice_code[chunk]
+            inside = np.flatnonzero(code >= 0)
+            pick = sp.csr_matrix(
+                (parts["practice"].inv[span][inside], (inside, code[inside])),
+                shape=(k, len(net.practice_size)),
+            )
+            pieces["practice"] = (pick @ members).tocsr()
+        mix = sp.csr_matrix((k, n))
+        for rel, piece in pieces.items():
+            mix = mix + weights[rel] * piece
+        mix = (sp.diags(inv[span]) @ mix).tocsr()
         mix.eliminate_zeros()
         coo = mix.tocoo()
         r, c, p = coo.row, coo.col, coo.data
-        if method == "jaccard":
+        if jaccard:
             lam_c = lam[c]
-            num = np.bincount(r, weights=np.minimum(p, lam_c), minlength=m)
-            extra = np.bincount(r, weights=np.maximum(p - lam_c, 0.0), minlength=m)
-            den = total_lambda + extra
-            measure[start:stop] = np.divide(num, den, out=np.zeros(m), where=den > 0)
-        else:
-            measure[start:stop] = np.bincount(r, weights=p * factor[c], minlength=m)
+            num = np.bincount(r, weights=np.minimum(p, lam_c), minlength=k)
+            above = np.bincount(r, weights=np.maximum(p - lam_c, 0.0), minlength=k)
+            # the neighbours with lambda 0 add their whole p: 1 minus the rest
+            rest = np.maximum((norm[span] > 0) - np.bincount(r, weights=p, minlength=k), 0.0)
+            den = total_lambda + above + rest
+            measure[span] = np.divide(num, den, out=np.zeros(k), where=den > 0)
         # the loyal neighbour contributing most, and the relation carrying most of it
         loyal = lam[c] >= loyal_threshold
         if loyal.any():
+            # entries come row by row: per row, the largest contribution, ties to the
+            # smallest column (without sorting the entries)
             rl, cl, contrib = r[loyal], c[loyal], p[loyal] * lam[c[loyal]]
-            order = np.lexsort((cl, -contrib, rl))
-            first = order[np.r_[True, rl[order][1:] != rl[order][:-1]]]
-            loyal_link[start + rl[first]] = True
-            via[start + rl[first]] = cl[first]
-            names = list(parts)
+            starts = np.flatnonzero(np.r_[True, rl[1:] != rl[:-1]])
+            lengths = np.diff(np.r_[starts, len(rl)])
+            top = np.repeat(np.maximum.reduceat(contrib, starts), lengths)
+            best = np.minimum.reduceat(np.where(contrib == top, cl, n), starts)
+            best_row = rl[starts]
+            loyal_link[start + best_row] = True
+            via[start + best_row] = best
             carried = np.column_stack(
-                [
-                    weights[rel] * np.asarray(parts[rel][rl[first], cl[first]]).ravel()
-                    for rel in names
-                ]
+                [weights[rel] * np.asarray(pieces[rel][best_row, best]).ravel() for rel in names]
             )
-            for i, j in zip(rl[first], np.argmax(carried, axis=1), strict=True):
-                via_relation[start + int(i)] = names[int(j)]
+            via_relation[start + best_row] = np.asarray(names, dtype=object)[
+                np.argmax(carried, axis=1)
+            ]
         start = stop
     score = np.clip(measure * net.openness[rows], 0.0, 1.0)
     return _Scores(
@@ -565,20 +680,31 @@ def _score(
         measure=measure,
         loyal_link=loyal_link,
         via=via,
-        via_relation=via_relation,
+        via_relation=list(via_relation),
     )
 
 
 def _competitor_details(net: _Network, rows: IntArray) -> pd.DataFrame:
     """top_competitor, competitors and specialties of each row (missing when none)."""
-    ct = net.competitor_ties
-    ct = ct.loc[ct["source"].isin(rows)]
+    codes = net.competitor_ties
+    codes = codes.loc[np.isin(codes["source"].to_numpy(), rows)]
     out = pd.DataFrame(index=pd.Index(rows, name="row"))
-    if ct.empty:
+    if codes.empty:
         out["top_competitor"] = pd.Series(pd.NA, index=out.index, dtype="str")
         out["competitors"] = pd.Series(pd.NA, index=out.index, dtype="str")
         out["specialties"] = pd.Series(pd.NA, index=out.index, dtype="str")
         return out
+    spellings = np.append(net.spellings, np.array([None], dtype=object))  # code -1: missing
+    ct = pd.DataFrame(
+        {
+            "source": codes["source"].to_numpy(),
+            "competitor": net.competitors[codes["competitor"].to_numpy()],
+            "specialty": spellings[codes["specialty"].to_numpy()],
+            "specialty_key": codes["specialty_key"].to_numpy(),
+            "referrals": codes["referrals"].to_numpy(),
+        }
+    )
+    ct["specialty_key"] = ct["specialty_key"].where(ct["specialty_key"] >= 0)
     by_comp = ct.groupby(["source", "competitor"], sort=False)["referrals"].sum().reset_index()
     by_comp = by_comp.sort_values(
         ["source", "referrals", "competitor"], ascending=[True, False, True], kind="stable"
@@ -600,10 +726,30 @@ def _competitor_details(net: _Network, rows: IntArray) -> pd.DataFrame:
 
 
 def _last_active(panel: pd.DataFrame, ids: pd.Index, rows: IntArray) -> pd.Series:
-    frame = _panel_months(panel, "prospects")
-    last = frame.groupby("source")["m"].max().reindex(ids[rows])
-    parts = pd.DataFrame({"year": last // 12, "month": last % 12 + 1, "day": 1})
-    return pd.to_datetime(parts).astype("datetime64[ns]").reset_index(drop=True)
+    """The first day of the last month each of `rows` sent a referral in `panel` (else NaT)."""
+    frame = check_frame(
+        panel,
+        "panel",
+        "prospects",
+        ["source", "target", "month", "referrals"],
+        "build it with referral_graph.aggregate.edge_panel.",
+    )
+    months = pd.to_datetime(frame["month"], errors="coerce")
+    if bool(months.isna().any()):
+        raise SchemaError(
+            f"The panel of prospects has {int(months.isna().sum())} row(s) without a valid month."
+        )
+    number = (months.dt.year * 12 + months.dt.month - 1).to_numpy(dtype=np.int64)
+    wanted = pd.Index(ids[rows])
+    source = _codes(frame["source"].astype("str"), wanted)
+    last = np.full(len(rows), np.iinfo(np.int64).min)
+    np.maximum.at(last, source[source >= 0], number[source >= 0])
+    found = last > np.iinfo(np.int64).min
+    parts = pd.DataFrame(
+        {"year": np.where(found, last // 12, 2000), "month": np.where(found, last % 12 + 1, 1)}
+    ).assign(day=1)
+    dates = pd.to_datetime(parts).astype("datetime64[ns]")
+    return dates.where(found).reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- public API
