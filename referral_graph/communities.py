@@ -300,9 +300,16 @@ def _node_attr(
     ids: npt.NDArray[np.object_],
     attr: str | None,
 ) -> list[Any] | None:
-    if attr is None or not isinstance(G, nx.Graph):
+    if attr is None:
         return None
-    values = [G.nodes[u].get(attr) for u in ids]
+    if isinstance(G, CompactGraph):
+        if attr not in G.node_attrs:
+            return None
+        values = G.node_attrs[attr].tolist()
+    elif isinstance(G, nx.Graph):
+        values = [G.nodes[u].get(attr) for u in ids]
+    else:
+        return None
     return values if any(v is not None and not pd.isna(v) for v in values) else None
 
 
@@ -320,7 +327,8 @@ def community_summary(
     Parameters
     ----------
     G : networkx.DiGraph or CompactGraph
-        The referral graph; node attributes are read only from a networkx graph.
+        The referral graph; node attributes are read from a networkx graph or
+        from a CompactGraph's ``node_attrs`` (:meth:`CompactGraph.from_tables`).
     labels : pandas.Series or mapping
         Community of each provider, e.g. from :func:`detect_communities`.
     weight : str or None, default "referrals"

@@ -579,3 +579,52 @@ def test_sharing_degree_per_100_patients():
     assert table.loc["A", "sharing_degree_per_100"] == pytest.approx(4.0)  # 2 / 50 * 100
     assert table.loc["B", "sharing_degree_per_100"] == pytest.approx(0.5)  # 1 / 200 * 100
     assert pd.isna(table.loc["C", "sharing_degree_per_100"])
+
+
+@pytest.fixture(scope="module")
+def sample_network():
+    from referral_graph import datasets
+    from referral_graph.pipeline import load_network
+
+    paths = datasets.sample_paths()
+    return load_network(events=paths["events"], providers=paths["providers"])
+
+
+def test_compact_from_tables_equals_from_networkx(sample_network):
+    from pandas.testing import assert_frame_equal
+
+    from referral_graph.communities import community_summary, detect_communities
+
+    net = sample_network
+    via_nx = CompactGraph.from_networkx(net.graph)
+    cg = CompactGraph.from_tables(net.ties, net.providers)
+    assert cg.ids.tolist() == via_nx.ids.tolist()
+    np.testing.assert_array_equal(cg.src, via_nx.src)
+    np.testing.assert_array_equal(cg.dst, via_nx.dst)
+    np.testing.assert_array_equal(cg.weight, via_nx.weight)
+    # Every measure, the patient-sharing ones included, and the communities agree.
+    assert_frame_equal(provider_measures(cg, seed=3), provider_measures(net.graph, seed=3))
+    labels = detect_communities(cg, seed=3)
+    pd.testing.assert_series_equal(labels, detect_communities(net.graph, seed=3))
+    assert_frame_equal(community_summary(cg, labels), community_summary(net.graph, labels))
+
+
+def test_compact_from_tables_sums_a_panel_and_checks_columns():
+    panel = pd.DataFrame(
+        {
+            "source": ["A", "A", "B"],
+            "target": ["B", "B", "A"],
+            "month": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-01-01"]),
+            "referrals": [2, 3, 1],
+            "patients": [2, 2, 1],
+        }
+    )
+    cg = CompactGraph.from_tables(panel)
+    assert cg.weight.tolist() == [5.0, 1.0]
+    assert cg.edge_attrs == {}  # distinct patients do not add up over months
+    with pytest.raises(ParameterError, match="'source'"):
+        CompactGraph.from_tables(panel.drop(columns="source"))
+    with pytest.raises(ParameterError, match="'referrals' column must hold numbers"):
+        CompactGraph.from_tables(panel.assign(referrals=["x", "y", "z"]))
+    with pytest.raises(ParameterError, match="one value per node"):
+        CompactGraph(cg.ids, cg.src, cg.dst, cg.weight, node_attrs={"name": ["only one"]})
