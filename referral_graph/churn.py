@@ -195,7 +195,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -547,7 +547,8 @@ class _TieMatrix:
     trip: Int32Array  # per tie: (source, market, entity) group
     n_trips: int
     trip_pair: Int32Array  # per triple: its pair
-    trip_label: Callable[[IntArray], npt.NDArray[np.object_]]  # triples -> display labels
+    trip_entity: Int32Array | None  # per triple: its entity (None: the triple is a tie)
+    entity_labels: npt.NDArray[np.object_] | None  # per entity: organisation or name
     names: npt.NDArray[np.object_]  # per id: display name
     specialty: npt.NDArray[np.object_]  # per id: specialty or None
     by_specialty: bool
@@ -574,6 +575,14 @@ class _TieMatrix:
 
     def cutoff_index(self, cutoff: pd.Timestamp) -> int:
         return int(cutoff.year * 12 + cutoff.month - 1 - self.first_month)
+
+    def trip_labels(self, trips: IntArray) -> npt.NDArray[np.object_]:
+        """Display labels of (source, market, entity) triples: organisation or name."""
+        if self.trip_entity is None or self.entity_labels is None:
+            out: npt.NDArray[np.object_] = self.names[self.tgt[trips]]
+        else:
+            out = self.entity_labels[self.trip_entity[trips]]
+        return out
 
     def month_of(self, index: int) -> pd.Timestamp:
         return _month_start(self.first_month + index)
@@ -813,7 +822,8 @@ def _build(
         n_pairs = int(pair.max()) + 1
     else:
         pair, n_pairs = src, n_ids
-    trip_label: Callable[[IntArray], npt.NDArray[np.object_]]
+    trip_entity: Int32Array | None = None
+    label_of_entity: npt.NDArray[np.object_] | None = None
     if by_org:
         has_org = pd.notna(org)
         # Entities sorted as "o:<organisation>" before "p:<provider id>" (ids are sorted).
@@ -828,19 +838,10 @@ def _build(
         trip_pair = (trip_keys // n_entities).astype(np.int32)
         label_of_entity = np.empty(n_entities, dtype=object)
         label_of_entity[entity_of_id] = entity_labels
-        trip_entity = trip_keys % n_entities
-
-        def trip_label(t: IntArray) -> npt.NDArray[np.object_]:
-            out: npt.NDArray[np.object_] = label_of_entity[trip_entity[t]]
-            return out
-
+        trip_entity = (trip_keys % n_entities).astype(np.int32)
     else:
         trip, n_trips = np.arange(n_ties, dtype=np.int32), n_ties
         trip_pair = pair
-
-        def trip_label(t: IntArray) -> npt.NDArray[np.object_]:
-            out: npt.NDArray[np.object_] = names[tgt[t]]
-            return out
 
     logger.info(
         "Churn: %s ties x %s months (%s to %s) from %s panel rows",
@@ -865,7 +866,8 @@ def _build(
         trip=trip,
         n_trips=n_trips,
         trip_pair=trip_pair,
-        trip_label=trip_label,
+        trip_entity=trip_entity,
+        entity_labels=label_of_entity,
         names=names,
         specialty=specialty,
         by_specialty=by_specialty,
@@ -2700,7 +2702,7 @@ def _gainers(ties: _TieMatrix, totals: _Totals, opts: _Options, idx: IntArray) -
         if options:
             chosen[i] = options[0]
     found = chosen >= 0
-    labels = ties.trip_label(chosen[found])
+    labels = ties.trip_labels(chosen[found])
     out: list[str | None] = [None] * len(idx)
     for i, label in zip(np.flatnonzero(found).tolist(), labels.tolist(), strict=True):
         out[i] = str(label)
