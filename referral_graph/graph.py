@@ -43,7 +43,7 @@ from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.io import atomic_path
 from referral_graph.privacy import DEFAULT_THRESHOLD, is_count_name
 
-__all__ = ["graph_from_tables", "graph_to_tables", "load_graph", "save_graph"]
+__all__ = ["graph_from_tables", "graph_to_tables", "load_graph", "period_of_ties", "save_graph"]
 
 logger = logging.getLogger(__name__)
 
@@ -162,18 +162,8 @@ def graph_from_tables(
     if "layout" in ties.attrs:
         G.graph["layout"] = ties.attrs["layout"]
     has_period = "period_start" in G.graph and "period_end" in G.graph
-    if (
-        period is None
-        and not has_period
-        and "first_date" in ties
-        and ties["first_date"].notna().any()
-    ):
-        # a table may carry first dates only: the period then ends at the latest first date
-        ends = ties["last_date"] if "last_date" in ties else ties["first_date"]
-        period = (
-            pd.Timestamp(pd.to_datetime(ties["first_date"], format="ISO8601").min()),
-            pd.Timestamp(pd.to_datetime(ends, format="ISO8601").max()),
-        )
+    if period is None and not has_period:
+        period = period_of_ties(ties)
     if period is not None:
         G.graph["period_start"] = period[0].date().isoformat()
         G.graph["period_end"] = period[1].date().isoformat()
@@ -233,6 +223,31 @@ def _add_edges(
         else:
             existing.update(data)
     nx._clear_cache(G)
+
+
+def period_of_ties(ties: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last dates of a tie table (``first_date`` / ``last_date``), or None.
+
+    A table with first dates only ends at the latest first date; an edge panel
+    (``month``) spans its first month to the end of its last.
+
+    Examples
+    --------
+    >>> ties = pd.DataFrame({"first_date": ["2024-01-05", "2024-03-01"],
+    ...                      "last_date": ["2024-02-01", "2024-06-30"]})
+    >>> [d.date().isoformat() for d in period_of_ties(ties)]
+    ['2024-01-05', '2024-06-30']
+    """
+    if "month" in ties.columns and ties["month"].notna().any():
+        months = pd.to_datetime(ties["month"])
+        return pd.Timestamp(months.min()), pd.Timestamp(months.max()) + pd.offsets.MonthEnd(0)
+    if "first_date" not in ties.columns or not ties["first_date"].notna().any():
+        return None
+    ends = ties["last_date"] if "last_date" in ties else ties["first_date"]
+    return (
+        pd.Timestamp(pd.to_datetime(ties["first_date"], format="ISO8601").min()),
+        pd.Timestamp(pd.to_datetime(ends, format="ISO8601").max()),
+    )
 
 
 def _sum_over_months(panel: pd.DataFrame) -> pd.DataFrame:

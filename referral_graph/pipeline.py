@@ -20,17 +20,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 from referral_graph import aggregate, graph, io
+from referral_graph.centrality import CompactGraph
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 from referral_graph.validate import ValidationReport
 
-__all__ = ["LARGE_EVENT_FILES", "ReferralNetwork", "auto_engine", "load_network"]
+__all__ = ["LARGE_EVENT_FILES", "ReferralNetwork", "auto_engine", "load_network", "providers_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +49,22 @@ PACKED_FACTOR = 5
 _PACKED_SUFFIXES = (".gz", ".bz2", ".zst", ".xz", ".zip", ".parquet", ".pq")
 
 
-@dataclass
 class ReferralNetwork:
     """The tables and graph of one referral network.
 
+    Parameters
+    ----------
+    graph : networkx.DiGraph, optional
+        The referral graph; when omitted it is built from `ties` and
+        `providers` on first use of :attr:`graph`.
+    ties, providers, panel, events, reports, source_kind
+        See the attributes.
+    period : tuple of Timestamp, optional
+        First and last dates of the data, when `graph` is not given (else
+        read from the graph's ``period_start`` / ``period_end``).
+
     Attributes
     ----------
-    graph : networkx.DiGraph
-        The referral graph (see :mod:`referral_graph.graph`).
     ties : pandas.DataFrame
         One row per (source, target).
     providers : pandas.DataFrame
@@ -70,15 +79,79 @@ class ReferralNetwork:
         One per input table.
     source_kind : {"events", "edges"}
         What the input was.
+
+    Notes
+    -----
+    Scores, at-risk ties and the report work from the tables and
+    :meth:`compact`; the networkx graph (about 700 bytes per tie) is built only
+    when something asks for :attr:`graph` (views, graph files, your own
+    networkx calls), so that large markets are scored without it.
     """
 
-    graph: nx.DiGraph
-    ties: pd.DataFrame
-    providers: pd.DataFrame
-    panel: pd.DataFrame | None = None
-    events: pd.DataFrame | None = None
-    reports: list[ValidationReport] = field(default_factory=list)
-    source_kind: Literal["events", "edges"] = "events"
+    def __init__(
+        self,
+        graph: nx.DiGraph | None = None,
+        ties: pd.DataFrame | None = None,
+        providers: pd.DataFrame | None = None,
+        panel: pd.DataFrame | None = None,
+        events: pd.DataFrame | None = None,
+        reports: list[ValidationReport] | None = None,
+        source_kind: Literal["events", "edges"] = "events",
+        *,
+        period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    ) -> None:
+        self._graph = graph
+        self.ties = ties if ties is not None else pd.DataFrame({"source": [], "target": []})
+        self.providers = providers if providers is not None else pd.DataFrame({"id": []})
+        self.panel = panel
+        self.events = events
+        self.reports = list(reports or [])
+        self.source_kind = source_kind
+        self._period = period
+        self._compact: dict[str | None, CompactGraph] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"ReferralNetwork({len(self.providers):,} providers, {len(self.ties):,} ties, "
+            f"source_kind={self.source_kind!r}, dated={self.has_dates}, "
+            f"graph {'built' if self._graph is not None else 'not built'})"
+        )
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The referral graph (:func:`~referral_graph.graph.graph_from_tables`), built on use."""
+        if self._graph is None:
+            self._graph = graph.graph_from_tables(self.ties, self.providers, period=self._period)
+        return self._graph
+
+    @graph.setter
+    def graph(self, value: nx.DiGraph) -> None:
+        self._graph = value
+
+    @property
+    def graph_built(self) -> bool:
+        """Whether :attr:`graph` has been built (or given)."""
+        return self._graph is not None
+
+    def compact(self, weight: str | None = "referrals") -> CompactGraph:
+        """The graph as arrays (:meth:`CompactGraph.from_tables`), cached per `weight`.
+
+        Built from :attr:`ties` and :attr:`providers` without networkx: the same
+        nodes, ties and attributes as :attr:`graph` (tested), for the measures
+        of :mod:`referral_graph.centrality` and :mod:`referral_graph.communities`.
+
+        Examples
+        --------
+        >>> ties = pd.DataFrame({"source": ["A"], "target": ["B"], "referrals": [3]})
+        >>> net = ReferralNetwork(ties=ties, providers=pd.DataFrame({"id": ["A", "B"]}))
+        >>> net.compact().weight.tolist(), net.graph_built
+        ([3.0], False)
+        """
+        if weight not in self._compact:
+            self._compact[weight] = CompactGraph.from_tables(
+                self.ties, self.providers, weight=weight
+            )
+        return self._compact[weight]
 
     @property
     def has_dates(self) -> bool:
@@ -88,7 +161,9 @@ class ReferralNetwork:
     @property
     def period(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """First and last dates of the data, or None."""
-        start, end = self.graph.graph.get("period_start"), self.graph.graph.get("period_end")
+        if self._graph is None:
+            return self._period if self._period is not None else graph.period_of_ties(self.ties)
+        start, end = self._graph.graph.get("period_start"), self._graph.graph.get("period_end")
         if start is None or end is None:
             return None
         return pd.Timestamp(start), pd.Timestamp(end)
@@ -336,16 +411,28 @@ def load_network(
             period = None
         ties = table
         kind = "edges"
-    step("building graph")
-    G = graph.graph_from_tables(ties, prov, period=period)
     if prov is None:
-        prov = pd.DataFrame({"id": pd.Series(list(G.nodes), dtype="str")})
+        prov = providers_of(ties)
     return ReferralNetwork(
-        graph=G,
         ties=ties,
         providers=prov,
         panel=panel,
         events=ev,
         reports=reports,
         source_kind=kind,
+        period=period,
     )
+
+
+def providers_of(ties: pd.DataFrame) -> pd.DataFrame:
+    """A providers table of the ids in `ties` (``id`` only), in the graph's node order.
+
+    Examples
+    --------
+    >>> providers_of(pd.DataFrame({"source": ["B", "A"], "target": ["C", "B"]}))["id"].tolist()
+    ['B', 'C', 'A']
+    """
+    both = np.empty(2 * len(ties), dtype=object)
+    both[0::2] = ties["source"].astype("str").to_numpy(dtype=object)
+    both[1::2] = ties["target"].astype("str").to_numpy(dtype=object)
+    return pd.DataFrame({"id": pd.Series(pd.unique(both), dtype="str")})

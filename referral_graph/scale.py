@@ -1952,8 +1952,7 @@ def load_network_files(
     >>> net.events is None, net.graph.number_of_edges() == len(net.ties)
     (True, True)
     """
-    from referral_graph.graph import graph_from_tables
-    from referral_graph.pipeline import ReferralNetwork
+    from referral_graph.pipeline import ReferralNetwork, providers_of
 
     step = progress or (lambda name: None)
     prov: pd.DataFrame | None = None
@@ -1998,16 +1997,12 @@ def load_network_files(
             patients["patients"].to_numpy(), index=patients["id"].astype("str"), name="patients"
         )
         prov = _with_patient_panels(prov, panels)
-    step("building graph")
-    G = graph_from_tables(ties, prov, period=result.period)
-    if prov is None:
-        prov = pd.DataFrame({"id": pd.Series(list(G.nodes), dtype="str")})
     return ReferralNetwork(
-        graph=G,
         ties=ties,
-        providers=prov,
+        providers=prov if prov is not None else providers_of(ties),
         panel=panel,
         events=None,
         reports=reports,
         source_kind="events",
+        period=result.period,
     )
