@@ -1967,14 +1967,34 @@ def _model_inputs(values: Mapping[str, FloatArray], n: int) -> npt.NDArray[np.fl
     return x
 
 
+#: Ties whose features are computed at once by _slice (bounds the float64 columns in memory).
+_CHUNK = 1 << 16
+
+
 def _slice(ties: _TieMatrix, ci: int, opts: _Options, *, labels: bool) -> _Slice:
-    idx, values = _features_at(ties, ci, opts)
+    """One cutoff's model inputs, computed for `_CHUNK` ties at a time.
+
+    Each tie's features depend on its own months and on the cutoff's totals
+    only, so chunks give the same values as one pass; only the float32 inputs
+    and the rule scores of all the ties are held at once.
+    """
+    totals = _totals(ties, ci, opts)
+    idx = _active(ties, ci, opts, totals.tie_base)
+    n = len(idx)
+    x = np.empty((n, len(FEATURE_COLUMNS)), dtype=np.float32)
+    rules = {name: np.empty(n, dtype=np.float64) for name in RULES}
+    for start in range(0, n, _CHUNK):
+        stop = min(start + _CHUNK, n)
+        _, values = _features_at(ties, ci, opts, idx=idx[start:stop], totals=totals)
+        x[start:stop] = _model_inputs(values, stop - start)
+        for name, score in _rule_scores(values).items():
+            rules[name][start:stop] = score
     return _Slice(
         ci=ci,
         idx=idx,
-        x=_model_inputs(values, len(idx)),
+        x=x,
         y=_labels_at(ties, ci, idx, opts)[2] if labels else None,
-        rules=_rule_scores(values),
+        rules=rules,
     )
 
 
@@ -2026,7 +2046,9 @@ def _fit_on(
     x_train = np.concatenate([s.x[rows] for s, rows in picked])
     y_parts = [s.y[rows] for s, rows in picked if s.y is not None]
     y = np.concatenate(y_parts)
-    data: Any = pd.DataFrame(x_train, columns=list(FEATURE_COLUMNS)) if frame else x_train
+    data: Any = (
+        pd.DataFrame(x_train, columns=list(FEATURE_COLUMNS), copy=False) if frame else x_train
+    )
     if type(model).fit is ChurnModel.fit:
         model._fit(data, y, explain=explain)
     else:  # a subclass with its own fit
