@@ -69,7 +69,7 @@ from referral_graph.exceptions import (
     ParameterError,
     ReferralGraphError,
 )
-from referral_graph.strength import _check_weights, _prepare_ties
+from referral_graph.strength import _check_weights, _prepare_ties, _sorted_ids
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -340,7 +340,7 @@ def _market(
     specialty_index = pd.Index(names[order], dtype=object)
     code_of_key = np.full(len(key_values), -1, dtype=np.int64)
     code_of_key[np.flatnonzero(used)[order]] = np.arange(len(order))
-    competitors = _sorted_values(id_competitor)
+    competitors = _sorted_ids(id_competitor)
     id_comp = np.append(competitors.get_indexer(pd.Index(id_competitor)), -1).astype(np.int64)
     table = pd.DataFrame(
         {
@@ -370,13 +370,6 @@ def _market(
         specialty_keys=_specialty_keys(specialties),
         everything=everything,
     )
-
-
-def _sorted_values(values: pd.Series) -> pd.Index:
-    """The distinct non-missing values of `values`, sorted."""
-    distinct = np.asarray(pd.unique(values.dropna()), dtype=object)
-    index: pd.Index = pd.Index(np.sort(distinct), dtype=object)
-    return index
 
 
 def focus_market(
@@ -684,7 +677,7 @@ def share_of_wallet(
     out["to_competitors"] = out["total"] - out["to_focus"]
     out["share"] = (out["to_focus"] / out["total"]).astype("float64").clip(0.0, 1.0)
     out["segment"] = _segment(out["share"], threshold)
-    out["internal"] = out["source"].isin(focus_set)
+    out["internal"] = np.asarray(table["source"].cat.categories.isin(focus_set))[rows]
     competitor = _codes_of(table["competitor"])
     leaked = ~is_focus
     top, top_sum = _top_by(source[leaked], n, competitor[leaked], referrals[leaked])
@@ -891,7 +884,7 @@ def leakage_summary(
         )
         source_ids = table["source"].cat.categories
         names = org.reindex(source_ids).fillna(UNAFFILIATED)
-        labels = _sorted_values(names)
+        labels = _sorted_ids(names)
         group_of_source = np.append(labels.get_indexer(pd.Index(names)), -1).astype(np.int64)
         group = group_of_source[source]
         key_labels = pd.Series(labels.to_numpy(dtype=object), dtype="str")
@@ -1079,9 +1072,11 @@ def key_referrers(
     as_focus = pd.DataFrame({"id": ids, "organization": focus_label})
     rolled = org_strength(strength, as_focus, panel=panel)
     rolled = rolled.loc[rolled["organization"] == focus_label].set_index("source")
-    has_tie = out["source"].isin(rolled.index)
-    out["strength"] = out["source"].map(rolled["score"]).where(has_tie, 0.0).astype("float64")
-    out["trend"] = out["source"].map(rolled["trend"]).astype("float64")
+    position = rolled.index.get_indexer(pd.Index(out["source"]))  # -1: no tie to the focus
+    has_tie = position >= 0
+    for column, default in (("score", 0.0), ("trend", np.nan)):
+        values = np.append(rolled[column].to_numpy(dtype=np.float64), np.nan)[position]
+        out["strength" if column == "score" else column] = np.where(has_tie, values, default)
 
     # -- network influence ----------------------------------------------------------------
     if measures is None:

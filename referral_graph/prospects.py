@@ -123,7 +123,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
-from scipy.stats import rankdata
 
 from referral_graph._checks import (
     check_choice,
@@ -684,6 +683,29 @@ def _score(
     )
 
 
+def _ranked(
+    source: IntArray, label: IntArray, names: npt.NDArray[np.object_], value: FloatArray
+) -> tuple[pd.Series, pd.Series]:
+    """Per source: the label with the largest summed value, and every label ("; "-joined).
+
+    Labels are ordered by summed value (descending), then by name; `names` are
+    the labels' names by code.
+    """
+    width = max(len(names), 1)
+    group, pairs = pd.factorize(source * width + label)
+    sums = np.bincount(group, weights=value, minlength=len(pairs))
+    g_source, g_label = pairs // width, pairs % width
+    used, used_code = np.unique(g_label, return_inverse=True)
+    rank = np.empty(len(used), dtype=np.int64)
+    rank[np.argsort(names[used], kind="stable")] = np.arange(len(used))
+    order = np.lexsort((rank[used_code], -sums, g_source))
+    g_source, labels = g_source[order], names[g_label[order]]
+    starts = np.flatnonzero(np.r_[True, g_source[1:] != g_source[:-1]])
+    index = pd.Index(g_source[starts])
+    joined = ["; ".join(part) for part in np.split(labels, starts[1:])]
+    return pd.Series(labels[starts], index=index), pd.Series(joined, index=index, dtype=object)
+
+
 def _competitor_details(net: _Network, rows: IntArray) -> pd.DataFrame:
     """top_competitor, competitors and specialties of each row (missing when none)."""
     codes = net.competitor_ties
@@ -694,31 +716,21 @@ def _competitor_details(net: _Network, rows: IntArray) -> pd.DataFrame:
         out["competitors"] = pd.Series(pd.NA, index=out.index, dtype="str")
         out["specialties"] = pd.Series(pd.NA, index=out.index, dtype="str")
         return out
-    spellings = np.append(net.spellings, np.array([None], dtype=object))  # code -1: missing
-    ct = pd.DataFrame(
-        {
-            "source": codes["source"].to_numpy(),
-            "competitor": net.competitors[codes["competitor"].to_numpy()],
-            "specialty": spellings[codes["specialty"].to_numpy()],
-            "specialty_key": codes["specialty_key"].to_numpy(),
-            "referrals": codes["referrals"].to_numpy(),
-        }
-    )
-    ct["specialty_key"] = ct["specialty_key"].where(ct["specialty_key"] >= 0)
-    by_comp = ct.groupby(["source", "competitor"], sort=False)["referrals"].sum().reset_index()
-    by_comp = by_comp.sort_values(
-        ["source", "referrals", "competitor"], ascending=[True, False, True], kind="stable"
-    )
-    top = by_comp.drop_duplicates("source").set_index("source")["competitor"]
-    joined = by_comp.groupby("source", sort=False)["competitor"].agg("; ".join)
-    spec = ct.dropna(subset=["specialty_key"])
-    labels = spec.groupby("specialty_key", sort=False)["specialty"].first()
-    spec = spec.assign(label=spec["specialty_key"].map(labels))
-    by_spec = spec.groupby(["source", "label"], sort=False)["referrals"].sum().reset_index()
-    by_spec = by_spec.sort_values(
-        ["source", "referrals", "label"], ascending=[True, False, True], kind="stable"
-    )
-    specs = by_spec.groupby("source", sort=False)["label"].agg("; ".join)
+    source = codes["source"].to_numpy(dtype=np.int64)
+    referrals = codes["referrals"].to_numpy(dtype=np.float64)
+    competitor = codes["competitor"].to_numpy(dtype=np.int64)
+    top, joined = _ranked(source, competitor, net.competitors, referrals)
+    # one label per specialty: the first spelling met among these ties
+    key = codes["specialty_key"].to_numpy(dtype=np.int64)
+    known = key >= 0
+    specs = pd.Series(dtype=object)
+    if bool(known.any()):
+        first = pd.Series(key[known]).drop_duplicates()
+        spelling = codes["specialty"].to_numpy(dtype=np.int64)[known]
+        label_of_key = np.zeros(int(key.max()) + 1, dtype=np.int64)
+        label_of_key[first.to_numpy()] = spelling[first.index.to_numpy()]
+        names = net.spellings[label_of_key]
+        _, specs = _ranked(source[known], key[known], names, referrals[known])
     out["top_competitor"] = top.reindex(out.index).astype("str")
     out["competitors"] = joined.reindex(out.index).astype("str")
     out["specialties"] = specs.reindex(out.index).astype("str")
@@ -896,14 +908,14 @@ def _prospect_table(
     via = scores.via[listed]
     via_relation = [r for r, keep in zip(scores.via_relation, listed, strict=True) if keep]
     details = _competitor_details(net, rows)
-    via_text: list[Any] = []
-    for row, v, rel in zip(rows, via, via_relation, strict=True):
-        if v < 0:
-            via_text.append(pd.NA)
-        elif rel == "practice" and pd.notna(net.org.iloc[row]):
-            via_text.append(net.org.iloc[row])
-        else:
-            via_text.append(net.names.iloc[v])
+    # via: the practice's name when a practice colleague ties them to us, else the referrer's
+    has_org = net.org.notna().to_numpy()[rows]
+    practice = (np.asarray(via_relation, dtype=object) == "practice") & has_org
+    missing = np.array([None], dtype=object)  # picked by via -1
+    org_values = np.append(net.org.to_numpy(dtype=object), missing)
+    name_values = np.append(net.names.to_numpy(dtype=object), missing)
+    via_text = np.where(practice, org_values[rows], name_values[via])
+    via_id = np.append(net.ids.to_numpy(dtype=object), missing)[via]
     table = pd.DataFrame(
         {
             "id": pd.Series(net.ids[rows], dtype="str"),
@@ -915,7 +927,7 @@ def _prospect_table(
             "competitors": details["competitors"].to_numpy(),
             "specialties": details["specialties"].to_numpy(),
             "via": pd.Series(via_text, dtype="str"),
-            "via_id": pd.Series([net.ids[v] if v >= 0 else pd.NA for v in via], dtype="str"),
+            "via_id": pd.Series(via_id, dtype="str"),
             "via_relation": pd.Series(via_relation, dtype="str"),
             "openness": net.openness[rows],
         }
@@ -954,6 +966,8 @@ def _roc_auc(y: BoolArray, score: FloatArray) -> float:
     n_neg = len(y) - n_pos
     if n_pos == 0 or n_neg == 0:
         return math.nan
+    from scipy.stats import rankdata  # imported here: scipy.stats is slow to import
+
     ranks = rankdata(score)
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 

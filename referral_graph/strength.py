@@ -273,15 +273,22 @@ def _codes(values: Any, index: pd.Index) -> IntArray:
 
 def _sorted_ids(*columns: pd.Series) -> pd.Index:
     """The distinct non-missing values of `columns`, sorted, so that codes order as the ids."""
-    parts = [np.asarray(pd.unique(col.dropna()), dtype=object) for col in columns]
-    values = np.sort(pd.unique(np.concatenate(parts))) if parts else np.array([], dtype=object)
-    index: pd.Index = pd.Index(values, dtype=object)
+    parts = [pd.Series(pd.unique(col.dropna())) for col in columns]
+    values = pd.concat(parts, ignore_index=True).unique()
+    index: pd.Index = pd.Index(values).sort_values()
     return index
 
 
 def _take(values: pd.Series, codes: IntArray) -> pd.Series:
     """``values.iloc[codes]`` with a default index; -1 gives a missing value of the same dtype."""
     return pd.Series(values.array.take(codes, allow_fill=True))
+
+
+def _labelled(labels: list[str], codes: IntArray, index: pd.Index) -> pd.Series:
+    """A string column of ``labels[code]`` (-1: missing), no Python string made per row."""
+    column = _take(pd.Series(labels, dtype="str"), codes)
+    column.index = index
+    return column
 
 
 @dataclass(frozen=True)
@@ -307,6 +314,9 @@ class _Keys:
         n = len(self.ids)
         src = np.where(self.source < 0, n, self.source)
         tgt = np.where(self.target < 0, n, self.target)
+        key = src * (n + 1) + tgt
+        if bool((key[1:] >= key[:-1]).all()):  # already sorted (tie_table's order)
+            return np.arange(len(key), dtype=np.int64)
         return np.lexsort((tgt, src)).astype(np.int64)
 
     def take(self, positions: IntArray) -> _Keys:
@@ -429,7 +439,8 @@ def _prepare_ties(ties: pd.DataFrame, func: str, *, sort: bool = False) -> _Prep
     return _Prepared(frame.reset_index(drop=True), keys, from_panel)
 
 
-def _prepare_panel(panel: pd.DataFrame, func: str) -> pd.DataFrame:
+def _check_panel(panel: pd.DataFrame, func: str) -> tuple[pd.Series, pd.Series]:
+    """Check an edge panel: its months (datetime) and referral counts, every row."""
     if not isinstance(panel, pd.DataFrame):
         raise ParameterError(
             f"The 'panel' parameter of {func} must be a pandas.DataFrame or None. "
@@ -441,17 +452,24 @@ def _prepare_panel(panel: pd.DataFrame, func: str) -> pd.DataFrame:
         "edge panel",
         "build it with referral_graph.aggregate.edge_panel.",
     )
+    months = pd.to_datetime(panel["month"])
+    referrals = _counts(panel["referrals"], "edge panel's 'referrals' column")
+    if bool(months.isna().any()):
+        raise SchemaError("The edge panel's 'month' column has missing values.")
+    return months, referrals
+
+
+def _prepare_panel(panel: pd.DataFrame, func: str) -> pd.DataFrame:
+    """A checked edge panel: ``source``, ``target``, ``m`` (month index), ``referrals``."""
+    months, referrals = _check_panel(panel, func)
     out = pd.DataFrame(
         {
             "source": panel["source"].astype("str"),
             "target": panel["target"].astype("str"),
-            "m": _month_index(panel["month"]),
-            "referrals": _counts(panel["referrals"], "edge panel's 'referrals' column"),
+            "m": (months.dt.year * 12 + months.dt.month - 1).astype("int64"),
+            "referrals": referrals,
         }
     )
-    if bool(out["m"].isna().any()):
-        raise SchemaError("The edge panel's 'month' column has missing values.")
-    out["m"] = out["m"].astype("int64")
     return out.reset_index(drop=True)
 
 
@@ -665,7 +683,8 @@ def _raw_figures(
     out["active_share"] = share_active.astype("float64")
     out["trend_recent"] = trend_recent.astype("float64")
     out["trend_prior"] = trend_prior.astype("float64")
-    out["trend_basis"] = pd.Series(basis, index=ties.index, dtype="str").where(trend_recent.notna())
+    has_basis = trend_recent.notna().to_numpy() & (basis is not None)
+    out["trend_basis"] = _labelled([str(basis)], np.where(has_basis, 0, -1), ties.index)
 
     # -- share of wallet and reciprocity ------------------------------------------------
     share, share_basis, note = _shares(keys, out["target_specialty"], out["referrals"])
@@ -696,7 +715,7 @@ def _shares(
     denom = np.where(known, in_specialty, total)
     share = np.divide(ref, denom, out=np.zeros_like(ref), where=denom > 0).clip(0.0, 1.0)
     index = specialty.index
-    basis = pd.Series(np.where(known, "specialty", "total"), index=index, dtype="str")
+    basis = _labelled(["specialty", "total"], np.where(known, 0, 1), index)
     note = None
     if not bool(known.any()):
         note = (
@@ -786,14 +805,10 @@ def _components(
             den += have * w
         mask += (~have).astype(np.int64) * (1 << bit)
     codes, masks = pd.factorize(mask)
-    labels = np.array(
-        [", ".join(n for bit, n in enumerate(COMPONENTS) if int(m) >> bit & 1) for m in masks]
-        + [""],
-        dtype=object,
-    )
+    labels = [", ".join(n for bit, n in enumerate(COMPONENTS) if int(m) >> bit & 1) for m in masks]
     with np.errstate(divide="ignore", invalid="ignore"):
         out["score"] = np.clip(100.0 * num / np.where(den > 0, den, np.nan), 0.0, 100.0)
-    out["missing_components"] = pd.Series(labels[codes], index=out.index).astype("str")
+    out["missing_components"] = _labelled(labels, codes, out.index)
     unexplained = [c for c in COMPONENTS if bool(out[c].isna().any()) and c not in reasons]
     for c in unexplained:
         reasons[c] = "missing for some ties (see the raw columns)"
@@ -1086,11 +1101,15 @@ def org_strength(
     if stamp is None and bool(table["last_date"].notna().any()):
         stamp = pd.Timestamp(table["last_date"].max()).normalize()
     if panel is not None and stamp is not None:
-        monthly = _prepare_panel(panel, func)
+        _check_panel(panel, func)
         as_of_m = stamp.year * 12 + stamp.month - 1
-        target_codes, targets = pd.factorize(monthly["target"])
+        # only the rows to a provider with an organisation count: the others are left out
+        target_codes, targets = pd.factorize(panel["target"].astype("str"))
         where = organizations.get_indexer(pd.Index(lookup.reindex(targets)))
         panel_org = np.append(where, -1)[target_codes]
+        wanted_rows = np.flatnonzero(panel_org >= 0)
+        monthly = _prepare_panel(panel.iloc[wanted_rows], func)
+        panel_org = panel_org[wanted_rows]
         panel_source = _codes(monthly["source"], keys.ids)
         wanted = panel_source * n_org + panel_org
         position = np.minimum(np.searchsorted(uniques, wanted), max(len(uniques) - 1, 0))
