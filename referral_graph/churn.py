@@ -2754,8 +2754,10 @@ def at_risk(
 
     Parameters
     ----------
-    panel : pandas.DataFrame
-        The edge panel.
+    panel : pandas.DataFrame or PreparedPanel
+        The edge panel. Prepared (:class:`PreparedPanel`), the tie matrix is
+        built once and the training cutoffs' model inputs are kept for later
+        calls (such as :func:`backtest`); `providers` then come from it.
     cutoff : str or Timestamp, optional
         A month start; default: the month after the data's last month (as of
         the end of the data).
@@ -2808,6 +2810,12 @@ def at_risk(
     InsufficientDataError
         If no tie is active at the cutoff, or there is too little history to
         fit a model.
+
+    Notes
+    -----
+    Features at `cutoff` are computed for the listed ties only (those into
+    `focus_ids`); a tie's features depend on its own months and on the
+    cutoff's totals per referrer, receiver and market, which cover every tie.
 
     Examples
     --------
