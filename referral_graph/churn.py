@@ -224,7 +224,7 @@ from referral_graph.exceptions import (
     ParameterError,
     SchemaError,
 )
-from referral_graph.io import PROVIDER_ALIASES
+from referral_graph.io import EDGE_ALIASES, PROVIDER_ALIASES
 from referral_graph.privacy import format_count
 
 __all__ = [
@@ -324,33 +324,9 @@ _SEASON = 12
 _DAYS_PER_MONTH = 30.44
 
 _ALIASES: dict[str, tuple[str, ...]] = {
-    "source": (
-        "source",
-        "referring_npi",
-        "from_npi",
-        "npi_from",
-        "referring_provider",
-        "referring_provider_id",
-        "referrer",
-        "referrer_id",
-        "initial",
-        "src",
-        "from",
-    ),
-    "target": (
-        "target",
-        "receiving_npi",
-        "to_npi",
-        "npi_to",
-        "receiving_provider",
-        "receiving_provider_id",
-        "referred_to",
-        "receiver",
-        "receiver_id",
-        "secondary",
-        "dst",
-        "to",
-    ),
+    # the readers' own names, in their order of precedence
+    "source": EDGE_ALIASES["source"],
+    "target": EDGE_ALIASES["target"],
     "month": (
         "month",
         "month_start",
