@@ -555,6 +555,12 @@ def _relations(
     return parts
 
 
+def _scale_rows(matrix: Any, factor: FloatArray) -> Any:
+    """`matrix` (a csr matrix of its own) with row ``i`` multiplied by ``factor[i]``, in place."""
+    matrix.data *= np.repeat(factor, np.diff(matrix.indptr))
+    return matrix
+
+
 def _score(
     net: _Network,
     rows: IntArray,
@@ -562,13 +568,15 @@ def _score(
     method: str,
     weights: Mapping[str, float],
     loyal_threshold: float,
+    find_via: bool = True,
 ) -> _Scores:
     """Link-prediction scores of the candidate `rows` (see the module docstring).
 
     The measures other than Jaccard are linear in ``p(c, .)``, so they are
     computed from each relation's ``p_r @ factor``; the entries ``p(c, z)``
-    themselves are formed for the loyal neighbours only (``via``), and for
-    every neighbour with ``lambda(z) > 0`` for Jaccard.
+    themselves are formed for the loyal neighbours only (``via``, unless
+    `find_via` is False), and for every neighbour with ``lambda(z) > 0`` for
+    Jaccard.
     """
     n = len(net.ids)
     m = len(rows)
@@ -592,44 +600,45 @@ def _score(
         for rel, part in parts.items():
             measure += weights[rel] * part.dot
         measure *= inv
+    loyal_link = np.zeros(m, dtype=bool)
+    via = np.full(m, -1, dtype=np.int64)
+    via_relation = np.full(m, None, dtype=object)
+    todo = m if names and (jaccard or find_via) else 0  # candidates whose entries are needed
 
     # the entries p(c, z) for the neighbours z that matter
     wanted = lam > 0 if jaccard else lam >= loyal_threshold
     total_lambda = float(lam.sum())
-    loyal_link = np.zeros(m, dtype=bool)
-    via = np.full(m, -1, dtype=np.int64)
-    via_relation = np.full(m, None, dtype=object)
-    if "co_referral" in parts:
+    cost = np.zeros(todo)
+    if "co_referral" in parts and todo:
         out = np.asarray(net.send.sum(axis=1), dtype=np.float64).ravel()
         inn = np.asarray(net.send.sum(axis=0), dtype=np.float64).ravel()
         left = sp.diags(_inverse(out)) @ net.send
         right = _keep_columns((net.send @ sp.diags(_inverse(inn))).T.tocsr(), wanted)
         cost = np.asarray((net.send[rows] > 0).astype(np.float64) @ np.diff(right.indptr)).ravel()
-    else:
-        cost = np.zeros(m)
-    if "practice" in parts:
+    if "practice" in parts and todo:
         member = np.flatnonzero((net.practice_code >= 0) & wanted)
         members = sp.csr_matrix(
             (np.ones(len(member)), (net.practice_code[member], member)),
             shape=(len(net.practice_size), n),
         )
     start = 0
-    while start < m:
+    while start < todo:
         stop = start + 1
         budget = cost[start]
-        while stop < m and budget + cost[stop] <= _MAX_CHUNK_ENTRIES:
+        while stop < todo and budget + cost[stop] <= _MAX_CHUNK_ENTRIES:
             budget += cost[stop]
             stop += 1
         chunk = rows[start:stop]
         k = len(chunk)
         span = slice(start, stop)
+        # p_r(c, z) = inv_r(c) * x_r(c, z), then p = inv(c) * sum_r w_r p_r (in this order)
         pieces: dict[str, Any] = {}
         if "referral" in parts:
-            pieces["referral"] = sp.diags(parts["referral"].inv[span]) @ _keep_columns(
-                net.direct[chunk], wanted
-            )
+            direct = _keep_columns(net.direct[chunk], wanted)
+            pieces["referral"] = _scale_rows(direct, parts["referral"].inv[span])
         if "co_referral" in parts:
-            pieces["co_referral"] = sp.diags(parts["co_referral"].inv[span]) @ (left[chunk] @ right)
+            walks = (left[chunk] @ right).tocsr()
+            pieces["co_referral"] = _scale_rows(walks, parts["co_referral"].inv[span])
         if "practice" in parts:
             code = net.practice_code[chunk]
             inside = np.flatnonzero(code >= 0)
@@ -638,13 +647,13 @@ def _score(
                 shape=(k, len(net.practice_size)),
             )
             pieces["practice"] = (pick @ members).tocsr()
-        mix = sp.csr_matrix((k, n))
-        for rel, piece in pieces.items():
-            mix = mix + weights[rel] * piece
-        mix = (sp.diags(inv[span]) @ mix).tocsr()
+        mix = weights[names[0]] * pieces[names[0]]
+        for rel in names[1:]:
+            mix = mix + weights[rel] * pieces[rel]
+        mix = _scale_rows(mix.tocsr(), inv[span])
         mix.eliminate_zeros()
-        coo = mix.tocoo()
-        r, c, p = coo.row, coo.col, coo.data
+        r = np.repeat(np.arange(k), np.diff(mix.indptr))
+        c, p = mix.indices, mix.data
         if jaccard:
             lam_c = lam[c]
             num = np.bincount(r, weights=np.minimum(p, lam_c), minlength=k)
@@ -751,11 +760,12 @@ def _last_active(panel: pd.DataFrame, ids: pd.Index, rows: IntArray) -> pd.Serie
         raise SchemaError(
             f"The panel of prospects has {int(months.isna().sum())} row(s) without a valid month."
         )
-    number = (months.dt.year * 12 + months.dt.month - 1).to_numpy(dtype=np.int64)
-    wanted = pd.Index(ids[rows])
-    source = _codes(frame["source"].astype("str"), wanted)
+    source = _codes(frame["source"].astype("str"), pd.Index(ids[rows]))
+    mine = np.flatnonzero(source >= 0)  # the panel rows sent by one of `rows`
+    picked = months.iloc[mine]
+    number = (picked.dt.year * 12 + picked.dt.month - 1).to_numpy(dtype=np.int64)
     last = np.full(len(rows), np.iinfo(np.int64).min)
-    np.maximum.at(last, source[source >= 0], number[source >= 0])
+    np.maximum.at(last, source[mine], number)
     found = last > np.iinfo(np.int64).min
     parts = pd.DataFrame(
         {"year": np.where(found, last // 12, 2000), "month": np.where(found, last % 12 + 1, 1)}
@@ -1144,7 +1154,9 @@ def prospect_backtest(
     }
     results: list[dict[str, Any]] = []
     for name in method_names:
-        scores = _score(net, rows, method=name, weights=weights, loyal_threshold=threshold)
+        scores = _score(
+            net, rows, method=name, weights=weights, loyal_threshold=threshold, find_via=False
+        )
         results.append(_metrics(name, y, scores.score, ks))
     results.append(_metrics(VOLUME_BASELINE, y, net.to_comp[rows].astype(np.float64), ks))
     results.append(_metrics(RANDOM_BASELINE, y, None, ks))

@@ -334,46 +334,64 @@ class _Prepared:
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 _MAX_MONTH_WORDS = 8  # distinct months counted with bit masks up to 8 * 64 months
+_CHUNK_ROWS = 1 << 21  # panel rows handled at once (bounds the temporary arrays)
+
+
+class _MonthStats:
+    """Per group: first month, last month and number of distinct months, added by chunks.
+
+    Months must lie in ``[first_month, last_month]``; groups in ``[0, n_groups)``.
+    """
+
+    def __init__(
+        self, n_groups: int, first_month: int, last_month: int, *, max_words: int = _MAX_MONTH_WORDS
+    ) -> None:
+        self.n_groups = n_groups
+        self.start = first_month
+        self.span = max(last_month - first_month + 1, 1)
+        self.words = (self.span - 1) // 64 + 1
+        self.lo = np.full(n_groups, np.iinfo(np.int64).max)
+        self.hi = np.full(n_groups, np.iinfo(np.int64).min)
+        # one bit per month, OR-ed over a group's rows (else its distinct (group, month) keys)
+        self.bits = np.zeros(n_groups * self.words, dtype=np.uint64)
+        self.use_bits = self.words <= max_words
+        self.keys: list[IntArray] = []
+
+    def add(self, group: IntArray, month: IntArray) -> None:
+        np.minimum.at(self.lo, group, month)
+        np.maximum.at(self.hi, group, month)
+        offset = month - self.start
+        if self.use_bits:
+            bit = np.left_shift(np.uint64(1), (offset % 64).astype(np.uint64))
+            np.bitwise_or.at(self.bits, group * self.words + offset // 64, bit)
+        else:
+            self.keys.append(pd.unique(group * self.span + offset))
+
+    def result(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """First month, last month, distinct months (NaN for a group without rows)."""
+        has = self.hi > np.iinfo(np.int64).min
+        if self.use_bits:
+            ones = _POPCOUNT[self.bits.view(np.uint8)].reshape(self.n_groups, self.words * 8)
+            count = ones.sum(axis=1, dtype=np.int64)
+        else:
+            keys = pd.unique(np.concatenate(self.keys)) if self.keys else np.zeros(0, np.int64)
+            count = np.bincount(keys // self.span, minlength=self.n_groups)
+        first, last, distinct = (np.full(self.n_groups, np.nan) for _ in range(3))
+        first[has] = self.lo[has]
+        last[has] = self.hi[has]
+        distinct[has] = count[has]
+        return first, last, distinct
 
 
 def _month_stats(
     group: IntArray, month: IntArray, n_groups: int, *, max_words: int = _MAX_MONTH_WORDS
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per group: first month, last month and number of distinct months (NaN without rows).
-
-    `group` holds each row's group in ``[0, n_groups)``; `month` its month index.
-    """
-    first = np.full(n_groups, np.nan)
-    last = np.full(n_groups, np.nan)
-    distinct = np.full(n_groups, np.nan)
+    """:class:`_MonthStats` of one set of rows."""
     if not len(group):
-        return first, last, distinct
-    lo = np.full(n_groups, np.iinfo(np.int64).max)
-    hi = np.full(n_groups, np.iinfo(np.int64).min)
-    np.minimum.at(lo, group, month)
-    np.maximum.at(hi, group, month)
-    has = np.bincount(group, minlength=n_groups) > 0
-    start = int(month.min())
-    offset = month - start
-    words = int(offset.max()) // 64 + 1
-    if words <= max_words:
-        # one bit per month: OR the bits of a group's rows, then count them
-        bits = np.zeros(n_groups * words, dtype=np.uint64)
-        np.bitwise_or.at(
-            bits,
-            group * words + offset // 64,
-            np.left_shift(np.uint64(1), (offset % 64).astype(np.uint64)),
-        )
-        ones = _POPCOUNT[bits.view(np.uint8)].reshape(n_groups, words * 8)
-        count = ones.sum(axis=1, dtype=np.int64)
-    else:
-        span = int(offset.max()) + 1
-        pairs = pd.unique(group * span + offset)
-        count = np.bincount(pairs // span, minlength=n_groups)
-    first[has] = lo[has]
-    last[has] = hi[has]
-    distinct[has] = count[has]
-    return first, last, distinct
+        return _MonthStats(n_groups, 0, 0).result()
+    stats = _MonthStats(n_groups, int(month.min()), int(month.max()), max_words=max_words)
+    stats.add(group, month)
+    return stats.result()
 
 
 def _group_sums(keys: IntArray, values: FloatArray) -> FloatArray:
@@ -476,11 +494,14 @@ def _prepare_panel(panel: pd.DataFrame, func: str) -> pd.DataFrame:
 def _panel_ties(panel: pd.DataFrame, keys: _Keys) -> IntArray:
     """The row of the tie table (with `keys`) of each panel row; -1 for pairs not in it."""
     n = len(keys.ids) + 1
-    src = _codes(panel["source"], keys.ids)
-    tgt = _codes(panel["target"], keys.ids)
     pairs = pd.Index(keys.pairs())
-    tie = pairs.get_indexer(pd.Index((src + 1) * n + (tgt + 1))).astype(np.int64)
-    tie[(src < 0) | (tgt < 0)] = -1
+    src = _codes(panel["source"], keys.ids).astype(np.int32)
+    tgt = _codes(panel["target"], keys.ids).astype(np.int32)
+    tie = np.empty(len(src), dtype=np.int64)
+    for lo in range(0, len(src), _CHUNK_ROWS):
+        s, t = src[lo : lo + _CHUNK_ROWS].astype(np.int64), tgt[lo : lo + _CHUNK_ROWS]
+        found = pairs.get_indexer(pd.Index((s + 1) * n + (t + 1)))
+        tie[lo : lo + len(s)] = np.where((s < 0) | (t < 0), -1, found)
     return tie
 
 
@@ -531,35 +552,44 @@ def _panel_figures(
     basis (None when the window is too short) and the number of months in the
     data window.
     """
-    m = panel["m"].to_numpy(dtype=np.int64)
-    referrals = panel["referrals"].to_numpy(dtype=np.float64)
-    start = int(m.min())
+    month = panel["m"].to_numpy(dtype=np.int64)
+    counts = panel["referrals"].to_numpy()
+    start = int(month.min())
     n_window = as_of_m - start + 1
-    seen = (m <= as_of_m) & (tie >= 0)
-    active = seen & (referrals > 0)
-    first_m, last_m, active_months = _month_stats(tie[active], m[active], n_ties)
-    figures = {"first_m": first_m, "last_m": last_m, "active_months": active_months}
-    recent_mask = m > as_of_m - trend_months
     basis: str | None
     if n_window >= 12 + trend_months:
         basis = "seasonal"
-        prior_mask = (m > as_of_m - 12 - trend_months) & (m <= as_of_m - 12)
+        prior_window = (as_of_m - 12 - trend_months, as_of_m - 12)
         prior_months = trend_months
     else:
         basis = "prior"
-        prior_mask = m <= as_of_m - trend_months
+        prior_window = (start - 1, as_of_m - trend_months)
         prior_months = n_window - trend_months
     if prior_months < 1:
         basis = None
+    recent_window = (as_of_m - trend_months, as_of_m)
+    stats = _MonthStats(n_ties, start, as_of_m)
+    sums = {"trend_recent": np.zeros(n_ties), "trend_prior": np.zeros(n_ties)}
+    for lo in range(0, len(month), _CHUNK_ROWS):
+        m = month[lo : lo + _CHUNK_ROWS]
+        referrals = counts[lo : lo + _CHUNK_ROWS].astype(np.float64)
+        seen = (m <= as_of_m) & (tie[lo : lo + _CHUNK_ROWS] >= 0)
+        rows, m, referrals = tie[lo : lo + _CHUNK_ROWS][seen], m[seen], referrals[seen]
+        active = referrals > 0
+        stats.add(rows[active], m[active])
+        if basis is not None:
+            for name, (after, until) in (
+                ("trend_recent", recent_window),
+                ("trend_prior", prior_window),
+            ):
+                inside = np.where((m > after) & (m <= until), referrals, 0.0)
+                sums[name] += np.bincount(rows, weights=inside, minlength=n_ties)
+    first_m, last_m, active_months = stats.result()
+    figures = {"first_m": first_m, "last_m": last_m, "active_months": active_months}
     if basis is not None:
         seen_tie = ~np.isnan(first_m)
-        rows = tie[seen]
-        for name, mask, months in (
-            ("trend_recent", recent_mask, trend_months),
-            ("trend_prior", prior_mask, prior_months),
-        ):
-            sums = np.bincount(rows, weights=np.where(mask, referrals, 0.0)[seen], minlength=n_ties)
-            figures[name] = np.where(seen_tie, sums / months, np.nan)
+        for name, months in (("trend_recent", trend_months), ("trend_prior", prior_months)):
+            figures[name] = np.where(seen_tie, sums[name] / months, np.nan)
     return figures, basis, n_window
 
 
