@@ -140,7 +140,7 @@ def _codes_of(column: pd.Series) -> IntArray:
 
 def _labels(column: pd.Series, codes: IntArray) -> pd.Series:
     """The labels of `codes` of a categorical column, as strings (-1: missing)."""
-    categories = pd.Series(column.cat.categories.to_numpy(dtype=object), dtype="str")
+    categories = pd.Series(column.cat.categories, dtype="str")
     return pd.Series(categories.array.take(codes, allow_fill=True))
 
 
@@ -887,11 +887,10 @@ def leakage_summary(
         labels = _sorted_ids(names)
         group_of_source = np.append(labels.get_indexer(pd.Index(names)), -1).astype(np.int64)
         group = group_of_source[source]
-        key_labels = pd.Series(labels.to_numpy(dtype=object), dtype="str")
+        key_labels = pd.Series(labels, dtype="str")
     else:
         group = _codes_of(table["specialty"])
-        categories = table["specialty"].cat.categories.to_numpy(dtype=object)
-        key_labels = pd.Series(categories, dtype="str")
+        key_labels = pd.Series(table["specialty"].cat.categories, dtype="str")
     n = len(key_labels)
     zero = np.zeros(1, dtype=referrals.dtype)
     to_focus = np.where(is_focus, referrals, zero)

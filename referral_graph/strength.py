@@ -309,14 +309,17 @@ class _Keys:
         n = len(self.ids) + 1
         return (self.source + 1) * n + (self.target + 1)
 
-    def order(self) -> IntArray:
-        """Positions sorted by (source, target), missing ids last (as ``sort_values``)."""
+    def sort_order(self) -> IntArray | None:
+        """Positions sorted by (source, target), missing ids last (as ``sort_values``).
+
+        None when the rows are sorted already (as :func:`aggregate.tie_table` makes them).
+        """
         n = len(self.ids)
         src = np.where(self.source < 0, n, self.source)
         tgt = np.where(self.target < 0, n, self.target)
         key = src * (n + 1) + tgt
-        if bool((key[1:] >= key[:-1]).all()):  # already sorted (tie_table's order)
-            return np.arange(len(key), dtype=np.int64)
+        if bool((key[1:] >= key[:-1]).all()):
+            return None
         return np.lexsort((tgt, src)).astype(np.int64)
 
     def take(self, positions: IntArray) -> _Keys:
@@ -449,11 +452,10 @@ def _prepare_ties(ties: pd.DataFrame, func: str, *, sort: bool = False) -> _Prep
             f"repeat a pair (e.g. {pairs!r}). Sum them first, or pass an edge panel with a "
             "'month' column."
         )
-    if sort:
-        order = keys.order()
-        if not bool((np.diff(order) == 1).all()):
-            frame = frame.take(order)
-            keys = keys.take(order)
+    order = keys.sort_order() if sort else None
+    if order is not None:
+        frame = frame.take(order)
+        keys = keys.take(order)
     return _Prepared(frame.reset_index(drop=True), keys, from_panel)
 
 
