@@ -120,7 +120,9 @@ def score_network(
     """
     from referral_graph import centrality, communities, leakage, strength
 
-    G = net.graph
+    # The networkx graph when it is built already, else the same graph as arrays straight from
+    # the tables (identical results; no ~700 bytes per tie of networkx on large markets).
+    G = net.graph if net.graph_built else net.compact(weight)
     measures = centrality.provider_measures(G, weight=weight, seed=seed)
     labels = communities.detect_communities(
         G,
