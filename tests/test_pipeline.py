@@ -70,3 +70,18 @@ def test_a_given_graph_is_used_as_it_is():
 def test_exactly_one_input():
     with pytest.raises(ParameterError, match="exactly one"):
         load_network()
+
+
+def test_scores_do_not_need_the_networkx_graph():
+    from referral_graph.scores import score_network
+
+    paths = datasets.sample_paths()
+    lazy = load_network(events=paths["events"], providers=paths["providers"])
+    built = load_network(events=paths["events"], providers=paths["providers"])
+    assert built.graph.number_of_edges() > 0
+    lazy_tables = score_network(lazy, focus="Riverside Health")
+    built_tables = score_network(built, focus="Riverside Health")
+    assert not lazy.graph_built
+    assert lazy_tables.keys() == built_tables.keys()
+    for name in lazy_tables:
+        assert_frame_equal(lazy_tables[name], built_tables[name], obj=name)
