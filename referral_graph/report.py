@@ -130,18 +130,22 @@ def _month_index(panel: pd.DataFrame) -> pd.Series:
 def _focus_market(
     panel: pd.DataFrame, providers: pd.DataFrame, focus_ids: Sequence[str]
 ) -> pd.DataFrame:
-    """Panel rows from outside referrers into the focus's specialties (or the focus itself)."""
-    focus = set(focus_ids)
-    specialty = providers.set_index("id")["specialty"] if "specialty" in providers else None
-    rows = panel.loc[~panel["source"].isin(focus)].copy()
-    rows["to_focus"] = rows["target"].isin(focus)
-    if specialty is not None:
-        spec = specialty[~specialty.index.duplicated()]
-        focus_specs = set(spec.reindex(list(focus)).dropna())
-        in_market = rows["target"].map(spec).isin(focus_specs) | rows["to_focus"]
-    else:
-        in_market = pd.Series(True, index=rows.index)
-    return rows.loc[in_market.to_numpy()]
+    """Panel rows from outside referrers into the focus's specialties (or the focus itself).
+
+    Columns ``source``, ``month``, ``referrals`` and ``to_focus``. Membership tests
+    on ids (hash lookups), never a per-row map, so millions of panel rows cost seconds.
+    """
+    focus = pd.Index(list(focus_ids), dtype="str")
+    is_source_focus = panel["source"].isin(focus).to_numpy()
+    to_focus = panel["target"].isin(focus).to_numpy()
+    keep = ~is_source_focus
+    if "specialty" in providers:
+        table = providers.drop_duplicates("id").set_index("id")["specialty"]
+        focus_specs = table.reindex(focus).dropna().unique()
+        market_ids = table.index[table.isin(focus_specs).to_numpy()]
+        keep &= panel["target"].isin(market_ids).to_numpy() | to_focus
+    rows = panel.loc[keep, ["source", "month", "referrals"]]
+    return rows.assign(to_focus=to_focus[keep])
 
 
 def headline_figures(
@@ -264,8 +268,11 @@ def monthly_series(
         }
     )
     if segments is not None and len(segments):
-        seg = segments.set_index("source")["segment"]
-        focus_rows = market.loc[market["to_focus"]].assign(segment=lambda f: f["source"].map(seg))
+        seg = segments.drop_duplicates("source").set_index("source")["segment"]
+        focus_rows = market.loc[market["to_focus"].to_numpy()]
+        position = pd.Index(seg.index, dtype="str").get_indexer(focus_rows["source"])
+        labels = np.append(seg.to_numpy(dtype=object), None)[position]  # -1: no segment
+        focus_rows = focus_rows.assign(segment=labels)
         by_seg = focus_rows.groupby(["month", "segment"])["referrals"].sum().unstack(fill_value=0)
         for s in ("loyalist", "splitter", "dissenter"):
             if s in by_seg.columns:
