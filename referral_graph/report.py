@@ -271,7 +271,7 @@ def monthly_series(
         seg = segments.drop_duplicates("source").set_index("source")["segment"]
         focus_rows = market.loc[market["to_focus"].to_numpy()]
         position = pd.Index(seg.index, dtype="str").get_indexer(focus_rows["source"])
-        labels = np.append(seg.to_numpy(dtype=object), None)[position]  # -1: no segment
+        labels = np.array([*seg.tolist(), None], dtype=object)[position]  # -1: no segment
         focus_rows = focus_rows.assign(segment=labels)
         by_seg = focus_rows.groupby(["month", "segment"])["referrals"].sum().unstack(fill_value=0)
         for s in ("loyalist", "splitter", "dissenter"):
