@@ -628,3 +628,26 @@ def test_harness_catches_outside_requests(chromium: Any, tmp_path: Path) -> None
     )
     result = browser.open_view(chromium, path)
     assert result.outside_requests == ["https://example.invalid/pixel.png"]
+
+
+def test_pages_are_the_same_in_every_python_process(tmp_path: Path) -> None:
+    # String hashing is salted per process: node order must not follow a set's order.
+    script = (
+        "import sys, networkx as nx\n"
+        "from referral_graph import viz\n"
+        "G = nx.gnm_random_graph(60, 200, seed=4, directed=True)\n"
+        "G = nx.relabel_nodes(G, {n: f'provider-{n}' for n in G})\n"
+        "nx.set_edge_attributes(G, 12, 'referrals')\n"
+        "labels = __import__('pandas').Series({n: i % 2 for i, n in enumerate(G)})\n"
+        "viz.community_view(G, labels, 0, path=sys.argv[1] + '/community.html')\n"
+        "viz.network_view(G, top=20, path=sys.argv[1] + '/network.html')\n"
+        "viz.ego_view(G, 'provider-3', path=sys.argv[1] + '/ego.html')\n"
+    )
+    pages = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        out.mkdir()
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=env)
+        pages.append({p.name: p.read_bytes() for p in out.glob("*.html")})
+    assert len(pages[0]) == 3 and pages[0] == pages[1]
