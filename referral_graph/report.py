@@ -1122,14 +1122,50 @@ def write_report(
     return path
 
 
+#: Largest view drawn (providers), as :mod:`referral_graph.viz` allows by default.
+_VIEW_MAX_NODES = 2000
+#: Providers of the whole-network and focus views; at-risk ties of the at-risk view.
+_VIEW_TOP, _VIEW_RISK_TOP = 300, 100
+
+
+def _top_ids(ids: pd.Series, score: pd.Series, top: int) -> list[str]:
+    """The `top` ids by `score` (missing = 0), ties broken by id, as the views rank them."""
+    text = ids.astype("str").to_numpy(dtype=object)
+    order = np.lexsort((text, -score.fillna(0).to_numpy(dtype=np.float64)))
+    return [str(i) for i in text[order[:top]]]
+
+
+def _view_graph(net: ReferralNetwork, nodes: set[str]) -> Any:
+    """The referral graph induced on `nodes`: what the views draw, without the whole graph.
+
+    Nodes keep the whole graph's order, attributes and ties (in their order), so every
+    view of it equals the same view of ``net.graph``; on a market of millions of ties this
+    spares building the networkx graph of all of them.
+    """
+    from referral_graph.graph import graph_from_tables
+
+    if net.graph_built:
+        return net.graph.subgraph(nodes).copy()
+    order = pd.Series(net.compact().ids, dtype="str")
+    chosen = order[order.isin(nodes).to_numpy()]
+    providers = net.providers.drop_duplicates("id")
+    table = pd.DataFrame({"id": chosen}).merge(providers, on="id", how="left", sort=False)
+    ties = net.ties.loc[
+        (net.ties["source"].isin(nodes) & net.ties["target"].isin(nodes)).to_numpy()
+    ]
+    return graph_from_tables(ties, table, period=net.period, name=net.ties.attrs.get("name"))
+
+
 def _write_views(
     net: ReferralNetwork, report: Report, folder: Path, *, threshold: int
 ) -> dict[str, str]:
     from referral_graph import viz
 
-    G = net.graph
     t = report.tables
     measures = t["providers"]
+    # Every figure a view shows comes from the whole network (a node's referrals too), so a
+    # view drawn from the induced graph of its own providers equals the view of the whole.
+    measures = measures.assign(referrals=measures["in_strength"] + measures["out_strength"])
     period = (
         f"{report.period[0]:%b %Y} – {report.period[1]:%b %Y}"
         if report.period is not None
@@ -1137,57 +1173,88 @@ def _write_views(
     )
     common: dict[str, Any] = {"period": period, "threshold": threshold}
     written: dict[str, str] = {}
+    ties = net.ties
 
-    def save(name: str, label: str, make: Any) -> None:
-        path = folder / f"{name}.html"
-        try:
-            make(path)
-        except ParameterError as exc:  # a view that cannot be drawn on this data
-            logger.warning("View %s not written: %s", name, exc)
-            return
-        written[label] = f"views/{name}.html"
-
-    save(
-        "network",
+    # The providers each view draws, chosen from the tables.
+    plans: dict[str, tuple[str, set[str], Any]] = {}
+    top_network = _top_ids(measures["id"], measures["pagerank"], _VIEW_TOP)
+    plans["network"] = (
         "Whole network (top 300 providers by PageRank)",
-        lambda p: viz.network_view(G, top=300, measures=measures, path=p, **common),
+        set(top_network),
+        lambda G, p: viz.network_view(G, top=_VIEW_TOP, measures=measures, path=p, **common),
     )
-    save(
-        "focus",
-        f"Referral base of {report.focus}",
-        lambda p: viz.focus_view(
-            G,
-            report.focus_ids,
-            segments=t.get("share_of_wallet"),
-            measures=measures,
-            top=300,
-            path=p,
-            **common,
-        ),
-    )
-    if "at_risk" in t and len(t["at_risk"]):
-        save(
-            "at_risk",
+    focus = list(dict.fromkeys(report.focus_ids))
+    into = ties.loc[(ties["target"].isin(focus) & ~ties["source"].isin(focus)).to_numpy()]
+    sent = into.groupby("source", sort=False)["referrals"].sum()
+    referrers = _top_ids(pd.Series(sent.index), pd.Series(sent.to_numpy()), _VIEW_TOP)
+    if len(focus) + len(referrers) > _VIEW_MAX_NODES:
+        logger.warning(
+            "View focus not written: %s focus providers and %s referrers are more than %s "
+            "providers, which make an unreadable page; draw part of them with viz.focus_view.",
+            f"{len(focus):,}",
+            f"{len(referrers):,}",
+            f"{_VIEW_MAX_NODES:,}",
+        )
+    else:
+        plans["focus"] = (
+            f"Referral base of {report.focus}",
+            set(focus) | set(referrers),
+            lambda G, p: viz.focus_view(
+                G, focus, segments=t.get("share_of_wallet"), measures=measures, top=_VIEW_TOP,
+                path=p, **common,
+            ),
+        )  # fmt: skip
+    risk = t.get("at_risk")
+    if risk is not None and len(risk):
+        # the ties at_risk_view draws: the first by expected loss (or risk, or at stake)
+        order = next((c for c in ("expected_loss", "risk", "at_stake") if c in risk), None)
+        ranked = (
+            risk.sort_values(order, ascending=False, kind="stable", na_position="last")
+            if order is not None
+            else risk
+        )
+        ends = ranked.drop_duplicates(["source", "target"]).head(_VIEW_RISK_TOP)
+        plans["at_risk"] = (
             "At-risk ties",
-            lambda p: viz.at_risk_view(
-                G, t["at_risk"], top=100, measures=measures, path=p, **common
+            set(ends["source"].astype("str")) | set(ends["target"].astype("str")),
+            lambda G, p: viz.at_risk_view(
+                G, risk, top=_VIEW_RISK_TOP, measures=measures, path=p, **common
             ),
         )
     key = t.get("key_referrers")
     if key is not None and len(key):
         top_id = str(key["source"].iloc[0])
-        save(
-            "ego_top_referrer",
+        near = ties.loc[((ties["source"] == top_id) | (ties["target"] == top_id)).to_numpy()]
+        plans["ego_top_referrer"] = (
             "Top key referrer's referral neighbourhood",
-            lambda p: viz.ego_view(G, top_id, measures=measures, path=p, **common),
+            {top_id} | set(near["source"].astype("str")) | set(near["target"].astype("str")),
+            lambda G, p: viz.ego_view(G, top_id, measures=measures, path=p, **common),
         )
-    labels = measures.set_index("id")["community"].dropna()
+    labels = measures.set_index("id")["community"].dropna().astype("int64")
     if len(labels):
-        save(
-            "community_0",
-            "Largest care community",
-            lambda p: viz.community_view(
-                G, labels.astype("int64"), 0, measures=measures, path=p, **common
-            ),
-        )
+        members = labels.index[(labels == 0).to_numpy()].astype("str")
+        if len(members) > _VIEW_MAX_NODES:
+            logger.warning(
+                "View community_0 not written: its %s providers are more than %s, which make "
+                "an unreadable page; draw part of it with viz.community_view.",
+                f"{len(members):,}",
+                f"{_VIEW_MAX_NODES:,}",
+            )
+        else:
+            plans["community_0"] = (
+                "Largest care community",
+                set(members),
+                lambda G, p: viz.community_view(G, labels, 0, measures=measures, path=p, **common),
+            )
+    if not plans:
+        return written
+    G = _view_graph(net, set().union(*(nodes for _, nodes, _ in plans.values())))
+    for name, (label, _, make) in plans.items():
+        path = folder / f"{name}.html"
+        try:
+            make(G, path)
+        except ParameterError as exc:  # a view that cannot be drawn on this data
+            logger.warning("View %s not written: %s", name, exc)
+            continue
+        written[label] = f"views/{name}.html"
     return written

@@ -238,3 +238,27 @@ def test_outreach_list_by_hand() -> None:
 def test_talking_points() -> None:
     assert "Reconnect" in talking_point("no referral from Dr A for 5 full months")
     assert talking_point("").startswith("Check in")
+
+
+def test_views_from_the_view_graph_equal_views_of_the_whole_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The report draws its views from the graph induced on the providers they show (no
+    # networkx graph of the whole market); the pages must be those of the whole graph.
+    from referral_graph import report
+    from referral_graph.pipeline import load_network
+
+    paths = datasets.sample_paths()
+    lazy = load_network(events=paths["events"], providers=paths["providers"])
+    report.write_report(lazy, tmp_path / "lazy", focus="Riverside Health", capacity=10)
+    assert not lazy.graph_built
+    whole = load_network(events=paths["events"], providers=paths["providers"])
+    monkeypatch.setattr(report, "_view_graph", lambda net, nodes: net.graph)
+    report.write_report(whole, tmp_path / "whole", focus="Riverside Health", capacity=10)
+    pages = sorted(p.name for p in (tmp_path / "whole" / "views").glob("*.html"))
+    assert pages == sorted(p.name for p in (tmp_path / "lazy" / "views").glob("*.html"))
+    assert {"network.html", "at_risk.html", "ego_top_referrer.html"} <= set(pages)
+    for name in pages:
+        assert (tmp_path / "lazy" / "views" / name).read_bytes() == (
+            tmp_path / "whole" / "views" / name
+        ).read_bytes(), name
