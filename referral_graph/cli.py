@@ -222,8 +222,8 @@ def _print_reports(net: Any) -> None:
 
 
 def _summary(net: Any) -> str:
-    G = net.graph
-    lines = [f"Referral graph: {G.number_of_nodes():,} providers, {G.number_of_edges():,} ties"]
+    cg = net.compact()  # the counts, without building the networkx graph of a large market
+    lines = [f"Referral graph: {cg.n_nodes:,} providers, {cg.n_edges:,} ties"]
     if net.period is not None:
         start, end = net.period
         lines.append(f"Period: {start:%Y-%m-%d} to {end:%Y-%m-%d}")
