@@ -894,82 +894,104 @@ def _count_unknown(con: duckdb.DuckDBPyConnection, counts: _RowCounts) -> None:
             )
 
 
-def _panel_sql(has_patients: bool, has_amount: bool) -> str:
-    """One row per (s, t, month); the two-level distinct count of :mod:`aggregate`."""
-    inner = ["s", "t", "date_trunc('month', date) AS m"]
-    outer = ["s", "t", "CAST(m AS TIMESTAMP_NS) AS month", "CAST(sum(n) AS BIGINT) AS referrals"]
-    if has_patients:
-        inner += ["patient", "sum(w) AS n"]
-        outer.append("count(*) FILTER (WHERE patient IS NOT NULL) AS patients")
-    else:
-        inner.append("sum(w) AS n")
+def _tie_month_patient_sql(has_patients: bool, has_amount: bool) -> str:
+    """``rg_pm``: the kept rows summed per (tie, month, patient): the one pass over them."""
+    keys = ["s", "t", "date_trunc('month', date) AS m"] + (["patient"] if has_patients else [])
+    values = ["sum(w) AS n", "min(date) AS d0", "max(date) AS d1"]
     if has_amount:
-        inner.append("sum(amount * w) AS amount")
-        outer.append("CAST(sum(amount) AS DOUBLE) AS amount")
+        values.append("sum(amount * w) AS amount")
     group = "s, t, m" + (", patient" if has_patients else "")
-    cols = ["i.id AS source", "j.id AS target"] + [
-        f"p.{c}" for c in ("month", "referrals", "patients", "amount")
-        if c in ("month", "referrals") or (c == "patients" and has_patients)
-        or (c == "amount" and has_amount)
-    ]  # fmt: skip
     return (
-        f"WITH per_patient AS (SELECT {', '.join(inner)} FROM rg_good GROUP BY {group}), "
-        f"p AS (SELECT {', '.join(outer)} FROM per_patient GROUP BY s, t, m) "
-        f"SELECT {', '.join(cols)} FROM p JOIN rg_ids i ON i.code = p.s "
-        "JOIN rg_ids j ON j.code = p.t ORDER BY p.s, p.t, p.month"
+        f"CREATE TEMP TABLE rg_pm AS SELECT {', '.join(keys + values)} FROM rg_good "
+        f"GROUP BY {group}"
     )
 
 
-def _ties_sql(has_patients: bool, has_amount: bool, has_dates: bool) -> str:
-    """One row per (s, t): referrals, distinct patients over the period, dates, months."""
-    inner = ["s", "t"]
-    outer = ["s", "t", "CAST(sum(n) AS BIGINT) AS referrals"]
-    names = ["referrals"]
+def _panel_table_sql(has_patients: bool, has_amount: bool) -> str:
+    """``rg_panel``: one row per (s, t, month), with distinct patients and the month's dates."""
+    values = ["CAST(sum(n) AS BIGINT) AS referrals", "min(d0) AS d0", "max(d1) AS d1"]
     if has_patients:
-        inner += ["patient", "sum(w) AS n"]
-        outer.append("count(*) FILTER (WHERE patient IS NOT NULL) AS patients")
-        names.append("patients")
-    else:
-        inner.append("sum(w) AS n")
+        values.append("count(*) FILTER (WHERE patient IS NOT NULL) AS patients")
     if has_amount:
-        inner.append("sum(amount * w) AS amount")
-        outer.append("CAST(sum(amount) AS DOUBLE) AS amount")
-        names.append("amount")
-    if has_dates:
-        inner += ["min(date) AS d0", "max(date) AS d1"]
-        outer += [
-            "CAST(min(d0) AS TIMESTAMP_NS) AS first_date",
-            "CAST(max(d1) AS TIMESTAMP_NS) AS last_date",
-        ]
-        names += ["first_date", "last_date"]
-    group = "s, t" + (", patient" if has_patients else "")
-    sql = (
-        f"WITH per_patient AS (SELECT {', '.join(inner)} FROM rg_good GROUP BY {group}), "
-        f"x AS (SELECT {', '.join(outer)} FROM per_patient GROUP BY s, t)"
-    )
-    select = ["i.id AS source", "j.id AS target"] + [f"x.{c}" for c in names]
-    tail = ""
-    if has_dates:
-        sql += (
-            ", mo AS (SELECT s, t, count(*) AS active_months FROM "
-            "(SELECT DISTINCT s, t, date_trunc('month', date) AS m FROM rg_good) GROUP BY s, t)"
-        )
-        select.append("mo.active_months")
-        tail = "JOIN mo ON mo.s = x.s AND mo.t = x.t "
+        values.append("CAST(sum(amount) AS DOUBLE) AS amount")
     return (
-        f"{sql} SELECT {', '.join(select)} FROM x {tail}"
+        f"CREATE TEMP TABLE rg_panel AS SELECT s, t, m, {', '.join(values)} FROM rg_pm "
+        "GROUP BY s, t, m"
+    )
+
+
+def _panel_output_sql(has_patients: bool, has_amount: bool) -> str:
+    """The panel as written, in the columns and order of `aggregate.edge_panel`."""
+    cols = ["i.id AS source", "j.id AS target", "CAST(p.m AS TIMESTAMP_NS) AS month", "p.referrals"]
+    cols += (["p.patients"] if has_patients else []) + (["p.amount"] if has_amount else [])
+    return (
+        f"SELECT {', '.join(cols)} FROM rg_panel p JOIN rg_ids i ON i.code = p.s "
+        "JOIN rg_ids j ON j.code = p.t ORDER BY p.s, p.t, p.m"
+    )
+
+
+def _ties_from_panel_sql(has_patients: bool, has_amount: bool) -> str:
+    """The ties of dated events: sums over the panel; distinct patients over the period."""
+    values = [
+        "CAST(sum(referrals) AS BIGINT) AS referrals",
+        "CAST(min(d0) AS TIMESTAMP_NS) AS first_date",
+        "CAST(max(d1) AS TIMESTAMP_NS) AS last_date",
+        "count(*) AS active_months",
+    ]
+    if has_amount:
+        values.append("CAST(sum(amount) AS DOUBLE) AS amount")
+    sql = f"WITH x AS (SELECT s, t, {', '.join(values)} FROM rg_panel GROUP BY s, t)"
+    select = ["i.id AS source", "j.id AS target", "x.referrals"]
+    join = ""
+    if has_patients:
+        sql += (
+            ", pt AS (SELECT s, t, count(patient) AS patients FROM "
+            "(SELECT DISTINCT s, t, patient FROM rg_pm) GROUP BY s, t)"
+        )
+        select.append("pt.patients")
+        join = "JOIN pt ON pt.s = x.s AND pt.t = x.t "
+    select += (["x.amount"] if has_amount else []) + [
+        "x.first_date",
+        "x.last_date",
+        "x.active_months",
+    ]
+    return (
+        f"{sql} SELECT {', '.join(select)} FROM x {join}"
         "JOIN rg_ids i ON i.code = x.s JOIN rg_ids j ON j.code = x.t ORDER BY x.s, x.t"
     )
 
 
-#: Each provider's distinct patients as referrer or receiver (kept rows with a patient id).
-_PATIENTS_SQL = (
-    "WITH pairs AS (SELECT s AS c, patient FROM rg_good WHERE patient IS NOT NULL "
-    "UNION SELECT t AS c, patient FROM rg_good WHERE patient IS NOT NULL), "
-    "n AS (SELECT c, count(*) AS patients FROM pairs GROUP BY c) "
-    "SELECT i.id AS id, CAST(n.patients AS BIGINT) AS patients FROM n "
-    "JOIN rg_ids i ON i.code = n.c ORDER BY i.id"
-)
+def _ties_sql(has_patients: bool, has_amount: bool) -> str:
+    """The ties of undated events: referrals and distinct patients per (s, t)."""
+    inner = ["s", "t", "sum(w) AS n"] + (["patient"] if has_patients else [])
+    outer = ["s", "t", "CAST(sum(n) AS BIGINT) AS referrals"]
+    names = ["referrals"]
+    if has_patients:
+        outer.append("count(*) FILTER (WHERE patient IS NOT NULL) AS patients")
+        names.append("patients")
+    if has_amount:
+        inner.append("sum(amount * w) AS amount")
+        outer.append("CAST(sum(amount) AS DOUBLE) AS amount")
+        names.append("amount")
+    group = "s, t" + (", patient" if has_patients else "")
+    select = ["i.id AS source", "j.id AS target"] + [f"x.{c}" for c in names]
+    return (
+        f"WITH per_patient AS (SELECT {', '.join(inner)} FROM rg_good GROUP BY {group}), "
+        f"x AS (SELECT {', '.join(outer)} FROM per_patient GROUP BY s, t) "
+        f"SELECT {', '.join(select)} FROM x "
+        "JOIN rg_ids i ON i.code = x.s JOIN rg_ids j ON j.code = x.t ORDER BY x.s, x.t"
+    )
+
+
+def _patients_sql(rows: str) -> str:
+    """Each provider's distinct patients as referrer or receiver (rows with a patient id)."""
+    return (
+        f"WITH pairs AS (SELECT s AS c, patient FROM {rows} WHERE patient IS NOT NULL "
+        f"UNION SELECT t AS c, patient FROM {rows} WHERE patient IS NOT NULL), "
+        "n AS (SELECT c, count(*) AS patients FROM pairs GROUP BY c) "
+        "SELECT i.id AS id, CAST(n.patients AS BIGINT) AS patients FROM n "
+        "JOIN rg_ids i ON i.code = n.c ORDER BY i.id"
+    )
 
 
 def _copy(con: duckdb.DuckDBPyConnection, select: str, path: Path) -> Path:
@@ -1290,25 +1312,39 @@ def aggregate_files(
         paths_out: dict[str, Path] = {}
         result = FilesAggregation(paths=paths_out, report=report, events=int(kept))
         if has_dates:
+            # One pass over the rows: per tie, month and patient; the panel, the ties and the
+            # patient panels are all summed from it (and from the panel).
             step("writing the panel")
+            con.execute(_tie_month_patient_sql(has_patients, has_amount))
+            con.execute("DROP TABLE rg_good")
+            con.execute(_panel_table_sql(has_patients, has_amount))
             paths_out["panel"] = _copy(
-                con, _panel_sql(has_patients, has_amount), out / "panel.parquet"
+                con, _panel_output_sql(has_patients, has_amount), out / "panel.parquet"
             )
             result.tie_months = _count_rows(paths_out["panel"])
-            first, last = con.execute("SELECT min(date), max(date) FROM rg_good").fetchall()[0]
+            first, last = con.execute("SELECT min(d0), max(d1) FROM rg_panel").fetchall()[0]
             if first is not None:
                 result.period = (pd.Timestamp(first), pd.Timestamp(last))
-        step("writing the ties")
-        paths_out["ties"] = _copy(
-            con, _ties_sql(has_patients, has_amount, has_dates), out / "ties.parquet"
-        )
+            step("writing the ties")
+            paths_out["ties"] = _copy(
+                con, _ties_from_panel_sql(has_patients, has_amount), out / "ties.parquet"
+            )
+            rows = "rg_panel"
+        else:
+            step("writing the ties")
+            paths_out["ties"] = _copy(
+                con, _ties_sql(has_patients, has_amount), out / "ties.parquet"
+            )
+            rows = "rg_good"
         result.ties = _count_rows(paths_out["ties"])
         if has_patients:
             step("counting patient panels")
-            paths_out["patients"] = _copy(con, _PATIENTS_SQL, out / "patients.parquet")
+            paths_out["patients"] = _copy(
+                con, _patients_sql("rg_pm" if has_dates else "rg_good"), out / "patients.parquet"
+            )
         result.providers = int(
             con.execute(
-                "SELECT count(*) FROM (SELECT s AS c FROM rg_good UNION SELECT t FROM rg_good)"
+                f"SELECT count(*) FROM (SELECT s AS c FROM {rows} UNION SELECT t FROM {rows})"
             ).fetchall()[0][0]
         )
         paths_out["report"] = _io.write_table(report.to_frame(), out / "validation.csv")
