@@ -69,7 +69,7 @@ from referral_graph.exceptions import (
     ParameterError,
     ReferralGraphError,
 )
-from referral_graph.strength import _check_weights, _prepare_ties, _sorted_ids
+from referral_graph.strength import _check_weights, _codes, _prepare_ties, _sorted_ids
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -128,6 +128,11 @@ def _lookup(providers: pd.DataFrame, column: str) -> pd.Series:
     return values[~values.index.duplicated()]
 
 
+def _member(values: pd.Index | pd.Series, of: pd.Series) -> npt.NDArray[np.bool_]:
+    """Whether each value is one of `of` (hash lookups of the distinct values only)."""
+    return _codes(values, pd.Index(of.unique())) >= 0
+
+
 def _categorical(codes: IntArray, labels: pd.Index) -> pd.Categorical:
     """A categorical column from codes into sorted `labels` (-1: missing)."""
     return pd.Categorical.from_codes(codes, categories=labels)
@@ -144,16 +149,24 @@ def _labels(column: pd.Series, codes: IntArray) -> pd.Series:
     return pd.Series(categories.array.take(codes, allow_fill=True))
 
 
-def _sum_by(codes: IntArray, n: int, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """Sum of `values` per code in ``[0, n)`` (negative codes left out), in their dtype."""
+def _sum_by(
+    codes: IntArray, n: int, values: npt.NDArray[Any], *, min_count: int = 0
+) -> npt.NDArray[Any]:
+    """Sum of `values` per code in ``[0, n)`` (negative codes left out), in their dtype.
+
+    Floats are summed by pandas (compensated summation, missing values
+    skipped; NaN for fewer than `min_count` values), so that the sums equal a
+    groupby's on the labels.
+    """
     ok = codes >= 0
+    if values.dtype.kind == "f":
+        sums = pd.Series(values[ok]).groupby(codes[ok], sort=False).sum(min_count=min_count)
+        out = np.zeros(n) if min_count == 0 else np.full(n, np.nan)
+        out[sums.index.to_numpy()] = sums.to_numpy()
+        return out
     weights = values[ok].astype(np.float64)
-    sums = np.bincount(codes[ok], weights=weights, minlength=n).astype(np.float64)
-    if values.dtype.kind in "iu":
-        return np.rint(sums).astype(values.dtype)
-    if values.dtype.kind == "b":
-        return np.rint(sums).astype(np.int64)
-    return sums
+    counts = np.bincount(codes[ok], weights=weights, minlength=n).astype(np.float64)
+    return np.rint(counts).astype(np.int64 if values.dtype.kind == "b" else values.dtype)
 
 
 def _distinct_by(codes: IntArray, n: int, other: IntArray) -> IntArray:
@@ -179,7 +192,7 @@ def _top_by(
         return best, best_sum
     width = int(label[ok].max()) + 1
     codes, pairs = pd.factorize(group[ok] * width + label[ok])
-    sums = np.bincount(codes, weights=value[ok].astype(np.float64), minlength=len(pairs))
+    sums = _sum_by(codes, len(pairs), value[ok]).astype(np.float64)
     positive = sums > 0
     g, lab, s = pairs[positive] // width, pairs[positive] % width, sums[positive]
     order = np.lexsort((lab, -s, g))
@@ -280,8 +293,8 @@ def _market(
     by = "all" if everything else "specialty"
     prepared = _prepare_ties(ties, func)
     frame, keys = prepared.frame, prepared.keys
-    known = set(providers["id"].astype("str"))
-    unknown = [i for i in ids if i not in known]
+    known = _member(pd.Series(ids, dtype="str"), providers["id"].astype("str"))
+    unknown = [i for i, found in zip(ids, known, strict=True) if not found]
     if unknown:
         logger.info(
             "%s: %d focus id(s) are not in the providers table (e.g. %s)",
@@ -295,7 +308,7 @@ def _market(
     spec = _lookup(providers, "specialty")
     org = _lookup(providers, "organization")
     # -- per id of the tie table (sorted), then per tie through the target's code ------
-    id_focus = np.append(np.asarray(keys.ids.isin(set(ids)), dtype=bool), False)
+    id_focus = np.append(_member(keys.ids, pd.Series(ids, dtype="str")), False)
     id_org = org.reindex(keys.ids)
     id_competitor = id_org.where(id_org.notna(), pd.Series(keys.ids, index=keys.ids))
     label_codes, label_values = pd.factorize(spec.reindex(keys.ids))
@@ -677,7 +690,8 @@ def share_of_wallet(
     out["to_competitors"] = out["total"] - out["to_focus"]
     out["share"] = (out["to_focus"] / out["total"]).astype("float64").clip(0.0, 1.0)
     out["segment"] = _segment(out["share"], threshold)
-    out["internal"] = np.asarray(table["source"].cat.categories.isin(focus_set))[rows]
+    focus_ids = pd.Series(list(focus_set), dtype="str")
+    out["internal"] = _member(table["source"].cat.categories, focus_ids)[rows]
     competitor = _codes_of(table["competitor"])
     leaked = ~is_focus
     top, top_sum = _top_by(source[leaked], n, competitor[leaked], referrals[leaked])
@@ -785,10 +799,7 @@ def share_of_wallet_by_specialty(
     out["share"] = (out["referrals"] / out["specialty_total"]).astype("float64").clip(0.0, 1.0)
     if "amount" in table.columns:
         amount = table["amount"].to_numpy(dtype=np.float64)
-        known = ~np.isnan(amount)
-        total_amount = _sum_by(group, n, np.where(known, amount, 0.0))
-        counted = _sum_by(group, n, known)
-        out["amount"] = np.where(counted > 0, total_amount, np.nan)[rows]
+        out["amount"] = _sum_by(group, n, amount, min_count=1)[rows]
     order = np.lexsort((rows, g_comp[rows], -sums[rows], g_spec[rows], g_source[rows]))
     return out.take(order).reset_index(drop=True)
 

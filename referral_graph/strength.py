@@ -397,13 +397,6 @@ def _month_stats(
     return stats.result()
 
 
-def _group_sums(keys: IntArray, values: FloatArray) -> FloatArray:
-    """For each row, the sum of `values` over the rows with the same key."""
-    codes, uniques = pd.factorize(keys)
-    sums = np.bincount(codes, weights=values, minlength=len(uniques)).astype(np.float64)
-    return sums[codes]
-
-
 def _ties_from_panel(panel: pd.DataFrame) -> pd.DataFrame:
     """Sum a panel (one row per source, target, month) to one row per tie.
 
@@ -739,12 +732,13 @@ def _shares(
 ) -> tuple[pd.Series, pd.Series, str | None]:
     """Share of the referrer's referrals in the receiving specialty (or in total)."""
     ref = referrals.to_numpy(dtype=np.float64)
+    counts = pd.Series(ref)  # summed by pandas (compensated sums), as a groupby on the ids
     source = keys.source + 1  # missing ids are a group of their own
-    total = np.bincount(source, weights=ref)[source] if len(ref) else ref
+    total = counts.groupby(source, sort=False).transform("sum").to_numpy()
     known = specialty.notna().to_numpy()
     spec_codes, spec_values = pd.factorize(specialty)  # missing: -1, a group of its own
-    in_specialty = _group_sums(source * (len(spec_values) + 1) + spec_codes + 1, ref)
-    denom = np.where(known, in_specialty, total)
+    pair = source * (len(spec_values) + 1) + spec_codes + 1
+    denom = np.where(known, counts.groupby(pair, sort=False).transform("sum").to_numpy(), total)
     share = np.divide(ref, denom, out=np.zeros_like(ref), where=denom > 0).clip(0.0, 1.0)
     index = specialty.index
     basis = _labelled(["specialty", "total"], np.where(known, 0, 1), index)
