@@ -23,6 +23,11 @@ Referrers are segmented as *loyalists* (share >= `loyal_threshold`, default
 *splitters* (in between). Referrers who are themselves focus providers are
 kept and flagged ``internal`` (internal leakage matters too).
 
+Every table starts from the market. To compute several tables of one focus
+organisation, build it once with :func:`focus_market` and pass it as
+``market=`` (as :func:`referral_graph.scores.score_network` does): the tables
+are the same, the market is not recomputed for each.
+
 Counts here are not small-cell suppressed: suppress them with
 :func:`referral_graph.privacy.suppress_frame` before showing or exporting.
 
@@ -635,6 +640,10 @@ def share_of_wallet(
         focus competes for everything it sends).
     specialties : iterable of str, optional
         The focus specialties, instead of those of the focus providers.
+    market : FocusMarket, optional
+        The market computed once by :func:`focus_market` from the same
+        `ties`, `providers` and `focus_ids`, with the same `by` and
+        `specialties` (checked); computed here when omitted.
 
     Returns
     -------
@@ -740,6 +749,8 @@ def share_of_wallet_by_specialty(
     ties, providers, focus_ids, specialties
         As in :func:`share_of_wallet` (the market is always the focus
         specialties).
+    market : FocusMarket, optional
+        As in :func:`share_of_wallet` (built with ``by="specialty"``).
 
     Returns
     -------
@@ -823,6 +834,8 @@ def leakage_summary(
         ``"specialty"``: the receiving specialty; ``"referrer_organization"``:
         the referrer's ``organization`` (`UNAFFILIATED` when it has none);
         ``"competitor"``: the receiving competitor.
+    market : FocusMarket, optional
+        As in :func:`share_of_wallet` (built with ``by="specialty"``).
 
     Returns
     -------
@@ -1036,6 +1049,8 @@ def key_referrers(
         Rank the focus organisation's own providers too (they refer to each
         other); by default the table lists outside referrers only, the ones a
         liaison works with.
+    market : FocusMarket, optional
+        As in :func:`share_of_wallet` (built with ``by="specialty"``).
 
     Returns
     -------
