@@ -893,7 +893,8 @@ def leakage_summary(
         rows = np.flatnonzero(sums > 0)
         out = out.iloc[rows].reset_index(drop=True)
         out.insert(0, "competitor", _labels(table["competitor"], rows))
-        total = float(out["referrals"].sum())
+        met = pd.unique(comp[comp >= 0])  # the competitors in the order they are met
+        total = float(pd.Series(sums[met[sums[met] > 0]]).sum())
         out.insert(
             2,
             "share_of_leakage",

@@ -333,6 +333,7 @@ class _Prepared:
     frame: pd.DataFrame
     keys: _Keys
     from_panel: pd.DataFrame | None
+    order: IntArray | None = None  # the input's rows in `frame`'s order (None: unchanged)
 
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
@@ -449,7 +450,7 @@ def _prepare_ties(ties: pd.DataFrame, func: str, *, sort: bool = False) -> _Prep
     if order is not None:
         frame = frame.take(order)
         keys = keys.take(order)
-    return _Prepared(frame.reset_index(drop=True), keys, from_panel)
+    return _Prepared(frame.reset_index(drop=True), keys, from_panel, order)
 
 
 def _check_panel(panel: pd.DataFrame, func: str) -> tuple[pd.Series, pd.Series]:
@@ -712,7 +713,9 @@ def _raw_figures(
     out["trend_basis"] = _labelled([str(basis)], np.where(has_basis, 0, -1), ties.index)
 
     # -- share of wallet and reciprocity ------------------------------------------------
-    share, share_basis, note = _shares(keys, out["target_specialty"], out["referrals"])
+    share, share_basis, note = _shares(
+        keys, out["target_specialty"], out["referrals"], prepared.order
+    )
     if note:
         notes.append(note)
     out["share"] = share
@@ -727,18 +730,31 @@ def _raw_figures(
     return out, reasons, notes, as_of
 
 
+def _group_totals(values: FloatArray, groups: IntArray, order: IntArray | None) -> FloatArray:
+    """Per row, the sum of `values` over its group.
+
+    Summed by pandas (compensated sums) in the tie table's own row order: the
+    rows are in that table's order taken by `order` (None: the same order).
+    """
+    if order is None:
+        return np.asarray(pd.Series(values).groupby(groups, sort=False).transform("sum"))
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    given = pd.Series(values[back]).groupby(groups[back], sort=False).transform("sum")
+    return np.asarray(given)[order]
+
+
 def _shares(
-    keys: _Keys, specialty: pd.Series, referrals: pd.Series
+    keys: _Keys, specialty: pd.Series, referrals: pd.Series, order: IntArray | None
 ) -> tuple[pd.Series, pd.Series, str | None]:
     """Share of the referrer's referrals in the receiving specialty (or in total)."""
     ref = referrals.to_numpy(dtype=np.float64)
-    counts = pd.Series(ref)  # summed by pandas (compensated sums), as a groupby on the ids
     source = keys.source + 1  # missing ids are a group of their own
-    total = counts.groupby(source, sort=False).transform("sum").to_numpy()
+    total = _group_totals(ref, source, order)
     known = specialty.notna().to_numpy()
     spec_codes, spec_values = pd.factorize(specialty)  # missing: -1, a group of its own
     pair = source * (len(spec_values) + 1) + spec_codes + 1
-    denom = np.where(known, counts.groupby(pair, sort=False).transform("sum").to_numpy(), total)
+    denom = np.where(known, _group_totals(ref, pair, order), total)
     share = np.divide(ref, denom, out=np.zeros_like(ref), where=denom > 0).clip(0.0, 1.0)
     index = specialty.index
     basis = _labelled(["specialty", "total"], np.where(known, 0, 1), index)
@@ -1078,7 +1094,9 @@ def org_strength(
     org_of_id = np.append(organizations.get_indexer(pd.Index(lookup.reindex(keys.ids))), -1)
     org = org_of_id[keys.target].astype(np.int64)
     ref_total = table["referrals"].to_numpy(dtype=np.float64)
-    source_total = np.bincount(keys.source + 1, weights=ref_total, minlength=len(keys.ids) + 1)
+    per_source = pd.Series(ref_total).groupby(keys.source + 1, sort=False).sum()
+    source_total = np.zeros(len(keys.ids) + 1)
+    source_total[per_source.index.to_numpy()] = per_source.to_numpy()
     dropped = org < 0
     if bool(dropped.any()):
         logger.info(
