@@ -7,7 +7,8 @@ fresh process so that peak memory is its own:
 * ``duckdb``: ``io.read_events`` then ``aggregate.aggregate_events`` (in memory);
 * ``files``: ``scale.aggregate_files`` (DuckDB out of core, Parquet written);
 * ``spark``: ``spark.aggregate_spark`` on ``local[2]`` (Parquet written), session start-up
-  included (it is part of what a user waits for).
+  included (it is part of what a user waits for). Its peak RSS is the Python driver's only:
+  the JVM is another process, its heap set by ``spark.driver.memory``.
 
 Spark on one small machine is expected to be the slowest: the point is that the same
 checks and the same output run on a cluster (``docs/memory.md``).
