@@ -271,15 +271,7 @@ class CompactGraph:
                     f"edge ({m}). Got {len(w)} instead."
                 )
         lead = _id_array(nodes, "nodes") if nodes is not None else np.empty(0, dtype=object)
-        both = np.empty(len(lead) + 2 * m, dtype=object)
-        both[: len(lead)] = lead
-        both[len(lead) :: 2] = s
-        both[len(lead) + 1 :: 2] = t
-        codes, uniques = pd.factorize(both)
-        ids = np.empty(len(uniques), dtype=object)
-        ids[:] = list(uniques)
-        src = codes[len(lead) :: 2].astype(np.int32)
-        dst = codes[len(lead) + 1 :: 2].astype(np.int32)
+        ids, src, dst = _node_codes(lead, s, t)
         _check_weights(w, "weights", lambda i: (s[i], t[i]))
         src, dst, (w,) = _coalesce(src, dst, len(ids), [w])
         return cls(ids, src, dst, w)
@@ -345,15 +337,7 @@ class CompactGraph:
             if providers is not None
             else np.empty(0, dtype=object)
         )
-        both = np.empty(len(lead) + 2 * len(s), dtype=object)
-        both[: len(lead)] = lead
-        both[len(lead) :: 2] = s
-        both[len(lead) + 1 :: 2] = t
-        codes, uniques = pd.factorize(both)
-        ids = np.empty(len(uniques), dtype=object)
-        ids[:] = list(uniques)
-        src = codes[len(lead) :: 2].astype(np.int32)
-        dst = codes[len(lead) + 1 :: 2].astype(np.int32)
+        ids, src, dst = _node_codes(lead, s, t)
         w: FloatArray = (
             np.ones(len(s), dtype=np.float64)
             if weight is None or weight not in ties.columns
@@ -552,6 +536,25 @@ def _networkx_edge_arrays(
         _check_weights(weights, attr, edge_of)
         out.append(weights)
     return src, dst, out
+
+
+def _node_codes(
+    lead: ObjectArray, sources: ObjectArray, targets: ObjectArray
+) -> tuple[ObjectArray, IntArray, IntArray]:
+    """Node ids and tie positions: `lead` first, then ids by first appearance, source first.
+
+    The order in which a ``networkx.DiGraph`` built from the same tables numbers its nodes.
+    """
+    both = np.empty(len(lead) + 2 * len(sources), dtype=object)
+    both[: len(lead)] = lead
+    both[len(lead) :: 2] = sources
+    both[len(lead) + 1 :: 2] = targets
+    codes, uniques = pd.factorize(both)
+    ids = np.empty(len(uniques), dtype=object)
+    ids[:] = list(uniques)
+    src = codes[len(lead) :: 2].astype(np.int32)
+    dst = codes[len(lead) + 1 :: 2].astype(np.int32)
+    return ids, src, dst
 
 
 def _numeric_column(values: pd.Series, name: str, default: float) -> FloatArray:

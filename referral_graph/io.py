@@ -599,6 +599,44 @@ def _shared_codes(
     return {"source": s_codes, "target": remap[t_codes]}, uniques
 
 
+def _check_id_columns(
+    frame: pd.DataFrame,
+    cols: Mapping[str, str],
+    out: dict[str, pd.Series],
+    *,
+    report: ValidationReport,
+    npi: NpiMode,
+    message: str,
+    hint: str,
+) -> tuple[pd.Series, dict[str, npt.NDArray[np.intp]]]:
+    """Clean the source and target ids into `out`; report blanks, NPIs and self-referrals.
+
+    One factorisation of both columns serves the NPI checks and the self-referral test.
+    Returns the rows to exclude and the ids' shared codes (-1 for missing).
+    """
+    bad = pd.Series(False, index=frame.index)
+    for key in ("source", "target"):
+        out[key] = _clean_ids(frame[cols[key]])
+    id_codes, uniques = _shared_codes(out["source"], out["target"])
+    for key in ("source", "target"):
+        factorized = (id_codes[key], uniques)
+        bad |= check_ids(out[key], report=report, column=cols[key], npi=npi, factorized=factorized)
+    same = (id_codes["source"] == id_codes["target"]) & (id_codes["source"] >= 0)
+    self_ref = pd.Series(same, index=frame.index) & ~bad
+    if self_ref.any():
+        report.add(
+            "self_referral",
+            message,
+            column=cols["source"],
+            rows=frame.index[self_ref.to_numpy()],
+            examples=out["source"][self_ref].drop_duplicates().head(3),
+            excluded=True,
+            hint=hint,
+        )
+        bad |= self_ref
+    return bad, id_codes
+
+
 def _duplicated_rows(frame: pd.DataFrame, *, keys: Sequence[str] | None = None) -> pd.Series:
     """``frame.duplicated(keep="first")``, in a fraction of the time and memory on large tables.
 
@@ -747,33 +785,16 @@ def read_events(
     logger.info("Reading events from %s with columns %s", report.name, _mapped_columns(cols))
     frame = raw.frame
     out: dict[str, pd.Series] = {}
-    bad = pd.Series(False, index=frame.index)
-    for key in ("source", "target"):
-        out[key] = _clean_ids(frame[cols[key]])
-    # One factorisation of both id columns serves the NPI checks, the self-referral test and
-    # the duplicate test (integers hash and compare far faster than strings).
-    id_codes, uniques = _shared_codes(out["source"], out["target"])
-    for key in ("source", "target"):
-        bad |= check_ids(
-            out[key],
-            report=report,
-            column=cols[key],
-            npi=npi,
-            factorized=(id_codes[key], uniques),
-        )
-    same = (id_codes["source"] == id_codes["target"]) & (id_codes["source"] >= 0)
-    self_ref = pd.Series(same, index=frame.index) & ~bad
-    if self_ref.any():
-        report.add(
-            "self_referral",
-            "the source and target are the same provider (self-referral)",
-            column=cols["source"],
-            rows=frame.index[self_ref.to_numpy()],
-            examples=out["source"][self_ref].drop_duplicates().head(3),
-            excluded=True,
-            hint="self-referrals are not ties of the network; remove them or check the id columns",
-        )
-        bad |= self_ref
+    # The id codes also serve the duplicate test (integers hash far faster than strings).
+    bad, id_codes = _check_id_columns(
+        frame,
+        cols,
+        out,
+        report=report,
+        npi=npi,
+        message="the source and target are the same provider (self-referral)",
+        hint="self-referrals are not ties of the network; remove them or check the id columns",
+    )
     if "date" in cols:
         dates, date_bad = _date_column(
             frame[cols["date"]], report=report, column=cols["date"], date_format=date_format
@@ -968,32 +989,15 @@ def read_edges(
     )
     frame = raw.frame
     out: dict[str, pd.Series] = {}
-    bad = pd.Series(False, index=frame.index)
-    for key in ("source", "target"):
-        out[key] = _clean_ids(frame[cols[key]])
-    # One factorisation of both id columns serves the NPI checks and the self-referral test.
-    id_codes, uniques = _shared_codes(out["source"], out["target"])
-    for key in ("source", "target"):
-        bad |= check_ids(
-            out[key],
-            report=report,
-            column=cols[key],
-            npi=npi,
-            factorized=(id_codes[key], uniques),
-        )
-    same = (id_codes["source"] == id_codes["target"]) & (id_codes["source"] >= 0)
-    self_ref = pd.Series(same, index=frame.index) & ~bad
-    if self_ref.any():
-        report.add(
-            "self_referral",
-            "the source and target are the same provider",
-            column=cols["source"],
-            rows=frame.index[self_ref.to_numpy()],
-            examples=out["source"][self_ref].drop_duplicates().head(3),
-            excluded=True,
-            hint="self-loops are not ties of the network; remove them",
-        )
-        bad |= self_ref
+    bad, _ = _check_id_columns(
+        frame,
+        cols,
+        out,
+        report=report,
+        npi=npi,
+        message="the source and target are the same provider",
+        hint="self-loops are not ties of the network; remove them",
+    )
     if "weight" in cols:
         weight, wbad = parse_numbers(
             frame[cols["weight"]], report=report, column=cols["weight"], kind="count"
