@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,14 @@ from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.io import atomic_path
 from referral_graph.privacy import DEFAULT_THRESHOLD, is_count_name
 
-__all__ = ["graph_from_tables", "graph_to_tables", "load_graph", "period_of_ties", "save_graph"]
+__all__ = [
+    "graph_from_tables",
+    "graph_to_tables",
+    "induced_subgraph",
+    "load_graph",
+    "period_of_ties",
+    "save_graph",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +231,29 @@ def _add_edges(
         else:
             existing.update(data)
     nx._clear_cache(G)
+
+
+def induced_subgraph(G: nx.DiGraph, nodes: Iterable[Hashable]) -> nx.DiGraph:
+    """The subgraph of `G` induced on `nodes`, as a new graph in `G`'s node and tie order.
+
+    Unlike ``G.subgraph(nodes)``, which iterates a small node set in the set's own
+    order (string hashing is salted per process), the result is the same in every
+    Python process, so layouts and pages drawn from it are reproducible.
+
+    Examples
+    --------
+    >>> G = nx.DiGraph([("A", "B"), ("B", "C"), ("C", "A")])
+    >>> H = induced_subgraph(G, {"C", "A"})
+    >>> list(H.nodes), list(H.edges)
+    (['A', 'C'], [('C', 'A')])
+    """
+    keep = set(nodes)
+    order = [n for n in G if n in keep]
+    H = G.__class__()
+    H.graph.update(G.graph)
+    H.add_nodes_from((n, G.nodes[n]) for n in order)
+    H.add_edges_from((u, v, d) for u in order for v, d in G.succ[u].items() if v in keep)
+    return H
 
 
 def period_of_ties(ties: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp] | None:

@@ -1142,10 +1142,10 @@ def _view_graph(net: ReferralNetwork, nodes: set[str]) -> Any:
     view of it equals the same view of ``net.graph``; on a market of millions of ties this
     spares building the networkx graph of all of them.
     """
-    from referral_graph.graph import graph_from_tables
+    from referral_graph.graph import graph_from_tables, induced_subgraph
 
     if net.graph_built:
-        return net.graph.subgraph(nodes).copy()
+        return induced_subgraph(net.graph, nodes)
     order = pd.Series(net.compact().ids, dtype="str")
     chosen = order[order.isin(nodes).to_numpy()]
     providers = net.providers.drop_duplicates("id")

@@ -61,6 +61,7 @@ from referral_graph.exceptions import (
     ParameterError,
     SchemaError,
 )
+from referral_graph.graph import induced_subgraph
 from referral_graph.io import atomic_path
 from referral_graph.privacy import DEFAULT_THRESHOLD, format_count
 
@@ -1079,22 +1080,6 @@ def _view(
     return net
 
 
-def _induced(G: nx.DiGraph, nodes: Iterable[Hashable]) -> nx.DiGraph:
-    """The subgraph induced on `nodes`, as a new graph with nodes and ties in `G`'s order.
-
-    ``G.subgraph`` iterates a small node set in the set's own order, which changes from
-    one Python process to the next (string hashing is salted): the layout, and so the
-    page, would not be reproducible.
-    """
-    keep = set(nodes)
-    order = [n for n in G if n in keep]
-    H = G.__class__()
-    H.graph.update(G.graph)
-    H.add_nodes_from((n, G.nodes[n]) for n in order)
-    H.add_edges_from((u, v, d) for u in order for v, d in G.succ[u].items() if v in keep)
-    return H
-
-
 def _full_table(
     func: str, graph: nx.DiGraph, measures: pd.DataFrame | None, *names: object
 ) -> dict[str, dict[str, Any]]:
@@ -1172,7 +1157,12 @@ def network_view(
             "size_by": by,
         }
         return _view(
-            _induced(G, keep), func=func, table=table, defaults=defaults, options=options, path=path
+            induced_subgraph(G, keep),
+            func=func,
+            table=table,
+            defaults=defaults,
+            options=options,
+            path=path,
         )
 
     if "color_by" in options:
@@ -1460,7 +1450,7 @@ def ego_view(
     defaults = {"title": f"Referral neighbourhood of {name} ({hops} hop{plural}, {direction})"}
     table = _full_table(func, G, measures, options.get("size_by", "in_strength"))
     return _view(
-        _induced(G, reached),
+        induced_subgraph(G, reached),
         func=func,
         table=table,
         defaults=defaults,
@@ -1540,7 +1530,12 @@ def community_view(
     table["community"] = {i: v for i, v in label_of.items() if v is not None}
     defaults = {"title": f"Community {int(number)}: {len(nodes):,} providers"}
     return _view(
-        _induced(G, nodes), func=func, table=table, defaults=defaults, options=options, path=path
+        induced_subgraph(G, nodes),
+        func=func,
+        table=table,
+        defaults=defaults,
+        options=options,
+        path=path,
     )
 
 
@@ -1615,7 +1610,7 @@ def at_risk_view(
     _check_ids_in_graph(func, "at_risk", G, [end for tie in ties for end in tie])
 
     threshold = options.get("threshold", DEFAULT_THRESHOLD)
-    drawn = _induced(G, {end for tie in ties for end in tie})
+    drawn = induced_subgraph(G, {end for tie in ties for end in tie})
     edge_lines: dict[tuple[Hashable, Hashable], list[str]] = {}
     edge_weight: dict[tuple[Hashable, Hashable], float | None] = {}
     for key, row in ties.items():
