@@ -111,6 +111,13 @@ _SHARED: contextvars.ContextVar[tuple[pd.DataFrame, Any, pd.Index] | None] = con
 )
 
 
+#: Inside :func:`aggregate_events`: the events and, once the panel is computed, its month
+#: count per tie (codes ``s``, ``t``; ``active_months``), which the tie table then reuses.
+_MONTHS: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "referral_graph_aggregate_months", default=None
+)
+
+
 def _encoded(events: pd.DataFrame, columns: list[str]) -> tuple[object, pd.Index]:
     """An Arrow table with providers as order-preserving int32 codes (``s``, ``t``).
 
@@ -188,10 +195,13 @@ def aggregate_events(
         columns = [c for c in ("date", "patient_key", "amount") if c in events.columns]
         table, uniques = _encoded(events, columns)
         token = _SHARED.set((events, table, uniques))
+    months_token = _MONTHS.set({"events": events})
     try:
-        ties = tie_table(events, engine=engine)
+        # The panel first: the tie table takes each tie's active months from it.
         panel = edge_panel(events, engine=engine) if has_dates else None
+        ties = tie_table(events, engine=engine)
     finally:
+        _MONTHS.reset(months_token)
         if token is not None:
             _SHARED.reset(token)
     return ties, panel
@@ -270,6 +280,9 @@ def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame
     tie_table : one row per tie over the whole period.
     """
     _check_events(events, need_dates=True)
+    months_slot = _MONTHS.get()
+    if months_slot is not None and months_slot["events"] is not events:
+        months_slot = None
     undated = events["date"].isna()
     if undated.any():
         logger.warning(
@@ -302,7 +315,11 @@ def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame
             inner.append("sum(amount) AS amount")
             outer.append("sum(amount) AS amount")
         select = _two_level(inner, outer)
-        panel = _decode(_run_duckdb(table, select, "s, t, month", grouped=True), uniques)
+        coded = _run_duckdb(table, select, "s, t, month", grouped=True)
+        if months_slot is not None:  # a tie's months are its panel rows (undated: none)
+            counts = coded.groupby(["s", "t"], sort=False).size()
+            months_slot["months"] = counts.rename("active_months").reset_index()
+        panel = _decode(coded, uniques)
     else:
         frame = events.assign(month=events["date"].dt.to_period("M").dt.to_timestamp())
         keys = ["source", "target", "month"]
@@ -396,17 +413,30 @@ def tie_table(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame:
                 "CAST(max(d1) AS TIMESTAMP_NS) AS last_date",
             ]
         select = _two_level(inner, outer)
-        if has_dates:
-            months = (
-                "SELECT s, t, count(m) AS active_months FROM "  # count(m): undated are no month
-                "(SELECT DISTINCT s, t, date_trunc('month', date) AS m FROM events) GROUP BY s, t"
-            )
-            select = (
-                f"SELECT x.*, m.active_months FROM ({select} GROUP BY ALL) x "
-                f"JOIN ({months}) m USING (s, t)"
-            )
+        months_slot = _MONTHS.get()
+        known_months = (
+            months_slot.get("months")
+            if months_slot is not None and months_slot["events"] is events
+            else None
+        )
         table, uniques = _encoded(events, cols)
-        ties = _decode(_run_duckdb(table, select, "s, t", grouped=not has_dates), uniques)
+        if has_dates and known_months is not None:  # the panel's month count per tie
+            coded = _run_duckdb(table, select, "s, t", grouped=True)
+            coded = coded.merge(known_months, on=["s", "t"], how="left")
+            coded["active_months"] = coded["active_months"].fillna(0).astype("int64")
+            ties = _decode(coded, uniques)
+        else:
+            if has_dates:
+                months = (
+                    "SELECT s, t, count(m) AS active_months FROM "  # count(m): undated: no month
+                    "(SELECT DISTINCT s, t, date_trunc('month', date) AS m FROM events) "
+                    "GROUP BY s, t"
+                )
+                select = (
+                    f"SELECT x.*, m.active_months FROM ({select} GROUP BY ALL) x "
+                    f"JOIN ({months}) m USING (s, t)"
+                )
+            ties = _decode(_run_duckdb(table, select, "s, t", grouped=not has_dates), uniques)
     else:
         keys = ["source", "target"]
         grouped = events.groupby(keys, sort=False, observed=True)

@@ -282,3 +282,25 @@ def test_aggregate_events_equals_the_two_functions(events, engine):
     pd.testing.assert_frame_equal(panel, edge_panel(events, engine=engine))
     undated_ties, no_panel = aggregate_events(events.drop(columns="date"), engine=engine)
     assert no_panel is None and "first_date" not in undated_ties
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_aggregate_events_with_undated_events_equals_the_two_functions(engine, caplog):
+    # aggregate_events takes each tie's active months from its panel: a tie whose events are
+    # all undated has none (and no panel row).
+    events = pd.DataFrame(
+        {
+            "source": ["A", "A", "A", "B", "C"],
+            "target": ["B", "B", "B", "C", "A"],
+            "date": pd.to_datetime(["2024-01-05", "2024-03-01", None, "2024-01-09", None]),
+            "patient_key": [0, 1, 2, 0, 3],
+        }
+    )
+    ties, panel = aggregate_events(events, engine=engine)
+    pd.testing.assert_frame_equal(ties, tie_table(events, engine=engine))
+    pd.testing.assert_frame_equal(panel, edge_panel(events, engine=engine))
+    assert ties.set_index(["source", "target"])["active_months"].to_dict() == {
+        ("A", "B"): 2,
+        ("B", "C"): 1,
+        ("C", "A"): 0,
+    }
