@@ -1207,12 +1207,7 @@ def _write_views(
     risk = t.get("at_risk")
     if risk is not None and len(risk):
         # the ties at_risk_view draws: the first by expected loss (or risk, or at stake)
-        order = next((c for c in ("expected_loss", "risk", "at_stake") if c in risk), None)
-        ranked = (
-            risk.sort_values(order, ascending=False, kind="stable", na_position="last")
-            if order is not None
-            else risk
-        )
+        ranked = viz.rank_at_risk(risk)
         ends = ranked.drop_duplicates(["source", "target"]).head(_VIEW_RISK_TOP)
         plans["at_risk"] = (
             "At-risk ties",

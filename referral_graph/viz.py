@@ -76,6 +76,7 @@ __all__ = [
     "ego_view",
     "focus_view",
     "network_view",
+    "rank_at_risk",
     "render",
     "show_inline",
     "to_html",
@@ -1539,6 +1540,25 @@ def community_view(
     )
 
 
+def rank_at_risk(at_risk: pd.DataFrame) -> pd.DataFrame:
+    """At-risk ties in the order :func:`at_risk_view` draws them.
+
+    By ``expected_loss``, else ``risk``, else ``at_stake`` (largest first, missing
+    last, ties kept in table order); the table's order when it has none of them.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"source": ["a", "b"], "target": ["c", "c"], "risk": [0.2, 0.9]})
+    >>> rank_at_risk(t)["source"].tolist()
+    ['b', 'a']
+    """
+    order = next((c for c in ("expected_loss", "risk", "at_stake") if c in at_risk.columns), None)
+    ranked = at_risk.reset_index(drop=True)
+    if order is not None:
+        ranked = ranked.sort_values(order, ascending=False, kind="stable", na_position="last")
+    return ranked
+
+
 def at_risk_view(
     G: nx.DiGraph,
     at_risk: pd.DataFrame,
@@ -1597,11 +1617,7 @@ def at_risk_view(
     top = check_int(top, "top", func, low=1, allow_numpy=False)
     if frame.empty:
         raise InsufficientDataError(f"The 'at_risk' table passed to {func} has no rows.")
-    order = next((c for c in ("expected_loss", "risk", "at_stake") if c in frame.columns), None)
-    ranked = frame.reset_index(drop=True)
-    if order is not None:
-        ranked = ranked.sort_values(order, ascending=False, kind="stable", na_position="last")
-    rows = ranked.to_dict("records")
+    rows = rank_at_risk(frame).to_dict("records")
     ties: dict[tuple[str, str], dict[Hashable, Any]] = {}
     for row in rows:
         ties.setdefault((str(row["source"]), str(row["target"])), row)
