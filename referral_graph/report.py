@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from referral_graph import __version__
@@ -121,31 +122,61 @@ class Report:
 # ----------------------------------------------------------------------------- computing
 
 
-def _month_index(panel: pd.DataFrame) -> pd.Series:
-    m = panel["month"]
-    index: pd.Series = (m.dt.year * 12 + m.dt.month - 1).astype("int64")
-    return index
+def _month_number(values: pd.Series) -> npt.NDArray[np.int64]:
+    """Months since 1970-01 of datetime values (vectorised; NaT is not expected)."""
+    months: npt.NDArray[np.int64] = (
+        values.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+    )
+    return months
+
+
+@dataclass(frozen=True)
+class _Market:
+    """Panel rows from outside referrers into the focus's specialties (or the focus itself).
+
+    Arrays aligned by row: ``source`` (codes into ``referrers``), ``month``
+    (:func:`_month_number`), ``referrals`` and ``to_focus``; ``first`` is the
+    panel's first month (of every row, in the market or not).
+    """
+
+    referrers: pd.Index
+    source: npt.NDArray[np.intp]
+    month: npt.NDArray[np.int64]
+    referrals: npt.NDArray[np.int64]
+    to_focus: npt.NDArray[np.bool_]
+    first: int
 
 
 def _focus_market(
     panel: pd.DataFrame, providers: pd.DataFrame, focus_ids: Sequence[str]
-) -> pd.DataFrame:
-    """Panel rows from outside referrers into the focus's specialties (or the focus itself).
+) -> _Market:
+    """The focus's market as integer arrays.
 
-    Columns ``source``, ``month``, ``referrals`` and ``to_focus``. Membership tests
-    on ids (hash lookups), never a per-row map, so millions of panel rows cost seconds.
+    Ids are tested by membership (hash lookups) and referrers factorised once, so
+    millions of panel rows cost about a second.
     """
-    focus = pd.Index(list(focus_ids), dtype="str")
-    is_source_focus = panel["source"].isin(focus).to_numpy()
-    to_focus = panel["target"].isin(focus).to_numpy()
-    keep = ~is_source_focus
+    focus = pd.Index(list(focus_ids), dtype="str").unique()
+    # Each id column factorised once (fast on Arrow strings); the tests run on the distinct ids.
+    source, referrers = pd.factorize(panel["source"])
+    target, receivers = pd.factorize(panel["target"])
+    referrers = pd.Index(referrers, dtype="str")
+    receivers = pd.Index(receivers, dtype="str")
+    to_focus = (focus.get_indexer(receivers) >= 0)[target]
+    keep = (focus.get_indexer(referrers) < 0)[source]
     if "specialty" in providers:
         table = providers.drop_duplicates("id").set_index("id")["specialty"]
         focus_specs = table.reindex(focus).dropna().unique()
-        market_ids = table.index[table.isin(focus_specs).to_numpy()]
-        keep &= panel["target"].isin(market_ids).to_numpy() | to_focus
-    rows = panel.loc[keep, ["source", "month", "referrals"]]
-    return rows.assign(to_focus=to_focus[keep])
+        market_ids = pd.Index(table.index[table.isin(focus_specs).to_numpy()], dtype="str")
+        keep &= (market_ids.get_indexer(receivers) >= 0)[target] | to_focus
+    month = _month_number(panel["month"])
+    return _Market(
+        referrers=referrers,
+        source=source[keep],
+        month=month[keep],
+        referrals=panel["referrals"].to_numpy(dtype=np.int64)[keep],
+        to_focus=to_focus[keep],
+        first=int(month.min()) if len(month) else 0,
+    )
 
 
 def headline_figures(
@@ -191,33 +222,39 @@ def headline_figures(
     """
     if window < 1:
         raise ParameterError(f"The 'window' parameter must be an int >= 1. Got {window!r}.")
-    market = _focus_market(panel, providers, focus_ids)
-    month = _month_index(market)
-    end = (
-        int(month.max()) + 1
-        if as_of is None
-        else int(pd.Timestamp(as_of).year * 12 + pd.Timestamp(as_of).month - 1)
-    )
-    first = int(_month_index(panel).min())
+    return _headline(_focus_market(panel, providers, focus_ids), window=window, as_of=as_of)
+
+
+def _headline(market: _Market, *, window: int, as_of: pd.Timestamp | None) -> pd.DataFrame:
+    month = market.month
+    if as_of is not None:
+        end = int(_month_number(pd.Series([pd.Timestamp(as_of)]))[0])
+    else:
+        end = int(month.max()) + 1 if len(month) else market.first + 1
+    first = market.first
+
+    def referrers(rows: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        """Which referrers (by code) have a row among `rows`."""
+        return np.bincount(market.source[rows], minlength=len(market.referrers)) > 0
 
     def period(start: int, stop: int) -> dict[str, float]:
         if start < first:
             return dict.fromkeys(_MEASURES, float("nan"))
-        rows = market.loc[((month >= start) & (month < stop)).to_numpy()]
-        before = market.loc[((month >= start - 12) & (month < start)).to_numpy()]
-        to_focus = rows.loc[rows["to_focus"]]
-        to_comp = rows.loc[~rows["to_focus"]]
-        total = float(rows["referrals"].sum())
-        active = set(to_focus["source"])
-        earlier = set(before.loc[before["to_focus"], "source"])
+        rows = (month >= start) & (month < stop)
+        before = (month >= start - 12) & (month < start)
+        to_focus = rows & market.to_focus
+        received = float(market.referrals[to_focus].sum())
+        total = float(market.referrals[rows].sum())
+        active = referrers(to_focus)
+        earlier = referrers(before & market.to_focus)
         enough_history = start - 12 >= first
         return {
-            "Referrals received": float(to_focus["referrals"].sum()),
-            "Active referring providers": float(len(active)),
-            "Share of wallet": float(to_focus["referrals"].sum()) / total if total else math.nan,
-            "Leakage to competitors": float(to_comp["referrals"].sum()),
-            "New referrers": float(len(active - earlier)) if enough_history else math.nan,
-            "Lost referrers": float(len(earlier - active)) if enough_history else math.nan,
+            "Referrals received": received,
+            "Active referring providers": float(active.sum()),
+            "Share of wallet": received / total if total else math.nan,
+            "Leakage to competitors": total - received,
+            "New referrers": float((active & ~earlier).sum()) if enough_history else math.nan,
+            "Lost referrers": float((earlier & ~active).sum()) if enough_history else math.nan,
         }
 
     current = period(end - window, end)
@@ -259,28 +296,47 @@ def monthly_series(
         ``month``, ``to_focus``, ``to_competitors`` and, with `segments`
         (``source``, ``segment``), ``to_focus_<segment>`` per segment.
     """
-    market = _focus_market(panel, providers, focus_ids)
-    grouped = market.groupby(["month", "to_focus"])["referrals"].sum().unstack(fill_value=0)
+    return _monthly(_focus_market(panel, providers, focus_ids), segments=segments)
+
+
+def _monthly(market: _Market, *, segments: pd.DataFrame | None) -> pd.DataFrame:
+    if not len(market.month):
+        empty = {"month": pd.Series(dtype="datetime64[ns]")}
+        return pd.DataFrame({**empty, "to_focus": [], "to_competitors": []}).astype(
+            {"to_focus": "int64", "to_competitors": "int64"}
+        )
+    first, last = int(market.month.min()), int(market.month.max())
+    n = last - first + 1
+    month = market.month - first
+
+    def per_month(rows: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+        # integer sums: bincount's float weights are exact below 2**53 referrals a month
+        sums = np.bincount(month[rows], weights=market.referrals[rows], minlength=n)
+        return np.rint(sums).astype(np.int64)
+
     out = pd.DataFrame(
         {
-            "to_focus": grouped.get(True, pd.Series(0, index=grouped.index)),
-            "to_competitors": grouped.get(False, pd.Series(0, index=grouped.index)),
-        }
+            "to_focus": per_month(market.to_focus),
+            "to_competitors": per_month(~market.to_focus),
+        },
+        index=pd.DatetimeIndex(
+            np.arange(first, last + 1).astype("datetime64[M]").astype("datetime64[ns]"),
+            name="month",
+        ),
     )
     if segments is not None and len(segments):
         seg = segments.drop_duplicates("source").set_index("source")["segment"]
-        focus_rows = market.loc[market["to_focus"].to_numpy()]
-        position = pd.Index(seg.index, dtype="str").get_indexer(focus_rows["source"])
-        labels = np.array([*seg.tolist(), None], dtype=object)[position]  # -1: no segment
-        focus_rows = focus_rows.assign(segment=labels)
-        by_seg = focus_rows.groupby(["month", "segment"])["referrals"].sum().unstack(fill_value=0)
+        # each referrer's segment, by its code in the market (-1: none)
+        position = pd.Index(seg.index, dtype="str").get_indexer(market.referrers)
+        labels = np.asarray(seg.to_numpy(dtype=object))
+        of_source = position[market.source]
         for s in ("loyalist", "splitter", "dissenter"):
-            if s in by_seg.columns:
-                out[f"to_focus_{s}"] = by_seg[s].reindex(out.index, fill_value=0)
-    months = pd.date_range(out.index.min(), out.index.max(), freq="MS")
-    out = out.reindex(months, fill_value=0)
-    out.index.name = "month"
-    return out.reset_index().astype({c: "int64" for c in out.columns})
+            rows = market.to_focus & np.isin(of_source, np.flatnonzero(labels == s))
+            if rows.any():
+                out[f"to_focus_{s}"] = per_month(rows)
+    out = out.reset_index()
+    out["month"] = out["month"].astype("datetime64[ns]")
+    return out
 
 
 _TALKING_POINTS = (
@@ -481,10 +537,13 @@ def build_report(
         for section in ("headline", "at_risk", "outreach_list", "trends", "outreach_impact"):
             report.notes[section] = no_dates
     else:
-        report.headline = headline_figures(net.panel, net.providers, ids, window=window)
-        report.monthly = monthly_series(
-            net.panel, net.providers, ids, segments=scores.get("share_of_wallet")
-        )
+        if window < 1:
+            raise ParameterError(f"The 'window' parameter must be an int >= 1. Got {window!r}.")
+        # headline_figures and monthly_series on one selection of the market
+        market = _focus_market(net.panel, net.providers, ids)
+        report.headline = _headline(market, window=window, as_of=None)
+        report.monthly = _monthly(market, segments=scores.get("share_of_wallet"))
+        del market
         report.tables["monthly_trend"] = report.monthly
         report.tables["headline"] = report.headline
         _at_risk_sections(report, net, ids, capacity=capacity, horizon=horizon, seed=seed)

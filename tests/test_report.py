@@ -262,3 +262,65 @@ def test_views_from_the_view_graph_equal_views_of_the_whole_graph(
         assert (tmp_path / "lazy" / "views" / name).read_bytes() == (
             tmp_path / "whole" / "views" / name
         ).read_bytes(), name
+
+
+def _reference_market(panel: pd.DataFrame, providers: pd.DataFrame, focus: list[str]) -> Any:
+    """The headline's market by plain pandas row selection (the definition, written simply)."""
+    specs = providers.set_index("id")["specialty"]
+    market_ids = set(specs.index[specs.isin(set(specs.reindex(focus).dropna()))])
+    rows = panel.loc[~panel["source"].isin(focus)].copy()
+    rows["to_focus"] = rows["target"].isin(focus)
+    rows = rows.loc[rows["to_focus"] | rows["target"].isin(market_ids)]
+    rows["m"] = rows["month"].dt.year * 12 + rows["month"].dt.month - 1
+    return rows
+
+
+@pytest.mark.parametrize("as_of", [None, "2024-11-01"])
+def test_headline_and_monthly_series_match_their_definition(as_of: str | None) -> None:
+    from referral_graph.aggregate import edge_panel
+    from referral_graph.report import headline_figures, monthly_series
+
+    market = synthetic.generate_market(n_providers=300, n_months=30, seed=4)
+    panel = edge_panel(market.events.drop(columns="patient_id"))
+    providers = market.providers
+    focus = providers.loc[providers["organization"] == market.focus, "id"].tolist()
+    segments = pd.DataFrame(
+        {"source": providers["id"], "segment": ["loyalist", "splitter", "dissenter"] * 100}
+    )
+    rows = _reference_market(panel, providers, focus)
+    end = (
+        rows["m"].max() + 1
+        if as_of is None
+        else pd.Timestamp(as_of).year * 12 + pd.Timestamp(as_of).month - 1
+    )
+    first = panel["month"].min().year * 12 + panel["month"].min().month - 1
+    got = headline_figures(panel, providers, focus, window=3, as_of=as_of).set_index("measure")
+    for column, start in (("current", end - 3), ("previous", end - 6), ("year_ago", end - 15)):
+        if start < first:  # the data does not reach back
+            assert got[column].isna().all(), column
+            continue
+        now = rows.loc[(rows["m"] >= start) & (rows["m"] < start + 3)]
+        before = rows.loc[(rows["m"] >= start - 12) & (rows["m"] < start) & rows["to_focus"]]
+        active = set(now.loc[now["to_focus"], "source"])
+        earlier = set(before["source"])
+        received = now.loc[now["to_focus"], "referrals"].sum()
+        expected = {
+            "Referrals received": received,
+            "Active referring providers": len(active),
+            "Share of wallet": received / now["referrals"].sum(),
+            "Leakage to competitors": now.loc[~now["to_focus"], "referrals"].sum(),
+            "New referrers": len(active - earlier) if start - 12 >= first else float("nan"),
+            "Lost referrers": len(earlier - active) if start - 12 >= first else float("nan"),
+        }
+        assert got[column].to_dict() == pytest.approx(expected, nan_ok=True), column
+    monthly = monthly_series(panel, providers, focus, segments=segments).set_index("month")
+    by_month = rows.groupby(["month", "to_focus"])["referrals"].sum().unstack(fill_value=0)
+    assert monthly["to_focus"].tolist() == by_month[True].tolist()
+    assert monthly["to_competitors"].tolist() == by_month[False].tolist()
+    seg = rows.loc[rows["to_focus"]].merge(segments, on="source")
+    for name in ("loyalist", "splitter", "dissenter"):
+        per = seg.loc[seg["segment"] == name].groupby("month")["referrals"].sum()
+        assert (
+            monthly[f"to_focus_{name}"].tolist()
+            == per.reindex(monthly.index, fill_value=0).tolist()
+        )
