@@ -406,16 +406,8 @@ class CompactGraph:
         >>> [x.tolist() for x in cg.undirected_edges(self_loops=False)]
         [[0], [1], [5.0]]
         """
-        n = self.n_nodes
-        a = np.minimum(self.src, self.dst).astype(np.int64)
-        b = np.maximum(self.src, self.dst).astype(np.int64)
-        w = self.weight
-        if not self_loops:
-            keep = a != b
-            a, b, w = a[keep], b[keep], w[keep]
-        key, inverse = np.unique(a * n + b, return_inverse=True)
-        summed = np.bincount(inverse, weights=w, minlength=len(key)).astype(np.float64)
-        return key // n, key % n, summed
+        a, b, (summed,) = _undirected(self, [self.weight], self_loops=self_loops)
+        return a, b, summed
 
     def index(self) -> pd.Index:
         """Return the ids as a ``pandas.Index`` named ``id`` (the index of every result)."""
@@ -586,6 +578,29 @@ def _coalesce(
         for w in weights
     ]
     return (new_key // max(n, 1)).astype(np.int32), (new_key % max(n, 1)).astype(np.int32), summed
+
+
+def _undirected(
+    cg: CompactGraph, weights: Sequence[FloatArray], *, self_loops: bool
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[FloatArray]]:
+    """The undirected pairs ``(a, b)``, ``a <= b``, and each of `weights` summed per pair.
+
+    One pass over the ties for several weights (:meth:`CompactGraph.undirected_edges`).
+    """
+    n = cg.n_nodes
+    a = np.minimum(cg.src, cg.dst).astype(np.int64)
+    b = np.maximum(cg.src, cg.dst).astype(np.int64)
+    keep = None if self_loops else a != b
+    if keep is not None:
+        a, b = a[keep], b[keep]
+    key, inverse = np.unique(a * n + b, return_inverse=True)
+    summed = [
+        np.bincount(inverse, weights=w if keep is None else w[keep], minlength=len(key)).astype(
+            np.float64
+        )
+        for w in weights
+    ]
+    return key // n, key % n, summed
 
 
 def _as_compact(G: Any, weight: str | None, func: str) -> CompactGraph:
@@ -867,12 +882,17 @@ def _betweenness_arrays(
     seed: int | None,
     normalized: bool,
     distance: str,
+    directed: tuple[Any, str | None] | None = None,
 ) -> tuple[FloatArray, FloatArray, dict[str, Any]]:
-    """Return (betweenness, standard error, info) in node order."""
+    """Return (betweenness, standard error, info) in node order.
+
+    `directed` is :func:`_igraph_directed` of `cg` with `distance` when the caller has
+    built it already (for several path measures); None builds it.
+    """
     n = cg.n_nodes
     if n == 0:
         return np.empty(0), np.empty(0), {"exact": True, "sources": 0, "n": 0}
-    graph, lengths = _igraph_directed(cg, distance)
+    graph, lengths = directed if directed is not None else _igraph_directed(cg, distance)
     pairs_scale = 1.0 / ((n - 1) * (n - 2)) if normalized and n > 2 else 1.0
     if k is None or k >= n:
         if n > AUTO_EXACT_LIMIT:
@@ -1046,19 +1066,49 @@ def betweenness(
     return out
 
 
-def _harmonic_closeness(cg: CompactGraph, distance: str) -> FloatArray:
+def _harmonic_closeness(cg: CompactGraph, directed: tuple[Any, str | None]) -> FloatArray:
+    """Harmonic closeness (to each provider) on `directed`, :func:`_igraph_directed` of `cg`."""
     n = cg.n_nodes
     if n < 2:
         return np.zeros(n)
-    graph, lengths = _igraph_directed(cg, distance)
+    graph, lengths = directed
     values = graph.harmonic_centrality(mode="in", weights=lengths, normalized=True)
     return np.asarray(values, dtype=np.float64)
 
 
-def _core_number(cg: CompactGraph) -> npt.NDArray[np.int64]:
-    a, b, _ = cg.undirected_edges(self_loops=False)
-    graph = _igraph(cg.n_nodes, a, b, directed=False)
-    return np.asarray(graph.coreness(mode="all"), dtype=np.int64)
+def _core_number(
+    n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """k-core number of each node of the simple undirected graph with ties ``a[i] - b[i]``.
+
+    The ties must be distinct and loop-free (:func:`_undirected`). Peeled level by level:
+    at level ``k`` the remaining nodes of degree ``<= k`` are removed, in rounds, until
+    none is left; they have core number ``k`` (the result of igraph's ``coreness``, without
+    building an igraph graph).
+    """
+    adjacency = sp.csr_array(
+        (np.ones(2 * len(a), dtype=np.int8), (np.concatenate([a, b]), np.concatenate([b, a]))),
+        shape=(n, n),
+    )
+    indptr, neighbours = adjacency.indptr.astype(np.int64), adjacency.indices
+    degree = np.diff(indptr)
+    core = np.zeros(n, dtype=np.int64)
+    alive = np.ones(n, dtype=bool)
+    level, left = 0, n
+    while left:
+        level = max(level, int(degree[alive].min()))
+        peel = np.flatnonzero(alive & (degree <= level))
+        while peel.size:
+            core[peel] = level
+            alive[peel] = False
+            left -= peel.size
+            lengths = indptr[peel + 1] - indptr[peel]
+            starts = np.repeat(indptr[peel + 1] - np.cumsum(lengths), lengths)
+            hit = neighbours[starts + np.arange(int(lengths.sum()))]
+            touched, times = np.unique(hit[alive[hit]], return_counts=True)
+            degree[touched] -= times
+            peel = touched[degree[touched] <= level]
+    return core
 
 
 # --------------------------------------------------------------------------------------
@@ -1298,15 +1348,26 @@ def provider_measures(
     else:
         table["pagerank"] = np.empty(0)
     table["hub"], table["authority"] = _hits_arrays(cg, 1e-10, 10_000)
-    btw, stderr, _ = _betweenness_arrays(cg, k=k, seed=seed, normalized=True, distance=distance)
+    directed = _igraph_directed(cg, distance)  # one graph for every path measure
+    btw, stderr, _ = _betweenness_arrays(
+        cg, k=k, seed=seed, normalized=True, distance=distance, directed=directed
+    )
     table["betweenness"] = btw
     table["betweenness_stderr"] = stderr
     if do_closeness:
-        table["harmonic_closeness"] = pd.array(_harmonic_closeness(cg, distance), dtype="Float64")
+        table["harmonic_closeness"] = pd.array(_harmonic_closeness(cg, directed), dtype="Float64")
     else:
         logger.info("provider_measures: harmonic closeness skipped (%d providers)", n)
         table["harmonic_closeness"] = pd.array([pd.NA] * n, dtype="Float64")
-    table["core_number"] = _core_number(cg)
+    del directed  # the igraph graph is not needed any more
+    # the undirected loop-free pairs once: the core numbers and a CompactGraph's patient ties
+    shared = (
+        [cg.edge_attrs[patient_weight]]
+        if patient_weight is not None and _has_patients(G, patient_weight)
+        else []
+    )
+    pairs = _undirected(cg, shared, self_loops=False)
+    table["core_number"] = _core_number(n, pairs[0], pairs[1])
     if do_holes:
         constraint, effective = _structural_holes(cg)
         table["constraint"] = pd.array(constraint, dtype="Float64")
@@ -1315,7 +1376,7 @@ def provider_measures(
         logger.info("provider_measures: structural holes skipped (%d providers)", n)
         table["constraint"] = pd.array([pd.NA] * n, dtype="Float64")
         table["effective_size"] = pd.array([pd.NA] * n, dtype="Float64")
-    patients = _patient_ties(G, cg, patient_weight)
+    patients = _patient_ties(G, cg, patient_weight, pairs)
     if patients is not None:
         a, b, w = patients
         table["patient_sharing_degree"] = (
@@ -1355,15 +1416,24 @@ def provider_measures(
     return pd.DataFrame(table)
 
 
+def _has_patients(G: Any, patient_weight: str | None) -> bool:
+    """Whether `G` is a CompactGraph whose ties carry `patient_weight`."""
+    return isinstance(G, CompactGraph) and patient_weight in G.edge_attrs
+
+
 def _patient_ties(
     G: Any,
     cg: CompactGraph,
     patient_weight: str | None,
+    pairs: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[FloatArray]],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray] | None:
-    """Undirected, loop-free patient-sharing ties ``(a, b, patients > 0)`` or None."""
-    if isinstance(G, CompactGraph) and patient_weight in G.edge_attrs and G.n_edges:
-        compact = CompactGraph(G.ids, G.src, G.dst, G.edge_attrs[patient_weight])
-        a, b, summed = compact.undirected_edges(self_loops=False)
+    """Undirected, loop-free patient-sharing ties ``(a, b, patients > 0)`` or None.
+
+    `pairs` is :func:`_undirected` of `cg` without self-loops, summing `patient_weight`
+    when :func:`_has_patients` (the patient ties of a CompactGraph are read from it).
+    """
+    if _has_patients(G, patient_weight) and G.n_edges:
+        a, b, (summed,) = pairs
         keep = summed > 0
         return a[keep], b[keep], summed[keep]
     if patient_weight is None or not isinstance(G, nx.Graph) or G.number_of_edges() == 0:

@@ -628,3 +628,23 @@ def test_compact_from_tables_sums_a_panel_and_checks_columns():
         CompactGraph.from_tables(panel.assign(referrals=["x", "y", "z"]))
     with pytest.raises(ParameterError, match="one value per node"):
         CompactGraph(cg.ids, cg.src, cg.dst, cg.weight, node_attrs={"name": ["only one"]})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_core_number_peeling_equals_networkx(seed: int) -> None:
+    # dense enough for many peeling levels and rounds; isolated nodes, a self-loop, and
+    # ties in both directions (one neighbour)
+    rng = np.random.default_rng(seed)
+    n = 400
+    src = rng.integers(0, n - 5, 6000)
+    dst = np.minimum(src + rng.geometric(0.02, 6000), n - 6)
+    src = np.append(src, [3, 7])
+    dst = np.append(dst, [3, src[0]])
+    cg = CompactGraph.from_edges(src.astype(str), dst.astype(str), nodes=np.arange(n).astype(str))
+    a, b, _ = cg.undirected_edges(self_loops=False)
+    core = centrality._core_number(cg.n_nodes, a, b)
+    und = nx.Graph()
+    und.add_nodes_from(range(cg.n_nodes))
+    und.add_edges_from(zip(a.tolist(), b.tolist(), strict=True))
+    assert core.tolist() == [nx.core_number(und)[i] for i in range(cg.n_nodes)]
+    assert core.max() > 5
