@@ -1623,8 +1623,8 @@ def compact_measures(
     n_iterations : int, default 2
         Leiden iterations, passed to ``detect_communities``. Two iterations
         find nearly all the modularity (about 0.001 less on a 50,000-provider
-        graph); ``-1`` (until stable, the default of ``detect_communities``)
-        took over 6 minutes on 20 million ties without finishing.
+        graph); ``-1`` (the default of ``detect_communities``: iterations until
+        one gains less than 1e-4 modularity) usually runs a few more.
     betweenness_k : int, optional
         Sources sampled for ``betweenness`` and ``betweenness_stderr``; omitted
         when None (exact betweenness is out of reach on national graphs).

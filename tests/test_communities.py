@@ -154,6 +154,23 @@ def test_bad_options(two_cliques: nx.DiGraph) -> None:
         detect_communities(two_cliques, method="spectral")  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match=r"must be a float > 0\. Got 0 instead\."):
         detect_communities(two_cliques, resolution=0)
+    with pytest.raises(ParameterError, match="The 'tol' parameter of detect_communities"):
+        detect_communities(two_cliques, tol=-1e-3)
+
+
+def test_leiden_stopping_rule(caplog: pytest.LogCaptureFixture) -> None:
+    """tol=0 iterates until the partition is unchanged; a large tol stops after one gain."""
+    G = random_market(1)
+    caplog.set_level("DEBUG", logger="referral_graph.communities")
+    runs = {}
+    for tol in (0.0, 1e-4, 1.0):
+        caplog.clear()
+        labels = detect_communities(G, tol=tol, seed=5)
+        (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("leiden:")]
+        runs[tol] = (int(line.split()[1]), modularity(G, labels))
+    assert runs[1.0][0] == 2  # the second iteration's gain is below 1.0: stop there
+    assert runs[0.0][0] >= runs[1e-4][0] >= runs[1.0][0]
+    assert runs[0.0][1] >= runs[1e-4][1] - 1e-9 and runs[1e-4][1] >= runs[1.0][1] - 1e-9
 
 
 def test_community_summary_by_hand(two_cliques: nx.DiGraph) -> None:
