@@ -196,7 +196,7 @@ import contextlib
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -442,9 +442,32 @@ def _month_numbers(values: pd.Series, column: str) -> npt.NDArray[np.int64]:
             f"The panel's month column {column!r} has {int(bad.sum()):,} missing or unreadable "
             f"value(s) (e.g. {examples}); give dates such as 2024-01-01."
         )
+    if isinstance(stamps.dtype, np.dtype) and stamps.dtype.kind == "M":  # naive datetimes
+        return _months_of_days(stamps.to_numpy().astype("datetime64[D]").view(np.int64))
     years = stamps.dt.year.to_numpy(dtype=np.int64)
     numbers: npt.NDArray[np.int64] = years * 12 + stamps.dt.month.to_numpy(dtype=np.int64) - 1
     return numbers
+
+
+#: Day spans up to this long get a lookup table of their months in _months_of_days.
+_MAX_DAY_TABLE = 1_000_000
+
+
+def _months_of_days(days: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Calendar month numbers (year * 12 + month - 1) of days since 1970-01-01.
+
+    The months of the days spanned are computed once and looked up (a panel has
+    millions of rows but spans a few hundred days).
+    """
+    first = int(days.min())
+    span = int(days.max()) - first + 1
+    if span > _MAX_DAY_TABLE:  # dates thousands of years apart: convert each one
+        table_days, index = days, None
+    else:
+        table_days, index = np.arange(first, first + span, dtype=np.int64), days - first
+    months = table_days.astype("datetime64[D]").astype("datetime64[M]").view(np.int64)
+    numbers: npt.NDArray[np.int64] = months + 1970 * 12
+    return numbers if index is None else numbers[index]
 
 
 def _last_month(last_row: int, data_end: str | pd.Timestamp | None) -> int:
@@ -569,10 +592,10 @@ class _TieMatrix:
         out: FloatArray = block.sum(axis=0, dtype=np.float64)
         return out
 
-    def column_window(self, name: str, start: int, stop: int, ties: IntArray) -> FloatArray:
-        """Sum of an optional column (patients, amount, ...) in a window, for `ties`."""
+    def column_window(self, name: str, start: int, stop: int) -> FloatArray:
+        """Sum of an optional column (patients, amount, ...) in a window, for every tie."""
         assert self.rows is not None
-        return self.rows.window(name, start, stop, self.n_ties)[ties]
+        return self.rows.window(name, start, stop, self.n_ties)
 
 
 def _text_column(
@@ -633,7 +656,17 @@ def _codes_of(labels: npt.NDArray[np.object_]) -> tuple[IntArray, npt.NDArray[np
 
 
 def _sorted_codes(keys: npt.NDArray[np.int64]) -> tuple[Int32Array, npt.NDArray[np.int64]]:
-    """``np.unique(keys, return_inverse=True)`` by hashing, then sorting the distinct keys."""
+    """``np.unique(keys, return_inverse=True)`` by hashing, then sorting the distinct keys.
+
+    Keys already in order (a panel sorted by source and target) are numbered by runs.
+    """
+    if len(keys) and bool(np.all(keys[1:] >= keys[:-1])):
+        starts = np.empty(len(keys), dtype=bool)
+        starts[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=starts[1:])
+        runs = np.cumsum(starts, dtype=np.int32)
+        runs -= 1
+        return runs, keys[starts]
     codes, uniques = pd.factorize(keys)
     uniques = np.asarray(uniques, dtype=np.int64)
     order = np.argsort(uniques, kind="stable")
@@ -657,32 +690,65 @@ def _provider_codes(
     return ids, s_map[s_codes], t_map[t_codes]
 
 
-def _count_matrix(
-    tie: Int32Array, month: npt.NDArray[np.int16], refs: FloatArray, n_ties: int, n_months: int
-) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.int64], IntArray]:
-    """The (month x tie) count matrix, and the panel rows sorted by month (with offsets)."""
+def _month_order(
+    month: npt.NDArray[np.int16], n_months: int
+) -> tuple[IntArray, npt.NDArray[np.int64]]:
+    """The panel rows sorted by month (stable), and the offsets of each month's rows."""
     order = np.argsort(month, kind="stable").astype(np.intp)
     ptr = np.searchsorted(month[order], np.arange(n_months + 1), side="left").astype(np.int64)
+    return order, ptr
+
+
+def _count_matrix(
+    tie: Int32Array, refs: FloatArray, ptr: npt.NDArray[np.int64], n_ties: int
+) -> tuple[npt.NDArray[np.floating[Any]], Int32Array]:
+    """The (month x tie) count matrix, and per tie the first month with referrals.
+
+    `tie` and `refs` are per panel row, the rows sorted by month (month ``m``
+    at ``ptr[m]:ptr[m + 1]``). A month whose rows name their ties once each in
+    increasing order (a panel sorted by tie) is written as it is; otherwise
+    the rows of each tie are summed. The first month is ``n_months`` for a
+    tie that never has referrals.
+    """
+    n_months = len(ptr) - 1
     exact = _exact_float32(refs)
-    counts: npt.NDArray[np.floating[Any]] = np.empty(
+    counts: npt.NDArray[np.floating[Any]] = np.zeros(
         (n_months, n_ties), dtype=np.float32 if exact else np.float64
     )
-    for m in range(n_months):
-        rows = order[ptr[m] : ptr[m + 1]]
-        cell = _weighted_counts(tie[rows], refs[rows], n_ties)
-        if counts.dtype == np.float32 and len(cell) and cell.max() >= _FLOAT32_EXACT:
-            counts = counts.astype(np.float64)  # a cell too large for float32: keep it exact
-        counts[m] = cell
-    return counts, ptr, order
-
-
-def _first_active(counts: npt.NDArray[np.floating[Any]]) -> Int32Array:
-    """Per tie: the first month with referrals (``n_months`` when none)."""
-    n_months, n_ties = counts.shape
     first = np.full(n_ties, n_months, dtype=np.int32)
     for m in range(n_months - 1, -1, -1):
-        first[counts[m] > 0] = m
-    return first
+        ties, values = tie[ptr[m] : ptr[m + 1]], refs[ptr[m] : ptr[m + 1]]
+        if bool(np.all(ties[1:] > ties[:-1])):
+            counts[m, ties] = values + 0.0  # a sum of one row (as the sum, -0.0 becomes 0.0)
+        else:
+            cell = _weighted_counts(ties, values, n_ties)
+            if counts.dtype == np.float32 and len(cell) and cell.max() >= _FLOAT32_EXACT:
+                counts = counts.astype(np.float64)  # a cell too large for float32: keep it exact
+            counts[m] = cell
+        first[ties[values > 0]] = m
+    return counts, first
+
+
+def _reverse_ties(
+    src: Int32Array, tgt: Int32Array, keys: npt.NDArray[np.int64], n_ids: int
+) -> Int32Array:
+    """Per tie ``s -> t``: the index of the tie ``t -> s``, -1 when absent.
+
+    `keys` are the sorted tie keys ``source * n_ids + target``. Only a tie
+    from a provider that also receives to one that also refers can have a
+    reverse tie; those are looked up in `keys`.
+    """
+    refers = np.zeros(n_ids, dtype=bool)
+    refers[src] = True
+    receives = np.zeros(n_ids, dtype=bool)
+    receives[tgt] = True
+    candidates = np.flatnonzero(refers[tgt] & receives[src])
+    wanted = tgt[candidates].astype(np.int64) * n_ids + src[candidates]
+    pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    found = keys[pos] == wanted
+    reverse = np.full(len(keys), -1, dtype=np.int32)
+    reverse[candidates[found]] = pos[found]
+    return reverse
 
 
 def _row_values(
@@ -693,17 +759,20 @@ def _row_values(
     order: IntArray,
     ptr: npt.NDArray[np.int64],
 ) -> _RowValues | None:
-    """Patients, amounts and waits per panel row (sorted by month), when present."""
+    """Patients, amounts and waits per panel row, the rows sorted by month, when present.
+
+    `order` sorts the panel rows by month; `refs`, `tie` and `ptr` are already
+    in that order (see :func:`_month_order`).
+    """
     columns: dict[str, npt.NDArray[np.floating[Any]]] = {}
 
     def _numbers(col: str) -> FloatArray:
         values: FloatArray = pd.to_numeric(panel[col], errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan
         )
-        return values
+        return values[order]
 
-    def _keep(name: str, values: FloatArray) -> None:
-        ordered = values[order]
+    def _keep(name: str, ordered: FloatArray) -> None:
         columns[name] = ordered.astype(np.float32) if _exact_float32(ordered) else ordered
 
     for key in ("patients", "amount"):
@@ -718,7 +787,7 @@ def _row_values(
             _keep("wait_n", np.where(known, refs, 0.0))
     if not columns:
         return None
-    return _RowValues(ptr=ptr, tie=tie[order], columns=columns)
+    return _RowValues(ptr=ptr, tie=tie, columns=columns)
 
 
 def _build(
@@ -776,15 +845,15 @@ def _build(
     n_ties = len(tie_keys)
     src = (tie_keys // n_ids).astype(np.int32)
     tgt = (tie_keys % n_ids).astype(np.int32)
-    counts, ptr, order = _count_matrix(tie_of_row, month, refs, n_ties, n_months)
+    order, ptr = _month_order(month, n_months)
     del month
-    rows = _row_values(panel, cols, refs, tie_of_row, order, ptr)
-    del order, tie_of_row, refs
-
-    reverse_keys = tgt.astype(np.int64) * n_ids + src.astype(np.int64)
-    pos = np.minimum(np.searchsorted(tie_keys, reverse_keys), n_ties - 1)
-    reverse = np.where(tie_keys[pos] == reverse_keys, pos, -1).astype(np.int32)
-    del reverse_keys, pos, tie_keys
+    tie_by_month, refs = tie_of_row[order], refs[order]
+    del tie_of_row
+    counts, first_active = _count_matrix(tie_by_month, refs, ptr, n_ties)
+    rows = _row_values(panel, cols, refs, tie_by_month, order, ptr)
+    del order, tie_by_month, refs
+    reverse = _reverse_ties(src, tgt, tie_keys, n_ids)
+    del tie_keys
 
     names, specialty, org = _provider_table(providers, ids)
     receivers = np.unique(tgt)
@@ -834,7 +903,7 @@ def _build(
         src=src,
         tgt=tgt,
         counts=counts,
-        first_active=_first_active(counts),
+        first_active=first_active,
         rows=rows,
         reverse=reverse,
         pair=pair,
@@ -1086,6 +1155,19 @@ class _Totals:
     pair_recent: FloatArray
     trip_base: FloatArray
     trip_recent: FloatArray
+    #: Per tie: sums of the optional columns by (name, start, stop) month window, filled on
+    #: first use by :func:`_column_sums` (one pass over the panel rows per window and cutoff).
+    column_sums: dict[tuple[str, int, int], FloatArray] = field(default_factory=dict)
+
+
+def _column_sums(
+    ties: _TieMatrix, totals: _Totals, name: str, start: int, stop: int, idx: IntArray
+) -> FloatArray:
+    """Sum of an optional column over months ``start .. stop - 1`` for the ties `idx`."""
+    key = (name, start, stop)
+    if key not in totals.column_sums:
+        totals.column_sums[key] = ties.column_window(name, start, stop)
+    return totals.column_sums[key][idx]
 
 
 def _totals(ties: _TieMatrix, ci: int, opts: _Options) -> _Totals:
@@ -1166,12 +1248,14 @@ def _features_at(
     *,
     idx: IntArray | None = None,
     totals: _Totals | None = None,
+    amount: bool = True,
 ) -> tuple[IntArray, dict[str, FloatArray]]:
     """Features at cutoff index `ci` (uses months < ci only).
 
     For the active ties, or for `idx` (active ties only); the window sums of
     the referrers, receivers and markets come from `totals` (computed when
-    not given).
+    not given). ``baseline_amount`` (a pass over the panel rows, not a model
+    input) is left out with ``amount=False``.
     """
     nb, r, h = opts.baseline_months, opts.recent_months, opts.horizon
     if totals is None:
@@ -1251,18 +1335,20 @@ def _features_at(
     recip[has_rev] = totals.tie_base[rev[has_rev]]
     f["reciprocal_referrals"] = recip
     f["reciprocity"] = np.log1p(recip)
+
+    def _column(name: str, start: int) -> FloatArray:
+        return _column_sums(ties, totals, name, start, ci, idx)
+
     if ties.has_patients:
-        f["patients_per_referral"] = np.clip(
-            ties.column_window("patients", ci - nb, ci, idx) / bsum, 0.0, 2.0
-        )
+        f["patients_per_referral"] = np.clip(_column("patients", ci - nb) / bsum, 0.0, 2.0)
     else:
         f["patients_per_referral"] = np.full(n, np.nan)
     if ties.has_wait:
-        wn_b = ties.column_window("wait_n", ci - nb, ci, idx)
-        wn_r = ties.column_window("wait_n", ci - r, ci, idx)
+        wn_b = _column("wait_n", ci - nb)
+        wn_r = _column("wait_n", ci - r)
         with np.errstate(divide="ignore", invalid="ignore"):
-            wait_b = np.where(wn_b > 0, ties.column_window("wait", ci - nb, ci, idx) / wn_b, np.nan)
-            wait_r = np.where(wn_r > 0, ties.column_window("wait", ci - r, ci, idx) / wn_r, np.nan)
+            wait_b = np.where(wn_b > 0, _column("wait", ci - nb) / wn_b, np.nan)
+            wait_r = np.where(wn_r > 0, _column("wait", ci - r) / wn_r, np.nan)
         f["wait_days"] = wait_b
         f["wait_change"] = np.clip(
             np.log((np.maximum(wait_r, 0) + 1.0) / (np.maximum(wait_b, 0) + 1.0)),
@@ -1284,8 +1370,8 @@ def _features_at(
     f["lapse_surprise"] = np.minimum(quiet_rate * msl, 25.0)
     p_low = pdtr(recent, np.maximum(r * rate_p, 1e-9))
     f["drop_surprise"] = np.clip(-np.log(np.clip(p_low, 1e-12, 1.0)), 0.0, 25.0)
-    if ties.has_amount:
-        f["baseline_amount"] = ties.column_window("amount", ci - nb, ci, idx)
+    if amount and ties.has_amount:
+        f["baseline_amount"] = _column("amount", ci - nb)
     return idx, f
 
 
@@ -1961,7 +2047,7 @@ def _slice(ties: _TieMatrix, ci: int, opts: _Options, *, labels: bool) -> _Slice
     rules = {name: np.empty(n, dtype=np.float64) for name in RULES}
     for start in range(0, n, _CHUNK):
         stop = min(start + _CHUNK, n)
-        _, values = _features_at(ties, ci, opts, idx=idx[start:stop], totals=totals)
+        _, values = _features_at(ties, ci, opts, idx=idx[start:stop], totals=totals, amount=False)
         x[start:stop] = _model_inputs(values, stop - start)
         for name, score in _rule_scores(values).items():
             rules[name][start:stop] = score
