@@ -241,6 +241,14 @@ def _month_index(values: pd.Series) -> pd.Series:
     return stamps.dt.year * 12 + stamps.dt.month - 1
 
 
+def _month_numbers(months: pd.Series) -> IntArray:
+    """:func:`_month_index` of datetimes without missing values, as int64 (vectorised)."""
+    if isinstance(months.dtype, np.dtype):  # tz-naive: numpy counts months from 1970-01
+        numbers = months.to_numpy().astype("datetime64[M]").astype(np.int64) + _EPOCH_MONTH
+        return np.asarray(numbers, dtype=np.int64)
+    return _month_index(months).to_numpy(dtype=np.int64)
+
+
 def _month_dates(index: Any, *, end: bool) -> npt.NDArray[np.datetime64]:
     """First (or, with `end`, last) day of each month index; NaN gives NaT (datetime64[ns])."""
     idx = np.asarray(index, dtype=np.float64)
@@ -267,8 +275,28 @@ def _codes(values: Any, index: pd.Index) -> IntArray:
     ``index.get_indexer(values)`` on millions of strings.
     """
     codes, uniques = pd.factorize(values)
+    return _recode(codes, uniques, index)
+
+
+def _recode(codes: npt.NDArray[Any], uniques: Any, index: pd.Index) -> IntArray:
+    """Factorisation `codes` of `uniques` as positions in `index` (-1: missing or absent)."""
     where = np.append(index.get_indexer(uniques), -1).astype(np.int64)
-    return where[codes]
+    return np.asarray(where[codes], dtype=np.int64)
+
+
+def _runs(*columns: pd.Series) -> tuple[IntArray, IntArray]:
+    """Runs of equal consecutive rows of `columns`: each run's first row, and each row's run.
+
+    The rows of a panel sorted by its ids (as :mod:`referral_graph.aggregate` makes
+    them) form few runs, so the ids are looked up once per run instead of once per row.
+    Missing values may split runs, never join different values.
+    """
+    change = np.zeros(len(columns[0]), dtype=bool)
+    change[:1] = True
+    for column in columns:
+        differs = pd.array(column.array[1:] != column.array[:-1], dtype="boolean")
+        change[1:] |= differs.fillna(True).to_numpy(dtype=bool)  # missing: a new run
+    return np.flatnonzero(change), np.cumsum(change) - 1
 
 
 def _sorted_ids(*columns: pd.Series) -> pd.Index:
@@ -301,8 +329,11 @@ class _Keys:
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> _Keys:
-        ids = _sorted_ids(frame["source"], frame["target"])
-        return cls(ids, _codes(frame["source"], ids), _codes(frame["target"], ids))
+        # each column hashed once: its distinct values make the sorted ids
+        source, sources = pd.factorize(frame["source"])
+        target, targets = pd.factorize(frame["target"])
+        ids = _sorted_ids(pd.Series(sources), pd.Series(targets))
+        return cls(ids, _recode(source, sources, ids), _recode(target, targets, ids))
 
     def pairs(self) -> IntArray:
         """One int64 per (source, target) pair; missing ids count as one more id."""
@@ -480,7 +511,7 @@ def _prepare_panel(panel: pd.DataFrame, func: str) -> pd.DataFrame:
         {
             "source": panel["source"].astype("str"),
             "target": panel["target"].astype("str"),
-            "m": (months.dt.year * 12 + months.dt.month - 1).astype("int64"),
+            "m": _month_numbers(months),
             "referrals": referrals,
         }
     )
@@ -491,14 +522,15 @@ def _panel_ties(panel: pd.DataFrame, keys: _Keys) -> IntArray:
     """The row of the tie table (with `keys`) of each panel row; -1 for pairs not in it."""
     n = len(keys.ids) + 1
     pairs = pd.Index(keys.pairs())
-    src = _codes(panel["source"], keys.ids).astype(np.int32)
-    tgt = _codes(panel["target"], keys.ids).astype(np.int32)
+    starts, run = _runs(panel["source"], panel["target"])  # looked up once per run
+    src = _codes(panel["source"].iloc[starts], keys.ids).astype(np.int32)
+    tgt = _codes(panel["target"].iloc[starts], keys.ids).astype(np.int32)
     tie = np.empty(len(src), dtype=np.int64)
     for lo in range(0, len(src), _CHUNK_ROWS):
         s, t = src[lo : lo + _CHUNK_ROWS].astype(np.int64), tgt[lo : lo + _CHUNK_ROWS]
         found = pairs.get_indexer(pd.Index((s + 1) * n + (t + 1)))
         tie[lo : lo + len(s)] = np.where((s < 0) | (t < 0), -1, found)
-    return tie
+    return tie[run]
 
 
 def _provider_lookup(providers: pd.DataFrame, column: str) -> pd.Series:
@@ -1145,22 +1177,22 @@ def org_strength(
     if stamp is None and bool(table["last_date"].notna().any()):
         stamp = pd.Timestamp(table["last_date"].max()).normalize()
     if panel is not None and stamp is not None:
-        _check_panel(panel, func)
+        months, referrals = _check_panel(panel, func)
         as_of_m = stamp.year * 12 + stamp.month - 1
-        # only the rows to a provider with an organisation count: the others are left out
-        target_codes, targets = pd.factorize(panel["target"].astype("str"))
+        # the ids of each run of equal (source, target) rows, looked up once per run; only
+        # the rows to a provider with an organisation count: the others are left out
+        panel_ids = [panel[c].astype("str") for c in _KEYS]
+        starts, run = _runs(*panel_ids)
+        target_codes, targets = pd.factorize(panel_ids[1].iloc[starts])
         where = organizations.get_indexer(pd.Index(lookup.reindex(targets)))
-        panel_org = np.append(where, -1)[target_codes]
-        wanted_rows = np.flatnonzero(panel_org >= 0)
-        monthly = _prepare_panel(panel.iloc[wanted_rows], func)
-        panel_org = panel_org[wanted_rows]
-        panel_source = _codes(monthly["source"], keys.ids)
+        panel_org = np.append(where, -1)[target_codes][run]
+        panel_source = _codes(panel_ids[0].iloc[starts], keys.ids)[run]
         wanted = panel_source * n_org + panel_org
         position = np.minimum(np.searchsorted(uniques, wanted), max(len(uniques) - 1, 0))
         found = (panel_source >= 0) & (panel_org >= 0) & (len(uniques) > 0)
         found[found] = uniques[position[found]] == wanted[found]
-        m = monthly["m"].to_numpy(dtype=np.int64)
-        act = found & (monthly["referrals"].to_numpy() > 0) & (m <= as_of_m)
+        m = _month_numbers(months)
+        act = found & (referrals.to_numpy() > 0) & (m <= as_of_m)
         first_m, _, distinct = _month_stats(position[act], m[act], len(out))
         active = pd.Series(distinct, dtype="Float64")
         observed = pd.Series(as_of_m - first_m + 1, dtype="Float64")
