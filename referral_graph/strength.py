@@ -1185,15 +1185,15 @@ def org_strength(
         starts, run = _runs(*panel_ids)
         target_codes, targets = pd.factorize(panel_ids[1].iloc[starts])
         where = organizations.get_indexer(pd.Index(lookup.reindex(targets)))
-        panel_org = np.append(where, -1)[target_codes][run]
-        panel_source = _codes(panel_ids[0].iloc[starts], keys.ids)[run]
-        wanted = panel_source * n_org + panel_org
+        run_org = np.append(where, -1)[target_codes]
+        run_source = _codes(panel_ids[0].iloc[starts], keys.ids)
+        wanted = run_source * n_org + run_org  # the (source, organization) group of each run
         position = np.minimum(np.searchsorted(uniques, wanted), max(len(uniques) - 1, 0))
-        found = (panel_source >= 0) & (panel_org >= 0) & (len(uniques) > 0)
+        found = (run_source >= 0) & (run_org >= 0) & (len(uniques) > 0)
         found[found] = uniques[position[found]] == wanted[found]
         m = _month_numbers(months)
-        act = found & (referrals.to_numpy() > 0) & (m <= as_of_m)
-        first_m, _, distinct = _month_stats(position[act], m[act], len(out))
+        act = found[run] & (referrals.to_numpy() > 0) & (m <= as_of_m)
+        first_m, _, distinct = _month_stats(position[run[act]], m[act], len(out))
         active = pd.Series(distinct, dtype="Float64")
         observed = pd.Series(as_of_m - first_m + 1, dtype="Float64")
     elif bool((out["n_receivers"] > 1).any()) and bool(active.notna().any()):
