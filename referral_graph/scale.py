@@ -71,7 +71,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -696,9 +696,17 @@ def _event_source(
     blank = " AND ".join(f"{_ident(c)} IS NULL" for c in file_columns) if csv_file else ""
     blank = blank or "false"
     exprs.append(f"({blank}) AS blank")
+    select = f"SELECT {', '.join(exprs)} FROM {reader}"
+    if "amount" in cols and not amount_typed:
+        # The amount as a number, parsed once per row (its checks and value read it).
+        # DuckDB's cast reads what pandas.to_numeric and Arrow read, and also "1_000"
+        # (excluded here) and "nan" / "inf" spelled in any case (see _amount_sql).
+        text = "amount_text"
+        num = f"CASE WHEN NOT contains({text}, '_') THEN TRY_CAST({_text(text)} AS DOUBLE) END"
+        select = f"SELECT *, {num} AS amount_num FROM ({select})"
     return _Source(
         reader=reader,
-        select=f"SELECT {', '.join(exprs)} FROM {reader}",
+        select=select,
         date_typed=date_typed,
         amount_typed=amount_typed,
         blank=blank,
@@ -746,135 +754,190 @@ def _examples(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
     return [str(v) for v in _fetch_column(con, f"{sql} LIMIT {MAX_EXAMPLES}")]
 
 
-def _proc_sql(source: _Source, cols: Mapping[str, str], *, npi: NpiMode) -> str:
-    """The table of checked rows: codes, parsed values and one flag per rule."""
-    out = [
-        "si.code AS s",
-        "ti.code AS t",
-        "src.source IS NULL AS miss_s",
-        "src.target IS NULL AS miss_t",
-        "coalesce(si.npi_bad, false) AS npi_s",
-        "coalesce(ti.npi_bad, false) AS npi_t",
+def _amount_sql(source: _Source) -> tuple[str, str, str, str]:
+    """SQL over ``src`` for the amount: (non-numeric flag, negative flag, value, raw text).
+
+    Infinities and NaN are not numbers; negative amounts are flagged; both are kept
+    as missing values.
+    """
+    num = "src.amount_value" if source.amount_typed else "src.amount_num"
+    if source.amount_typed:
+        non_numeric = f"coalesce(isinf({num}), false)"
+        raw = f"CAST({num} AS VARCHAR)"
+    else:
+        non_numeric = (
+            f"(src.amount_text IS NOT NULL AND ({num} IS NULL OR isinf({num}) OR isnan({num})))"
+        )
+        raw = "src.amount_text"
+    negative = f"coalesce({num} < 0 AND NOT isinf({num}), false)"
+    value = f"CASE WHEN isnan({num}) OR isinf({num}) OR {num} < 0 THEN NULL ELSE {num} END"
+    return non_numeric, negative, value, raw
+
+
+@dataclass(frozen=True)
+class _Pass1:
+    """What the first pass over the rows found: distinct values with their row counts.
+
+    Every row-level problem is a property of one id, one date string or one
+    amount, so the problems are counted from these groups (after the lookups
+    are built) instead of by flagging each row.
+    """
+
+    total: int
+    blanks: int
+    sources: dict[str | None, tuple[int, int]]  # id -> (rows, self-referral rows)
+    targets: dict[str | None, int]
+    dates: dict[str | None, int]
+    missing_typed_date: int
+    non_numeric: int
+    negative: int
+
+
+def _pass1(con: duckdb.DuckDBPyConnection, source: _Source, cols: Mapping[str, str]) -> _Pass1:
+    """Distinct ids and date strings with row counts, and the row-level totals, in one scan."""
+    text_dates = "date" in cols and not source.date_typed
+    keys = ["src.source", "src.target"] + (["src.date_text"] if text_dates else [])
+    sets = ["(src.source)", "(src.target)"] + (["(src.date_text)"] if text_dates else []) + ["()"]
+    # count(*) FILTER, not count_if: count_if is NULL in a group whose condition is all NULL
+    values = [
+        "count(*)",
+        "count(*) FILTER (WHERE src.blank)",
+        "count(*) FILTER (WHERE src.source = src.target)",
+        (
+            "count(*) FILTER (WHERE src.date_value IS NULL)"
+            if "date" in cols and source.date_typed
+            else "0"
+        ),
     ]
-    joins = [
-        "LEFT JOIN rg_ids si ON si.id = src.source",
-        "LEFT JOIN rg_ids ti ON ti.id = src.target",
-    ]
-    pre_bad = "(src.source IS NULL OR src.target IS NULL"
-    pre_bad += (
-        " OR coalesce(si.npi_bad, false) OR coalesce(ti.npi_bad, false))" if npi is True else ")"
-    )
-    self_ref = f"(NOT {pre_bad} AND src.source = src.target)"
-    out.append(f"{self_ref} AS self_ref")
-    bad = [pre_bad, self_ref]
-    if "date" in cols:
-        if source.date_typed:
-            out += ["src.date_value AS date", "src.date_value IS NULL AS miss_d", "false AS bad_d"]
-            out.append("NULL::VARCHAR AS bad_date_text")
-            bad.append("src.date_value IS NULL")
-        else:
-            joins.append("LEFT JOIN rg_dates dl ON dl.text = src.date_text")
-            unparsable = "(src.date_text IS NOT NULL AND dl.date IS NULL)"
-            out += [
-                "CAST(dl.date AS TIMESTAMP) AS date",
-                "src.date_text IS NULL AS miss_d",
-                f"{unparsable} AS bad_d",
-                f"CASE WHEN {unparsable} THEN src.date_text END AS bad_date_text",
-            ]
-            bad += ["src.date_text IS NULL", unparsable]
-    if "patient_id" in cols:
-        out.append("src.patient")
     if "amount" in cols:
-        if source.amount_typed:
-            num = "src.amount_value"
-            non_numeric = f"coalesce(isinf({num}), false)"
-            negative = f"coalesce({num} < 0 AND NOT isinf({num}), false)"
-            raw = f"CAST({num} AS VARCHAR)"
-            value = f"CASE WHEN isnan({num}) OR isinf({num}) OR {num} < 0 THEN NULL ELSE {num} END"
-        else:
-            text = f"trim(src.amount_text, {_WS})"
-            # DuckDB's cast reads what pandas.to_numeric and Arrow read, and also "1_000" and
-            # "nan" / "inf" spelled in any case: those are not numbers here either.
-            num = (
-                f"(CASE WHEN NOT contains(src.amount_text, '_') "
-                f"THEN TRY_CAST({text} AS DOUBLE) END)"
-            )
-            non_numeric = (
-                f"(src.amount_text IS NOT NULL AND ({num} IS NULL OR isinf({num}) OR isnan({num})))"
-            )
-            negative = f"coalesce({num} < 0 AND NOT isinf({num}), false)"
-            raw = "src.amount_text"
-            value = f"CASE WHEN {non_numeric} OR {negative} THEN NULL ELSE {num} END"
-        out += [
-            f"{non_numeric} AS non_num",
-            f"{negative} AS neg",
-            f"{value} AS amount",
-            f"CASE WHEN {non_numeric} OR {negative} THEN {raw} END AS bad_amount_text",
-        ]
-    for key in ("service_line", "payer"):
-        if key in cols:
-            out.append(f"src.{key}")
-    out.append(f"({' OR '.join(bad)}) AS bad")
-    return (
-        f"CREATE TEMP TABLE rg_proc AS WITH src AS ({source.select}) "
-        f"SELECT {', '.join(out)} FROM src {' '.join(joins)} WHERE NOT src.blank"
+        non_numeric, negative, _, _ = _amount_sql(source)
+        values += [f"count(*) FILTER (WHERE {non_numeric})", f"count(*) FILTER (WHERE {negative})"]
+    else:
+        values += ["0", "0"]
+    # GROUPING(...) has a bit per key, set where the key is not in the row's grouping set.
+    rows = con.execute(
+        f"WITH src AS ({source.select}) SELECT {', '.join(keys)}, {', '.join(values)}, "
+        f"GROUPING({', '.join(keys)}) FROM src GROUP BY GROUPING SETS ({', '.join(sets)})"
+    ).fetchall()
+    full = (1 << len(keys)) - 1
+    of_set = {full ^ (1 << (len(keys) - 1 - i)): i for i in range(len(keys))}
+    sources: dict[str | None, tuple[int, int]] = {}
+    targets: dict[str | None, int] = {}
+    dates: dict[str | None, int] = {}
+    total = blanks = missing_typed = non_num = neg = 0
+    for row in rows:
+        *key, n, blank, self_ref, missing_date, bad_num, bad_neg, group = row
+        which = of_set.get(int(group))
+        if which == 0:
+            sources[key[0]] = (int(n), int(self_ref))
+        elif which == 1:
+            targets[key[1]] = int(n)
+        elif which == 2:
+            dates[key[2]] = int(n)
+        else:  # the grand total
+            total, blanks, missing_typed = int(n), int(blank), int(missing_date)
+            non_num, neg = int(bad_num), int(bad_neg)
+    return _Pass1(
+        total=total,
+        blanks=blanks,
+        sources=sources,
+        targets=targets,
+        dates=dates,
+        missing_typed_date=missing_typed,
+        non_numeric=non_num,
+        negative=neg,
     )
 
 
 def _count_problems(
-    con: duckdb.DuckDBPyConnection, cols: Mapping[str, str], counts: _RowCounts
+    con: duckdb.DuckDBPyConnection,
+    source: _Source,
+    cols: Mapping[str, str],
+    found: _Pass1,
+    ids: pd.DataFrame,
+    dates: pd.DataFrame | None,
+    counts: _RowCounts,
+    *,
+    npi: NpiMode,
 ) -> None:
-    has_date = "date" in cols
-    has_amount = "amount" in cols
-    parts = [
-        "count_if(miss_s)",
-        "count_if(miss_t)",
-        "count_if(npi_s)",
-        "count_if(npi_t)",
-        "count_if(self_ref)",
-        "count_if(miss_d)" if has_date else "0",
-        "count_if(bad_d)" if has_date else "0",
-        "count_if(non_num)" if has_amount else "0",
-        "count_if(neg)" if has_amount else "0",
-    ]
-    row = con.execute(f"SELECT {', '.join(parts)} FROM rg_proc").fetchall()[0]
-    values = [int(v) for v in row]
-    counts.missing = {"source": values[0], "target": values[1]}
-    counts.npi_bad = {"source": values[2], "target": values[3]}
-    counts.self_referral = values[4]
-    counts.missing_date, counts.unparsable_date = values[5], values[6]
-    counts.non_numeric, counts.negative = values[7], values[8]
-    for key, flag, code in (("source", "npi_s", "s"), ("target", "npi_t", "t")):
-        if counts.npi_bad[key]:
-            counts.npi_examples[key] = _examples(
-                con,
-                f"SELECT id FROM rg_ids WHERE code IN (SELECT {code} FROM rg_proc WHERE {flag}) "
-                "ORDER BY id",
-            )
-    if counts.self_referral:
-        counts.self_examples = _examples(
-            con,
-            "SELECT id FROM rg_ids WHERE code IN "
-            "(SELECT s FROM rg_proc WHERE self_ref) ORDER BY id",
-        )
-    if counts.unparsable_date:
-        counts.date_examples = _examples(
-            con,
-            "SELECT DISTINCT bad_date_text FROM rg_proc WHERE bad_date_text IS NOT NULL ORDER BY 1",
-        )
-    for flag, attr, n in (
-        ("non_num", "non_numeric_examples", counts.non_numeric),
-        ("neg", "negative_examples", counts.negative),
-    ):
-        if n:
-            setattr(
-                counts,
-                attr,
-                _examples(
-                    con,
-                    f"SELECT DISTINCT bad_amount_text FROM rg_proc WHERE {flag} ORDER BY 1",
-                ),
-            )
+    """Fill `counts` from the first pass's groups and the lookups (blank rows excluded)."""
+    bad_ids = set(ids.loc[ids["npi_bad"].to_numpy(), "id"])
+    # blank lines have every column missing: they are in the missing-id and -date groups
+    counts.missing = {
+        "source": found.sources.get(None, (0, 0))[0] - found.blanks,
+        "target": found.targets.get(None, 0) - found.blanks,
+    }
+    source_ids = {k: v[0] for k, v in found.sources.items() if k is not None}
+    target_ids = {k: v for k, v in found.targets.items() if k is not None}
+    for key, rows in (("source", source_ids), ("target", target_ids)):
+        bad = sorted(bad_ids.intersection(rows))
+        counts.npi_bad[key] = sum(rows[i] for i in bad)
+        if bad:
+            counts.npi_examples[key] = bad[:MAX_EXAMPLES]
+    # a self-referral's source and target are one id: excluded as such unless its NPI is
+    self_ids = sorted(
+        k
+        for k, (_, n) in found.sources.items()
+        if k is not None and n and not (npi is True and k in bad_ids)
+    )
+    counts.self_referral = sum(found.sources[k][1] for k in self_ids)
+    counts.self_examples = self_ids[:MAX_EXAMPLES]
+    if "date" in cols:
+        if source.date_typed:
+            counts.missing_date = found.missing_typed_date
+        else:
+            assert dates is not None
+            counts.missing_date = found.dates.get(None, 0) - found.blanks
+            unparsable = dates.loc[dates["date"].isna().to_numpy(), "text"].tolist()
+            counts.unparsable_date = sum(found.dates.get(d, 0) for d in unparsable)
+            counts.date_examples = sorted(unparsable)[:MAX_EXAMPLES]
+    counts.non_numeric, counts.negative = found.non_numeric, found.negative
+    if counts.non_numeric or counts.negative:
+        non_numeric, negative, _, raw = _amount_sql(source)
+        for flag, attr, n in (
+            (non_numeric, "non_numeric_examples", counts.non_numeric),
+            (negative, "negative_examples", counts.negative),
+        ):
+            if n:
+                setattr(
+                    counts,
+                    attr,
+                    _examples(
+                        con,
+                        f"WITH src AS ({source.select}) "
+                        f"SELECT DISTINCT {raw} FROM src WHERE {flag} ORDER BY 1",
+                    ),
+                )
+
+
+def _kept_rows_sql(source: _Source, cols: Mapping[str, str], *, npi: NpiMode) -> str:
+    """The rows kept, ids as codes and values parsed (the excluded ones filtered out).
+
+    The inner joins drop rows with a missing id (blank lines too) and, with the
+    date lookup, rows with a missing or unparsable date.
+    """
+    out = ["si.code AS s", "ti.code AS t"]
+    joins = ["JOIN rg_ids si ON si.id = src.source", "JOIN rg_ids ti ON ti.id = src.target"]
+    where = ["src.source <> src.target"]
+    if npi is True:
+        where.append("NOT si.npi_bad AND NOT ti.npi_bad")
+    if "date" in cols:
+        if source.date_typed:
+            out.append("src.date_value AS date")
+            where.append("src.date_value IS NOT NULL")
+        else:
+            out.append("CAST(dl.date AS TIMESTAMP) AS date")
+            joins.append("JOIN rg_dates dl ON dl.text = src.date_text")
+            where.append("dl.date IS NOT NULL")
+    if "patient_id" in cols:
+        out.append("src.patient")
+    if "amount" in cols:
+        out.append(f"{_amount_sql(source)[2]} AS amount")
+    out += [f"src.{key}" for key in ("service_line", "payer") if key in cols]
+    return (
+        f"WITH src AS ({source.select}) SELECT {', '.join(out)} FROM src {' '.join(joins)} "
+        f"WHERE {' AND '.join(where)}"
+    )
 
 
 def _count_unknown(con: duckdb.DuckDBPyConnection, counts: _RowCounts) -> None:
@@ -1213,63 +1276,46 @@ def aggregate_files(
             name,
             ", ".join(f"{k}={v!r}" for k, v in cols.items()),
         )
+        source = _event_source(reader, cols, types, file_columns, csv_file=kind == "csv")
         if kind == "csv":
             # Parse the CSV once into DuckDB's own columnar form (spilled beyond the memory
-            # limit): the two passes below then scan it several times faster than the text.
-            con.execute(f"CREATE TEMP TABLE rg_raw AS SELECT * FROM {reader}")
-            reader = "rg_raw"
-        source = _event_source(reader, cols, types, file_columns, csv_file=kind == "csv")
+            # limit), its values already cleaned: the two passes below then scan it several
+            # times faster than the text, and clean nothing twice.
+            con.execute(f"CREATE TEMP TABLE rg_raw AS {source.select}")
+            source = replace(source, reader="rg_raw", select="SELECT * FROM rg_raw")
         report = ValidationReport(name=name)
         if dialect is not None:
             dialect.add_notes(report)
         counts = _RowCounts()
-        # Pass 1: distinct ids and date strings (and the row and blank-line counts).
+        # Pass 1: distinct ids and date strings with their row counts, and row-level totals.
         step("listing providers and dates")
-        date_set = "(date_text)," if "date" in cols and not source.date_typed else ""
-        pass1 = con.execute(
-            f"WITH src AS ({source.select}) "
-            "SELECT source, target, "
-            + ("date_text, " if date_set else "NULL AS date_text, ")
-            + "count(*) AS n, count_if(blank) AS blanks, GROUPING(source, target"
-            + (", date_text" if date_set else "")
-            + ") AS g FROM src GROUP BY GROUPING SETS ((source), (target), "
-            + date_set
-            + " ())"
-        ).fetchall()
+        found = _pass1(con, source, cols)
         if kind == "csv":
             assert dialect is not None
             _csv_rejects(con, dialect, counts)
-        ids: set[str] = set()
-        date_texts: list[str] = []
-        total = blanks = 0
-        for s, t, d, n, b, g in pass1:
-            if s is not None:
-                ids.add(s)
-            elif t is not None:
-                ids.add(t)
-            elif d is not None:
-                date_texts.append(d)
-            elif g == (7 if date_set else 3):  # the grand total
-                total, blanks = int(n), int(b)
-        if total == 0:
+        if found.total == 0:
             raise InputError(f"{name}: the file has no data rows.")
-        counts.rows_read = total + counts.wrong_fields
-        counts.blank = blanks
-        id_table = _id_lookup(sorted(ids), npi=npi, known=known)
+        counts.rows_read = found.total + counts.wrong_fields
+        counts.blank = found.blanks
+        id_table = _id_lookup(
+            sorted({i for i in (*found.sources, *found.targets) if i is not None}),
+            npi=npi,
+            known=known,
+        )
         _table_from_frame(con, "rg_ids", id_table)
         date_table: pd.DataFrame | None = None
         if "date" in cols and not source.date_typed:
             step("reading dates")
             date_table = _date_lookup(
-                date_texts, date_format=date_format, name=name, column=cols["date"]
+                [d for d in found.dates if d is not None],
+                date_format=date_format,
+                name=name,
+                column=cols["date"],
             )
             _table_from_frame(con, "rg_dates", date_table)
-        # Pass 2: one row per non-blank input row, ids as codes, values parsed, flags set.
         step("checking rows")
-        con.execute(_proc_sql(source, cols, npi=npi))
-        if kind == "csv":
-            con.execute("DROP TABLE rg_raw")
-        _count_problems(con, cols, counts)
+        _count_problems(con, source, cols, found, id_table, date_table, counts, npi=npi)
+        # Pass 2: the rows kept, ids as codes and values parsed, grouped on every column.
         step("removing duplicates")
         has_patients = "patient_id" in cols
         has_dates = "date" in cols
@@ -1287,10 +1333,12 @@ def aggregate_files(
             else ("count(*)")
         )
         con.execute(
-            f"CREATE TEMP TABLE rg_good AS SELECT {', '.join(keys)}, count(*) AS copies, "
-            f"{weight} AS w FROM rg_proc WHERE NOT bad GROUP BY {', '.join(keys)}"
+            f"CREATE TEMP TABLE rg_good AS WITH kept AS ({_kept_rows_sql(source, cols, npi=npi)}) "
+            f"SELECT {', '.join(keys)}, count(*) AS copies, {weight} AS w FROM kept "
+            f"GROUP BY {', '.join(keys)}"
         )
-        con.execute("DROP TABLE rg_proc")
+        if kind == "csv":
+            con.execute("DROP TABLE rg_raw")
         dup_filter = " FILTER (WHERE patient IS NOT NULL)" if has_patients else ""
         duplicates, kept = con.execute(
             f"SELECT CAST(coalesce(sum(copies - 1){dup_filter}, 0) AS BIGINT), "
