@@ -195,7 +195,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -504,21 +504,68 @@ def _exact_float32(values: npt.NDArray[np.float64]) -> bool:
 
 
 @dataclass
+class _Window:
+    """Per-tie sums over months ``start .. stop - 1`` (kept to derive the next window)."""
+
+    start: int
+    stop: int
+    sums: FloatArray  # not modified once made
+
+
+def _slide(
+    last: _Window | None, start: int, stop: int, sums: Callable[[int, int], FloatArray]
+) -> _Window:
+    """The window ``start .. stop - 1`` of per-tie sums of whole numbers.
+
+    ``sums(a, b)`` adds months ``a .. b - 1`` directly. When `last`, a window
+    of the same length, shares more than half of its months with the new one,
+    the new sums are the last ones plus the months that enter minus the
+    months that leave. Sums of whole numbers (below 2**53) are exact in any
+    order, so the values are those of summing the window directly.
+    """
+    if last is not None and last.stop - last.start == stop - start:
+        shift = start - last.start
+        if shift == 0:
+            return last
+        if 2 * abs(shift) < stop - start:
+            if shift > 0:
+                out = last.sums + sums(last.stop, stop)
+                out -= sums(last.start, start)
+            else:
+                out = last.sums + sums(start, last.start)
+                out -= sums(stop, last.stop)
+            return _Window(start, stop, out)
+    return _Window(start, stop, sums(start, stop))
+
+
+@dataclass
 class _RowValues:
     """Optional panel columns kept per panel row, the rows sorted by month.
 
     A window sum over months ``[a, b)`` is one ``bincount`` over the rows of
-    those months, so no (tie x month) matrix is built for these columns.
+    those months, so no (tie x month) matrix is built for these columns. For a
+    column of whole numbers (float32) the last window of each length is kept
+    and the next one derived from it (see :func:`_slide`).
     """
 
     ptr: npt.NDArray[np.int64]  # (months + 1): rows of month m are ptr[m]:ptr[m + 1]
     tie: npt.NDArray[np.int32]  # per row: its tie
     columns: dict[str, npt.NDArray[np.floating[Any]]]  # per row (float32 when exact)
+    windows: dict[tuple[str, int], _Window] = field(default_factory=dict)  # (name, length)
 
     def window(self, name: str, start: int, stop: int, n_ties: int) -> FloatArray:
-        """Per tie: the sum of column `name` over months ``start .. stop - 1``."""
-        lo, hi = int(self.ptr[start]), int(self.ptr[stop])
-        return _weighted_counts(self.tie[lo:hi], self.columns[name][lo:hi], n_ties)
+        """Per tie: the sum of column `name` over months ``start .. stop - 1`` (not to modify)."""
+        values = self.columns[name]
+
+        def _sums(a: int, b: int) -> FloatArray:
+            lo, hi = int(self.ptr[a]), int(self.ptr[b])
+            return _weighted_counts(self.tie[lo:hi], values[lo:hi], n_ties)
+
+        if values.dtype != np.float32:  # not whole numbers: the rows in order
+            return _sums(start, stop)
+        key = (name, stop - start)
+        self.windows[key] = _slide(self.windows.get(key), start, stop, _sums)
+        return self.windows[key].sums
 
 
 @dataclass
@@ -555,6 +602,7 @@ class _TieMatrix:
     has_patients: bool
     has_amount: bool
     has_wait: bool
+    windows: dict[int, _Window] = field(default_factory=dict)  # by length (float32 counts)
 
     @property
     def n_ties(self) -> int:
@@ -570,7 +618,8 @@ class _TieMatrix:
             elif isinstance(value, _RowValues):
                 total += value.ptr.nbytes + value.tie.nbytes
                 total += sum(col.nbytes for col in value.columns.values())
-        return total
+                total += sum(w.sums.nbytes for w in value.windows.values())
+        return total + sum(w.sums.nbytes for w in self.windows.values())
 
     def cutoff_index(self, cutoff: pd.Timestamp) -> int:
         return int(cutoff.year * 12 + cutoff.month - 1 - self.first_month)
@@ -587,7 +636,18 @@ class _TieMatrix:
         return _month_start(self.first_month + index)
 
     def window(self, start: int, stop: int, ties: IntArray | None = None) -> FloatArray:
-        """Referrals in months ``start .. stop - 1``, per tie (all, or `ties`)."""
+        """Referrals in months ``start .. stop - 1``, per tie (all, or `ties`; not to modify).
+
+        For all ties and whole-number (float32) counts, the last window of each
+        length is kept and the next one derived from it (see :func:`_slide`).
+        """
+        if ties is None and self.counts.dtype == np.float32:
+            length = stop - start
+            self.windows[length] = _slide(self.windows.get(length), start, stop, self._sums)
+            return self.windows[length].sums
+        return self._sums(start, stop, ties)
+
+    def _sums(self, start: int, stop: int, ties: IntArray | None = None) -> FloatArray:
         block = self.counts[start:stop] if ties is None else self.counts[start:stop, ties]
         out: FloatArray = block.sum(axis=0, dtype=np.float64)
         return out
@@ -1029,8 +1089,11 @@ class PreparedPanel:
         return self._ties.nbytes + cached
 
     def clear(self) -> None:
-        """Drop the cached model inputs of the labelled cutoffs (the matrix stays)."""
+        """Drop the cached model inputs of the labelled cutoffs and the kept window sums."""
         self._slices.clear()
+        self._ties.windows.clear()
+        if self._ties.rows is not None:
+            self._ties.rows.windows.clear()
 
     def __repr__(self) -> str:
         return (

@@ -959,3 +959,56 @@ def test_bundled_sample_settings_model_beats_rules() -> None:
     for rule in RULE_NAMES:
         for metric in ("roc_auc", "precision_at_25"):
             assert result.loc["model", metric] > result.loc[rule, metric], (rule, metric)
+
+
+def test_window_sums_derived_from_the_last_window_are_exact() -> None:
+    panel, _ = simulate_panel(n_sources=80, n_months=30, seed=5)
+    ties = churn.PreparedPanel(panel)._ties
+    rows = ties.rows
+    assert ties.counts.dtype == np.float32 and rows is not None
+    assert rows.columns["patients"].dtype == np.float32  # whole numbers: windows slide
+    assert rows.columns["amount"].dtype == np.float64  # not whole numbers: summed in order
+
+    def direct(name: str, start: int, stop: int) -> np.ndarray:
+        lo, hi = rows.ptr[start], rows.ptr[stop]
+        weights = rows.columns[name][lo:hi]
+        return np.bincount(rows.tie[lo:hi], weights=weights, minlength=ties.n_ties)
+
+    for length in (3, 12):
+        for start in (0, 1, 2, 5, 4, 3, 10, 9, 15, 15, 11, 18):  # forward, back, jumps, repeats
+            stop = start + length
+            expected = ties.counts[start:stop].sum(axis=0, dtype=np.float64)
+            np.testing.assert_array_equal(ties.window(start, stop), expected)
+            for name in ("patients", "amount"):
+                got = rows.window(name, start, stop, ties.n_ties)
+                np.testing.assert_array_equal(got, direct(name, start, stop))
+    assert set(ties.windows) == {3, 12}
+    assert {name for name, _ in rows.windows} == {"patients"}
+
+
+def test_tie_matrix_does_not_depend_on_row_order_or_split_rows() -> None:
+    panel, providers = simulate_panel(n_sources=150, seed=2)
+    panel = panel[["source", "target", "month", "referrals"]]
+    ordered = panel.sort_values(["source", "target", "month"], ignore_index=True)
+    shuffled = panel.sample(frac=1.0, random_state=0)
+    # the referrals of a tie and month split over two rows (summed per tie and month)
+    split = pd.concat(
+        [ordered.assign(referrals=ordered["referrals"] - 1), ordered.assign(referrals=1)]
+    )
+    expected = churn.PreparedPanel(ordered, providers=providers)._ties
+    assert (expected.reverse >= 0).any()
+    for other in (shuffled, split, split.sample(frac=1.0, random_state=1)):
+        ties = churn.PreparedPanel(other, providers=providers)._ties
+        for name in ("ids", "src", "tgt", "counts", "first_active", "reverse", "pair", "trip"):
+            np.testing.assert_array_equal(getattr(ties, name), getattr(expected, name))
+
+
+def test_month_numbers_of_dates_near_and_far_apart() -> None:
+    dates = ["1969-12-31 23:59", "1970-01-01 00:00", "2024-02-29 12:00", "1900-03-01 00:00"]
+    near = pd.Series(pd.to_datetime(dates))
+    expected = (near.dt.year * 12 + near.dt.month - 1).tolist()
+    assert churn._month_numbers(near, "month").tolist() == expected
+    far = pd.Series(np.array(["0100-05-17", "9000-01-31T23:00"], dtype="datetime64[s]"))
+    assert churn._month_numbers(far, "month").tolist() == [100 * 12 + 4, 9000 * 12]
+    aware = near.dt.tz_localize("America/Chicago")
+    assert churn._month_numbers(aware, "month").tolist() == expected
