@@ -1240,7 +1240,7 @@ def _write_views(
     plans["network"] = (
         "Whole network (top 300 providers by PageRank)",
         set(top_network),
-        lambda G, p: viz.network_view(G, top=_VIEW_TOP, measures=measures, path=p, **common),
+        lambda G, p, m: viz.network_view(G, top=_VIEW_TOP, measures=m, path=p, **common),
     )
     focus = list(dict.fromkeys(report.focus_ids))
     into = ties.loc[(ties["target"].isin(focus) & ~ties["source"].isin(focus)).to_numpy()]
@@ -1258,8 +1258,8 @@ def _write_views(
         plans["focus"] = (
             f"Referral base of {report.focus}",
             set(focus) | set(referrers),
-            lambda G, p: viz.focus_view(
-                G, focus, segments=t.get("share_of_wallet"), measures=measures, top=_VIEW_TOP,
+            lambda G, p, m: viz.focus_view(
+                G, focus, segments=t.get("share_of_wallet"), measures=m, top=_VIEW_TOP,
                 path=p, **common,
             ),
         )  # fmt: skip
@@ -1271,8 +1271,8 @@ def _write_views(
         plans["at_risk"] = (
             "At-risk ties",
             set(ends["source"].astype("str")) | set(ends["target"].astype("str")),
-            lambda G, p: viz.at_risk_view(
-                G, risk, top=_VIEW_RISK_TOP, measures=measures, path=p, **common
+            lambda G, p, m: viz.at_risk_view(
+                G, risk, top=_VIEW_RISK_TOP, measures=m, path=p, **common
             ),
         )
     key = t.get("key_referrers")
@@ -1282,7 +1282,7 @@ def _write_views(
         plans["ego_top_referrer"] = (
             "Top key referrer's referral neighbourhood",
             {top_id} | set(near["source"].astype("str")) | set(near["target"].astype("str")),
-            lambda G, p: viz.ego_view(G, top_id, measures=measures, path=p, **common),
+            lambda G, p, m: viz.ego_view(G, top_id, measures=m, path=p, **common),
         )
     labels = measures.set_index("id")["community"].dropna().astype("int64")
     if len(labels):
@@ -1298,15 +1298,18 @@ def _write_views(
             plans["community_0"] = (
                 "Largest care community",
                 set(members),
-                lambda G, p: viz.community_view(G, labels, 0, measures=measures, path=p, **common),
+                lambda G, p, m: viz.community_view(G, labels, 0, measures=m, path=p, **common),
             )
     if not plans:
         return written
-    G = _view_graph(net, set().union(*(nodes for _, nodes, _ in plans.values())))
+    drawn = set().union(*(nodes for _, nodes, _ in plans.values()))
+    G = _view_graph(net, drawn)
+    # the measures of the providers drawn (each view looks up only its own)
+    drawn_measures = measures.loc[measures["id"].isin(drawn).to_numpy()]
     for name, (label, _, make) in plans.items():
         path = folder / f"{name}.html"
         try:
-            make(G, path)
+            make(G, path, drawn_measures)
         except ParameterError as exc:  # a view that cannot be drawn on this data
             logger.warning("View %s not written: %s", name, exc)
             continue

@@ -1617,12 +1617,11 @@ def at_risk_view(
     top = check_int(top, "top", func, low=1, allow_numpy=False)
     if frame.empty:
         raise InsufficientDataError(f"The 'at_risk' table passed to {func} has no rows.")
-    rows = rank_at_risk(frame).to_dict("records")
-    ties: dict[tuple[str, str], dict[Hashable, Any]] = {}
-    for row in rows:
-        ties.setdefault((str(row["source"]), str(row["target"])), row)
-        if len(ties) == top:
-            break
+    ranked = rank_at_risk(frame)
+    # each tie's first row in rank order, for the first `top` ties
+    first = ~ranked[["source", "target"]].astype("str").duplicated().to_numpy()
+    rows = ranked.loc[first].head(top).to_dict("records")
+    ties = {(str(row["source"]), str(row["target"])): row for row in rows}
     _check_ids_in_graph(func, "at_risk", G, [end for tie in ties for end in tie])
 
     threshold = options.get("threshold", DEFAULT_THRESHOLD)
