@@ -662,12 +662,9 @@ def _text_column(
     table: pd.DataFrame, name: str, pos: IntArray, found: BoolArray, n: int
 ) -> npt.NDArray[np.object_]:
     """Per id: the stripped text of a providers column (None when missing or blank)."""
-    picked = pd.Series(
-        table[name].astype("object").to_numpy(dtype=object)[pos[found]], dtype=object
-    )
-    present = picked.notna().to_numpy()
-    text = picked[present].map(str).to_numpy(dtype=object)
-    stripped = np.array([t.strip() for t in text], dtype=object) if len(text) else text
+    picked = table[name].astype("object").to_numpy(dtype=object)[pos[found]]
+    present = pd.notna(picked)
+    stripped = np.array([str(v).strip() for v in picked[present]], dtype=object)
     keep = stripped != ""
     out = np.full(n, None, dtype=object)
     out[np.flatnonzero(found)[present][keep]] = stripped[keep]
@@ -827,24 +824,31 @@ def _row_values(
     columns: dict[str, npt.NDArray[np.floating[Any]]] = {}
 
     def _numbers(col: str) -> FloatArray:
+        """The column as float64, in panel order."""
         values: FloatArray = pd.to_numeric(panel[col], errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan
         )
-        return values[order]
+        return values
 
-    def _keep(name: str, ordered: FloatArray) -> None:
-        columns[name] = ordered.astype(np.float32) if _exact_float32(ordered) else ordered
+    def _keep(name: str, values: FloatArray, *, ordered: bool) -> None:
+        """Keep a column (float32 when exact), sorted by month unless already `ordered`."""
+        # float32 before sorting: half the bytes to move
+        kept = values.astype(np.float32) if _exact_float32(values) else values
+        columns[name] = kept if ordered else kept[order]
 
     for key in ("patients", "amount"):
         col = cols[key]
         if col is not None:
-            _keep(key, np.nan_to_num(_numbers(col)))
+            values = _numbers(col)
+            if not np.isfinite(values).all():
+                values = np.nan_to_num(values)
+            _keep(key, values, ordered=False)
     if cols["wait"] is not None:
-        wait = _numbers(str(cols["wait"]))
+        wait = _numbers(str(cols["wait"]))[order]
         known = np.isfinite(wait)
         if bool(known.any()):
-            _keep("wait", np.where(known, wait * refs, 0.0))
-            _keep("wait_n", np.where(known, refs, 0.0))
+            _keep("wait", np.where(known, wait * refs, 0.0), ordered=True)
+            _keep("wait_n", np.where(known, refs, 0.0), ordered=True)
     if not columns:
         return None
     return _RowValues(ptr=ptr, tie=tie, columns=columns)
@@ -2108,12 +2112,17 @@ def _slice(ties: _TieMatrix, ci: int, opts: _Options, *, labels: bool) -> _Slice
     n = len(idx)
     x = np.empty((n, len(FEATURE_COLUMNS)), dtype=np.float32)
     rules = {name: np.empty(n, dtype=np.float64) for name in RULES}
-    for start in range(0, n, _CHUNK):
-        stop = min(start + _CHUNK, n)
-        _, values = _features_at(ties, ci, opts, idx=idx[start:stop], totals=totals, amount=False)
-        x[start:stop] = _model_inputs(values, stop - start)
-        for name, score in _rule_scores(values).items():
-            rules[name][start:stop] = score
+    # One BLAS thread: the features' only BLAS call is a small matrix-vector product, and
+    # the threads a larger pool keeps spinning between chunks take CPU from the rest.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for start in range(0, n, _CHUNK):
+            stop = min(start + _CHUNK, n)
+            _, values = _features_at(
+                ties, ci, opts, idx=idx[start:stop], totals=totals, amount=False
+            )
+            x[start:stop] = _model_inputs(values, stop - start)
+            for name, score in _rule_scores(values).items():
+                rules[name][start:stop] = score
     return _Slice(
         ci=ci,
         idx=idx,
