@@ -21,6 +21,10 @@ Run::
     python benchmarks/bench_churn.py --providers 5000 --months 30 --source synthetic
     python benchmarks/bench_churn.py --steps report --panel /tmp/panel50k.pkl \
         --providers-file /tmp/prov50k.pkl --focus "Riverside Health"
+
+``--save PREFIX`` pickles the results (``PREFIX_backtest.pkl``, and with
+``--steps report`` ``PREFIX_at_risk.pkl``) to compare two versions of the code
+on the same panel (``pandas.testing.assert_frame_equal(..., check_exact=True)``).
 """
 
 from __future__ import annotations
@@ -157,8 +161,11 @@ def _report_path(
     providers: pd.DataFrame | None,
     focus: str | None,
     times: dict[str, float],
-) -> pd.DataFrame:
-    """What the report does: one prepared panel, the at-risk list, then the backtest."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the report does: one prepared panel, the at-risk list, then the backtest.
+
+    Returns the at-risk list and the backtest summary.
+    """
     ids = None
     if focus is not None:
         from referral_graph.leakage import resolve_focus
@@ -184,7 +191,7 @@ def _report_path(
         lambda: churn.backtest(prepared, k=(25, 100), random_state=0),
         times,
     )
-    return result
+    return risk, result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--focus", help="focus organisation of the at-risk list (report)")
     parser.add_argument("--steps", choices=["functions", "report"], default="functions")
     parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads")
+    parser.add_argument(
+        "--save",
+        metavar="PREFIX",
+        help="pickle the results to PREFIX_backtest.pkl (and PREFIX_at_risk.pkl with "
+        "--steps report), e.g. to compare two versions of the code",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
@@ -215,13 +228,18 @@ def main(argv: list[str] | None = None) -> int:
         n_ties = len(panel[["source", "target"]].drop_duplicates())
         print(f"panel: {len(panel):,} rows, {n_ties:,} ties", flush=True)
         loaded = _current_rss_gb()
+        risk = None
         if args.steps == "report":
-            result = _report_path(panel, providers, args.focus, times)
+            risk, result = _report_path(panel, providers, args.focus, times)
         else:
             result = _functions(panel, times)
     total = sum(v for k, v in times.items() if k not in ("generate panel", "read panel"))
     print(f"{'total (without the panel)':<28} {total:7.1f} s   peak RSS {_rss_gb():5.2f} GB")
     print(f"{'peak added over the panel':<28} {_rss_gb() - loaded:13.2f} GB")
+    if args.save:
+        result.to_pickle(f"{args.save}_backtest.pkl")
+        if risk is not None:
+            risk.to_pickle(f"{args.save}_at_risk.pkl")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(result.round(3).to_string(index=False))
     ok = total <= 60 and _rss_gb() <= 3
