@@ -910,11 +910,14 @@ def _count_problems(
                 )
 
 
-def _kept_rows_sql(source: _Source, cols: Mapping[str, str], *, npi: NpiMode) -> str:
+def _kept_rows_sql(
+    source: _Source, cols: Mapping[str, str], *, npi: NpiMode, rows: str | None = None
+) -> str:
     """The rows kept, ids as codes and values parsed (the excluded ones filtered out).
 
-    The inner joins drop rows with a missing id (blank lines too) and, with the
-    date lookup, rows with a missing or unparsable date.
+    `rows` is a query of some of `source`'s rows (default: all of them). The inner
+    joins drop rows with a missing id (blank lines too) and, with the date lookup,
+    rows with a missing or unparsable date.
     """
     out = ["si.code AS s", "ti.code AS t"]
     joins = ["JOIN rg_ids si ON si.id = src.source", "JOIN rg_ids ti ON ti.id = src.target"]
@@ -935,8 +938,8 @@ def _kept_rows_sql(source: _Source, cols: Mapping[str, str], *, npi: NpiMode) ->
         out.append(f"{_amount_sql(source)[2]} AS amount")
     out += [f"src.{key}" for key in ("service_line", "payer") if key in cols]
     return (
-        f"WITH src AS ({source.select}) SELECT {', '.join(out)} FROM src {' '.join(joins)} "
-        f"WHERE {' AND '.join(where)}"
+        f"WITH src AS ({rows or source.select}) SELECT {', '.join(out)} FROM src "
+        f"{' '.join(joins)} WHERE {' AND '.join(where)}"
     )
 
 
@@ -944,29 +947,72 @@ def _count_unknown(con: duckdb.DuckDBPyConnection, counts: _RowCounts) -> None:
     """Kept rows whose source / target is not in the providers table."""
     for key, code in (("source", "s"), ("target", "t")):
         n_rows, n_ids = con.execute(
-            f"SELECT CAST(coalesce(sum(g.w), 0) AS BIGINT), count(DISTINCT g.{code}) "
-            f"FROM rg_good g JOIN rg_ids i ON i.code = g.{code} WHERE NOT i.known"
+            f"SELECT CAST(coalesce(sum(g.n), 0) AS BIGINT), count(DISTINCT g.{code}) "
+            f"FROM rg_pm g JOIN rg_ids i ON i.code = g.{code} WHERE NOT i.known"
         ).fetchall()[0]
         counts.unknown_rows[key] = int(n_rows)
         counts.unknown_ids[key] = int(n_ids)
         if n_rows:
             counts.unknown_examples[key] = _examples(
                 con,
-                f"SELECT id FROM rg_ids WHERE NOT known AND code IN (SELECT {code} FROM rg_good) "
+                f"SELECT id FROM rg_ids WHERE NOT known AND code IN (SELECT {code} FROM rg_pm) "
                 "ORDER BY id",
             )
 
 
-def _tie_month_patient_sql(has_patients: bool, has_amount: bool) -> str:
-    """``rg_pm``: the kept rows summed per (tie, month, patient): the one pass over them."""
-    keys = ["s", "t", "date_trunc('month', date) AS m"] + (["patient"] if has_patients else [])
-    values = ["sum(w) AS n", "min(date) AS d0", "max(date) AS d1"]
-    if has_amount:
-        values.append("sum(amount * w) AS amount")
-    group = "s, t, m" + (", patient" if has_patients else "")
+def _month_sql(cols: Mapping[str, str]) -> str:
+    return "date_trunc('month', date)" if "date" in cols else "NULL::TIMESTAMP"
+
+
+def _tie_month_patient_sql(kept: str, cols: Mapping[str, str]) -> str:
+    """``rg_pm``: the kept rows counted per (tie, month, patient): the one pass over them.
+
+    ``n`` counts rows, duplicates included: :func:`_duplicates_sql` gives the
+    exact figures of the few groups of several rows with a patient id, the only
+    ones that can hold a duplicate.
+    """
+    dated = "date" in cols
+    keys = ["s", "t", f"{_month_sql(cols)} AS m"] + (["patient"] if "patient_id" in cols else [])
+    values = ["count(*) AS n"]
+    values += ["min(date) AS d0", "max(date) AS d1"] if dated else ["NULL::TIMESTAMP AS d0"]
+    values += [] if dated else ["NULL::TIMESTAMP AS d1"]
+    if "amount" in cols:
+        values.append("sum(amount) AS amount")
+    group = "s, t, m" + (", patient" if "patient_id" in cols else "")
     return (
-        f"CREATE TEMP TABLE rg_pm AS SELECT {', '.join(keys + values)} FROM rg_good "
-        f"GROUP BY {group}"
+        f"CREATE TEMP TABLE rg_pm AS WITH kept AS ({kept}) "
+        f"SELECT {', '.join(keys + values)} FROM kept GROUP BY {group}"
+    )
+
+
+def _duplicates_sql(source: _Source, cols: Mapping[str, str], *, npi: NpiMode) -> str:
+    """``rg_fix``: the (tie, month, patient) groups of several rows, duplicates removed.
+
+    An exact repeat of a row with a patient id is a double load, kept once. Only
+    the rows of groups counted more than once in ``rg_pm`` are read again (a semi
+    join on their ids and patient), grouped on every column, and summed per group:
+    ``n`` referrals, ``duplicates`` rows dropped, ``amount``.
+    """
+    groups = (
+        "SELECT DISTINCT i.id AS source, j.id AS target, p.patient FROM rg_pm p "
+        "JOIN rg_ids i ON i.code = p.s JOIN rg_ids j ON j.code = p.t "
+        "WHERE p.n > 1 AND p.patient IS NOT NULL"
+    )
+    rows = (
+        f"SELECT r.* FROM ({source.select}) r SEMI JOIN ({groups}) g "
+        "ON r.source = g.source AND r.target = g.target AND r.patient = g.patient"
+    )
+    kept = _kept_rows_sql(source, cols, npi=npi, rows=rows)
+    columns = ["s", "t", "patient"] + [
+        k for k in ("date", "amount", "service_line", "payer") if k in cols
+    ]
+    amount = "amount" if "amount" in cols else "NULL::DOUBLE"
+    return (
+        f"CREATE TEMP TABLE rg_fix AS WITH kept AS ({kept}), "
+        f"once AS (SELECT s, t, {_month_sql(cols)} AS m, patient, {amount} AS amount, "
+        f"count(*) AS copies FROM kept GROUP BY {', '.join(columns)}) "
+        "SELECT s, t, m, patient, count(*) AS n, sum(copies - 1) AS duplicates, "
+        "sum(amount) AS amount FROM once GROUP BY s, t, m, patient"
     )
 
 
@@ -1026,21 +1072,17 @@ def _ties_from_panel_sql(has_patients: bool, has_amount: bool) -> str:
 
 def _ties_sql(has_patients: bool, has_amount: bool) -> str:
     """The ties of undated events: referrals and distinct patients per (s, t)."""
-    inner = ["s", "t", "sum(w) AS n"] + (["patient"] if has_patients else [])
-    outer = ["s", "t", "CAST(sum(n) AS BIGINT) AS referrals"]
+    values = ["CAST(sum(n) AS BIGINT) AS referrals"]
     names = ["referrals"]
     if has_patients:
-        outer.append("count(*) FILTER (WHERE patient IS NOT NULL) AS patients")
+        values.append("count(*) FILTER (WHERE patient IS NOT NULL) AS patients")
         names.append("patients")
     if has_amount:
-        inner.append("sum(amount * w) AS amount")
-        outer.append("CAST(sum(amount) AS DOUBLE) AS amount")
+        values.append("CAST(sum(amount) AS DOUBLE) AS amount")
         names.append("amount")
-    group = "s, t" + (", patient" if has_patients else "")
     select = ["i.id AS source", "j.id AS target"] + [f"x.{c}" for c in names]
     return (
-        f"WITH per_patient AS (SELECT {', '.join(inner)} FROM rg_good GROUP BY {group}), "
-        f"x AS (SELECT {', '.join(outer)} FROM per_patient GROUP BY s, t) "
+        f"WITH x AS (SELECT s, t, {', '.join(values)} FROM rg_pm GROUP BY s, t) "
         f"SELECT {', '.join(select)} FROM x "
         "JOIN rg_ids i ON i.code = x.s JOIN rg_ids j ON j.code = x.t ORDER BY x.s, x.t"
     )
@@ -1316,34 +1358,40 @@ def aggregate_files(
         step("checking rows")
         _count_problems(con, source, cols, found, id_table, date_table, counts, npi=npi)
         # Pass 2: the rows kept, ids as codes and values parsed, grouped on every column.
+        # Pass 2: the rows kept, ids as codes and values parsed, counted per tie, month and
+        # patient; then the groups that may hold a duplicate are read again and fixed.
         step("removing duplicates")
         has_patients = "patient_id" in cols
         has_dates = "date" in cols
         has_amount = "amount" in cols
-        keys = ["s", "t"] + [
-            k
-            for k in ("date", "patient", "amount", "service_line", "payer")
-            if (k if k != "patient" else "patient_id") in cols
-        ]
-        # An exact repeat of a row with a patient id is a double load (kept once); without
-        # a patient id identical rows are separate referrals (kept, each counted).
-        weight = (
-            "CASE WHEN patient IS NOT NULL THEN 1 ELSE count(*) END"
-            if has_patients
-            else ("count(*)")
-        )
-        con.execute(
-            f"CREATE TEMP TABLE rg_good AS WITH kept AS ({_kept_rows_sql(source, cols, npi=npi)}) "
-            f"SELECT {', '.join(keys)}, count(*) AS copies, {weight} AS w FROM kept "
-            f"GROUP BY {', '.join(keys)}"
-        )
+        con.execute(_tie_month_patient_sql(_kept_rows_sql(source, cols, npi=npi), cols))
+        duplicates = 0
+        if has_patients:
+            con.execute(_duplicates_sql(source, cols, npi=npi))
+            amount = ", amount = f.amount" if has_amount else ""
+            con.execute(
+                f"UPDATE rg_pm SET n = f.n{amount} FROM rg_fix f WHERE rg_pm.s = f.s "
+                "AND rg_pm.t = f.t AND rg_pm.m IS NOT DISTINCT FROM f.m "
+                "AND rg_pm.patient = f.patient"
+            )
+            duplicates = con.execute(
+                "SELECT CAST(coalesce(sum(duplicates), 0) AS BIGINT) FROM rg_fix"
+            ).fetchall()[0][0]
+            con.execute("DROP TABLE rg_fix")
+        else:
+            # Without patient ids identical rows are separate referrals, all kept; the
+            # report notes how many there are.
+            columns = ["s", "t"] + [
+                k for k in ("date", "amount", "service_line", "payer") if k in cols
+            ]
+            duplicates = con.execute(
+                f"WITH kept AS ({_kept_rows_sql(source, cols, npi=npi)}) "
+                "SELECT CAST(coalesce(sum(copies - 1), 0) AS BIGINT) FROM "
+                f"(SELECT count(*) AS copies FROM kept GROUP BY {', '.join(columns)})"
+            ).fetchall()[0][0]
         if kind == "csv":
             con.execute("DROP TABLE rg_raw")
-        dup_filter = " FILTER (WHERE patient IS NOT NULL)" if has_patients else ""
-        duplicates, kept = con.execute(
-            f"SELECT CAST(coalesce(sum(copies - 1){dup_filter}, 0) AS BIGINT), "
-            "CAST(coalesce(sum(w), 0) AS BIGINT) FROM rg_good"
-        ).fetchall()[0]
+        kept = con.execute("SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM rg_pm").fetchall()[0][0]
         counts.duplicates = int(duplicates)
         if known is not None:
             _count_unknown(con, counts)
@@ -1360,11 +1408,8 @@ def aggregate_files(
         paths_out: dict[str, Path] = {}
         result = FilesAggregation(paths=paths_out, report=report, events=int(kept))
         if has_dates:
-            # One pass over the rows: per tie, month and patient; the panel, the ties and the
-            # patient panels are all summed from it (and from the panel).
+            # The panel, the ties and the patient panels are all summed from rg_pm (and the panel).
             step("writing the panel")
-            con.execute(_tie_month_patient_sql(has_patients, has_amount))
-            con.execute("DROP TABLE rg_good")
             con.execute(_panel_table_sql(has_patients, has_amount))
             paths_out["panel"] = _copy(
                 con, _panel_output_sql(has_patients, has_amount), out / "panel.parquet"
@@ -1377,22 +1422,18 @@ def aggregate_files(
             paths_out["ties"] = _copy(
                 con, _ties_from_panel_sql(has_patients, has_amount), out / "ties.parquet"
             )
-            rows = "rg_panel"
         else:
             step("writing the ties")
             paths_out["ties"] = _copy(
                 con, _ties_sql(has_patients, has_amount), out / "ties.parquet"
             )
-            rows = "rg_good"
         result.ties = _count_rows(paths_out["ties"])
         if has_patients:
             step("counting patient panels")
-            paths_out["patients"] = _copy(
-                con, _patients_sql("rg_pm" if has_dates else "rg_good"), out / "patients.parquet"
-            )
+            paths_out["patients"] = _copy(con, _patients_sql("rg_pm"), out / "patients.parquet")
         result.providers = int(
             con.execute(
-                f"SELECT count(*) FROM (SELECT s AS c FROM {rows} UNION SELECT t FROM {rows})"
+                "SELECT count(*) FROM (SELECT s AS c FROM rg_pm UNION SELECT t FROM rg_pm)"
             ).fetchall()[0][0]
         )
         paths_out["report"] = _io.write_table(report.to_frame(), out / "validation.csv")
