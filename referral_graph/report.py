@@ -43,6 +43,7 @@ import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -486,6 +487,7 @@ def build_report(
     window: int = 3,
     seed: int = 0,
     title: str | None = None,
+    scores: Mapping[str, pd.DataFrame] | None = None,
 ) -> Report:
     """Compute every section of the report.
 
@@ -506,6 +508,10 @@ def build_report(
         Months of the headline periods.
     seed : int, default 0
     title : str, optional
+    scores : mapping of name to DataFrame, optional
+        The tables of :func:`referral_graph.scores.score_network` for this
+        network and focus, when they are computed already (used as given, not
+        copied); by default they are computed here.
 
     Returns
     -------
@@ -518,7 +524,8 @@ def build_report(
         raise ParameterError("The report needs a focus organisation: give focus= or focus_ids=.")
     ids = leakage.resolve_focus(net.providers, focus=focus, focus_ids=focus_ids)
     label = focus if focus is not None else ", ".join(ids[:3]) + (" …" if len(ids) > 3 else "")
-    scores = score_network(net, focus_ids=ids, seed=seed)
+    if scores is None:
+        scores = score_network(net, focus_ids=ids, seed=seed)
     report = Report(
         title=title or f"Referral report — {label}",
         focus=label,
@@ -1157,20 +1164,33 @@ def write_report(
     Returns the path of ``report.html``. Every file is written atomically;
     counts from 1 to ``threshold - 1`` are suppressed in every table and page.
     """
-    from referral_graph.scores import write_tables
+    from referral_graph.leakage import resolve_focus
+    from referral_graph.scores import score_network, write_tables
 
     target = Path(os.fspath(out_dir))
-    report = build_report(
-        net,
-        focus=focus,
-        focus_ids=focus_ids,
-        activities=activities,
-        capacity=capacity,
-        horizon=horizon,
-        seed=seed,
-        title=title,
+    if focus is None and focus_ids is None:
+        raise ParameterError("The report needs a focus organisation: give focus= or focus_ids=.")
+    scores = score_network(
+        net, focus_ids=resolve_focus(net.providers, focus=focus, focus_ids=focus_ids), seed=seed
     )
-    write_tables(report.tables, target / "tables", threshold=threshold)
+    # The score tables are final: they are written (by DuckDB, mostly outside the GIL) while
+    # the other sections are computed, which keeps the second core busy.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="referral_graph_tables") as pool:
+        writing = pool.submit(write_tables, scores, target / "tables", threshold=threshold)
+        report = build_report(
+            net,
+            focus=focus,
+            focus_ids=focus_ids,
+            activities=activities,
+            capacity=capacity,
+            horizon=horizon,
+            seed=seed,
+            title=title,
+            scores=scores,
+        )
+        writing.result()
+    rest = {name: t for name, t in report.tables.items() if scores.get(name) is not t}
+    write_tables(rest, target / "tables", threshold=threshold)
     if views:
         report.views = _write_views(net, report, target / "views", threshold=threshold)
     page = render_html(report, threshold=threshold)

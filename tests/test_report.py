@@ -324,3 +324,27 @@ def test_headline_and_monthly_series_match_their_definition(as_of: str | None) -
             monthly[f"to_focus_{name}"].tolist()
             == per.reindex(monthly.index, fill_value=0).tolist()
         )
+
+
+def test_build_report_uses_given_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scores= is used as given (write_report scores once, then writes them while it goes on)."""
+    from referral_graph import scores as scores_module
+    from referral_graph.leakage import resolve_focus
+    from referral_graph.pipeline import load_network
+    from referral_graph.report import build_report
+
+    paths = datasets.sample_paths()
+    net = load_network(events=paths["events"], providers=paths["providers"])
+    ids = resolve_focus(net.providers, focus=datasets.SAMPLE_FOCUS)
+    given = scores_module.score_network(net, focus_ids=ids)
+    expected = build_report(net, focus=datasets.SAMPLE_FOCUS)
+
+    def no_scoring(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("score_network called although scores were given")
+
+    monkeypatch.setattr(scores_module, "score_network", no_scoring)
+    report = build_report(net, focus=datasets.SAMPLE_FOCUS, scores=given)
+    assert all(report.tables[name] is table for name, table in given.items())
+    assert report.tables.keys() == expected.tables.keys()
+    for name, table in expected.tables.items():
+        pd.testing.assert_frame_equal(report.tables[name], table, obj=name)
