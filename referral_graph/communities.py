@@ -40,7 +40,7 @@ import logging
 import math
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import networkx as nx
@@ -56,7 +56,13 @@ from referral_graph.centrality import (
 )
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 
-__all__ = ["community_summary", "detect_communities", "modularity"]
+__all__ = [
+    "BACKGROUND_MIN_TIES",
+    "community_summary",
+    "detect_communities",
+    "modularity",
+    "start_detect_communities",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +94,32 @@ def _run_igraph(
     n_iterations: int,
     tol: float,
 ) -> npt.NDArray[np.int64]:
-    import igraph as ig
-
     a, b, w = cg.undirected_edges(self_loops=True)
     keep = w > 0
-    graph = _igraph(cg.n_nodes, a[keep], b[keep], directed=False)
-    graph.es["weight"] = w[keep]
+    return _igraph_membership(
+        cg.n_nodes, a[keep], b[keep], w[keep], method, resolution, seed, n_iterations, tol
+    )
+
+
+def _igraph_membership(
+    n: int,
+    a: npt.NDArray[Any],
+    b: npt.NDArray[Any],
+    w: npt.NDArray[np.float64],
+    method: str,
+    resolution: float,
+    seed: int | None,
+    n_iterations: int,
+    tol: float,
+) -> npt.NDArray[np.int64]:
+    """igraph's communities of the undirected ties ``a[i] - b[i]`` of weight ``w[i]``.
+
+    Plain arrays in and out, so that it can run in a worker process.
+    """
+    import igraph as ig
+
+    graph = _igraph(n, a, b, directed=False)
+    graph.es["weight"] = w
     with _IGRAPH_RNG_LOCK:
         ig.set_random_number_generator(random.Random(seed))
         try:
@@ -217,6 +243,63 @@ def detect_communities(
     >>> detect_communities(G, method="louvain").to_dict()
     {'A': 0, 'B': 0, 'C': 1, 'D': 1}
     """
+    return start_detect_communities(
+        G,
+        method=method,
+        weight=weight,
+        resolution=resolution,
+        seed=seed,
+        n_iterations=n_iterations,
+        tol=tol,
+        background=False,
+    )()
+
+
+#: Ties from which :func:`start_detect_communities` runs igraph in a worker process
+#: (starting one costs about two seconds).
+BACKGROUND_MIN_TIES = 1_000_000
+
+
+def start_detect_communities(
+    G: nx.DiGraph | CompactGraph,
+    *,
+    method: Method = "leiden",
+    weight: str | None = "referrals",
+    resolution: float = 1.0,
+    seed: int | None = 0,
+    n_iterations: int = -1,
+    tol: float = 1e-4,
+    background: bool | None = None,
+) -> Callable[[], pd.Series]:
+    """Start :func:`detect_communities`; call the result to get its labels.
+
+    igraph holds Python's global lock while it runs, so no thread can work beside
+    it; on a large graph the igraph methods run in a worker process instead (the
+    ties are sent to it as arrays), and the caller goes on computing meanwhile.
+    The labels are identical either way (same seed, same code).
+
+    Parameters
+    ----------
+    G, method, weight, resolution, seed, n_iterations, tol
+        As in :func:`detect_communities` (checked here, before anything starts).
+    background : bool, optional
+        Run in a worker process; default: for the igraph methods on graphs of
+        :data:`BACKGROUND_MIN_TIES` ties or more. If the worker cannot be
+        started, the work is done when the result is asked for.
+
+    Returns
+    -------
+    callable
+        Returns the labels of :func:`detect_communities` (waiting for the worker).
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> G = nx.DiGraph([("A", "B", {"referrals": 5}), ("C", "D", {"referrals": 5})])
+    >>> labels = start_detect_communities(G, method="louvain")
+    >>> labels().to_dict()
+    {'A': 0, 'B': 0, 'C': 1, 'D': 1}
+    """
     func = "detect_communities"
     check_choice(method, "method", func, ["leiden", "louvain", "networkx-louvain"])
     resolution = check_float(
@@ -231,24 +314,84 @@ def detect_communities(
         )
     tol = check_float(tol, "tol", func, low=0, allow_numpy=False)
     cg = _as_compact(G, weight, func)
+
+    def finish(membership: npt.NDArray[np.int64]) -> pd.Series:
+        labels = _ordered_labels(membership)
+        sizes = np.bincount(labels) if len(labels) else np.empty(0, dtype=np.int64)
+        logger.info(
+            "detect_communities (%s): %d providers in %d communities (largest %d, singletons %d)",
+            method,
+            cg.n_nodes,
+            len(sizes),
+            int(sizes.max()) if len(sizes) else 0,
+            int((sizes == 1).sum()),
+        )
+        return pd.Series(labels, index=cg.index(), name="community")
+
     if cg.n_nodes == 0 or not (cg.weight > 0).any():
         logger.info("detect_communities: no positive ties; every provider is its own community")
         membership = np.arange(cg.n_nodes, dtype=np.int64)
-    elif method == "networkx-louvain":
-        membership = _run_networkx(cg, resolution, seed)
-    else:
-        membership = _run_igraph(cg, method, resolution, seed, n_iterations, tol)
-    labels = _ordered_labels(membership)
-    sizes = np.bincount(labels) if len(labels) else np.empty(0, dtype=np.int64)
-    logger.info(
-        "detect_communities (%s): %d providers in %d communities (largest %d, singletons %d)",
-        method,
-        cg.n_nodes,
-        len(sizes),
-        int(sizes.max()) if len(sizes) else 0,
-        int((sizes == 1).sum()),
-    )
-    return pd.Series(labels, index=cg.index(), name="community")
+        return lambda: finish(membership)
+    if method == "networkx-louvain":
+        return lambda: finish(_run_networkx(cg, resolution, seed))
+    if background is None:
+        background = cg.n_edges >= BACKGROUND_MIN_TIES
+    if background:
+        pending = _in_worker(cg, method, resolution, seed, n_iterations, tol)
+        if pending is not None:
+            return lambda: finish(pending())
+    return lambda: finish(_run_igraph(cg, method, resolution, seed, n_iterations, tol))
+
+
+def _in_worker(
+    cg: CompactGraph,
+    method: str,
+    resolution: float,
+    seed: int | None,
+    n_iterations: int,
+    tol: float,
+) -> Callable[[], npt.NDArray[np.int64]] | None:
+    """Submit :func:`_igraph_membership` to a fresh worker process; None if it cannot start.
+
+    The worker is spawned (not forked: the parent may hold DuckDB's or BLAS's threads).
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    a, b, w = cg.undirected_edges(self_loops=True)
+    keep = w > 0
+    try:
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        future = pool.submit(
+            _igraph_membership,
+            cg.n_nodes,
+            a[keep],
+            b[keep],
+            w[keep],
+            method,
+            resolution,
+            seed,
+            n_iterations,
+            tol,
+        )
+    except (OSError, RuntimeError) as exc:  # no processes here: run in this one instead
+        logger.debug("detect_communities: no worker process (%s); running in-process", exc)
+        return None
+    logger.debug("detect_communities: running in a worker process (%d ties)", int(keep.sum()))
+
+    def wait() -> npt.NDArray[np.int64]:
+        try:
+            return future.result()
+        except BrokenProcessPool as exc:  # the worker died (killed, out of memory)
+            logger.warning("detect_communities: the worker process failed (%s); retrying here", exc)
+            return _igraph_membership(
+                cg.n_nodes, a[keep], b[keep], w[keep], method, resolution, seed, n_iterations, tol
+            )
+        finally:
+            pool.shutdown()
+
+    return wait
 
 
 def _aligned_labels(cg: CompactGraph, labels: Any, func: str) -> npt.NDArray[np.int64]:

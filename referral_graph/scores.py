@@ -123,22 +123,25 @@ def score_network(
     # The networkx graph when it is built already, else the same graph as arrays straight from
     # the tables (identical results; no ~700 bytes per tie of networkx on large markets).
     G = net.graph if net.graph_built else net.compact(weight)
-    measures = centrality.provider_measures(G, weight=weight, seed=seed)
-    labels = communities.detect_communities(
+    # On a large graph the communities are found in a worker process meanwhile (igraph
+    # holds the GIL: no thread could run beside it).
+    communities_of = communities.start_detect_communities(
         G,
         method=community_method,  # type: ignore[arg-type]
         weight=weight,
         resolution=resolution,
         seed=seed,
     )
+    measures = centrality.provider_measures(G, weight=weight, seed=seed)
+    ties = strength.tie_strength(
+        net.ties, panel=net.panel, providers=net.providers, weights=strength_weights
+    )
+    labels = communities_of()
     measures["community"] = measures["id"].map(labels).astype("Int64")
     attrs = net.providers.drop(
         columns=[c for c in net.providers.columns if c in measures.columns and c != "id"]
     )
     providers = attrs.merge(measures, on="id", how="right")
-    ties = strength.tie_strength(
-        net.ties, panel=net.panel, providers=net.providers, weights=strength_weights
-    )
     tables: dict[str, pd.DataFrame] = {
         "providers": providers,
         "ties": ties,
