@@ -163,6 +163,8 @@ VOLUME_BASELINE = "volume_to_competitors"
 RANDOM_BASELINE = "random (expected)"
 
 _MAX_CHUNK_ENTRIES = 4_000_000  # co-referral entries computed at once
+_TOP_PARTNERS = 8  # loyal senders per receiver whose co-referral entries are formed first
+_BOUND_MARGIN = 1e-6  # relative margin of the co-referral bound over rounding (~1e-13)
 
 # ----------------------------------------------------------------------------- checks
 
@@ -476,16 +478,72 @@ def _row_sums(matrix: Any) -> FloatArray:
     return np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
 
 
+def _keep_entries(matrix: Any, keep: BoolArray) -> Any:
+    """`matrix` (csr) with only the stored entries where `keep` is True (same shape)."""
+    row = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(row[keep], minlength=matrix.shape[0]))])
+    return sp.csr_matrix(
+        (matrix.data[keep], matrix.indices[keep], indptr.astype(matrix.indptr.dtype)),
+        shape=matrix.shape,
+    )
+
+
 def _keep_columns(matrix: Any, keep: BoolArray) -> Any:
     """`matrix` (csr) with the entries of the columns not in `keep` dropped (same shape)."""
     matrix = matrix.tocsr()
-    mask = keep[matrix.indices]
-    row = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(row[mask], minlength=matrix.shape[0]))])
-    return sp.csr_matrix(
-        (matrix.data[mask], matrix.indices[mask], indptr.astype(matrix.indptr.dtype)),
-        shape=matrix.shape,
-    )
+    return _keep_entries(matrix, keep[matrix.indices])
+
+
+def _walk_at(left: Any, right: Any, row: IntArray, col: IntArray) -> FloatArray:
+    """The entries ``(left @ right)[row, col]`` of a sparse product, summed as scipy sums them.
+
+    scipy's product adds the terms ``left[i, y] * right[y, j]`` from 0 in the
+    stored order of row ``i`` of `left`; adding them in that order here gives
+    the same floats. `left` and `right` are csr without duplicate entries; an
+    entry without any term is 0.
+    """
+    right = right if right.has_sorted_indices else right.sorted_indices()
+    width = right.shape[1]
+    keys = np.repeat(np.arange(right.shape[0], dtype=np.int64), np.diff(right.indptr)) * width
+    keys += right.indices  # sorted: row by row, by column
+    terms = left[row]  # per pair, the row of `left`, in its stored order
+    pair = np.repeat(np.arange(len(row)), np.diff(terms.indptr))
+    wanted = terms.indices.astype(np.int64) * width + col[pair]
+    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    hit = keys[at] == wanted if len(keys) else np.zeros(len(wanted), dtype=bool)
+    products = terms.data[hit] * right.data[at[hit]]
+    return np.bincount(pair[hit], weights=products, minlength=len(row)).astype(np.float64)
+
+
+def _keep_positions(matrix: Any, keys: IntArray) -> Any:
+    """`matrix` (csr) with only its entries at ``row * n_columns + column`` in sorted `keys`."""
+    row = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+    mine = row * matrix.shape[1] + matrix.indices
+    at = np.minimum(np.searchsorted(keys, mine), max(len(keys) - 1, 0))
+    keep = keys[at] == mine if len(keys) else np.zeros(len(mine), dtype=bool)
+    return _keep_entries(matrix, keep)
+
+
+def _top_partners(right: Any, lam: FloatArray, count: int) -> tuple[Any, FloatArray]:
+    """The `count` entries of each row of `right` with the largest ``right[y, z] * lam[z]``.
+
+    Returns
+    -------
+    top : scipy.sparse.csr_matrix
+        `right` with those entries only.
+    ceiling : numpy.ndarray
+        Per row, the largest ``right[y, z] * lam[z]`` left out (0 when none is).
+    """
+    value = right.data * lam[right.indices]
+    row = np.repeat(np.arange(right.shape[0]), np.diff(right.indptr))
+    order = np.lexsort((-value, row))  # by row, the largest first
+    rank = np.arange(len(order)) - right.indptr[row[order]]
+    keep = np.zeros(len(value), dtype=bool)
+    keep[order[rank < count]] = True
+    ceiling = np.zeros(right.shape[0])
+    first_out = order[rank == count]
+    ceiling[row[first_out]] = value[first_out]
+    return _keep_entries(right, keep), ceiling
 
 
 @dataclass
@@ -561,6 +619,236 @@ def _scale_rows(matrix: Any, factor: FloatArray) -> Any:
     return matrix
 
 
+@dataclass
+class _Entries:
+    """How the entries ``p(c, z)`` of the candidates are formed (for the partners `wanted`)."""
+
+    net: _Network
+    rows: IntArray  # the candidates
+    parts: dict[str, _Relation]
+    weights: Mapping[str, float]
+    inv: FloatArray  # per candidate, 1 / (sum of the weights of its relations)
+    wanted: BoolArray  # the partners z whose entries are formed
+    left: Any  # csr n x n, L(c, y) = n(c -> y) / out(c); None without co_referral
+    right: Any  # csr n x n, R(y, z) = n(z -> y) / in(y) for the wanted z; None likewise
+    members: Any  # csr practices x n, the wanted members of each practice; None likewise
+
+    @classmethod
+    def build(
+        cls,
+        net: _Network,
+        rows: IntArray,
+        parts: dict[str, _Relation],
+        weights: Mapping[str, float],
+        inv: FloatArray,
+        wanted: BoolArray,
+    ) -> _Entries:
+        left = right = members = None
+        if "co_referral" in parts:
+            out = np.asarray(net.send.sum(axis=1), dtype=np.float64).ravel()
+            inn = np.asarray(net.send.sum(axis=0), dtype=np.float64).ravel()
+            left = sp.diags(_inverse(out)) @ net.send
+            right = _keep_columns((net.send @ sp.diags(_inverse(inn))).T.tocsr(), wanted)
+        if "practice" in parts:
+            member = np.flatnonzero((net.practice_code >= 0) & wanted)
+            members = sp.csr_matrix(
+                (np.ones(len(member)), (net.practice_code[member], member)),
+                shape=(len(net.practice_size), len(net.ids)),
+            )
+        return cls(net, rows, parts, weights, inv, wanted, left, right, members)
+
+    def pieces(self, at: IntArray, walks: Any) -> dict[str, Any]:
+        """``p_r(c, z)`` of the candidates `at` (positions in `rows`), one csr matrix per relation.
+
+        `walks` holds the two-step walks ``(L @ R)(c, z)`` of those candidates
+        (at least where they are wanted) and is scaled in place; without it
+        (None) the co-referral piece is left out.
+        """
+        chunk = self.rows[at]
+        pieces: dict[str, Any] = {}
+        if "referral" in self.parts:
+            direct = _keep_columns(self.net.direct[chunk], self.wanted)
+            pieces["referral"] = _scale_rows(direct, self.parts["referral"].inv[at])
+        if "co_referral" in self.parts and walks is not None:
+            pieces["co_referral"] = _scale_rows(walks, self.parts["co_referral"].inv[at])
+        if "practice" in self.parts:
+            code = self.net.practice_code[chunk]
+            inside = np.flatnonzero(code >= 0)
+            pick = sp.csr_matrix(
+                (self.parts["practice"].inv[at][inside], (inside, code[inside])),
+                shape=(len(at), len(self.net.practice_size)),
+            )
+            pieces["practice"] = (pick @ self.members).tocsr()
+        return pieces
+
+    def mix(self, at: IntArray, pieces: Mapping[str, Any]) -> Any:
+        """``p(c, z) = inv(c) * sum_r w_r p_r(c, z)`` (csr, no stored zeros), in this order."""
+        names = list(pieces)
+        mix = self.weights[names[0]] * pieces[names[0]]
+        for rel in names[1:]:
+            mix = mix + self.weights[rel] * pieces[rel]
+        mix = _scale_rows(mix.tocsr(), self.inv[at])
+        mix.eliminate_zeros()
+        return mix
+
+    def strongest(
+        self, mix: Any, pieces: Mapping[str, Any], loyal_threshold: float
+    ) -> tuple[IntArray, IntArray, FloatArray, npt.NDArray[np.object_]]:
+        """The loyal neighbour contributing most in each row of `mix` that has one.
+
+        Returns the rows, their neighbour (the largest ``p(c, z) * lambda(z)``,
+        ties to the smallest column), that contribution, and the relation
+        carrying most of the entry.
+        """
+        lam = self.net.loyalty
+        r = np.repeat(np.arange(mix.shape[0]), np.diff(mix.indptr))
+        c, p = mix.indices, mix.data
+        loyal = lam[c] >= loyal_threshold
+        if not loyal.any():
+            return (
+                np.zeros(0, dtype=np.int64),
+                np.zeros(0, dtype=np.int64),
+                np.zeros(0),
+                np.zeros(0, dtype=object),
+            )
+        # entries come row by row: per row, the largest contribution, ties to the smallest
+        # column (without sorting the entries)
+        rl, cl, contrib = r[loyal], c[loyal], p[loyal] * lam[c[loyal]]
+        starts = np.flatnonzero(np.r_[True, rl[1:] != rl[:-1]])
+        lengths = np.diff(np.r_[starts, len(rl)])
+        top = np.maximum.reduceat(contrib, starts)
+        best = np.minimum.reduceat(
+            np.where(contrib == np.repeat(top, lengths), cl, len(self.net.ids)), starts
+        )
+        best_row = rl[starts]
+        names = list(pieces)
+        carried = np.column_stack(
+            [self.weights[rel] * np.asarray(pieces[rel][best_row, best]).ravel() for rel in names]
+        )
+        relation = np.asarray(names, dtype=object)[np.argmax(carried, axis=1)]
+        return best_row.astype(np.int64), best.astype(np.int64), top, relation
+
+
+def _scan(
+    entries: _Entries,
+    todo: IntArray,
+    *,
+    jaccard: bool,
+    norm: FloatArray,
+    loyal_threshold: float,
+    measure: FloatArray,
+    via: IntArray,
+    via_relation: npt.NDArray[np.object_],
+) -> None:
+    """Form every wanted entry of the candidates `todo` (positions), by chunks.
+
+    Fills `via` and `via_relation` and, for Jaccard, `measure`.
+    """
+    net = entries.net
+    lam = net.loyalty
+    total_lambda = float(lam.sum())
+    cost = np.zeros(len(todo))
+    if entries.right is not None:
+        sends = (net.send[entries.rows[todo]] > 0).astype(np.float64)
+        cost = np.asarray(sends @ np.diff(entries.right.indptr)).ravel()
+    start = 0
+    while start < len(todo):
+        stop = start + 1
+        budget = cost[start]
+        while stop < len(todo) and budget + cost[stop] <= _MAX_CHUNK_ENTRIES:
+            budget += cost[stop]
+            stop += 1
+        at = todo[start:stop]
+        k = len(at)
+        walks = None
+        if entries.right is not None:
+            walks = (entries.left[entries.rows[at]] @ entries.right).tocsr()
+        pieces = entries.pieces(at, walks)
+        mix = entries.mix(at, pieces)
+        if jaccard:
+            r = np.repeat(np.arange(k), np.diff(mix.indptr))
+            c, p = mix.indices, mix.data
+            lam_c = lam[c]
+            num = np.bincount(r, weights=np.minimum(p, lam_c), minlength=k)
+            above = np.bincount(r, weights=np.maximum(p - lam_c, 0.0), minlength=k)
+            # the neighbours with lambda 0 add their whole p: 1 minus the rest
+            rest = np.maximum((norm[at] > 0) - np.bincount(r, weights=p, minlength=k), 0.0)
+            den = total_lambda + above + rest
+            measure[at] = np.divide(num, den, out=np.zeros(k), where=den > 0)
+        best_row, best, _, relation = entries.strongest(mix, pieces, loyal_threshold)
+        via[at[best_row]] = best
+        via_relation[at[best_row]] = relation
+        start = stop
+
+
+def _explicit_links(
+    entries: _Entries,
+    *,
+    loyal_threshold: float,
+    via: IntArray,
+    via_relation: npt.NDArray[np.object_],
+) -> IntArray:
+    """``via`` of the candidates whose strongest loyal neighbour is certain from a few entries.
+
+    The co-referral walk is bounded instead of formed: at each receiver ``y``
+    only the ``_TOP_PARTNERS`` loyal senders ``z`` with the largest
+    ``R(y, z) * lambda(z)`` are summed, and every other term is at most
+    ``L(c, y) * ceiling(y)`` (``ceiling``: the largest ``R(y, z) * lambda(z)``
+    left out at ``y``). So each contribution ``p(c, z) * lambda(z)`` lies
+    between its lower bound (the referral, practice and summed co-referral
+    parts) and that plus ``limit(c)`` (``sum_y L(c, y) * ceiling(y)`` times the
+    candidate's scale), and a neighbour with no lower bound contributes at
+    most ``limit(c)``. When the best lower bound is above ``limit(c)``, only
+    the entries whose upper bound reaches it can win: they are formed exactly
+    (as :func:`_scan` forms them) to pick ``via`` and ``via_relation``. The
+    margins cover rounding (relative errors ~1e-13).
+
+    Returns
+    -------
+    numpy.ndarray
+        The candidates (positions) left undecided, for :func:`_scan`.
+    """
+    m = len(entries.rows)
+    everyone = np.arange(m)
+    lam = entries.net.loyalty
+    co = entries.parts.get("co_referral")
+    if co is None:  # no walk: every entry is formed at once
+        pieces = entries.pieces(everyone, None)
+        best_row, best, _, relation = entries.strongest(
+            entries.mix(everyone, pieces), pieces, loyal_threshold
+        )
+        via[best_row] = best
+        via_relation[best_row] = relation
+        return np.zeros(0, dtype=np.int64)
+    left = entries.left[entries.rows]
+    top, ceiling = _top_partners(entries.right, lam, _TOP_PARTNERS)
+    limit = (left @ ceiling) * co.inv * entries.weights["co_referral"] * entries.inv
+    lower = entries.mix(everyone, entries.pieces(everyone, (left @ top).tocsr()))
+    r = np.repeat(everyone, np.diff(lower.indptr))
+    bound = lower.data * lam[lower.indices]
+    best_lower = np.zeros(m)
+    np.maximum.at(best_lower, r, bound)
+    certain = best_lower > limit * (1.0 + _BOUND_MARGIN)
+    contender = certain[r] & (
+        (bound + limit[r]) * (1.0 + _BOUND_MARGIN) >= best_lower[r] * (1.0 - _BOUND_MARGIN)
+    )
+    keys = r[contender] * lower.shape[1] + lower.indices[contender]
+    keys.sort()
+    rows, cols = np.divmod(keys, lower.shape[1])
+    walk = _walk_at(left, entries.right, rows, cols)
+    walks = sp.csr_matrix((walk, (rows, cols)), shape=lower.shape)
+    walks.eliminate_zeros()
+    pieces = {
+        rel: _keep_positions(piece, keys) for rel, piece in entries.pieces(everyone, walks).items()
+    }
+    best_row, best, _, relation = entries.strongest(
+        entries.mix(everyone, pieces), pieces, loyal_threshold
+    )
+    via[best_row] = best
+    via_relation[best_row] = relation
+    return np.flatnonzero(~certain & (limit > 0))
+
+
 def _score(
     net: _Network,
     rows: IntArray,
@@ -575,10 +863,10 @@ def _score(
     The measures other than Jaccard are linear in ``p(c, .)``, so they are
     computed from each relation's ``p_r @ factor``; the entries ``p(c, z)``
     themselves are formed for the loyal neighbours only (``via``, unless
-    `find_via` is False), and for every neighbour with ``lambda(z) > 0`` for
-    Jaccard.
+    `find_via` is False: first the few that can decide it, see
+    :func:`_explicit_links`, then all of them for the candidates left), and
+    for every neighbour with ``lambda(z) > 0`` for Jaccard.
     """
-    n = len(net.ids)
     m = len(rows)
     lam = net.loyalty
     degree = np.maximum(net.degree, 1.0)
@@ -590,7 +878,6 @@ def _score(
         factor = lam.copy()
     jaccard = method == "jaccard"
     parts = _relations(net, rows, factor, weights)
-    names = list(parts)
     norm = np.zeros(m)
     for rel, part in parts.items():
         norm += weights[rel] * part.has
@@ -600,93 +887,31 @@ def _score(
         for rel, part in parts.items():
             measure += weights[rel] * part.dot
         measure *= inv
-    loyal_link = np.zeros(m, dtype=bool)
     via = np.full(m, -1, dtype=np.int64)
     via_relation = np.full(m, None, dtype=object)
-    todo = m if names and (jaccard or find_via) else 0  # candidates whose entries are needed
-
-    # the entries p(c, z) for the neighbours z that matter
-    wanted = lam > 0 if jaccard else lam >= loyal_threshold
-    total_lambda = float(lam.sum())
-    cost = np.zeros(todo)
-    if "co_referral" in parts and todo:
-        out = np.asarray(net.send.sum(axis=1), dtype=np.float64).ravel()
-        inn = np.asarray(net.send.sum(axis=0), dtype=np.float64).ravel()
-        left = sp.diags(_inverse(out)) @ net.send
-        right = _keep_columns((net.send @ sp.diags(_inverse(inn))).T.tocsr(), wanted)
-        cost = np.asarray((net.send[rows] > 0).astype(np.float64) @ np.diff(right.indptr)).ravel()
-    if "practice" in parts and todo:
-        member = np.flatnonzero((net.practice_code >= 0) & wanted)
-        members = sp.csr_matrix(
-            (np.ones(len(member)), (net.practice_code[member], member)),
-            shape=(len(net.practice_size), n),
+    if parts and m and (jaccard or find_via):
+        wanted = lam > 0 if jaccard else lam >= loyal_threshold
+        entries = _Entries.build(net, rows, parts, weights, inv, wanted)
+        todo = np.arange(m)
+        if not jaccard:
+            todo = _explicit_links(
+                entries, loyal_threshold=loyal_threshold, via=via, via_relation=via_relation
+            )
+        _scan(
+            entries,
+            todo,
+            jaccard=jaccard,
+            norm=norm,
+            loyal_threshold=loyal_threshold,
+            measure=measure,
+            via=via,
+            via_relation=via_relation,
         )
-    start = 0
-    while start < todo:
-        stop = start + 1
-        budget = cost[start]
-        while stop < todo and budget + cost[stop] <= _MAX_CHUNK_ENTRIES:
-            budget += cost[stop]
-            stop += 1
-        chunk = rows[start:stop]
-        k = len(chunk)
-        span = slice(start, stop)
-        # p_r(c, z) = inv_r(c) * x_r(c, z), then p = inv(c) * sum_r w_r p_r (in this order)
-        pieces: dict[str, Any] = {}
-        if "referral" in parts:
-            direct = _keep_columns(net.direct[chunk], wanted)
-            pieces["referral"] = _scale_rows(direct, parts["referral"].inv[span])
-        if "co_referral" in parts:
-            walks = (left[chunk] @ right).tocsr()
-            pieces["co_referral"] = _scale_rows(walks, parts["co_referral"].inv[span])
-        if "practice" in parts:
-            code = net.practice_code[chunk]
-            inside = np.flatnonzero(code >= 0)
-            pick = sp.csr_matrix(
-                (parts["practice"].inv[span][inside], (inside, code[inside])),
-                shape=(k, len(net.practice_size)),
-            )
-            pieces["practice"] = (pick @ members).tocsr()
-        mix = weights[names[0]] * pieces[names[0]]
-        for rel in names[1:]:
-            mix = mix + weights[rel] * pieces[rel]
-        mix = _scale_rows(mix.tocsr(), inv[span])
-        mix.eliminate_zeros()
-        r = np.repeat(np.arange(k), np.diff(mix.indptr))
-        c, p = mix.indices, mix.data
-        if jaccard:
-            lam_c = lam[c]
-            num = np.bincount(r, weights=np.minimum(p, lam_c), minlength=k)
-            above = np.bincount(r, weights=np.maximum(p - lam_c, 0.0), minlength=k)
-            # the neighbours with lambda 0 add their whole p: 1 minus the rest
-            rest = np.maximum((norm[span] > 0) - np.bincount(r, weights=p, minlength=k), 0.0)
-            den = total_lambda + above + rest
-            measure[span] = np.divide(num, den, out=np.zeros(k), where=den > 0)
-        # the loyal neighbour contributing most, and the relation carrying most of it
-        loyal = lam[c] >= loyal_threshold
-        if loyal.any():
-            # entries come row by row: per row, the largest contribution, ties to the
-            # smallest column (without sorting the entries)
-            rl, cl, contrib = r[loyal], c[loyal], p[loyal] * lam[c[loyal]]
-            starts = np.flatnonzero(np.r_[True, rl[1:] != rl[:-1]])
-            lengths = np.diff(np.r_[starts, len(rl)])
-            top = np.repeat(np.maximum.reduceat(contrib, starts), lengths)
-            best = np.minimum.reduceat(np.where(contrib == top, cl, n), starts)
-            best_row = rl[starts]
-            loyal_link[start + best_row] = True
-            via[start + best_row] = best
-            carried = np.column_stack(
-                [weights[rel] * np.asarray(pieces[rel][best_row, best]).ravel() for rel in names]
-            )
-            via_relation[start + best_row] = np.asarray(names, dtype=object)[
-                np.argmax(carried, axis=1)
-            ]
-        start = stop
     score = np.clip(measure * net.openness[rows], 0.0, 1.0)
     return _Scores(
         score=score,
         measure=measure,
-        loyal_link=loyal_link,
+        loyal_link=via >= 0,
         via=via,
         via_relation=list(via_relation),
     )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from referral_graph import prospects as prospects_module
 from referral_graph.aggregate import edge_panel
 from referral_graph.exceptions import InsufficientDataError, ParameterError, SchemaError
 from referral_graph.io import read_events
@@ -277,6 +281,40 @@ def test_invariants_on_random_graphs(
     assert out["score"].between(0, 1).all()
     assert out["id"].is_unique
     assert out["score"].is_monotonic_decreasing
+
+
+def test_walk_entries_are_summed_as_the_sparse_product() -> None:
+    rng = np.random.default_rng(7)
+    # rows stored in reverse column order, as a sparse product leaves them
+    left = sp.random(40, 30, density=0.4, random_state=1, format="csr")
+    left = sp.csr_matrix(
+        (
+            np.concatenate([left.data[a:b][::-1] for a, b in itertools.pairwise(left.indptr)]),
+            np.concatenate([left.indices[a:b][::-1] for a, b in itertools.pairwise(left.indptr)]),
+            left.indptr,
+        ),
+        shape=left.shape,
+    )
+    right = sp.random(30, 50, density=0.5, random_state=2, format="csr") * rng.uniform(1, 3)
+    row = rng.integers(0, 40, 500)
+    col = rng.integers(0, 50, 500)
+    expected = np.asarray((left @ right)[row, col]).ravel()
+    assert np.array_equal(prospects_module._walk_at(left, right, row, col), expected)
+
+
+@pytest.mark.parametrize("top", [0, 1, 3, 1000])
+def test_via_from_bounded_entries_is_the_via_from_every_entry(
+    market: tuple[pd.DataFrame, pd.DataFrame, list[str]], top: int, monkeypatch: Any
+) -> None:
+    panel, providers, focus = market
+    monkeypatch.setattr(prospects_module, "_TOP_PARTNERS", top)
+    fast = prospects(None, providers, focus, panel=panel)
+    monkeypatch.setattr(
+        prospects_module, "_explicit_links", lambda entries, **_: np.arange(len(entries.rows))
+    )
+    every = prospects(None, providers, focus, panel=panel)
+    pd.testing.assert_frame_equal(fast, every, check_exact=True)
+    assert fast["via_relation"].nunique() == 3
 
 
 # --------------------------------------------------------------------------------------
