@@ -133,7 +133,7 @@ from referral_graph._checks import (
     text_key,
 )
 from referral_graph.exceptions import InsufficientDataError, ParameterError, SchemaError
-from referral_graph.strength import _codes, _sorted_ids
+from referral_graph.strength import _codes, _runs, _sorted_ids
 
 __all__ = [
     "KINDS",
@@ -203,14 +203,26 @@ def _check_weights(value: Any, func: str) -> dict[str, float]:
     return weights
 
 
-def _text_lookup(providers: pd.DataFrame, column: str, ids: pd.Index) -> pd.Series:
-    """``column`` of each id in `ids` (stripped; blanks and unknown ids are missing)."""
+def _text_column(providers: pd.DataFrame, column: str, rows: IntArray) -> pd.Series:
+    """``column`` of the providers `rows` (stripped; blanks and rows -1 are missing).
+
+    `rows` are positions in `providers` (an id's first row, see :func:`_first_rows`),
+    so no id is hashed here; the result has a default index.
+    """
     if column not in providers.columns:
-        return pd.Series(pd.NA, index=ids, dtype="str")
-    values = pd.Series(providers[column].to_numpy(), index=providers["id"].astype("str"))
-    values = values[~values.index.duplicated()].astype("str").str.strip()
-    values = values.where(values.str.len() > 0)
-    return values.reindex(ids)
+        return pd.Series(pd.NA, index=pd.RangeIndex(len(rows)), dtype="str")
+    found = rows >= 0
+    values = pd.Series(providers[column].to_numpy()[np.where(found, rows, 0)])
+    values = values.astype("str").str.strip()
+    return values.where((values.str.len() > 0).to_numpy() & found)
+
+
+def _first_rows(codes: IntArray, n: int) -> IntArray:
+    """The first row holding each of the codes ``0 .. n - 1`` in `codes` (-1: none)."""
+    first = np.full(n, -1, dtype=np.int64)
+    distinct, where = np.unique(codes, return_index=True)
+    first[distinct[distinct >= 0]] = where[distinct >= 0]
+    return first
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -259,7 +271,11 @@ def _ties_frame(ties: Any, panel: Any, func: str) -> _Ties:
     if int(loops.sum()):
         logger.info("%s: %d self-referral row(s) left out", func, int(loops.sum()))
     n = max(len(ids), 1)
-    group, pairs = pd.factorize(src[keep] * n + tgt[keep], sort=True)
+    keys = src[keep] * n + tgt[keep]
+    if bool(np.all(keys[1:] > keys[:-1])):  # already one row per pair, sorted (a tie table)
+        group, pairs = np.arange(len(keys), dtype=np.int64), keys
+    else:
+        group, pairs = pd.factorize(keys, sort=True)
     values = referrals.to_numpy(dtype=np.float64)[keep]
     summed = np.bincount(group, weights=values, minlength=len(pairs)).astype(np.float64)
     return _Ties(ids, (pairs // n).astype(np.int64), (pairs % n).astype(np.int64), summed)
@@ -300,6 +316,7 @@ def _month_start(number: int) -> pd.Timestamp:
 class _Network:
     ids: pd.Index
     focus: BoolArray
+    first_row: IntArray  # each id's first row in the providers table, -1 when not listed
     names: pd.Series  # display name per id (name, else id)
     org: pd.Series  # organization per id (missing when unknown)
     to_focus: FloatArray  # referrals to focus providers (any specialty)
@@ -334,30 +351,47 @@ def _build_network(
     max_practice_size: int,
     func: str,
 ) -> _Network:
-    # ids: the providers' order, then the ties' sources and targets as met, then the focus ids
-    ids = pd.Index(
-        pd.unique(
-            np.concatenate(
-                [
-                    providers["id"].astype("str").to_numpy(dtype=object),
-                    ties.ids.to_numpy(dtype=object)[pd.unique(ties.source)],
-                    ties.ids.to_numpy(dtype=object)[pd.unique(ties.target)],
-                    np.asarray(focus_ids, dtype=object),
-                ]
-            )
+    # ids: the providers' order, then the ties' sources and targets as met, then the focus ids;
+    # each string is hashed once (one factorisation), the order is worked out on the codes
+    provider_ids = providers["id"].astype("str").to_numpy(dtype=object)
+    tie_ids = ties.ids.to_numpy(dtype=object)
+    labels, distinct = pd.factorize(
+        np.concatenate([provider_ids, tie_ids, np.asarray(focus_ids, dtype=object)]),
+        use_na_sentinel=False,
+    )
+    labels = labels.astype(np.int64)
+    provider_codes = labels[: len(provider_ids)]
+    tie_codes = labels[len(provider_ids) : len(provider_ids) + len(tie_ids)]
+    focus_codes = labels[len(provider_ids) + len(tie_ids) :]
+    n_listed = int(provider_codes.max()) + 1 if len(provider_codes) else 0
+    order = pd.unique(
+        np.concatenate(
+            [
+                np.arange(n_listed, dtype=np.int64),  # codes follow first appearance
+                tie_codes[pd.unique(ties.source)],
+                tie_codes[pd.unique(ties.target)],
+                focus_codes,
+            ]
         )
     )
+    ids = pd.Index(np.asarray(distinct, dtype=object)[order])
     n = len(ids)
-    focus = np.asarray(ids.isin(focus_ids), dtype=bool)
-    position = ids.get_indexer(ties.ids).astype(np.int64)
+    position_of = np.full(len(distinct), -1, dtype=np.int64)
+    position_of[order] = np.arange(n, dtype=np.int64)
+    focus = np.zeros(n, dtype=bool)
+    focus[position_of[focus_codes]] = True
+    position = position_of[tie_codes]
     src = position[ties.source]
     tgt = position[ties.target]
     w = ties.referrals
+    # each id's first providers row (the listed ids are the first n_listed positions)
+    first_row = np.full(n, -1, dtype=np.int64)
+    first_row[:n_listed] = _first_rows(provider_codes, n_listed)
 
-    name = _text_lookup(providers, "name", ids)
+    name = _text_column(providers, "name", first_row).set_axis(ids)
     names = name.fillna(pd.Series(ids, index=ids)).astype("str")
-    org = _text_lookup(providers, "organization", ids)
-    spec = _text_lookup(providers, "specialty", ids)
+    org = _text_column(providers, "organization", first_row).set_axis(ids)
+    spec = _text_column(providers, "specialty", first_row).set_axis(ids)
     spec_key = _text_keys(spec)
 
     focus_specs = set(spec_key[focus].dropna())
@@ -396,7 +430,7 @@ def _build_network(
     direct = (half + half.T).tocsr()
 
     # practices: organisations with 2 .. max_practice_size members (in the providers table)
-    members_org = org_key.reindex(pd.Index(providers["id"].astype("str").unique()))
+    members_org = org_key.iloc[:n_listed]  # the providers table's distinct ids
     sizes = members_org.value_counts()
     small = set(sizes.index[(sizes >= 2) & (sizes <= max_practice_size)])
     in_practice = org_key.isin(small).to_numpy() & ~focus
@@ -441,6 +475,7 @@ def _build_network(
     return _Network(
         ids=ids,
         focus=focus,
+        first_row=first_row,
         names=names,
         org=org,
         to_focus=to_focus,
@@ -985,7 +1020,10 @@ def _last_active(panel: pd.DataFrame, ids: pd.Index, rows: IntArray) -> pd.Serie
         raise SchemaError(
             f"The panel of prospects has {int(months.isna().sum())} row(s) without a valid month."
         )
-    source = _codes(frame["source"].astype("str"), pd.Index(ids[rows]))
+    # panels are sorted by source: each run of equal sources is looked up once
+    sources = frame["source"].astype("str")
+    starts, run = _runs(sources)
+    source = _codes(sources.iloc[starts], pd.Index(ids[rows]))[run]
     mine = np.flatnonzero(source >= 0)  # the panel rows sent by one of `rows`
     picked = months.iloc[mine]
     number = (picked.dt.year * 12 + picked.dt.month - 1).to_numpy(dtype=np.int64)
@@ -1110,14 +1148,14 @@ def prospects(
     frame = _ties_frame(ties, panel, func)
     net = _build_network(frame, providers, ids, max_practice_size=practice_size, func=func)
     table = _prospect_table(net, method=method_name, weights=weights, loyal_threshold=threshold)
+    rows = net.ids.get_indexer(pd.Index(table["id"])).astype(np.int64)
     if panel is not None and len(table):
-        rows = net.ids.get_indexer(pd.Index(table["id"]))
         table["last_active"] = _last_active(panel, net.ids, rows).to_numpy()
     if "name" not in providers.columns:
         table = table.drop(columns="name")
     for column in ("specialty", "organization", "city"):
         if column in providers.columns:
-            table[column] = _text_lookup(providers, column, pd.Index(table["id"])).to_numpy()
+            table[column] = _text_column(providers, column, net.first_row[rows]).to_numpy()
     if top is not None:
         table = table.head(top)
     logger.info(

@@ -385,3 +385,22 @@ def test_backtest_errors(market: tuple[pd.DataFrame, pd.DataFrame, list[str]]) -
         prospect_backtest(panel, providers, focus, cutoff="2025-01-01", horizon_months=0)
     with pytest.raises(ParameterError, match="cutoff"):
         prospect_backtest(panel, providers, focus, cutoff="not a date")
+
+
+def test_duplicate_provider_ids_take_the_first_row_and_unsorted_ties_are_summed() -> None:
+    providers = pd.DataFrame(
+        {
+            "id": ["F1", "C1", "C1", "X1"],
+            "specialty": ["Cardiology", " Family ", "Other", "Cardiology"],
+            "organization": ["Ours", "  ", "Oak", "Rival"],
+        }
+    )
+    ties = pd.DataFrame(
+        {"source": ["C1", "C2", "C1"], "target": ["X1", "X1", "X1"], "referrals": [2, 3, 4]}
+    )
+    table = prospects(ties, providers, ["F1"])
+    assert table["id"].tolist() == ["C1", "C2"]
+    assert table["referrals_to_competitors"].tolist() == [6, 3]
+    assert table["specialty"].tolist()[0] == "Family"
+    assert pd.isna(table["organization"].tolist()[0])  # blank on its first row
+    assert pd.isna(table["specialty"].tolist()[1])  # not in the providers table
