@@ -94,11 +94,18 @@ def _run_igraph(
     n_iterations: int,
     tol: float,
 ) -> npt.NDArray[np.int64]:
+    return _igraph_membership(
+        cg.n_nodes, *_positive_ties(cg), method, resolution, seed, n_iterations, tol
+    )
+
+
+def _positive_ties(
+    cg: CompactGraph,
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.float64]]:
+    """The undirected ties of positive weight (self-loops kept): ``a``, ``b``, ``w``."""
     a, b, w = cg.undirected_edges(self_loops=True)
     keep = w > 0
-    return _igraph_membership(
-        cg.n_nodes, a[keep], b[keep], w[keep], method, resolution, seed, n_iterations, tol
-    )
+    return a[keep], b[keep], w[keep]
 
 
 def _igraph_membership(
@@ -359,16 +366,15 @@ def _in_worker(
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    a, b, w = cg.undirected_edges(self_loops=True)
-    keep = w > 0
+    a, b, w = _positive_ties(cg)
     try:
         pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         future = pool.submit(
             _igraph_membership,
             cg.n_nodes,
-            a[keep],
-            b[keep],
-            w[keep],
+            a,
+            b,
+            w,
             method,
             resolution,
             seed,
@@ -378,7 +384,7 @@ def _in_worker(
     except (OSError, RuntimeError) as exc:  # no processes here: run in this one instead
         logger.debug("detect_communities: no worker process (%s); running in-process", exc)
         return None
-    logger.debug("detect_communities: running in a worker process (%d ties)", int(keep.sum()))
+    logger.debug("detect_communities: running in a worker process (%d ties)", len(w))
 
     def wait() -> npt.NDArray[np.int64]:
         try:
@@ -386,7 +392,7 @@ def _in_worker(
         except BrokenProcessPool as exc:  # the worker died (killed, out of memory)
             logger.warning("detect_communities: the worker process failed (%s); retrying here", exc)
             return _igraph_membership(
-                cg.n_nodes, a[keep], b[keep], w[keep], method, resolution, seed, n_iterations, tol
+                cg.n_nodes, a, b, w, method, resolution, seed, n_iterations, tol
             )
         finally:
             pool.shutdown()
