@@ -57,6 +57,7 @@ from referral_graph.exceptions import InsufficientDataError, ParameterError
 from referral_graph.io import atomic_path
 from referral_graph.pipeline import ReferralNetwork
 from referral_graph.privacy import DEFAULT_THRESHOLD, format_count
+from referral_graph.strength import _month_dates, _month_numbers
 
 __all__ = [
     "Report",
@@ -123,21 +124,13 @@ class Report:
 # ----------------------------------------------------------------------------- computing
 
 
-def _month_number(values: pd.Series) -> npt.NDArray[np.int64]:
-    """Months since 1970-01 of datetime values (vectorised; NaT is not expected)."""
-    months: npt.NDArray[np.int64] = (
-        values.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype(np.int64)
-    )
-    return months
-
-
 @dataclass(frozen=True)
 class _Market:
     """Panel rows from outside referrers into the focus's specialties (or the focus itself).
 
-    Arrays aligned by row: ``source`` (codes into ``referrers``), ``month``
-    (:func:`_month_number`), ``referrals`` and ``to_focus``; ``first`` is the
-    panel's first month (of every row, in the market or not).
+    Arrays aligned by row: ``source`` (codes into ``referrers``), ``month`` (month
+    numbers of :mod:`referral_graph.strength`), ``referrals`` and ``to_focus``;
+    ``first`` is the panel's first month (of every row, in the market or not).
     """
 
     referrers: pd.Index
@@ -169,7 +162,7 @@ def _focus_market(
         focus_specs = table.reindex(focus).dropna().unique()
         market_ids = pd.Index(table.index[table.isin(focus_specs).to_numpy()], dtype="str")
         keep &= (market_ids.get_indexer(receivers) >= 0)[target] | to_focus
-    month = _month_number(panel["month"])
+    month = _month_numbers(panel["month"])
     return _Market(
         referrers=referrers,
         source=source[keep],
@@ -221,15 +214,24 @@ def headline_figures(
     >>> h.set_index("measure").loc["Referrals received", ["current", "previous"]].tolist()
     [20.0, 12.0]
     """
+    _check_window(window)
+    return _headline(_focus_market(panel, providers, focus_ids), window=window, as_of=as_of)
+
+
+def _check_window(window: int) -> None:
     if window < 1:
         raise ParameterError(f"The 'window' parameter must be an int >= 1. Got {window!r}.")
-    return _headline(_focus_market(panel, providers, focus_ids), window=window, as_of=as_of)
+
+
+def _require_focus(focus: str | None, focus_ids: Iterable[str] | None) -> None:
+    if focus is None and focus_ids is None:
+        raise ParameterError("The report needs a focus organisation: give focus= or focus_ids=.")
 
 
 def _headline(market: _Market, *, window: int, as_of: pd.Timestamp | None) -> pd.DataFrame:
     month = market.month
     if as_of is not None:
-        end = int(_month_number(pd.Series([pd.Timestamp(as_of)]))[0])
+        end = int(_month_numbers(pd.Series([pd.Timestamp(as_of)]))[0])
     else:
         end = int(month.max()) + 1 if len(month) else market.first + 1
     first = market.first
@@ -320,10 +322,7 @@ def _monthly(market: _Market, *, segments: pd.DataFrame | None) -> pd.DataFrame:
             "to_focus": per_month(market.to_focus),
             "to_competitors": per_month(~market.to_focus),
         },
-        index=pd.DatetimeIndex(
-            np.arange(first, last + 1).astype("datetime64[M]").astype("datetime64[ns]"),
-            name="month",
-        ),
+        index=pd.DatetimeIndex(_month_dates(np.arange(first, last + 1), end=False), name="month"),
     )
     if segments is not None and len(segments):
         seg = segments.drop_duplicates("source").set_index("source")["segment"]
@@ -520,8 +519,7 @@ def build_report(
     from referral_graph import leakage
     from referral_graph.scores import score_network
 
-    if focus is None and focus_ids is None:
-        raise ParameterError("The report needs a focus organisation: give focus= or focus_ids=.")
+    _require_focus(focus, focus_ids)
     ids = leakage.resolve_focus(net.providers, focus=focus, focus_ids=focus_ids)
     label = focus if focus is not None else ", ".join(ids[:3]) + (" …" if len(ids) > 3 else "")
     if scores is None:
@@ -544,8 +542,7 @@ def build_report(
         for section in ("headline", "at_risk", "outreach_list", "trends", "outreach_impact"):
             report.notes[section] = no_dates
     else:
-        if window < 1:
-            raise ParameterError(f"The 'window' parameter must be an int >= 1. Got {window!r}.")
+        _check_window(window)
         # headline_figures and monthly_series on one selection of the market
         market = _focus_market(net.panel, net.providers, ids)
         report.headline = _headline(market, window=window, as_of=None)
@@ -1168,8 +1165,7 @@ def write_report(
     from referral_graph.scores import score_network, write_tables
 
     target = Path(os.fspath(out_dir))
-    if focus is None and focus_ids is None:
-        raise ParameterError("The report needs a focus organisation: give focus= or focus_ids=.")
+    _require_focus(focus, focus_ids)
     scores = score_network(
         net, focus_ids=resolve_focus(net.providers, focus=focus, focus_ids=focus_ids), seed=seed
     )

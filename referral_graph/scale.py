@@ -1088,11 +1088,11 @@ def _ties_sql(has_patients: bool, has_amount: bool) -> str:
     )
 
 
-def _patients_sql(rows: str) -> str:
-    """Each provider's distinct patients as referrer or receiver (rows with a patient id)."""
+def _patients_sql() -> str:
+    """Each provider's distinct patients as referrer or receiver (``rg_pm`` rows with one)."""
     return (
-        f"WITH pairs AS (SELECT s AS c, patient FROM {rows} WHERE patient IS NOT NULL "
-        f"UNION SELECT t AS c, patient FROM {rows} WHERE patient IS NOT NULL), "
+        "WITH pairs AS (SELECT s AS c, patient FROM rg_pm WHERE patient IS NOT NULL "
+        "UNION SELECT t AS c, patient FROM rg_pm WHERE patient IS NOT NULL), "
         "n AS (SELECT c, count(*) AS patients FROM pairs GROUP BY c) "
         "SELECT i.id AS id, CAST(n.patients AS BIGINT) AS patients FROM n "
         "JOIN rg_ids i ON i.code = n.c ORDER BY i.id"
@@ -1430,7 +1430,7 @@ def aggregate_files(
         result.ties = _count_rows(paths_out["ties"])
         if has_patients:
             step("counting patient panels")
-            paths_out["patients"] = _copy(con, _patients_sql("rg_pm"), out / "patients.parquet")
+            paths_out["patients"] = _copy(con, _patients_sql(), out / "patients.parquet")
         result.providers = int(
             con.execute(
                 "SELECT count(*) FROM (SELECT s AS c FROM rg_pm UNION SELECT t FROM rg_pm)"
