@@ -8,10 +8,12 @@ providers as CSV. Then runs, in a fresh process,
     referral-graph report --events EVENTS.csv --providers PROVIDERS.csv \\
         --focus "Riverside Health" --out OUT -q
 
-under ``/usr/bin/time -v`` and reports wall time and peak RSS (maximum
-resident set size of the command). With ``--trace`` it runs the same command
-in-process in a child with every log record stamped with elapsed seconds and
-the current and peak RSS, which shows where time and memory go step by step.
+under ``/usr/bin/time -v`` and reports wall time and peak RSS: the largest
+process's (``/usr/bin/time``) and, sampled every 0.2 s, the peak of the sum over
+the command and its worker processes (the target applies to the larger). With
+``--trace`` it runs the same command in-process in a child with every log record
+stamped with elapsed seconds and the current and peak RSS of the main process,
+which shows where time and memory go step by step.
 
 Targets on the project's 2-core, 24 GiB machine:
 
@@ -87,19 +89,66 @@ def generate(folder: Path, providers: int, months: int, events: int) -> tuple[Pa
     return events_path, providers_path
 
 
-def _time_v(command: list[str]) -> tuple[float, float, int, str]:
-    """Run under /usr/bin/time -v: (wall s, peak RSS GB, exit code, stderr tail)."""
+def _tree_rss_gb(pid: int) -> float:
+    """Resident memory of `pid` and all its descendants, in GB (0 once it has ended)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(parents.get(current, []))
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"VmRSS:\s+(\d+)", status)
+        total += int(match.group(1)) if match else 0
+    return total / 1024**2
+
+
+def _watch(proc: subprocess.Popen[str], *, stop_above_gb: float = float("inf")) -> float:
+    """Sample the RSS of `proc` and its worker processes every 0.2 s until it ends.
+
+    Returns the peak of the sum (``/usr/bin/time`` reports the largest single
+    process only). Kills the process tree's root if the sum passes `stop_above_gb`.
+    """
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_gb(proc.pid))
+        if peak > stop_above_gb:
+            proc.kill()
+            break
+        time.sleep(0.2)
+    return peak
+
+
+def _time_v(command: list[str]) -> tuple[float, float, float, int, str]:
+    """Run under /usr/bin/time -v.
+
+    Returns wall s, peak RSS GB of the largest process, peak GB of all its
+    processes together, exit code and the stderr tail.
+    """
     started = time.perf_counter()
-    proc = subprocess.run(
-        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, check=False
+    proc = subprocess.Popen(
+        ["/usr/bin/time", "-v", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    # stderr is read at the end: the command is quiet (-q), so the pipe cannot fill up
+    tree_peak = _watch(proc)
+    stderr = proc.stderr.read() if proc.stderr else ""
+    code = proc.wait()
     wall = time.perf_counter() - started
-    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
     peak = int(match.group(1)) / 1024**2 if match else float("nan")
-    tail = "\n".join(
-        line for line in proc.stderr.splitlines() if "\t" not in line and line.strip()
-    )[-2000:]
-    return wall, peak, proc.returncode, tail
+    lines = [line for line in stderr.splitlines() if "\t" not in line and line.strip()]
+    return wall, peak, tree_peak, code, "\n".join(lines)[-2000:]
 
 
 def run(size: str, *, data: Path, keep: bool) -> dict[str, object]:
@@ -122,20 +171,22 @@ def run(size: str, *, data: Path, keep: bool) -> dict[str, object]:
         str(out),
         "-q",
     ]
-    wall, peak, code, tail = _time_v(command)
+    wall, peak, tree_peak, code, tail = _time_v(command)
     result: dict[str, object] = {
         "size": size,
         "providers": providers,
         "events": n_events,
         "wall_s": round(wall, 1),
         "peak_rss_gb": round(peak, 2),
+        "peak_rss_all_processes_gb": round(tree_peak, 2),
         "wall_target_s": wall_target,
         "rss_target_gb": rss_target,
         "exit_code": code,
-        "met": code == 0 and wall <= wall_target and peak <= rss_target,
+        "met": code == 0 and wall <= wall_target and max(peak, tree_peak) <= rss_target,
     }
-    print(f"report {size}: {wall:.1f} s (target <= {wall_target:.0f} s), peak RSS {peak:.2f} GB "
-          f"(target <= {rss_target:.0f} GB), exit {code}")  # fmt: skip
+    print(f"report {size}: {wall:.1f} s (target <= {wall_target:.0f} s), peak RSS {peak:.2f} GB, "
+          f"{tree_peak:.2f} GB with its worker processes (target <= {rss_target:.0f} GB), "
+          f"exit {code}")  # fmt: skip
     if code != 0:
         print(tail)
     if not keep:
@@ -263,27 +314,21 @@ def trace(
     extra = ["--drop-events"] if drop_events else []
     extra += ["--out-of-core"] if out_of_core else []
     started = time.perf_counter()
-    # A direct child, watched: stopped (and reported) if its RSS passes max_rss_gb, so that a
-    # market too large for the machine cannot exhaust the memory other processes share.
+    # A direct child, watched: stopped (and reported) if its RSS with its workers passes
+    # max_rss_gb, so that a market too large for the machine cannot exhaust the memory
+    # other processes share.
     child = subprocess.Popen([sys.executable, __file__, "--trace-child", *extra, *argv])
-    stopped = None
-    while child.poll() is None:
-        try:
-            status = Path(f"/proc/{child.pid}/status").read_text()
-            rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024**2  # type: ignore[union-attr]
-        except (OSError, AttributeError):
-            rss = 0.0
-        if rss > max_rss_gb:
-            stopped = rss
-            child.kill()
-            break
-        time.sleep(0.25)
+    tree_peak = _watch(child, stop_above_gb=max_rss_gb)
+    stopped = tree_peak if tree_peak > max_rss_gb else None
     code = child.wait()
     wall = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
     if stopped is not None:
         print(f"trace {size}: stopped at {wall:.1f} s: RSS {stopped:.2f} GB > {max_rss_gb} GB")
-    print(f"trace {size}: {wall:.1f} s, peak RSS {peak:.2f} GB, exit {code}")
+    print(
+        f"trace {size}: {wall:.1f} s, peak RSS {peak:.2f} GB "
+        f"({tree_peak:.2f} GB with its worker processes), exit {code}"
+    )
     shutil.rmtree(out, ignore_errors=True)
 
 
