@@ -1186,6 +1186,52 @@ def _resolve_auto(option: Any, name: str, n: int) -> bool:
     return n <= AUTO_EXACT_LIMIT if option == "auto" else bool(option)
 
 
+def _betweenness_sources(betweenness_k: int | Literal["auto"] | None, n: int) -> int | None:
+    """Sources :func:`provider_measures` samples for betweenness among `n` providers.
+
+    ``None`` means exact (every provider a source), ``0`` not computed.
+
+    Examples
+    --------
+    >>> _betweenness_sources("auto", 1_000), _betweenness_sources("auto", 300_000)
+    (None, 256)
+    """
+    func = "provider_measures"
+    if isinstance(betweenness_k, str):
+        check_choice(betweenness_k, "betweenness_k", func, ["auto"])
+        return None if n <= AUTO_EXACT_LIMIT else AUTO_SAMPLE_SOURCES
+    if betweenness_k is None:
+        return None
+    if betweenness_k == 0 and not isinstance(betweenness_k, bool):
+        return 0
+    return check_int(betweenness_k, "betweenness_k", func, low=2)
+
+
+def _betweenness_columns(
+    cg: CompactGraph,
+    *,
+    k: int | None,
+    seed: int | None = 0,
+    distance: Distance = "inverse",
+) -> tuple[FloatArray, FloatArray]:
+    """The ``betweenness`` and ``betweenness_stderr`` columns of :func:`provider_measures`.
+
+    For a caller that computes them apart (in a worker process, say) after
+    ``provider_measures(G, betweenness_k=0)``; `k` is
+    :func:`_betweenness_sources` of the ``betweenness_k`` option.
+
+    Examples
+    --------
+    >>> cg = CompactGraph.from_edges(["A", "B"], ["B", "C"], [2, 5])
+    >>> value, stderr = _betweenness_columns(cg, k=None)
+    >>> value.tolist(), stderr.tolist()
+    ([0.0, 0.5, 0.0], [0.0, 0.0, 0.0])
+    """
+    check_choice(distance, "distance", "_betweenness_columns", ["inverse", "hops"])
+    value, stderr, _ = _betweenness_arrays(cg, k=k, seed=seed, normalized=True, distance=distance)
+    return value, stderr
+
+
 def provider_measures(
     G: nx.DiGraph | CompactGraph,
     *,
@@ -1212,7 +1258,9 @@ def provider_measures(
         PageRank damping factor.
     betweenness_k : int, "auto" or None, default "auto"
         Sources sampled for betweenness; ``None`` = exact; ``"auto"`` = exact up to
-        `AUTO_EXACT_LIMIT` (5,000) providers, else `AUTO_SAMPLE_SOURCES` (256).
+        `AUTO_EXACT_LIMIT` (5,000) providers, else `AUTO_SAMPLE_SOURCES` (256);
+        ``0`` = not computed (both betweenness columns NaN: to compute them
+        elsewhere).
     seed : int or None, default 0
         Seed of the betweenness sample.
     distance : {"inverse", "hops"}, default "inverse"
@@ -1323,15 +1371,7 @@ def provider_measures(
     cg = _as_compact(G, weight, func)
     n = cg.n_nodes
     started = time.perf_counter()
-    if isinstance(betweenness_k, str):
-        check_choice(betweenness_k, "betweenness_k", func, ["auto"])
-        k: int | None = None if n <= AUTO_EXACT_LIMIT else AUTO_SAMPLE_SOURCES
-    else:
-        k = (
-            None
-            if betweenness_k is None
-            else check_int(betweenness_k, "betweenness_k", func, low=2)
-        )
+    k = _betweenness_sources(betweenness_k, n)
     if seed is not None:
         seed = check_int(seed, "seed", func, low=0)
     do_closeness = _resolve_auto(closeness, "closeness", n)
@@ -1348,13 +1388,20 @@ def provider_measures(
     else:
         table["pagerank"] = np.empty(0)
     table["hub"], table["authority"] = _hits_arrays(cg, 1e-10, 10_000)
-    directed = _igraph_directed(cg, distance)  # one graph for every path measure
-    btw, stderr, _ = _betweenness_arrays(
-        cg, k=k, seed=seed, normalized=True, distance=distance, directed=directed
-    )
-    table["betweenness"] = btw
-    table["betweenness_stderr"] = stderr
+    # one graph for every path measure
+    directed = _igraph_directed(cg, distance) if k != 0 or do_closeness else None
+    if k == 0:
+        logger.info("provider_measures: betweenness not computed (betweenness_k=0)")
+        table["betweenness"] = np.full(n, np.nan)
+        table["betweenness_stderr"] = np.full(n, np.nan)
+    else:
+        btw, stderr, _ = _betweenness_arrays(
+            cg, k=k, seed=seed, normalized=True, distance=distance, directed=directed
+        )
+        table["betweenness"] = btw
+        table["betweenness_stderr"] = stderr
     if do_closeness:
+        assert directed is not None
         table["harmonic_closeness"] = pd.array(_harmonic_closeness(cg, directed), dtype="Float64")
     else:
         logger.info("provider_measures: harmonic closeness skipped (%d providers)", n)

@@ -40,7 +40,7 @@ import logging
 import math
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import networkx as nx
@@ -57,11 +57,9 @@ from referral_graph.centrality import (
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 
 __all__ = [
-    "BACKGROUND_MIN_TIES",
     "community_summary",
     "detect_communities",
     "modularity",
-    "start_detect_communities",
 ]
 
 logger = logging.getLogger(__name__)
@@ -94,39 +92,14 @@ def _run_igraph(
     n_iterations: int,
     tol: float,
 ) -> npt.NDArray[np.int64]:
-    return _igraph_membership(
-        cg.n_nodes, *_positive_ties(cg), method, resolution, seed, n_iterations, tol
-    )
-
-
-def _positive_ties(
-    cg: CompactGraph,
-) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.float64]]:
-    """The undirected ties of positive weight (self-loops kept): ``a``, ``b``, ``w``."""
-    a, b, w = cg.undirected_edges(self_loops=True)
-    keep = w > 0
-    return a[keep], b[keep], w[keep]
-
-
-def _igraph_membership(
-    n: int,
-    a: npt.NDArray[Any],
-    b: npt.NDArray[Any],
-    w: npt.NDArray[np.float64],
-    method: str,
-    resolution: float,
-    seed: int | None,
-    n_iterations: int,
-    tol: float,
-) -> npt.NDArray[np.int64]:
-    """igraph's communities of the undirected ties ``a[i] - b[i]`` of weight ``w[i]``.
-
-    Plain arrays in and out, so that it can run in a worker process.
-    """
+    """igraph's communities of the undirected ties of positive weight (self-loops kept)."""
     import igraph as ig
 
-    graph = _igraph(n, a, b, directed=False)
-    graph.es["weight"] = w
+    a, b, w = cg.undirected_edges(self_loops=True)
+    keep = w > 0
+    graph = _igraph(cg.n_nodes, a[keep], b[keep], directed=False)
+    graph.es["weight"] = w[keep]
+    del a, b, w, keep
     with _IGRAPH_RNG_LOCK:
         ig.set_random_number_generator(random.Random(seed))
         try:
@@ -250,63 +223,6 @@ def detect_communities(
     >>> detect_communities(G, method="louvain").to_dict()
     {'A': 0, 'B': 0, 'C': 1, 'D': 1}
     """
-    return start_detect_communities(
-        G,
-        method=method,
-        weight=weight,
-        resolution=resolution,
-        seed=seed,
-        n_iterations=n_iterations,
-        tol=tol,
-        background=False,
-    )()
-
-
-#: Ties from which :func:`start_detect_communities` runs igraph in a worker process
-#: (starting one costs about two seconds).
-BACKGROUND_MIN_TIES = 1_000_000
-
-
-def start_detect_communities(
-    G: nx.DiGraph | CompactGraph,
-    *,
-    method: Method = "leiden",
-    weight: str | None = "referrals",
-    resolution: float = 1.0,
-    seed: int | None = 0,
-    n_iterations: int = -1,
-    tol: float = 1e-4,
-    background: bool | None = None,
-) -> Callable[[], pd.Series]:
-    """Start :func:`detect_communities`; call the result to get its labels.
-
-    igraph holds Python's global lock while it runs, so no thread can work beside
-    it; on a large graph the igraph methods run in a worker process instead (the
-    ties are sent to it as arrays), and the caller goes on computing meanwhile.
-    The labels are identical either way (same seed, same code).
-
-    Parameters
-    ----------
-    G, method, weight, resolution, seed, n_iterations, tol
-        As in :func:`detect_communities` (checked here, before anything starts).
-    background : bool, optional
-        Run in a worker process; default: for the igraph methods on graphs of
-        :data:`BACKGROUND_MIN_TIES` ties or more. If the worker cannot be
-        started, the work is done when the result is asked for.
-
-    Returns
-    -------
-    callable
-        Returns the labels of :func:`detect_communities` (waiting for the worker).
-
-    Examples
-    --------
-    >>> import networkx as nx
-    >>> G = nx.DiGraph([("A", "B", {"referrals": 5}), ("C", "D", {"referrals": 5})])
-    >>> labels = start_detect_communities(G, method="louvain")
-    >>> labels().to_dict()
-    {'A': 0, 'B': 0, 'C': 1, 'D': 1}
-    """
     func = "detect_communities"
     check_choice(method, "method", func, ["leiden", "louvain", "networkx-louvain"])
     resolution = check_float(
@@ -338,66 +254,21 @@ def start_detect_communities(
     if cg.n_nodes == 0 or not (cg.weight > 0).any():
         logger.info("detect_communities: no positive ties; every provider is its own community")
         membership = np.arange(cg.n_nodes, dtype=np.int64)
-        return lambda: finish(membership)
-    if method == "networkx-louvain":
-        return lambda: finish(_run_networkx(cg, resolution, seed))
-    if background is None:
-        background = cg.n_edges >= BACKGROUND_MIN_TIES
-    if background:
-        pending = _in_worker(cg, method, resolution, seed, n_iterations, tol)
-        if pending is not None:
-            return lambda: finish(pending())
-    return lambda: finish(_run_igraph(cg, method, resolution, seed, n_iterations, tol))
-
-
-def _in_worker(
-    cg: CompactGraph,
-    method: str,
-    resolution: float,
-    seed: int | None,
-    n_iterations: int,
-    tol: float,
-) -> Callable[[], npt.NDArray[np.int64]] | None:
-    """Submit :func:`_igraph_membership` to a fresh worker process; None if it cannot start.
-
-    The worker is spawned (not forked: the parent may hold DuckDB's or BLAS's threads).
-    """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    a, b, w = _positive_ties(cg)
-    try:
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        future = pool.submit(
-            _igraph_membership,
-            cg.n_nodes,
-            a,
-            b,
-            w,
-            method,
-            resolution,
-            seed,
-            n_iterations,
-            tol,
-        )
-    except (OSError, RuntimeError) as exc:  # no processes here: run in this one instead
-        logger.debug("detect_communities: no worker process (%s); running in-process", exc)
-        return None
-    logger.debug("detect_communities: running in a worker process (%d ties)", len(w))
-
-    def wait() -> npt.NDArray[np.int64]:
-        try:
-            return future.result()
-        except BrokenProcessPool as exc:  # the worker died (killed, out of memory)
-            logger.warning("detect_communities: the worker process failed (%s); retrying here", exc)
-            return _igraph_membership(
-                cg.n_nodes, a, b, w, method, resolution, seed, n_iterations, tol
-            )
-        finally:
-            pool.shutdown()
-
-    return wait
+    elif method == "networkx-louvain":
+        membership = _run_networkx(cg, resolution, seed)
+    else:
+        membership = _run_igraph(cg, method, resolution, seed, n_iterations, tol)
+    labels = _ordered_labels(membership)
+    sizes = np.bincount(labels) if len(labels) else np.empty(0, dtype=np.int64)
+    logger.info(
+        "detect_communities (%s): %d providers in %d communities (largest %d, singletons %d)",
+        method,
+        cg.n_nodes,
+        len(sizes),
+        int(sizes.max()) if len(sizes) else 0,
+        int((sizes == 1).sum()),
+    )
+    return pd.Series(labels, index=cg.index(), name="community")
 
 
 def _aligned_labels(cg: CompactGraph, labels: Any, func: str) -> npt.NDArray[np.int64]:

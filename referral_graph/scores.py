@@ -27,8 +27,13 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
+from referral_graph._checks import check_choice, check_float, check_int
+from referral_graph._worker import Worker
+from referral_graph.centrality import CompactGraph
 from referral_graph.exceptions import ParameterError
 from referral_graph.io import write_table
 from referral_graph.pipeline import ReferralNetwork
@@ -37,6 +42,8 @@ from referral_graph.privacy import DEFAULT_THRESHOLD, suppress_counts
 __all__ = ["score_network", "write_tables"]
 
 logger = logging.getLogger(__name__)
+
+_METHODS = ("leiden", "louvain", "networkx-louvain")
 
 
 def write_tables(
@@ -118,25 +125,116 @@ def score_network(
         ``share_by_specialty``, ``leakage_by_specialty``,
         ``leakage_by_referrer_organization`` and ``leakage_by_competitor``.
     """
-    from referral_graph import centrality, communities, leakage, strength
+    from referral_graph import _worker
 
-    # The networkx graph when it is built already, else the same graph as arrays straight from
-    # the tables (identical results; no ~700 bytes per tie of networkx on large markets).
-    G = net.graph if net.graph_built else net.compact(weight)
-    # On a large graph the communities are found in a worker process meanwhile (igraph
-    # holds the GIL: no thread could run beside it).
-    communities_of = communities.start_detect_communities(
-        G,
-        method=community_method,  # type: ignore[arg-type]
-        weight=weight,
+    n_ties = net.graph.number_of_edges() if net.graph_built else len(net.ties)
+    with _worker.Worker(enabled=n_ties >= _worker.WORKER_MIN_TIES) as worker:
+        return _score_network(
+            net,
+            worker=worker,
+            focus=focus,
+            focus_ids=focus_ids,
+            weight=weight,
+            community_method=community_method,
+            resolution=resolution,
+            seed=seed,
+            loyal_threshold=loyal_threshold,
+            strength_weights=strength_weights,
+        )
+
+
+def _communities_and_betweenness(
+    cg: CompactGraph, method: str, resolution: float, seed: int, k: int | None
+) -> tuple[pd.Series, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The community labels and the betweenness columns (run in the worker process)."""
+    from referral_graph import centrality, communities
+
+    labels = communities.detect_communities(
+        cg,
+        method=method,  # type: ignore[arg-type]
         resolution=resolution,
         seed=seed,
     )
-    measures = centrality.provider_measures(G, weight=weight, seed=seed)
+    return (labels, *centrality._betweenness_columns(cg, k=k, seed=seed))
+
+
+def _score_network(
+    net: ReferralNetwork,
+    *,
+    worker: Worker,
+    focus: str | None,
+    focus_ids: Iterable[str] | None,
+    weight: str,
+    community_method: str,
+    resolution: float,
+    seed: int,
+    loyal_threshold: float,
+    strength_weights: Mapping[str, float] | None,
+) -> dict[str, pd.DataFrame]:
+    """:func:`score_network`, with the communities and betweenness in `worker` when enabled.
+
+    Those two are the longest steps that need nothing but the graph; they run in
+    the worker process while this one computes the tie strength and the focus
+    tables (the same results either way).
+    """
+    from referral_graph import centrality, communities, leakage, strength
+
+    # checked before the long steps start
+    check_choice(community_method, "community_method", "score_network", list(_METHODS))
+    check_float(resolution, "resolution", "score_network", low=0, low_open=True)
+    check_int(seed, "seed", "score_network", low=0)
+    # The networkx graph when it is built already, else the same graph as arrays straight from
+    # the tables (identical results; no ~700 bytes per tie of networkx on large markets).
+    G = net.graph if net.graph_built else net.compact(weight)
+    network_of = None
+    if worker.enabled:
+        cg = centrality._as_compact(G, weight, "score_network")
+        ties_only = centrality.CompactGraph(cg.ids, cg.src, cg.dst, cg.weight)
+        k = centrality._betweenness_sources("auto", cg.n_nodes)
+        network_of = worker.submit(
+            _communities_and_betweenness, ties_only, community_method, resolution, seed, k
+        )
+        del cg, ties_only
+        measures = centrality.provider_measures(G, weight=weight, seed=seed, betweenness_k=0)
+    else:
+        measures = centrality.provider_measures(G, weight=weight, seed=seed)
     ties = strength.tie_strength(
         net.ties, panel=net.panel, providers=net.providers, weights=strength_weights
     )
-    labels = communities_of()
+    focus_tables: dict[str, pd.DataFrame] = {}
+    if focus is not None or focus_ids is not None:
+        ids = leakage.resolve_focus(net.providers, focus=focus, focus_ids=focus_ids)
+        market = leakage.focus_market(net.ties, net.providers, ids)  # once, for every table
+        # key_referrers reads the measures' pagerank and hub: betweenness is not needed
+        focus_tables["key_referrers"] = leakage.key_referrers(
+            net.ties,
+            net.providers,
+            ids,
+            panel=net.panel,
+            measures=measures,
+            strength=ties,
+            market=market,
+        )
+        focus_tables["share_of_wallet"] = leakage.share_of_wallet(
+            net.ties, net.providers, ids, loyal_threshold=loyal_threshold, market=market
+        )
+        focus_tables["share_by_specialty"] = leakage.share_of_wallet_by_specialty(
+            net.ties, net.providers, ids, market=market
+        )
+        for by in ("specialty", "referrer_organization", "competitor"):
+            focus_tables[f"leakage_by_{by}"] = leakage.leakage_summary(
+                net.ties, net.providers, ids, by=by, market=market
+            )
+    if network_of is not None:
+        labels, measures["betweenness"], measures["betweenness_stderr"] = network_of()
+    else:
+        labels = communities.detect_communities(
+            G,
+            method=community_method,  # type: ignore[arg-type]
+            weight=weight,
+            resolution=resolution,
+            seed=seed,
+        )
     measures["community"] = measures["id"].map(labels).astype("Int64")
     attrs = net.providers.drop(
         columns=[c for c in net.providers.columns if c in measures.columns and c != "id"]
@@ -146,28 +244,7 @@ def score_network(
         "providers": providers,
         "ties": ties,
         "communities": communities.community_summary(G, labels, weight=weight),
+        **focus_tables,
     }
-    if focus is not None or focus_ids is not None:
-        ids = leakage.resolve_focus(net.providers, focus=focus, focus_ids=focus_ids)
-        market = leakage.focus_market(net.ties, net.providers, ids)  # once, for every table
-        tables["key_referrers"] = leakage.key_referrers(
-            net.ties,
-            net.providers,
-            ids,
-            panel=net.panel,
-            measures=measures,
-            strength=ties,
-            market=market,
-        )
-        tables["share_of_wallet"] = leakage.share_of_wallet(
-            net.ties, net.providers, ids, loyal_threshold=loyal_threshold, market=market
-        )
-        tables["share_by_specialty"] = leakage.share_of_wallet_by_specialty(
-            net.ties, net.providers, ids, market=market
-        )
-        for by in ("specialty", "referrer_organization", "competitor"):
-            tables[f"leakage_by_{by}"] = leakage.leakage_summary(
-                net.ties, net.providers, ids, by=by, market=market
-            )
     logger.info("Scored %s providers and %s ties", f"{len(providers):,}", f"{len(ties):,}")
     return tables

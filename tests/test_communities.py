@@ -277,16 +277,3 @@ def test_nashville_communities_agree_with_course() -> None:
     assert summary["providers"].sum() == g.number_of_nodes()
     assert summary["referrals_internal"].sum() <= 1_001_265
     assert summary.loc[0, "share_internal"] > 0.5
-
-
-@pytest.mark.parametrize("method", ["leiden", "louvain"])
-def test_worker_process_gives_the_same_labels(method: str) -> None:
-    """start_detect_communities in a spawned worker equals detect_communities in-process."""
-    from referral_graph.communities import start_detect_communities
-
-    G = random_market(7)
-    expected = detect_communities(G, method=method, seed=3)  # type: ignore[arg-type]
-    pending = start_detect_communities(G, method=method, seed=3, background=True)  # type: ignore[arg-type]
-    pd.testing.assert_series_equal(pending(), expected)
-    with pytest.raises(ParameterError, match="'tol' parameter"):
-        start_detect_communities(G, tol=-1.0)  # checked before anything starts

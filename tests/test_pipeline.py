@@ -85,3 +85,28 @@ def test_scores_do_not_need_the_networkx_graph():
     assert lazy_tables.keys() == built_tables.keys()
     for name in lazy_tables:
         assert_frame_equal(lazy_tables[name], built_tables[name], obj=name)
+
+
+@pytest.mark.parametrize("graph", ["lazy", "built"])
+def test_scores_are_the_same_with_a_worker_process(
+    graph: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Communities and betweenness computed in the worker process give the same tables."""
+    from referral_graph import _worker
+    from referral_graph.scores import score_network
+
+    paths = datasets.sample_paths()
+    net = load_network(events=paths["events"], providers=paths["providers"])
+    if graph == "built":
+        assert net.graph.number_of_edges() > 0
+    in_process = score_network(net, focus="Riverside Health", seed=4)
+    monkeypatch.setattr(_worker, "WORKER_MIN_TIES", 0)  # the sample is far below 1M ties
+    with caplog.at_level("INFO", logger="referral_graph"):
+        in_worker = score_network(net, focus="Riverside Health", seed=4)
+    assert in_process.keys() == in_worker.keys()
+    for name in in_process:
+        assert_frame_equal(in_worker[name], in_process[name], obj=name)
+    assert in_worker["providers"]["betweenness"].notna().all()
+    # the worker's log records are logged here
+    assert any(r.getMessage().startswith("detect_communities (leiden)") for r in caplog.records)
+    assert any("betweenness not computed" in r.getMessage() for r in caplog.records)

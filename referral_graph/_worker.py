@@ -1,0 +1,278 @@
+"""A worker process for long steps that can run beside the main work.
+
+The pipeline's later steps are single-threaded numpy and pandas code, so on a
+multi-core machine the other cores sit idle while they run. Some steps need
+nothing but their arguments and return a small result (the community detection
+and the betweenness sample, the at-risk model and its backtest); :class:`Worker`
+runs them in a separate Python process while the caller computes the rest, and
+the results are the same as when they run in the calling process.
+
+Each submitted function runs in a fresh Python process (``python -c`` running
+:func:`_main`), one after another in submission order, so a step's memory is returned
+to the system when it ends and the worker never takes more than one core.
+Unlike :mod:`multiprocessing`'s spawn method, the child does not re-import the
+caller's ``__main__`` module, so a user's script needs no
+``if __name__ == "__main__"`` guard. The function and its arguments travel
+pickled through the child's standard input; its result, and the log records
+and warnings it emitted (logged and warned again here when the result is
+taken), through its standard output.
+
+Examples
+--------
+>>> import math
+>>> with Worker(enabled=False) as worker:  # enabled=True runs it in a worker process
+...     pending = worker.submit(math.comb, 10, 3)
+...     pending()
+120
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["WORKER_MIN_TIES", "Pending", "Worker", "WorkerFailedError"]
+
+#: Ties from which the pipeline runs its long independent steps in a worker process
+#: (starting one costs about three seconds of the other core).
+WORKER_MIN_TIES = 1_000_000
+
+
+class WorkerFailedError(RuntimeError):
+    """The worker process ended without returning a result (killed, out of memory)."""
+
+
+class Pending(Generic[T]):
+    """The result of a function submitted to a :class:`Worker`; call it to wait for it.
+
+    The first call returns the result (or raises the function's exception) and
+    logs the records and issues the warnings the function emitted in the worker
+    process; later calls
+    return the same result. If the worker process failed, the function runs in
+    this process instead (with a warning).
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        future: Future[Any] | None,
+    ) -> None:
+        self._func = func
+        self._args = args
+        self._kwargs = kwargs
+        self._future = future
+        self._done = False
+        self._value: T | None = None
+
+    def __call__(self) -> T:
+        if not self._done:
+            self._value = self._get()
+            self._done = True
+            self._args, self._kwargs = (), {}  # the arguments are not needed any more
+        return self._value  # type: ignore[return-value]
+
+    def _get(self) -> T:
+        name = getattr(self._func, "__qualname__", repr(self._func))
+        if self._future is None:
+            return self._func(*self._args, **self._kwargs)
+        try:
+            ok, value, records, caught = self._future.result()
+        except WorkerFailedError as exc:
+            logger.warning("%s: the worker process failed (%s); running it here", name, exc)
+            return self._func(*self._args, **self._kwargs)
+        for record in records:
+            logger_of = logging.getLogger(record.name)
+            if logger_of.isEnabledFor(record.levelno):
+                logger_of.handle(record)
+        for message, category, filename, lineno in caught:
+            warnings.warn_explicit(message, category, filename, lineno)
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+
+class Worker:
+    """Run functions in a worker process, one after another, while the caller goes on.
+
+    Parameters
+    ----------
+    enabled : bool, default True
+        Use a worker process. When False (or when the process cannot be
+        started, or dies), each function runs in this process when its result
+        is asked for.
+
+    Notes
+    -----
+    The function must be importable by name (a module-level function of an
+    installed module) and its arguments and result picklable. Leaving the
+    ``with`` block waits for the submitted functions; if the block raises, the
+    running one is stopped and the others are not started.
+
+    Examples
+    --------
+    >>> import math
+    >>> with Worker() as worker:
+    ...     pending = worker.submit(math.comb, 10, 3)
+    ...     # ... other work here, while the worker computes ...
+    ...     pending()
+    120
+    """
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = bool(enabled)
+        self._queue: list[tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
+        self._queue = []
+        self._lock = threading.Condition()
+        self._closed = False
+        self._process: subprocess.Popen[bytes] | None = None
+        self._thread: threading.Thread | None = None
+
+    def submit(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> Pending[T]:
+        """Queue ``func(*args, **kwargs)``; call the returned :class:`Pending` for its result."""
+        if not self.enabled:
+            return Pending(func, args, kwargs, None)
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("This Worker is closed.")
+            self._queue.append((future, func, args, kwargs))
+            self._lock.notify()
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name="referral_graph_worker", daemon=True
+                )
+                self._thread.start()
+        return Pending(func, args, kwargs, future)
+
+    def close(self, *, cancel: bool = False) -> None:
+        """Wait for the submitted functions; with `cancel`, stop them instead."""
+        with self._lock:
+            self._closed = True
+            if cancel:
+                for future, *_ in self._queue:
+                    future.cancel()
+                self._queue.clear()
+                if self._process is not None and self._process.poll() is None:
+                    self._process.kill()
+            self._lock.notify()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.close(cancel=exc_type is not None)
+
+    def _serve(self) -> None:
+        """The worker thread: run the queued functions in order, each in a new process."""
+        while True:
+            with self._lock:
+                while not self._queue and not self._closed:
+                    self._lock.wait()
+                if not self._queue:
+                    return
+                future, func, args, kwargs = self._queue.pop(0)
+                if not future.set_running_or_notify_cancel():
+                    continue
+            try:
+                future.set_result(self._run(func, args, kwargs))
+            except BaseException as exc:  # handed to the waiting caller
+                future.set_exception(exc)
+
+    def _run(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run one function in a new process: (ok, result or exception, records, warnings)."""
+        level = logging.getLogger("referral_graph").getEffectiveLevel()
+        # the child imports modules from the same places as this process
+        path = os.pathsep.join(p for p in sys.path if p)
+        try:
+            with self._lock:
+                self._process = process = subprocess.Popen(
+                    [sys.executable, "-c", "from referral_graph._worker import _main; _main()"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    env={**os.environ, "PYTHONPATH": path},
+                )
+        except OSError as exc:
+            raise WorkerFailedError(f"cannot start the worker process: {exc}") from exc
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            try:
+                # pickled straight into the pipe: no copy of the arguments as one bytes object
+                sent = (func, args, kwargs, level)
+                pickle.dump(sent, process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                del sent
+                process.stdin.close()
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                process.kill()
+                raise WorkerFailedError(f"cannot send the function to the worker: {exc}") from exc
+            except OSError:
+                pass  # the child ended early (killed): reported below
+            reply = process.stdout.read()
+            code = process.wait()
+        finally:
+            with self._lock:
+                self._process = None
+            process.stdout.close()
+        if code != 0 or not reply:
+            raise WorkerFailedError(f"exit code {code}")
+        return pickle.loads(reply)
+
+
+class _Collect(logging.Handler):
+    """Keep every record (their message formatted, so that they pickle)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.msg, record.args = record.getMessage(), None
+        record.exc_info, record.exc_text = None, None
+        self.records.append(record)
+
+
+def _main() -> None:
+    """The worker process: read (function, arguments, log level); write the reply.
+
+    The reply is (ok, result or exception, log records, warnings).
+
+    Anything the function writes to the standard output (a C library's print)
+    goes to the standard error instead, so that it cannot corrupt the reply.
+    """
+    reply_to = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    func, args, kwargs, level = pickle.load(sys.stdin.buffer)
+    collect = _Collect()
+    package = logging.getLogger("referral_graph")
+    package.addHandler(collect)
+    package.setLevel(level)
+    package.propagate = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ok, value = True, func(*args, **kwargs)
+        except Exception as exc:  # raised again in the caller
+            try:
+                pickle.dumps(exc)
+            except Exception:  # an exception that cannot travel
+                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+            ok, value = False, exc
+    del func, args, kwargs
+    notes = [(w.message, w.category, w.filename, w.lineno) for w in caught]
+    pickle.dump((ok, value, collect.records, notes), reply_to, protocol=pickle.HIGHEST_PROTOCOL)
+    reply_to.flush()

@@ -1,0 +1,117 @@
+"""The worker process that runs long independent steps beside the main work."""
+
+from __future__ import annotations
+
+import logging
+import math
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from referral_graph._worker import Worker
+from referral_graph.centrality import CompactGraph
+from referral_graph.communities import detect_communities
+from referral_graph.exceptions import ParameterError
+
+
+def test_results_come_back_in_order() -> None:
+    with Worker() as worker:
+        pending = [worker.submit(math.comb, n, 2) for n in (5, 6, 7)]
+        assert [p() for p in pending] == [10, 15, 21]
+        assert pending[0]() == 10  # asked again: the same result, not run again
+
+
+def test_disabled_runs_in_this_process_when_asked() -> None:
+    calls: list[int] = []
+    with Worker(enabled=False) as worker:
+        pending = worker.submit(calls.append, 1)  # a bound method: only possible in-process
+        assert calls == []
+        pending()
+    assert calls == [1]
+
+
+def test_exceptions_are_raised_in_the_caller() -> None:
+    cg = CompactGraph.from_edges(["A"], ["B"], [1])
+    with Worker() as worker:
+        bad_number = worker.submit(int, "x")
+        bad_option = worker.submit(detect_communities, cg)
+        bad_seed = worker.submit(detect_communities, cg, seed=-1)
+        assert bad_option().to_dict() == {"A": 0, "B": 0}
+        with pytest.raises(ValueError, match="invalid literal"):
+            bad_number()
+        with pytest.raises(ParameterError, match="'seed'"):  # the library's own exception type
+            bad_seed()
+
+
+def test_log_records_and_warnings_reach_the_caller(caplog: pytest.LogCaptureFixture) -> None:
+    cg = CompactGraph.from_edges(["A", "C"], ["B", "D"], [1, 2])
+    with Worker() as worker, caplog.at_level(logging.INFO, logger="referral_graph"):
+        labels = worker.submit(detect_communities, cg)
+        warned = worker.submit(warnings.warn, "careful", UserWarning)
+        assert labels().to_dict() == {"A": 0, "B": 0, "C": 1, "D": 1}
+        with pytest.warns(UserWarning, match="careful"):
+            warned()
+    messages = [r.getMessage() for r in caplog.records if r.name == "referral_graph.communities"]
+    assert messages == [
+        "detect_communities (leiden): 4 providers in 2 communities (largest 2, singletons 0)"
+    ]
+
+
+def test_printing_does_not_corrupt_the_result() -> None:
+    with Worker() as worker:
+        printed = worker.submit(print, "noise from a library")
+        after = worker.submit(math.comb, 4, 2)
+        assert printed() is None
+        assert after() == 6
+
+
+def test_a_dead_worker_falls_back_to_this_process(caplog: pytest.LogCaptureFixture) -> None:
+    # sys.exit ends the worker process without a reply; here it raises SystemExit, which
+    # shows that the function was run again in this process
+    with Worker() as worker:
+        pending = worker.submit(sys.exit, 3)
+        with caplog.at_level(logging.WARNING, logger="referral_graph"), pytest.raises(SystemExit):
+            pending()
+    assert "the worker process failed (exit code 3); running it here" in caplog.text
+
+
+def test_an_error_in_the_block_stops_the_worker() -> None:
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="stop"), Worker() as worker:
+        worker.submit(time.sleep, 600)
+        queued = worker.submit(math.comb, 4, 2)
+        time.sleep(0.5)
+        raise RuntimeError("stop")
+    assert time.monotonic() - started < 60
+    assert queued._future is not None and queued._future.cancelled()
+    with pytest.raises(RuntimeError, match="closed"):
+        worker.submit(math.comb, 4, 2)
+
+
+def test_a_script_without_a_main_guard_is_not_run_again(tmp_path: Path) -> None:
+    """Unlike multiprocessing's spawn, the worker does not re-import the caller's script."""
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "script.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import math
+            from referral_graph._worker import Worker
+
+            with open({str(marker)!r}, "a") as f:
+                f.write("run\\n")
+            with Worker() as worker:
+                print(worker.submit(math.comb, 10, 3)())
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "120"
+    assert marker.read_text() == "run\n"
