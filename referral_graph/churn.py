@@ -226,6 +226,7 @@ from referral_graph.exceptions import (
 )
 from referral_graph.io import EDGE_ALIASES, PROVIDER_ALIASES
 from referral_graph.privacy import format_count
+from referral_graph.strength import _epoch_days, _months_of_days
 
 __all__ = [
     "DESCRIPTIVE_COLUMNS",
@@ -443,31 +444,10 @@ def _month_numbers(values: pd.Series, column: str) -> npt.NDArray[np.int64]:
             f"value(s) (e.g. {examples}); give dates such as 2024-01-01."
         )
     if isinstance(stamps.dtype, np.dtype) and stamps.dtype.kind == "M":  # naive datetimes
-        return _months_of_days(stamps.to_numpy().astype("datetime64[D]").view(np.int64))
+        return _months_of_days(_epoch_days(stamps.to_numpy()))
     years = stamps.dt.year.to_numpy(dtype=np.int64)
     numbers: npt.NDArray[np.int64] = years * 12 + stamps.dt.month.to_numpy(dtype=np.int64) - 1
     return numbers
-
-
-#: Day spans up to this long get a lookup table of their months in _months_of_days.
-_MAX_DAY_TABLE = 1_000_000
-
-
-def _months_of_days(days: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Calendar month numbers (year * 12 + month - 1) of days since 1970-01-01.
-
-    The months of the days spanned are computed once and looked up (a panel has
-    millions of rows but spans a few hundred days).
-    """
-    first = int(days.min())
-    span = int(days.max()) - first + 1
-    if span > _MAX_DAY_TABLE:  # dates thousands of years apart: convert each one
-        table_days, index = days, None
-    else:
-        table_days, index = np.arange(first, first + span, dtype=np.int64), days - first
-    months = table_days.astype("datetime64[D]").astype("datetime64[M]").view(np.int64)
-    numbers: npt.NDArray[np.int64] = months + 1970 * 12
-    return numbers if index is None else numbers[index]
 
 
 def _last_month(last_row: int, data_end: str | pd.Timestamp | None) -> int:

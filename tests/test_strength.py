@@ -650,3 +650,17 @@ def test_hop_teaming_edges() -> None:
     assert s["reciprocity"].isna().all()
     assert "one-way data" in s.attrs["missing_reasons"]["reciprocity"]
     assert s["score"].max() > 95
+
+
+@pytest.mark.parametrize("unit", ["ns", "us", "ms", "s", "m", "h", "10s", "D", "W", "M"])
+def test_month_numbers_match_numpy_in_every_unit(unit: str) -> None:
+    """The day arithmetic of _month_numbers equals numpy's own conversion, before 1970 too."""
+    from referral_graph.strength import _epoch_days, _month_numbers, _months_of_days
+
+    rng = np.random.default_rng(3)
+    span = 10**5 if unit in ("D", "W", "M") else 2**40
+    values = rng.integers(-span, span, 5_000).astype(f"datetime64[{unit}]")
+    expected = values.astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    np.testing.assert_array_equal(_months_of_days(_epoch_days(values)), expected)
+    if unit in ("ns", "us", "ms", "s"):  # the units a pandas Series holds
+        np.testing.assert_array_equal(_month_numbers(pd.Series(values)), expected)
