@@ -217,6 +217,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from referral_graph import _memo
 from referral_graph._checks import check_choice, check_float, check_int, header_key
 from referral_graph.exceptions import (
     InsufficientDataError,
@@ -716,8 +717,8 @@ def _provider_codes(
     panel: pd.DataFrame, scol: str, tcol: str
 ) -> tuple[npt.NDArray[np.object_], Int32Array, Int32Array]:
     """Sorted provider ids and the source and target code of each panel row."""
-    s_codes, s_uniq = pd.factorize(panel[scol].astype("str"))
-    t_codes, t_uniq = pd.factorize(panel[tcol].astype("str"))
+    s_codes, s_uniq = _memo.factorize(panel[scol].astype("str"))
+    t_codes, t_uniq = _memo.factorize(panel[tcol].astype("str"))
     s_ids = np.asarray(s_uniq, dtype=object)
     t_ids = np.asarray(t_uniq, dtype=object)
     ids = np.unique(np.concatenate([s_ids, t_ids]))

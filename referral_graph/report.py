@@ -52,7 +52,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from referral_graph import __version__
+from referral_graph import __version__, _memo
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 from referral_graph.io import atomic_path
 from referral_graph.pipeline import ReferralNetwork
@@ -151,8 +151,8 @@ def _focus_market(
     """
     focus = pd.Index(list(focus_ids), dtype="str").unique()
     # Each id column factorised once (fast on Arrow strings); the tests run on the distinct ids.
-    source, referrers = pd.factorize(panel["source"])
-    target, receivers = pd.factorize(panel["target"])
+    source, referrers = _memo.factorize(panel["source"])
+    target, receivers = _memo.factorize(panel["target"])
     referrers = pd.Index(referrers, dtype="str")
     receivers = pd.Index(receivers, dtype="str")
     to_focus = (focus.get_indexer(receivers) >= 0)[target]

@@ -117,6 +117,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from referral_graph import _memo
 from referral_graph._checks import check_float, check_int, require_columns
 from referral_graph.exceptions import ParameterError, SchemaError
 
@@ -331,8 +332,13 @@ def _runs(*columns: pd.Series) -> tuple[IntArray, IntArray]:
 
     The rows of a panel sorted by its ids (as :mod:`referral_graph.aggregate` makes
     them) form few runs, so the ids are looked up once per run instead of once per row.
-    Missing values may split runs, never join different values.
+    Missing values may split runs, never join different values. Computed once per
+    Arrow column (:mod:`referral_graph._memo`; the arrays are read-only).
     """
+    return _memo.remembered("runs", lambda: _find_runs(columns), *columns)
+
+
+def _find_runs(columns: tuple[pd.Series, ...]) -> tuple[IntArray, IntArray]:
     change = np.zeros(len(columns[0]), dtype=bool)
     change[:1] = True
     for column in columns:
@@ -372,8 +378,8 @@ class _Keys:
     @classmethod
     def of(cls, frame: pd.DataFrame) -> _Keys:
         # each column hashed once: its distinct values make the sorted ids
-        source, sources = pd.factorize(frame["source"])
-        target, targets = pd.factorize(frame["target"])
+        source, sources = _memo.factorize(frame["source"])
+        target, targets = _memo.factorize(frame["target"])
         ids = _sorted_ids(pd.Series(sources), pd.Series(targets))
         return cls(ids, _recode(source, sources, ids), _recode(target, targets, ids))
 

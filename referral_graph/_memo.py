@@ -1,0 +1,95 @@
+"""Results computed once per Arrow column: id factorisations and runs of equal rows.
+
+Several steps hash the same id columns of the panel and the tie table: tie
+strength, the organisation roll-up, the headline, the churn matrix, the
+prospects (tens of millions of strings on a large market, about a second per
+column each time). An Arrow array is immutable, so a result computed from it
+stays valid as long as the array lives: :func:`remembered` keeps it, keyed by
+the identity of the arrays, and forgets it when they are freed. Other inputs
+(numpy arrays, which can change in place) are computed every time, as are
+small columns. Kept results are read-only.
+
+Examples
+--------
+>>> import pandas as pd
+>>> ids = pd.Series(["b", "a", "b"] * 50_000, dtype="str")
+>>> first = factorize(ids)
+>>> factorize(ids) is first  # the same column: computed once
+True
+>>> first[0][:3].tolist(), first[1].tolist()
+([0, 1, 0], ['b', 'a'])
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+T = TypeVar("T")
+
+#: Columns shorter than this are computed every time (hashing them is cheap).
+MIN_ROWS = 100_000
+
+_lock = threading.Lock()
+_kept: dict[tuple[str, tuple[int, ...]], tuple[list[weakref.ref[Any]], Any]] = {}
+
+
+def _arrow_data(values: Any) -> Any:
+    """The Arrow array behind a pandas Series or array (the same object each time), or None."""
+    array = values.array if isinstance(values, pd.Series) else values
+    if isinstance(array, pd.api.extensions.ExtensionArray) and hasattr(array, "__arrow_array__"):
+        return array.__arrow_array__()
+    return None
+
+
+def _freeze(value: Any) -> None:
+    """Make the numpy arrays of a result (or of a tuple of results) read-only."""
+    for item in value if isinstance(value, tuple) else (value,):
+        if isinstance(item, np.ndarray):
+            item.flags.writeable = False
+
+
+def remembered(name: str, compute: Callable[[], T], *columns: Any) -> T:
+    """``compute()``, kept for later calls with the same `name` and Arrow `columns`.
+
+    Parameters
+    ----------
+    name : str
+        What is computed (one entry per name and columns).
+    compute : callable
+        Computes the result from `columns` only.
+    *columns : pandas.Series or array
+        The inputs; unless all are Arrow-backed and at least :data:`MIN_ROWS`
+        long, nothing is kept.
+    """
+    arrays = [_arrow_data(c) for c in columns]
+    if not arrays or any(a is None for a in arrays) or len(arrays[0]) < MIN_ROWS:
+        return compute()
+    key = (name, tuple(id(a) for a in arrays))
+    with _lock:
+        hit = _kept.get(key)
+    if hit is not None and all(ref() is a for ref, a in zip(hit[0], arrays, strict=True)):
+        return hit[1]  # type: ignore[no-any-return]
+    value = compute()
+    _freeze(value)
+
+    def forget(_: object, key: tuple[str, tuple[int, ...]] = key) -> None:
+        with _lock:
+            _kept.pop(key, None)
+
+    refs = [weakref.ref(a, forget) for a in arrays]
+    with _lock:
+        _kept[key] = (refs, value)
+    return value
+
+
+def factorize(values: pd.Series | Any) -> tuple[npt.NDArray[np.intp], Any]:
+    """``pandas.factorize(values)`` (codes read-only), computed once per Arrow column."""
+    kind = "factorize:" + type(values).__name__  # a Series gives an Index of uniques
+    return remembered(kind, lambda: pd.factorize(values), values)

@@ -1,0 +1,66 @@
+"""Results kept per Arrow column (referral_graph._memo)."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from referral_graph import _memo
+from referral_graph.strength import _find_runs, _runs
+
+
+def ids(n: int = 200_000) -> pd.Series:
+    rng = np.random.default_rng(0)
+    return pd.Series(rng.integers(0, 5_000, n).astype(str), dtype="str")
+
+
+def test_factorize_is_pandas_factorize_computed_once() -> None:
+    column = ids()
+    first = _memo.factorize(column)
+    expected = pd.factorize(column)
+    np.testing.assert_array_equal(first[0], expected[0])
+    pd.testing.assert_index_equal(first[1], expected[1])
+    assert _memo.factorize(column) is first
+    assert _memo.factorize(column.astype("str")) is first  # the same Arrow data
+    with pytest.raises(ValueError, match="read-only"):
+        first[0][0] = 1
+
+
+def test_a_changed_column_is_computed_again() -> None:
+    frame = pd.DataFrame({"source": ids()})
+    before = _memo.factorize(frame["source"])
+    frame.loc[0, "source"] = "new id"
+    after = _memo.factorize(frame["source"])
+    assert after is not before
+    assert after[1][after[0][0]] == "new id"
+
+
+def test_numpy_and_small_columns_are_not_kept() -> None:
+    objects = ids().astype(object)  # a numpy array can change in place: never kept
+    assert _memo.factorize(objects) is not _memo.factorize(objects)
+    small = ids(1_000)
+    assert _memo.factorize(small) is not _memo.factorize(small)
+
+
+def test_results_are_forgotten_with_their_column() -> None:
+    column = ids()
+    _memo.factorize(column)
+    kept = len(_memo._kept)
+    del column
+    gc.collect()
+    assert len(_memo._kept) == kept - 1
+
+
+def test_runs_are_kept_per_pair_of_columns() -> None:
+    source = pd.Series(np.repeat(["a", "b", "a"], 100_000), dtype="str")
+    target = pd.Series(np.tile(np.repeat(["x", "y"], 50_000), 3), dtype="str")
+    starts, run = _runs(source, target)
+    expected = _find_runs((source, target))
+    np.testing.assert_array_equal(starts, expected[0])
+    np.testing.assert_array_equal(run, expected[1])
+    assert starts.tolist() == [0, 50_000, 100_000, 150_000, 200_000, 250_000]
+    assert _runs(source, target)[0] is starts
+    assert _runs(target, source)[0] is not starts  # another key
