@@ -54,6 +54,7 @@ import pandas as pd
 import scipy.sparse as sp
 import scipy.sparse.linalg as sp_linalg
 
+from referral_graph import _memo
 from referral_graph._checks import check_choice, check_float, check_int
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 
@@ -330,10 +331,10 @@ class CompactGraph:
         if providers is not None and "id" not in providers.columns:
             raise ParameterError("The providers table lacks the 'id' column.")
         panel = "month" in ties.columns
-        s = _id_array(ties["source"].astype("str"), "sources")
-        t = _id_array(ties["target"].astype("str"), "targets")
+        s = _id_series(ties["source"], "sources")
+        t = _id_series(ties["target"], "targets")
         lead = (
-            _id_array(providers["id"].astype("str"), "nodes")
+            _id_series(providers["id"], "nodes")
             if providers is not None
             else np.empty(0, dtype=object)
         )
@@ -343,7 +344,7 @@ class CompactGraph:
             if weight is None or weight not in ties.columns
             else _numeric_column(ties[weight], weight, 1.0)
         )
-        _check_weights(w, weight or "weight", lambda i: (s[i], t[i]))
+        _check_weights(w, weight or "weight", lambda i: (s.iloc[i], t.iloc[i]))
         kept = [c for c in edge_attrs if c in ties.columns and not (panel and c == "patients")]
         extra: list[FloatArray] = [_numeric_column(ties[c], c, 0.0) for c in kept]
         src, dst, arrays = _coalesce(src, dst, len(ids), [w, *extra])
@@ -440,6 +441,18 @@ def _id_array(values: Iterable[Hashable], name: str) -> ObjectArray:
     return arr
 
 
+def _id_series(values: pd.Series, name: str) -> pd.Series:
+    """A table's id column as strings; ParameterError if an id is missing."""
+    ids = values.astype("str")
+    missing = ids.isna().to_numpy()
+    if missing.any():
+        raise ParameterError(
+            f"The '{name}' parameter of CompactGraph.from_edges must not contain missing ids. "
+            f"Got {int(missing.sum())} missing (first at row {int(np.argmax(missing))}) instead."
+        )
+    return ids.reset_index(drop=True)
+
+
 def _float_array(values: Iterable[float], name: str) -> FloatArray:
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
     try:
@@ -531,21 +544,47 @@ def _networkx_edge_arrays(
 
 
 def _node_codes(
-    lead: ObjectArray, sources: ObjectArray, targets: ObjectArray
+    lead: ObjectArray | pd.Series,
+    sources: ObjectArray | pd.Series,
+    targets: ObjectArray | pd.Series,
 ) -> tuple[ObjectArray, IntArray, IntArray]:
     """Node ids and tie positions: `lead` first, then ids by first appearance, source first.
 
-    The order in which a ``networkx.DiGraph`` built from the same tables numbers its nodes.
+    The order in which a ``networkx.DiGraph`` built from the same tables numbers its
+    nodes: ids ranked by their first position in ``lead..., s0, t0, s1, t1, ...``.
+    Each part is factorised on its own (a Series of Arrow strings once per column,
+    :func:`referral_graph._memo.factorize`) and only the distinct ids are merged.
+    No part may hold missing ids.
     """
-    both = np.empty(len(lead) + 2 * len(sources), dtype=object)
-    both[: len(lead)] = lead
-    both[len(lead) :: 2] = sources
-    both[len(lead) + 1 :: 2] = targets
-    codes, uniques = pd.factorize(both)
-    ids = np.empty(len(uniques), dtype=object)
-    ids[:] = list(uniques)
-    src = codes[len(lead) :: 2].astype(np.int32)
-    dst = codes[len(lead) + 1 :: 2].astype(np.int32)
+    parts = [
+        _memo.factorize(x) if isinstance(x, pd.Series) else pd.factorize(x)
+        for x in (lead, sources, targets)
+    ]
+    n_lead = len(lead)
+    distinct: list[ObjectArray] = []
+    positions: list[npt.NDArray[np.int64]] = []
+    for k, (codes, uniques) in enumerate(parts):
+        # pandas numbers values in order of first appearance: a code is new where the
+        # running maximum grows, which gives the first row of every distinct value
+        if len(codes):
+            high = np.maximum.accumulate(codes)
+            rows = np.flatnonzero(np.concatenate([[True], high[1:] > high[:-1]]))
+        else:
+            rows = np.empty(0, dtype=np.int64)
+        positions.append(rows if k == 0 else n_lead + 2 * rows + (k - 1))
+        distinct.append(np.asarray(uniques, dtype=object))
+    merged, ids_found = pd.factorize(np.concatenate(distinct))
+    first = np.full(len(ids_found), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, merged, np.concatenate(positions))
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    ids = np.empty(len(order), dtype=object)
+    ids[:] = list(np.asarray(ids_found, dtype=object)[order])
+    offset_s = len(distinct[0])
+    offset_t = offset_s + len(distinct[1])
+    src = rank[merged[offset_s:offset_t]][parts[1][0]].astype(np.int32)
+    dst = rank[merged[offset_t:]][parts[2][0]].astype(np.int32)
     return ids, src, dst
 
 

@@ -648,3 +648,27 @@ def test_core_number_peeling_equals_networkx(seed: int) -> None:
     und.add_edges_from(zip(a.tolist(), b.tolist(), strict=True))
     assert core.tolist() == [nx.core_number(und)[i] for i in range(cg.n_nodes)]
     assert core.max() > 5
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("as_series", [False, True])
+def test_node_codes_match_the_interleaved_first_appearance(seed: int, as_series: bool) -> None:
+    """Node order: lead first, then ids by first appearance in s0, t0, s1, t1, ... (networkx's)."""
+    from referral_graph.centrality import _node_codes
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 400))
+    pool = np.array([f"P{i}" for i in range(60)], dtype=object)
+    lead = pool[rng.integers(0, 60, int(rng.integers(0, 30)))]  # repeats, ids without ties
+    sources, targets = pool[rng.integers(0, 60, n)], pool[rng.integers(0, 60, n)]
+    # the reference: one factorisation of the interleaved sequence
+    both = np.empty(len(lead) + 2 * n, dtype=object)
+    both[: len(lead)], both[len(lead) :: 2], both[len(lead) + 1 :: 2] = lead, sources, targets
+    codes, uniques = pd.factorize(both)
+    parts = (lead, sources, targets)
+    if as_series:
+        parts = tuple(pd.Series(list(p), dtype="str") for p in parts)  # type: ignore[assignment]
+    ids, src, dst = _node_codes(*parts)
+    assert ids.tolist() == list(uniques)
+    assert src.tolist() == codes[len(lead) :: 2].tolist()
+    assert dst.tolist() == codes[len(lead) + 1 :: 2].tolist()
