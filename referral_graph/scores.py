@@ -31,8 +31,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from referral_graph import _worker
 from referral_graph._checks import check_choice, check_float, check_int
-from referral_graph._worker import Worker
 from referral_graph.centrality import CompactGraph
 from referral_graph.exceptions import ParameterError
 from referral_graph.io import write_table
@@ -124,9 +124,14 @@ def score_network(
         with a focus also ``key_referrers``, ``share_of_wallet``,
         ``share_by_specialty``, ``leakage_by_specialty``,
         ``leakage_by_referrer_organization`` and ``leakage_by_competitor``.
-    """
-    from referral_graph import _worker
 
+    Notes
+    -----
+    On networks of 1,000,000 ties or more the communities and the sampled
+    betweenness are computed in a second Python process while this one computes
+    the other tables (the results are the same; its log records are logged here
+    when it ends). See "Using both cores" in ``docs/architecture.md``.
+    """
     n_ties = net.graph.number_of_edges() if net.graph_built else len(net.ties)
     with _worker.Worker(enabled=n_ties >= _worker.WORKER_MIN_TIES) as worker:
         return _score_network(
@@ -161,7 +166,7 @@ def _communities_and_betweenness(
 def _score_network(
     net: ReferralNetwork,
     *,
-    worker: Worker,
+    worker: _worker.Worker,
     focus: str | None,
     focus_ids: Iterable[str] | None,
     weight: str,
