@@ -238,19 +238,6 @@ def detect_communities(
     tol = check_float(tol, "tol", func, low=0, allow_numpy=False)
     cg = _as_compact(G, weight, func)
 
-    def finish(membership: npt.NDArray[np.int64]) -> pd.Series:
-        labels = _ordered_labels(membership)
-        sizes = np.bincount(labels) if len(labels) else np.empty(0, dtype=np.int64)
-        logger.info(
-            "detect_communities (%s): %d providers in %d communities (largest %d, singletons %d)",
-            method,
-            cg.n_nodes,
-            len(sizes),
-            int(sizes.max()) if len(sizes) else 0,
-            int((sizes == 1).sum()),
-        )
-        return pd.Series(labels, index=cg.index(), name="community")
-
     if cg.n_nodes == 0 or not (cg.weight > 0).any():
         logger.info("detect_communities: no positive ties; every provider is its own community")
         membership = np.arange(cg.n_nodes, dtype=np.int64)
