@@ -59,9 +59,8 @@ class Pending(Generic[T]):
 
     The first call returns the result (or raises the function's exception) and
     logs the records and issues the warnings the function emitted in the worker
-    process; later calls
-    return the same result. If the worker process failed, the function runs in
-    this process instead (with a warning).
+    process; later calls return the same result. If the worker process failed,
+    the function runs in this process instead (with a warning).
     """
 
     def __init__(
@@ -138,6 +137,7 @@ class Worker:
         self._queue = []
         self._lock = threading.Condition()
         self._closed = False
+        self._cancelled = False
         self._process: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
 
@@ -163,6 +163,7 @@ class Worker:
         with self._lock:
             self._closed = True
             if cancel:
+                self._cancelled = True
                 for future, *_ in self._queue:
                     future.cancel()
                 self._queue.clear()
@@ -201,6 +202,8 @@ class Worker:
         path = os.pathsep.join(p for p in sys.path if p)
         try:
             with self._lock:
+                if self._cancelled:  # stopped between taking the function and starting it
+                    raise WorkerFailedError("cancelled")
                 self._process = process = subprocess.Popen(
                     [sys.executable, "-c", "from referral_graph._worker import _main; _main()"],
                     stdin=subprocess.PIPE,
