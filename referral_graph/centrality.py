@@ -432,24 +432,23 @@ def _id_array(values: Iterable[Hashable], name: str) -> ObjectArray:
             f"The '{name}' parameter of CompactGraph.from_edges must be one-dimensional. "
             f"Got shape {arr.shape} instead."
         )
-    missing = pd.isna(arr)
+    _check_no_missing(pd.isna(arr), name)
+    return arr
+
+
+def _check_no_missing(missing: npt.NDArray[np.bool_], name: str) -> None:
+    """ParameterError naming the count and first row of missing ids, if any."""
     if missing.any():
         raise ParameterError(
             f"The '{name}' parameter of CompactGraph.from_edges must not contain missing ids. "
             f"Got {int(missing.sum())} missing (first at row {int(np.argmax(missing))}) instead."
         )
-    return arr
 
 
 def _id_series(values: pd.Series, name: str) -> pd.Series:
     """A table's id column as strings; ParameterError if an id is missing."""
     ids = values.astype("str")
-    missing = ids.isna().to_numpy()
-    if missing.any():
-        raise ParameterError(
-            f"The '{name}' parameter of CompactGraph.from_edges must not contain missing ids. "
-            f"Got {int(missing.sum())} missing (first at row {int(np.argmax(missing))}) instead."
-        )
+    _check_no_missing(ids.isna().to_numpy(), name)
     return ids.reset_index(drop=True)
 
 
