@@ -353,6 +353,10 @@ def load_network(
         )  # fmt: skip
         assert result.ties is not None
         ties, panel = result.ties, result.panel
+        if result.patients is not None:
+            prov = _with_patient_panels(
+                prov, result.patients.set_index("id")["patients"].rename("patients")
+            )
         ties.attrs["name"] = result.report.name
         reports.insert(0, result.report)
         period = (

@@ -217,8 +217,13 @@ class SparkAggregation:
         The edge panel (when dates were given and the tables were collected).
     ties : pandas.DataFrame or None
         The tie table (when collected).
+    patients : pandas.DataFrame or None
+        Each provider's distinct patients as referrer or receiver, ``id`` and
+        ``patients`` (when the events have patient ids and the tables were
+        collected), as :func:`~referral_graph.scale.aggregate_files` writes them.
     paths : dict of str to str
-        ``"panel"``, ``"ties"`` and ``"report"`` as written (when `write` was given).
+        ``"panel"``, ``"ties"``, ``"patients"`` and ``"report"`` as written (when
+        `write` was given).
     report : ValidationReport
         Every problem found, counted by reason.
     events : int
@@ -229,6 +234,7 @@ class SparkAggregation:
 
     panel: pd.DataFrame | None
     ties: pd.DataFrame | None
+    patients: pd.DataFrame | None = None
     paths: dict[str, str] = field(default_factory=dict)
     report: ValidationReport = field(default_factory=lambda: ValidationReport(name="<spark>"))
     events: int = 0
@@ -769,18 +775,21 @@ def _aggregate(
             if has_dates:
                 tables["panel"] = _panel(good, fn, has_patients, has_amount)
             tables["ties"] = _ties(good, fn, has_patients, has_amount, has_dates)
+            if has_patients:
+                tables["patients"] = _patients(good, fn)
             out = SparkAggregation(panel=None, ties=None, report=report, events=kept)
             out_dir = (
                 _local(write_text) if write_text is not None and local_out else scratch / "out"
             )
+            steps = {"patients": "counting patient panels"}
             for key, table in tables.items():
-                step(f"writing the {'panel' if key == 'panel' else 'ties'}")
+                step(steps.get(key, f"writing the {key}"))
                 if local_out:
                     path = _write_single(table, out_dir / f"{key}.parquet", scratch)
                     if write_text is not None:
                         out.paths[key] = str(path)
                     if collect:
-                        setattr(out, key, read_output(path))
+                        setattr(out, key, _read_table(path))
                 else:
                     assert write_text is not None
                     target = write_text.rstrip("/") + f"/{key}.parquet"
@@ -950,6 +959,30 @@ def _ties(
     return ties.select(*names).orderBy("source", "target")
 
 
+def _patients(good: DataFrame, fn: Any) -> DataFrame:
+    """Each provider's distinct patients as referrer or receiver (rows with a patient id)."""
+    rows = good.where(fn.col("patient").isNotNull())
+    pairs = (
+        rows.select(fn.col("source").alias("id"), "patient")
+        .union(rows.select(fn.col("target").alias("id"), "patient"))
+        .distinct()
+    )
+    return (
+        pairs.groupBy("id")
+        .agg(fn.count(fn.lit(1)).cast("long").alias("patients"))
+        .select("id", "patients")
+        .orderBy("id")
+    )
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """A written table as pandas: the panel and ties by read_output, the patient panels as is."""
+    if path.name == "patients.parquet":
+        frame = pd.read_parquet(path)
+        return frame.astype({"id": "str", "patients": "int64"})
+    return read_output(path)
+
+
 def _collect(table: DataFrame) -> pd.DataFrame:
     """A (small) Spark table as pandas with the aggregate module's dtypes, not via toPandas."""
     import pyarrow as pa
@@ -962,7 +995,7 @@ def _collect(table: DataFrame) -> pd.DataFrame:
         arrow = pa.Table.from_pylist(rows)
     frame: pd.DataFrame = arrow.to_pandas(date_as_object=False)
     for c in frame.columns:
-        if c in ("source", "target"):
+        if c in ("source", "target", "id"):
             frame[c] = frame[c].astype("str")
         elif pd.api.types.is_datetime64_any_dtype(frame[c]):
             frame[c] = frame[c].astype("datetime64[ns]")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from pandas.testing import assert_frame_equal
+from pandas.testing import assert_frame_equal, assert_series_equal
 
 from referral_graph import aggregate, io, synthetic
 from referral_graph.exceptions import DependencyError, ParameterError, ValidationError
@@ -96,10 +96,21 @@ def test_spark_equals_the_embedded_engines_on_bad_rows(spark, dirty_csv, tmp_pat
         assert_frame_equal(result.ties, aggregate.tie_table(events, engine=engine))
     files = aggregate_files(dirty_csv, tmp_path / "duckdb")
     assert _issues(files.report) == _issues(result.report)
-    for key in ("panel", "ties"):
+    for key in ("panel", "ties", "patients"):
         written = pd.read_parquet(result.paths[key])
         assert_frame_equal(written, pd.read_parquet(files.paths[key]))  # same file schema
+    for key in ("panel", "ties"):
         assert_frame_equal(read_output(result.paths[key]), getattr(result, key))
+    # the providers' patient panels, as the in-memory engines count them
+    panels = aggregate.provider_patients(events)
+    assert result.patients is not None
+    assert result.patients["id"].tolist() == sorted(panels.index)
+    assert_series_equal(
+        result.patients.set_index("id")["patients"],
+        panels.sort_index().astype("int64"),
+        check_names=False,
+        check_index_type=False,
+    )
     # the tie table is read by the other commands (--edges), patient ids are nowhere
     assert io.read_edges(result.paths["ties"])["referrals"].sum() == len(events)
     ids = set(pd.read_csv(dirty_csv, dtype=str)["patient_id"].dropna())
@@ -166,3 +177,20 @@ def test_missing_pyspark_gives_the_install_hint(monkeypatch):
 def test_pandas_input_is_refused(spark):
     with pytest.raises(ParameterError, match="pandas DataFrame"):
         aggregate_spark(pd.DataFrame({"source": ["A"], "target": ["B"]}), spark=spark)
+
+
+def test_load_network_with_spark_equals_the_files_engine(spark, dirty_csv):
+    """engine="spark" gives the network of engine="files": ties, panel and patient panels."""
+    from referral_graph.pipeline import load_network
+
+    on_spark = load_network(events=dirty_csv, engine="spark")
+    on_files = load_network(events=dirty_csv, engine="files")
+    assert_frame_equal(on_spark.ties, on_files.ties, check_like=False)
+    assert on_spark.panel is not None and on_files.panel is not None
+    assert_frame_equal(on_spark.panel, on_files.panel)
+    by_id = ["id"]
+    assert_frame_equal(
+        on_spark.providers.sort_values(by_id, ignore_index=True),
+        on_files.providers.sort_values(by_id, ignore_index=True),
+    )
+    assert on_spark.providers["patients"].notna().all()
