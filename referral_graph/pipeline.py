@@ -202,6 +202,11 @@ def _with_patient_panels(providers: pd.DataFrame | None, panels: pd.Series) -> p
     return out
 
 
+def _panels_of(table: pd.DataFrame) -> pd.Series:
+    """The patient panels table of an engine (``id``, ``patients``) as a Series by id."""
+    return pd.Series(table["patients"].to_numpy(), index=table["id"].astype("str"), name="patients")
+
+
 def auto_engine(events: PathOrFrame) -> Literal["duckdb", "pandas", "files"]:
     """The engine ``engine="auto"`` uses for `events`.
 
@@ -354,9 +359,7 @@ def load_network(
         assert result.ties is not None
         ties, panel = result.ties, result.panel
         if result.patients is not None:
-            prov = _with_patient_panels(
-                prov, result.patients.set_index("id")["patients"].rename("patients")
-            )
+            prov = _with_patient_panels(prov, _panels_of(result.patients))
         ties.attrs["name"] = result.report.name
         reports.insert(0, result.report)
         period = (

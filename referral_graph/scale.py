@@ -2116,12 +2116,9 @@ def load_network_files(
     reports.insert(0, result.report)
     ties.attrs["name"] = result.report.name
     if patients is not None:
-        from referral_graph.pipeline import _with_patient_panels
+        from referral_graph.pipeline import _panels_of, _with_patient_panels
 
-        panels = pd.Series(
-            patients["patients"].to_numpy(), index=patients["id"].astype("str"), name="patients"
-        )
-        prov = _with_patient_panels(prov, panels)
+        prov = _with_patient_panels(prov, _panels_of(patients))
     return ReferralNetwork(
         ties=ties,
         providers=prov if prov is not None else providers_of(ties),
