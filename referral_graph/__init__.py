@@ -14,14 +14,8 @@ True
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("referral_graph")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
-
 from referral_graph import aggregate, graph, io, privacy, report, scores, validate
+from referral_graph._version import __version__
 from referral_graph.exceptions import ReferralGraphError
 from referral_graph.pipeline import ReferralNetwork, load_network
 

@@ -22,7 +22,7 @@ referral_graph.exceptions.ParameterError: The 'horizon' parameter of at_risk mus
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -36,6 +36,7 @@ __all__ = [
     "check_focus_ids",
     "check_frame",
     "check_int",
+    "check_weights",
     "header_key",
     "parameter_error",
     "require_columns",
@@ -419,3 +420,31 @@ def text_key(text: object) -> str:
     'cardiology clinic'
     """
     return " ".join(str(text).split()).casefold()
+
+
+def check_weights(
+    weights: Mapping[str, float] | None,
+    func: str,
+    defaults: Mapping[str, float],
+    what: str = "component",
+) -> dict[str, float]:
+    """Merge `weights` into `defaults`; every value finite and >= 0, not all 0."""
+    merged = dict(defaults)
+    if weights is None:
+        return merged
+    names = ", ".join(defaults)
+    message = (
+        f"The 'weights' parameter of {func} must be a dict mapping {what} names ({names}) "
+        f"to finite numbers >= 0, not all 0. Got {weights!r} instead."
+    )
+    if not isinstance(weights, Mapping):
+        raise ParameterError(message)
+    for key, value in weights.items():
+        if key not in merged or isinstance(value, bool) or not isinstance(value, int | float):
+            raise ParameterError(message)
+        if not math.isfinite(value) or value < 0:
+            raise ParameterError(message)
+        merged[key] = float(value)
+    if sum(merged.values()) <= 0:
+        raise ParameterError(message)
+    return merged

@@ -217,7 +217,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from referral_graph import _memo
+from referral_graph import _codes, _memo
 from referral_graph._checks import check_choice, check_float, check_int, header_key
 from referral_graph.exceptions import (
     InsufficientDataError,
@@ -227,7 +227,6 @@ from referral_graph.exceptions import (
 )
 from referral_graph.io import EDGE_ALIASES, PROVIDER_ALIASES
 from referral_graph.privacy import format_count
-from referral_graph.strength import _epoch_days, _months_of_days
 
 __all__ = [
     "DESCRIPTIVE_COLUMNS",
@@ -445,7 +444,7 @@ def _month_numbers(values: pd.Series, column: str) -> npt.NDArray[np.int64]:
             f"value(s) (e.g. {examples}); give dates such as 2024-01-01."
         )
     if isinstance(stamps.dtype, np.dtype) and stamps.dtype.kind == "M":  # naive datetimes
-        return _months_of_days(_epoch_days(stamps.to_numpy()))
+        return _codes.months_of_days(_codes.epoch_days(stamps.to_numpy()))
     years = stamps.dt.year.to_numpy(dtype=np.int64)
     numbers: npt.NDArray[np.int64] = years * 12 + stamps.dt.month.to_numpy(dtype=np.int64) - 1
     return numbers

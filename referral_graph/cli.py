@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from referral_graph import __version__
+from referral_graph._version import __version__
 from referral_graph.exceptions import ParameterError, ReferralGraphError
 
 logger = logging.getLogger("referral_graph.cli")

@@ -39,7 +39,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from referral_graph import __version__
+from referral_graph._version import __version__
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.io import atomic_path
 from referral_graph.privacy import DEFAULT_THRESHOLD, is_count_name

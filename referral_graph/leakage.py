@@ -61,11 +61,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from referral_graph import _codes
 from referral_graph._checks import (
     check_choice,
     check_float,
     check_focus_ids,
     check_frame,
+    check_weights,
     require_columns,
     text_key,
 )
@@ -74,7 +76,6 @@ from referral_graph.exceptions import (
     ParameterError,
     ReferralGraphError,
 )
-from referral_graph.strength import _check_weights, _codes, _prepare_ties, _sorted_ids
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -135,7 +136,7 @@ def _lookup(providers: pd.DataFrame, column: str) -> pd.Series:
 
 def _member(values: pd.Index | pd.Series, of: pd.Series) -> npt.NDArray[np.bool_]:
     """Whether each value is one of `of` (hash lookups of the distinct values only)."""
-    return _codes(values, pd.Index(of.unique())) >= 0
+    return _codes.codes(values, pd.Index(of.unique())) >= 0
 
 
 def _categorical(codes: IntArray, labels: pd.Index) -> pd.Categorical:
@@ -296,7 +297,7 @@ def _market(
     providers = check_frame(providers, "providers", func, ["id"], _PROVIDERS_HINT)
     ids = check_focus_ids(focus_ids, func)
     by = "all" if everything else "specialty"
-    prepared = _prepare_ties(ties, func)
+    prepared = _codes.prepare_ties(ties, func)
     frame, keys = prepared.frame, prepared.keys
     known = _member(pd.Series(ids, dtype="str"), providers["id"].astype("str"))
     unknown = [i for i, found in zip(ids, known, strict=True) if not found]
@@ -358,7 +359,7 @@ def _market(
     specialty_index = pd.Index(names[order], dtype=object)
     code_of_key = np.full(len(key_values), -1, dtype=np.int64)
     code_of_key[np.flatnonzero(used)[order]] = np.arange(len(order))
-    competitors = _sorted_ids(id_competitor)
+    competitors = _codes.sorted_ids(id_competitor)
     id_comp = np.append(competitors.get_indexer(pd.Index(id_competitor)), -1).astype(np.int64)
     table = pd.DataFrame(
         {
@@ -909,7 +910,7 @@ def leakage_summary(
         )
         source_ids = table["source"].cat.categories
         names = org.reindex(source_ids).fillna(UNAFFILIATED)
-        labels = _sorted_ids(names)
+        labels = _codes.sorted_ids(names)
         group_of_source = np.append(labels.get_indexer(pd.Index(names)), -1).astype(np.int64)
         group = group_of_source[source]
         key_labels = pd.Series(labels, dtype="str")
@@ -970,7 +971,7 @@ def _network_measures(ties: pd.DataFrame) -> pd.DataFrame | None:
         return None
     import networkx as nx
 
-    frame = _prepare_ties(ties, "key_referrers").frame
+    frame = _codes.prepare_ties(ties, "key_referrers").frame
     G: nx.DiGraph = nx.DiGraph()
     G.add_weighted_edges_from(
         zip(frame["source"], frame["target"], frame["referrals"].astype("float64"), strict=True),
@@ -1075,7 +1076,7 @@ def key_referrers(
     [[1, 'P1', 30, 1.0, 0.5, 94.44], [2, 'P2', 10, 0.25, 1.0, 55.56]]
     """
     func = "key_referrers"
-    w = _check_weights(weights, func, KEY_REFERRER_WEIGHTS, "criterion")
+    w = check_weights(weights, func, KEY_REFERRER_WEIGHTS, "criterion")
     if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
         raise ParameterError(
             f"The 'top' parameter of {func} must be an int >= 1 or None. Got {top!r} instead."

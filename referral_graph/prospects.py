@@ -124,6 +124,7 @@ import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
+from referral_graph import _codes
 from referral_graph._checks import (
     check_choice,
     check_float,
@@ -133,7 +134,6 @@ from referral_graph._checks import (
     text_key,
 )
 from referral_graph.exceptions import InsufficientDataError, ParameterError, SchemaError
-from referral_graph.strength import _codes, _runs, _sorted_ids
 
 __all__ = [
     "KINDS",
@@ -262,9 +262,9 @@ def _ties_frame(ties: Any, panel: Any, func: str) -> _Ties:
     blank = frame["source"].isna().to_numpy() | frame["target"].isna().to_numpy()
     source = frame["source"].astype("str")
     target = frame["target"].astype("str")
-    ids = _sorted_ids(source[~blank], target[~blank])
-    src = _codes(source, ids)
-    tgt = _codes(target, ids)
+    ids = _codes.sorted_ids(source[~blank], target[~blank])
+    src = _codes.codes(source, ids)
+    tgt = _codes.codes(target, ids)
     blank |= (src < 0) | (tgt < 0)
     loops = (src == tgt) & ~blank
     keep = ~blank & ~loops & (referrals > 0).to_numpy()
@@ -1022,8 +1022,8 @@ def _last_active(panel: pd.DataFrame, ids: pd.Index, rows: IntArray) -> pd.Serie
         )
     # panels are sorted by source: each run of equal sources is looked up once
     sources = frame["source"].astype("str")
-    starts, run = _runs(sources)
-    source = _codes(sources.iloc[starts], pd.Index(ids[rows]))[run]
+    starts, run = _codes.runs(sources)
+    source = _codes.codes(sources.iloc[starts], pd.Index(ids[rows]))[run]
     mine = np.flatnonzero(source >= 0)  # the panel rows sent by one of `rows`
     picked = months.iloc[mine]
     number = (picked.dt.year * 12 + picked.dt.month - 1).to_numpy(dtype=np.int64)

@@ -52,12 +52,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from referral_graph import __version__, _memo
+from referral_graph import _codes, _memo
+from referral_graph._version import __version__
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 from referral_graph.io import atomic_path
 from referral_graph.pipeline import ReferralNetwork
 from referral_graph.privacy import DEFAULT_THRESHOLD, format_count
-from referral_graph.strength import _month_dates, _month_numbers
 
 __all__ = [
     "Report",
@@ -162,7 +162,7 @@ def _focus_market(
         focus_specs = table.reindex(focus).dropna().unique()
         market_ids = pd.Index(table.index[table.isin(focus_specs).to_numpy()], dtype="str")
         keep &= (market_ids.get_indexer(receivers) >= 0)[target] | to_focus
-    month = _month_numbers(panel["month"])
+    month = _codes.month_numbers(panel["month"])
     return _Market(
         referrers=referrers,
         source=source[keep],
@@ -231,7 +231,7 @@ def _require_focus(focus: str | None, focus_ids: Iterable[str] | None) -> None:
 def _headline(market: _Market, *, window: int, as_of: pd.Timestamp | None) -> pd.DataFrame:
     month = market.month
     if as_of is not None:
-        end = int(_month_numbers(pd.Series([pd.Timestamp(as_of)]))[0])
+        end = int(_codes.month_numbers(pd.Series([pd.Timestamp(as_of)]))[0])
     else:
         end = int(month.max()) + 1 if len(month) else market.first + 1
     first = market.first
@@ -322,7 +322,9 @@ def _monthly(market: _Market, *, segments: pd.DataFrame | None) -> pd.DataFrame:
             "to_focus": per_month(market.to_focus),
             "to_competitors": per_month(~market.to_focus),
         },
-        index=pd.DatetimeIndex(_month_dates(np.arange(first, last + 1), end=False), name="month"),
+        index=pd.DatetimeIndex(
+            _codes.month_dates(np.arange(first, last + 1), end=False), name="month"
+        ),
     )
     if segments is not None and len(segments):
         seg = segments.drop_duplicates("source").set_index("source")["segment"]

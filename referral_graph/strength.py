@@ -109,7 +109,6 @@ import datetime as dt
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -117,8 +116,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from referral_graph import _memo
-from referral_graph._checks import check_float, check_int, require_columns
+from referral_graph import _codes
+from referral_graph._checks import check_float, check_int, check_weights, require_columns
 from referral_graph.exceptions import ParameterError, SchemaError
 
 __all__ = ["COMPONENTS", "DEFAULT_WEIGHTS", "org_strength", "tie_strength"]
@@ -151,9 +150,8 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
     }
 )
 
-_KEYS = ["source", "target"]
+_KEYS = _codes.KEYS
 _LN2 = math.log(2.0)
-_EPOCH_MONTH = 1970 * 12  # month index of 1970-01, month 0 of numpy's datetime64[M]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -162,34 +160,6 @@ FloatArray = npt.NDArray[np.float64]
 # --------------------------------------------------------------------------------------
 # Parameter and table checks
 # --------------------------------------------------------------------------------------
-
-
-def _check_weights(
-    weights: Mapping[str, float] | None,
-    func: str,
-    defaults: Mapping[str, float] = DEFAULT_WEIGHTS,
-    what: str = "component",
-) -> dict[str, float]:
-    """Merge `weights` into `defaults`; every value finite and >= 0, not all 0."""
-    merged = dict(defaults)
-    if weights is None:
-        return merged
-    names = ", ".join(defaults)
-    message = (
-        f"The 'weights' parameter of {func} must be a dict mapping {what} names ({names}) "
-        f"to finite numbers >= 0, not all 0. Got {weights!r} instead."
-    )
-    if not isinstance(weights, Mapping):
-        raise ParameterError(message)
-    for key, value in weights.items():
-        if key not in merged or isinstance(value, bool) or not isinstance(value, int | float):
-            raise ParameterError(message)
-        if not math.isfinite(value) or value < 0:
-            raise ParameterError(message)
-        merged[key] = float(value)
-    if sum(merged.values()) <= 0:
-        raise ParameterError(message)
-    return merged
 
 
 def _check_half_life(value: Any, func: str) -> float:
@@ -222,197 +192,6 @@ def _check_as_of(value: Any, func: str) -> pd.Timestamp | None:
     if pd.isna(stamp) or stamp.tzinfo is not None:
         raise ParameterError(message)
     return stamp.normalize()
-
-
-def _counts(values: pd.Series, what: str) -> pd.Series:
-    """Numeric, non-negative, no missing: a column of referral counts."""
-    numeric = pd.to_numeric(values, errors="coerce")
-    bad = numeric.isna() | (numeric < 0)
-    if bool(bad.any()):
-        examples = values[bad].head(3).tolist()
-        raise SchemaError(
-            f"The {what} must hold counts >= 0; {int(bad.sum())} row(s) do not (e.g. {examples!r})."
-        )
-    return numeric.astype("float64") if numeric.dtype.kind == "f" else numeric.astype("int64")
-
-
-def _month_index(values: pd.Series) -> pd.Series:
-    """Months since year 0 (``year * 12 + month - 1``) of a datetime Series."""
-    stamps = pd.to_datetime(values)
-    return stamps.dt.year * 12 + stamps.dt.month - 1
-
-
-def _month_numbers(months: pd.Series) -> IntArray:
-    """:func:`_month_index` of datetimes without missing values, as int64 (vectorised)."""
-    if isinstance(months.dtype, np.dtype):  # tz-naive
-        return _months_of_days(_epoch_days(months.to_numpy()))
-    return _month_index(months).to_numpy(dtype=np.int64)
-
-
-def _epoch_days(values: npt.NDArray[np.datetime64]) -> IntArray:
-    """Days since 1970-01-01 (earlier days negative) of naive datetimes without NaT.
-
-    An integer division of the stored counts, instead of numpy's conversion of
-    each value (ten times slower on millions of rows).
-    """
-    unit, _ = np.datetime_data(values.dtype)
-    if unit in ("Y", "M", "W", "D"):  # calendar units: numpy's conversion is exact and cheap
-        return np.asarray(values.astype("datetime64[D]").view(np.int64))
-    # 1970-01-02 in the values' unit: the number of units in a day
-    per_day = int(np.array(1, dtype="datetime64[D]").astype(values.dtype).view(np.int64))
-    return np.asarray(values.view(np.int64) // per_day)
-
-
-#: Day spans up to this long get a lookup table of their months in _months_of_days.
-_MAX_DAY_TABLE = 1_000_000
-
-
-def _months_of_days(days: IntArray) -> IntArray:
-    """Calendar month numbers (year * 12 + month - 1) of days since 1970-01-01.
-
-    The months of the days spanned are computed once and looked up (a panel has
-    millions of rows but spans a few hundred days).
-
-    Examples
-    --------
-    >>> days = np.array([0, 31, -1])  # 1970-01-01, 1970-02-01, 1969-12-31
-    >>> (_months_of_days(days) - 1970 * 12).tolist()
-    [0, 1, -1]
-    """
-    if len(days) == 0:
-        return np.empty(0, dtype=np.int64)
-    first = int(days.min())
-    span = int(days.max()) - first + 1
-    if span > _MAX_DAY_TABLE:  # dates thousands of years apart: convert each one
-        table_days, index = days, None
-    else:
-        table_days, index = np.arange(first, first + span, dtype=np.int64), days - first
-    months = table_days.astype("datetime64[D]").astype("datetime64[M]").view(np.int64)
-    numbers: IntArray = months + _EPOCH_MONTH
-    return numbers if index is None else numbers[index]
-
-
-def _month_dates(index: Any, *, end: bool) -> npt.NDArray[np.datetime64]:
-    """First (or, with `end`, last) day of each month index; NaN gives NaT (datetime64[ns])."""
-    idx = np.asarray(index, dtype=np.float64)
-    known = ~np.isnan(idx)
-    months = np.where(known, idx, 0.0).astype(np.int64) - _EPOCH_MONTH + int(end)
-    days = months.astype("datetime64[M]").astype("datetime64[D]")
-    if end:
-        days = days - np.timedelta64(1, "D")
-    out = days.astype("datetime64[ns]")
-    out[~known] = np.datetime64("NaT")
-    return out
-
-
-# --------------------------------------------------------------------------------------
-# Integer codes: ids hashed once, then numpy on int64
-# --------------------------------------------------------------------------------------
-
-
-def _codes(values: Any, index: pd.Index) -> IntArray:
-    """Position of each value in `index`, -1 when missing or absent.
-
-    Each distinct value is hashed once (:func:`pandas.factorize`) and only the
-    distinct values are looked up in `index`: much faster than
-    ``index.get_indexer(values)`` on millions of strings.
-    """
-    codes, uniques = pd.factorize(values)
-    return _recode(codes, uniques, index)
-
-
-def _recode(codes: npt.NDArray[Any], uniques: Any, index: pd.Index) -> IntArray:
-    """Factorisation `codes` of `uniques` as positions in `index` (-1: missing or absent)."""
-    where = np.append(index.get_indexer(uniques), -1).astype(np.int64)
-    return np.asarray(where[codes], dtype=np.int64)
-
-
-def _runs(*columns: pd.Series) -> tuple[IntArray, IntArray]:
-    """Runs of equal consecutive rows of `columns`: each run's first row, and each row's run.
-
-    The rows of a panel sorted by its ids (as :mod:`referral_graph.aggregate` makes
-    them) form few runs, so the ids are looked up once per run instead of once per row.
-    Missing values may split runs, never join different values. Computed once per
-    Arrow column (:mod:`referral_graph._memo`; the arrays are read-only).
-    """
-    return _memo.remembered("runs", lambda: _find_runs(columns), *columns)
-
-
-def _find_runs(columns: tuple[pd.Series, ...]) -> tuple[IntArray, IntArray]:
-    change = np.zeros(len(columns[0]), dtype=bool)
-    change[:1] = True
-    for column in columns:
-        differs = pd.array(column.array[1:] != column.array[:-1], dtype="boolean")
-        change[1:] |= differs.fillna(True).to_numpy(dtype=bool)  # missing: a new run
-    return np.flatnonzero(change), np.cumsum(change) - 1
-
-
-def _sorted_ids(*columns: pd.Series) -> pd.Index:
-    """The distinct non-missing values of `columns`, sorted, so that codes order as the ids."""
-    parts = [pd.Series(pd.unique(col.dropna())) for col in columns]
-    values = pd.concat(parts, ignore_index=True).unique()
-    index: pd.Index = pd.Index(values).sort_values()
-    return index
-
-
-def _take(values: pd.Series, codes: IntArray) -> pd.Series:
-    """``values.iloc[codes]`` with a default index; -1 gives a missing value of the same dtype."""
-    return pd.Series(values.array.take(codes, allow_fill=True))
-
-
-def _labelled(labels: list[str], codes: IntArray, index: pd.Index) -> pd.Series:
-    """A string column of ``labels[code]`` (-1: missing), no Python string made per row."""
-    column = _take(pd.Series(labels, dtype="str"), codes)
-    column.index = index
-    return column
-
-
-@dataclass(frozen=True)
-class _Keys:
-    """A tie table's source and target as codes of one sorted id index (-1: missing id)."""
-
-    ids: pd.Index
-    source: IntArray
-    target: IntArray
-
-    @classmethod
-    def of(cls, frame: pd.DataFrame) -> _Keys:
-        # each column hashed once: its distinct values make the sorted ids
-        source, sources = _memo.factorize(frame["source"])
-        target, targets = _memo.factorize(frame["target"])
-        ids = _sorted_ids(pd.Series(sources), pd.Series(targets))
-        return cls(ids, _recode(source, sources, ids), _recode(target, targets, ids))
-
-    def pairs(self) -> IntArray:
-        """One int64 per (source, target) pair; missing ids count as one more id."""
-        n = len(self.ids) + 1
-        return (self.source + 1) * n + (self.target + 1)
-
-    def sort_order(self) -> IntArray | None:
-        """Positions sorted by (source, target), missing ids last (as ``sort_values``).
-
-        None when the rows are sorted already (as :func:`aggregate.tie_table` makes them).
-        """
-        n = len(self.ids)
-        src = np.where(self.source < 0, n, self.source)
-        tgt = np.where(self.target < 0, n, self.target)
-        key = src * (n + 1) + tgt
-        if bool((key[1:] >= key[:-1]).all()):
-            return None
-        return np.lexsort((tgt, src)).astype(np.int64)
-
-    def take(self, positions: IntArray) -> _Keys:
-        return _Keys(self.ids, self.source[positions], self.target[positions])
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """A checked tie table (default index), its codes, and the panel it was summed from."""
-
-    frame: pd.DataFrame
-    keys: _Keys
-    from_panel: pd.DataFrame | None
-    order: IntArray | None = None  # the input's rows in `frame`'s order (None: unchanged)
 
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
@@ -477,61 +256,6 @@ def _month_stats(
     return stats.result()
 
 
-def _ties_from_panel(panel: pd.DataFrame) -> pd.DataFrame:
-    """Sum a panel (one row per source, target, month) to one row per tie.
-
-    Only ``referrals`` and ``amount`` are summed: monthly distinct patients do
-    not add up to distinct patients, and the dates come from the panel itself
-    (see :func:`_panel_figures`), so that months after ``as_of`` are ignored.
-    """
-    summed = [c for c in ("referrals", "amount") if c in panel.columns]
-    grouped = panel.groupby(_KEYS, sort=True, observed=True)
-    ties = grouped[summed].sum(min_count=1).reset_index()
-    ties["referrals"] = ties["referrals"].fillna(0).astype(panel["referrals"].dtype)
-    return ties
-
-
-def _prepare_ties(ties: pd.DataFrame, func: str, *, sort: bool = False) -> _Prepared:
-    """Check a tie table (or panel); return a clean copy, its codes and its source panel.
-
-    With `sort`, the rows are sorted by (source, target).
-    """
-    if not isinstance(ties, pd.DataFrame):
-        raise ParameterError(
-            f"The 'ties' parameter of {func} must be a pandas.DataFrame. "
-            f"Got {type(ties).__name__} instead."
-        )
-    require_columns(
-        ties,
-        [*_KEYS, "referrals"],
-        "tie table",
-        "read it with referral_graph.io.read_edges or build it with "
-        "referral_graph.aggregate.tie_table.",
-    )
-    from_panel: pd.DataFrame | None = None
-    frame = ties.copy(deep=False)  # whole columns are replaced below, never written into
-    frame["source"] = frame["source"].astype("str")
-    frame["target"] = frame["target"].astype("str")
-    frame["referrals"] = _counts(frame["referrals"], "tie table's 'referrals' column")
-    if "month" in frame.columns:
-        from_panel = frame
-        frame = _ties_from_panel(frame)
-    keys = _Keys.of(frame)
-    dupes = pd.Series(keys.pairs()).duplicated(keep=False).to_numpy()
-    if bool(dupes.any()):
-        pairs = frame.loc[dupes, _KEYS].drop_duplicates().head(3).values.tolist()
-        raise SchemaError(
-            f"The tie table must have one row per (source, target); {int(dupes.sum())} rows "
-            f"repeat a pair (e.g. {pairs!r}). Sum them first, or pass an edge panel with a "
-            "'month' column."
-        )
-    order = keys.sort_order() if sort else None
-    if order is not None:
-        frame = frame.take(order)
-        keys = keys.take(order)
-    return _Prepared(frame.reset_index(drop=True), keys, from_panel, order)
-
-
 def _check_panel(panel: pd.DataFrame, func: str) -> tuple[pd.Series, pd.Series]:
     """Check an edge panel: its months (datetime) and referral counts, every row."""
     if not isinstance(panel, pd.DataFrame):
@@ -546,7 +270,7 @@ def _check_panel(panel: pd.DataFrame, func: str) -> tuple[pd.Series, pd.Series]:
         "build it with referral_graph.aggregate.edge_panel.",
     )
     months = pd.to_datetime(panel["month"])
-    referrals = _counts(panel["referrals"], "edge panel's 'referrals' column")
+    referrals = _codes.counts(panel["referrals"], "edge panel's 'referrals' column")
     if bool(months.isna().any()):
         raise SchemaError("The edge panel's 'month' column has missing values.")
     return months, referrals
@@ -559,20 +283,20 @@ def _prepare_panel(panel: pd.DataFrame, func: str) -> pd.DataFrame:
         {
             "source": panel["source"].astype("str"),
             "target": panel["target"].astype("str"),
-            "m": _month_numbers(months),
+            "m": _codes.month_numbers(months),
             "referrals": referrals,
         }
     )
     return out.reset_index(drop=True)
 
 
-def _panel_ties(panel: pd.DataFrame, keys: _Keys) -> IntArray:
+def _panel_ties(panel: pd.DataFrame, keys: _codes.Keys) -> IntArray:
     """The row of the tie table (with `keys`) of each panel row; -1 for pairs not in it."""
     n = len(keys.ids) + 1
     pairs = pd.Index(keys.pairs())
-    starts, run = _runs(panel["source"], panel["target"])  # looked up once per run
-    src = _codes(panel["source"].iloc[starts], keys.ids).astype(np.int32)
-    tgt = _codes(panel["target"].iloc[starts], keys.ids).astype(np.int32)
+    starts, run = _codes.runs(panel["source"], panel["target"])  # looked up once per run
+    src = _codes.codes(panel["source"].iloc[starts], keys.ids).astype(np.int32)
+    tgt = _codes.codes(panel["target"].iloc[starts], keys.ids).astype(np.int32)
     tie = np.empty(len(src), dtype=np.int64)
     for lo in range(0, len(src), _CHUNK_ROWS):
         s, t = src[lo : lo + _CHUNK_ROWS].astype(np.int64), tgt[lo : lo + _CHUNK_ROWS]
@@ -593,7 +317,7 @@ def _provider_lookup(providers: pd.DataFrame, column: str) -> pd.Series:
     return lookup.where(lookup.str.len() > 0)
 
 
-def _specialty_of(providers: pd.DataFrame | None, keys: _Keys) -> pd.Series:
+def _specialty_of(providers: pd.DataFrame | None, keys: _codes.Keys) -> pd.Series:
     """The specialty of each target (``NA`` when unknown); blank strings count as unknown."""
     if providers is None or "specialty" not in providers.columns:
         return pd.Series(pd.NA, index=pd.RangeIndex(len(keys.target)), dtype="str")
@@ -601,7 +325,7 @@ def _specialty_of(providers: pd.DataFrame | None, keys: _Keys) -> pd.Series:
         providers, ["id"], "providers table", "read it with referral_graph.io.read_providers."
     )
     per_id = _provider_lookup(providers, "specialty").reindex(keys.ids)
-    return _take(per_id, keys.target).astype("str")
+    return _codes.take(per_id, keys.target).astype("str")
 
 
 # --------------------------------------------------------------------------------------
@@ -670,7 +394,7 @@ def _panel_figures(
 
 
 def _raw_figures(
-    prepared: _Prepared,
+    prepared: _codes.Prepared,
     panel: pd.DataFrame | None,
     providers: pd.DataFrame | None,
     as_of: pd.Timestamp | None,
@@ -714,7 +438,7 @@ def _raw_figures(
     if as_of is None:
         ends = [last.max()] if bool(last.notna().any()) else []
         if not ends and panel is not None and len(panel):
-            ends = [_month_dates([int(panel["m"].max())], end=True)[0]]
+            ends = [_codes.month_dates([int(panel["m"].max())], end=True)[0]]
         as_of = pd.Timestamp(ends[0]).normalize() if ends else None
 
     trend_recent = pd.Series(np.nan, index=ties.index)
@@ -730,8 +454,10 @@ def _raw_figures(
         fig, basis, n_window = _panel_figures(
             panel, _panel_ties(panel, keys), len(ties), as_of_m, trend_months
         )
-        first = first.fillna(pd.Series(_month_dates(fig["first_m"], end=False), index=ties.index))
-        last = last.fillna(pd.Series(_month_dates(fig["last_m"], end=True), index=ties.index))
+        first = first.fillna(
+            pd.Series(_codes.month_dates(fig["first_m"], end=False), index=ties.index)
+        )
+        last = last.fillna(pd.Series(_codes.month_dates(fig["last_m"], end=True), index=ties.index))
         active = active.fillna(pd.Series(fig["active_months"], index=ties.index).astype("Float64"))
         if basis is None:
             reasons["trend"] = (
@@ -776,7 +502,7 @@ def _raw_figures(
             )
         days = days.clip(lower=0)
         as_of_m = as_of.year * 12 + as_of.month - 1
-        observed = (as_of_m - _month_index(first) + 1).astype("Float64").clip(lower=1)
+        observed = (as_of_m - _codes.month_index(first) + 1).astype("Float64").clip(lower=1)
     else:
         days = pd.Series(pd.NA, index=ties.index, dtype="Float64")
         observed = pd.Series(pd.NA, index=ties.index, dtype="Float64")
@@ -790,7 +516,7 @@ def _raw_figures(
     out["trend_recent"] = trend_recent.astype("float64")
     out["trend_prior"] = trend_prior.astype("float64")
     has_basis = trend_recent.notna().to_numpy() & (basis is not None)
-    out["trend_basis"] = _labelled([str(basis)], np.where(has_basis, 0, -1), ties.index)
+    out["trend_basis"] = _codes.labelled([str(basis)], np.where(has_basis, 0, -1), ties.index)
 
     # -- share of wallet and reciprocity ------------------------------------------------
     share, share_basis, note = _shares(
@@ -825,7 +551,7 @@ def _group_totals(values: FloatArray, groups: IntArray, order: IntArray | None) 
 
 
 def _shares(
-    keys: _Keys, specialty: pd.Series, referrals: pd.Series, order: IntArray | None
+    keys: _codes.Keys, specialty: pd.Series, referrals: pd.Series, order: IntArray | None
 ) -> tuple[pd.Series, pd.Series, str | None]:
     """Share of the referrer's referrals in the receiving specialty (or in total)."""
     ref = referrals.to_numpy(dtype=np.float64)
@@ -837,7 +563,7 @@ def _shares(
     denom = np.where(known, _group_totals(ref, pair, order), total)
     share = np.divide(ref, denom, out=np.zeros_like(ref), where=denom > 0).clip(0.0, 1.0)
     index = specialty.index
-    basis = _labelled(["specialty", "total"], np.where(known, 0, 1), index)
+    basis = _codes.labelled(["specialty", "total"], np.where(known, 0, 1), index)
     note = None
     if not bool(known.any()):
         note = (
@@ -853,9 +579,9 @@ def _shares(
     return pd.Series(share, index=index), basis, note
 
 
-def _reverse(keys: _Keys, referrals: pd.Series) -> pd.Series:
+def _reverse(keys: _codes.Keys, referrals: pd.Series) -> pd.Series:
     """Referrals target -> source for each tie (0 without a reverse tie or for a self-loop)."""
-    back = _Keys(keys.ids, keys.target, keys.source)
+    back = _codes.Keys(keys.ids, keys.target, keys.source)
     position = pd.Index(keys.pairs()).get_indexer(pd.Index(back.pairs()))
     values = referrals.to_numpy()
     found = (position >= 0) & (keys.source != keys.target)
@@ -930,7 +656,7 @@ def _components(
     labels = [", ".join(n for bit, n in enumerate(COMPONENTS) if int(m) >> bit & 1) for m in masks]
     with np.errstate(divide="ignore", invalid="ignore"):
         out["score"] = np.clip(100.0 * num / np.where(den > 0, den, np.nan), 0.0, 100.0)
-    out["missing_components"] = _labelled(labels, codes, out.index)
+    out["missing_components"] = _codes.labelled(labels, codes, out.index)
     unexplained = [c for c in COMPONENTS if bool(out[c].isna().any()) and c not in reasons]
     for c in unexplained:
         reasons[c] = "missing for some ties (see the raw columns)"
@@ -1035,11 +761,11 @@ def tie_strength(
     [1.0, 0.5]
     """
     func = "tie_strength"
-    w = _check_weights(weights, func)
+    w = check_weights(weights, func, DEFAULT_WEIGHTS)
     half_life = _check_half_life(half_life_days, func)
     k = check_int(trend_months, "trend_months", func, low=1, high=12, allow_numpy=False)
     stamp = _check_as_of(as_of, func)
-    prepared = _prepare_ties(ties, func, sort=True)  # sorted: the result's order
+    prepared = _codes.prepare_ties(ties, func, sort=True)  # sorted: the result's order
     from_panel = prepared.from_panel
     if panel is None and from_panel is not None:
         panel = from_panel
@@ -1143,7 +869,7 @@ def org_strength(
     [['Ours', 2, 30, 0.5, 1.0], ['Rival', 1, 30, 0.5, 1.0]]
     """
     func = "org_strength"
-    w = _check_weights(weights, func)
+    w = check_weights(weights, func, DEFAULT_WEIGHTS)
     half_life = _check_half_life(half_life_days, func)
     stamp = _check_as_of(as_of, func)
     needed = [
@@ -1168,9 +894,9 @@ def org_strength(
     used = [c for c in (*needed, "patients", "amount", "first_date") if c in strength_table]
     table = strength_table[used]
     source = table["source"].astype("str")
-    keys = _Keys.of(pd.DataFrame({"source": source, "target": table["target"].astype("str")}))
+    keys = _codes.Keys.of(pd.DataFrame({"source": source, "target": table["target"].astype("str")}))
     lookup = _provider_lookup(providers, "organization")
-    organizations = _sorted_ids(lookup)
+    organizations = _codes.sorted_ids(lookup)
     org_of_id = np.append(organizations.get_indexer(pd.Index(lookup.reindex(keys.ids))), -1)
     org = org_of_id[keys.target].astype(np.int64)
     ref_total = table["referrals"].to_numpy(dtype=np.float64)
@@ -1230,16 +956,16 @@ def org_strength(
         # the ids of each run of equal (source, target) rows, looked up once per run; only
         # the rows to a provider with an organisation count: the others are left out
         panel_ids = [panel[c].astype("str") for c in _KEYS]
-        starts, run = _runs(*panel_ids)
+        starts, run = _codes.runs(*panel_ids)
         target_codes, targets = pd.factorize(panel_ids[1].iloc[starts])
         where = organizations.get_indexer(pd.Index(lookup.reindex(targets)))
         run_org = np.append(where, -1)[target_codes]
-        run_source = _codes(panel_ids[0].iloc[starts], keys.ids)
+        run_source = _codes.codes(panel_ids[0].iloc[starts], keys.ids)
         wanted = run_source * n_org + run_org  # the (source, organization) group of each run
         position = np.minimum(np.searchsorted(uniques, wanted), max(len(uniques) - 1, 0))
         found = (run_source >= 0) & (run_org >= 0) & (len(uniques) > 0)
         found[found] = uniques[position[found]] == wanted[found]
-        m = _month_numbers(months)
+        m = _codes.month_numbers(months)
         act = found[run] & (referrals.to_numpy() > 0) & (m <= as_of_m)
         first_m, _, distinct = _month_stats(position[run[act]], m[act], len(out))
         active = pd.Series(distinct, dtype="Float64")

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from referral_graph import _memo
-from referral_graph.strength import _find_runs, _runs
+from referral_graph._codes import find_runs as _find_runs
+from referral_graph._codes import runs as _runs
 
 
 def ids(n: int = 200_000) -> pd.Series:
