@@ -19,6 +19,8 @@ from typing import Any, Literal
 from referral_graph._version import __version__
 from referral_graph.exceptions import ParameterError, ReferralGraphError
 
+__all__ = ["build_parser", "main"]
+
 logger = logging.getLogger("referral_graph.cli")
 
 # ----------------------------------------------------------------------------- helpers

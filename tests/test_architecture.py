@@ -230,7 +230,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "churn_labels",
         "fit_churn_model",
     ],
-    "referral_graph.cli": [],
+    "referral_graph.cli": ["build_parser", "main"],
     "referral_graph.communities": ["community_summary", "detect_communities", "modularity"],
     "referral_graph.datasets": [
         "SAMPLE_FOCUS",
