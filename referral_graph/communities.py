@@ -49,11 +49,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from referral_graph._checks import check_choice, check_float, check_int
-from referral_graph.centrality import (
-    CompactGraph,
-    _as_compact,
-    _igraph,
-)
+from referral_graph._compact import CompactGraph, as_compact, igraph_graph
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 
 __all__ = [
@@ -97,7 +93,7 @@ def _run_igraph(
 
     a, b, w = cg.undirected_edges(self_loops=True)
     keep = w > 0
-    graph = _igraph(cg.n_nodes, a[keep], b[keep], directed=False)
+    graph = igraph_graph(cg.n_nodes, a[keep], b[keep], directed=False)
     graph.es["weight"] = w[keep]
     del a, b, w, keep
     with _IGRAPH_RNG_LOCK:
@@ -236,7 +232,7 @@ def detect_communities(
             f"Got {n_iterations!r} instead."
         )
     tol = check_float(tol, "tol", func, low=0, allow_numpy=False)
-    cg = _as_compact(G, weight, func)
+    cg = as_compact(G, weight, func)
 
     if cg.n_nodes == 0 or not (cg.weight > 0).any():
         logger.info("detect_communities: no positive ties; every provider is its own community")
@@ -330,7 +326,7 @@ def modularity(
     resolution = check_float(
         resolution, "resolution", "modularity", low=0, low_open=True, allow_numpy=False
     )
-    cg = _as_compact(G, weight, "modularity")
+    cg = as_compact(G, weight, "modularity")
     codes = _aligned_labels(cg, labels, "modularity")
     a, b, w = cg.undirected_edges(self_loops=True)
     total = float(w.sum())
@@ -430,7 +426,7 @@ def community_summary(
     """
     func = "community_summary"
     top = check_int(top, "top", func, low=1)
-    cg = _as_compact(G, weight, func)
+    cg = as_compact(G, weight, func)
     codes = _aligned_labels(cg, labels, func)
     # Keep the caller's labels for display, ordered by label.
     if isinstance(labels, Mapping):

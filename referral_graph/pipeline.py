@@ -19,34 +19,34 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 
-from referral_graph import aggregate, graph, io
-from referral_graph.centrality import CompactGraph
+from referral_graph import engines, graph, io
+from referral_graph._compact import CompactGraph
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 from referral_graph.validate import ValidationReport
 
-__all__ = ["LARGE_EVENT_FILES", "ReferralNetwork", "auto_engine", "load_network", "providers_of"]
+__all__ = [
+    "LARGE_EVENT_FILES",
+    "ReferralNetwork",
+    "auto_engine",
+    "load_network",
+    "load_network_files",
+    "providers_of",
+]
 
 logger = logging.getLogger(__name__)
 
+#: Importable here as before: see :data:`referral_graph.engines.LARGE_EVENT_FILES`.
+LARGE_EVENT_FILES = engines.LARGE_EVENT_FILES
+
 PathOrFrame = str | os.PathLike[str] | pd.DataFrame
-
-#: ``engine="auto"`` aggregates event files of at least this many bytes out of core
-#: (``"files"``): read into pandas, events take about 4.5 bytes of memory per byte of CSV
-#: (``docs/memory.md``). Compressed and Parquet files count :data:`PACKED_FACTOR` times
-#: their size.
-LARGE_EVENT_FILES = 1 << 30
-
-#: How many bytes of CSV one byte of a compressed or Parquet file stands for (an estimate).
-PACKED_FACTOR = 5
-
-_PACKED_SUFFIXES = (".gz", ".bz2", ".zst", ".xz", ".zip", ".parquet", ".pq")
+PathLike = str | os.PathLike[str]
 
 
 class ReferralNetwork:
@@ -202,41 +202,15 @@ def _with_patient_panels(providers: pd.DataFrame | None, panels: pd.Series) -> p
     return out
 
 
-def _panels_of(table: pd.DataFrame) -> pd.Series:
-    """The patient panels table of an engine (``id``, ``patients``) as a Series by id."""
-    return pd.Series(table["patients"].to_numpy(), index=table["id"].astype("str"), name="patients")
-
-
 def auto_engine(events: PathOrFrame) -> Literal["duckdb", "pandas", "files"]:
-    """The engine ``engine="auto"`` uses for `events`.
-
-    ``"files"`` (out of core) for event files whose CSV-equivalent size reaches
-    :data:`LARGE_EVENT_FILES`; otherwise in memory: ``"pandas"`` for small
-    DataFrames, ``"duckdb"`` for the rest (see
-    :func:`referral_graph.aggregate.resolve_engine`).
+    """The engine ``engine="auto"`` uses for `events` (:func:`referral_graph.engines.resolve`).
 
     Examples
     --------
     >>> auto_engine(pd.DataFrame({"source": ["A"], "target": ["B"]}))
     'pandas'
     """
-    if isinstance(events, pd.DataFrame):
-        return aggregate.resolve_engine(events, "auto")  # type: ignore[return-value]
-    path = os.fspath(events)
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        return "duckdb"  # the reader reports the missing file
-    if path.lower().endswith(_PACKED_SUFFIXES):
-        size *= PACKED_FACTOR
-    if size >= LARGE_EVENT_FILES:
-        logger.info(
-            "engine auto: %s is large (%.1f GB as CSV); aggregating out of core (files)",
-            path,
-            size / 1e9,
-        )
-        return "files"
-    return "duckdb"
+    return engines.resolve(events, "auto")  # type: ignore[return-value]
 
 
 def load_network(
@@ -285,7 +259,7 @@ def load_network(
     engine : {"auto", "duckdb", "pandas", "files", "spark"}
         Aggregation engine. ``"auto"``: see :func:`auto_engine` (event files of
         1 GB or more go out of core). ``"files"``: event files are validated and aggregated out of
-        core by DuckDB (:func:`referral_graph.scale.load_network_files`), never held in
+        core by DuckDB (:func:`load_network_files`), never held in
         pandas; ``"spark"``: by Spark (:func:`referral_graph.spark.aggregate_spark`). With
         both, ``events`` of the result is None.
     keep_events : bool, default True
@@ -321,76 +295,28 @@ def load_network(
         reports.append(prov.attrs["report"])
     panel: pd.DataFrame | None = None
     ev: pd.DataFrame | None = None
-    if events is not None and engine == "auto" and not isinstance(events, pd.DataFrame):
-        engine = "files" if auto_engine(events) == "files" else "auto"
-    if events is not None and engine in ("files", "spark"):
-        if isinstance(events, pd.DataFrame):
-            raise ParameterError(
-                f"The engine {engine!r} reads event files; give a path (or use 'duckdb')."
-            )
-        options: dict[str, Any] = dict(columns)
-        options.update(
-            date_format=date_format,
-            delimiter=delimiter,
-            encoding="utf-8" if encoding == "auto" else encoding,
-        )
-        if engine == "files":
-            from referral_graph import scale
-
-            net = scale.load_network_files(
-                events,
-                providers=prov,
-                memory_limit=memory_limit,
-                temp_directory=temp_directory,
-                npi=npi,
-                strict=strict,
-                progress=progress,
-                **options,
-            )
-            net.reports = net.reports[:1] + reports
-            return net
-        from referral_graph import spark as _spark
-
-        step("aggregating with Spark")
-        result = _spark.aggregate_spark(
-            events, master=spark_master, npi=npi, providers=prov, strict=strict,
-            progress=progress, **options,
-        )  # fmt: skip
-        assert result.ties is not None
-        ties, panel = result.ties, result.panel
-        if result.patients is not None:
-            prov = _with_patient_panels(prov, _panels_of(result.patients))
-        ties.attrs["name"] = result.report.name
-        reports.insert(0, result.report)
-        period = (
-            (pd.Timestamp(ties["first_date"].min()), pd.Timestamp(ties["last_date"].max()))
-            if "first_date" in ties and len(ties)
-            else None
-        )
-        kind: Literal["events", "edges"] = "events"
-    elif events is not None:
-        assert engine in ("auto", "duckdb", "pandas")
-        step("reading events")
-        ev = io.read_events(
+    if events is not None:
+        result = engines.aggregate(
             events,
+            engine=engine,
+            providers=prov,
+            columns=columns,
             date_format=date_format,
             npi=npi,
-            providers=prov,
             encoding=encoding,
             delimiter=delimiter,
             strict=strict,
-            **columns,
+            keep_events=keep_events,
+            memory_limit=memory_limit,
+            temp_directory=temp_directory,
+            spark_master=spark_master,
+            progress=progress,
         )
-        reports.insert(0, ev.attrs["report"])
-        step("aggregating")
-        ties, panel = aggregate.aggregate_events(ev, engine=engine)
-        ties.attrs["name"] = ev.attrs.get("name")
-        if "patient_key" in ev.columns:
-            prov = _with_patient_panels(prov, aggregate.provider_patients(ev))
-        period = aggregate.period_of(ev)
-        kind = "events"
-        if not keep_events:
-            ev = None
+        ties, panel, ev, period = result.ties, result.panel, result.events, result.period
+        reports.insert(0, result.report)
+        if result.patients is not None:
+            prov = _with_patient_panels(prov, result.patients)
+        kind: Literal["events", "edges"] = "events"
     else:
         assert edges is not None
         step("reading edges")
@@ -443,3 +369,91 @@ def providers_of(ties: pd.DataFrame) -> pd.DataFrame:
     both[0::2] = ties["source"].astype("str").to_numpy(dtype=object)
     both[1::2] = ties["target"].astype("str").to_numpy(dtype=object)
     return pd.DataFrame({"id": pd.Series(pd.unique(both), dtype="str")})
+
+
+def load_network_files(
+    events_paths: PathLike | Sequence[PathLike],
+    *,
+    providers: PathLike | pd.DataFrame | None = None,
+    taxonomy: PathLike | pd.DataFrame | None = None,
+    out_dir: PathLike | None = None,
+    memory_limit: str = "8GB",
+    temp_directory: PathLike | None = None,
+    npi: bool | Literal["auto"] = "auto",
+    strict: bool = False,
+    progress: Callable[[str], Any] | None = None,
+    **columns: Any,
+) -> ReferralNetwork:
+    """:func:`referral_graph.pipeline.load_network` for event files, out of core.
+
+    The events are validated and aggregated by the ``files`` engine
+    (:func:`referral_graph.engines.files.aggregate_files`) and never
+    held in pandas; the panel and tie table are read back from Parquet and the
+    graph is built from the ties, so every later step (scores, at-risk ties,
+    the report) runs unchanged. ``events`` of the result is None.
+
+    Parameters
+    ----------
+    events_paths : path, glob or sequence of paths
+        As in :func:`referral_graph.engines.files.aggregate_files`.
+    providers, taxonomy : path or DataFrame, optional
+        As in :func:`~referral_graph.pipeline.load_network`.
+    out_dir : path, optional
+        Where the Parquet tables are kept; a temporary folder (removed) by default.
+    memory_limit, temp_directory, npi, strict, progress
+        As in :func:`referral_graph.engines.files.aggregate_files`.
+    **columns
+        Column names and reading options of
+        :func:`referral_graph.engines.files.aggregate_files`
+        (``source_col=``, ``date_format=``, ``encoding=``, ...).
+
+    Returns
+    -------
+    ReferralNetwork
+
+    Examples
+    --------
+    >>> from referral_graph import datasets
+    >>> paths = datasets.sample_paths()
+    >>> net = load_network_files(paths["events"], providers=paths["providers"])
+    >>> net.events is None, net.graph.number_of_edges() == len(net.ties)
+    (True, True)
+    """
+    step = progress or (lambda name: None)
+    prov: pd.DataFrame | None = None
+    reports: list[ValidationReport] = []
+    if providers is not None:
+        step("reading providers")
+        prov = (
+            providers
+            if isinstance(providers, pd.DataFrame)
+            else io.read_providers(providers, taxonomy=taxonomy, npi=npi, strict=strict)
+        )
+        if "report" in prov.attrs:
+            reports.append(prov.attrs["report"])
+    reading = {k: columns.pop(k) for k in ("date_format", "encoding", "delimiter") if k in columns}
+    result = engines.aggregate(
+        events_paths,
+        engine="files",
+        providers=prov,
+        columns=columns,
+        npi=npi,
+        strict=strict,
+        memory_limit=memory_limit,
+        temp_directory=temp_directory,
+        out_dir=out_dir,
+        progress=progress,
+        **reading,
+    )
+    reports.insert(0, result.report)
+    if result.patients is not None:
+        prov = _with_patient_panels(prov, result.patients)
+    return ReferralNetwork(
+        ties=result.ties,
+        providers=prov if prov is not None else providers_of(result.ties),
+        panel=result.panel,
+        events=None,
+        reports=reports,
+        source_kind="events",
+        period=result.period,
+    )

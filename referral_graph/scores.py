@@ -33,7 +33,9 @@ import pandas as pd
 
 from referral_graph import _worker
 from referral_graph._checks import check_choice, check_float, check_int
+from referral_graph._compact import as_compact
 from referral_graph.centrality import CompactGraph
+from referral_graph.centrality._measures import _betweenness_columns, _betweenness_sources
 from referral_graph.exceptions import ParameterError
 from referral_graph.io import write_table
 from referral_graph.pipeline import ReferralNetwork
@@ -152,7 +154,7 @@ def _communities_and_betweenness(
     cg: CompactGraph, method: str, resolution: float, seed: int, k: int | None
 ) -> tuple[pd.Series, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """The community labels and the betweenness columns (run in the worker process)."""
-    from referral_graph import centrality, communities
+    from referral_graph import communities
 
     labels = communities.detect_communities(
         cg,
@@ -160,7 +162,7 @@ def _communities_and_betweenness(
         resolution=resolution,
         seed=seed,
     )
-    return (labels, *centrality._betweenness_columns(cg, k=k, seed=seed))
+    return (labels, *_betweenness_columns(cg, k=k, seed=seed))
 
 
 def _score_network(
@@ -193,9 +195,9 @@ def _score_network(
     G = net.graph if net.graph_built else net.compact(weight)
     network_of = None
     if worker.enabled:
-        cg = centrality._as_compact(G, weight, "score_network")
+        cg = as_compact(G, weight, "score_network")
         ties_only = centrality.CompactGraph(cg.ids, cg.src, cg.dst, cg.weight)
-        k = centrality._betweenness_sources("auto", cg.n_nodes)
+        k = _betweenness_sources("auto", cg.n_nodes)
         network_of = worker.submit(
             _communities_and_betweenness, ties_only, community_method, resolution, seed, k
         )

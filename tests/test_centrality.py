@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from referral_graph import centrality
 from referral_graph.centrality import (
     CompactGraph,
+    _paths,
+    _structure,
     betweenness,
     hits,
     pagerank,
@@ -169,8 +170,10 @@ def test_provider_measures_without_patients(referrals: nx.DiGraph) -> None:
 def test_provider_measures_auto_limits(
     referrals: nx.DiGraph, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(centrality, "AUTO_EXACT_LIMIT", 3)
-    monkeypatch.setattr(centrality, "AUTO_SAMPLE_SOURCES", 4)
+    from referral_graph.centrality import _common  # where the limits are read
+
+    monkeypatch.setattr(_common, "AUTO_EXACT_LIMIT", 3)
+    monkeypatch.setattr(_common, "AUTO_SAMPLE_SOURCES", 4)
     table = provider_measures(referrals)
     assert table["harmonic_closeness"].isna().all()
     assert table["constraint"].isna().all() and table["care_density"].isna().all()
@@ -405,7 +408,7 @@ def test_sampled_betweenness_standard_error_is_honest() -> None:
     top = np.argsort(-exact)[:20]
     inside = []
     for seed in range(20):
-        value, stderr, _ = centrality._betweenness_arrays(
+        value, stderr, _ = _paths._betweenness_arrays(
             cg, k=48, seed=seed, normalized=True, distance="inverse"
         )
         inside.append(np.abs(value - exact)[top] <= 3 * stderr[top])
@@ -642,7 +645,7 @@ def test_core_number_peeling_equals_networkx(seed: int) -> None:
     dst = np.append(dst, [3, src[0]])
     cg = CompactGraph.from_edges(src.astype(str), dst.astype(str), nodes=np.arange(n).astype(str))
     a, b, _ = cg.undirected_edges(self_loops=False)
-    core = centrality._core_number(cg.n_nodes, a, b)
+    core = _structure._core_number(cg.n_nodes, a, b)
     und = nx.Graph()
     und.add_nodes_from(range(cg.n_nodes))
     und.add_edges_from(zip(a.tolist(), b.tolist(), strict=True))
@@ -654,7 +657,7 @@ def test_core_number_peeling_equals_networkx(seed: int) -> None:
 @pytest.mark.parametrize("as_series", [False, True])
 def test_node_codes_match_the_interleaved_first_appearance(seed: int, as_series: bool) -> None:
     """Node order: lead first, then ids by first appearance in s0, t0, s1, t1, ... (networkx's)."""
-    from referral_graph.centrality import _node_codes
+    from referral_graph._compact import _node_codes
 
     rng = np.random.default_rng(seed)
     n = int(rng.integers(0, 400))

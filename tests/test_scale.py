@@ -470,18 +470,18 @@ def test_load_network_files_equals_load_network():
 def test_auto_engine_goes_out_of_core_for_large_event_files(monkeypatch, caplog):
     import logging
 
-    from referral_graph import datasets, pipeline
+    from referral_graph import datasets, engines, pipeline
 
     paths = datasets.sample_paths()
     assert pipeline.auto_engine(paths["events"]) == "duckdb"
     # A compressed file counts five times its size.
     size = Path(paths["events"]).stat().st_size
-    monkeypatch.setattr(pipeline, "LARGE_EVENT_FILES", size * pipeline.PACKED_FACTOR)
+    monkeypatch.setattr(engines, "LARGE_EVENT_FILES", size * engines.PACKED_FACTOR)
     assert pipeline.auto_engine(paths["events"]) == "files"
-    with caplog.at_level(logging.INFO, logger="referral_graph.pipeline"):
+    with caplog.at_level(logging.INFO, logger="referral_graph.engines"):
         net = pipeline.load_network(events=paths["events"], providers=paths["providers"])
     assert net.events is None  # aggregated by DuckDB out of core, never held in pandas
     assert "aggregating out of core" in caplog.text
-    monkeypatch.setattr(pipeline, "LARGE_EVENT_FILES", size * pipeline.PACKED_FACTOR + 1)
+    monkeypatch.setattr(engines, "LARGE_EVENT_FILES", size * engines.PACKED_FACTOR + 1)
     assert pipeline.auto_engine(paths["events"]) == "duckdb"
     assert pipeline.auto_engine(Path("no/such/file.csv")) == "duckdb"

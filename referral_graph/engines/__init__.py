@@ -1,0 +1,357 @@
+"""Aggregation engines: one interface from referral events to the network's tables.
+
+Every engine turns referral events into the same :class:`EngineResult`: the tie
+table, the monthly edge panel, each provider's patient panel and the validation
+report, with the same columns, dtypes, order and row rules (tested engine against
+engine). One vocabulary names them everywhere (``load_network(engine=...)``, the
+CLI's ``--engine``):
+
+============  ==========================================================  ===========
+engine        what it does                                                module
+============  ==========================================================  ===========
+``pandas``    reads the events into pandas, aggregates with group-bys     ``memory``
+``duckdb``    reads the events into pandas, aggregates with DuckDB        ``memory``
+``files``     reads and checks event files with DuckDB, out of core       ``files``
+``spark``     reads and checks event files on Apache Spark                ``spark``
+============  ==========================================================  ===========
+
+``auto`` picks one by :func:`resolve`. Where a new engine goes: a module here with
+a function returning :class:`EngineResult`, a line in :data:`ENGINES` and a branch
+in :func:`aggregate`; the rules every engine shares (paths, CSV dialect, column
+roles, date and id checks, the report's wording) are in
+:mod:`referral_graph.engines._rules`. Nothing heavy is imported with this package:
+each engine's module is imported when it runs (pyspark only for ``spark``).
+
+Examples
+--------
+>>> import pandas as pd
+>>> events = pd.DataFrame({"referring_npi": ["A", "A", "B"], "receiving_npi": ["C", "C", "C"],
+...                        "referral_date": ["2024-01-05", "2024-02-07", "2024-02-09"]})
+>>> resolve(events)
+'pandas'
+>>> result = aggregate(events)
+>>> result.engine, result.ties["referrals"].tolist(), len(result.panel)
+('pandas', [2, 1], 3)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from referral_graph.exceptions import ParameterError
+from referral_graph.validate import ValidationReport
+
+__all__ = [
+    "ENGINES",
+    "LARGE_EVENT_FILES",
+    "PACKED_FACTOR",
+    "EngineResult",
+    "aggregate",
+    "resolve",
+]
+
+logger = logging.getLogger(__name__)
+
+PathOrFrame = str | os.PathLike[str] | pd.DataFrame
+Events = PathOrFrame | Sequence[str | os.PathLike[str]]
+EngineName = Literal["pandas", "duckdb", "files", "spark"]
+
+#: The engines, each with what it reads: in-memory frames, files, or both.
+ENGINES: Mapping[str, str] = {
+    "pandas": "frames and files (read into memory)",
+    "duckdb": "frames and files (read into memory)",
+    "files": "files (CSV or Parquet), out of core",
+    "spark": "files, or frames for a check of a cluster set-up",
+}
+
+#: ``engine="auto"`` aggregates event files of at least this many bytes out of core
+#: (``"files"``): read into pandas, events take about 4.5 bytes of memory per byte of CSV
+#: (``docs/memory.md``). Compressed and Parquet files count :data:`PACKED_FACTOR` times
+#: their size.
+LARGE_EVENT_FILES = 1 << 30
+
+#: How many bytes of CSV one byte of a compressed or Parquet file stands for (an estimate).
+PACKED_FACTOR = 5
+
+_PACKED_SUFFIXES = (".gz", ".bz2", ".zst", ".xz", ".zip", ".parquet", ".pq")
+
+
+@dataclass
+class EngineResult:
+    """What every engine returns.
+
+    Attributes
+    ----------
+    engine : str
+        The engine that ran.
+    ties : pandas.DataFrame
+        One row per (source, target): see :func:`referral_graph.aggregate.tie_table`.
+    panel : pandas.DataFrame or None
+        One row per (source, target, month); None without dates.
+    patients : pandas.Series or None
+        Each provider's distinct patients as referrer or receiver, indexed by id
+        (see :func:`referral_graph.aggregate.provider_patients`); None without
+        patient ids.
+    report : ValidationReport
+        Every problem found in the events, counted by reason.
+    period : tuple of pandas.Timestamp or None
+        First and last event dates.
+    events : pandas.DataFrame or None
+        The validated events, from the in-memory engines when asked to keep them.
+    """
+
+    engine: str
+    ties: pd.DataFrame
+    panel: pd.DataFrame | None
+    patients: pd.Series | None
+    report: ValidationReport
+    period: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    events: pd.DataFrame | None = field(default=None, repr=False)
+
+
+def resolve(events: PathOrFrame, engine: str = "auto") -> EngineName:
+    """The engine that runs for `events`: `engine` itself, checked, or the ``auto`` choice.
+
+    ``auto``: a DataFrame below :data:`referral_graph.aggregate.SMALL_FRAME_ROWS`
+    rows goes to ``pandas``, a larger one to ``duckdb``; an event file whose
+    CSV-equivalent size reaches :data:`LARGE_EVENT_FILES` to ``files`` (out of
+    core), a smaller one to ``duckdb`` (read into memory, with row numbers in the
+    validation report). ``spark`` is never chosen by ``auto``.
+
+    Examples
+    --------
+    >>> resolve(pd.DataFrame({"source": ["A"], "target": ["B"]}))
+    'pandas'
+    >>> resolve("no_such_file.csv", "files")
+    'files'
+    """
+    if engine not in ("auto", *ENGINES):
+        raise ParameterError(
+            "The 'engine' parameter must be one of 'auto', "
+            + ", ".join(repr(e) for e in ENGINES)
+            + f". Got {engine!r} instead."
+        )
+    if isinstance(events, pd.DataFrame):
+        if engine == "files":
+            raise ParameterError(
+                "The engine 'files' reads event files; give a path (or use 'duckdb')."
+            )
+        if engine == "auto":
+            from referral_graph.engines.memory import resolve_engine
+
+            return resolve_engine(events, "auto")  # type: ignore[return-value]
+        return engine  # type: ignore[return-value]
+    if engine != "auto":
+        return engine  # type: ignore[return-value]
+    path = os.fspath(events)
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return "duckdb"  # the reader reports the missing file
+    if path.lower().endswith(_PACKED_SUFFIXES):
+        size *= PACKED_FACTOR
+    if size >= LARGE_EVENT_FILES:
+        logger.info(
+            "engine auto: %s is large (%.1f GB as CSV); aggregating out of core (files)",
+            path,
+            size / 1e9,
+        )
+        return "files"
+    return "duckdb"
+
+
+def aggregate(
+    events: Events,
+    *,
+    engine: str = "auto",
+    providers: pd.DataFrame | None = None,
+    columns: Mapping[str, str] | None = None,
+    date_format: str | None = None,
+    npi: bool | Literal["auto"] = "auto",
+    encoding: str = "auto",
+    delimiter: str | None = None,
+    strict: bool = False,
+    keep_events: bool = False,
+    memory_limit: str = "8GB",
+    temp_directory: str | os.PathLike[str] | None = None,
+    spark_master: str = "local[2]",
+    out_dir: str | os.PathLike[str] | None = None,
+    progress: Callable[[str], Any] | None = None,
+) -> EngineResult:
+    """Validate and aggregate referral events with one engine; return its tables.
+
+    Parameters
+    ----------
+    events : path, sequence of paths or DataFrame
+        An event file (CSV or Parquet; the ``files`` and ``spark`` engines also
+        take several files, globs and folders of Parquet files) or a DataFrame
+        with the file's columns.
+    engine : {"auto", "pandas", "duckdb", "files", "spark"}
+        See :func:`resolve`.
+    providers : pandas.DataFrame, optional
+        The providers (from :func:`referral_graph.io.read_providers`): event ids
+        absent from it are reported.
+    columns : dict, optional
+        Column names, as the keyword arguments of
+        :func:`referral_graph.io.read_events` (``source_col=``, ``date_col=``, ...).
+    date_format, npi, encoding, delimiter, strict
+        As in :func:`referral_graph.io.read_events` (the out-of-core engines read
+        UTF-8, or Latin-1 when told).
+    keep_events : bool, default False
+        Keep the validated events in the result (in-memory engines only).
+    memory_limit, temp_directory
+        DuckDB's memory limit and spill folder (``files``).
+    spark_master : str, default "local[2]"
+        Spark master when no session is active (``spark``).
+    out_dir : path, optional
+        Where the ``files`` engine keeps its Parquet tables (``panel.parquet``,
+        ``ties.parquet``, ``patients.parquet``, ``validation.csv``); a temporary
+        folder, removed, by default.
+    progress : callable, optional
+        Called with the name of each step as it starts.
+
+    Returns
+    -------
+    EngineResult
+    """
+    if isinstance(events, str | os.PathLike | pd.DataFrame):
+        name = resolve(events, engine)
+    elif engine in ("files", "spark"):
+        name = engine  # type: ignore[assignment]
+    else:
+        raise ParameterError(
+            f"Several event files are read by the 'files' or 'spark' engine. Got {engine!r}."
+        )
+    step = progress or (lambda _: None)
+    options: dict[str, Any] = dict(columns or {})
+    if name in ("files", "spark") and not isinstance(events, pd.DataFrame):
+        options.update(
+            date_format=date_format,
+            delimiter=delimiter,
+            encoding="utf-8" if encoding == "auto" else encoding,
+        )
+        if name == "files":
+            return _aggregate_files(
+                events,
+                providers=providers,
+                npi=npi,
+                strict=strict,
+                memory_limit=memory_limit,
+                temp_directory=temp_directory,
+                progress=progress,
+                options=options,
+                out_dir=out_dir,
+            )
+        from referral_graph.engines.spark import aggregate_spark
+
+        step("aggregating with Spark")
+        spark = aggregate_spark(
+            events, master=spark_master, npi=npi, providers=providers, strict=strict,
+            progress=progress, **options,
+        )  # fmt: skip
+        assert spark.ties is not None
+        ties = spark.ties
+        ties.attrs["name"] = spark.report.name
+        return EngineResult(
+            engine=name,
+            ties=ties,
+            panel=spark.panel,
+            patients=_panels_of(spark.patients) if spark.patients is not None else None,
+            report=spark.report,
+            period=(
+                (pd.Timestamp(ties["first_date"].min()), pd.Timestamp(ties["last_date"].max()))
+                if "first_date" in ties and len(ties)
+                else None
+            ),
+        )
+    from referral_graph import io
+    from referral_graph.engines import memory
+
+    assert isinstance(events, str | os.PathLike | pd.DataFrame)
+    step("reading events")
+    ev = io.read_events(
+        events,
+        date_format=date_format,
+        npi=npi,
+        providers=providers,
+        encoding=encoding,
+        delimiter=delimiter,
+        strict=strict,
+        **options,
+    )
+    step("aggregating")
+    ties, panel = memory.aggregate_events(ev, engine=name)  # type: ignore[arg-type]
+    ties.attrs["name"] = ev.attrs.get("name")
+    return EngineResult(
+        engine=name,
+        ties=ties,
+        panel=panel,
+        patients=memory.provider_patients(ev) if "patient_key" in ev.columns else None,
+        report=ev.attrs["report"],
+        period=memory.period_of(ev),
+        events=ev if keep_events else None,
+    )
+
+
+def _aggregate_files(
+    events: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    providers: pd.DataFrame | None,
+    npi: bool | Literal["auto"],
+    strict: bool,
+    memory_limit: str,
+    temp_directory: str | os.PathLike[str] | None,
+    progress: Callable[[str], Any] | None,
+    options: dict[str, Any],
+    out_dir: str | os.PathLike[str] | None,
+) -> EngineResult:
+    """The ``files`` engine into `out_dir` (or a temporary folder), read back into tables."""
+    from referral_graph.engines._rules import read_output
+    from referral_graph.engines.files import aggregate_files
+
+    scratch = Path(tempfile.mkdtemp(prefix="referral_graph_tables_")) if out_dir is None else None
+    try:
+        done = aggregate_files(
+            events,
+            scratch if scratch is not None else Path(os.fspath(out_dir)),  # type: ignore[arg-type]
+            memory_limit=memory_limit,
+            temp_directory=temp_directory,
+            npi=npi,
+            providers=providers,
+            strict=strict,
+            progress=progress,
+            **options,
+        )
+        ties = read_output(done.paths["ties"])
+        panel = read_output(done.paths["panel"]) if "panel" in done.paths else None
+        patients = (
+            _panels_of(pd.read_parquet(done.paths["patients"]))
+            if "patients" in done.paths
+            else None
+        )
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    ties.attrs["name"] = done.report.name
+    return EngineResult(
+        engine="files",
+        ties=ties,
+        panel=panel,
+        patients=patients,
+        report=done.report,
+        period=done.period,
+    )
+
+
+def _panels_of(table: pd.DataFrame) -> pd.Series:
+    """An engine's patient panels table (``id``, ``patients``) as a Series by id."""
+    return pd.Series(table["patients"].to_numpy(), index=table["id"].astype("str"), name="patients")
