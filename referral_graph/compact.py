@@ -41,6 +41,7 @@ from referral_graph.engines._rules import (
     _ident,
     _quote,
     _report_name,
+    duckdb_connect,
     read_output,
 )
 from referral_graph.exceptions import ParameterError, SchemaError
@@ -143,13 +144,10 @@ def load_compact(
             f"found: {', '.join(names)}."
         )
     if "month" in names:  # a panel: one tie per (source, target), as graph_from_tables does
-        import duckdb
-
         listing = "[" + ", ".join(_quote(str(f)) for f in files) + "]"
         w = f"sum({_ident(weight)})" if weight is not None else "NULL"
-        con = duckdb.connect()
+        con = duckdb_connect()
         try:
-            con.execute("SET enable_progress_bar = false")
             table = con.sql(
                 f"SELECT source, target, CAST({w} AS DOUBLE) AS w FROM read_parquet({listing}) "
                 "GROUP BY source, target ORDER BY source, target"

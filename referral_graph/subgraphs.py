@@ -20,7 +20,13 @@ import numpy as np
 import pandas as pd
 
 from referral_graph import io as _io
-from referral_graph.engines._rules import PathLike, _expand_paths, _fetch_column, _quote
+from referral_graph.engines._rules import (
+    PathLike,
+    _expand_paths,
+    _fetch_column,
+    _quote,
+    duckdb_connect,
+)
 from referral_graph.exceptions import ParameterError
 
 __all__ = ["ego_network", "subgraph"]
@@ -44,9 +50,8 @@ def _select_ids(
             raise ParameterError("The 'where' parameter of subgraph needs 'providers'.")
         import duckdb
 
-        con = duckdb.connect()
+        con = duckdb_connect()
         try:
-            con.execute("SET enable_progress_bar = false")
             con.register("providers", providers)
             try:
                 return [
@@ -140,7 +145,6 @@ def subgraph(
     >>> subgraph(p, labels.index[labels == 0]).number_of_nodes()
     3
     """
-    import duckdb
 
     from referral_graph.graph import graph_from_tables
 
@@ -148,9 +152,8 @@ def subgraph(
     prov = _providers_frame(providers)
     chosen = _select_ids(nodes, where, prov)
     ids = pd.DataFrame({"id": pd.Series(sorted(set(chosen)), dtype="str")})
-    con = duckdb.connect()
+    con = duckdb_connect()
     try:
-        con.execute("SET enable_progress_bar = false")
         con.register("rg_chosen", ids)
         op = "OR" if touching else "AND"
         ties = con.sql(
@@ -220,7 +223,6 @@ def ego_network(
     >>> sorted(ego_network(p, "B", hops=2, direction="out"))
     ['B', 'C', 'D']
     """
-    import duckdb
 
     if isinstance(hops, bool) or not isinstance(hops, int) or hops < 0:
         raise ParameterError(
@@ -235,9 +237,8 @@ def ego_network(
     reader = _edge_reader(files)
     seen = {str(center)}
     frontier = {str(center)}
-    con = duckdb.connect()
+    con = duckdb_connect()
     try:
-        con.execute("SET enable_progress_bar = false")
         exists = con.execute(
             f"SELECT count(*) FROM {reader} WHERE source = ? OR target = ?", [center, center]
         ).fetchall()[0][0]

@@ -86,6 +86,37 @@ def _imports(module: str) -> Iterator[tuple[str, str | None, int]]:
                     yield alias.name, None, node.lineno
 
 
+def _private_attributes(module: str) -> Iterator[tuple[str, str, int]]:
+    """(module, underscore name, line) for each ``alias._name`` on an imported module."""
+    path = MODULES[module]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                if f"{target}.{alias.name}" in MODULES:
+                    aliases[alias.asname or alias.name] = f"{target}.{alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in MODULES and alias.asname:
+                    aliases[alias.asname] = alias.name
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ):
+            yield aliases[node.value.id], node.attr, node.lineno
+
+
 def _graph() -> dict[str, set[str]]:
     return {
         m: {t for t, _, _ in _imports(m) if t != m and t in MODULES and not m.startswith(t + ".")}
@@ -160,6 +191,12 @@ def test_no_module_borrows_a_private_name() -> None:
         and not name.startswith("__")
         and not _is_private(target)
         and target != m
+    ]
+    borrowed += [
+        f"{m}:{line} uses {target}.{name}"
+        for m in MODULES
+        for target, name, line in _private_attributes(m)
+        if not _is_private(target) and target != m
     ]
     assert borrowed == []
 

@@ -93,6 +93,7 @@ from referral_graph.engines._rules import (
     _resolve_event_columns,
     _RowCounts,
     _sniff_csv,
+    duckdb_connect,
 )
 
 __all__ = ["FilesAggregation", "aggregate_files"]
@@ -109,15 +110,12 @@ _WS = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160)"
 
 
 def _connect(memory_limit: str, temp_directory: Path, threads: int) -> duckdb.DuckDBPyConnection:
-    import duckdb
-
-    con = duckdb.connect(database=":memory:")
-    con.execute("SET enable_progress_bar = false")
-    con.execute(f"SET memory_limit = {_quote(memory_limit)}")
-    con.execute(f"SET temp_directory = {_quote(str(temp_directory))}")
-    con.execute(f"SET threads TO {threads}")
-    con.execute("SET preserve_insertion_order = false")
-    return con
+    return duckdb_connect(
+        memory_limit=memory_limit,
+        temp_directory=str(temp_directory),
+        threads=threads,
+        preserve_insertion_order=False,
+    )
 
 
 def _table_from_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from referral_graph.engines._rules import duckdb_connect
 from referral_graph.exceptions import InsufficientDataError, ParameterError, SchemaError
 
 __all__ = [
@@ -89,13 +90,7 @@ def _sort(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def _duckdb_connection() -> object:
     import os
 
-    import duckdb
-
-    con = duckdb.connect(database=":memory:")
-    con.execute(f"SET threads TO {max(1, os.cpu_count() or 1)}")
-    con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")
-    return con
+    return duckdb_connect(threads=max(1, os.cpu_count() or 1), preserve_insertion_order=False)
 
 
 #: The encoding shared by the two queries of :func:`aggregate_events`: (events, table, ids).
