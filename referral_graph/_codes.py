@@ -33,6 +33,7 @@ __all__ = [
     "EPOCH_MONTH",
     "KEYS",
     "Keys",
+    "MonthStats",
     "Prepared",
     "codes",
     "counts",
@@ -41,6 +42,7 @@ __all__ = [
     "month_dates",
     "month_index",
     "month_numbers",
+    "month_stats",
     "months_of_days",
     "prepare_ties",
     "recode",
@@ -303,3 +305,64 @@ def prepare_ties(ties: pd.DataFrame, func: str, *, sort: bool = False) -> Prepar
         frame = frame.take(order)
         keys = keys.take(order)
     return Prepared(frame.reset_index(drop=True), keys, from_panel, order)
+
+
+POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+MAX_MONTH_WORDS = 8  # distinct months counted with bit masks up to 8 * 64 months
+
+
+class MonthStats:
+    """Per group: first month, last month and number of distinct months, added by chunks.
+
+    Months must lie in ``[first_month, last_month]``; groups in ``[0, n_groups)``.
+    """
+
+    def __init__(
+        self, n_groups: int, first_month: int, last_month: int, *, max_words: int = MAX_MONTH_WORDS
+    ) -> None:
+        self.n_groups = n_groups
+        self.start = first_month
+        self.span = max(last_month - first_month + 1, 1)
+        self.words = (self.span - 1) // 64 + 1
+        self.lo = np.full(n_groups, np.iinfo(np.int64).max)
+        self.hi = np.full(n_groups, np.iinfo(np.int64).min)
+        # one bit per month, OR-ed over a group's rows (else its distinct (group, month) keys)
+        self.bits = np.zeros(n_groups * self.words, dtype=np.uint64)
+        self.use_bits = self.words <= max_words
+        self.keys: list[IntArray] = []
+
+    def add(self, group: IntArray, month: IntArray) -> None:
+        np.minimum.at(self.lo, group, month)
+        np.maximum.at(self.hi, group, month)
+        offset = month - self.start
+        if self.use_bits:
+            bit = np.left_shift(np.uint64(1), (offset % 64).astype(np.uint64))
+            np.bitwise_or.at(self.bits, group * self.words + offset // 64, bit)
+        else:
+            self.keys.append(pd.unique(group * self.span + offset))
+
+    def result(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """First month, last month, distinct months (NaN for a group without rows)."""
+        has = self.hi > np.iinfo(np.int64).min
+        if self.use_bits:
+            ones = POPCOUNT[self.bits.view(np.uint8)].reshape(self.n_groups, self.words * 8)
+            count = ones.sum(axis=1, dtype=np.int64)
+        else:
+            keys = pd.unique(np.concatenate(self.keys)) if self.keys else np.zeros(0, np.int64)
+            count = np.bincount(keys // self.span, minlength=self.n_groups)
+        first, last, distinct = (np.full(self.n_groups, np.nan) for _ in range(3))
+        first[has] = self.lo[has]
+        last[has] = self.hi[has]
+        distinct[has] = count[has]
+        return first, last, distinct
+
+
+def month_stats(
+    group: IntArray, month: IntArray, n_groups: int, *, max_words: int = MAX_MONTH_WORDS
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:class:`MonthStats` of one set of rows."""
+    if not len(group):
+        return MonthStats(n_groups, 0, 0).result()
+    stats = MonthStats(n_groups, int(month.min()), int(month.max()), max_words=max_words)
+    stats.add(group, month)
+    return stats.result()

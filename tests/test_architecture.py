@@ -28,7 +28,6 @@ STILL_LONG = {
     "referral_graph.outreach",
     "referral_graph.prospects",
     "referral_graph.report",
-    "referral_graph.strength",
     "referral_graph.synthetic",
     "referral_graph.viz",
 }
