@@ -26,13 +26,11 @@ STILL_LONG = {
     "referral_graph.churn",
     "referral_graph.io",
     "referral_graph.leakage",
-    "referral_graph.outreach",
     "referral_graph.prospects",
     "referral_graph.report",
     "referral_graph.scale",
     "referral_graph.spark",
     "referral_graph.strength",
-    "referral_graph.synthetic",
     "referral_graph.viz",
 }
 
