@@ -25,10 +25,8 @@ STILL_LONG = {
     "referral_graph.churn",
     "referral_graph.io",
     "referral_graph.leakage",
-    "referral_graph.outreach",
     "referral_graph.prospects",
     "referral_graph.report",
-    "referral_graph.synthetic",
     "referral_graph.viz",
 }
 

@@ -409,7 +409,7 @@ def test_dirty_rows_are_counted() -> None:
     ev = m.events
     clean_rows = len(ev) - counts["duplicate"]
     assert sum(counts.values()) == round(0.06 * clean_rows)
-    assert set(counts) == set(synthetic._DIRTY_KINDS)
+    assert set(counts) == set(synthetic._tables.DIRTY_KINDS)
     assert ev["date"].dtype == "str"
     assert ev["date"].isin(["2024-13-45", "n/a"]).sum() == counts["bad_date"]
     parsed = pd.to_datetime(ev["date"], errors="coerce", format="%Y-%m-%d")
