@@ -51,6 +51,8 @@ def test_edge_panel_by_hand(events, engine):
         "referrals",
         "patients",
         "amount",
+        "first_day",
+        "last_day",
     ]
     assert panel["month"].dtype == "datetime64[ns]"
     assert panel["referrals"].dtype == "int64" and panel["patients"].dtype == "int64"
@@ -65,6 +67,9 @@ def test_edge_panel_by_hand(events, engine):
     assert panel["amount"].iloc[0] == pytest.approx(12.5)
     assert panel["amount"].iloc[1] == pytest.approx(1.0)
     assert pd.isna(panel["amount"].iloc[2])  # every amount missing -> missing, not 0
+    # the days of the month of each tie-month's first and last referral (worked by hand)
+    assert panel["first_day"].tolist() == [3, 1, 9] and panel["last_day"].tolist() == [20, 31, 9]
+    assert panel["first_day"].dtype == "int8" and panel["last_day"].dtype == "int8"
 
 
 @pytest.mark.parametrize("engine", ENGINES)

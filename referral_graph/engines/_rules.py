@@ -534,6 +534,8 @@ def read_output(path: PathLike) -> pd.DataFrame:
             frame[c]
         ):
             frame[c] = frame[c].astype("int64")
+        elif c in ("first_day", "last_day") and pd.api.types.is_integer_dtype(frame[c]):
+            frame[c] = frame[c].astype("int8")
     return frame
 
 

@@ -557,6 +557,7 @@ def _panel_output_sql(has_patients: bool, has_amount: bool) -> str:
     """The panel as written, in the columns and order of `aggregate.edge_panel`."""
     cols = ["i.id AS source", "j.id AS target", "CAST(p.m AS TIMESTAMP_NS) AS month", "p.referrals"]
     cols += (["p.patients"] if has_patients else []) + (["p.amount"] if has_amount else [])
+    cols += ["CAST(day(p.d0) AS TINYINT) AS first_day", "CAST(day(p.d1) AS TINYINT) AS last_day"]
     return (
         f"SELECT {', '.join(cols)} FROM rg_panel p JOIN rg_ids i ON i.code = p.s "
         "JOIN rg_ids j ON j.code = p.t ORDER BY p.s, p.t, p.m"

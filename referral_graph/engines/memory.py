@@ -250,7 +250,10 @@ def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame
         ``referrals`` (int64), ``patients`` (int64; distinct patients in that
         month, when the events have patient codes), ``amount`` (float64, when
         the events have amounts; missing when every amount is missing),
-        sorted by source, target, month.
+        ``first_day`` and ``last_day`` (int8: the days of the month of the
+        tie's first and last referral in it, so that the exact days since a
+        tie's last referral are known at any month's end), sorted by source,
+        target, month.
 
     Raises
     ------
@@ -293,6 +296,10 @@ def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame
         # faster in DuckDB than count(DISTINCT ...), and identical.
         inner = ["s", "t", "date_trunc('month', date) AS m"]
         outer = ["s", "t", "CAST(m AS TIMESTAMP) AS month"]
+        day_sql = [
+            "CAST(day(min(d0)) AS TINYINT) AS first_day",
+            "CAST(day(max(d1)) AS TINYINT) AS last_day",
+        ]
         if has_patients:
             inner += ["patient_key", "count(*) AS n"]
             outer += ["sum(n) AS referrals", "count(*) FILTER (WHERE patient_key >= 0) AS patients"]
@@ -302,7 +309,8 @@ def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame
         if has_amount:
             inner.append("sum(amount) AS amount")
             outer.append("sum(amount) AS amount")
-        select = _two_level(inner, outer)
+        inner += ["min(date) AS d0", "max(date) AS d1"]
+        select = _two_level(inner, outer + day_sql)
         coded = _run_duckdb(table, select, "s, t, month", grouped=True)
         if months_slot is not None:  # a tie's months are its panel rows (undated: none)
             counts = coded.groupby(["s", "t"], sort=False).size()
@@ -320,7 +328,13 @@ def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame
         if has_amount:
             amount = grouped["amount"].sum(min_count=1).rename("amount")
             panel = panel.merge(amount.reset_index(), on=keys, how="left")
+        days = grouped["date"].agg(first_day="min", last_day="max").reset_index()
+        days["first_day"] = days["first_day"].dt.day
+        days["last_day"] = days["last_day"].dt.day
+        panel = panel.merge(days, on=keys, how="left")
     panel = _normalise(panel, has_patients=has_patients, has_amount=has_amount)
+    panel["first_day"] = panel["first_day"].astype("int8")
+    panel["last_day"] = panel["last_day"].astype("int8")
     panel["month"] = panel["month"].astype("datetime64[ns]")
     if engine_used == "pandas":  # DuckDB already ordered by order-preserving codes
         panel = _sort(panel, ["source", "target", "month"])

@@ -784,7 +784,7 @@ def _panel(good: DataFrame, fn: Any, has_patients: bool, has_amount: bool) -> Da
     """One row per (source, target, month): the two-level distinct count."""
     month = fn.date_trunc("month", fn.col("date")).cast("timestamp_ntz").alias("month")
     inner_keys = ["source", "target", "month"] + (["patient"] if has_patients else [])
-    inner_aggs = [fn.sum("w").alias("n")]
+    inner_aggs = [fn.sum("w").alias("n"), fn.min("date").alias("d0"), fn.max("date").alias("d1")]
     if has_amount:
         inner_aggs.append(fn.sum(fn.col("amount") * fn.col("w")).alias("amount"))
     per = good.select("*", month).groupBy(*inner_keys).agg(*inner_aggs)
@@ -796,6 +796,11 @@ def _panel(good: DataFrame, fn: Any, has_patients: bool, has_amount: bool) -> Da
     if has_amount:
         outer.append(fn.sum("amount").cast("double").alias("amount"))
         names.append("amount")
+    outer += [
+        fn.dayofmonth(fn.min("d0")).cast("byte").alias("first_day"),
+        fn.dayofmonth(fn.max("d1")).cast("byte").alias("last_day"),
+    ]
+    names += ["first_day", "last_day"]
     return (
         per.groupBy("source", "target", "month")
         .agg(*outer)
@@ -884,6 +889,8 @@ def _collect(table: DataFrame) -> pd.DataFrame:
             frame[c] = frame[c].astype("datetime64[ns]")
         elif c in ("referrals", "patients", "active_months"):
             frame[c] = frame[c].astype(np.int64)
+        elif c in ("first_day", "last_day"):
+            frame[c] = frame[c].astype(np.int8)
     return frame
 
 
