@@ -24,9 +24,7 @@ MAX_LINES = 1_000
 STILL_LONG = {
     "referral_graph.churn",
     "referral_graph.io",
-    "referral_graph.leakage",
     "referral_graph.prospects",
-    "referral_graph.report",
     "referral_graph.viz",
 }
 

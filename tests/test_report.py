@@ -247,13 +247,14 @@ def test_views_from_the_view_graph_equal_views_of_the_whole_graph(
     # networkx graph of the whole market); the pages must be those of the whole graph.
     from referral_graph import report
     from referral_graph.pipeline import load_network
+    from referral_graph.report import _views
 
     paths = datasets.sample_paths()
     lazy = load_network(events=paths["events"], providers=paths["providers"])
     report.write_report(lazy, tmp_path / "lazy", focus="Riverside Health", capacity=10)
     assert not lazy.graph_built
     whole = load_network(events=paths["events"], providers=paths["providers"])
-    monkeypatch.setattr(report, "_view_graph", lambda net, nodes: net.graph)
+    monkeypatch.setattr(_views, "_view_graph", lambda net, nodes: net.graph)
     report.write_report(whole, tmp_path / "whole", focus="Riverside Health", capacity=10)
     pages = sorted(p.name for p in (tmp_path / "whole" / "views").glob("*.html"))
     assert pages == sorted(p.name for p in (tmp_path / "lazy" / "views").glob("*.html"))

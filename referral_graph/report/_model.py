@@ -1,0 +1,47 @@
+"""What the report shows: the :class:`Report` that :func:`build_report` fills and the page draws."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass
+class Report:
+    """Everything the report shows.
+
+    Attributes
+    ----------
+    title : str
+    focus : str
+        The focus organisation's name (or its ids).
+    focus_ids : list of str
+    period : tuple of Timestamp, or None
+    headline : pandas.DataFrame
+        ``measure``, ``current``, ``previous``, ``year_ago``, ``unit``.
+    tables : dict of str to DataFrame
+        Every table (written as CSV).
+    notes : dict of str to str
+        Per section: why it is empty or what limits it.
+    effect : object or None
+        The :class:`referral_graph.outreach.OutreachEffect`, when computed.
+    monthly : pandas.DataFrame or None
+        Monthly series for the charts.
+    views : dict of str to str
+        View name -> file name relative to the report.
+    """
+
+    title: str
+    focus: str
+    focus_ids: list[str]
+    period: tuple[pd.Timestamp, pd.Timestamp] | None
+    headline: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    effect: Any = None
+    monthly: pd.DataFrame | None = None
+    views: dict[str, str] = field(default_factory=dict)
+    capacity: int = 25
+    validation: list[str] = field(default_factory=list)

@@ -1,0 +1,297 @@
+"""The report page: its sections, in order, assembled into one self-contained HTML page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from referral_graph._version import __version__
+from referral_graph.privacy import DEFAULT_THRESHOLD
+from referral_graph.report._html import (
+    _CSS,
+    _auto_table,
+    _cards,
+    _effect_html,
+    _esc,
+    _line_chart,
+    _table,
+)
+from referral_graph.report._model import Report
+
+COMPLIANCE = (
+    "This report supports care coordination and relationship repair: understanding where "
+    "patients go, which relationships need attention, and whether outreach helps patients "
+    "reach the right care. It does not compute, and must not be used to set, compensation, "
+    "gifts or bonuses tied to the volume or value of referrals (Physician Self-Referral Law / "
+    "Stark law; Anti-Kickback Statute). All figures are aggregated; counts from 1 to "
+    "{small} are shown as “<{threshold}”."
+)
+
+
+def _note(report: Report, section: str) -> str:
+    text = report.notes.get(section)
+    return f'<p class="note">{_esc(text)}</p>' if text else ""
+
+
+def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: int = 3) -> str:
+    """The report as one self-contained HTML page (inline CSS and SVG, no script).
+
+    Every count goes through :func:`referral_graph.privacy.format_count`.
+    """
+    t = report.tables
+    period = (
+        f"{report.period[0]:%d %b %Y} – {report.period[1]:%d %b %Y}"
+        if report.period is not None
+        else "no dates in the data"
+    )
+    sections = [
+        ("headline", "Headline"),
+        ("key-referrers", "Key referrers"),
+        ("leakage", "Leakage"),
+        ("at-risk", "At-risk ties"),
+        ("outreach-list", "This week's outreach list"),
+        ("prospects", "Prospects"),
+        ("outreach-impact", "Outreach impact"),
+        ("trends", "Monthly trends"),
+        ("views", "Network views"),
+    ]
+    out = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
+        "style-src 'unsafe-inline'; img-src data:\">",
+        f"<title>{_esc(report.title)}</title><style>{_CSS}</style></head><body><main>",
+        f"<h1>{_esc(report.title)}</h1>",
+        f'<p class="sub">Focus: <b>{_esc(report.focus)}</b> ({len(report.focus_ids):,} '
+        f"providers) · Data: {period} · Made with referral_graph {__version__}</p>",
+        "<nav>"
+        + "".join(f'<a href="#{sid}">{_esc(name)}</a>' for sid, name in sections)
+        + "</nav>",
+    ]
+    if report.validation:
+        out.append(
+            '<p class="sub">Input: ' + " · ".join(_esc(v) for v in report.validation) + "</p>"
+        )
+
+    out.append('<h2 id="headline">Headline</h2>')
+    out.append(_note(report, "headline"))
+    if not report.headline.empty:
+        out.append(
+            f'<p class="sub">Last {window} complete months of data, outside referrers, '
+            "in the focus organisation's specialties.</p>"
+        )
+        out.append(_cards(report.headline, threshold=threshold, window=window))
+
+    out.append('<h2 id="key-referrers">Key referrers</h2>')
+    out.append(
+        '<p class="sub">Outside providers ranked by referrals to us, relationship '
+        "strength, share of wallet, trend and network influence (every criterion "
+        "shown).</p>"
+    )
+    out.append(
+        _table(
+            t.get("key_referrers", pd.DataFrame()),
+            [
+                ("rank", "#", "text"),
+                ("name", "Referrer", "text"),
+                ("specialty", "Specialty", "text"),
+                ("organization", "Practice", "text"),
+                ("to_focus", "Referrals to us", "count"),
+                ("share", "Share of wallet", "share"),
+                ("segment", "Segment", "text"),
+                ("strength", "Strength", "score"),
+                ("trend", "Trend (0.5 = flat)", "float"),
+                ("top_competitor", "Main competitor", "text"),
+                ("rank_score", "Score", "score"),
+            ],
+            threshold=threshold,
+            limit=25,
+        )
+    )
+
+    out.append('<h2 id="leakage">Leakage</h2>')
+    out.append("<h3>By specialty</h3>")
+    out.append(_auto_table(t.get("leakage_by_specialty"), threshold))
+    out.append("<h3>By competitor</h3>")
+    out.append(_auto_table(t.get("leakage_by_competitor"), threshold))
+
+    out.append('<h2 id="at-risk">At-risk ties</h2>')
+    out.append(_note(report, "at_risk"))
+    if "at_risk" in t:
+        risk = _with_names(t["at_risk"], report, t)
+        out.append(
+            f'<p class="sub">Ties into the focus organisation, ranked by expected loss '
+            f"(churn probability × referrals at stake over the horizon). Flagged: "
+            f"{int(risk['flagged'].sum()) if 'flagged' in risk else 0:,}.</p>"
+        )
+        out.append(
+            _table(
+                risk,
+                [
+                    ("source_name", "Referrer", "text"),
+                    ("target_name", "Our provider", "text"),
+                    ("risk", "Churn risk", "prob"),
+                    ("at_stake", "At stake", "count"),
+                    ("expected_loss", "Expected loss", "count"),
+                    ("reasons", "Why", "text"),
+                ],
+                threshold=threshold,
+                limit=40,
+            )
+        )
+
+    out.append(_note(report, "backtest"))
+    if "backtest" in t:
+        bt = t["backtest"]
+        out.append(
+            "<h3>How far to trust the flags</h3>"
+            '<p class="sub">The model, re-trained at earlier months and scored on what happened '
+            "next (rolling-origin backtest), against simple rules: lapsed 60 days, volume down "
+            "50 %, share of wallet down. Higher is better.</p>"
+        )
+        columns = [("method", "Method", "text"), ("roc_auc", "ROC-AUC", "float")]
+        columns += [
+            (c, c.replace("_", " ").replace("at ", "@"), "share")
+            for c in bt.columns
+            if c.startswith("precision_at_")
+        ]
+        columns += [("top_decile_lift", "Top-decile lift", "float")]
+        out.append(_table(bt, columns, threshold=threshold))
+
+    out.append('<h2 id="outreach-list">This week\'s outreach list</h2>')
+    out.append(_note(report, "outreach_list"))
+    if "outreach_list" in t:
+        out.append(
+            f'<p class="sub">Up to {report.capacity} visits, ranked by expected loss '
+            "(2/3) and relationship value (1/3), grouped by town and practice so that "
+            "visits can be batched.</p>"
+        )
+        ol = t["outreach_list"].assign(
+            place=lambda f: (
+                f["town"].fillna("Unknown town").astype(str)
+                + " · "
+                + f["practice"].fillna("independent").astype(str)
+            )
+        )
+        out.append(
+            _table(
+                ol,
+                [
+                    ("visit_order", "#", "text"),
+                    ("name", "Referrer", "text"),
+                    ("specialty", "Specialty", "text"),
+                    ("ties_at_risk", "Ties at risk", "text"),
+                    ("expected_loss", "Expected loss", "count"),
+                    ("reason", "Why", "text"),
+                    ("talking_point", "Talking point", "text"),
+                ],
+                threshold=threshold,
+                group_by="place",
+            )
+        )
+
+    out.append('<h2 id="prospects">Prospects</h2>')
+    out.append(_note(report, "prospects"))
+    if "prospects" in t:
+        out.append(
+            '<p class="sub">Providers who refer our specialties elsewhere but not to us, '
+            "and second-degree opportunities near our loyal referrers "
+            "(link-prediction score).</p>"
+        )
+        prospects = _with_names(t["prospects"], report, t, id_col="id")
+        prospects["kind"] = prospects["kind"].astype(str).str.replace("_", " ")
+        out.append(
+            _table(
+                prospects,
+                [
+                    ("rank", "#", "text"),
+                    ("id_name", "Provider", "text"),
+                    ("kind", "Kind", "text"),
+                    ("specialties", "Our specialties they refer elsewhere", "text"),
+                    ("referrals_to_competitors", "Referrals to competitors", "count"),
+                    ("top_competitor", "Main competitor", "text"),
+                    ("via", "Via", "text"),
+                    ("score", "Score", "float"),
+                ],
+                threshold=threshold,
+                limit=25,
+            )
+        )
+
+    out.append('<h2 id="outreach-impact">Outreach impact</h2>')
+    out.append(_note(report, "outreach_impact"))
+    if report.effect is not None:
+        out.append(_effect_html(report.effect))
+        if "liaisons" in t:
+            out.append(_auto_table(t["liaisons"], threshold, limit=None))
+
+    out.append('<h2 id="trends">Monthly trends</h2>')
+    out.append(_note(report, "trends"))
+    if report.monthly is not None and len(report.monthly):
+        m = report.monthly
+        out.append(
+            _line_chart(
+                m["month"],
+                {"Referrals to us": m["to_focus"], "Referrals to competitors": m["to_competitors"]},
+                threshold=threshold,
+                title="Referrals in our specialties: us vs competitors",
+            )
+        )
+        segs = {
+            f"{s.capitalize()}s": m[f"to_focus_{s}"]
+            for s in ("loyalist", "splitter", "dissenter")
+            if f"to_focus_{s}" in m
+        }
+        if segs:
+            out.append(
+                _line_chart(
+                    m["month"],
+                    segs,
+                    threshold=threshold,
+                    title="Referrals to us by referrer segment",
+                )
+            )
+        out.append(
+            '<p class="sub">Months with 1 to '
+            f"{threshold - 1} referrals are not drawn (small-cell suppression).</p>"
+        )
+
+    out.append('<h2 id="views">Network views</h2>')
+    if report.views:
+        out.append(
+            "<ul>"
+            + "".join(
+                f'<li><a href="{_esc(path)}">{_esc(name)}</a></li>'
+                for name, path in report.views.items()
+            )
+            + "</ul>"
+        )
+        out.append('<p class="sub">Interactive pages beside this report; they open offline.</p>')
+    else:
+        out.append('<p class="note">No views written.</p>')
+
+    out.append(
+        "<footer><b>Compliance and privacy.</b> "
+        + _esc(COMPLIANCE.format(small=threshold - 1, threshold=threshold))
+        + "</footer></main></body></html>"
+    )
+    return "".join(out)
+
+
+def _with_names(
+    frame: pd.DataFrame,
+    report: Report,
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    id_col: str | None = None,
+) -> pd.DataFrame:
+    providers = tables.get("providers")
+    if providers is None or "name" not in providers:
+        names: pd.Series = pd.Series(dtype="str")
+    else:
+        names = providers.drop_duplicates("id").set_index("id")["name"]
+    out = frame.copy()
+    for col in [id_col] if id_col else ["source", "target"]:
+        if col in out:
+            out[f"{col}_name"] = out[col].map(names).fillna(out[col])
+    return out

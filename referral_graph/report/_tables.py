@@ -1,0 +1,337 @@
+"""Computing the report's sections: every table, the outreach list and its talking points."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from referral_graph.exceptions import InsufficientDataError, ParameterError
+from referral_graph.pipeline import ReferralNetwork
+from referral_graph.report._headline import _check_window, _focus_market, _headline, _monthly
+from referral_graph.report._model import Report
+
+
+def _require_focus(focus: str | None, focus_ids: Iterable[str] | None) -> None:
+    if focus is None and focus_ids is None:
+        raise ParameterError("The report needs a focus organisation: give focus= or focus_ids=.")
+
+
+_TALKING_POINTS = (
+    (
+        ("moving to", "gained", "competitor", "share of"),
+        "Ask what draws patients to {competitor}; review access, wait times and how we report "
+        "back on shared patients.",
+    ),
+    (
+        ("no referral", "lapsed", "since", "gap"),
+        "Reconnect: ask whether anything changed (staffing, scheduling, a patient's experience) "
+        "and offer a direct scheduling line.",
+    ),
+    (
+        ("total", "declin", "everywhere", "overall"),
+        "The practice's own volume is falling: ask about changes there and how we can support "
+        "care coordination.",
+    ),
+    (
+        ("down", "fell", "drop", "trend"),
+        "Review recent shared patients together: communication, reports back and any feedback.",
+    ),
+)
+
+
+def talking_point(reason: str, *, competitor: str | None = None) -> str:
+    """A suggested talking point for a visit, from an at-risk reason.
+
+    Examples
+    --------
+    >>> point = talking_point("share of Dr X's referrals fell: referrals are moving to Rival Heart")
+    >>> point.startswith("Ask what draws patients to Rival Heart;")
+    True
+    """
+    text = reason.lower()
+    if competitor is None:
+        found = re.search(r"moving to ([^;.]+)", reason)
+        competitor = found.group(1).strip() if found else None
+    for keys, point in _TALKING_POINTS:
+        if any(k in text for k in keys):
+            return point.format(competitor=competitor or "other providers")
+    return "Check in on the relationship and ask for feedback on recent referrals."
+
+
+def outreach_list(
+    at_risk: pd.DataFrame,
+    providers: pd.DataFrame,
+    *,
+    key_referrers: pd.DataFrame | None = None,
+    capacity: int = 25,
+) -> pd.DataFrame:
+    """This week's visits: referrers ranked by expected loss and relationship value.
+
+    One row per referrer (a referrer with several at-risk ties is one visit):
+    ``priority`` = 2/3 × percentile of the referrer's summed expected loss +
+    1/3 × percentile of its key-referrer score (relationship value; 0 when
+    unknown). The top `capacity` referrers are kept and ordered by town and
+    practice so that visits can be batched.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``visit_order``, ``town``, ``practice``, ``source``, ``name``,
+        ``specialty``, ``ties_at_risk``, ``at_stake``, ``expected_loss``,
+        ``max_risk``, ``relationship_value``, ``priority``, ``reason``,
+        ``talking_point``.
+    """
+    if capacity < 1:
+        raise ParameterError(f"The 'capacity' parameter must be an int >= 1. Got {capacity!r}.")
+    if at_risk.empty:
+        return pd.DataFrame(
+            columns=[
+                "visit_order",
+                "town",
+                "practice",
+                "source",
+                "name",
+                "ties_at_risk",
+                "expected_loss",
+                "reason",
+                "talking_point",
+            ]
+        )
+    ranked = at_risk.sort_values("expected_loss", ascending=False, kind="stable")
+    per = ranked.groupby("source", sort=False).agg(
+        ties_at_risk=("target", "size"),
+        at_stake=("at_stake", "sum"),
+        expected_loss=("expected_loss", "sum"),
+        max_risk=("risk", "max"),
+        reason=("reasons", "first"),
+    )
+    per = per.reset_index()
+    value = pd.Series(0.0, index=per.index)
+    if key_referrers is not None and "rank_score" in key_referrers:
+        scores = key_referrers.set_index("source")["rank_score"]
+        value = per["source"].map(scores).fillna(0.0).astype("float64")
+    per["relationship_value"] = value
+    loss_pct = per["expected_loss"].rank(pct=True)
+    value_pct = per["relationship_value"].rank(pct=True)
+    per["priority"] = (2 / 3) * loss_pct + (1 / 3) * value_pct
+    chosen = per.sort_values(["priority", "expected_loss"], ascending=False).head(capacity)
+    info = providers.drop_duplicates("id").set_index("id")
+    for col, src in (
+        ("name", "name"),
+        ("specialty", "specialty"),
+        ("practice", "organization"),
+        ("town", "city"),
+    ):
+        chosen[col] = chosen["source"].map(info[src]) if src in info else pd.NA
+    chosen["talking_point"] = [
+        talking_point(r if isinstance(r, str) else "") for r in chosen["reason"]
+    ]
+    chosen = chosen.sort_values(
+        ["town", "practice", "priority"],
+        ascending=[True, True, False],
+        na_position="last",
+        kind="stable",
+    )
+    chosen.insert(0, "visit_order", np.arange(1, len(chosen) + 1))
+    cols = [
+        "visit_order",
+        "town",
+        "practice",
+        "source",
+        "name",
+        "specialty",
+        "ties_at_risk",
+        "at_stake",
+        "expected_loss",
+        "max_risk",
+        "relationship_value",
+        "priority",
+        "reason",
+        "talking_point",
+    ]
+    return chosen[cols].reset_index(drop=True)
+
+
+def build_report(
+    net: ReferralNetwork,
+    *,
+    focus: str | None = None,
+    focus_ids: Iterable[str] | None = None,
+    activities: pd.DataFrame | None = None,
+    capacity: int = 25,
+    horizon: int = 3,
+    window: int = 3,
+    seed: int = 0,
+    title: str | None = None,
+    scores: Mapping[str, pd.DataFrame] | None = None,
+) -> Report:
+    """Compute every section of the report.
+
+    Parameters
+    ----------
+    net : ReferralNetwork
+        From :func:`referral_graph.pipeline.load_network`.
+    focus, focus_ids
+        The focus organisation (name, or provider ids); one is required.
+    activities : pandas.DataFrame, optional
+        Outreach log (``date``, ``provider``, ``liaison``, ``kind``).
+    capacity : int, default 25
+        Visits a liaison can make (length of the outreach list; ``k`` of
+        the at-risk flags).
+    horizon : int, default 3
+        Months ahead of the at-risk prediction.
+    window : int, default 3
+        Months of the headline periods.
+    seed : int, default 0
+    title : str, optional
+    scores : mapping of name to DataFrame, optional
+        The tables of :func:`referral_graph.scores.score_network` for this
+        network and focus, when they are computed already (used as given, not
+        copied); by default they are computed here.
+
+    Returns
+    -------
+    Report
+    """
+    from referral_graph import leakage
+    from referral_graph.scores import score_network
+
+    _require_focus(focus, focus_ids)
+    ids = leakage.resolve_focus(net.providers, focus=focus, focus_ids=focus_ids)
+    label = focus if focus is not None else ", ".join(ids[:3]) + (" …" if len(ids) > 3 else "")
+    if scores is None:
+        scores = score_network(net, focus_ids=ids, seed=seed)
+    report = Report(
+        title=title or f"Referral report — {label}",
+        focus=label,
+        focus_ids=ids,
+        period=net.period,
+        headline=pd.DataFrame(),
+        capacity=capacity,
+        validation=[_report_line(r) for r in net.reports],
+    )
+    report.tables.update(scores)
+    no_dates = (
+        "Needs dated referrals (events with dates, or an edge file with a period column); "
+        "this data has none."
+    )
+    if net.panel is None:
+        for section in ("headline", "at_risk", "outreach_list", "trends", "outreach_impact"):
+            report.notes[section] = no_dates
+    else:
+        _check_window(window)
+        # headline_figures and monthly_series on one selection of the market
+        market = _focus_market(net.panel, net.providers, ids)
+        report.headline = _headline(market, window=window, as_of=None)
+        report.monthly = _monthly(market, segments=scores.get("share_of_wallet"))
+        del market
+        report.tables["monthly_trend"] = report.monthly
+        report.tables["headline"] = report.headline
+        _at_risk_sections(report, net, ids, capacity=capacity, horizon=horizon, seed=seed)
+    _prospects_section(report, net, ids)
+    if activities is not None:
+        _outreach_section(report, net, ids, activities, seed=seed)
+    else:
+        report.notes["outreach_impact"] = report.notes.get(
+            "outreach_impact",
+            "No activity log given (CLI: --activities FILE with date, provider, liaison, kind).",
+        )
+    return report
+
+
+def _report_line(report: Any) -> str:
+    excluded = report.excluded_by_reason
+    line = f"{Path(report.name).name}: {report.rows_read:,} rows read"
+    if excluded:
+        line += "; excluded " + ", ".join(
+            f"{v:,} ({k.replace('_', ' ')})" for k, v in excluded.items()
+        )
+    return line
+
+
+def _at_risk_sections(
+    report: Report,
+    net: ReferralNetwork,
+    ids: list[str],
+    *,
+    capacity: int,
+    horizon: int,
+    seed: int,
+) -> None:
+    from referral_graph import churn
+
+    assert net.panel is not None
+    try:
+        # Prepared once: the at-risk list and the backtest share the tie matrix and the
+        # model inputs of the labelled cutoffs (the same results as passing the panel twice).
+        prepared = churn.PreparedPanel(net.panel, providers=net.providers)
+        risk = churn.at_risk(
+            prepared,
+            focus_ids=ids,
+            capacity=capacity,
+            horizon=horizon,
+            random_state=seed,
+        )
+    except InsufficientDataError as exc:
+        report.notes["at_risk"] = str(exc)
+        report.notes["outreach_list"] = str(exc)
+        return
+    risk = risk.assign(internal=risk["source"].isin(set(ids)))
+    report.tables["at_risk"] = risk
+    # How far to trust the flags: the same model, backtested against simple rules.
+    try:
+        report.tables["backtest"] = churn.backtest(
+            prepared,
+            horizon=horizon,
+            k=(capacity, 4 * capacity),
+            random_state=seed,
+        )
+    except InsufficientDataError as exc:
+        report.notes["backtest"] = str(exc)
+    del prepared  # the matrix and cached inputs are not needed for the outreach list
+    # Liaisons visit outside referrers: the focus's own providers stay in the at-risk table only.
+    # The visit list draws on the outside ties with the highest expected loss (a pool of four
+    # ties per visit), then ranks referrers by their summed loss and relationship value.
+    outside = risk.loc[~risk["internal"].to_numpy()]
+    pool = outside.sort_values("expected_loss", ascending=False, kind="stable").head(4 * capacity)
+    report.tables["outreach_list"] = outreach_list(
+        pool,
+        net.providers,
+        key_referrers=report.tables.get("key_referrers"),
+        capacity=capacity,
+    )
+
+
+def _prospects_section(report: Report, net: ReferralNetwork, ids: list[str]) -> None:
+    from referral_graph import prospects
+
+    try:
+        report.tables["prospects"] = prospects.prospects(
+            net.ties, net.providers, ids, panel=net.panel
+        )
+    except InsufficientDataError as exc:
+        report.notes["prospects"] = str(exc)
+
+
+def _outreach_section(
+    report: Report, net: ReferralNetwork, ids: list[str], activities: pd.DataFrame, *, seed: int
+) -> None:
+    from referral_graph import outreach
+
+    if net.panel is None:
+        return
+    try:
+        effect = outreach.outreach_effect(
+            net.panel, activities, ids, seed=seed, providers=net.providers
+        )
+    except InsufficientDataError as exc:
+        report.notes["outreach_impact"] = str(exc)
+        return
+    report.effect = effect
+    report.tables["outreach_effect"] = effect.to_frame()
+    report.tables["liaisons"] = outreach.liaison_summary(activities, net.panel, ids)

@@ -1,0 +1,152 @@
+"""The network views beside the report: which providers each draws, and the pages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from referral_graph.exceptions import ParameterError
+from referral_graph.pipeline import ReferralNetwork
+from referral_graph.report._model import Report
+
+#: The package's logger (the messages read as the report's, as before the split).
+logger = logging.getLogger(__package__)
+
+#: Largest view drawn (providers), as :mod:`referral_graph.viz` allows by default.
+_VIEW_MAX_NODES = 2000
+#: Providers of the whole-network and focus views; at-risk ties of the at-risk view.
+_VIEW_TOP, _VIEW_RISK_TOP = 300, 100
+
+
+def _top_ids(ids: pd.Series, score: pd.Series, top: int) -> list[str]:
+    """The `top` ids by `score` (missing = 0), ties broken by id, as the views rank them."""
+    text = ids.astype("str").to_numpy(dtype=object)
+    order = np.lexsort((text, -score.fillna(0).to_numpy(dtype=np.float64)))
+    return [str(i) for i in text[order[:top]]]
+
+
+def _view_graph(net: ReferralNetwork, nodes: set[str]) -> Any:
+    """The referral graph induced on `nodes`: what the views draw, without the whole graph.
+
+    Nodes keep the whole graph's order, attributes and ties (in their order), so every
+    view of it equals the same view of ``net.graph``; on a market of millions of ties this
+    spares building the networkx graph of all of them.
+    """
+    from referral_graph.graph import graph_from_tables, induced_subgraph
+
+    if net.graph_built:
+        return induced_subgraph(net.graph, nodes)
+    order = pd.Series(net.compact().ids, dtype="str")
+    chosen = order[order.isin(nodes).to_numpy()]
+    providers = net.providers.drop_duplicates("id")
+    table = pd.DataFrame({"id": chosen}).merge(providers, on="id", how="left", sort=False)
+    ties = net.ties.loc[
+        (net.ties["source"].isin(nodes) & net.ties["target"].isin(nodes)).to_numpy()
+    ]
+    return graph_from_tables(ties, table, period=net.period, name=net.ties.attrs.get("name"))
+
+
+def _write_views(
+    net: ReferralNetwork, report: Report, folder: Path, *, threshold: int
+) -> dict[str, str]:
+    from referral_graph import viz
+
+    t = report.tables
+    measures = t["providers"]
+    # Every figure a view shows comes from the whole network (a node's referrals too), so a
+    # view drawn from the induced graph of its own providers equals the view of the whole.
+    measures = measures.assign(referrals=measures["in_strength"] + measures["out_strength"])
+    period = (
+        f"{report.period[0]:%b %Y} – {report.period[1]:%b %Y}"
+        if report.period is not None
+        else None
+    )
+    common: dict[str, Any] = {"period": period, "threshold": threshold}
+    written: dict[str, str] = {}
+    ties = net.ties
+
+    # The providers each view draws, chosen from the tables.
+    plans: dict[str, tuple[str, set[str], Any]] = {}
+    top_network = _top_ids(measures["id"], measures["pagerank"], _VIEW_TOP)
+    plans["network"] = (
+        "Whole network (top 300 providers by PageRank)",
+        set(top_network),
+        lambda G, p, m: viz.network_view(G, top=_VIEW_TOP, measures=m, path=p, **common),
+    )
+    focus = list(dict.fromkeys(report.focus_ids))
+    into = ties.loc[(ties["target"].isin(focus) & ~ties["source"].isin(focus)).to_numpy()]
+    sent = into.groupby("source", sort=False)["referrals"].sum()
+    referrers = _top_ids(pd.Series(sent.index), pd.Series(sent.to_numpy()), _VIEW_TOP)
+    if len(focus) + len(referrers) > _VIEW_MAX_NODES:
+        logger.warning(
+            "View focus not written: %s focus providers and %s referrers are more than %s "
+            "providers, which make an unreadable page; draw part of them with viz.focus_view.",
+            f"{len(focus):,}",
+            f"{len(referrers):,}",
+            f"{_VIEW_MAX_NODES:,}",
+        )
+    else:
+        plans["focus"] = (
+            f"Referral base of {report.focus}",
+            set(focus) | set(referrers),
+            lambda G, p, m: viz.focus_view(
+                G, focus, segments=t.get("share_of_wallet"), measures=m, top=_VIEW_TOP,
+                path=p, **common,
+            ),
+        )  # fmt: skip
+    risk = t.get("at_risk")
+    if risk is not None and len(risk):
+        # the ties at_risk_view draws: the first by expected loss (or risk, or at stake)
+        ranked = viz.rank_at_risk(risk)
+        ends = ranked.drop_duplicates(["source", "target"]).head(_VIEW_RISK_TOP)
+        plans["at_risk"] = (
+            "At-risk ties",
+            set(ends["source"].astype("str")) | set(ends["target"].astype("str")),
+            lambda G, p, m: viz.at_risk_view(
+                G, risk, top=_VIEW_RISK_TOP, measures=m, path=p, **common
+            ),
+        )
+    key = t.get("key_referrers")
+    if key is not None and len(key):
+        top_id = str(key["source"].iloc[0])
+        near = ties.loc[((ties["source"] == top_id) | (ties["target"] == top_id)).to_numpy()]
+        plans["ego_top_referrer"] = (
+            "Top key referrer's referral neighbourhood",
+            {top_id} | set(near["source"].astype("str")) | set(near["target"].astype("str")),
+            lambda G, p, m: viz.ego_view(G, top_id, measures=m, path=p, **common),
+        )
+    labels = measures.set_index("id")["community"].dropna().astype("int64")
+    if len(labels):
+        members = labels.index[(labels == 0).to_numpy()].astype("str")
+        if len(members) > _VIEW_MAX_NODES:
+            logger.warning(
+                "View community_0 not written: its %s providers are more than %s, which make "
+                "an unreadable page; draw part of it with viz.community_view.",
+                f"{len(members):,}",
+                f"{_VIEW_MAX_NODES:,}",
+            )
+        else:
+            plans["community_0"] = (
+                "Largest care community",
+                set(members),
+                lambda G, p, m: viz.community_view(G, labels, 0, measures=m, path=p, **common),
+            )
+    if not plans:
+        return written
+    drawn = set().union(*(nodes for _, nodes, _ in plans.values()))
+    G = _view_graph(net, drawn)
+    # the measures of the providers drawn (each view looks up only its own)
+    drawn_measures = measures.loc[measures["id"].isin(drawn).to_numpy()]
+    for name, (label, _, make) in plans.items():
+        path = folder / f"{name}.html"
+        try:
+            make(G, path, drawn_measures)
+        except ParameterError as exc:  # a view that cannot be drawn on this data
+            logger.warning("View %s not written: %s", name, exc)
+            continue
+        written[label] = f"views/{name}.html"
+    return written

@@ -1,0 +1,76 @@
+"""Writing the report: the tables (in the background), the views and the page, atomically."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+
+from referral_graph.io import atomic_path
+from referral_graph.pipeline import ReferralNetwork
+from referral_graph.privacy import DEFAULT_THRESHOLD
+from referral_graph.report._page import render_html
+from referral_graph.report._tables import _require_focus, build_report
+from referral_graph.report._views import _write_views
+
+#: The package's logger (the messages read as the report's, as before the split).
+logger = logging.getLogger(__package__)
+
+
+def write_report(
+    net: ReferralNetwork,
+    out_dir: str | os.PathLike[str],
+    *,
+    focus: str | None = None,
+    focus_ids: Iterable[str] | None = None,
+    activities: pd.DataFrame | None = None,
+    capacity: int = 25,
+    horizon: int = 3,
+    threshold: int = DEFAULT_THRESHOLD,
+    views: bool = True,
+    seed: int = 0,
+    title: str | None = None,
+) -> Path:
+    """Compute and write the report: ``report.html``, ``tables/*.csv`` and ``views/*.html``.
+
+    Returns the path of ``report.html``. Every file is written atomically;
+    counts from 1 to ``threshold - 1`` are suppressed in every table and page.
+    """
+    from referral_graph.leakage import resolve_focus
+    from referral_graph.scores import score_network, write_tables
+
+    target = Path(os.fspath(out_dir))
+    _require_focus(focus, focus_ids)
+    scores = score_network(
+        net, focus_ids=resolve_focus(net.providers, focus=focus, focus_ids=focus_ids), seed=seed
+    )
+    # The score tables are final: they are written (by DuckDB, mostly outside the GIL) while
+    # the other sections are computed, which keeps the second core busy.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="referral_graph_tables") as pool:
+        writing = pool.submit(write_tables, scores, target / "tables", threshold=threshold)
+        report = build_report(
+            net,
+            focus=focus,
+            focus_ids=focus_ids,
+            activities=activities,
+            capacity=capacity,
+            horizon=horizon,
+            seed=seed,
+            title=title,
+            scores=scores,
+        )
+        writing.result()
+    rest = {name: t for name, t in report.tables.items() if scores.get(name) is not t}
+    write_tables(rest, target / "tables", threshold=threshold)
+    if views:
+        report.views = _write_views(net, report, target / "views", threshold=threshold)
+    page = render_html(report, threshold=threshold)
+    path = target / "report.html"
+    with atomic_path(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    logger.info("Wrote the report to %s", path)
+    return path
