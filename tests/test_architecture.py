@@ -33,7 +33,6 @@ STILL_LONG = {
     "referral_graph.spark",
     "referral_graph.strength",
     "referral_graph.synthetic",
-    "referral_graph.viz",
 }
 
 
