@@ -25,7 +25,6 @@ STILL_LONG = {
     "referral_graph.churn",
     "referral_graph.io",
     "referral_graph.prospects",
-    "referral_graph.viz",
 }
 
 

@@ -24,6 +24,8 @@ import pytest
 
 from referral_graph import viz
 from referral_graph.exceptions import InsufficientDataError, ParameterError, SchemaError
+from referral_graph.viz._encoding import PALETTE
+from referral_graph.viz._page import vis_assets
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -160,7 +162,7 @@ view_names = pytest.mark.parametrize("name", list(VIEWS))
 @view_names
 def test_page_references_nothing_outside(name: str, graph: nx.DiGraph) -> None:
     page = viz.to_html(VIEWS[name][0](graph))
-    js, css = viz._vis_assets()
+    js, css = vis_assets()
     assert page.count(js) == 1 and page.count(css) == 1  # the library is inlined, once
     rest = page.replace(js, "")
     assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", rest, re.I)
@@ -192,7 +194,7 @@ def test_no_small_counts_or_patient_ids_on_the_page(name: str, graph: nx.DiGraph
     page = viz.to_html(VIEWS[name][0](graph))
     for patient_id in PATIENT_IDS:
         assert patient_id not in page
-    js, css = viz._vis_assets()
+    js, css = vis_assets()
     own = page.replace(js, "").replace(css, "")  # the library's base64 images hold any text
     assert "patient_id" not in own and "mrn" not in own.lower()
     data = embedded(page)
@@ -556,7 +558,7 @@ def test_screenshot_shows_a_coloured_network(chromium: Any, tmp_path: Path) -> N
     result = browser.open_view(chromium, path, viewport=(900, 700))
     colours = browser.png_colours(result.screenshot)
     assert browser.non_white_pixels(colours) > 5000
-    palette = {tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in viz._PALETTE}
+    palette = {tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in PALETTE}
     assert len(palette & set(colours)) >= 4  # category colours are on screen
 
 
