@@ -24,10 +24,8 @@ MAX_LINES = 1_000
 STILL_LONG = {
     "referral_graph.centrality",
     "referral_graph.churn",
-    "referral_graph.io",
     "referral_graph.leakage",
     "referral_graph.outreach",
-    "referral_graph.prospects",
     "referral_graph.report",
     "referral_graph.scale",
     "referral_graph.spark",
