@@ -13,7 +13,6 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from referral_graph import prospects as prospects_module
 from referral_graph.aggregate import edge_panel
 from referral_graph.exceptions import InsufficientDataError, ParameterError, SchemaError
 from referral_graph.io import read_events
@@ -21,6 +20,8 @@ from referral_graph.prospects import (
     METHODS,
     RANDOM_BASELINE,
     VOLUME_BASELINE,
+    _sparse,
+    _via,
     prospect_backtest,
     prospects,
 )
@@ -299,7 +300,7 @@ def test_walk_entries_are_summed_as_the_sparse_product() -> None:
     row = rng.integers(0, 40, 500)
     col = rng.integers(0, 50, 500)
     expected = np.asarray((left @ right)[row, col]).ravel()
-    assert np.array_equal(prospects_module._walk_at(left, right, row, col), expected)
+    assert np.array_equal(_sparse._walk_at(left, right, row, col), expected)
 
 
 @pytest.mark.parametrize("top", [0, 1, 3, 1000])
@@ -307,11 +308,9 @@ def test_via_from_bounded_entries_is_the_via_from_every_entry(
     market: tuple[pd.DataFrame, pd.DataFrame, list[str]], top: int, monkeypatch: Any
 ) -> None:
     panel, providers, focus = market
-    monkeypatch.setattr(prospects_module, "_TOP_PARTNERS", top)
+    monkeypatch.setattr(_via, "_TOP_PARTNERS", top)
     fast = prospects(None, providers, focus, panel=panel)
-    monkeypatch.setattr(
-        prospects_module, "_explicit_links", lambda entries, **_: np.arange(len(entries.rows))
-    )
+    monkeypatch.setattr(_via, "_explicit_links", lambda entries, **_: np.arange(len(entries.rows)))
     every = prospects(None, providers, focus, panel=panel)
     pd.testing.assert_frame_equal(fast, every, check_exact=True)
     assert fast["via_relation"].nunique() == 3

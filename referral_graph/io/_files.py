@@ -1,0 +1,466 @@
+"""Opening files: raw tables read from CSV or Parquet, and tables written atomically.
+
+:func:`read_table` reads a file as it is (CSV as text, with the encoding, the
+delimiter and the header detected) for the readers of :mod:`referral_graph.io`;
+:func:`atomic_path` and :func:`write_table` write files that readers never see
+half-written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io as _io
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from referral_graph.exceptions import InputError, ParameterError, SchemaError
+from referral_graph.validate import ValidationReport
+
+logger = logging.getLogger("referral_graph.io")
+
+PathOrFrame = str | os.PathLike[str] | pd.DataFrame
+NpiMode = bool | Literal["auto"]
+
+#: Values read as missing in CSV files (``NULL`` is how CareSet and many SQL exports write it).
+NULL_VALUES = ["", "NULL", "null", "NA", "N/A", "NaN", "nan", "None", "#N/A"]
+
+_DELIMITERS = [",", ";", "\t", "|"]
+
+# ----------------------------------------------------------------------------- reading
+
+
+@dataclass
+class RawTable:
+    """A table as read, before mapping and checks.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        Columns as named in the input; CSV columns are strings. The index
+        holds the row numbers used in messages.
+    report : ValidationReport
+        Notes from reading (encoding, delimiter, malformed lines).
+    delimiter : str or None
+        The delimiter used for a CSV file (None for Parquet and DataFrames).
+    """
+
+    frame: pd.DataFrame
+    report: ValidationReport
+    delimiter: str | None = None
+
+
+def _display_name(path: Path) -> str:
+    return str(path)
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    counts = {d: 0 for d in _DELIMITERS}
+    quoted = False
+    for ch in header_line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def _first_bad_utf8_line(path: Path) -> tuple[int, bytes] | None:
+    """The number and bytes of the first line that is not valid UTF-8."""
+    import pyarrow as pa
+
+    with pa.input_stream(str(path), compression="detect") as stream:
+        for number, line in enumerate(_io.BufferedReader(stream), start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number, line
+    return None
+
+
+def _report_cp1252(
+    report: ValidationReport, path: Path, delimiter: str, columns: Sequence[str]
+) -> None:
+    """Note that a file was read as cp1252, naming the first line and column concerned."""
+    found = _first_bad_utf8_line(path)
+    line: int | None = None
+    column: str | None = None
+    if found is not None:
+        line, raw = found
+        text = raw.decode("cp1252", errors="replace").rstrip("\r\n")
+        fields = next(csv.reader([text], delimiter=delimiter), [])
+        for position, value in enumerate(fields):
+            try:
+                value.encode("cp1252", errors="replace").decode("utf-8")
+            except UnicodeDecodeError:
+                if position < len(columns):
+                    column = columns[position]
+                break
+    where = f"first at line {line}" if line is not None else "somewhere in the file"
+    report.add(
+        "encoding",
+        f"the file is not valid UTF-8 ({where}); read as cp1252 (Windows-1252)",
+        column=column,
+        rows=[line] if line is not None else [],
+        count=0,
+        hint="save the file as UTF-8, or pass encoding= (CLI: --encoding) if it is "
+        "another encoding",
+    )
+
+
+def _looks_headerless(fields: Sequence[str]) -> bool:
+    """A first line whose every field is a number is data, not a header."""
+    if not fields:
+        return False
+    for f in fields:
+        text = f.strip()
+        if not text:
+            return False
+        try:
+            float(text)
+        except ValueError:
+            return False
+    return True
+
+
+def read_table(
+    data: PathOrFrame,
+    *,
+    encoding: str = "auto",
+    delimiter: str | None = None,
+    header: bool | Literal["auto"] = "auto",
+    names: Sequence[str] | None = None,
+) -> RawTable:
+    """Read a CSV or Parquet file (or take a DataFrame) without interpreting it.
+
+    Parameters
+    ----------
+    data : path or pandas.DataFrame
+        ``.csv``, ``.tsv``, ``.txt`` (optionally compressed: ``.gz``, ``.bz2``,
+        ``.zst``) or ``.parquet``; or a DataFrame, used as it is (not copied,
+        never modified).
+    encoding : str, default "auto"
+        ``"auto"`` reads UTF-8 (a byte-order mark is removed) and falls back
+        to cp1252 with a warning when the file is not valid UTF-8.
+    delimiter : str, optional
+        Detected from the header line when omitted.
+    header : bool or "auto"
+        ``"auto"``: a first line made only of numbers is taken as data (CMS
+        ships header-less files).
+    names : sequence of str, optional
+        Column names for a header-less file.
+
+    Returns
+    -------
+    RawTable
+
+    Raises
+    ------
+    InputError
+        The file is missing, empty or unreadable.
+
+    Examples
+    --------
+    >>> raw = read_table(pd.DataFrame({"a": [1]}))
+    >>> raw.frame.columns.tolist(), raw.report.name
+    (['a'], '<DataFrame>')
+    """
+    if isinstance(data, pd.DataFrame):
+        report = ValidationReport(name="<DataFrame>", rows_read=len(data), row_label="index")
+        return RawTable(frame=data, report=report)
+    path = Path(os.fspath(data))
+    name = _display_name(path)
+    if not path.exists():
+        raise InputError(f"{name}: no such file.")
+    if path.is_dir():
+        raise InputError(f"{name}: is a folder, expected a CSV or Parquet file.")
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in (".parquet", ".pq"):
+        return _read_parquet(path, name)
+    return _read_csv(path, name, encoding=encoding, delimiter=delimiter, header=header, names=names)
+
+
+def _read_parquet(path: Path, name: str) -> RawTable:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several unrelated types
+        raise InputError(f"{name}: cannot be read as Parquet ({exc}).") from exc
+    frame = table.to_pandas(date_as_object=False)
+    if len(frame) == 0:
+        raise InputError(f"{name}: the file has no rows.")
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    return RawTable(frame=frame, report=ValidationReport(name=name, rows_read=len(frame)))
+
+
+def _read_csv(
+    path: Path,
+    name: str,
+    *,
+    encoding: str,
+    delimiter: str | None,
+    header: bool | Literal["auto"],
+    names: Sequence[str] | None,
+) -> RawTable:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    report = ValidationReport(name=name)
+    try:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            sample = stream.read(1 << 16)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{name}: cannot be read ({exc}).") from exc
+    if not sample.strip():
+        raise InputError(f"{name}: the file is empty.")
+
+    chosen = encoding
+    if sample.startswith(b"\xff\xfe") or sample.startswith(b"\xfe\xff"):
+        chosen = "utf-16"
+        report.add("encoding", "UTF-16 byte-order mark found; read as UTF-16", level="info")
+    elif sample.startswith(b"\xef\xbb\xbf"):
+        report.add("bom", "UTF-8 byte-order mark removed", level="info")
+        chosen = "utf-8" if encoding == "auto" else encoding
+    elif encoding == "auto":
+        try:
+            sample.decode("utf-8")
+            chosen = "utf-8"
+        except UnicodeDecodeError as exc:
+            # a character cut by the sample's end is not a decoding error
+            chosen = "utf-8" if exc.start >= len(sample) - 4 else "cp1252"
+    text = sample.decode(chosen if chosen != "utf-8" else "utf-8-sig", errors="replace")
+    # split on line feeds only: str.splitlines() also splits on characters such as
+    # U+2028 or U+0085 that are ordinary text in a CSV field
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    if delimiter is None:
+        delimiter = _sniff_delimiter(first_line)
+        if delimiter != ",":
+            report.add("delimiter", f"delimiter detected: {delimiter!r}", level="info")
+    elif len(delimiter) != 1:
+        raise ParameterError(
+            f"The 'delimiter' parameter must be one character. Got {delimiter!r} instead."
+        )
+    first_fields = next(csv.reader([first_line], delimiter=delimiter), [])
+    has_header = not _looks_headerless(first_fields) if header == "auto" else bool(header)
+    if has_header:
+        columns = [c.strip().lstrip("\ufeff") for c in first_fields]
+        # pyarrow names the columns as written (spaces kept): type both spellings as text,
+        # else a column named " target" would be type-guessed and lose its leading zeros
+        as_written = [c.lstrip("\ufeff") for c in first_fields]
+        if names is not None:
+            raise ParameterError("The 'names' parameter is only for files without a header.")
+    else:
+        as_written = []
+        if names is None:
+            names = [f"column_{i + 1}" for i in range(len(first_fields))]
+        elif len(names) != len(first_fields):
+            raise SchemaError(
+                f"{name}: the file has no header and {len(first_fields)} columns; expected "
+                f"{len(names)} ({', '.join(names)})."
+            )
+        columns = list(names)
+        report.add("no_header", "no header line; columns named " + ", ".join(columns), level="info")
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
+    if dupes:
+        raise SchemaError(f"{name}: duplicate column names in the header: {', '.join(dupes)}.")
+
+    invalid: list[tuple[int | None, str, int]] = []
+
+    def _on_invalid(row: Any) -> str:
+        invalid.append((row.number, row.text, row.actual_columns))
+        return "skip"
+
+    def _read(enc: str, use_threads: bool) -> pa.Table:
+        invalid.clear()
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                encoding=enc,
+                column_names=None if has_header else columns,
+                use_threads=use_threads,
+                block_size=1 << 22,
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+                invalid_row_handler=_on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in [*columns, *as_written]},
+                null_values=NULL_VALUES,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+
+    try:
+        try:
+            table = _read(chosen, True)
+        except pa.ArrowInvalid as exc:
+            if "UTF8" not in str(exc) or encoding != "auto":
+                raise
+            chosen = "cp1252"
+            table = _read(chosen, True)
+        if invalid:  # read again single-threaded, which gives line numbers
+            table = _read(chosen, False)
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"{name}: cannot be read as CSV ({exc}).") from exc
+    if chosen == "cp1252" and encoding == "auto":  # a fallback, not the caller's choice
+        _report_cp1252(report, path, delimiter, columns)
+
+    frame = table.to_pandas()
+    if has_header and len(frame.columns) == len(columns):
+        frame.columns = pd.Index(columns)
+    first = 2 if has_header else 1
+    n_total = len(frame) + len(invalid)
+    bad_numbers = {num for num, _, _ in invalid if num is not None}
+    if bad_numbers:
+        all_rows = np.arange(first, first + n_total)
+        rows = all_rows[~np.isin(all_rows, list(bad_numbers))]
+        if len(rows) != len(frame):  # multi-line values: fall back to record order
+            rows = np.arange(first, first + len(frame))
+    else:
+        rows = np.arange(first, first + len(frame))
+    frame.index = pd.Index(rows, name="row")
+    report.rows_read = n_total
+    if invalid:
+        expected = len(columns)
+        # The line's text is not quoted: it may hold patient identifiers.
+        report.add(
+            "wrong_field_count",
+            f"the line does not have {expected} fields ({', '.join(columns)})",
+            rows=[num for num, _, _ in invalid if num is not None],
+            count=len(invalid),
+            examples=sorted({f"{n_fields} fields" for _, _, n_fields in invalid}),
+            excluded=True,
+            hint=f"check the delimiter ({delimiter!r}) and quoting on these lines",
+        )
+    blank = frame.isna().all(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
+    if blank.any():
+        report.add(
+            "blank_line", "the line is blank", rows=frame.index[blank], excluded=True, level="info"
+        )
+        frame = frame.loc[~blank]
+    if len(frame) == 0:
+        raise InputError(f"{name}: the file has a header but no data rows.")
+    return RawTable(frame=frame, report=report, delimiter=delimiter)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; move it into place only on success.
+
+    Readers never see a half-written file, and a failure leaves any earlier
+    file untouched.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
+    final = Path(os.fspath(path))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        # mkstemp creates the file readable by its owner only; give it the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write_csv_duckdb(table: pd.DataFrame, path: Path) -> bool:
+    """Write `table` as CSV with DuckDB, as ``DataFrame.to_csv`` would; False if it cannot.
+
+    DuckDB's writer is several times faster than pandas' on million-row tables.
+    The text matches pandas' (``date_format="%Y-%m-%d"``, booleans as
+    ``True`` / ``False``, minimal quoting), except that an empty string is
+    written as ``""`` rather than like a missing value. Tables DuckDB cannot
+    scan (non-text column names, mixed Python objects) return False.
+    """
+    import duckdb
+
+    names = [str(name) for name in table.columns]
+    if names != list(table.columns) or len(set(names)) != len(names):
+        return False
+    select = []
+    for name, dtype in zip(names, table.dtypes, strict=True):
+        column = '"' + name.replace('"', '""') + '"'
+        expr = column
+        if pd.api.types.is_bool_dtype(dtype):
+            expr = f"CASE WHEN {column} THEN 'True' WHEN NOT {column} THEN 'False' END"
+        elif isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype):
+            expr = f"strftime({column}, '%Y-%m-%d')"
+        select.append(f"{expr} AS {column}")
+    target = str(path).replace("'", "''")
+    try:
+        with duckdb.connect() as con:
+            con.register("_table", table)
+            con.execute(
+                f"COPY (SELECT {', '.join(select)} FROM _table) TO '{target}' "
+                "(FORMAT csv, HEADER, DELIMITER ',')"
+            )
+    except duckdb.Error as exc:
+        logger.debug("DuckDB could not write %s (%s); pandas writes it", path.name, exc)
+        return False
+    return True
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a table atomically as CSV or Parquet, chosen by the extension.
+
+    The index is not written. CSV is written by Arrow's multi-threaded writer
+    (pandas' for columns Arrow cannot hold): dates as ``YYYY-MM-DD``, missing
+    values as empty fields, fields quoted only where needed. Returns the path
+    written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> table = pd.DataFrame({"a": [1, 2], "day": pd.to_datetime(["2024-01-31", None]),
+    ...                       "note": ["x, y", None]})
+    >>> p = write_table(table, pathlib.Path(tempfile.mkdtemp()) / "t.csv")
+    >>> print(p.read_text(), end="")
+    a,day,note
+    1,2024-01-31,"x, y"
+    2,,
+    """
+    final = Path(os.fspath(path))
+    suffix = final.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise ParameterError(
+            f"The 'path' parameter of write_table must end in .csv or .parquet. Got {final.name!r}."
+        )
+    clean = table.copy(deep=False)
+    clean.attrs = {}
+    with atomic_path(final) as tmp:
+        if suffix == ".parquet":
+            clean.to_parquet(tmp, index=False)
+        elif not _write_csv_duckdb(clean, tmp):
+            clean.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+    logger.info("Wrote %s rows to %s", f"{len(table):,}", final)
+    return final

@@ -1,0 +1,184 @@
+"""The providers table, with specialties labelled from NUCC codes (:func:`read_providers`)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from referral_graph.io._clean import _clean_ids, _log_summary
+from referral_graph.io._columns import PROVIDER_ALIASES, _resolve_columns
+from referral_graph.io._files import NpiMode, PathOrFrame, read_table
+from referral_graph.validate import ValidationReport, check_ids, parse_numbers
+
+_TRUE = {"true", "t", "yes", "y", "1", "ours", "in", "in_network"}
+_FALSE = {"false", "f", "no", "n", "0", "out", "out_of_network", ""}
+
+
+def read_providers(
+    data: PathOrFrame,
+    *,
+    id_col: str | None = None,
+    name_col: str | None = None,
+    taxonomy_col: str | None = None,
+    specialty_col: str | None = None,
+    organization_col: str | None = None,
+    taxonomy: PathOrFrame | None = None,
+    npi: NpiMode = "auto",
+    encoding: str = "auto",
+    delimiter: str | None = None,
+    strict: bool = False,
+) -> pd.DataFrame:
+    """Read and validate the providers table; label specialties from NUCC codes.
+
+    Parameters
+    ----------
+    data : path or pandas.DataFrame
+        One row per provider.
+    id_col, name_col, taxonomy_col, specialty_col, organization_col : str, optional
+        Column names in the input; common aliases are recognised (``npi``,
+        ``provider_id``; ``primary_taxonomy_code``; ``organization_name``,
+        ``practice``; ``latitude``/``longitude``; ...).
+    taxonomy : path or pandas.DataFrame, optional
+        A NUCC taxonomy code set (:func:`referral_graph.taxonomy.read_taxonomy`);
+        without it, a small built-in subset of common codes labels
+        specialties.
+    npi, encoding, delimiter, strict
+        As in :func:`read_events`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id`` (unique strings) and, where known, ``name``, ``taxonomy_code``,
+        ``specialty``, ``classification``, ``grouping``, ``organization``,
+        ``city``, ``state``, ``zip`` (strings), ``lat``, ``lon`` (float64),
+        ``in_network`` (boolean); other columns are kept as read.
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"npi": ["1234567893"], "primary_taxonomy_code": ["207RC0000X"]})
+    >>> read_providers(raw)[["id", "specialty"]].iloc[0].tolist()
+    ['1234567893', 'Cardiovascular Disease']
+    """
+    from referral_graph import taxonomy as _taxonomy
+
+    raw = read_table(data, encoding=encoding, delimiter=delimiter)
+    report = raw.report
+    cols = _resolve_columns(
+        raw,
+        PROVIDER_ALIASES,
+        {
+            "id": id_col,
+            "name": name_col,
+            "taxonomy_code": taxonomy_col,
+            "specialty": specialty_col,
+            "organization": organization_col,
+        },
+        required=("id",),
+        hint_flags={"id": "--provider-id-col"},
+    )
+    frame = raw.frame
+    out: dict[str, pd.Series] = {}
+    out["id"] = _clean_ids(frame[cols["id"]])
+    bad = check_ids(out["id"], report=report, column=cols["id"], npi=npi)
+    for key in ("name", "taxonomy_code", "specialty", "organization", "city", "state", "zip"):
+        if key in cols:
+            values = frame[cols[key]]
+            out[key] = values.astype("str").where(values.notna()).str.strip().astype("str")
+    for key, low, high in (("lat", -90.0, 90.0), ("lon", -180.0, 180.0)):
+        if key in cols:
+            values, _ = parse_numbers(
+                frame[cols[key]],
+                report=report,
+                column=cols[key],
+                kind="coordinate",
+                exclude=False,
+                integer=False,
+                signed=True,
+            )
+            out_of_range = (values < low) | (values > high)
+            if out_of_range.any():
+                report.add(
+                    "coordinate_range",
+                    f"the {key} is outside [{low:g}, {high:g}] (the value is treated as missing)",
+                    column=cols[key],
+                    rows=frame.index[out_of_range.to_numpy()],
+                    examples=values[out_of_range].head(3),
+                    hint="check lat/lon order",
+                )
+                values = values.mask(out_of_range)
+            out[key] = values
+    if "in_network" in cols:
+        out["in_network"] = _parse_bool(
+            frame[cols["in_network"]], report=report, column=cols["in_network"]
+        )
+    providers = pd.DataFrame(out, index=frame.index)
+    used = set(cols.values())
+    for c in frame.columns:
+        if c not in used and str(c) not in providers.columns:
+            providers[str(c)] = frame[c]
+    providers = providers.loc[~bad.to_numpy()]
+    dup = providers["id"].duplicated(keep="first")
+    if dup.any():
+        exact = providers.duplicated(keep="first")
+        if exact.any():
+            report.add(
+                "duplicate_row",
+                "the provider row repeats an earlier row exactly",
+                column=cols["id"],
+                rows=providers.index[exact.to_numpy()],
+                excluded=True,
+                hint="remove the repeated rows",
+            )
+        conflict = dup & ~exact
+        if conflict.any():
+            report.add(
+                "duplicate_id",
+                "the id appears on an earlier row with other details; the first row is used",
+                column=cols["id"],
+                rows=providers.index[conflict.to_numpy()],
+                examples=providers.loc[conflict, "id"].head(3),
+                excluded=True,
+                hint="keep one row per provider",
+            )
+        providers = providers.loc[~dup.to_numpy()]
+    code_set = (
+        _taxonomy.read_taxonomy(taxonomy) if taxonomy is not None else _taxonomy.builtin_taxonomy()
+    )
+    if "taxonomy_code" in providers:
+        unmatched = _taxonomy.unmatched_codes(providers, code_set, code_col="taxonomy_code")
+        if len(unmatched):
+            report.add(
+                "unknown_taxonomy",
+                f"{len(unmatched):,} taxonomy code(s) are not in the "
+                + ("NUCC code set given" if taxonomy is not None else "built-in subset of codes"),
+                column=cols["taxonomy_code"],
+                count=int(unmatched.iloc[:, 1].sum()),
+                examples=unmatched.iloc[:, 0].head(3),
+                level="warning" if taxonomy is not None else "info",
+                hint="pass the full NUCC code set (CLI: --taxonomy nucc_taxonomy.csv)",
+            )
+        providers = _taxonomy.join_taxonomy(providers, code_set, code_col="taxonomy_code")
+    report.raise_if_needed(strict=strict)
+    _log_summary("providers", providers, report)
+    providers.attrs["report"] = report
+    providers.attrs["name"] = report.name
+    return providers
+
+
+def _parse_bool(values: pd.Series, *, report: ValidationReport, column: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("boolean")
+    text = values.astype("str").where(values.notna()).str.strip().str.lower()
+    result = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    result[text.isin(_TRUE).to_numpy()] = True
+    result[text.isin(_FALSE).to_numpy()] = False
+    unknown = text.notna() & ~text.isin(_TRUE | _FALSE)
+    if unknown.any():
+        report.add(
+            "not_boolean",
+            "the value is not yes/no (treated as missing)",
+            column=column,
+            rows=values.index[unknown.to_numpy()],
+            examples=values[unknown].head(3),
+            hint="use true/false, yes/no or 1/0",
+        )
+    return result
