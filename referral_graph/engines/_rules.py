@@ -27,6 +27,8 @@ import pandas as pd
 
 from referral_graph import io as _io
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
+from referral_graph.io._columns import _resolve_columns
+from referral_graph.io._files import _looks_headerless, _sniff_delimiter
 from referral_graph.npi import npi_flags
 from referral_graph.validate import (
     MAX_ROWS_SHOWN,
@@ -148,7 +150,7 @@ def _sniff_csv(
     text = sample.decode("latin-1" if encoding == "latin-1" else "utf-8-sig", errors="replace")
     first_line = text.split("\n", 1)[0].rstrip("\r")
     if delimiter is None:
-        delimiter = _io._sniff_delimiter(first_line)
+        delimiter = _sniff_delimiter(first_line)
         if delimiter != ",":
             notes.append(("delimiter", f"delimiter detected: {delimiter!r}"))
     elif len(delimiter) != 1:
@@ -156,7 +158,7 @@ def _sniff_csv(
             f"The 'delimiter' parameter must be one character. Got {delimiter!r} instead."
         )
     fields = next(csv.reader([first_line], delimiter=delimiter), [])
-    header = not _io._looks_headerless(fields)
+    header = not _looks_headerless(fields)
     if header:
         columns = [c.strip().lstrip("\ufeff") for c in fields]
     elif names is not None:
@@ -180,7 +182,7 @@ def _resolve_event_columns(
         report=ValidationReport(name=name),
         delimiter=delimiter,
     )
-    return _io._resolve_columns(
+    return _resolve_columns(
         raw,
         _io.EVENT_ALIASES,
         explicit,

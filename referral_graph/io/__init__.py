@@ -49,12 +49,9 @@ from referral_graph.io._columns import ACTIVITY_ALIASES as ACTIVITY_ALIASES
 from referral_graph.io._columns import EDGE_ALIASES as EDGE_ALIASES
 from referral_graph.io._columns import EVENT_ALIASES as EVENT_ALIASES
 from referral_graph.io._columns import PROVIDER_ALIASES as PROVIDER_ALIASES
-from referral_graph.io._columns import _resolve_columns as _resolve_columns
 from referral_graph.io._files import NULL_VALUES as NULL_VALUES
 from referral_graph.io._files import NpiMode as NpiMode
 from referral_graph.io._files import PathOrFrame as PathOrFrame
-from referral_graph.io._files import _looks_headerless as _looks_headerless
-from referral_graph.io._files import _sniff_delimiter as _sniff_delimiter
 
 __all__ = [
     "EDGE_LAYOUTS",
