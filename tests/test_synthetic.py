@@ -493,3 +493,22 @@ def test_parameter_errors(kwargs, message) -> None:
 def test_write_market_rejects_unknown_format(tmp_path, small: Market) -> None:
     with pytest.raises(ParameterError, match="The 'format' parameter of write_market"):
         write_market(small, tmp_path, format="xlsx")  # type: ignore[arg-type]
+
+
+def test_write_market_gzip_is_reproducible_and_files_follow_the_umask(tmp_path, small) -> None:
+    """Two writes give the same bytes (no temporary name or time in the gzip header), and the
+    files get the mode of any new file under the umask (the temporary file's 0600 is not kept).
+    """
+    import os
+    import stat
+
+    first = write_market(small, tmp_path / "a", compress=True)
+    second = write_market(small, tmp_path / "b", compress=True)
+    for name, path in first.items():
+        assert path.read_bytes() == second[name].read_bytes(), name
+    umask = os.umask(0o022)
+    try:
+        plain = write_market(small, tmp_path / "c")
+    finally:
+        os.umask(umask)
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in plain.values())

@@ -205,6 +205,8 @@ True
 from __future__ import annotations
 
 import contextlib
+import gzip
+import io
 import logging
 import os
 import tempfile
@@ -599,13 +601,24 @@ def _write_atomic(table: pd.DataFrame, path: Path, fmt: str, compress: bool) -> 
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        if fmt == "csv":
-            compression: Any = {"method": "gzip", "mtime": 0} if compress else None
-            table.to_csv(tmp, index=False, date_format="%Y-%m-%d", compression=compression)
+        if fmt == "csv" and compress:
+            # gzip with no file name and mtime 0 in its header: the same bytes on every run
+            # (pandas' gzip would store the temporary file's random name)
+            with (
+                open(tmp, "wb") as raw,
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed,
+                io.TextIOWrapper(packed, encoding="utf-8", newline="") as text,
+            ):
+                table.to_csv(text, index=False, date_format="%Y-%m-%d")
+        elif fmt == "csv":
+            table.to_csv(tmp, index=False, date_format="%Y-%m-%d")
         else:
             table.to_parquet(tmp, index=False, compression="zstd" if compress else "snappy")
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        umask = os.umask(0)  # mkstemp makes the file 0600; give it the mode of any new file
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
