@@ -27,6 +27,10 @@ from referral_graph.churn import (
     churn_labels,
     fit_churn_model,
 )
+from referral_graph.churn._columns import _month_numbers
+from referral_graph.churn._metrics import _hits_at_k, _metrics
+from referral_graph.churn._options import _Options
+from referral_graph.churn._reasons import _Context, _reason_text
 from referral_graph.exceptions import (
     InsufficientDataError,
     NotFittedError,
@@ -644,8 +648,8 @@ def test_calibration_table() -> None:
 
 def test_precision_at_k_breaks_ties_in_expectation() -> None:
     y = np.array([True, False, False, False])
-    assert churn._hits_at_k(y, np.ones(4), 2) == pytest.approx(0.5)
-    assert churn._hits_at_k(y, np.array([4.0, 3.0, 3.0, 1.0]), 2) == pytest.approx(1.0)
+    assert _hits_at_k(y, np.ones(4), 2) == pytest.approx(0.5)
+    assert _hits_at_k(y, np.array([4.0, 3.0, 3.0, 1.0]), 2) == pytest.approx(1.0)
 
 
 # ----------------------------------------------------------------------------- backtest
@@ -774,10 +778,10 @@ def test_at_risk_reasons_are_words_without_small_counts() -> None:
     assert flagged["reasons"].map(lambda t: isinstance(t, str) and len(t) > 10).all()
     assert flagged["reasons"].str.contains("Dr ").all()  # names, not ids
     assert risk["reasons"].dropna().map(_no_small_counts).all()
-    text = churn._reason_text(
+    text = _reason_text(
         "volume",
         {"baseline_referrals": 7.0, "log_baseline_rate": np.log(7 / 12)},
-        churn._Context("Dr A", "Dr B", None, None, {"log_baseline_rate": 0.0}, churn._Options()),
+        _Context("Dr A", "Dr B", None, None, {"log_baseline_rate": 0.0}, _Options()),
     )
     assert text is not None and "<11 referrals" in text and "7" not in text
 
@@ -920,7 +924,7 @@ def test_ranking_metrics_match_scikit_learn() -> None:
             score[rng.random(n) < 0.1] = np.nan
         if trial % 5 == 0:
             score[rng.random(n) < 0.05] = np.inf
-        got = churn._metrics(y, score, [5], proba=False)
+        got = _metrics(y, score, [5], proba=False)
         s = np.where(np.isnan(score), -np.inf, score)
         finite = np.where(
             np.isinf(s),
@@ -929,7 +933,7 @@ def test_ranking_metrics_match_scikit_learn() -> None:
         )
         assert got["roc_auc"] == pytest.approx(roc_auc_score(y, finite), abs=1e-12)
         assert got["pr_auc"] == pytest.approx(average_precision_score(y, finite), abs=1e-12)
-        assert got["precision_at_5"] * min(5, n) == pytest.approx(churn._hits_at_k(y, score, 5))
+        assert got["precision_at_5"] * min(5, n) == pytest.approx(_hits_at_k(y, score, 5))
 
 
 def test_a_model_that_only_predicts_gives_the_same_probabilities() -> None:
@@ -1007,8 +1011,8 @@ def test_month_numbers_of_dates_near_and_far_apart() -> None:
     dates = ["1969-12-31 23:59", "1970-01-01 00:00", "2024-02-29 12:00", "1900-03-01 00:00"]
     near = pd.Series(pd.to_datetime(dates))
     expected = (near.dt.year * 12 + near.dt.month - 1).tolist()
-    assert churn._month_numbers(near, "month").tolist() == expected
+    assert _month_numbers(near, "month").tolist() == expected
     far = pd.Series(np.array(["0100-05-17", "9000-01-31T23:00"], dtype="datetime64[s]"))
-    assert churn._month_numbers(far, "month").tolist() == [100 * 12 + 4, 9000 * 12]
+    assert _month_numbers(far, "month").tolist() == [100 * 12 + 4, 9000 * 12]
     aware = near.dt.tz_localize("America/Chicago")
-    assert churn._month_numbers(aware, "month").tolist() == expected
+    assert _month_numbers(aware, "month").tolist() == expected

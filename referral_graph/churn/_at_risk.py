@@ -1,0 +1,247 @@
+"""The at-risk list: the active ties ranked by expected loss, with reasons (:func:`at_risk`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from referral_graph._checks import check_float, check_int
+from referral_graph.churn._features import FEATURE_COLUMNS, _features_at, _totals
+from referral_graph.churn._inputs import _labelled_slice, _model_inputs
+from referral_graph.churn._labels import _active
+from referral_graph.churn._model import ChurnModel
+from referral_graph.churn._options import FloatArray, _Options, _parse_cutoffs
+from referral_graph.churn._panel import PreparedPanel, _check_cutoff, _prepared
+from referral_graph.churn._reasons import _Context, _explain, _gainers
+from referral_graph.churn._training import _fit_on
+from referral_graph.exceptions import InsufficientDataError, ParameterError
+
+#: The package's logger (records keep the name they had when churn was one module).
+logger = logging.getLogger("referral_graph.churn")
+
+
+def at_risk(
+    panel: pd.DataFrame | PreparedPanel,
+    *,
+    cutoff: str | pd.Timestamp | None = None,
+    horizon: int = 3,
+    model: ChurnModel | None = None,
+    providers: pd.DataFrame | None = None,
+    focus_ids: Iterable[str] | None = None,
+    capacity: int = 25,
+    threshold: float | None = None,
+    amounts: bool = True,
+    baseline_months: int = 12,
+    min_referrals: int = 6,
+    churn_fraction: float = 0.25,
+    random_state: int | None = 0,
+    explain_top: int = 1000,
+    columns: Mapping[str, str] | None = None,
+    data_end: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Rank the active ties by expected loss, with reasons, as of a cutoff.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame or PreparedPanel
+        The edge panel. Prepared (:class:`PreparedPanel`), the tie matrix is
+        built once and the training cutoffs' model inputs are kept for later
+        calls (such as :func:`backtest`); `providers` then come from it.
+    cutoff : str or Timestamp, optional
+        A month start; default: the month after the data's last month (as of
+        the end of the data).
+    horizon : int, default 3
+        Months ahead.
+    model : ChurnModel, optional
+        A model fitted on :data:`FEATURE_COLUMNS` (e.g. by
+        :func:`fit_churn_model` with the same definitions); by default one is
+        fitted on the labelled cutoffs whose horizon ends before `cutoff`.
+    providers : pandas.DataFrame, optional
+        ``id``, ``name``, ``specialty``, ``organization``: names in the
+        reasons, shares within specialty, competitors by organisation.
+    focus_ids : iterable of str, optional
+        Keep only ties *into* these providers (e.g. your organisation's).
+    capacity : int, default 25
+        Number of ties flagged (the top by expected loss) when `threshold` is
+        not given.
+    threshold : float, optional
+        Flag every tie with ``risk >= threshold`` instead.
+    amounts : bool, default True
+        Add ``at_stake_amount`` and ``expected_loss_amount`` when the panel
+        has ``amount``.
+    baseline_months, min_referrals, churn_fraction
+        The definitions in the module docstring.
+    random_state : int, optional
+        Seed of the model fitted when `model` is None.
+    explain_top : int, default 1000
+        Reasons are written for the flagged ties and the top `explain_top`
+        ties by expected loss; other rows get a missing value.
+    columns : mapping, optional
+        Panel column names by role.
+    data_end : str or Timestamp, optional
+        The data's last month (a month start), when it is later than the
+        panel's last row (months with no referral at all); default: the month
+        of the last row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Ranked by expected loss: ``rank``, ``source``, ``target`` (and
+        ``source_name``, ``target_name`` with providers), ``cutoff``,
+        ``risk`` (probability of churn in the horizon), ``at_stake``
+        (baseline rate x horizon: referrals expected without churn),
+        ``at_stake_amount`` (when amounts exist), ``expected_loss`` (risk x
+        at stake), ``expected_loss_amount``, ``reasons`` (str; counts below 11
+        are written "<11") and ``flagged`` (bool).
+
+    Raises
+    ------
+    InsufficientDataError
+        If no tie is active at the cutoff, or there is too little history to
+        fit a model.
+
+    Notes
+    -----
+    Features at `cutoff` are computed for the listed ties only (those into
+    `focus_ids`); a tie's features depend on its own months and on the
+    cutoff's totals per referrer, receiver and market, which cover every tie.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(3)
+    >>> months = pd.date_range("2023-01-01", periods=20, freq="MS")
+    >>> rows = [(f"S{i}", f"T{i % 7}", m, int(rng.poisson(2 if i % 4 or k < 12 + i % 8 else 0.1)))
+    ...         for i in range(200) for k, m in enumerate(months)]
+    >>> p = pd.DataFrame(rows, columns=["source", "target", "month", "referrals"])
+    >>> risk = at_risk(p[p["referrals"] > 0], capacity=5)
+    >>> int(risk["flagged"].sum()), risk["cutoff"].iloc[0].strftime("%Y-%m")
+    (5, '2024-09')
+    >>> bool(risk.loc[risk["flagged"], "reasons"].str.len().gt(0).all())
+    True
+    """
+    fn = "at_risk"
+    opts = _Options.make(
+        fn,
+        baseline_months=baseline_months,
+        min_referrals=min_referrals,
+        horizon=horizon,
+        churn_fraction=churn_fraction,
+        recent_months=3,
+    )
+    capacity = check_int(capacity, "capacity", fn, low=0, high=100_000_000)
+    explain_top = check_int(explain_top, "explain_top", fn, low=0, high=100_000_000)
+    if threshold is not None:
+        threshold = check_float(threshold, "threshold", fn, low=0.0, high=1.0)
+    if model is not None and not isinstance(model, ChurnModel):
+        raise ParameterError(
+            "The 'model' parameter of at_risk must be a fitted ChurnModel or None. "
+            f"Got {type(model).__name__} instead."
+        )
+    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
+    ties = prepared._ties
+    ci = (
+        ties.n_months
+        if cutoff is None
+        else ties.cutoff_index(_parse_cutoffs(cutoff, fn, "cutoff")[0])
+    )
+    _check_cutoff(ties, ci, opts, labels=False)
+    stamp = ties.month_of(ci)
+    totals = _totals(ties, ci, opts)
+    idx = _active(ties, ci, opts, totals.tie_base)
+    if len(idx) == 0:
+        raise InsufficientDataError(
+            f"No tie is active at {stamp.date()} (>= {opts.min_referrals} referrals in the "
+            f"{opts.baseline_months} months before)."
+        )
+    if model is None:
+        train_cis = list(range(opts.baseline_months, ci - opts.horizon + 1))
+        if not train_cis:
+            raise InsufficientDataError(
+                f"Fitting a model needs {opts.baseline_months + opts.horizon} months of data "
+                f"before the cutoff {stamp.date()}; pass a fitted model= instead."
+            )
+        slices = [_labelled_slice(prepared, c, opts) for c in train_cis]
+        template = ChurnModel(random_state=random_state)
+        model, _ = _fit_on(
+            slices, template, 200_000, np.random.default_rng(random_state), frame=True
+        )
+        del slices
+    else:
+        model._check_fitted()
+        names_in = list(getattr(model, "feature_names_in_", []))
+        if names_in and names_in != list(FEATURE_COLUMNS):
+            raise ParameterError(
+                "The 'model' parameter of at_risk must be fitted on FEATURE_COLUMNS "
+                "(e.g. by fit_churn_model)."
+            )
+    if focus_ids is not None:
+        focus = {str(i) for i in ([focus_ids] if isinstance(focus_ids, str) else focus_ids)}
+        pos = pd.Index(ties.ids).get_indexer(pd.Index(sorted(focus), dtype=object))
+        is_focus = np.zeros(len(ties.ids), dtype=bool)
+        is_focus[pos[pos >= 0]] = True
+        idx = idx[is_focus[ties.tgt[idx]]]
+    # Features of the ties listed only (each tie's features need the totals, not the others).
+    idx, values = _features_at(ties, ci, opts, idx=idx, totals=totals)
+    x_now = pd.DataFrame(_model_inputs(values, len(idx)), columns=list(FEATURE_COLUMNS))
+    risk = model.predict_proba(x_now)[:, -1] if len(idx) else np.zeros(0)
+    at_stake = values["baseline_rate"] * opts.horizon
+    out = pd.DataFrame(
+        {
+            "source": pd.array(ties.ids[ties.src[idx]], dtype="str"),
+            "target": pd.array(ties.ids[ties.tgt[idx]], dtype="str"),
+        }
+    )
+    if prepared.providers is not None:
+        out["source_name"] = pd.array(ties.names[ties.src[idx]], dtype="str")
+        out["target_name"] = pd.array(ties.names[ties.tgt[idx]], dtype="str")
+    out["cutoff"] = np.full(len(idx), stamp.to_datetime64(), dtype="datetime64[ns]")
+    out["risk"] = risk
+    out["at_stake"] = at_stake
+    show_amount = amounts and ties.has_amount
+    if show_amount:
+        out["at_stake_amount"] = values["baseline_amount"] / opts.baseline_months * opts.horizon
+    out["expected_loss"] = risk * at_stake
+    if show_amount:
+        out["expected_loss_amount"] = risk * out["at_stake_amount"].to_numpy()
+    order = np.lexsort((-risk, -out["expected_loss"].to_numpy()))
+    out = out.iloc[order].reset_index(drop=True)
+    idx = idx[order]
+    if threshold is None:
+        flagged = np.arange(len(out)) < capacity
+    else:
+        flagged = out["risk"].to_numpy() >= threshold
+    n_explain = min(
+        len(out), max(explain_top, int(np.flatnonzero(flagged).max()) + 1 if flagged.any() else 0)
+    )
+    reasons: list[Any] = [pd.NA] * len(out)
+    if n_explain:
+        explained = order[:n_explain]
+        contrib: FloatArray | None = None
+        if model.n_features_in_ == len(FEATURE_COLUMNS) and len(model.classes_) == 2:
+            contrib = model.contributions(x_now.iloc[explained])
+        ref = dict(zip(FEATURE_COLUMNS, model.reference_.tolist(), strict=False))
+        gainers = _gainers(ties, totals, opts, idx[:n_explain])
+        columns_of = {key: arr[explained].tolist() for key, arr in values.items()}
+        for i in range(n_explain):
+            spec = ties.specialty[ties.tgt[idx[i]]] if ties.by_specialty else None
+            ctx = _Context(
+                src=str(ties.names[ties.src[idx[i]]]),
+                tgt=str(ties.names[ties.tgt[idx[i]]]),
+                spec=None if spec is None else str(spec),
+                gainer=gainers[i],
+                ref=ref,
+                opts=opts,
+            )
+            v = {key: float(col[i]) for key, col in columns_of.items()}
+            reasons[i] = _explain(None if contrib is None else contrib[i], v, ctx)
+    out["reasons"] = pd.array(reasons, dtype="str")
+    out["flagged"] = flagged
+    out.insert(0, "rank", np.arange(1, len(out) + 1, dtype=np.int64))
+    logger.info(
+        "At-risk list at %s: %s ties, %s flagged", stamp.date(), f"{len(out):,}", int(flagged.sum())
+    )
+    return out

@@ -1,0 +1,197 @@
+"""The rolling-origin backtest of the model against the rule baselines (:func:`backtest`)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from referral_graph._checks import check_int
+from referral_graph.churn._inputs import _labelled_slice
+from referral_graph.churn._metrics import _metrics
+from referral_graph.churn._model import ChurnModel
+from referral_graph.churn._options import FloatArray, _Options
+from referral_graph.churn._panel import PreparedPanel, _prepared
+from referral_graph.churn._training import _fit_on, _make_model
+from referral_graph.exceptions import InsufficientDataError
+
+#: The package's logger (records keep the name they had when churn was one module).
+logger = logging.getLogger("referral_graph.churn")
+
+
+def backtest(
+    panel: pd.DataFrame | PreparedPanel,
+    *,
+    n_cutoffs: int = 6,
+    horizon: int = 3,
+    k: Sequence[int] = (25, 100),
+    model: str | ChurnModel = "logistic",
+    random_state: int | None = 0,
+    baseline_months: int = 12,
+    min_referrals: int = 6,
+    churn_fraction: float = 0.25,
+    providers: pd.DataFrame | None = None,
+    C: float = 1.0,  # noqa: N803
+    calibration: str | None = "sigmoid",
+    max_train_samples: int | None = 200_000,
+    per_cutoff: bool = False,
+    columns: Mapping[str, str] | None = None,
+    data_end: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Rolling-origin backtest of the churn model against the rule baselines.
+
+    For each of the last `n_cutoffs` labelled cutoffs that have training data,
+    the model is fitted on the labelled cutoffs whose horizon ends before the
+    test cutoff (``train + horizon <= test``: every training label was
+    observable at the test cutoff) and scores the test cutoff's active ties.
+    The rules of :data:`RULES` score the same ties.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame or PreparedPanel
+        The edge panel. Prepared (:class:`PreparedPanel`), the tie matrix and
+        the model inputs of its cutoffs are shared with other calls (such as
+        :func:`at_risk` before).
+    n_cutoffs : int, default 6
+        Number of test cutoffs (the latest ones).
+    horizon, baseline_months, min_referrals, churn_fraction
+        The definitions in the module docstring.
+    k : sequence of int, default (25, 100)
+        Sizes of the lists for precision@k and recall@k.
+    model : {"logistic", "gbm"} or ChurnModel, default "logistic"
+        The classifier.
+    random_state : int, optional
+        Seed of the training-row sampling and the model.
+    providers : pandas.DataFrame, optional
+        As in :func:`churn_features`.
+    C, calibration : optional
+        Passed to :class:`ChurnModel`.
+    max_train_samples : int or None, default 200,000
+        Training rows per fit (sampled at random), None for all.
+    per_cutoff : bool, default False
+        Return one row per (method, cutoff) instead of the averages.
+    columns : mapping, optional
+        Panel column names by role.
+    data_end : str or Timestamp, optional
+        The data's last month (a month start), when it is later than the
+        panel's last row (months with no referral at all); default: the month
+        of the last row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method (``model``, then the rules): ``method``,
+        ``roc_auc``, ``pr_auc``, ``precision_at_{k}``, ``recall_at_{k}`` for
+        each k, ``top_decile_lift`` (precision in the top 10 % / base rate),
+        ``brier`` (model only; missing for rules, which have no
+        probabilities), each averaged over the test cutoffs, and
+        ``n_cutoffs``. With ``per_cutoff=True``: ``method``, ``cutoff``,
+        ``n_train``, ``n_ties``, ``n_churned``, ``base_rate`` and the metrics.
+
+    Raises
+    ------
+    InsufficientDataError
+        If no test cutoff has an earlier labelled cutoff to train on (the
+        panel needs at least ``baseline_months + 2 * horizon`` months).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(2)
+    >>> months = pd.date_range("2023-01-01", periods=20, freq="MS")
+    >>> rows = [(f"S{i}", f"T{i % 7}", m, int(rng.poisson(2 if i % 4 or k < 12 + i % 5 else 0.1)))
+    ...         for i in range(200) for k, m in enumerate(months)]
+    >>> p = pd.DataFrame(rows, columns=["source", "target", "month", "referrals"])
+    >>> bt = backtest(p[p["referrals"] > 0], n_cutoffs=2, k=(10,))
+    >>> bt["method"].tolist()
+    ['model', 'lapsed_60d', 'trend_down_50', 'share_down']
+    >>> bool(bt.loc[0, "roc_auc"] > 0.6), list(bt.columns[:4])
+    (True, ['method', 'roc_auc', 'pr_auc', 'precision_at_10'])
+    """
+    fn = "backtest"
+    opts = _Options.make(
+        fn,
+        baseline_months=baseline_months,
+        min_referrals=min_referrals,
+        horizon=horizon,
+        churn_fraction=churn_fraction,
+        recent_months=3,
+    )
+    n_cutoffs = check_int(n_cutoffs, "n_cutoffs", fn, low=1, high=120)
+    ks = [k] if isinstance(k, int) else list(k)
+    for kk in ks:
+        check_int(kk, "k", fn, low=1, high=100_000_000)
+    if max_train_samples is not None:
+        check_int(max_train_samples, "max_train_samples", fn, low=10, high=1_000_000_000)
+    template = _make_model(model, C=C, calibration=calibration, random_state=random_state)
+    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
+    ties = prepared._ties
+    nb, h = opts.baseline_months, opts.horizon
+    labelled = list(range(nb, ties.n_months - h + 1))
+    eligible = [ci for ci in labelled if ci - h >= nb]
+    tests = eligible[-n_cutoffs:]
+    if not tests:
+        raise InsufficientDataError(
+            f"The panel covers {ties.n_months} month(s); a backtest needs at least "
+            f"{nb + 2 * h} ({nb} baseline + {h} horizon to train + {h} horizon to test)."
+        )
+    if len(tests) < n_cutoffs:
+        logger.info("Backtest: only %s test cutoff(s) have earlier training data", len(tests))
+    rng = np.random.default_rng(random_state)
+    rows: list[dict[str, Any]] = []
+    for ci in tests:
+        train = [_labelled_slice(prepared, c, opts) for c in range(nb, ci - h + 1)]
+        test = _labelled_slice(prepared, ci, opts)
+        y_train = np.concatenate([s.y for s in train if s.y is not None])
+        y_test = np.asarray(test.y)
+        cutoff = ties.month_of(ci)
+        scores: dict[str, FloatArray] = {}
+        if 0 < int(y_train.sum()) < len(y_train) and len(test.idx):
+            fitted, picked = _fit_on(
+                train, clone(template), max_train_samples, rng, frame=False, explain=False
+            )
+            n_train = sum(len(r) for _, r in picked)
+            scores["model"] = fitted.predict_proba(test.x)[:, 1]
+        else:
+            n_train = len(y_train)
+            logger.info("Backtest %s: training labels hold one class; model skipped", cutoff.date())
+            scores["model"] = np.full(len(test.idx), math.nan)
+        scores.update(test.rules)
+        for method, score in scores.items():
+            row: dict[str, Any] = {
+                "method": method,
+                "cutoff": cutoff,
+                "n_train": n_train,
+                "n_ties": len(y_test),
+                "n_churned": int(y_test.sum()),
+                "base_rate": float(y_test.mean()) if len(y_test) else math.nan,
+            }
+            if np.isnan(score).all():
+                row.update(
+                    {key: math.nan for key in _metrics(y_test[:0], score[:0], ks, proba=True)}
+                )
+            else:
+                row.update(_metrics(y_test, score, ks, proba=method == "model"))
+            rows.append(row)
+        logger.info(
+            "Backtest %s: %s ties, churn rate %.1f %%",
+            cutoff.date(),
+            f"{len(y_test):,}",
+            100 * float(y_test.mean()) if len(y_test) else 0.0,
+        )
+    table = pd.DataFrame(rows)
+    table["cutoff"] = table["cutoff"].astype("datetime64[ns]")
+    if per_cutoff:
+        return table
+    metric_cols = [
+        c
+        for c in table.columns
+        if c not in ("method", "cutoff", "n_train", "n_ties", "n_churned", "base_rate")
+    ]
+    summary = table.groupby("method", sort=False)[metric_cols].mean().reset_index()
+    summary["n_cutoffs"] = len(tests)
+    return summary
