@@ -19,11 +19,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "referral_graph"
 #: Longest module allowed (lines); a module past it holds more than one job.
 MAX_LINES = 1_000
 
-#: Modules still longer than MAX_LINES while issue 18's split is under way; each is
-#: expected to fail the length test (strict), so the list can only shrink.
-STILL_LONG = {
-}
-
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
@@ -192,15 +187,7 @@ def test_no_module_borrows_a_private_name() -> None:
     assert borrowed == []
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="not split yet"))
-        if m in STILL_LONG
-        else m
-        for m in sorted(MODULES)
-    ],
-)
+@pytest.mark.parametrize("module", sorted(MODULES))
 def test_modules_are_short(module: str) -> None:
     """Each module holds one job; past :data:`MAX_LINES` lines it holds several."""
     lines = MODULES[module].read_text(encoding="utf-8").count("\n")
