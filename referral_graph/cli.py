@@ -406,6 +406,18 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
     return 0
 
 
+def _margins_text(margins: Any) -> str:
+    """The model against the best rule on each measure, in lines a person reads."""
+    lines = ["The model against the best simple rule on your data (margin: model - rule):"]
+    for row in margins.itertuples(index=False):
+        verdict = "model ahead" if row.margin > 0 else "rule ahead or equal"
+        lines.append(
+            f"  {row.measure:<18} model {row.model:.3f}  best rule {row.best_rule} "
+            f"{row.rule:.3f}  margin {row.margin:+.3f}  ({verdict})"
+        )
+    return "\n".join(lines)
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     from referral_graph import churn
 
@@ -431,6 +443,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         "display.width", 200, "display.max_columns", 50, "display.float_format", "{:.3f}".format
     ):
         print(table.to_string(index=False))
+    print()
+    print(_margins_text(churn.rule_margins(table)))
     if args.out:
         from referral_graph.io import write_table
 

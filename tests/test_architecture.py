@@ -266,6 +266,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "churn_features",
         "churn_labels",
         "fit_churn_model",
+        "rule_margins",
     ],
     "referral_graph.cli": ["build_parser", "main"],
     "referral_graph.communities": ["community_summary", "detect_communities", "modularity"],

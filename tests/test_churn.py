@@ -430,7 +430,14 @@ def test_other_column_names_and_event_rows_give_the_same_features() -> None:
     events = events.assign(month=events["month"] + pd.Timedelta(days=9)).rename(
         columns={"month": "date"}
     )
-    pd.testing.assert_frame_equal(churn_features(events, "2023-03-01"), expected)
+    from_events = churn_features(events, "2023-03-01")
+    # Dated events give recency in days: every referral on the 10th, against mid-month (the
+    # 15th) for a panel of month starts, so the last referral is 5 days further back; the usual
+    # gap (first to last referral, over the gaps between them) is the same.
+    days = ["days_since_last", "days_vs_gap", "lapse_surprise"]
+    pd.testing.assert_frame_equal(from_events.drop(columns=days), expected.drop(columns=days))
+    assert (from_events["days_since_last"] == expected["days_since_last"] + 5).all()
+    pd.testing.assert_series_equal(from_events["usual_gap_days"], expected["usual_gap_days"])
 
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -666,7 +673,7 @@ BACKTEST_COLUMNS = [
     "brier",
     "n_cutoffs",
 ]
-RULE_NAMES = ["lapsed_60d", "trend_down_50", "share_down"]
+RULE_NAMES = ["days_since_last", "days_vs_gap", "volume_drop", "share_drop"]
 
 
 @cache
@@ -696,7 +703,7 @@ def test_model_beats_every_rule_on_a_simulated_history() -> None:
 def test_backtest_per_cutoff_and_errors() -> None:
     panel, _ = simulate_panel(n_sources=120, seed=4, n_months=20)
     table = backtest(panel, n_cutoffs=2, k=(10,), per_cutoff=True)
-    assert table["cutoff"].nunique() == 2 and len(table) == 8
+    assert table["cutoff"].nunique() == 2 and len(table) == 2 * (1 + len(RULE_NAMES))
     assert {"n_train", "n_ties", "n_churned", "base_rate", "precision_at_10"} <= set(table)
     with pytest.raises(InsufficientDataError, match="at least 18"):
         backtest(panel[panel["month"] < "2023-05-01"])
@@ -723,9 +730,10 @@ def test_model_trained_on_one_history_transfers_to_another() -> None:
     y = churn_labels(panel, cutoff)["churned"].to_numpy()
     auc_model = roc_auc_score(y, model.predict_proba(f[list(FEATURE_COLUMNS)])[:, 1])
     rules = {
-        "lapsed_60d": f["months_since_last"],
-        "trend_down_50": f["trend_drop"],
-        "share_down": f["share_baseline"] - f["share_recent"].fillna(0),
+        "days_since_last": f["days_since_last"],
+        "days_vs_gap": f["days_since_last"] / f["usual_gap_days"],
+        "volume_drop": -f["recent_vs_baseline"],
+        "share_drop": f["share_baseline"] - f["share_recent"].fillna(0),
     }
     for name, score in rules.items():
         assert auc_model > roc_auc_score(y, score), name

@@ -531,7 +531,8 @@ def test_backtest_figures_are_current(workdir: Path) -> None:
     )
     (command,) = _commands(block)
     printed = _run_cli(command[1:], block.where())
-    lines = [line.split() for line in printed.splitlines() if line.strip()]
+    table_text = printed.strip().split("\n\n")[0]  # the table; the margins follow it
+    lines = [line.split() for line in table_text.splitlines() if line.strip()]
     produced = pd.DataFrame(lines[1:], columns=lines[0]).set_index("method")
     quoted = _markdown_table(text, "<!-- backtest-table -->").set_index("method")
     assert list(quoted.index) == list(produced.index)

@@ -58,15 +58,16 @@ scale. Model features (:data:`FEATURE_COLUMNS`):
     seasonality-adjusted trend: smoothed log ratio of the recent months to the
     same months a year earlier; missing (and ``yoy_available`` 0) when the data
     do not reach back that far.
-``months_since_last``
-    complete months without a referral just before the cutoff (0 when the tie
-    had a referral in month ``c-1``; 2 means the tie has lapsed for at least
-    about 60 days).
-``lapse_vs_gap``
-    log of (``months_since_last`` + 1) / usual gap, where the usual gap is the
-    median distance in months between consecutive active months over the last
-    ``2 * baseline_months`` months (1 for a tie active every month); a tie
-    with a single active month uses its tenure. Clipped to [-4, 4].
+``days_since_last``
+    days from the tie's last referral to the cutoff: exact with the panel's
+    ``last_day`` (every engine writes it; dated event rows give it too); a
+    panel of month starts (an edge file with a period column) counts
+    referrals as made mid-month.
+``days_vs_gap``
+    log of ``days_since_last`` / the usual gap in days, the mean distance
+    between consecutive referrals over the last ``2 * baseline_months``
+    months, ``(last date - first date) / (referrals - 1)`` (the window's
+    length for a single referral; at least one day). Clipped to [-4, 4].
 ``volatility``
     coefficient of variation of the baseline monthly counts (0 to 4).
 ``log_tenure``
@@ -96,10 +97,11 @@ scale. Model features (:data:`FEATURE_COLUMNS`):
     ``wait_days``) in the baseline window, and the log ratio of the recent
     to the baseline wait (missing when the data have no wait).
 ``lapse_surprise``
-    the referrals the tie would have sent during its current lapse at its rate
-    before the lapse (``-log P(silence)`` for a Poisson count), capped at 25:
-    a two-month silence is nothing for a tie with one referral every other
-    month and alarming for one with ten a month.
+    the referrals the tie would have sent, at its monthly rate before the
+    lapse, in the part of its current silence beyond one usual gap
+    (``-log P(silence)`` for a Poisson count), capped at 25: a two-month
+    silence is nothing for a tie with one referral every other month and
+    alarming for one with ten a month.
 ``drop_surprise``
     -log P(N <= recent referrals) for N ~ Poisson(prior rate x recent months),
     clipped to [0, 25]: how unusual the recent volume is given the 9 months
@@ -112,7 +114,10 @@ scale. Model features (:data:`FEATURE_COLUMNS`):
 
 Descriptive columns (not used by the model) are also returned:
 ``baseline_referrals``, ``recent_referrals``, ``baseline_rate``,
-``usual_gap``, ``tenure``, ``trend_drop`` (1 - recent rate / prior rate),
+``months_since_last`` (complete months without a referral just before the
+cutoff), ``usual_gap`` (the median distance in months between active months),
+``lapse_vs_gap`` (``log((months_since_last + 1) / usual_gap)``),
+``usual_gap_days``, ``tenure``, ``trend_drop`` (1 - recent rate / prior rate),
 ``share_recent`` (unsmoothed), ``referrer_baseline``, ``referrer_recent``,
 ``reciprocal_referrals`` and ``baseline_amount`` (when the panel has
 ``amount``).
@@ -128,16 +133,18 @@ once, on at most ``max_train_samples`` rows drawn at random. :func:`backtest`
 evaluates it by rolling origin: for each test cutoff ``t`` the model is
 trained only on the labelled cutoffs ``c`` with ``c + horizon <= t`` (their
 horizon ended before ``t``, so every training label was observable at ``t``)
-and is compared on the ties active at ``t`` with three rules:
+and is compared on the ties active at ``t`` with four rules:
 
-* ``lapsed_60d``: flags ``months_since_last >= 2`` (no referral for at least
-  about 60 days); its score is the estimated days since the last referral,
-  ``30.44 * months_since_last + 15`` (mid-month).
-* ``trend_down_50``: flags a recent rate at least 50 % below the prior 9
-  months' rate; score: the drop ``1 - recent rate / prior rate``.
-* ``share_down``: flags a fall in the tie's share of the source's
-  referrals; score: baseline share - recent share (0 when the source sent
-  nothing recently).
+* ``days_since_last``: the days since the tie's last referral;
+* ``days_vs_gap``: those days divided by the tie's usual gap in days;
+* ``volume_drop``: ``-recent_vs_baseline``, the fall of the recent rate
+  against the baseline rate;
+* ``share_drop``: baseline share - recent share of the source's referrals
+  (0 recent share when the source sent nothing recently).
+
+Each is a continuous score a liaison could sort the ties by by hand: the
+strongest simple work lists. :func:`rule_margins` names the best rule on each
+measure and the model's margin over it.
 
 Metrics per test cutoff, then averaged: ROC-AUC, PR-AUC (average precision),
 precision@k and recall@k (share of the churned ties found in the top k),
@@ -193,7 +200,7 @@ Examples
 from __future__ import annotations
 
 from referral_graph.churn._at_risk import at_risk
-from referral_graph.churn._backtest import backtest
+from referral_graph.churn._backtest import backtest, rule_margins
 from referral_graph.churn._features import DESCRIPTIVE_COLUMNS, FEATURE_COLUMNS, churn_features
 from referral_graph.churn._labels import churn_cutoffs, churn_labels
 from referral_graph.churn._metrics import calibration_table
@@ -217,4 +224,5 @@ __all__ = [
     "churn_features",
     "churn_labels",
     "fit_churn_model",
+    "rule_margins",
 ]

@@ -18,7 +18,7 @@ from referral_graph.churn._model import ChurnModel
 from referral_graph.churn._options import FloatArray, _Options
 from referral_graph.churn._panel import PreparedPanel, _prepared
 from referral_graph.churn._training import _fit_on, _make_model
-from referral_graph.exceptions import InsufficientDataError
+from referral_graph.exceptions import InsufficientDataError, ParameterError
 
 #: The package's logger (records keep the name they had when churn was one module).
 logger = logging.getLogger("referral_graph.churn")
@@ -108,7 +108,7 @@ def backtest(
     >>> p = pd.DataFrame(rows, columns=["source", "target", "month", "referrals"])
     >>> bt = backtest(p[p["referrals"] > 0], n_cutoffs=2, k=(10,))
     >>> bt["method"].tolist()
-    ['model', 'lapsed_60d', 'trend_down_50', 'share_down']
+    ['model', 'days_since_last', 'days_vs_gap', 'volume_drop', 'share_drop']
     >>> bool(bt.loc[0, "roc_auc"] > 0.6), list(bt.columns[:4])
     (True, ['method', 'roc_auc', 'pr_auc', 'precision_at_10'])
     """
@@ -195,3 +195,71 @@ def backtest(
     summary = table.groupby("method", sort=False)[metric_cols].mean().reset_index()
     summary["n_cutoffs"] = len(tests)
     return summary
+
+
+#: The measures :func:`rule_margins` compares (higher is better for each).
+MARGIN_MEASURES: tuple[str, ...] = (
+    "roc_auc",
+    "pr_auc",
+    "precision_at_25",
+    "precision_at_100",
+    "top_decile_lift",
+)
+
+
+def rule_margins(table: pd.DataFrame, *, measures: Sequence[str] | None = None) -> pd.DataFrame:
+    """The best rule on each measure of a backtest, and the model's margin over it.
+
+    A rule is the strongest sort a liaison could do by hand (:data:`RULES`); the
+    model is worth its place at the top of the at-risk list only where its margin
+    is positive.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The averaged result of :func:`backtest` (one row per method).
+    measures : sequence of str, optional
+        The measures to compare; by default those of :data:`MARGIN_MEASURES` that
+        the table has (``precision_at_{k}`` for the k it was run with).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per measure: ``measure``, ``model``, ``best_rule`` (its name),
+        ``rule`` (its value) and ``margin`` (model - rule; positive: the model is
+        ahead).
+
+    Examples
+    --------
+    >>> bt = pd.DataFrame({"method": ["model", "days_since_last", "volume_drop"],
+    ...                    "roc_auc": [0.74, 0.69, 0.67], "precision_at_25": [0.80, 0.84, 0.88]})
+    >>> m = rule_margins(bt)
+    >>> m[["measure", "best_rule", "margin"]].round(2).values.tolist()
+    [['roc_auc', 'days_since_last', 0.05], ['precision_at_25', 'volume_drop', -0.08]]
+    """
+    if "method" not in table.columns or "model" not in set(table["method"]):
+        raise ParameterError(
+            "The 'table' parameter of rule_margins must be the result of backtest (a "
+            "'method' column with a 'model' row)."
+        )
+    by_method = table.set_index("method")
+    rules = [m for m in by_method.index if m != "model"]
+    if measures is None:
+        wanted = [c for c in table.columns if c in MARGIN_MEASURES or c.startswith("precision_at_")]
+        measures = sorted(set(wanted), key=wanted.index)
+    rows = []
+    for measure in measures:
+        values = by_method.loc[rules, measure].astype(float)
+        best = str(values.idxmax()) if values.notna().any() else None
+        model = float(by_method[measure].astype(float).loc["model"])
+        rule = float(values.max()) if best is not None else math.nan
+        rows.append(
+            {
+                "measure": measure,
+                "model": model,
+                "best_rule": best,
+                "rule": rule,
+                "margin": model - rule,
+            }
+        )
+    return pd.DataFrame(rows, columns=["measure", "model", "best_rule", "rule", "margin"])

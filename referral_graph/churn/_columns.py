@@ -50,6 +50,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "patients": ("patients", "patient_count", "bene_count", "unique_patients", "unique"),
     "amount": ("amount", "revenue", "allowed_amount", "paid_amount", "charge", "charges"),
     "wait": ("average_day_wait", "wait_days", "avg_wait_days", "mean_wait_days", "wait"),
+    # the days of the month of each tie-month's first and last referral (the engines' panel)
+    "first_day": ("first_day",),
+    "last_day": ("last_day",),
 }
 
 #: The providers-table names churn reads: the readers' own aliases (referral_graph.io).

@@ -45,8 +45,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "slope",
     "yoy_change",
     "yoy_available",
-    "months_since_last",
-    "lapse_vs_gap",
+    "days_since_last",
+    "days_vs_gap",
     "volatility",
     "log_tenure",
     "referrer_trend",
@@ -68,7 +68,10 @@ DESCRIPTIVE_COLUMNS: tuple[str, ...] = (
     "baseline_referrals",
     "recent_referrals",
     "baseline_rate",
+    "months_since_last",
     "usual_gap",
+    "lapse_vs_gap",
+    "usual_gap_days",
     "tenure",
     "trend_drop",
     "share_recent",
@@ -186,6 +189,46 @@ def _lapse_and_gaps(active: BoolArray) -> tuple[FloatArray, FloatArray, IntArray
     return msl, median, n_gaps
 
 
+#: Days of the month assumed for a referral when the panel has no days (mid-month).
+_MID_MONTH = 15
+#: Days in an average month.
+DAYS_PER_MONTH = 30.44
+
+
+def _recency_days(
+    ties: _TieMatrix, ci: int, idx: IntArray, active: BoolArray, n_refs: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Days since each tie's last referral at cutoff `ci`, and its usual gap in days.
+
+    `active` is the (months, ties) table of months with referrals of the history
+    window that ends at the cutoff, and `n_refs` the ties' referrals in it. The
+    last referral's date is its month's start plus the panel's ``last_day``; the
+    usual gap is the mean distance between consecutive referrals in the window,
+    ``(last date - first date) / (referrals - 1)`` (exact from the first and last
+    days alone), or the window's length for a tie with one referral; at least one
+    day. Without days in the panel, referrals count as made mid-month.
+    """
+    width, n = active.shape
+    start = ci - width
+    starts = ties.month_days(start, ci + 1)  # the window's months, then the cutoff's
+    cutoff_day = starts[-1]
+    last_row = (width - 1 - np.argmax(active[::-1], axis=0)).astype(np.int64)
+    first_row = np.argmax(active, axis=0).astype(np.int64)
+    if ties.last_day is None or ties.first_day is None:
+        last_d = np.full(n, _MID_MONTH, dtype=np.int64)
+        first_d = last_d
+    else:
+        last_d = ties.last_day[start + last_row, idx].astype(np.int64)
+        first_d = ties.first_day[start + first_row, idx].astype(np.int64)
+    last_date = starts[last_row] + last_d - 1
+    first_date = starts[first_row] + first_d - 1
+    since = (cutoff_day - last_date).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_gap = (last_date - first_date) / (n_refs - 1.0)
+    gap = np.where(n_refs >= 2, mean_gap, float(cutoff_day - starts[0]))
+    return since, np.maximum(gap, 1.0)
+
+
 def _features_at(
     ties: _TieMatrix,
     ci: int,
@@ -239,7 +282,11 @@ def _features_at(
 
     # lapse, usual gap, tenure
     msl, median_gap, n_gaps = _lapse_and_gaps(block > 0)
+    since, gap_days = _recency_days(ties, ci, idx, block > 0, block.sum(axis=0, dtype=np.float64))
     del block
+    f["days_since_last"] = since
+    f["usual_gap_days"] = gap_days
+    f["days_vs_gap"] = np.clip(np.log(since / gap_days), -LOG_CLIP, LOG_CLIP)
     # An active tie has referrals in the baseline window, so its first month is before ci.
     tenure = (ci - ties.first_active[idx]).astype(np.float64)
     usual_gap = np.where(n_gaps > 0, median_gap, np.maximum(np.minimum(tenure, width), 1.0))
@@ -312,7 +359,9 @@ def _features_at(
     f["poisson_churn_logit"] = np.log(prob / (1 - prob))
     # how surprising the silence / the recent volume is, given the tie's own earlier rate
     quiet_rate = bsum / np.maximum(nb - np.minimum(msl, nb - 1), 1.0)
-    f["lapse_surprise"] = np.minimum(quiet_rate * msl, 25.0)
+    # the referrals expected in the silence beyond one usual gap, at the rate before it
+    silence = np.maximum(since - gap_days, 0.0) / DAYS_PER_MONTH
+    f["lapse_surprise"] = np.minimum(quiet_rate * silence, 25.0)
     p_low = pdtr(recent, np.maximum(r * rate_p, 1e-9))
     f["drop_surprise"] = np.clip(-np.log(np.clip(p_low, 1e-12, 1.0)), 0.0, 25.0)
     if amount and ties.has_amount:
@@ -327,6 +376,7 @@ _INT_COLUMNS = (
     "referrer_recent",
     "reciprocal_referrals",
     "months_since_last",
+    "days_since_last",
     "tenure",
 )
 

@@ -86,6 +86,70 @@ def _month_order(
     return order, ptr
 
 
+def _row_days(
+    panel: pd.DataFrame, cols: Mapping[str, str | None], mcol: str
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]] | None:
+    """Per panel row, the days of the month of its first and last referral, or None.
+
+    From the panel's ``first_day`` / ``last_day`` columns (every engine writes them);
+    else from the month column itself when it holds days (events read as a panel:
+    one row per referral, dated); None for a panel of month starts only (an edge
+    file with a period column), where recency is known to the month.
+    """
+    if cols.get("first_day") is not None and cols.get("last_day") is not None:
+        days = []
+        for key in ("first_day", "last_day"):
+            col = str(cols[key])
+            values = pd.to_numeric(panel[col], errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
+            bad = ~np.isfinite(values) | (values < 1) | (values > 31)
+            if bool(bad.any()):
+                raise SchemaError(
+                    f"The panel's {key} column {col!r} has {int(bad.sum()):,} value(s) that "
+                    "are not days of a month (1 to 31)."
+                )
+            days.append(values.astype(np.int8))
+        return days[0], days[1]
+    stamps = pd.to_datetime(panel[mcol], errors="coerce")
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        stamps = stamps.dt.tz_localize(None)
+    day = stamps.dt.day.to_numpy(dtype=np.float64, na_value=1.0)
+    if not bool((day != 1).any()):
+        return None
+    day8 = day.astype(np.int8)
+    return day8, day8
+
+
+def _day_matrices(
+    tie: Int32Array,
+    first: npt.NDArray[np.int8],
+    last: npt.NDArray[np.int8],
+    ptr: npt.NDArray[np.int64],
+    n_ties: int,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
+    """(month x tie) matrices of the first and last referral's day of the month (0: none).
+
+    `tie`, `first` and `last` are per panel row, the rows sorted by month as for
+    :func:`_count_matrix`; several rows of one tie and month take their earliest
+    first day and latest last day.
+    """
+    n_months = len(ptr) - 1
+    month = np.repeat(np.arange(n_months, dtype=np.int64), np.diff(ptr))
+    cell = month * n_ties + tie
+    lo = np.zeros(n_months * n_ties, dtype=np.int8)
+    hi = np.zeros(n_months * n_ties, dtype=np.int8)
+    if len(np.unique(cell)) == len(cell):
+        lo[cell] = first
+        hi[cell] = last
+    else:
+        lo[:] = 127
+        np.minimum.at(lo, cell, first)
+        np.maximum.at(hi, cell, last)
+        lo[lo == 127] = 0
+    return lo.reshape(n_months, n_ties), hi.reshape(n_months, n_ties)
+
+
 def _count_matrix(
     tie: Int32Array, refs: FloatArray, ptr: npt.NDArray[np.int64], n_ties: int
 ) -> tuple[npt.NDArray[np.floating[Any]], Int32Array]:
@@ -244,6 +308,14 @@ def _build(
     tie_by_month, refs = tie_of_row[order], refs[order]
     del tie_of_row
     counts, first_active = _count_matrix(tie_by_month, refs, ptr, n_ties)
+    row_days = _row_days(panel, cols, mcol)
+    first_day = last_day = None
+    if row_days is not None:
+        first_day, last_day = _day_matrices(
+            tie_by_month, row_days[0][order], row_days[1][order], ptr, n_ties
+        )
+    else:
+        logger.info("The panel has no days: recency is counted from mid-month (month resolution)")
     rows = _row_values(panel, cols, refs, tie_by_month, order, ptr)
     del order, tie_by_month, refs
     reverse = _reverse_ties(src, tgt, tie_keys, n_ids)
@@ -298,6 +370,8 @@ def _build(
         tgt=tgt,
         counts=counts,
         first_active=first_active,
+        first_day=first_day,
+        last_day=last_day,
         rows=rows,
         reverse=reverse,
         pair=pair,

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from referral_graph._codes import EPOCH_MONTH
 from referral_graph.churn._options import FloatArray, Int32Array, IntArray, _month_start
 
 #: Largest integer that float32 holds exactly (2**24): counts up to it are stored as float32.
@@ -117,6 +118,10 @@ class _TieMatrix:
     tgt: Int32Array
     counts: npt.NDArray[np.floating[Any]]  # (months, ties)
     first_active: Int32Array  # per tie: first month with referrals (n_months when none)
+    # (months, ties): day of the month of the first / last referral (0: none); None when the
+    # panel has no days (recency then counted from mid-month)
+    first_day: npt.NDArray[np.int8] | None
+    last_day: npt.NDArray[np.int8] | None
     rows: _RowValues | None  # patients, amount, wait (when the panel has them)
     reverse: Int32Array  # tie index of target -> source, -1 when absent
     pair: Int32Array  # per tie: (source, market) group
@@ -165,6 +170,11 @@ class _TieMatrix:
 
     def month_of(self, index: int) -> pd.Timestamp:
         return _month_start(self.first_month + index)
+
+    def month_days(self, start: int, stop: int) -> IntArray:
+        """Days since 1970-01-01 of the first day of months ``start .. stop - 1`` (row indices)."""
+        months = np.arange(start, stop, dtype=np.int64) + self.first_month - EPOCH_MONTH
+        return np.asarray(months.astype("datetime64[M]").astype("datetime64[D]").view(np.int64))
 
     def window(self, start: int, stop: int, ties: IntArray | None = None) -> FloatArray:
         """Referrals in months ``start .. stop - 1``, per tie (all, or `ties`; not to modify).

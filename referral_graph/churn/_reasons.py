@@ -23,7 +23,7 @@ from referral_graph.privacy import format_count
 
 #: Features grouped into the themes that reasons talk about.
 REASON_GROUPS: dict[str, tuple[str, ...]] = {
-    "lapse": ("months_since_last", "lapse_vs_gap", "recent_zero_months", "lapse_surprise"),
+    "lapse": ("days_since_last", "days_vs_gap", "recent_zero_months", "lapse_surprise"),
     "decline": ("recent_vs_baseline", "slope", "poisson_churn_logit", "drop_surprise"),
     "seasonal": ("yoy_change", "yoy_available"),
     "share": ("share_baseline", "share_change", "competitor_gain"),
@@ -58,6 +58,20 @@ def _months(value: float) -> str:
     return f"every {value:.1f} months".replace(".0 ", " ")
 
 
+def _every(days: float) -> str:
+    """A usual gap in days, in words ("every 12 days", "every 2.5 months")."""
+    if days < 1.5:
+        return "about every day"
+    if days < 60:
+        return f"every {days:.0f} days"
+    return f"every {days / 30.44:.1f} months".replace(".0 ", " ")
+
+
+#: A lapse is worth a reason when it lasts this many usual gaps, and at least two weeks.
+_OVERDUE_GAPS = 1.5
+_OVERDUE_DAYS = 14
+
+
 @dataclass
 class _Context:
     """What the words of one tie's reasons need."""
@@ -75,13 +89,9 @@ def _reason_text(group: str, v: Mapping[str, float], ctx: _Context) -> str | Non
     src, tgt = ctx.src, ctx.tgt
     r, nb = ctx.opts.recent_months, ctx.opts.baseline_months
     if group == "lapse":
-        msl = int(v["months_since_last"])
-        if msl >= 1:
-            plural = "s" if msl > 1 else ""
-            return (
-                f"no referral from {src} to {tgt} for {msl} full month{plural} "
-                f"(usually {_months(v['usual_gap'])})"
-            )
+        since, gap = v["days_since_last"], v["usual_gap_days"]
+        if since >= max(_OVERDUE_GAPS * gap, _OVERDUE_DAYS):
+            return f"no referral from {src} to {tgt} for {since:.0f} days (usually {_every(gap)})"
         zeros = int(v["recent_zero_months"])
         if zeros >= 1:
             return (
@@ -176,7 +186,7 @@ def _reason_text(group: str, v: Mapping[str, float], ctx: _Context) -> str | Non
 def _rule_reasons(v: Mapping[str, float], ctx: _Context) -> list[str]:
     """Rule-based reasons (the fallback when the model offers none)."""
     groups = []
-    if v["months_since_last"] >= 2:
+    if v["days_since_last"] >= max(_OVERDUE_GAPS * v["usual_gap_days"], _OVERDUE_DAYS):
         groups.append("lapse")
     if v["trend_drop"] >= 0.5:
         groups.append("decline")

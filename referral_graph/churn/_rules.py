@@ -1,7 +1,9 @@
 """The rule baselines the backtest compares the model with (:data:`RULES`).
 
-Each rule scores the active ties from their features alone (no model), so that
-ranking by the score is the rule's work list.
+Each rule is a score a liaison could sort the active ties by by hand, from the
+tie's own history alone (no model); ranking by the score is the rule's work list.
+They are the strongest such sorts we know of, so a model that does not beat them
+has not earned its place at the top of the list.
 """
 
 from __future__ import annotations
@@ -14,21 +16,21 @@ from referral_graph.churn._options import FloatArray
 
 #: The rule baselines of :func:`backtest`: name -> description.
 RULES: dict[str, str] = {
-    "lapsed_60d": "no referral for at least 2 complete months (about 60 days); "
-    "score = estimated days since the last referral",
-    "trend_down_50": "last 3 months' rate at least 50 % below the prior 9 months' rate; "
-    "score = the drop",
-    "share_down": "share of the source's referrals fell; score = the fall in share",
+    "days_since_last": "days since the tie's last referral (longest silence first)",
+    "days_vs_gap": "days since the last referral divided by the tie's usual gap in days "
+    "(the most overdue first)",
+    "volume_drop": "recent volume against the baseline (last 3 months' rate / 12 months' "
+    "rate, smoothed; the largest fall first)",
+    "share_drop": "fall in the tie's share of the referrer's referrals (baseline share - "
+    "recent share; the largest fall first)",
 }
-
-#: Days in an average month (the lapse rule's score is in days).
-_DAYS_PER_MONTH = 30.44
 
 
 def _rule_scores(values: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
     share_recent = np.nan_to_num(values["share_recent"], nan=0.0)
     return {
-        "lapsed_60d": _DAYS_PER_MONTH * values["months_since_last"] + 15.0,
-        "trend_down_50": values["trend_drop"],
-        "share_down": values["share_baseline"] - share_recent,
+        "days_since_last": values["days_since_last"],
+        "days_vs_gap": values["days_since_last"] / values["usual_gap_days"],
+        "volume_drop": -values["recent_vs_baseline"],
+        "share_drop": values["share_baseline"] - share_recent,
     }

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from html import escape
 
 import pandas as pd
 
+from referral_graph import churn
 from referral_graph._version import __version__
 from referral_graph.privacy import DEFAULT_THRESHOLD
 from referral_graph.report._html import (
@@ -146,9 +148,12 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
         out.append(
             "<h3>How far to trust the flags</h3>"
             '<p class="sub">The model, re-trained at earlier months and scored on what happened '
-            "next (rolling-origin backtest), against simple rules: lapsed 60 days, volume down "
-            "50 %, share of wallet down. Higher is better.</p>"
+            "next (rolling-origin backtest), against the simple sorts a liaison could do by "
+            "hand: days since the last referral, the same against the tie's usual gap, volume "
+            "against the 12-month average, fall in share of the referrer's referrals. Higher "
+            "is better.</p>"
         )
+        out.append(_margins_paragraph(churn.rule_margins(bt)))
         columns = [("method", "Method", "text"), ("roc_auc", "ROC-AUC", "float")]
         columns += [
             (c, c.replace("_", " ").replace("at ", "@"), "share")
@@ -295,3 +300,37 @@ def _with_names(
         if col in out:
             out[f"{col}_name"] = out[col].map(names).fillna(out[col])
     return out
+
+
+#: How each backtest measure is named on the page.
+_MEASURE_NAMES = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "top_decile_lift": "top-decile lift"}
+
+
+def _measure_name(measure: str) -> str:
+    return _MEASURE_NAMES.get(measure, measure.replace("precision_at_", "precision@"))
+
+
+def _margins_paragraph(margins: pd.DataFrame) -> str:
+    """The best rule on this data and the model's margin over it, in plain words."""
+    if margins.empty or margins["best_rule"].isna().all():
+        return ""
+    first = margins.iloc[0]
+    parts = ", ".join(
+        f"{_measure_name(str(r.measure))} {r.margin:+.2f} (against {r.best_rule})"
+        for r in margins.itertuples(index=False)
+    )
+    behind = margins[margins["measure"].str.startswith("precision_at_") & ~(margins["margin"] > 0)]
+    text = (
+        f"<p>The strongest simple rule on this data is <b>{escape(str(first.best_rule))}</b> "
+        f"({_measure_name(str(first.measure))} {first.rule:.2f}). The model's margin over the "
+        f"best rule on each measure: {escape(parts)}.</p>"
+    )
+    if len(behind):
+        rules = ", ".join(sorted(set(behind["best_rule"].astype(str))))
+        text += (
+            "<p><b>At the top of the list the model does not beat the rules</b> "
+            f"({escape(', '.join(_measure_name(str(m)) for m in behind['measure']))}): "
+            f"sorting the active ties by {escape(rules)} finds as many of the ties that "
+            "will be lost among the first ones. Read the list with that in mind.</p>"
+        )
+    return text
