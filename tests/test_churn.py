@@ -706,7 +706,13 @@ def test_backtest_per_cutoff_and_errors() -> None:
     assert table["cutoff"].nunique() == 2 and len(table) == 2 * (1 + len(RULE_NAMES))
     assert {"n_train", "n_ties", "n_churned", "base_rate", "precision_at_10"} <= set(table)
     with pytest.raises(InsufficientDataError, match="at least 18"):
-        backtest(panel[panel["month"] < "2023-05-01"])
+        backtest(panel[panel["month"] < "2023-05-01"], baseline_months=12)
+    # "auto" (the default) shrinks the baseline to fit a short history: 16 months give a
+    # 10-month baseline (16 - 2 x 3); below 12 months (6 + 2 x 3) there is still no backtest
+    short = backtest(panel[panel["month"] < "2023-05-01"], n_cutoffs=1)
+    assert short["n_cutoffs"].iloc[0] == 1
+    with pytest.raises(InsufficientDataError, match="at least 12"):
+        backtest(panel[panel["month"] < panel["month"].min() + pd.DateOffset(months=11)])
     with pytest.raises(ParameterError, match="'n_cutoffs' parameter of backtest"):
         backtest(panel, n_cutoffs=0)
 
@@ -839,7 +845,9 @@ def test_at_risk_fits_its_own_model() -> None:
     assert int(risk["flagged"].sum()) == 5
     assert risk.loc[risk["flagged"], "reasons"].str.len().gt(0).all()
     with pytest.raises(InsufficientDataError, match="months of data"):
-        at_risk(panel[panel["month"] < "2023-03-01"])
+        at_risk(panel[panel["month"] < "2023-03-01"], baseline_months=12)
+    # "auto" fits a shorter baseline to the 14 months (14 - 2 x 3 = 8): a list all the same
+    assert len(at_risk(panel[panel["month"] < "2023-03-01"], capacity=5))
 
 
 # ----------------------------------------------------------------------------- prepared panel

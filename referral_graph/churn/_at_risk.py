@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,7 @@ from referral_graph.churn._features import FEATURE_COLUMNS, _features_at, _total
 from referral_graph.churn._inputs import _labelled_slice, _model_inputs
 from referral_graph.churn._labels import _active
 from referral_graph.churn._model import ChurnModel
-from referral_graph.churn._options import FloatArray, _Options, _parse_cutoffs
+from referral_graph.churn._options import FloatArray, _auto_baseline, _Options, _parse_cutoffs
 from referral_graph.churn._panel import PreparedPanel, _check_cutoff, _prepared
 from referral_graph.churn._reasons import _Context, _explain, _gainers
 from referral_graph.churn._training import _fit_on
@@ -35,7 +35,7 @@ def at_risk(
     capacity: int = 25,
     threshold: float | None = None,
     amounts: bool = True,
-    baseline_months: int = 12,
+    baseline_months: int | Literal["auto"] = "auto",
     min_referrals: int = 6,
     churn_fraction: float = 0.25,
     random_state: int | None = 0,
@@ -73,8 +73,11 @@ def at_risk(
     amounts : bool, default True
         Add ``at_stake_amount`` and ``expected_loss_amount`` when the panel
         has ``amount``.
-    baseline_months, min_referrals, churn_fraction
+    min_referrals, churn_fraction
         The definitions in the module docstring.
+    baseline_months : int or "auto", default "auto"
+        The baseline window; ``"auto"``: 12 months, or on a history shorter than
+        ``12 + 2 * horizon`` months as many as fit, down to 6.
     random_state : int, optional
         Seed of the model fitted when `model` is None.
     explain_top : int, default 1000
@@ -124,9 +127,11 @@ def at_risk(
     True
     """
     fn = "at_risk"
+    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
+    baseline = _auto_baseline(baseline_months, prepared._ties.n_months, horizon)
     opts = _Options.make(
         fn,
-        baseline_months=baseline_months,
+        baseline_months=baseline,
         min_referrals=min_referrals,
         horizon=horizon,
         churn_fraction=churn_fraction,
@@ -141,7 +146,6 @@ def at_risk(
             "The 'model' parameter of at_risk must be a fitted ChurnModel or None. "
             f"Got {type(model).__name__} instead."
         )
-    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
     ties = prepared._ties
     ci = (
         ties.n_months

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,7 @@ from referral_graph._checks import check_int
 from referral_graph.churn._inputs import _labelled_slice
 from referral_graph.churn._metrics import _metrics
 from referral_graph.churn._model import ChurnModel
-from referral_graph.churn._options import FloatArray, _Options
+from referral_graph.churn._options import FloatArray, _auto_baseline, _Options
 from referral_graph.churn._panel import PreparedPanel, _prepared
 from referral_graph.churn._training import _fit_on, _make_model
 from referral_graph.exceptions import InsufficientDataError, ParameterError
@@ -32,7 +32,7 @@ def backtest(
     k: Sequence[int] = (25, 100),
     model: str | ChurnModel = "logistic",
     random_state: int | None = 0,
-    baseline_months: int = 12,
+    baseline_months: int | Literal["auto"] = "auto",
     min_referrals: int = 6,
     churn_fraction: float = 0.25,
     providers: pd.DataFrame | None = None,
@@ -59,8 +59,12 @@ def backtest(
         :func:`at_risk` before).
     n_cutoffs : int, default 6
         Number of test cutoffs (the latest ones).
-    horizon, baseline_months, min_referrals, churn_fraction
+    horizon, min_referrals, churn_fraction
         The definitions in the module docstring.
+    baseline_months : int or "auto", default "auto"
+        The baseline window; ``"auto"``: 12 months, or on a history shorter than
+        ``12 + 2 * horizon`` months as many as fit, down to 6 (so that 12 to 17
+        months of data still give a list and its backtest).
     k : sequence of int, default (25, 100)
         Sizes of the lists for precision@k and recall@k.
     model : {"logistic", "gbm"} or ChurnModel, default "logistic"
@@ -113,9 +117,11 @@ def backtest(
     (True, ['method', 'roc_auc', 'pr_auc', 'precision_at_10'])
     """
     fn = "backtest"
+    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
+    baseline = _auto_baseline(baseline_months, prepared._ties.n_months, horizon)
     opts = _Options.make(
         fn,
-        baseline_months=baseline_months,
+        baseline_months=baseline,
         min_referrals=min_referrals,
         horizon=horizon,
         churn_fraction=churn_fraction,
@@ -128,7 +134,6 @@ def backtest(
     if max_train_samples is not None:
         check_int(max_train_samples, "max_train_samples", fn, low=10, high=1_000_000_000)
     template = _make_model(model, C=C, calibration=calibration, random_state=random_state)
-    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
     ties = prepared._ties
     nb, h = opts.baseline_months, opts.horizon
     labelled = list(range(nb, ties.n_months - h + 1))

@@ -57,6 +57,25 @@ class _Options:
         )
 
 
+#: The baseline window when the history allows it, and the shortest ``"auto"`` goes to.
+DEFAULT_BASELINE = 12
+MIN_BASELINE = 6
+
+
+def _auto_baseline(baseline_months: Any, n_months: int, horizon: Any) -> Any:
+    """``baseline_months="auto"``: 12 months, or fewer (down to 6) on a short history.
+
+    A backtest needs the baseline and two horizons (one to train, one to test):
+    on a history shorter than ``12 + 2 * horizon`` months the baseline shrinks to
+    fit, so that 12 to 17 months of data still give an at-risk list and its
+    backtest. Any other value is returned as given (and checked later).
+    """
+    if not isinstance(baseline_months, str) or baseline_months != "auto":
+        return baseline_months
+    h = horizon if isinstance(horizon, int) and not isinstance(horizon, bool) else 3
+    return max(MIN_BASELINE, min(DEFAULT_BASELINE, n_months - 2 * h))
+
+
 def _month_start(number: int) -> pd.Timestamp:
     return pd.Timestamp(year=number // 12, month=number % 12 + 1, day=1)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,13 @@ from referral_graph.churn._features import (
 from referral_graph.churn._inputs import _labelled_slice
 from referral_graph.churn._matrix import _frame
 from referral_graph.churn._model import ChurnModel
-from referral_graph.churn._options import CutoffsLike, IntArray, _Options, _parse_cutoffs
+from referral_graph.churn._options import (
+    CutoffsLike,
+    IntArray,
+    _auto_baseline,
+    _Options,
+    _parse_cutoffs,
+)
 from referral_graph.churn._panel import PreparedPanel, _check_cutoff, _prepared, _Slice
 from referral_graph.exceptions import InsufficientDataError
 
@@ -101,7 +107,7 @@ def fit_churn_model(
     *,
     cutoffs: CutoffsLike | None = None,
     horizon: int = 3,
-    baseline_months: int = 12,
+    baseline_months: int | Literal["auto"] = "auto",
     min_referrals: int = 6,
     churn_fraction: float = 0.25,
     providers: pd.DataFrame | None = None,
@@ -122,8 +128,12 @@ def fit_churn_model(
     cutoffs : str, Timestamp or iterable of them, optional
         Training cutoffs; default: every cutoff with a full baseline and an
         observed horizon (:func:`churn_cutoffs`).
-    horizon, baseline_months, min_referrals, churn_fraction
+    horizon, min_referrals, churn_fraction
         The definitions in the module docstring.
+    baseline_months : int or "auto", default "auto"
+        The baseline window; ``"auto"``: 12 months, or on a history shorter than
+        ``12 + 2 * horizon`` months as many as fit, down to 6 (so that 12 to 17
+        months of data still give a list and its backtest).
     providers : pandas.DataFrame, optional
         As in :func:`churn_features`.
     model : {"logistic", "gbm"} or ChurnModel, default "logistic"
@@ -166,9 +176,11 @@ def fit_churn_model(
     (360, 0.23)
     """
     fn = "fit_churn_model"
+    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
+    baseline = _auto_baseline(baseline_months, prepared._ties.n_months, horizon)
     opts = _Options.make(
         fn,
-        baseline_months=baseline_months,
+        baseline_months=baseline,
         min_referrals=min_referrals,
         horizon=horizon,
         churn_fraction=churn_fraction,
@@ -177,7 +189,6 @@ def fit_churn_model(
     if max_train_samples is not None:
         check_int(max_train_samples, "max_train_samples", fn, low=10, high=1_000_000_000)
     template = _make_model(model, C=C, calibration=calibration, random_state=random_state)
-    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
     ties = prepared._ties
     if cutoffs is None:
         indices = list(range(opts.baseline_months, ties.n_months - opts.horizon + 1))
