@@ -82,7 +82,11 @@ def main() -> None:
     rows = [run(m, s, args.providers) for m in args.months for s in args.seeds]
     table = pd.DataFrame(rows)
     if args.markdown:
-        print(table.round(3).to_markdown(index=False))
+        shown = table.drop(columns=["seconds"]).round(3).astype(str)
+        print("| " + " | ".join(shown.columns) + " |")
+        print("|" + "---|" * len(shown.columns))
+        for row in shown.itertuples(index=False):
+            print("| " + " | ".join(row) + " |")
     else:
         with pd.option_context("display.width", 220, "display.max_columns", 30):
             print(table.round(3).to_string(index=False))
