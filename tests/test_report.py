@@ -349,3 +349,26 @@ def test_build_report_uses_given_scores(monkeypatch: pytest.MonkeyPatch) -> None
     assert report.tables.keys() == expected.tables.keys()
     for name, table in expected.tables.items():
         pd.testing.assert_frame_equal(report.tables[name], table, obj=name)
+
+
+def test_trust_section_names_the_best_rule_and_says_when_the_model_loses() -> None:
+    """The page's words follow the backtest: a fixed table where a rule wins at the top."""
+    from referral_graph import churn
+    from referral_graph.report._page import _margins_paragraph
+
+    table = pd.DataFrame(
+        {
+            "method": ["model", "days_since_last", "volume_drop"],
+            "roc_auc": [0.70, 0.62, 0.55],
+            "precision_at_25": [0.30, 0.36, 0.20],
+        }
+    )
+    text = _margins_paragraph(churn.rule_margins(table))
+    assert "strongest simple rule on this data is <b>days_since_last</b>" in text
+    assert "ROC-AUC +0.08" in text and "precision@25 -0.06" in text
+    assert (
+        "does not beat the rules" in text and "sorting the active ties by days_since_last" in text
+    )
+    ahead = table.assign(precision_at_25=[0.40, 0.36, 0.20])
+    text = _margins_paragraph(churn.rule_margins(ahead))
+    assert "the model is ahead on every measure" in text and "does not beat" not in text

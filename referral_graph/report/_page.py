@@ -315,15 +315,19 @@ def _margins_paragraph(margins: pd.DataFrame) -> str:
     if margins.empty or margins["best_rule"].isna().all():
         return ""
     first = margins.iloc[0]
+    one_rule = margins["best_rule"].nunique() == 1
     parts = ", ".join(
-        f"{_measure_name(str(r.measure))} {r.margin:+.2f} (against {r.best_rule})"
+        f"{_measure_name(str(r.measure))} {r.margin:+.2f}"
+        + ("" if one_rule else f" (against {r.best_rule})")
         for r in margins.itertuples(index=False)
     )
+    if bool((margins["margin"] > 0).all()):
+        parts += ": the model is ahead on every measure"
     behind = margins[margins["measure"].str.startswith("precision_at_") & ~(margins["margin"] > 0)]
     text = (
         f"<p>The strongest simple rule on this data is <b>{escape(str(first.best_rule))}</b> "
-        f"({_measure_name(str(first.measure))} {first.rule:.2f}). The model's margin over the "
-        f"best rule on each measure: {escape(parts)}.</p>"
+        f"({_measure_name(str(first.measure))} {first.rule:.2f}). The model's margin over "
+        f"{'it' if one_rule else 'the best rule'} on each measure: {escape(parts)}.</p>"
     )
     if len(behind):
         rules = ", ".join(sorted(set(behind["best_rule"].astype(str))))
