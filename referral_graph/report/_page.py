@@ -7,7 +7,6 @@ from html import escape
 
 import pandas as pd
 
-from referral_graph import churn
 from referral_graph._version import __version__
 from referral_graph.privacy import DEFAULT_THRESHOLD
 from referral_graph.report._html import (
@@ -153,7 +152,9 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
             "against the 12-month average, fall in share of the referrer's referrals. Higher "
             "is better.</p>"
         )
-        out.append(_margins_paragraph(churn.rule_margins(bt)))
+        from referral_graph.churn import rule_margins  # scikit-learn: imported when used
+
+        out.append(_margins_paragraph(rule_margins(bt)))
         columns = [("method", "Method", "text"), ("roc_auc", "ROC-AUC", "float")]
         columns += [
             (c, c.replace("_", " ").replace("at ", "@"), "share")
