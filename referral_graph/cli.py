@@ -21,6 +21,10 @@ from referral_graph.exceptions import ParameterError, ReferralGraphError
 
 __all__ = ["build_parser", "main"]
 
+#: The rules of referral_graph.churn.RULES (named here so that --help imports no scikit-learn;
+#: tests/test_cli.py checks they agree).
+_RULE_NAMES = ("days_since_last", "days_vs_gap", "volume_drop", "share_drop")
+
 logger = logging.getLogger("referral_graph.cli")
 
 # ----------------------------------------------------------------------------- helpers
@@ -383,15 +387,31 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
     try:
         net = _load(args, progress)
         panel = net.require_dates("The at-risk list")
+        prepared = churn.PreparedPanel(panel, providers=net.providers)
+        ranking, why = args.ranking, None
+        if ranking == "auto" and args.cutoff is None:
+            progress("backtesting (to choose the ranking)")
+            try:
+                table = churn.backtest(
+                    prepared,
+                    horizon=args.horizon,
+                    k=(args.capacity, 4 * args.capacity),
+                    random_state=args.seed,
+                )
+                ranking, why = churn.choose_ranking(table)
+            except ReferralGraphError as exc:
+                ranking, why = "model", f"The list is ranked by the model (no backtest: {exc})"
+        elif ranking == "auto":
+            ranking = "model"  # a past cutoff: the backtest would use months after it
         progress("predicting")
         risk = churn.at_risk(
-            panel,
-            providers=net.providers,
+            prepared,
             focus_ids=_focus_ids_or_none(args, net),
             cutoff=args.cutoff,
             horizon=args.horizon,
             capacity=args.capacity,
             random_state=args.seed,
+            ranking=ranking,
         )
         progress("writing")
         out = Path(args.out)
@@ -401,6 +421,8 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
     _print_reports(net)
     flagged = int(risk["flagged"].sum())
     print(f"{len(risk):,} active ties scored, {flagged:,} flagged; wrote {args.out}")
+    if why:
+        print(why)
     for row in risk.head(5).itertuples():
         print(f"  {row.source} -> {row.target}: risk {row.risk:.0%}; {row.reasons}")
     return 0
@@ -445,6 +467,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print(table.to_string(index=False))
     print()
     print(_margins_text(churn.rule_margins(table)))
+    print(churn.choose_ranking(table)[1])
     if args.out:
         from referral_graph.io import write_table
 
@@ -677,6 +700,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--capacity", type=int, default=25, help="ties flagged (default 25)")
     p.add_argument(
         "--threshold", type=int, default=11, metavar="N", help="small-cell threshold (default 11)"
+    )
+    p.add_argument(
+        "--ranking",
+        choices=["auto", "model", "blend", *_RULE_NAMES],
+        default="auto",
+        help="what orders the list: auto (default: the model, the blend or the best rule, "
+        "whichever found the most lost ties at the top of a backtest on this data), or one of "
+        "them",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, metavar="FILE.csv")

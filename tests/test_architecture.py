@@ -262,6 +262,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "at_risk",
         "backtest",
         "calibration_table",
+        "choose_ranking",
         "churn_cutoffs",
         "churn_features",
         "churn_labels",

@@ -685,7 +685,7 @@ def _backtest_a() -> pd.DataFrame:
 def test_backtest_columns_and_rules() -> None:
     result = _backtest_a()
     assert list(result.columns) == BACKTEST_COLUMNS
-    assert result["method"].tolist() == ["model", *RULE_NAMES]
+    assert result["method"].tolist() == ["model", "blend", *RULE_NAMES]
     assert (result["n_cutoffs"] == 6).all()
     assert result.loc[result["method"] != "model", "brier"].isna().all()
     assert 0 < result.loc[0, "brier"] < 0.25
@@ -703,7 +703,7 @@ def test_model_beats_every_rule_on_a_simulated_history() -> None:
 def test_backtest_per_cutoff_and_errors() -> None:
     panel, _ = simulate_panel(n_sources=120, seed=4, n_months=20)
     table = backtest(panel, n_cutoffs=2, k=(10,), per_cutoff=True)
-    assert table["cutoff"].nunique() == 2 and len(table) == 2 * (1 + len(RULE_NAMES))
+    assert table["cutoff"].nunique() == 2 and len(table) == 2 * (2 + len(RULE_NAMES))
     assert {"n_train", "n_ties", "n_churned", "base_rate", "precision_at_10"} <= set(table)
     with pytest.raises(InsufficientDataError, match="at least 18"):
         backtest(panel[panel["month"] < "2023-05-01"], baseline_months=12)
@@ -1032,3 +1032,41 @@ def test_month_numbers_of_dates_near_and_far_apart() -> None:
     assert _month_numbers(far, "month").tolist() == [100 * 12 + 4, 9000 * 12]
     aware = near.dt.tz_localize("America/Chicago")
     assert _month_numbers(aware, "month").tolist() == expected
+
+
+def test_at_risk_ranked_by_a_rule_follows_its_score() -> None:
+    """ranking='days_since_last': the order is the percentile rank of the days since the last
+    referral times the referrals at stake, computed here from churn_features (the oracle)."""
+    from scipy.stats import rankdata
+
+    panel, providers = _history_a()
+    risk = at_risk(panel, providers=providers, capacity=10, ranking="days_since_last")
+    assert risk.attrs["ranking"] == "days_since_last"
+    f = churn_features(panel, risk["cutoff"].iloc[0], providers=providers)
+    priority = rankdata(f["days_since_last"]) / len(f) * f["baseline_rate"] * 3
+    by_tie = f.assign(priority=priority).set_index(["source", "target"])["priority"]
+    listed = by_tie.reindex(pd.MultiIndex.from_frame(risk[["source", "target"]])).to_numpy()
+    assert not np.isnan(listed).any() and len(listed) == len(f)
+    assert (np.diff(listed) <= 1e-12).all()  # the list follows the oracle's priority
+    blend = at_risk(panel, providers=providers, capacity=10, ranking="blend")
+    assert blend.attrs["ranking_rule"] in churn.RULES
+    with pytest.raises(ParameterError, match="'ranking' parameter of at_risk"):
+        at_risk(panel, ranking="coin_flip")
+
+
+def test_choose_ranking_keeps_the_model_unless_a_rule_finds_more_at_the_top() -> None:
+    table = pd.DataFrame(
+        {
+            "method": ["model", "blend", "days_since_last", "volume_drop"],
+            "roc_auc": [0.70, 0.69, 0.62, 0.55],
+            "precision_at_25": [0.40, 0.39, 0.36, 0.20],
+            "precision_at_100": [0.30, 0.33, 0.36, 0.20],
+        }
+    )
+    method, why = churn.choose_ranking(table)  # decided at the smallest k, 25
+    assert method == "model" and "40%" in why and "36%" in why
+    behind = table.assign(precision_at_25=[0.30, 0.33, 0.36, 0.20])
+    assert churn.choose_ranking(behind)[0] == "days_since_last"
+    blend_wins = table.assign(precision_at_25=[0.30, 0.37, 0.36, 0.20])
+    method, why = churn.choose_ranking(blend_wins)
+    assert method == "blend" and "days_since_last" in why

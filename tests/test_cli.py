@@ -344,3 +344,10 @@ def test_engine_files_gives_the_same_scores(sample_market, tmp_path):
         a = a[list(b.columns)]
         # amounts are summed in another order: equal up to floating-point rounding
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+
+
+def test_at_risk_ranking_choices_are_the_rules() -> None:
+    from referral_graph import churn
+    from referral_graph.cli import _RULE_NAMES
+
+    assert list(_RULE_NAMES) == list(churn.RULES)

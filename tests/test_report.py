@@ -372,3 +372,10 @@ def test_trust_section_names_the_best_rule_and_says_when_the_model_loses() -> No
     ahead = table.assign(precision_at_25=[0.40, 0.36, 0.20])
     text = _margins_paragraph(churn.rule_margins(ahead))
     assert "the model is ahead on every measure" in text and "does not beat" not in text
+
+
+def test_report_says_which_ranking_orders_the_at_risk_list(demo: Path) -> None:
+    """The backtest runs first and decides the ranking; the page says which and why."""
+    page = (demo / "report.html").read_text()
+    assert "The list is ranked by" in page
+    assert "among the first 25 ties of the backtest" in page

@@ -200,7 +200,7 @@ Examples
 from __future__ import annotations
 
 from referral_graph.churn._at_risk import at_risk
-from referral_graph.churn._backtest import backtest, rule_margins
+from referral_graph.churn._backtest import backtest, choose_ranking, rule_margins
 from referral_graph.churn._features import DESCRIPTIVE_COLUMNS, FEATURE_COLUMNS, churn_features
 from referral_graph.churn._labels import churn_cutoffs, churn_labels
 from referral_graph.churn._metrics import calibration_table
@@ -220,6 +220,7 @@ __all__ = [
     "at_risk",
     "backtest",
     "calibration_table",
+    "choose_ranking",
     "churn_cutoffs",
     "churn_features",
     "churn_labels",

@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
-from referral_graph._checks import check_float, check_int
+from referral_graph._checks import check_choice, check_float, check_int
 from referral_graph.churn._features import FEATURE_COLUMNS, _features_at, _totals
 from referral_graph.churn._inputs import _labelled_slice, _model_inputs
 from referral_graph.churn._labels import _active
@@ -17,6 +18,7 @@ from referral_graph.churn._model import ChurnModel
 from referral_graph.churn._options import FloatArray, _auto_baseline, _Options, _parse_cutoffs
 from referral_graph.churn._panel import PreparedPanel, _check_cutoff, _prepared
 from referral_graph.churn._reasons import _Context, _explain, _gainers
+from referral_graph.churn._rules import RULES, _best_rule, _blend, _rule_scores
 from referral_graph.churn._training import _fit_on
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 
@@ -42,6 +44,7 @@ def at_risk(
     explain_top: int = 1000,
     columns: Mapping[str, str] | None = None,
     data_end: str | pd.Timestamp | None = None,
+    ranking: str = "model",
 ) -> pd.DataFrame:
     """Rank the active ties by expected loss, with reasons, as of a cutoff.
 
@@ -90,10 +93,21 @@ def at_risk(
         panel's last row (months with no referral at all); default: the month
         of the last row.
 
+    ranking : str, default "model"
+        What orders the list: ``"model"`` (expected loss, ``risk x at_stake``);
+        ``"blend"`` (the mean of the percentile ranks of the model's risk and of
+        the rule that ranked the training cutoffs best, times ``at_stake``); or a
+        rule of :data:`RULES` (its score's percentile rank times ``at_stake``).
+        :func:`choose_ranking` picks one from a backtest on the same data, as the
+        report does. ``risk`` and ``expected_loss`` stay the model's; the choice
+        is kept in ``attrs["ranking"]`` (and the blend's rule in
+        ``attrs["ranking_rule"]``).
+
     Returns
     -------
     pandas.DataFrame
-        Ranked by expected loss: ``rank``, ``source``, ``target`` (and
+        Ranked by expected loss (or as `ranking` says): ``rank``, ``source``,
+        ``target`` (and
         ``source_name``, ``target_name`` with providers), ``cutoff``,
         ``risk`` (probability of churn in the horizon), ``at_stake``
         (baseline rate x horizon: referrals expected without churn),
@@ -138,6 +152,7 @@ def at_risk(
         recent_months=3,
     )
     capacity = check_int(capacity, "capacity", fn, low=0, high=100_000_000)
+    check_choice(ranking, "ranking", fn, ["model", "blend", *RULES])
     explain_top = check_int(explain_top, "explain_top", fn, low=0, high=100_000_000)
     if threshold is not None:
         threshold = check_float(threshold, "threshold", fn, low=0.0, high=1.0)
@@ -211,7 +226,16 @@ def at_risk(
     out["expected_loss"] = risk * at_stake
     if show_amount:
         out["expected_loss_amount"] = risk * out["at_stake_amount"].to_numpy()
-    order = np.lexsort((-risk, -out["expected_loss"].to_numpy()))
+    priority, rule = out["expected_loss"].to_numpy(), None
+    if ranking != "model" and len(idx):
+        scores = _rule_scores(values)
+        if ranking == "blend":
+            rule = _training_best_rule(prepared, ci, opts)
+            ranked = _blend(risk, scores[rule])
+        else:
+            ranked = rankdata(scores[ranking]) / len(idx)
+        priority = ranked * at_stake
+    order = np.lexsort((-risk, -priority))
     out = out.iloc[order].reset_index(drop=True)
     idx = idx[order]
     if threshold is None:
@@ -245,7 +269,22 @@ def at_risk(
     out["reasons"] = pd.array(reasons, dtype="str")
     out["flagged"] = flagged
     out.insert(0, "rank", np.arange(1, len(out) + 1, dtype=np.int64))
+    out.attrs["ranking"] = ranking
+    if rule is not None:
+        out.attrs["ranking_rule"] = rule
     logger.info(
         "At-risk list at %s: %s ties, %s flagged", stamp.date(), f"{len(out):,}", int(flagged.sum())
     )
     return out
+
+
+def _training_best_rule(prepared: PreparedPanel, ci: int, opts: _Options) -> str:
+    """The rule that ranked the labelled cutoffs before `ci` best (the blend's rule)."""
+    train = [
+        _labelled_slice(prepared, c, opts)
+        for c in range(opts.baseline_months, ci - opts.horizon + 1)
+    ]
+    if not train:
+        return next(iter(RULES))
+    y = np.concatenate([np.asarray(s.y, dtype=bool) for s in train])
+    return _best_rule(y, {name: np.concatenate([s.rules[name] for s in train]) for name in RULES})

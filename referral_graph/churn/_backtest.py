@@ -17,6 +17,7 @@ from referral_graph.churn._metrics import _metrics
 from referral_graph.churn._model import ChurnModel
 from referral_graph.churn._options import FloatArray, _auto_baseline, _Options
 from referral_graph.churn._panel import PreparedPanel, _prepared
+from referral_graph.churn._rules import _best_rule, _blend
 from referral_graph.churn._training import _fit_on, _make_model
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 
@@ -89,7 +90,9 @@ def backtest(
     Returns
     -------
     pandas.DataFrame
-        One row per method (``model``, then the rules): ``method``,
+        One row per method (``model``; ``blend``, the mean of the percentile
+        ranks of the model's score and of the rule that ranked the training
+        cutoffs best; then the rules): ``method``,
         ``roc_auc``, ``pr_auc``, ``precision_at_{k}``, ``recall_at_{k}`` for
         each k, ``top_decile_lift`` (precision in the top 10 % / base rate),
         ``brier`` (model only; missing for rules, which have no
@@ -112,7 +115,7 @@ def backtest(
     >>> p = pd.DataFrame(rows, columns=["source", "target", "month", "referrals"])
     >>> bt = backtest(p[p["referrals"] > 0], n_cutoffs=2, k=(10,))
     >>> bt["method"].tolist()
-    ['model', 'days_since_last', 'days_vs_gap', 'volume_drop', 'share_drop']
+    ['model', 'blend', 'days_since_last', 'days_vs_gap', 'volume_drop', 'share_drop']
     >>> bool(bt.loc[0, "roc_auc"] > 0.6), list(bt.columns[:4])
     (True, ['method', 'roc_auc', 'pr_auc', 'precision_at_10'])
     """
@@ -161,10 +164,17 @@ def backtest(
             )
             n_train = sum(len(r) for _, r in picked)
             scores["model"] = fitted.predict_proba(test.x)[:, 1]
+            # the blend takes the rule that ranked the training cutoffs best (no test label)
+            rule = _best_rule(
+                y_train.astype(bool),
+                {name: np.concatenate([s.rules[name] for s in train]) for name in test.rules},
+            )
+            scores["blend"] = _blend(scores["model"], test.rules[rule])
         else:
             n_train = len(y_train)
             logger.info("Backtest %s: training labels hold one class; model skipped", cutoff.date())
             scores["model"] = np.full(len(test.idx), math.nan)
+            scores["blend"] = np.full(len(test.idx), math.nan)
         scores.update(test.rules)
         for method, score in scores.items():
             row: dict[str, Any] = {
@@ -248,7 +258,7 @@ def rule_margins(table: pd.DataFrame, *, measures: Sequence[str] | None = None) 
             "'method' column with a 'model' row)."
         )
     by_method = table.set_index("method")
-    rules = [m for m in by_method.index if m != "model"]
+    rules = [m for m in by_method.index if m not in ("model", "blend")]
     if measures is None:
         wanted = [c for c in table.columns if c in MARGIN_MEASURES or c.startswith("precision_at_")]
         measures = sorted(set(wanted), key=wanted.index)
@@ -268,3 +278,66 @@ def rule_margins(table: pd.DataFrame, *, measures: Sequence[str] | None = None) 
             }
         )
     return pd.DataFrame(rows, columns=["measure", "model", "best_rule", "rule", "margin"])
+
+
+def choose_ranking(table: pd.DataFrame) -> tuple[str, str]:
+    """The ranking the at-risk list should use on this data, and why, in plain words.
+
+    The top of the list is what a liaison acts on, so the choice is made on the
+    precision at the smallest k of the backtest (``precision_at_{k}``): the model
+    when it is not behind the best rule there; else the blend of the model and
+    the best rule (``"blend"``) when it is not behind; else the best rule itself.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The averaged result of :func:`backtest`.
+
+    Returns
+    -------
+    tuple of (str, str)
+        ``"model"``, ``"blend"`` or a rule of :data:`RULES`, and the sentence that
+        says why (for the report).
+
+    Examples
+    --------
+    >>> bt = pd.DataFrame({"method": ["model", "blend", "days_since_last", "share_drop"],
+    ...                    "roc_auc": [0.70, 0.69, 0.62, 0.55],
+    ...                    "precision_at_25": [0.30, 0.37, 0.36, 0.20]})
+    >>> choose_ranking(bt)[0]
+    'blend'
+    """
+    ks = sorted(
+        int(c.removeprefix("precision_at_")) for c in table.columns if c.startswith("precision_at_")
+    )
+    if not ks:
+        raise ParameterError(
+            "The 'table' parameter of choose_ranking must be the result of backtest (with "
+            "precision_at_{k} columns)."
+        )
+    column = f"precision_at_{ks[0]}"
+    margin = rule_margins(table, measures=[column]).iloc[0]
+    by_method = table.set_index("method")[column].astype(float)
+    rule, at_rule, at_model = (
+        str(margin["best_rule"]),
+        float(margin["rule"]),
+        float(margin["model"]),
+    )
+    at_blend = float(by_method.get("blend", math.nan))
+    top = f"among the first {ks[0]} ties of the backtest"
+    if not at_model < at_rule:  # also when a figure is missing: the model by default
+        return "model", (
+            f"The list is ranked by the model: {top} it found {at_model:.0%} of ties that were "
+            f"then lost, against {at_rule:.0%} for the best simple rule ({rule})."
+        )
+    if at_blend >= at_rule:
+        return "blend", (
+            f"The list is ranked by a blend of the model and the rule {rule} (the mean of "
+            f"their ranks): {top} the model alone found {at_model:.0%} of ties that were then "
+            f"lost, the rule {at_rule:.0%} and the blend {at_blend:.0%}."
+        )
+    return rule, (
+        f"The list is ranked by the simple rule {rule}: {top} it found {at_rule:.0%} of ties "
+        f"that were then lost, against {at_model:.0%} for the model and {at_blend:.0%} for a "
+        "blend of the two, so on this data the model does not earn the top of the list."
+    )

@@ -8,11 +8,12 @@ has not earned its place at the top of the list.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
 
-from referral_graph.churn._options import FloatArray
+from referral_graph.churn._options import BoolArray, FloatArray
 
 #: The rule baselines of :func:`backtest`: name -> description.
 RULES: dict[str, str] = {
@@ -34,3 +35,30 @@ def _rule_scores(values: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
         "volume_drop": -values["recent_vs_baseline"],
         "share_drop": values["share_baseline"] - share_recent,
     }
+
+
+def _best_rule(y: BoolArray, rules: Mapping[str, FloatArray]) -> str:
+    """The rule whose score ranks `y` best (ROC-AUC; the first of :data:`RULES` on a tie).
+
+    Chosen on labelled cutoffs only (the training cutoffs of a backtest or of an
+    at-risk list), so that no test label decides it.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    best, best_auc = next(iter(RULES)), -math.inf
+    if 0 < int(y.sum()) < len(y):
+        for name in RULES:
+            auc = float(roc_auc_score(y, rules[name]))
+            if auc > best_auc:
+                best, best_auc = name, auc
+    return best
+
+
+def _blend(model: FloatArray, rule: FloatArray) -> FloatArray:
+    """The mean of the percentile ranks of the model's score and a rule's (ties averaged)."""
+    from scipy.stats import rankdata
+
+    n = len(model)
+    if n == 0:
+        return np.zeros(0)
+    return np.asarray((rankdata(model) + rankdata(rule)) / (2.0 * n), dtype=np.float64)

@@ -120,11 +120,17 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
     out.append(_note(report, "at_risk"))
     if "at_risk" in t:
         risk = _with_names(t["at_risk"], report, t)
+        ranked_by = t["at_risk"].attrs.get("ranking", "model")
+        order = (
+            "ranked by expected loss (churn probability × referrals at stake over the horizon)"
+            if ranked_by == "model"
+            else "ranked as the note below says (the rank of its score × referrals at stake)"
+        )
         out.append(
-            f'<p class="sub">Ties into the focus organisation, ranked by expected loss '
-            f"(churn probability × referrals at stake over the horizon). Flagged: "
+            f'<p class="sub">Ties into the focus organisation, {order}. Flagged: '
             f"{int(risk['flagged'].sum()) if 'flagged' in risk else 0:,}.</p>"
         )
+        out.append(_note(report, "ranking"))
         out.append(
             _table(
                 risk,

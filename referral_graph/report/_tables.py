@@ -267,15 +267,32 @@ def _at_risk_sections(
 
     assert net.panel is not None
     try:
-        # Prepared once: the at-risk list and the backtest share the tie matrix and the
+        # Prepared once: the backtest and the at-risk list share the tie matrix and the
         # model inputs of the labelled cutoffs (the same results as passing the panel twice).
         prepared = churn.PreparedPanel(net.panel, providers=net.providers)
+        # How far to trust the flags: the model backtested against the simple rules first,
+        # so that the list is ranked by whatever finds the most lost ties at its top.
+        ranking = "model"
+        try:
+            backtest = churn.backtest(
+                prepared,
+                horizon=horizon,
+                k=(capacity, 4 * capacity),
+                random_state=seed,
+            )
+        except InsufficientDataError as exc:
+            report.notes["backtest"] = str(exc)
+        else:
+            report.tables["backtest"] = backtest
+            ranking, why = churn.choose_ranking(backtest)
+            report.notes["ranking"] = why
         risk = churn.at_risk(
             prepared,
             focus_ids=ids,
             capacity=capacity,
             horizon=horizon,
             random_state=seed,
+            ranking=ranking,
         )
     except InsufficientDataError as exc:
         report.notes["at_risk"] = str(exc)
@@ -283,22 +300,16 @@ def _at_risk_sections(
         return
     risk = risk.assign(internal=risk["source"].isin(set(ids)))
     report.tables["at_risk"] = risk
-    # How far to trust the flags: the same model, backtested against simple rules.
-    try:
-        report.tables["backtest"] = churn.backtest(
-            prepared,
-            horizon=horizon,
-            k=(capacity, 4 * capacity),
-            random_state=seed,
-        )
-    except InsufficientDataError as exc:
-        report.notes["backtest"] = str(exc)
     del prepared  # the matrix and cached inputs are not needed for the outreach list
     # Liaisons visit outside referrers: the focus's own providers stay in the at-risk table only.
     # The visit list draws on the outside ties with the highest expected loss (a pool of four
     # ties per visit), then ranks referrers by their summed loss and relationship value.
     outside = risk.loc[~risk["internal"].to_numpy()]
-    pool = outside.sort_values("expected_loss", ascending=False, kind="stable").head(4 * capacity)
+    if ranking == "model":
+        pool = outside.sort_values("expected_loss", ascending=False, kind="stable")
+    else:  # the list's own order: the blend or the rule that the backtest chose
+        pool = outside.sort_values("rank", kind="stable")
+    pool = pool.head(4 * capacity)
     report.tables["outreach_list"] = outreach_list(
         pool,
         net.providers,
