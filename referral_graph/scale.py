@@ -26,27 +26,8 @@ is the path for data that does not fit that way (see ``docs/memory.md``):
   part of the network a user asks for (a region, a community, an ego network),
   with the same attributes as the full graph would have.
 
-Validation at scale
--------------------
-The checks are those of :func:`~referral_graph.io.read_events`, with the same
-messages, the same rows excluded and the same counts by reason: lines with the
-wrong number of fields, blank lines, missing ids, NPI check digits (as
-``npi=``), self-referrals, missing and unparsable dates (the date format is
-detected exactly as :func:`~referral_graph.validate.parse_dates` does, on the
-distinct date strings), non-numeric or negative amounts (set missing, row
-kept), exact duplicates of rows carrying a patient id, and ids absent from the
-providers table. Differences, all documented in ``docs/memory.md``:
-
-* issues carry counts and example values but no row numbers (DuckDB reads CSV
-  files in parallel and gives lines no numbers), except ``wrong_field_count``,
-  whose first line numbers are given;
-* example values are the first in sorted order, not in file order;
-* CSV files must be UTF-8 (with or without a byte-order mark) or, with
-  ``encoding="latin-1"``, Latin-1; there is no cp1252 fallback; ``.bz2`` files
-  are not read (``.gz`` and ``.zst`` are);
-* a float id column from Parquet is turned into digits value by value (the
-  in-memory reader does it only when every value is whole);
-* time-zone-aware Parquet timestamps are read in UTC.
+The rules applied to every event row, and how they differ from the in-memory
+reader's, are in :mod:`referral_graph.engines.files`.
 
 Examples
 --------

@@ -15,8 +15,12 @@ from referral_graph.churn._features import FEATURE_COLUMNS, _features_at, _total
 from referral_graph.churn._inputs import _labelled_slice, _model_inputs
 from referral_graph.churn._labels import _active
 from referral_graph.churn._model import ChurnModel
-from referral_graph.churn._options import FloatArray, _auto_baseline, _Options, _parse_cutoffs
-from referral_graph.churn._panel import PreparedPanel, _check_cutoff, _prepared
+from referral_graph.churn._options import FloatArray, _Options, _parse_cutoffs
+from referral_graph.churn._panel import (
+    PreparedPanel,
+    _check_cutoff,
+    _prepared_with_options,
+)
 from referral_graph.churn._reasons import _Context, _explain, _gainers
 from referral_graph.churn._rules import RULES, _best_rule, _blend, _rule_scores
 from referral_graph.churn._training import _fit_on
@@ -141,15 +145,16 @@ def at_risk(
     True
     """
     fn = "at_risk"
-    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
-    baseline = _auto_baseline(baseline_months, prepared._ties.n_months, horizon)
-    opts = _Options.make(
+    prepared, opts = _prepared_with_options(
+        panel,
         fn,
-        baseline_months=baseline,
+        providers=providers,
+        columns=columns,
+        data_end=data_end,
+        baseline_months=baseline_months,
         min_referrals=min_referrals,
         horizon=horizon,
         churn_fraction=churn_fraction,
-        recent_months=3,
     )
     capacity = check_int(capacity, "capacity", fn, low=0, high=100_000_000)
     check_choice(ranking, "ranking", fn, ["model", "blend", *RULES])

@@ -15,8 +15,8 @@ from referral_graph._checks import check_int
 from referral_graph.churn._inputs import _labelled_slice
 from referral_graph.churn._metrics import _metrics
 from referral_graph.churn._model import ChurnModel
-from referral_graph.churn._options import FloatArray, _auto_baseline, _Options
-from referral_graph.churn._panel import PreparedPanel, _prepared
+from referral_graph.churn._options import FloatArray
+from referral_graph.churn._panel import PreparedPanel, _prepared_with_options
 from referral_graph.churn._rules import _best_rule, _blend
 from referral_graph.churn._training import _fit_on, _make_model
 from referral_graph.exceptions import InsufficientDataError, ParameterError
@@ -120,15 +120,16 @@ def backtest(
     (True, ['method', 'roc_auc', 'pr_auc', 'precision_at_10'])
     """
     fn = "backtest"
-    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
-    baseline = _auto_baseline(baseline_months, prepared._ties.n_months, horizon)
-    opts = _Options.make(
+    prepared, opts = _prepared_with_options(
+        panel,
         fn,
-        baseline_months=baseline,
+        providers=providers,
+        columns=columns,
+        data_end=data_end,
+        baseline_months=baseline_months,
         min_referrals=min_referrals,
         horizon=horizon,
         churn_fraction=churn_fraction,
-        recent_months=3,
     )
     n_cutoffs = check_int(n_cutoffs, "n_cutoffs", fn, low=1, high=120)
     ks = [k] if isinstance(k, int) else list(k)

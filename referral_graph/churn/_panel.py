@@ -19,7 +19,14 @@ import pandas as pd
 
 from referral_graph.churn._from_panel import _build
 from referral_graph.churn._matrix import _TieMatrix
-from referral_graph.churn._options import BoolArray, FloatArray, IntArray, _Options, _parse_cutoffs
+from referral_graph.churn._options import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    _auto_baseline,
+    _Options,
+    _parse_cutoffs,
+)
 from referral_graph.exceptions import (
     InsufficientDataError,
     ParameterError,
@@ -217,3 +224,31 @@ def _check_cutoff(ties: _TieMatrix, ci: int, opts: _Options, *, labels: bool) ->
             f"The cutoff {cutoff.date()} has no labels: its {opts.horizon}-month horizon "
             f"runs past the data's last month ({ties.month_of(ties.n_months - 1).date()})."
         )
+
+
+def _prepared_with_options(
+    panel: pd.DataFrame | PreparedPanel,
+    fn: str,
+    *,
+    providers: pd.DataFrame | None,
+    columns: Mapping[str, str] | None,
+    data_end: str | pd.Timestamp | None,
+    baseline_months: Any,
+    min_referrals: int,
+    horizon: int,
+    churn_fraction: float,
+) -> tuple[PreparedPanel, _Options]:
+    """The prepared panel and the churn definitions of a model-fitting function.
+
+    ``baseline_months="auto"`` is resolved on the panel's length (:func:`_auto_baseline`).
+    """
+    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
+    opts = _Options.make(
+        fn,
+        baseline_months=_auto_baseline(baseline_months, prepared._ties.n_months, horizon),
+        min_referrals=min_referrals,
+        horizon=horizon,
+        churn_fraction=churn_fraction,
+        recent_months=3,
+    )
+    return prepared, opts

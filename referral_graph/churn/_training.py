@@ -27,11 +27,14 @@ from referral_graph.churn._model import ChurnModel
 from referral_graph.churn._options import (
     CutoffsLike,
     IntArray,
-    _auto_baseline,
-    _Options,
     _parse_cutoffs,
 )
-from referral_graph.churn._panel import PreparedPanel, _check_cutoff, _prepared, _Slice
+from referral_graph.churn._panel import (
+    PreparedPanel,
+    _check_cutoff,
+    _prepared_with_options,
+    _Slice,
+)
 from referral_graph.exceptions import InsufficientDataError
 
 #: The package's logger (records keep the name they had when churn was one module).
@@ -176,15 +179,16 @@ def fit_churn_model(
     (360, 0.23)
     """
     fn = "fit_churn_model"
-    prepared = _prepared(panel, fn, providers=providers, columns=columns, data_end=data_end)
-    baseline = _auto_baseline(baseline_months, prepared._ties.n_months, horizon)
-    opts = _Options.make(
+    prepared, opts = _prepared_with_options(
+        panel,
         fn,
-        baseline_months=baseline,
+        providers=providers,
+        columns=columns,
+        data_end=data_end,
+        baseline_months=baseline_months,
         min_referrals=min_referrals,
         horizon=horizon,
         churn_fraction=churn_fraction,
-        recent_months=3,
     )
     if max_train_samples is not None:
         check_int(max_train_samples, "max_train_samples", fn, low=10, high=1_000_000_000)
