@@ -281,8 +281,10 @@ def _features_at(
         f["yoy_available"] = np.zeros(n)
 
     # lapse, usual gap, tenure
-    msl, median_gap, n_gaps = _lapse_and_gaps(block > 0)
-    since, gap_days = _recency_days(ties, ci, idx, block > 0, block.sum(axis=0, dtype=np.float64))
+    active = block > 0
+    msl, median_gap, n_gaps = _lapse_and_gaps(active)
+    since, gap_days = _recency_days(ties, ci, idx, active, block.sum(axis=0, dtype=np.float64))
+    del active
     del block
     f["days_since_last"] = since
     f["usual_gap_days"] = gap_days

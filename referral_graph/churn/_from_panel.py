@@ -135,19 +135,21 @@ def _day_matrices(
     first day and latest last day.
     """
     n_months = len(ptr) - 1
-    month = np.repeat(np.arange(n_months, dtype=np.int64), np.diff(ptr))
-    cell = month * n_ties + tie
-    lo = np.zeros(n_months * n_ties, dtype=np.int8)
-    hi = np.zeros(n_months * n_ties, dtype=np.int8)
-    if len(np.unique(cell)) == len(cell):
-        lo[cell] = first
-        hi[cell] = last
-    else:
-        lo[:] = 127
-        np.minimum.at(lo, cell, first)
-        np.maximum.at(hi, cell, last)
-        lo[lo == 127] = 0
-    return lo.reshape(n_months, n_ties), hi.reshape(n_months, n_ties)
+    lo = np.zeros((n_months, n_ties), dtype=np.int8)
+    hi = np.zeros((n_months, n_ties), dtype=np.int8)
+    for m in range(n_months):
+        rows = slice(int(ptr[m]), int(ptr[m + 1]))
+        ties = tie[rows]
+        if bool(np.all(ties[1:] > ties[:-1])):  # one row per tie (a panel sorted by tie)
+            lo[m, ties] = first[rows]
+            hi[m, ties] = last[rows]
+        else:
+            low = np.full(n_ties, 127, dtype=np.int8)
+            np.minimum.at(low, ties, first[rows])
+            low[low == 127] = 0
+            lo[m] = low
+            np.maximum.at(hi[m], ties, last[rows])
+    return lo, hi
 
 
 def _count_matrix(
