@@ -144,7 +144,12 @@ and is compared on the ties active at ``t`` with four rules:
 
 Each is a continuous score a liaison could sort the ties by by hand: the
 strongest simple work lists. :func:`rule_margins` names the best rule on each
-measure and the model's margin over it.
+measure and the model's margin over it. The backtest also scores a ``blend``:
+the mean of the percentile ranks of the model's score and of the rule that
+ranked the training cutoffs best. :func:`choose_ranking` reads the backtest at
+its smallest k and returns what should order the at-risk list (the model, the
+blend, or the best rule when the model does not beat it at the top), which
+:func:`at_risk` takes as ``ranking=``.
 
 Metrics per test cutoff, then averaged: ROC-AUC, PR-AUC (average precision),
 precision@k and recall@k (share of the churned ties found in the top k),
