@@ -43,6 +43,14 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
     return skip
 
 
+def _import_target(node: ast.ImportFrom, package: str) -> str:
+    """The absolute module a ``from ... import`` names (relative imports resolved)."""
+    if not node.level:
+        return node.module or ""
+    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def _imports(module: str) -> Iterator[tuple[str, str | None, int]]:
     """(imported module, imported name or None, line) for each import of `module`."""
     path = MODULES[module]
@@ -53,11 +61,7 @@ def _imports(module: str) -> Iterator[tuple[str, str | None, int]]:
         if id(node) in skip:
             continue
         if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
+            target = _import_target(node, package)
             if target.split(".")[0] != "referral_graph":
                 continue
             for alias in node.names:
@@ -80,11 +84,7 @@ def _private_attributes(module: str) -> Iterator[tuple[str, str, int]]:
     aliases: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
+            target = _import_target(node, package)
             for alias in node.names:
                 if f"{target}.{alias.name}" in MODULES:
                     aliases[alias.asname or alias.name] = f"{target}.{alias.name}"

@@ -285,11 +285,5 @@ def at_risk(
 
 def _training_best_rule(prepared: PreparedPanel, ci: int, opts: _Options) -> str:
     """The rule that ranked the labelled cutoffs before `ci` best (the blend's rule)."""
-    train = [
-        _labelled_slice(prepared, c, opts)
-        for c in range(opts.baseline_months, ci - opts.horizon + 1)
-    ]
-    if not train:
-        return next(iter(RULES))
-    y = np.concatenate([np.asarray(s.y, dtype=bool) for s in train])
-    return _best_rule(y, {name: np.concatenate([s.rules[name] for s in train]) for name in RULES})
+    cutoffs = range(opts.baseline_months, ci - opts.horizon + 1)
+    return _best_rule([_labelled_slice(prepared, c, opts) for c in cutoffs])

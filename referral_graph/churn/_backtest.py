@@ -166,10 +166,7 @@ def backtest(
             n_train = sum(len(r) for _, r in picked)
             scores["model"] = fitted.predict_proba(test.x)[:, 1]
             # the blend takes the rule that ranked the training cutoffs best (no test label)
-            rule = _best_rule(
-                y_train.astype(bool),
-                {name: np.concatenate([s.rules[name] for s in train]) for name in test.rules},
-            )
+            rule = _best_rule(train)
             scores["blend"] = _blend(scores["model"], test.rules[rule])
         else:
             n_train = len(y_train)

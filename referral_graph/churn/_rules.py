@@ -9,11 +9,15 @@ has not earned its place at the top of the list.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from referral_graph.churn._options import BoolArray, FloatArray
+from referral_graph.churn._options import FloatArray
+
+if TYPE_CHECKING:
+    from referral_graph.churn._panel import _Slice
 
 #: The rule baselines of :func:`backtest`: name -> description.
 RULES: dict[str, str] = {
@@ -42,8 +46,9 @@ def _rule_scores(values: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
 _CHOICE_ROWS = 50_000
 
 
-def _best_rule(y: BoolArray, rules: Mapping[str, FloatArray]) -> str:
-    """The rule whose score ranks `y` best (ROC-AUC; the first of :data:`RULES` on a tie).
+def _best_rule(slices: Sequence[_Slice]) -> str:
+    """The rule whose score ranks the labels of `slices` best (ROC-AUC; the first of
+    :data:`RULES` on a tie, or without two classes).
 
     Chosen on labelled cutoffs only (the training cutoffs of a backtest or of an
     at-risk list), so that no test label decides it.
@@ -51,13 +56,17 @@ def _best_rule(y: BoolArray, rules: Mapping[str, FloatArray]) -> str:
     from sklearn.metrics import roc_auc_score
 
     best, best_auc = next(iter(RULES)), -math.inf
+    if not slices:
+        return best
+    y = np.concatenate([np.asarray(s.y, dtype=bool) for s in slices])
     rows = np.arange(len(y))
     if len(y) > _CHOICE_ROWS:  # a choice, not a measurement: a fixed sample of rows is enough
         rows = np.sort(np.random.default_rng(0).choice(len(y), _CHOICE_ROWS, replace=False))
     y = y[rows]
     if 0 < int(y.sum()) < len(y):
         for name in RULES:
-            auc = float(roc_auc_score(y, rules[name][rows]))
+            scores = np.concatenate([s.rules[name] for s in slices])[rows]
+            auc = float(roc_auc_score(y, scores))
             if auc > best_auc:
                 best, best_auc = name, auc
     return best

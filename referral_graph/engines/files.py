@@ -57,10 +57,10 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -76,6 +76,9 @@ if TYPE_CHECKING:
     import duckdb
 
 from referral_graph.engines._rules import (
+    NpiMode,
+    PathLike,
+    Progress,
     _check_memory_limit,
     _CsvDialect,
     _date_lookup,
@@ -99,10 +102,6 @@ from referral_graph.engines._rules import (
 __all__ = ["FilesAggregation", "aggregate_files"]
 
 logger = logging.getLogger(__name__)
-
-PathLike = str | os.PathLike[str]
-Progress = Callable[[str], Any]
-NpiMode = bool | Literal["auto"]
 
 # ----------------------------------------------------------------------------- DuckDB engine
 
