@@ -66,7 +66,9 @@ class _Progress:
 def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> None:
     src = p.add_argument_group("input")
     group = src.add_mutually_exclusive_group(required=True)
-    group.add_argument("--events", metavar="FILE", help="referral events (CSV or Parquet)")
+    group.add_argument(
+        "--events", metavar="FILE", help="referral events (CSV, Parquet or spreadsheet)"
+    )
     if edges:
         group.add_argument(
             "--edges",
@@ -79,7 +81,9 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
             choices=["auto", "generic", "cms-pspp", "hop-teaming"],
             help="layout of --edges (default: auto-detect)",
         )
-    src.add_argument("--providers", metavar="FILE", help="providers table (CSV or Parquet)")
+    src.add_argument(
+        "--providers", metavar="FILE", help="providers table (CSV, Parquet or spreadsheet)"
+    )
     src.add_argument(
         "--taxonomy",
         metavar="FILE",
@@ -112,6 +116,12 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
     )
     opts.add_argument("--encoding", default="auto", help="file encoding (default: auto)")
     opts.add_argument("--delimiter", help="CSV delimiter (default: detected)")
+    opts.add_argument(
+        "--sheet",
+        metavar="NAME|POSITION",
+        help="sheet of a spreadsheet input (.xlsx, .xls, .ods): its name, or its position "
+        "counting from 1 (default: the first sheet)",
+    )
     opts.add_argument(
         "--strict", action="store_true", help="treat every validation warning as an error"
     )
@@ -209,6 +219,7 @@ def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None
         engine=args.engine,
         encoding=args.encoding,
         delimiter=args.delimiter,
+        sheet=args.sheet,
         strict=args.strict,
         keep_events=False,
         memory_limit=args.memory_limit,
@@ -491,6 +502,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 date_col=args.activity_date_col,
                 provider_col=args.activity_provider_col,
                 encoding=args.encoding,
+                sheet=args.sheet,
             )
         progress("computing the report")
         path = write_report(

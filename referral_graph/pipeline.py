@@ -227,6 +227,7 @@ def load_network(
     engine: Literal["auto", "duckdb", "pandas", "files", "spark"] = "auto",
     encoding: str = "auto",
     delimiter: str | None = None,
+    sheet: str | int | None = None,
     strict: bool = False,
     progress: Callable[[str], Any] | None = None,
     keep_events: bool = True,
@@ -254,8 +255,9 @@ def load_network(
         ``{"source_col": "from", "date_col": "when"}``.
     provider_columns : dict, optional
         The same for the providers reader (``id_col``, ``name_col``, ...).
-    date_format, npi, encoding, delimiter, strict
-        Passed to the readers.
+    date_format, npi, encoding, delimiter, sheet, strict
+        Passed to the readers (`sheet` picks the sheet of every spreadsheet
+        workbook given).
     engine : {"auto", "duckdb", "pandas", "files", "spark"}
         Aggregation engine. ``"auto"``: see :func:`auto_engine` (event files of
         1 GB or more go out of core). ``"files"``: event files are validated and aggregated out of
@@ -289,6 +291,7 @@ def load_network(
             npi=npi,
             encoding=encoding,
             delimiter=delimiter,
+            sheet=sheet,
             strict=strict,
             **(provider_columns or {}),
         )
@@ -305,6 +308,7 @@ def load_network(
             npi=npi,
             encoding=encoding,
             delimiter=delimiter,
+            sheet=sheet,
             strict=strict,
             keep_events=keep_events,
             memory_limit=memory_limit,
@@ -327,6 +331,7 @@ def load_network(
             providers=prov,
             encoding=encoding,
             delimiter=delimiter,
+            sheet=sheet,
             strict=strict,
             **columns,
         )

@@ -31,6 +31,7 @@ e.csv, column 'src', row 4: 1 row excluded: self-referral (e.g. '1234567893'). F
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -38,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from referral_graph.exceptions import ValidationError
+from referral_graph.exceptions import SchemaError, ValidationError
 from referral_graph.npi import looks_like_npi, npi_flags
 
 __all__ = [
@@ -48,11 +49,19 @@ __all__ = [
     "check_missing_providers",
     "parse_dates",
     "parse_numbers",
+    "restore_id_column",
+    "restore_ids",
 ]
 
 logger = logging.getLogger(__name__)
 
 Level = Literal["error", "warning", "info"]
+
+# Spreadsheet serial dates: days since 1899-12-30 (Excel's and LibreOffice's epoch), taken
+# as dates when they fall between 1950 and 2100 (other numbers are not dates).
+_EXCEL_SERIAL = r"\d{5}(?:\.\d+)?"
+_EXCEL_SERIAL_RANGE = (18264, 73051)
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 #: How many row numbers and example values an issue keeps.
 MAX_ROWS_SHOWN = 10
@@ -281,8 +290,11 @@ def parse_dates(
 
     Each distinct string is parsed once. Without `date_format`, ISO 8601 is
     tried first, then ``%m/%d/%Y``, ``%d/%m/%Y``, ``%Y%m%d`` and
-    ``%d.%m.%Y``; the format that parses most values wins, and an ambiguous
-    choice between month-first and day-first is reported.
+    ``%d.%m.%Y``; the format that parses most values wins. A column that
+    reads equally well month-first and day-first (no day above 12) is an
+    error that asks for `date_format`. Numbers that are spreadsheet serial
+    dates (days since 1899-12-30, between 1950 and 2100) are read as dates,
+    with a note.
 
     Rows with a missing date and rows with an unparsable one are reported
     (as two issues) and flagged in the returned mask for exclusion.
@@ -302,6 +314,11 @@ def parse_dates(
     -------
     dates : pandas.Series of datetime64[ns]
     bad : pandas.Series of bool
+
+    Raises
+    ------
+    SchemaError
+        The dates could be month-first or day-first and `date_format` is not given.
 
     Examples
     --------
@@ -342,14 +359,35 @@ def parse_dates(
             chosen in ("%m/%d/%Y", "%d/%m/%Y")
             and ok_by_format["%d/%m/%Y"] == ok_by_format["%m/%d/%Y"]
         ):
-            report.add(
-                "ambiguous_date_format",
-                "dates could be month-first or day-first; read as month-first (%m/%d/%Y)",
-                column=column,
-                examples=uniq.head(MAX_EXAMPLES).tolist(),
-                hint="pass date_format='%d/%m/%Y' (CLI: --date-format) if they are day-first",
+            examples = ", ".join(repr(v) for v in uniq.head(MAX_EXAMPLES))
+            raise SchemaError(
+                f"{report.name}, column {column!r}: the dates could be month-first or "
+                f"day-first (e.g. {examples}): no day is above 12. Pass "
+                "date_format='%m/%d/%Y' for month-first or date_format='%d/%m/%Y' for "
+                "day-first (CLI: --date-format)."
             )
-        elif chosen != "ISO8601":
+        serial = parsed.isna() & uniq.str.fullmatch(_EXCEL_SERIAL).fillna(False)
+        if serial.any():
+            days = pd.to_numeric(uniq[serial], errors="coerce")
+            plausible = days.between(*_EXCEL_SERIAL_RANGE)
+            parsed = parsed.copy()
+            parsed[days.index[plausible]] = _EXCEL_EPOCH + pd.to_timedelta(
+                days[plausible].to_numpy(), unit="D"
+            )
+            if plausible.any():
+                example = uniq[days.index[plausible][0]]
+                as_date = parsed[days.index[plausible][0]].strftime("%Y-%m-%d")
+                report.add(
+                    "excel_serial_date",
+                    f"dates written as spreadsheet serial day numbers (e.g. {example!r} = "
+                    f"{as_date}) were read as such",
+                    level="info",
+                    column=column,
+                    hint="format the column as dates in the spreadsheet to see them as dates",
+                )
+            if chosen == "ISO8601" and int(parsed.notna().sum()) == int(plausible.sum()):
+                chosen = "spreadsheet serial day numbers"
+        if chosen not in ("ISO8601", "spreadsheet serial day numbers"):
             report.add(
                 "date_format", f"dates read with format {chosen!r}", level="info", column=column
             )
@@ -573,6 +611,135 @@ def check_ids(
         if npi is True:
             bad |= invalid
     return bad
+
+
+_DOT_ZERO = re.compile(r"([0-9]+)\.0+")
+# The exponent's sign is required: spreadsheets write "1.00E+09", and an id such as "3E8"
+# (hexadecimal, say) is not a number.
+_E_NOTATION = re.compile(r"([0-9])(?:\.([0-9]+))?[eE]\+([0-9]{1,2})")
+
+
+def restore_ids(ids: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """Ids that a spreadsheet turned into numbers, restored to their text where exact.
+
+    A spreadsheet that reads an id column as numbers writes ``1003000126``
+    back as ``1003000126.0`` or ``1.003000126E+09``. Both are restored to
+    ``1003000126``: the first always, the second (with its ``+`` sign, as
+    spreadsheets write it) when its digits are all there. Scientific
+    notation that dropped digits (``1.00300013E+09`` for an id of ten
+    digits) cannot be restored: such ids are returned as lossy.
+
+    Parameters
+    ----------
+    ids : iterable of str
+        Distinct ids, stripped.
+
+    Returns
+    -------
+    restored : dict
+        ``{written: restored}`` for the ids restored.
+    lossy : list of str
+        The ids in scientific notation that lost digits.
+
+    Examples
+    --------
+    >>> restore_ids(["1003000126.0", "1.003000126E+09", "1.00300013E+09", "A12", "1003000126"])
+    ({'1003000126.0': '1003000126', '1.003000126E+09': '1003000126'}, ['1.00300013E+09'])
+    """
+    restored: dict[str, str] = {}
+    lossy: list[str] = []
+    for text in ids:
+        if not isinstance(text, str) or ("." not in text and "e" not in text and "E" not in text):
+            continue
+        match = _DOT_ZERO.fullmatch(text)
+        if match:
+            restored[text] = match.group(1)
+            continue
+        match = _E_NOTATION.fullmatch(text)
+        if not match:
+            continue
+        lead, fraction, exponent = match.group(1), match.group(2) or "", int(match.group(3))
+        digits = lead + fraction
+        width = exponent + 1  # the number of digits of the integer written
+        if len(digits) > width:
+            if set(digits[width:]) != {"0"}:
+                continue  # not an integer: not an id a spreadsheet mangled
+            digits = digits[:width]
+        if len(digits) < width:
+            lossy.append(text)
+        else:
+            restored[text] = digits
+    return restored, lossy
+
+
+#: The wording of the two id-restoration issues, shared by every engine.
+RESTORED_ID_MESSAGE = "ids written as numbers by a spreadsheet were restored to their text"
+RESTORED_ID_HINT = (
+    "store the id column as text in the spreadsheet (Format Cells > Text), or export it "
+    "from the source system as CSV"
+)
+LOSSY_ID_MESSAGE = (
+    "the id is in scientific notation with digits dropped by a spreadsheet; it cannot be restored"
+)
+LOSSY_ID_HINT = "export the file again with the id column formatted as text"
+
+
+def restore_id_column(
+    ids: pd.Series, *, report: ValidationReport, column: str
+) -> tuple[pd.Series, pd.Series]:
+    """Restore a column's spreadsheet-mangled ids (see :func:`restore_ids`); report both kinds.
+
+    Restored ids are a warning (the rows are kept); lossy ones an error
+    (the rows are excluded and the report raises).
+
+    Returns
+    -------
+    ids : pandas.Series
+        The column, restored (the same object when nothing was restored).
+    lossy : pandas.Series of bool
+        Rows whose id cannot be restored.
+
+    Examples
+    --------
+    >>> r = ValidationReport(name="e.csv")
+    >>> ids, lossy = restore_id_column(pd.Series(["1003000126.0", "1003000126"], index=[2, 3]),
+    ...                                report=r, column="npi")
+    >>> ids.tolist(), lossy.tolist(), r.issues[0].rows
+    (['1003000126', '1003000126'], [False, False], (2,))
+    """
+    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
+    restored, lossy_ids = restore_ids(uniques)
+    lossy = pd.Series(False, index=ids.index)
+    if not restored and not lossy_ids:
+        return ids, lossy
+    unique_text = pd.Index(uniques, dtype="str")
+    if restored:
+        changed = unique_text.isin(list(restored))
+        rows = np.isin(codes, np.flatnonzero(changed))
+        new_uniques = np.asarray(unique_text.map(lambda v: restored.get(v, v)), dtype=object)
+        values = np.where(codes >= 0, new_uniques[np.maximum(codes, 0)], None)
+        report.add(
+            "restored_id",
+            RESTORED_ID_MESSAGE,
+            column=column,
+            rows=ids.index[rows],
+            examples=[f"{k} -> {restored[k]}" for k in sorted(restored)[:MAX_EXAMPLES]],
+            hint=RESTORED_ID_HINT,
+        )
+        ids = pd.Series(values, index=ids.index, name=ids.name, dtype="str")
+    if lossy_ids:
+        lossy[:] = np.isin(codes, np.flatnonzero(unique_text.isin(lossy_ids)))
+        report.add(
+            "lossy_id",
+            LOSSY_ID_MESSAGE,
+            level="error",
+            column=column,
+            rows=ids.index[lossy.to_numpy()],
+            examples=sorted(lossy_ids),
+            excluded=True,
+            hint=LOSSY_ID_HINT,
+        )
+    return ids, lossy
 
 
 def check_missing_providers(

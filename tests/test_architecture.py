@@ -400,6 +400,8 @@ PUBLIC_API: dict[str, list[str]] = {
         "check_missing_providers",
         "parse_dates",
         "parse_numbers",
+        "restore_id_column",
+        "restore_ids",
     ],
     "referral_graph.viz": [
         "RenderOptions",

@@ -202,12 +202,23 @@ def test_declared_npis_day_first_dates_and_unknown_providers(tmp_path):
 def test_detected_date_format_notes(tmp_path):
     path = tmp_path / "e.csv"
     pd.DataFrame(
-        {"source": ["A", "B"], "target": ["C", "C"], "date": ["03/04/2024", "05/06/2024"]}
+        {"source": ["A", "B"], "target": ["C", "C"], "date": ["03/04/2024", "05/26/2024"]}
     ).to_csv(path, index=False)
     result = aggregate_files(path, tmp_path / "out")
     events = assert_same_as_in_memory(path, result)
     assert events["date"].dt.month.tolist() == [3, 5]  # month-first, as noted
-    assert "ambiguous_date_format" in [i.check for i in result.report.issues]
+    assert "date_format" in [i.check for i in result.report.issues]
+
+
+def test_ambiguous_dates_stop_the_files_engine_as_in_memory(tmp_path):
+    path = tmp_path / "e.csv"
+    pd.DataFrame(
+        {"source": ["A", "B"], "target": ["C", "C"], "date": ["03/04/2024", "05/06/2024"]}
+    ).to_csv(path, index=False)
+    with pytest.raises(SchemaError, match=r"e\.csv, column 'date'.*--date-format"):
+        aggregate_files(path, tmp_path / "out")
+    with pytest.raises(SchemaError, match=r"e\.csv, column 'date'.*--date-format"):
+        io.read_events(path)
 
 
 def test_strict_raises_before_writing(dirty_market, tmp_path):

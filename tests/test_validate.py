@@ -380,13 +380,33 @@ def test_parse_dates_formats_and_ambiguity():
     assert [i.check for i in report.issues] == ["date_format"]
 
 
-def test_parse_dates_reports_month_day_ambiguity():
-    """Regression: the other order was not tried once one format read every date."""
+def test_parse_dates_ambiguous_column_is_an_error_naming_the_flag():
+    """A column with no day above 12 reads both ways: the user decides (issue 15)."""
     report = ValidationReport(name="x.csv")
-    dates, _ = parse_dates(pd.Series(["01/02/2024", "03/04/2024"]), report=report, column="d")
-    assert dates.dt.month.tolist() == [1, 3]  # month-first
-    (issue,) = report.issues
-    assert issue.check == "ambiguous_date_format" and issue.column == "d"
+    with pytest.raises(SchemaError) as info:
+        parse_dates(pd.Series(["01/02/2024", "03/04/2024"]), report=report, column="d")
+    message = str(info.value)
+    assert "x.csv, column 'd'" in message and "'01/02/2024'" in message
+    assert "--date-format" in message and "%d/%m/%Y" in message
+    # the flag decides
+    dates, bad = parse_dates(
+        pd.Series(["01/02/2024", "03/04/2024"]), date_format="%d/%m/%Y", report=report, column="d"
+    )
+    assert dates.dt.month.tolist() == [2, 4] and not bad.any()
+
+
+def test_parse_dates_reads_spreadsheet_serial_days():
+    """Excel / LibreOffice serial dates (days since 1899-12-30), alone or mixed with ISO."""
+    report = ValidationReport(name="x.csv")
+    # 45292 is 2024-01-01 in Excel (hand-checked: =DATE(2024,1,1) shows 45292)
+    dates, bad = parse_dates(pd.Series(["45292", "2024-01-05", "45351"]), report=report, column="d")
+    assert dates.dt.strftime("%Y-%m-%d").tolist() == ["2024-01-01", "2024-01-05", "2024-02-29"]
+    assert not bad.any()
+    assert [i.check for i in report.issues] == ["excel_serial_date"]
+    # numbers that are not plausible dates are not read as dates
+    report = ValidationReport(name="x.csv")
+    _, bad = parse_dates(pd.Series(["12345", "2024-01-05"]), report=report, column="d")
+    assert bad.tolist() == [True, False]
 
 
 def test_parse_dates_with_explicit_format():

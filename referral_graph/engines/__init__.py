@@ -125,7 +125,8 @@ def resolve(events: PathOrFrame, engine: str = "auto") -> EngineName:
     rows goes to ``pandas``, a larger one to ``duckdb``; an event file whose
     CSV-equivalent size reaches :data:`LARGE_EVENT_FILES` to ``files`` (out of
     core), a smaller one to ``duckdb`` (read into memory, with row numbers in the
-    validation report). ``spark`` is never chosen by ``auto``.
+    validation report). A spreadsheet workbook is always read into memory (a
+    sheet holds at most 1,048,576 rows). ``spark`` is never chosen by ``auto``.
 
     Examples
     --------
@@ -150,6 +151,16 @@ def resolve(events: PathOrFrame, engine: str = "auto") -> EngineName:
 
             return resolve_engine(events, "auto")  # type: ignore[return-value]
         return engine  # type: ignore[return-value]
+    from referral_graph.io._workbooks import is_workbook
+
+    if is_workbook(events):
+        if engine in ("files", "spark"):
+            raise ParameterError(
+                f"The engine {engine!r} reads CSV and Parquet files; {os.fspath(events)} is a "
+                "spreadsheet workbook. Use the engine 'auto' or 'duckdb' (a sheet holds at most "
+                "1,048,576 rows, which fit in memory), or save the sheet as CSV."
+            )
+        return "duckdb" if engine == "auto" else engine  # type: ignore[return-value]
     if engine != "auto":
         return engine  # type: ignore[return-value]
     path = os.fspath(events)
@@ -179,6 +190,7 @@ def aggregate(
     npi: bool | Literal["auto"] = "auto",
     encoding: str = "auto",
     delimiter: str | None = None,
+    sheet: str | int | None = None,
     strict: bool = False,
     keep_events: bool = False,
     memory_limit: str = "8GB",
@@ -203,9 +215,9 @@ def aggregate(
     columns : dict, optional
         Column names, as the keyword arguments of
         :func:`referral_graph.io.read_events` (``source_col=``, ``date_col=``, ...).
-    date_format, npi, encoding, delimiter, strict
+    date_format, npi, encoding, delimiter, sheet, strict
         As in :func:`referral_graph.io.read_events` (the out-of-core engines read
-        UTF-8, or Latin-1 when told).
+        UTF-8, or Latin-1 when told; spreadsheet workbooks are read in memory).
     keep_events : bool, default False
         Keep the validated events in the result (in-memory engines only).
     memory_limit, temp_directory
@@ -285,6 +297,7 @@ def aggregate(
         providers=providers,
         encoding=encoding,
         delimiter=delimiter,
+        sheet=sheet,
         strict=strict,
         **options,
     )

@@ -31,7 +31,12 @@ from referral_graph.io._columns import _resolve_columns
 from referral_graph.io._files import _looks_headerless, _sniff_delimiter
 from referral_graph.npi import npi_flags
 from referral_graph.validate import (
+    LOSSY_ID_HINT,
+    LOSSY_ID_MESSAGE,
+    MAX_EXAMPLES,
     MAX_ROWS_SHOWN,
+    RESTORED_ID_HINT,
+    RESTORED_ID_MESSAGE,
     Issue,
     ValidationReport,
     check_ids,
@@ -295,6 +300,25 @@ class _RowCounts:
     unknown_rows: dict[str, int] = field(default_factory=dict)
     unknown_ids: dict[str, int] = field(default_factory=dict)
     unknown_examples: dict[str, list[str]] = field(default_factory=dict)
+    restored: dict[str, int] = field(default_factory=dict)
+    restored_examples: dict[str, list[str]] = field(default_factory=dict)
+    lossy: dict[str, int] = field(default_factory=dict)
+    lossy_examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def note_restored(
+        self,
+        key: str,
+        rows_by_id: Mapping[str | None, int],
+        restored: Mapping[str, str],
+        lossy: Sequence[str],
+    ) -> None:
+        """Count the rows of column `key` whose id was restored, or lost digits."""
+        hit = sorted(i for i in restored if i in rows_by_id)
+        self.restored[key] = sum(rows_by_id[i] for i in hit)
+        self.restored_examples[key] = [f"{i} -> {restored[i]}" for i in hit[:MAX_EXAMPLES]]
+        lost = sorted(i for i in lossy if i in rows_by_id)
+        self.lossy[key] = sum(rows_by_id[i] for i in lost)
+        self.lossy_examples[key] = lost[:MAX_EXAMPLES]
 
 
 @contextlib.contextmanager
@@ -362,6 +386,27 @@ def _fill_report(
         report.add(
             "blank_line", "the line is blank", count=counts.blank, excluded=True, level="info"
         )
+    for key in ("source", "target"):
+        if counts.restored.get(key):
+            report.add(
+                "restored_id",
+                RESTORED_ID_MESSAGE,
+                column=cols[key],
+                count=counts.restored[key],
+                examples=counts.restored_examples[key],
+                hint=RESTORED_ID_HINT,
+            )
+        if counts.lossy.get(key):
+            report.add(
+                "lossy_id",
+                LOSSY_ID_MESSAGE,
+                level="error",
+                column=cols[key],
+                count=counts.lossy[key],
+                examples=counts.lossy_examples[key],
+                excluded=True,
+                hint=LOSSY_ID_HINT,
+            )
     for key in ("source", "target"):
         if counts.missing.get(key):
             report.add(

@@ -70,6 +70,7 @@ from referral_graph.validate import (
     MAX_EXAMPLES,
     MAX_ROWS_SHOWN,
     ValidationReport,
+    restore_ids,
 )
 
 if TYPE_CHECKING:
@@ -155,6 +156,15 @@ def _text(expr: str) -> str:
         f"ascii(right({x}, 1)) <> 160"
     )
     return f"CASE WHEN {edges} THEN {x} ELSE NULLIF(trim({x}, {_WS}), '') END"
+
+
+def _restored_select(select: str) -> str:
+    """`select` with the ids of the ``rg_restore`` table (``raw``, ``id``) restored."""
+    return (
+        "SELECT * REPLACE (coalesce(r1.id, e.source) AS source, "
+        f"coalesce(r2.id, e.target) AS target) FROM ({select}) e "
+        "LEFT JOIN rg_restore r1 ON r1.raw = e.source LEFT JOIN rg_restore r2 ON r2.raw = e.target"
+    )
 
 
 def _id_expr(column: str, dtype: str) -> str:
@@ -856,6 +866,18 @@ def aggregate_files(
         # Pass 1: distinct ids and date strings with their row counts, and row-level totals.
         step("listing providers and dates")
         found = _pass1(con, source, cols)
+        restored, lossy = restore_ids(i for i in {*found.sources, *found.targets} if i)
+        if restored or lossy:
+            sources = {k: v[0] for k, v in found.sources.items()}
+            counts.note_restored("source", sources, restored, lossy)
+            counts.note_restored("target", found.targets, restored, lossy)
+        if restored:
+            # Ids a spreadsheet wrote as numbers: the rows are read again with their text.
+            _table_from_frame(
+                con, "rg_restore", pd.DataFrame({"raw": list(restored), "id": [*restored.values()]})
+            )
+            source = replace(source, select=_restored_select(source.select))
+            found = _pass1(con, source, cols)
         if kind == "csv":
             assert dialect is not None
             _csv_rejects(con, dialect, counts)

@@ -60,7 +60,7 @@ from referral_graph.engines._rules import (
     read_output,
 )
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
-from referral_graph.validate import MAX_EXAMPLES, ValidationReport
+from referral_graph.validate import MAX_EXAMPLES, ValidationReport, restore_ids
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -503,6 +503,29 @@ def _aggregate(
             .distinct()
             .collect()
         ]
+        restored, lossy = restore_ids(ids)
+        if restored or lossy:
+            # Ids a spreadsheet wrote as numbers: counted per column, then restored.
+            mangled = [*restored, *lossy]
+            for key in ("source", "target"):
+                by_id = {
+                    str(r[0]): int(r[1])
+                    for r in rows.where(fn.col(key).isin(mangled)).groupBy(key).count().collect()
+                }
+                counts.note_restored(key, by_id, restored, lossy)
+        if restored:
+            pairs = spark.createDataFrame(list(restored.items()), "raw string, id string")
+            for key in ("source", "target"):
+                rows = (
+                    rows.join(
+                        fn.broadcast(pairs.toDF("rg_raw", "rg_id")),
+                        fn.col(key) == fn.col("rg_raw"),
+                        "left",
+                    )
+                    .withColumn(key, fn.coalesce(fn.col("rg_id"), fn.col(key)))
+                    .drop("rg_raw", "rg_id")
+                )
+            ids = sorted({restored.get(i, i) for i in ids})
         id_table = _id_lookup(ids, npi=npi, known=known)
         flagged = id_table.loc[id_table["npi_bad"] | ~id_table["known"]]
         lookup = spark.createDataFrame(

@@ -20,6 +20,7 @@ def read_activities(
     date_format: str | None = None,
     encoding: str = "auto",
     delimiter: str | None = None,
+    sheet: str | int | None = None,
     strict: bool = False,
 ) -> pd.DataFrame:
     """Read and validate an outreach activity log (visits, calls, events, lunches).
@@ -31,7 +32,7 @@ def read_activities(
     date_col, provider_col, liaison_col, kind_col : str, optional
         Column names; aliases are recognised (``activity_date``, ``provider_id``,
         ``npi``, ``rep``, ``type``, ...). Date and provider are required.
-    date_format, encoding, delimiter, strict
+    date_format, encoding, delimiter, sheet, strict
         As in :func:`read_events`.
 
     Returns
@@ -47,7 +48,7 @@ def read_activities(
     >>> read_activities(log)[["provider", "kind"]].values.tolist()
     [['1234567893', 'visit']]
     """
-    raw = read_table(data, encoding=encoding, delimiter=delimiter)
+    raw = read_table(data, encoding=encoding, delimiter=delimiter, sheet=sheet)
     report = raw.report
     cols = _resolve_columns(
         raw,

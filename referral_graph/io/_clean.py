@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from referral_graph.io._files import NpiMode
-from referral_graph.validate import ValidationReport, check_ids, parse_dates
+from referral_graph.validate import ValidationReport, check_ids, parse_dates, restore_id_column
 
 logger = logging.getLogger("referral_graph.io")
 
@@ -69,7 +69,10 @@ def _check_id_columns(
     """
     bad = pd.Series(False, index=frame.index)
     for key in ("source", "target"):
-        out[key] = _clean_ids(frame[cols[key]])
+        out[key], lossy = restore_id_column(
+            _clean_ids(frame[cols[key]]), report=report, column=cols[key]
+        )
+        bad |= lossy
     id_codes, uniques = _shared_codes(out["source"], out["target"])
     for key in ("source", "target"):
         factorized = (id_codes[key], uniques)

@@ -71,6 +71,7 @@ def read_edges(
     providers: pd.DataFrame | None = None,
     encoding: str = "auto",
     delimiter: str | None = None,
+    sheet: str | int | None = None,
     strict: bool = False,
 ) -> pd.DataFrame:
     """Read and validate an aggregated edge file (one row per tie, or tie and period).
@@ -89,7 +90,7 @@ def read_edges(
         numeric columns is read as CMS).
     source_col, target_col, weight_col, patient_col, period_col : str, optional
         Override the layout's columns (for example ``weight_col="Total2014"``).
-    npi, providers, encoding, delimiter, strict
+    npi, providers, encoding, delimiter, sheet, strict
         As in :func:`read_events`.
 
     Returns
@@ -119,7 +120,7 @@ def read_edges(
             "The 'layout' parameter of read_edges must be one of 'auto', 'generic', "
             f"'cms-pspp', 'hop-teaming'. Got {layout!r} instead."
         )
-    raw = read_table(data, encoding=encoding, delimiter=delimiter)
+    raw = read_table(data, encoding=encoding, delimiter=delimiter, sheet=sheet)
     cms_columns = EDGE_LAYOUTS["cms-pspp"]["columns"]
     headerless = any(i.check == "no_header" for i in raw.report.issues)
     chosen: str = layout

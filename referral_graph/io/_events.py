@@ -36,6 +36,7 @@ def read_events(
     providers: pd.DataFrame | None = None,
     encoding: str = "auto",
     delimiter: str | None = None,
+    sheet: str | int | None = None,
     strict: bool = False,
 ) -> pd.DataFrame:
     """Read and validate referral events (one row per referral or hand-off).
@@ -43,7 +44,8 @@ def read_events(
     Parameters
     ----------
     data : path or pandas.DataFrame
-        CSV (optionally compressed) or Parquet file, or a DataFrame.
+        CSV (optionally compressed), Parquet or spreadsheet (``.xlsx``,
+        ``.xls``, ``.ods``) file, or a DataFrame.
     source_col, target_col, date_col, patient_col, amount_col : str, optional
         Column names in the input; when omitted, the common aliases are
         recognised (``referring_npi`` / ``from_npi`` / ``npi_from`` /
@@ -61,6 +63,9 @@ def read_events(
         reported (and kept).
     encoding, delimiter : str, optional
         See :func:`read_table`.
+    sheet : str or int, optional
+        For a spreadsheet workbook, the sheet's name or its position counting
+        from 1 (default: the first); see :func:`read_table`.
     strict : bool, default False
         Raise :class:`~referral_graph.exceptions.ValidationError` on any
         warning instead of excluding or keeping the rows.
@@ -95,7 +100,7 @@ def read_events(
     >>> len(ev), ev.attrs["report"].excluded_by_reason
     (2, {'self_referral': 1})
     """
-    raw = read_table(data, encoding=encoding, delimiter=delimiter)
+    raw = read_table(data, encoding=encoding, delimiter=delimiter, sheet=sheet)
     report = raw.report
     cols = _resolve_columns(
         raw,

@@ -23,6 +23,12 @@ import numpy as np
 import pandas as pd
 
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
+from referral_graph.io._workbooks import (
+    WORKBOOK_SUFFIXES,
+    _looks_headerless,
+    read_workbook,
+    workbook_kind,
+)
 from referral_graph.validate import ValidationReport
 
 logger = logging.getLogger("referral_graph.io")
@@ -117,21 +123,6 @@ def _report_cp1252(
     )
 
 
-def _looks_headerless(fields: Sequence[str]) -> bool:
-    """A first line whose every field is a number is data, not a header."""
-    if not fields:
-        return False
-    for f in fields:
-        text = f.strip()
-        if not text:
-            return False
-        try:
-            float(text)
-        except ValueError:
-            return False
-    return True
-
-
 def read_table(
     data: PathOrFrame,
     *,
@@ -139,15 +130,18 @@ def read_table(
     delimiter: str | None = None,
     header: bool | Literal["auto"] = "auto",
     names: Sequence[str] | None = None,
+    sheet: str | int | None = None,
 ) -> RawTable:
-    """Read a CSV or Parquet file (or take a DataFrame) without interpreting it.
+    """Read a CSV, Parquet or spreadsheet file (or take a DataFrame) without interpreting it.
 
     Parameters
     ----------
     data : path or pandas.DataFrame
         ``.csv``, ``.tsv``, ``.txt`` (optionally compressed: ``.gz``, ``.bz2``,
-        ``.zst``) or ``.parquet``; or a DataFrame, used as it is (not copied,
-        never modified).
+        ``.zst``), ``.parquet``, or a spreadsheet workbook (``.xlsx``, ``.xlsm``,
+        ``.xlsb``, ``.xls``, ``.ods``; found by its first bytes too, so a
+        workbook renamed ``.csv`` is read as one); or a DataFrame, used as it
+        is (not copied, never modified).
     encoding : str, default "auto"
         ``"auto"`` reads UTF-8 (a byte-order mark is removed) and falls back
         to cp1252 with a warning when the file is not valid UTF-8.
@@ -158,6 +152,11 @@ def read_table(
         ships header-less files).
     names : sequence of str, optional
         Column names for a header-less file.
+    sheet : str or int, optional
+        For a workbook: the sheet's name, or its position counting from 1
+        (default: the first sheet). Cells are read as text as a CSV export
+        would hold them: integral numbers as their digits, dates as ISO dates
+        (see :mod:`referral_graph.io`).
 
     Returns
     -------
@@ -186,7 +185,57 @@ def read_table(
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in (".parquet", ".pq"):
         return _read_parquet(path, name)
+    container = workbook_kind(path)
+    if container is not None or (suffixes and suffixes[-1] in WORKBOOK_SUFFIXES):
+        return _read_workbook(path, name, container, sheet=sheet, header=header, names=names)
+    if sheet is not None:
+        raise ParameterError(
+            f"The 'sheet' parameter is for spreadsheet workbooks; {name} is not one."
+        )
     return _read_csv(path, name, encoding=encoding, delimiter=delimiter, header=header, names=names)
+
+
+def _read_workbook(
+    path: Path,
+    name: str,
+    container: str | None,
+    *,
+    sheet: str | int | None,
+    header: bool | Literal["auto"],
+    names: Sequence[str] | None,
+) -> RawTable:
+    suffix = path.suffix.lower()
+    if container == "zip" and suffix not in WORKBOOK_SUFFIXES:
+        try:
+            frame, report = read_workbook(path, name, sheet=sheet, header=header, names=names)
+        except InputError as exc:
+            raise InputError(
+                f"{name}: is a ZIP archive, not a CSV file. Unzip it and pass the file inside."
+            ) from exc
+    else:
+        frame, report = read_workbook(path, name, sheet=sheet, header=header, names=names)
+    if suffix not in WORKBOOK_SUFFIXES:
+        report.add(
+            "workbook",
+            f"the file is a spreadsheet workbook although its name ends in {suffix or 'nothing'}; "
+            "read as a workbook",
+            level="info",
+        )
+    frame = _drop_blank_rows(frame, report)
+    if len(frame) == 0:
+        raise InputError(f"{name}: the sheet has a header but no data rows.")
+    return RawTable(frame=frame, report=report)
+
+
+def _drop_blank_rows(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
+    """Exclude (and report) the rows whose every field is missing."""
+    blank = frame.isna().all(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
+    if blank.any():
+        report.add(
+            "blank_line", "the line is blank", rows=frame.index[blank], excluded=True, level="info"
+        )
+        return frame.loc[~blank]
+    return frame
 
 
 def _read_parquet(path: Path, name: str) -> RawTable:
@@ -346,12 +395,7 @@ def _read_csv(
             excluded=True,
             hint=f"check the delimiter ({delimiter!r}) and quoting on these lines",
         )
-    blank = frame.isna().all(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
-    if blank.any():
-        report.add(
-            "blank_line", "the line is blank", rows=frame.index[blank], excluded=True, level="info"
-        )
-        frame = frame.loc[~blank]
+    frame = _drop_blank_rows(frame, report)
     if len(frame) == 0:
         raise InputError(f"{name}: the file has a header but no data rows.")
     return RawTable(frame=frame, report=report, delimiter=delimiter)

@@ -7,7 +7,7 @@ import pandas as pd
 from referral_graph.io._clean import _clean_ids, _log_summary
 from referral_graph.io._columns import PROVIDER_ALIASES, _resolve_columns
 from referral_graph.io._files import NpiMode, PathOrFrame, read_table
-from referral_graph.validate import ValidationReport, check_ids, parse_numbers
+from referral_graph.validate import ValidationReport, check_ids, parse_numbers, restore_id_column
 
 _TRUE = {"true", "t", "yes", "y", "1", "ours", "in", "in_network"}
 _FALSE = {"false", "f", "no", "n", "0", "out", "out_of_network", ""}
@@ -25,6 +25,7 @@ def read_providers(
     npi: NpiMode = "auto",
     encoding: str = "auto",
     delimiter: str | None = None,
+    sheet: str | int | None = None,
     strict: bool = False,
 ) -> pd.DataFrame:
     """Read and validate the providers table; label specialties from NUCC codes.
@@ -41,7 +42,7 @@ def read_providers(
         A NUCC taxonomy code set (:func:`referral_graph.taxonomy.read_taxonomy`);
         without it, a small built-in subset of common codes labels
         specialties.
-    npi, encoding, delimiter, strict
+    npi, encoding, delimiter, sheet, strict
         As in :func:`read_events`.
 
     Returns
@@ -60,7 +61,7 @@ def read_providers(
     """
     from referral_graph import taxonomy as _taxonomy
 
-    raw = read_table(data, encoding=encoding, delimiter=delimiter)
+    raw = read_table(data, encoding=encoding, delimiter=delimiter, sheet=sheet)
     report = raw.report
     cols = _resolve_columns(
         raw,
@@ -77,12 +78,17 @@ def read_providers(
     )
     frame = raw.frame
     out: dict[str, pd.Series] = {}
-    out["id"] = _clean_ids(frame[cols["id"]])
-    bad = check_ids(out["id"], report=report, column=cols["id"], npi=npi)
+    out["id"], bad = restore_id_column(
+        _clean_ids(frame[cols["id"]]), report=report, column=cols["id"]
+    )
+    bad |= check_ids(out["id"], report=report, column=cols["id"], npi=npi)
     for key in ("name", "taxonomy_code", "specialty", "organization", "city", "state", "zip"):
         if key in cols:
             values = frame[cols[key]]
             out[key] = values.astype("str").where(values.notna()).str.strip().astype("str")
+    if "zip" in out and "zip" in cols["zip"].lower():
+        # a column named ZIP holds US ZIP codes, fixed-width text (a "postcode" may not)
+        out["zip"] = _restore_zip(out["zip"], report=report, column=cols["zip"])
     for key, low, high in (("lat", -90.0, 90.0), ("lon", -180.0, 180.0)):
         if key in cols:
             values, _ = parse_numbers(
@@ -182,3 +188,30 @@ def _parse_bool(values: pd.Series, *, report: ValidationReport, column: str) -> 
             hint="use true/false, yes/no or 1/0",
         )
     return result
+
+
+def _restore_zip(values: pd.Series, *, report: ValidationReport, column: str) -> pd.Series:
+    """ZIP codes that lost their leading zeros as numbers (``2134`` for ``02134``), restored.
+
+    US ZIP codes are five digits (or nine, ZIP+4): a code of three or four digits
+    (seven or eight) is padded with zeros, and a ``.0`` suffix removed, with a note.
+    """
+    text = values.str.replace(r"^([0-9]+)\.0+$", r"\1", regex=True)
+    short = text.str.fullmatch(r"[0-9]{3,4}|[0-9]{7,8}").fillna(False).astype(bool)
+    changed = short | (text != values).fillna(False).astype(bool)
+    if not changed.any():
+        return values
+    width = text.str.len().map(lambda n: 5 if n <= 5 else 9)
+    padded = text.where(~short, [t.zfill(w) for t, w in zip(text, width, strict=True)])
+    report.add(
+        "restored_zip",
+        "ZIP codes that lost their leading zeros (read as numbers) were restored",
+        column=column,
+        rows=values.index[changed.to_numpy()],
+        examples=[
+            f"{a} -> {b}" for a, b in zip(values[changed][:3], padded[changed][:3], strict=True)
+        ],
+        level="info",
+        hint="store ZIP codes as text in the spreadsheet (Format Cells > Text)",
+    )
+    return padded.astype("str")
