@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 from typing import Any
@@ -379,3 +380,38 @@ def test_report_says_which_ranking_orders_the_at_risk_list(demo: Path) -> None:
     page = (demo / "report.html").read_text()
     assert "The list is ranked by" in page
     assert "among the first 25 ties of the backtest" in page
+
+
+def test_csv_outputs_are_spreadsheet_safe_and_pages_escape_names(tmp_path: Path) -> None:
+    """Issue 15, item 8: a provider name that is a formula does not run when a CSV is opened."""
+    market = synthetic.generate_market(n_providers=300, n_months=18, seed=5, focus="Northside Care")
+    providers = market.providers.copy()
+    formulas = ['=HYPERLINK("http://evil.example","Dr. {}")', "+cmd|' /C calc'!A{}", "@SUM(A{})"]
+    tags = "<img src=x onerror=alert({})>"
+    providers["name"] = [
+        (formulas[i % 3] if i % 4 else tags).format(i) for i in range(len(providers))
+    ]
+    market.events.to_csv(tmp_path / "events.csv", index=False)
+    providers.to_csv(tmp_path / "providers.csv", index=False)
+    out = tmp_path / "r"
+    code = cli.main(
+        ["report", "--events", str(tmp_path / "events.csv"), "--providers",
+         str(tmp_path / "providers.csv"), "--focus", "Northside Care", "--out", str(out), "-q"]
+    )  # fmt: skip
+    assert code == 0
+    checked = 0
+    for table in sorted((out / "tables").glob("*.csv")):
+        with open(table, newline="", encoding="utf-8") as handle:
+            for row in csv.reader(handle):
+                for cell in row:
+                    checked += 1
+                    if cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+                        float(cell)  # only a plain number may start so
+    names_written = sum(
+        "'=HYPERLINK" in p.read_text(encoding="utf-8") for p in (out / "tables").glob("*.csv")
+    )
+    assert checked > 1000 and names_written >= 2  # the names are there, neutralised
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<img src=x onerror" not in page
+    for view in (out / "views").glob("*.html"):
+        assert "<img src=x onerror" not in view.read_text(encoding="utf-8"), view.name

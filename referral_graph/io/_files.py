@@ -474,24 +474,78 @@ def _write_csv_duckdb(table: pd.DataFrame, path: Path) -> bool:
     return True
 
 
+# A cell a spreadsheet would run as a formula, unless it is a plain number.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+
+
+def neutralize_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with text cells a spreadsheet would run as formulas prefixed with ``'``.
+
+    Only text columns are looked at; the table is not modified (a shallow copy
+    is returned when a cell changes). Column names are text too.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"name": ["=1+2", "@SUM(A1)", "-5", "Dr. Y"], "n": [1, -2, 3, 4]})
+    >>> neutralize_formulas(t)["name"].tolist()
+    ["'=1+2", "'@SUM(A1)", '-5', 'Dr. Y']
+    """
+    out = table
+    for position in range(table.shape[1]):
+        column = table.iloc[:, position]
+        if not (pd.api.types.is_string_dtype(column.dtype) or column.dtype == object):
+            continue
+        if column.dtype == object:  # text among other values: look at the text only
+            is_text = column.map(lambda v: isinstance(v, str), na_action="ignore")
+            text = column.where(is_text.fillna(False).astype(bool))
+        else:
+            text = column
+        first = text.str[:1]
+        risky = first.isin(_FORMULA_START).to_numpy(copy=True)
+        if not risky.any():
+            continue
+        risky &= ~text.str.fullmatch(_PLAIN_NUMBER).fillna(False).astype(bool).to_numpy()
+        if not risky.any():
+            continue
+        if out is table:
+            out = table.copy(deep=False)
+        fixed = column.copy()
+        fixed[risky] = "'" + text[risky]
+        out.isetitem(position, fixed)
+    renamed = [
+        "'" + c if isinstance(c, str) and c.startswith(_FORMULA_START) else c for c in out.columns
+    ]
+    if renamed != list(out.columns):
+        out = out.copy(deep=False) if out is table else out
+        out.columns = pd.Index(renamed)
+    return out
+
+
 def write_table(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a table atomically as CSV or Parquet, chosen by the extension.
 
-    The index is not written. CSV is written by Arrow's multi-threaded writer
-    (pandas' for columns Arrow cannot hold): dates as ``YYYY-MM-DD``, missing
-    values as empty fields, fields quoted only where needed. Returns the path
-    written.
+    The index is not written. CSV is written by DuckDB's writer (pandas' for
+    columns DuckDB cannot hold): dates as ``YYYY-MM-DD``, missing values as
+    empty fields, fields quoted only where needed. Returns the path written.
+
+    CSV files are opened in spreadsheets, which run a cell that begins with
+    ``=``, ``+``, ``-`` or ``@`` as a formula (CSV injection): such text
+    cells, and those beginning with a tab or carriage return, are written
+    with a leading ``'`` (OWASP's advice), so that the spreadsheet shows them
+    as text. Numbers, and text that is a plain number such as ``-5``, are
+    written as they are. Parquet files hold the values unchanged.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> table = pd.DataFrame({"a": [1, 2], "day": pd.to_datetime(["2024-01-31", None]),
-    ...                       "note": ["x, y", None]})
+    ...                       "note": ["x, y", '=HYPERLINK("http://x")']})
     >>> p = write_table(table, pathlib.Path(tempfile.mkdtemp()) / "t.csv")
     >>> print(p.read_text(), end="")
     a,day,note
     1,2024-01-31,"x, y"
-    2,,
+    2,,"'=HYPERLINK(""http://x"")"
     """
     final = Path(os.fspath(path))
     suffix = final.suffix.lower()
@@ -501,6 +555,8 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         )
     clean = table.copy(deep=False)
     clean.attrs = {}
+    if suffix == ".csv":
+        clean = neutralize_formulas(clean)
     with atomic_path(final) as tmp:
         if suffix == ".parquet":
             clean.to_parquet(tmp, index=False)
