@@ -415,3 +415,18 @@ def test_csv_outputs_are_spreadsheet_safe_and_pages_escape_names(tmp_path: Path)
     assert "<img src=x onerror" not in page
     for view in (out / "views").glob("*.html"):
         assert "<img src=x onerror" not in view.read_text(encoding="utf-8"), view.name
+
+
+def test_tables_show_the_provider_id_where_there_is_no_name() -> None:
+    """Issue 15, item 7: data without names still names every provider on the page."""
+    from referral_graph.report._html import _table
+
+    spec = [("rank", "#", "text"), ("name", "Referrer", "text"), ("to_focus", "Referrals", "count")]
+    no_names = pd.DataFrame({"rank": [1, 2], "source": ["1234567893", "X-9"], "to_focus": [40, 12]})
+    html = _table(no_names, spec, threshold=11)
+    assert "<th>Referrer</th>" in html
+    assert "<td>1234567893</td>" in html and "<td>X-9</td>" in html
+    some_names = no_names.assign(name=["Dr. Ada", None])
+    html = _table(some_names, spec, threshold=11)
+    assert "<td>Dr. Ada</td>" in html and "<td>X-9</td>" in html
+    assert "<td>12</td>" not in html  # the small count stays hidden

@@ -63,6 +63,20 @@ def _fmt(value: Any, kind: str, threshold: int) -> str:
     return _esc(value)
 
 
+def _names_or_ids(frame: pd.DataFrame, columns: Sequence[tuple[str, str, str]]) -> pd.DataFrame:
+    """`frame` with its ``name`` column filled with the providers' ids where names are missing."""
+    if not any(c == "name" for c, _, _ in columns):
+        return frame
+    ids = next((frame[k] for k in ("source", "id") if k in frame.columns), None)
+    if ids is None:
+        return frame
+    names = frame["name"] if "name" in frame.columns else pd.Series(pd.NA, index=frame.index)
+    blank = names.isna() | (names.astype("str").str.strip() == "")
+    if "name" in frame.columns and not blank.any():
+        return frame
+    return frame.assign(name=names.astype("object").where(~blank, ids))
+
+
 def _table(
     frame: pd.DataFrame,
     columns: Sequence[tuple[str, str, str]],
@@ -71,7 +85,12 @@ def _table(
     limit: int | None = None,
     group_by: str | None = None,
 ) -> str:
-    """An HTML table; `columns` = (column, heading, kind)."""
+    """An HTML table; `columns` = (column, heading, kind).
+
+    A ``name`` column shows the provider's id (``source`` or ``id``) where the
+    name is missing, and is added from the id when the table has no names at all.
+    """
+    frame = _names_or_ids(frame, columns)
     present = [(c, h, k) for c, h, k in columns if c in frame.columns]
     if frame.empty or not present:
         return '<p class="note">Nothing to show.</p>'
