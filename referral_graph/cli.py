@@ -75,14 +75,18 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
             metavar="FILE",
             help="aggregated edges (generic, CMS PSPP or CareSet Hop Teaming)",
         )
-        src.add_argument(
-            "--layout",
-            default="auto",
-            choices=["auto", "generic", "cms-pspp", "hop-teaming"],
-            help="layout of --edges (default: auto-detect)",
-        )
     src.add_argument(
-        "--providers", metavar="FILE", help="providers table (CSV, Parquet or spreadsheet)"
+        "--layout",
+        default="auto",
+        choices=["auto", "generic", "cms-pspp", "hop-teaming", "nppes"],
+        help="layout of --edges (generic, cms-pspp, hop-teaming), or nppes for an NPPES "
+        "download given as --providers (default: both auto-detected from the header)",
+    )
+    src.add_argument(
+        "--providers",
+        metavar="FILE",
+        help="providers table (CSV, Parquet or spreadsheet), or the NPPES file "
+        "(npidata_pfile_*.csv, read for the network's providers only)",
     )
     src.add_argument(
         "--taxonomy",
@@ -200,7 +204,8 @@ def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None
         edges=getattr(args, "edges", None),
         providers=args.providers,
         taxonomy=args.taxonomy,
-        layout=getattr(args, "layout", "auto"),
+        layout="auto" if args.layout == "nppes" else args.layout,
+        providers_layout="nppes" if args.layout == "nppes" else "auto",
         columns=columns,
         provider_columns={
             key: value

@@ -186,6 +186,21 @@ class ReferralNetwork:
         return self.panel
 
 
+def _note_not_in_registry(providers: pd.DataFrame, ids: pd.Series) -> None:
+    """Report the network's providers that the NPPES file does not hold."""
+    absent = ids[~ids.isin(providers["id"])]
+    if len(absent):
+        report: ValidationReport = providers.attrs["report"]
+        report.add(
+            "not_in_nppes",
+            f"{len(absent):,} of the network's {len(ids):,} providers are not in the NPPES "
+            "file; they are shown by id",
+            count=0,
+            examples=absent.head(3),
+            hint="check that the ids are NPIs and that the NPPES file is the full download",
+        )
+
+
 def _with_patient_panels(providers: pd.DataFrame | None, panels: pd.Series) -> pd.DataFrame:
     """The providers table with each provider's distinct patients (``patients``)."""
     if providers is None:
@@ -220,6 +235,7 @@ def load_network(
     providers: PathOrFrame | None = None,
     taxonomy: PathOrFrame | None = None,
     layout: Literal["auto", "generic", "cms-pspp", "hop-teaming"] = "auto",
+    providers_layout: Literal["auto", "generic", "nppes"] = "auto",
     columns: dict[str, str] | None = None,
     provider_columns: dict[str, str] | None = None,
     date_format: str | None = None,
@@ -250,6 +266,10 @@ def load_network(
         A NUCC taxonomy code set for specialty labels.
     layout : str
         Layout of `edges`.
+    providers_layout : {"auto", "generic", "nppes"}
+        Layout of `providers`: ``"nppes"`` (or detected from the header) reads
+        the CMS NPPES file after the network is built, for the network's
+        providers only (see :func:`referral_graph.io.read_providers`).
     columns : dict, optional
         Keyword arguments for the events / edges reader naming columns, e.g.
         ``{"source_col": "from", "date_col": "when"}``.
@@ -283,18 +303,23 @@ def load_network(
     columns = dict(columns or {})
     reports: list[ValidationReport] = []
     prov: pd.DataFrame | None = None
-    if providers is not None:
+    provider_options: dict[str, Any] = dict(
+        taxonomy=taxonomy,
+        npi=npi,
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+        strict=strict,
+        **(provider_columns or {}),
+    )
+    # The NPPES file (9 million rows) is read after the network, for its providers only.
+    nppes = providers is not None and (
+        providers_layout == "nppes"
+        or (providers_layout == "auto" and io.providers_layout(providers) == "nppes")
+    )
+    if providers is not None and not nppes:
         step("reading providers")
-        prov = io.read_providers(
-            providers,
-            taxonomy=taxonomy,
-            npi=npi,
-            encoding=encoding,
-            delimiter=delimiter,
-            sheet=sheet,
-            strict=strict,
-            **(provider_columns or {}),
-        )
+        prov = io.read_providers(providers, layout=providers_layout, **provider_options)
         reports.append(prov.attrs["report"])
     panel: pd.DataFrame | None = None
     ev: pd.DataFrame | None = None
@@ -318,8 +343,7 @@ def load_network(
         )
         ties, panel, ev, period = result.ties, result.panel, result.events, result.period
         reports.insert(0, result.report)
-        if result.patients is not None:
-            prov = _with_patient_panels(prov, result.patients)
+        patients = result.patients
         kind: Literal["events", "edges"] = "events"
     else:
         assert edges is not None
@@ -348,7 +372,17 @@ def load_network(
         else:
             period = None
         ties = table
+        patients = None
         kind = "edges"
+    if nppes:
+        assert providers is not None
+        step("reading providers (NPPES)")
+        ids = providers_of(ties)["id"]
+        prov = io.read_providers(providers, layout="nppes", ids=ids, **provider_options)
+        _note_not_in_registry(prov, ids)
+        reports.append(prov.attrs["report"])
+    if patients is not None:
+        prov = _with_patient_panels(prov, patients)
     if prov is None:
         prov = providers_of(ties)
     return ReferralNetwork(

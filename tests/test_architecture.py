@@ -300,6 +300,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "EDGE_LAYOUTS",
         "RawTable",
         "atomic_path",
+        "providers_layout",
         "read_activities",
         "read_edges",
         "read_events",

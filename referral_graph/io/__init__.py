@@ -41,7 +41,7 @@ from referral_graph.io._files import RawTable, read_table
 from referral_graph.io._events import read_events
 from referral_graph.io._edges import EDGE_LAYOUTS, read_edges
 from referral_graph.io._activities import read_activities
-from referral_graph.io._providers import read_providers
+from referral_graph.io._providers import providers_layout, read_providers
 from referral_graph.io._files import atomic_path, write_table
 
 # isort: on
@@ -57,6 +57,7 @@ __all__ = [
     "EDGE_LAYOUTS",
     "RawTable",
     "atomic_path",
+    "providers_layout",
     "read_activities",
     "read_edges",
     "read_events",

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
 import pandas as pd
 
+from referral_graph.exceptions import ParameterError
 from referral_graph.io._clean import _clean_ids, _log_summary
 from referral_graph.io._columns import PROVIDER_ALIASES, _resolve_columns
 from referral_graph.io._files import NpiMode, PathOrFrame, read_table
+from referral_graph.io._nppes import COLUMNS as NPPES_COLUMNS
+from referral_graph.io._nppes import file_header, is_nppes, read_nppes
 from referral_graph.validate import ValidationReport, check_ids, parse_numbers, restore_id_column
 
 _TRUE = {"true", "t", "yes", "y", "1", "ours", "in", "in_network"}
@@ -27,13 +35,16 @@ def read_providers(
     delimiter: str | None = None,
     sheet: str | int | None = None,
     strict: bool = False,
+    layout: Literal["auto", "generic", "nppes"] = "auto",
+    ids: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Read and validate the providers table; label specialties from NUCC codes.
 
     Parameters
     ----------
     data : path or pandas.DataFrame
-        One row per provider.
+        One row per provider: a table of the toolkit's columns (or their
+        aliases), or the CMS NPPES downloadable file (``npidata_pfile_*.csv``).
     id_col, name_col, taxonomy_col, specialty_col, organization_col : str, optional
         Column names in the input; common aliases are recognised (``npi``,
         ``provider_id``; ``primary_taxonomy_code``; ``organization_name``,
@@ -44,6 +55,15 @@ def read_providers(
         specialties.
     npi, encoding, delimiter, sheet, strict
         As in :func:`read_events`.
+    layout : {"auto", "generic", "nppes"}, default "auto"
+        ``"nppes"``: `data` is the NPPES file (or a frame of its columns),
+        read out of core by DuckDB: only the columns needed are parsed and
+        only the rows of `ids` kept (see :mod:`referral_graph.io`). ``"auto"``
+        detects that layout from the header.
+    ids : iterable of str, optional
+        Keep only these providers (for the NPPES layout, the rows are
+        filtered while the file is scanned: the 9-million-row national file
+        is read with memory for the providers kept only).
 
     Returns
     -------
@@ -51,7 +71,9 @@ def read_providers(
         ``id`` (unique strings) and, where known, ``name``, ``taxonomy_code``,
         ``specialty``, ``classification``, ``grouping``, ``organization``,
         ``city``, ``state``, ``zip`` (strings), ``lat``, ``lon`` (float64),
-        ``in_network`` (boolean); other columns are kept as read.
+        ``in_network`` (boolean); other columns are kept as read. From the
+        NPPES layout also ``entity_type`` (``individual`` / ``organization``)
+        and ``deactivation_date``.
 
     Examples
     --------
@@ -61,32 +83,44 @@ def read_providers(
     """
     from referral_graph import taxonomy as _taxonomy
 
-    raw = read_table(data, encoding=encoding, delimiter=delimiter, sheet=sheet)
-    report = raw.report
-    cols = _resolve_columns(
-        raw,
-        PROVIDER_ALIASES,
-        {
-            "id": id_col,
-            "name": name_col,
-            "taxonomy_code": taxonomy_col,
-            "specialty": specialty_col,
-            "organization": organization_col,
-        },
-        required=("id",),
-        hint_flags={"id": "--provider-id-col"},
-    )
-    frame = raw.frame
+    if layout not in ("auto", "generic", "nppes"):
+        raise ParameterError(
+            f"The 'layout' parameter must be 'auto', 'generic' or 'nppes'. Got {layout!r} instead."
+        )
+    nppes = layout == "nppes" or (layout == "auto" and providers_layout(data) == "nppes")
+    if nppes:
+        # ZIP codes come restored, and the file is filtered to `ids` as it is scanned
+        frame, report = read_nppes(data, ids=ids, encoding=encoding)
+        cols = {c: c for c in NPPES_COLUMNS}
+    else:
+        raw = read_table(data, encoding=encoding, delimiter=delimiter, sheet=sheet)
+        report = raw.report
+        cols = _resolve_columns(
+            raw,
+            PROVIDER_ALIASES,
+            {
+                "id": id_col,
+                "name": name_col,
+                "taxonomy_code": taxonomy_col,
+                "specialty": specialty_col,
+                "organization": organization_col,
+            },
+            required=("id",),
+            hint_flags={"id": "--provider-id-col"},
+        )
+        frame = raw.frame
     out: dict[str, pd.Series] = {}
     out["id"], bad = restore_id_column(
         _clean_ids(frame[cols["id"]]), report=report, column=cols["id"]
     )
     bad |= check_ids(out["id"], report=report, column=cols["id"], npi=npi)
-    for key in ("name", "taxonomy_code", "specialty", "organization", "city", "state", "zip"):
+    for key in (
+        "name", "entity_type", "taxonomy_code", "specialty", "organization", "city", "state", "zip",
+    ):  # fmt: skip
         if key in cols:
             values = frame[cols[key]]
             out[key] = values.astype("str").where(values.notna()).str.strip().astype("str")
-    if "zip" in out and "zip" in cols["zip"].lower():
+    if "zip" in out and "zip" in cols["zip"].lower() and not nppes:
         # a column named ZIP holds US ZIP codes, fixed-width text (a "postcode" may not)
         out["zip"] = _restore_zip(out["zip"], report=report, column=cols["zip"])
     for key, low, high in (("lat", -90.0, 90.0), ("lon", -180.0, 180.0)):
@@ -112,6 +146,8 @@ def read_providers(
                 )
                 values = values.mask(out_of_range)
             out[key] = values
+    if "deactivation_date" in cols:
+        out["deactivation_date"] = frame[cols["deactivation_date"]]
     if "in_network" in cols:
         out["in_network"] = _parse_bool(
             frame[cols["in_network"]], report=report, column=cols["in_network"]
@@ -122,6 +158,8 @@ def read_providers(
         if c not in used and str(c) not in providers.columns:
             providers[str(c)] = frame[c]
     providers = providers.loc[~bad.to_numpy()]
+    if ids is not None:
+        providers = providers.loc[providers["id"].isin(pd.Index(list(ids), dtype="str")).to_numpy()]
     dup = providers["id"].duplicated(keep="first")
     if dup.any():
         exact = providers.duplicated(keep="first")
@@ -198,11 +236,11 @@ def _restore_zip(values: pd.Series, *, report: ValidationReport, column: str) ->
     """
     text = values.str.replace(r"^([0-9]+)\.0+$", r"\1", regex=True)
     short = text.str.fullmatch(r"[0-9]{3,4}|[0-9]{7,8}").fillna(False).astype(bool)
-    changed = short | (text != values).fillna(False).astype(bool)
+    changed = short | (text.notna() & (text != values)).astype(bool)
     if not changed.any():
         return values
-    width = text.str.len().map(lambda n: 5 if n <= 5 else 9)
-    padded = text.where(~short, [t.zfill(w) for t, w in zip(text, width, strict=True)])
+    padded = text.copy()
+    padded[short] = [t.zfill(5 if len(t) <= 5 else 9) for t in text[short]]
     report.add(
         "restored_zip",
         "ZIP codes that lost their leading zeros (read as numbers) were restored",
@@ -215,3 +253,25 @@ def _restore_zip(values: pd.Series, *, report: ValidationReport, column: str) ->
         hint="store ZIP codes as text in the spreadsheet (Format Cells > Text)",
     )
     return padded.astype("str")
+
+
+def providers_layout(data: PathOrFrame) -> Literal["generic", "nppes"]:
+    """The layout of a providers file or frame, from its header alone.
+
+    Examples
+    --------
+    >>> providers_layout(pd.DataFrame({"npi": [], "name": []}))
+    'generic'
+    """
+    if isinstance(data, pd.DataFrame):
+        return "nppes" if is_nppes(data.columns) else "generic"
+    path = Path(os.fspath(data))
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        try:
+            return "nppes" if is_nppes(pq.read_schema(path).names) else "generic"
+        except Exception:  # the reader says what is wrong with the file
+            return "generic"
+    header = file_header(path) if path.is_file() else None
+    return "nppes" if header is not None and is_nppes(header) else "generic"
