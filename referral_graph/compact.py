@@ -35,13 +35,13 @@ import pandas as pd
 
 from referral_graph import io as _io
 from referral_graph._compact import CompactGraph, _coalesce, as_compact
+from referral_graph._duckdb import duckdb_connect
 from referral_graph.engines._rules import (
     PathLike,
     _expand_paths,
     _ident,
     _quote,
     _report_name,
-    duckdb_connect,
     read_output,
 )
 from referral_graph.exceptions import ParameterError, SchemaError

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from referral_graph import io as _io
+from referral_graph._duckdb import duckdb_connect
 from referral_graph.engines._rules import (
     PathLike,
     _expand_paths,
     _fetch_column,
     _quote,
-    duckdb_connect,
 )
 from referral_graph.exceptions import ParameterError
 

@@ -12,7 +12,6 @@ as :mod:`referral_graph.validate` does), and how the engines' row counts become 
 from __future__ import annotations
 
 import contextlib
-import csv
 import glob
 import logging
 import os
@@ -28,7 +27,15 @@ import pandas as pd
 from referral_graph import io as _io
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.io._columns import _resolve_columns
-from referral_graph.io._files import _looks_headerless, _sniff_delimiter
+from referral_graph.io._files import (
+    _looks_headerless,
+    _sniff_delimiter,
+    check_text,
+    chosen_is_utf16,
+    first_line_of,
+    header_names,
+    split_fields,
+)
 from referral_graph.npi import npi_flags
 from referral_graph.validate import (
     LOSSY_ID_HINT,
@@ -149,11 +156,17 @@ def _sniff_csv(
         raise InputError(f"{path}: cannot be read ({exc}).") from exc
     if not sample.strip():
         raise InputError(f"{path}: the file is empty.")
+    if chosen_is_utf16(sample, encoding):
+        raise InputError(
+            f"{path}: the file is UTF-16 text, which the out-of-core engines do not read; "
+            "save it as UTF-8, or read it in memory (engine 'duckdb' or 'pandas')."
+        )
+    check_text(sample, str(path))
     notes: list[tuple[str, str]] = []
     if sample.startswith(b"\xef\xbb\xbf"):
         notes.append(("bom", "UTF-8 byte-order mark removed"))
     text = sample.decode("latin-1" if encoding == "latin-1" else "utf-8-sig", errors="replace")
-    first_line = text.split("\n", 1)[0].rstrip("\r")
+    first_line = first_line_of(text)
     if delimiter is None:
         delimiter = _sniff_delimiter(first_line)
         if delimiter != ",":
@@ -162,10 +175,10 @@ def _sniff_csv(
         raise ParameterError(
             f"The 'delimiter' parameter must be one character. Got {delimiter!r} instead."
         )
-    fields = next(csv.reader([first_line], delimiter=delimiter), [])
+    fields = split_fields(first_line, delimiter)
     header = not _looks_headerless(fields)
     if header:
-        columns = [c.strip().lstrip("\ufeff") for c in fields]
+        columns = header_names(fields, str(path))
     elif names is not None:
         columns = list(names)
     else:
@@ -584,23 +597,3 @@ def read_output(path: PathLike) -> pd.DataFrame:
         elif c in ("first_day", "last_day") and pd.api.types.is_integer_dtype(frame[c]):
             frame[c] = frame[c].astype("int8")
     return frame
-
-
-def duckdb_connect(**settings: Any) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with `settings` (``SET name = value``), no progress bar.
-
-    Every DuckDB connection of the package comes from here. The progress bar is turned
-    off; inside Jupyter without ipywidgets DuckDB refuses that setting (it shows no bar
-    there anyway), which is not an error.
-    """
-    import duckdb
-
-    con = duckdb.connect(database=":memory:")
-    try:
-        con.execute("SET enable_progress_bar = false")
-    except duckdb.InvalidInputException:  # Jupyter without ipywidgets: no bar is shown
-        logger.debug("DuckDB progress bar setting refused (Jupyter without ipywidgets)")
-    for name, value in settings.items():
-        text = _quote(value) if isinstance(value, str) else str(value).lower()  # True -> true
-        con.execute(f"SET {name} = {text}")
-    return con

@@ -51,7 +51,6 @@ Examples
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import shutil
@@ -66,6 +65,7 @@ import pandas as pd
 
 from referral_graph import io as _io
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
+from referral_graph.io._files import split_fields
 from referral_graph.validate import (
     MAX_EXAMPLES,
     MAX_ROWS_SHOWN,
@@ -76,6 +76,7 @@ from referral_graph.validate import (
 if TYPE_CHECKING:
     import duckdb
 
+from referral_graph._duckdb import duckdb_connect
 from referral_graph.engines._rules import (
     NpiMode,
     PathLike,
@@ -97,7 +98,6 @@ from referral_graph.engines._rules import (
     _resolve_event_columns,
     _RowCounts,
     _sniff_csv,
-    duckdb_connect,
 )
 
 __all__ = ["FilesAggregation", "aggregate_files"]
@@ -280,7 +280,7 @@ def _csv_rejects(con: duckdb.DuckDBPyConnection, dialect: _CsvDialect, counts: _
 
 
 def _field_count(line: str, delimiter: str) -> int:
-    return len(next(csv.reader([line.strip("\r\n")], delimiter=delimiter), []))
+    return len(split_fields(line, delimiter))
 
 
 def _examples(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
@@ -857,7 +857,14 @@ def aggregate_files(
             # Parse the CSV once into DuckDB's own columnar form (spilled beyond the memory
             # limit), its values already cleaned: the two passes below then scan it several
             # times faster than the text, and clean nothing twice.
-            con.execute(f"CREATE TEMP TABLE rg_raw AS {source.select}")
+            import duckdb
+
+            try:
+                con.execute(f"CREATE TEMP TABLE rg_raw AS {source.select}")
+            except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+                # a truncated or damaged compressed file; a broken line is a rejected row
+                detail = str(exc).splitlines()[0]
+                raise InputError(f"{name}: cannot be read ({detail}).") from exc
             source = replace(source, reader="rg_raw", select="SELECT * FROM rg_raw")
         report = ValidationReport(name=name)
         if dialect is not None:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from referral_graph.engines._rules import duckdb_connect
+from referral_graph._duckdb import duckdb_connect
 from referral_graph.exceptions import InsufficientDataError, ParameterError, SchemaError
 
 __all__ = [

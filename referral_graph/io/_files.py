@@ -13,6 +13,7 @@ import csv
 import io as _io
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from referral_graph._duckdb import duckdb_connect
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.io._workbooks import (
     WORKBOOK_SUFFIXES,
@@ -64,6 +66,89 @@ class RawTable:
     delimiter: str | None = None
 
 
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """``"utf-16-le"`` / ``"utf-16-be"`` when every other byte of `sample` is NUL (ASCII text)."""
+    head = sample[:4096]
+    if len(head) < 8:
+        return None
+    odd, even = head[1::2], head[0::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def chosen_is_utf16(sample: bytes, encoding: str) -> bool:
+    """Whether `sample` is UTF-16 text (by its byte-order mark, its NULs or `encoding`)."""
+    return (
+        encoding.lower().replace("_", "-").startswith("utf-16")
+        or sample.startswith((b"\xff\xfe", b"\xfe\xff"))
+        or _utf16_without_bom(sample) is not None
+    )
+
+
+def check_text(sample: bytes, name: str) -> None:
+    """Raise :class:`InputError` when `sample` (a file's first bytes) is not text.
+
+    Text files hold few control characters besides tab, line feed and carriage
+    return; a binary file (an image, a database, a PDF) holds many. A few NUL
+    bytes in a text file are read as they are, with the rows reported.
+    """
+    head = sample[:8192]
+    controls = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 12, 13))
+    if head and controls > 0.05 * len(head):
+        raise InputError(
+            f"{name}: is not a text file ({controls:,} control bytes in its first "
+            f"{len(head):,}). Expected a CSV, Parquet or spreadsheet file; if this is one, "
+            "it is damaged or compressed in a format not read here (.gz, .bz2, .zst are)."
+        )
+
+
+def header_names(fields: Sequence[str], name: str) -> list[str]:
+    """Column names from a header line's fields: stripped, blanks named, duplicates refused.
+
+    Examples
+    --------
+    >>> header_names([" source", "target", ""], "e.csv")
+    ['source', 'target', 'column_3']
+    """
+    columns = [c.strip().lstrip("\ufeff") or f"column_{i + 1}" for i, c in enumerate(fields)]
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
+    if dupes:
+        raise SchemaError(f"{name}: duplicate column names in the header: {', '.join(dupes)}.")
+    return columns
+
+
+def first_line_of(text: str) -> str:
+    r"""The first line of `text`, ended by LF, CRLF or a lone CR (old Mac spreadsheets).
+
+    Only these end a line: ``str.splitlines()`` also splits on characters such as
+    U+2028 or U+0085 that are ordinary text in a CSV field.
+
+    Examples
+    --------
+    >>> first_line_of("a,b\r1,2\r"), first_line_of("a,b\r\n1,2"), first_line_of("a\u2028b")
+    ('a,b', 'a,b', 'a\u2028b')
+    """
+    return re.split(r"\r\n|\n|\r", text, maxsplit=1)[0]
+
+
+def split_fields(line: str, delimiter: str) -> list[str]:
+    r"""The fields of one CSV line (quotes honoured); a malformed line is split plainly.
+
+    Examples
+    --------
+    >>> split_fields('a,"b,c",d', ","), split_fields("a,b\rc", ",")
+    (['a', 'b,c', 'd'], ['a', 'b', 'c'])
+    """
+    line = line.strip("\r\n")
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:  # a stray carriage return or quote: no field can be trusted
+        return re.split("[\r\n" + re.escape(delimiter) + "]", line)
+
+
 def _display_name(path: Path) -> str:
     return str(path)
 
@@ -103,7 +188,7 @@ def _report_cp1252(
     if found is not None:
         line, raw = found
         text = raw.decode("cp1252", errors="replace").rstrip("\r\n")
-        fields = next(csv.reader([text], delimiter=delimiter), [])
+        fields = split_fields(text, delimiter)
         for position, value in enumerate(fields):
             try:
                 value.encode("cp1252", errors="replace").decode("utf-8")
@@ -272,11 +357,17 @@ def _read_csv(
         raise InputError(f"{name}: cannot be read ({exc}).") from exc
     if not sample.strip():
         raise InputError(f"{name}: the file is empty.")
+    if not chosen_is_utf16(sample, encoding):
+        check_text(sample, name)
 
     chosen = encoding
+    bomless = _utf16_without_bom(sample) if encoding == "auto" else None
     if sample.startswith(b"\xff\xfe") or sample.startswith(b"\xfe\xff"):
         chosen = "utf-16"
         report.add("encoding", "UTF-16 byte-order mark found; read as UTF-16", level="info")
+    elif bomless is not None:
+        chosen = bomless
+        report.add("encoding", f"the file is UTF-16 text; read as {bomless}", level="info")
     elif sample.startswith(b"\xef\xbb\xbf"):
         report.add("bom", "UTF-8 byte-order mark removed", level="info")
         chosen = "utf-8" if encoding == "auto" else encoding
@@ -286,11 +377,10 @@ def _read_csv(
             chosen = "utf-8"
         except UnicodeDecodeError as exc:
             # a character cut by the sample's end is not a decoding error
-            chosen = "utf-8" if exc.start >= len(sample) - 4 else "cp1252"
+            partial = len(sample) == 1 << 16  # the sample is not the whole file
+            chosen = "utf-8" if partial and exc.start >= len(sample) - 4 else "cp1252"
     text = sample.decode(chosen if chosen != "utf-8" else "utf-8-sig", errors="replace")
-    # split on line feeds only: str.splitlines() also splits on characters such as
-    # U+2028 or U+0085 that are ordinary text in a CSV field
-    first_line = text.split("\n", 1)[0].rstrip("\r")
+    first_line = first_line_of(text)
     if delimiter is None:
         delimiter = _sniff_delimiter(first_line)
         if delimiter != ",":
@@ -299,10 +389,10 @@ def _read_csv(
         raise ParameterError(
             f"The 'delimiter' parameter must be one character. Got {delimiter!r} instead."
         )
-    first_fields = next(csv.reader([first_line], delimiter=delimiter), [])
+    first_fields = split_fields(first_line, delimiter)
     has_header = not _looks_headerless(first_fields) if header == "auto" else bool(header)
     if has_header:
-        columns = [c.strip().lstrip("\ufeff") for c in first_fields]
+        columns = header_names(first_fields, name)
         # pyarrow names the columns as written (spaces kept): type both spellings as text,
         # else a column named " target" would be type-guessed and lose its leading zeros
         as_written = [c.lstrip("\ufeff") for c in first_fields]
@@ -326,7 +416,8 @@ def _read_csv(
     invalid: list[tuple[int | None, str, int]] = []
 
     def _on_invalid(row: Any) -> str:
-        invalid.append((row.number, row.text, row.actual_columns))
+        # the line's text is not kept: it may hold patient ids, and may not be UTF-8
+        invalid.append((row.number, "", row.actual_columns))
         return "skip"
 
     def _read(enc: str, use_threads: bool) -> pa.Table:
@@ -363,12 +454,20 @@ def _read_csv(
             table = _read(chosen, True)
         if invalid:  # read again single-threaded, which gives line numbers
             table = _read(chosen, False)
+        frame = table.to_pandas()  # decodes the header's names (UTF-8 in Arrow)
     except pa.ArrowInvalid as exc:
         raise InputError(f"{name}: cannot be read as CSV ({exc}).") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{name}: cannot be decoded as {chosen} ({exc.reason} at byte {exc.start:,} of a "
+            "block). Pass the file's encoding with encoding= (CLI: --encoding), or save it "
+            "as UTF-8."
+        ) from exc
+    except (OSError, pa.ArrowException) as exc:  # a damaged or truncated compressed file
+        raise InputError(f"{name}: cannot be read ({exc}).") from exc
     if chosen == "cp1252" and encoding == "auto":  # a fallback, not the caller's choice
         _report_cp1252(report, path, delimiter, columns)
 
-    frame = table.to_pandas()
     if has_header and len(frame.columns) == len(columns):
         frame.columns = pd.Index(columns)
     first = 2 if has_header else 1
@@ -462,7 +561,7 @@ def _write_csv_duckdb(table: pd.DataFrame, path: Path) -> bool:
         select.append(f"{expr} AS {column}")
     target = str(path).replace("'", "''")
     try:
-        with duckdb.connect() as con:
+        with duckdb_connect() as con:
             con.register("_table", table)
             con.execute(
                 f"COPY (SELECT {', '.join(select)} FROM _table) TO '{target}' "
