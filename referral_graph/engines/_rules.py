@@ -597,3 +597,12 @@ def read_output(path: PathLike) -> pd.DataFrame:
         elif c in ("first_day", "last_day") and pd.api.types.is_integer_dtype(frame[c]):
             frame[c] = frame[c].astype("int8")
     return frame
+
+
+def restored_select(select: str) -> str:
+    """`select` with the ids of the ``rg_restore`` table (``raw``, ``id``) restored."""
+    return (
+        "SELECT * REPLACE (coalesce(r1.id, e.source) AS source, "
+        f"coalesce(r2.id, e.target) AS target) FROM ({select}) e "
+        "LEFT JOIN rg_restore r1 ON r1.raw = e.source LEFT JOIN rg_restore r2 ON r2.raw = e.target"
+    )

@@ -98,6 +98,7 @@ from referral_graph.engines._rules import (
     _resolve_event_columns,
     _RowCounts,
     _sniff_csv,
+    restored_select,
 )
 
 __all__ = ["FilesAggregation", "aggregate_files"]
@@ -156,15 +157,6 @@ def _text(expr: str) -> str:
         f"ascii(right({x}, 1)) <> 160"
     )
     return f"CASE WHEN {edges} THEN {x} ELSE NULLIF(trim({x}, {_WS}), '') END"
-
-
-def _restored_select(select: str) -> str:
-    """`select` with the ids of the ``rg_restore`` table (``raw``, ``id``) restored."""
-    return (
-        "SELECT * REPLACE (coalesce(r1.id, e.source) AS source, "
-        f"coalesce(r2.id, e.target) AS target) FROM ({select}) e "
-        "LEFT JOIN rg_restore r1 ON r1.raw = e.source LEFT JOIN rg_restore r2 ON r2.raw = e.target"
-    )
 
 
 def _id_expr(column: str, dtype: str) -> str:
@@ -883,7 +875,7 @@ def aggregate_files(
             _table_from_frame(
                 con, "rg_restore", pd.DataFrame({"raw": list(restored), "id": [*restored.values()]})
             )
-            source = replace(source, select=_restored_select(source.select))
+            source = replace(source, select=restored_select(source.select))
             found = _pass1(con, source, cols)
         if kind == "csv":
             assert dialect is not None

@@ -14,6 +14,7 @@ import io as _io
 import logging
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -147,6 +148,30 @@ def split_fields(line: str, delimiter: str) -> list[str]:
         return next(csv.reader([line], delimiter=delimiter), [])
     except csv.Error:  # a stray carriage return or quote: no field can be trusted
         return re.split("[\r\n" + re.escape(delimiter) + "]", line)
+
+
+@contextlib.contextmanager
+def _undecodable_rows_ignored() -> Iterator[None]:
+    """Keep pyarrow's own failures to decode a rejected line off stderr.
+
+    Arrow decodes a line with the wrong number of fields before handing it to the
+    reader's handler; a line that is not UTF-8 fails there, inside Arrow, and is
+    printed as an "exception ignored". The read itself then fails on the same bytes
+    and falls back to cp1252 (or says which encoding to pass), so nothing is lost.
+    """
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, UnicodeDecodeError):
+            logger.debug("a rejected line is not UTF-8: %s", unraisable.exc_value)
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def _display_name(path: Path) -> str:
@@ -445,15 +470,16 @@ def _read_csv(
         )
 
     try:
-        try:
-            table = _read(chosen, True)
-        except pa.ArrowInvalid as exc:
-            if "UTF8" not in str(exc) or encoding != "auto":
-                raise
-            chosen = "cp1252"
-            table = _read(chosen, True)
-        if invalid:  # read again single-threaded, which gives line numbers
-            table = _read(chosen, False)
+        with _undecodable_rows_ignored():
+            try:
+                table = _read(chosen, True)
+            except pa.ArrowInvalid as exc:
+                if "UTF8" not in str(exc) or encoding != "auto":
+                    raise
+                chosen = "cp1252"
+                table = _read(chosen, True)
+            if invalid:  # read again single-threaded, which gives line numbers
+                table = _read(chosen, False)
         frame = table.to_pandas()  # decodes the header's names (UTF-8 in Arrow)
     except pa.ArrowInvalid as exc:
         raise InputError(f"{name}: cannot be read as CSV ({exc}).") from exc
