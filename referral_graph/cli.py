@@ -289,18 +289,37 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _graph_suppression(G: Any) -> str | None:
+    """What small-cell suppression left out of a graph file (from :func:`suppress_graph`)."""
+    counts, derived = G.graph.get("suppressed_counts", 0), G.graph.get("suppressed_derived", 0)
+    if not counts and not derived:
+        return None
+    threshold = G.graph["suppression_threshold"]
+    return (
+        f"Small-cell suppression: {counts:,} count attributes from 1 to {threshold - 1} and "
+        f"{derived:,} attributes derived from them (amounts, shares) left out of the graph "
+        "file (the ties stay); pass --threshold 1 to keep them, for internal analysis only."
+    )
+
+
 def cmd_build(args: argparse.Namespace) -> int:
-    from referral_graph.graph import save_graph
+    from referral_graph.graph import save_graph, suppress_graph
 
     progress = _Progress(5, enabled=not args.quiet, desc="build")
     try:
         net = _load(args, progress)
         progress("writing")
-        path = save_graph(net.graph, args.out, threshold=args.threshold)
+        G = net.graph
+        if args.threshold > 1:
+            G = suppress_graph(G, threshold=args.threshold)
+        path = save_graph(G, args.out, threshold=1)  # suppressed above, its record kept
     finally:
         progress.close()
     _print_reports(net)
     print(_summary(net))
+    note = _graph_suppression(G)
+    if note:
+        print(note)
     print(f"Wrote {path}")
     return 0
 
@@ -322,6 +341,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     print(_summary(net))
     for name, paths in written.items():
         print(f"  {name}: {len(tables[name]):,} rows -> {paths[0]}")
+    if written.suppression:
+        print(written.suppression)
     return 0
 
 
@@ -431,12 +452,14 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
         )
         progress("writing")
         out = Path(args.out)
-        write_tables({out.stem: risk}, out.parent, threshold=args.threshold)
+        written = write_tables({out.stem: risk}, out.parent, threshold=args.threshold)
     finally:
         progress.close()
     _print_reports(net)
     flagged = int(risk["flagged"].sum())
     print(f"{len(risk):,} active ties scored, {flagged:,} flagged; wrote {args.out}")
+    if written.suppression:
+        print(written.suppression)
     if why:
         print(why)
     for row in risk.head(5).itertuples():
@@ -510,6 +533,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 sheet=args.sheet,
             )
         progress("computing the report")
+        notes: list[str] = []
         path = write_report(
             net,
             args.out,
@@ -518,6 +542,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             horizon=args.horizon,
             threshold=args.threshold,
             seed=args.seed,
+            on_suppression=notes.append,
             **_focus_kwargs(args),
         )
     finally:
@@ -525,6 +550,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     _print_reports(net)
     print(_summary(net))
     print(f"Wrote {path} (open it in any browser; tables in {path.parent / 'tables'})")
+    for note in notes:
+        print(note)
     return 0
 
 
@@ -544,7 +571,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         net = load_network(events=paths["events"], providers=paths["providers"], progress=progress)
         activities = read_activities(paths["activities"])
         progress("writing the report")
-        path = write_report(net, out, focus=datasets.SAMPLE_FOCUS, activities=activities)
+        notes: list[str] = []
+        path = write_report(
+            net,
+            out,
+            focus=datasets.SAMPLE_FOCUS,
+            activities=activities,
+            on_suppression=notes.append,
+        )
         save_graph(net.graph, out / "referral_graph.graphml")
     finally:
         progress.close()
@@ -556,6 +590,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"suppressed), views/ and referral_graph.graphml, in "
         f"{time.perf_counter() - started:.1f} s"
     )
+    for note in notes:
+        print(note)
     return 0
 
 

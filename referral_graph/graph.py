@@ -42,7 +42,7 @@ import pandas as pd
 from referral_graph._version import __version__
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.io import atomic_path
-from referral_graph.privacy import DEFAULT_THRESHOLD, is_count_name
+from referral_graph.privacy import DEFAULT_THRESHOLD, DERIVED_FROM, is_count_name
 
 __all__ = [
     "graph_from_tables",
@@ -51,6 +51,7 @@ __all__ = [
     "load_graph",
     "period_of_ties",
     "save_graph",
+    "suppress_graph",
 ]
 
 logger = logging.getLogger(__name__)
@@ -383,25 +384,58 @@ def _graphml_safe(G: nx.DiGraph) -> nx.DiGraph:
     return H
 
 
-def _suppressed(G: nx.DiGraph, threshold: int) -> nx.DiGraph:
-    """A copy of `G` without count attributes from 1 to ``threshold - 1``."""
+def suppress_graph(G: nx.DiGraph, *, threshold: int = DEFAULT_THRESHOLD) -> nx.DiGraph:
+    """A copy of `G` without count attributes from 1 to ``threshold - 1``, nor what reveals one.
+
+    An attribute derived from a hidden count (:data:`referral_graph.privacy.DERIVED_FROM`:
+    an amount, a share, ``volume``...) goes too; the node or tie itself stays. The
+    copy's graph attributes say what was left out: ``suppression_threshold``,
+    ``suppressed_counts`` and ``suppressed_derived`` (how many values).
+
+    Examples
+    --------
+    >>> G = nx.DiGraph([("a", "b", {"referrals": 3, "amount": 9.0}), ("b", "c", {"referrals": 30})])
+    >>> H = suppress_graph(G)
+    >>> H.edges["a", "b"], H.edges["b", "c"], H.graph["suppressed_counts"]
+    ({}, {'referrals': 30}, 1)
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise ParameterError(
+            f"The 'threshold' parameter must be an int >= 1. Got {threshold!r} instead."
+        )
+    is_count: dict[str, bool] = {}
+    n_counts = n_derived = 0
 
     def clean(data: dict[str, Any]) -> dict[str, Any]:
-        return {
-            k: v
-            for k, v in data.items()
-            if not (
-                is_count_name(k)
+        nonlocal n_counts, n_derived
+        hidden: set[str] | None = None
+        for k, v in data.items():
+            count = is_count.get(k)
+            if count is None:
+                count = is_count[k] = is_count_name(k)
+            if (
+                count
                 and isinstance(v, int | float | np.number)
                 and not isinstance(v, bool)
                 and 0 < v < threshold
-            )
-        }
+            ):
+                hidden = {k} if hidden is None else hidden | {k}
+        if hidden is None:
+            return data
+        derived = {
+            k for k in data if k in DERIVED_FROM and not hidden.isdisjoint(DERIVED_FROM[k])
+        } - hidden
+        n_counts += len(hidden)
+        n_derived += len(derived)
+        return {k: v for k, v in data.items() if k not in hidden and k not in derived}
 
     H: nx.DiGraph = nx.DiGraph()
     H.graph.update(G.graph)
     H.add_nodes_from((n, clean(d)) for n, d in G.nodes(data=True))
     H.add_edges_from((u, v, clean(d)) for u, v, d in G.edges(data=True))
+    H.graph.update(
+        suppression_threshold=threshold, suppressed_counts=n_counts, suppressed_derived=n_derived
+    )
     return H
 
 
@@ -418,9 +452,13 @@ def save_graph(
 
     Count attributes (``referrals``, ``patients``, ...; see
     :func:`referral_graph.privacy.is_count_name`) from 1 to ``threshold - 1``
-    are left out of the file (small-cell suppression); the tie itself stays.
+    are left out of the file (small-cell suppression), with the attributes
+    derived from them (an amount, a share: :data:`referral_graph.privacy.DERIVED_FROM`);
+    the tie itself stays. The file's graph attributes record the threshold
+    (``suppression_threshold``) and how many values were left out
+    (``suppressed_counts``, ``suppressed_derived``): see :func:`suppress_graph`.
     ``threshold=1`` writes every count, for analyses whose data agreement
-    allows it.
+    allows it (a graph already suppressed keeps its record).
 
     Examples
     --------
@@ -433,14 +471,16 @@ def save_graph(
     """
     target = Path(os.fspath(path))
     if threshold > 1:
-        G = _suppressed(G, threshold)
+        G = suppress_graph(G, threshold=threshold)
+    # what was left out, recorded in the file (a graph suppressed before keeps its record)
+    record = {"suppression_threshold": threshold, "suppressed_counts": 0, "suppressed_derived": 0}
+    record.update({k: G.graph[k] for k in record if k in G.graph})
     suffix = target.suffix.lower()
-    if suffix == ".graphml":
+    if suffix in (".graphml", ".gexf"):
+        H = _graphml_safe(G)
+        H.graph.update(record)
         with atomic_path(target) as tmp:
-            nx.write_graphml(_graphml_safe(G), tmp)
-    elif suffix == ".gexf":
-        with atomic_path(target) as tmp:
-            nx.write_gexf(_graphml_safe(G), tmp)
+            (nx.write_graphml if suffix == ".graphml" else nx.write_gexf)(H, tmp)
     elif suffix == "":
         target.mkdir(parents=True, exist_ok=True)
         nodes, edges = graph_to_tables(G)
@@ -450,7 +490,9 @@ def save_graph(
                 frame.to_parquet(tmp, index=False)
         with atomic_path(target / "graph.json") as tmp:
             tmp.write_text(
-                json.dumps({k: _native(v) for k, v in G.graph.items()}, indent=2, default=str),
+                json.dumps(
+                    {k: _native(v) for k, v in {**G.graph, **record}.items()}, indent=2, default=str
+                ),
                 encoding="utf-8",
             )
     else:

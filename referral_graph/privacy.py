@@ -22,8 +22,8 @@ Examples
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import SupportsFloat
+from collections.abc import Iterable, Mapping
+from typing import Any, SupportsFloat
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,9 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "DERIVED_FROM",
     "NOT_EXPORTED",
+    "ROW_SUMS",
     "count_columns",
+    "describe_suppression",
     "format_count",
     "is_count_name",
     "is_small_cell",
@@ -221,35 +223,67 @@ def count_columns(frame: pd.DataFrame) -> list[str]:
     ]
 
 
-#: Columns computed from a count: masked on the rows where that count is a small cell
-#: (a monotone transform such as ``volume = log(1 + r) / log(1 + r_max)`` gives the count back).
+#: Columns computed from counts: masked on the rows where one of those counts is hidden
+#: (a monotone transform such as ``volume = log(1 + r) / log(1 + r_max)`` gives the count
+#: back; an amount, share or rate with its total shown beside it gives it back too).
 DERIVED_FROM: dict[str, tuple[str, ...]] = {
     "volume": ("referrals",),
     "patient_volume": ("patients",),
     "score": ("referrals", "patients"),
+    "amount": ("referrals",),
+    "amount_volume": ("referrals",),
+    "share": ("referrals", "to_focus", "total", "specialty_total"),
+    "share_of_wallet": ("referrals",),
+    "reciprocity": ("referrals", "reverse_referrals"),
+    "focus_amount": ("to_focus",),
+    "leakage_amount": ("to_competitors", "referrals"),
+    "leakage_rate": ("to_focus", "to_competitors", "total"),
+    "share_of_leakage": ("referrals",),
+    "share_internal": ("referrals_internal", "referrals_total"),
+    "at_stake_amount": ("at_stake",),
+    "expected_loss_amount": ("expected_loss",),
 }
+
+#: Columns that are the sum of others on every row: when one of them is hidden and the
+#: rest shown, the hidden one is their difference, so the total is hidden too
+#: (complementary suppression). Applied only on rows where the sum holds exactly.
+ROW_SUMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("total", ("to_focus", "to_competitors")),
+    ("to_focus", ("to_focus_loyalist", "to_focus_splitter")),
+)
 
 #: Per-month means of counts (a count divided by a window): not written to exported tables.
 NOT_EXPORTED = ("trend_recent", "trend_prior")
 
 
 def suppress_counts(frame: pd.DataFrame, *, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
-    """Return a copy of `frame` fit for export: every small cell hidden.
+    """Return a copy of `frame` fit for export: every small cell hidden, and what reveals one.
 
     * count columns (:func:`count_columns`): 1 to ``threshold - 1`` become missing;
-    * columns derived from a count (:data:`DERIVED_FROM`: ``volume``, ``patient_volume``,
-      ``score``) become missing on the rows where that count was hidden;
+    * complementary suppression (:data:`ROW_SUMS`): where a hidden count is the
+      difference of shown ones (a part of a shown total), the total is hidden too;
+    * columns derived from counts (:data:`DERIVED_FROM`: amounts, shares, rates,
+      ``volume``, ``score``, ...) become missing on the rows where one of their counts
+      is hidden;
     * per-month means of counts (:data:`NOT_EXPORTED`) are left out;
     * a long table with a ``unit`` column hides small values on its ``"count"`` rows.
+
+    What was hidden is in ``attrs["suppression"]``: the threshold and, per column,
+    how many values (see :func:`describe_suppression`).
 
     Examples
     --------
     >>> suppress_counts(pd.DataFrame({"referrals": [3, 30], "share": [0.1, 0.9]})).values.tolist()
-    [[<NA>, 0.1], [30, 0.9]]
+    [[<NA>, nan], [30, 0.9]]
     >>> t = pd.DataFrame({"referrals": [3, 30], "volume": [0.2, 0.6], "trend_recent": [1.0, 9.0]})
     >>> safe = suppress_counts(t)
     >>> safe.columns.tolist(), safe["referrals"].tolist(), safe["volume"].tolist()
     (['referrals', 'volume'], [<NA>, 30], [nan, 0.6])
+    >>> wallet = pd.DataFrame({"to_focus": [4, 40], "to_competitors": [50, 60], "total": [54, 100]})
+    >>> suppress_counts(wallet)["total"].tolist()  # 54 - 50 would give the hidden 4 back
+    [<NA>, 100]
+    >>> safe.attrs["suppression"]
+    {'threshold': 11, 'hidden': {'referrals': 1}, 'complementary': {}, 'derived': {'volume': 1}}
     """
     threshold = _check_threshold(threshold)
     out = frame.drop(columns=[c for c in NOT_EXPORTED if c in frame.columns])
@@ -257,19 +291,95 @@ def suppress_counts(frame: pd.DataFrame, *, threshold: int = DEFAULT_THRESHOLD) 
     for col in count_columns(out):
         values = pd.to_numeric(out[col], errors="coerce")
         small[col] = ((values > 0) & (values < threshold)).fillna(False).astype(bool)
-    out = suppress_frame(out, list(small), threshold=threshold)
+    hidden = {c: int(m.sum()) for c, m in small.items() if m.any()}
+    complementary = _complementary(out, small)
+    out = suppress_frame(out, [c for c in small if c not in complementary], threshold=threshold)
+    for col, extra in complementary.items():
+        column = out[col]
+        if pd.api.types.is_integer_dtype(column):
+            column = column.astype("Int64")  # a hidden count is missing, not a float NaN
+        out[col] = column.mask(small[col] | extra)
+        small[col] = small[col] | extra
+    derived_counts: dict[str, int] = {}
     for derived, sources in DERIVED_FROM.items():
         if derived in out.columns and pd.api.types.is_numeric_dtype(out[derived]):
             mask = pd.Series(False, index=out.index)
             for source in sources:
                 if source in small:
                     mask |= small[source]
-            out[derived] = out[derived].mask(mask)
+            mask &= out[derived].notna()
+            if mask.any():
+                out[derived] = out[derived].mask(mask)
+                derived_counts[derived] = int(mask.sum())
     if "unit" in out.columns:
         rows = (out["unit"] == "count").to_numpy()
         for col in out.columns:
             if col != "unit" and pd.api.types.is_numeric_dtype(out[col]):
                 values = pd.to_numeric(out[col], errors="coerce")
                 tiny = rows & ((values > 0) & (values < threshold)).fillna(False).to_numpy()
-                out[col] = out[col].mask(tiny)
+                if tiny.any():
+                    out[col] = out[col].mask(tiny)
+                    hidden[col] = hidden.get(col, 0) + int(tiny.sum())
+    out.attrs["suppression"] = {
+        "threshold": threshold,
+        "hidden": hidden,
+        "complementary": {c: int(m.sum()) for c, m in complementary.items()},
+        "derived": derived_counts,
+    }
     return out
+
+
+def _complementary(frame: pd.DataFrame, small: dict[str, pd.Series]) -> dict[str, pd.Series]:
+    """Totals to hide because one of their parts is hidden and the others shown (ROW_SUMS)."""
+    extra: dict[str, pd.Series] = {}
+    hidden = dict(small)
+    for _ in range(len(ROW_SUMS)):  # hiding a total may expose another sum it is part of
+        changed = False
+        for total, parts in ROW_SUMS:
+            if total not in frame.columns or not all(p in frame.columns for p in parts):
+                continue
+            values = [pd.to_numeric(frame[c], errors="coerce") for c in (total, *parts)]
+            exact = (values[0] == sum(values[1:])).fillna(False).astype(bool)
+            masks = [hidden.get(c, pd.Series(False, index=frame.index)) for c in (total, *parts)]
+            n_hidden = sum(m.astype(int) for m in masks)
+            reveal = exact & (n_hidden == 1) & ~masks[0]
+            if reveal.any():
+                extra[total] = extra.get(total, pd.Series(False, index=frame.index)) | reveal
+                hidden[total] = masks[0] | reveal
+                changed = True
+        if not changed:
+            break
+    return extra
+
+
+def describe_suppression(records: Iterable[Mapping[str, Any]]) -> str | None:
+    """One sentence on what small-cell suppression left out of some tables (None if nothing).
+
+    `records` are the ``attrs["suppression"]`` that :func:`suppress_counts` leaves
+    on each table it returns.
+
+    Examples
+    --------
+    >>> safe = suppress_counts(pd.DataFrame({"referrals": [3, 30], "amount": [9.5, 99.0]}))
+    >>> print(describe_suppression([safe.attrs["suppression"]]).split(" (an amount")[0])
+    Small-cell suppression: 1 count from 1 to 10 left out, and 1 value that would reveal one
+    """
+    hidden = derived = 0
+    threshold = DEFAULT_THRESHOLD
+    for info in records:
+        if info:
+            threshold = info["threshold"]
+            hidden += sum(info["hidden"].values())
+            derived += sum(info["complementary"].values()) + sum(info["derived"].values())
+    if not hidden and not derived:
+        return None
+    text = (
+        f"Small-cell suppression: {hidden:,} count{'s' if hidden != 1 else ''} from 1 to "
+        f"{threshold - 1} left out"
+    )
+    if derived:
+        text += (
+            f", and {derived:,} value{'s' if derived != 1 else ''} that would reveal one (an "
+            "amount, share or rate, or a total beside a hidden part)"
+        )
+    return text + "; pass --threshold 1 (threshold=1) to keep them, for internal analysis only."

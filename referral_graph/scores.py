@@ -26,6 +26,7 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,13 +40,28 @@ from referral_graph.centrality._measures import _betweenness_columns, _betweenne
 from referral_graph.exceptions import ParameterError
 from referral_graph.io import write_table
 from referral_graph.pipeline import ReferralNetwork
-from referral_graph.privacy import DEFAULT_THRESHOLD, suppress_counts
+from referral_graph.privacy import DEFAULT_THRESHOLD, describe_suppression, suppress_counts
 
-__all__ = ["score_network", "write_tables"]
+__all__ = ["TablesWritten", "score_network", "write_tables"]
 
 logger = logging.getLogger(__name__)
 
 _METHODS = ("leiden", "louvain", "networkx-louvain")
+
+
+class TablesWritten(dict[str, list[Path]]):
+    """The paths :func:`write_tables` wrote, by table name, and what suppression left out.
+
+    Attributes
+    ----------
+    suppression : str or None
+        The sentence of :func:`referral_graph.privacy.describe_suppression`.
+    records : dict
+        Each table's ``attrs["suppression"]`` record, by name.
+    """
+
+    suppression: str | None = None
+    records: dict[str, dict[str, Any]]
 
 
 def write_tables(
@@ -54,7 +70,7 @@ def write_tables(
     *,
     threshold: int = DEFAULT_THRESHOLD,
     formats: Iterable[str] = ("csv",),
-) -> dict[str, list[Path]]:
+) -> TablesWritten:
     """Write tables to `folder` with small-cell suppression on every count column.
 
     Parameters
@@ -69,10 +85,13 @@ def write_tables(
 
     Returns
     -------
-    dict
-        Name -> paths written.
+    TablesWritten
+        Name -> paths written (a dict); its ``suppression`` attribute is the
+        sentence of :func:`referral_graph.privacy.describe_suppression` on what
+        was left out (None when nothing was).
     """
-    out: dict[str, list[Path]] = {}
+    out = TablesWritten()
+    out.records = {}
     target = Path(os.fspath(folder))
     for fmt in formats:
         if fmt not in ("csv", "parquet"):
@@ -80,6 +99,10 @@ def write_tables(
     for name, table in tables.items():
         safe = suppress_counts(table, threshold=threshold)
         out[name] = [write_table(safe, target / f"{name}.{fmt}") for fmt in formats]
+        out.records[name] = safe.attrs["suppression"]
+    out.suppression = describe_suppression(out.records.values())
+    if out.suppression:
+        logger.info("%s", out.suppression)
     return out
 
 

@@ -63,6 +63,10 @@ _EXCEL_SERIAL = r"\d{5}(?:\.\d+)?"
 _EXCEL_SERIAL_RANGE = (18264, 73051)
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
+# Dates outside these years are read as unreadable: no referral happened then.
+_FIRST_DATE = pd.Timestamp("1900-01-01")
+_LAST_DATE = pd.Timestamp("2199-12-31")
+
 #: How many row numbers and example values an issue keeps.
 MAX_ROWS_SHOWN = 10
 MAX_EXAMPLES = 3
@@ -391,7 +395,9 @@ def parse_dates(
             report.add(
                 "date_format", f"dates read with format {chosen!r}", level="info", column=column
             )
-    parsed = parsed.astype("datetime64[ns]")
+    # a year such as 0 or 9999 parses but is no referral date (and overflows nanoseconds)
+    plausible = (parsed >= _FIRST_DATE) & (parsed <= _LAST_DATE)
+    parsed = parsed.where(plausible).astype("datetime64[ns]")
     parsed_values = parsed.to_numpy()
     out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
     present = codes >= 0
@@ -717,7 +723,8 @@ def restore_id_column(
         changed = unique_text.isin(list(restored))
         rows = np.isin(codes, np.flatnonzero(changed))
         new_uniques = np.asarray(unique_text.map(lambda v: restored.get(v, v)), dtype=object)
-        values = np.where(codes >= 0, new_uniques[np.maximum(codes, 0)], None)
+        values = new_uniques[np.maximum(codes, 0)]
+        values[codes < 0] = None
         report.add(
             "restored_id",
             RESTORED_ID_MESSAGE,

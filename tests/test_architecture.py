@@ -295,6 +295,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "load_graph",
         "period_of_ties",
         "save_graph",
+        "suppress_graph",
     ],
     "referral_graph.io": [
         "EDGE_LAYOUTS",
@@ -346,7 +347,9 @@ PUBLIC_API: dict[str, list[str]] = {
         "DEFAULT_THRESHOLD",
         "DERIVED_FROM",
         "NOT_EXPORTED",
+        "ROW_SUMS",
         "count_columns",
+        "describe_suppression",
         "format_count",
         "is_count_name",
         "is_small_cell",
@@ -376,7 +379,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "read_output",
         "subgraph",
     ],
-    "referral_graph.scores": ["score_network", "write_tables"],
+    "referral_graph.scores": ["TablesWritten", "score_network", "write_tables"],
     "referral_graph.spark": [
         "INSTALL_HINT",
         "SparkAggregation",

@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 from referral_graph import __version__
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
-from referral_graph.graph import graph_from_tables, graph_to_tables, load_graph, save_graph
+from referral_graph.graph import (
+    graph_from_tables,
+    graph_to_tables,
+    load_graph,
+    save_graph,
+    suppress_graph,
+)
 
 
 @pytest.fixture
@@ -183,8 +189,9 @@ def _assert_same(g: nx.DiGraph, h: nx.DiGraph, *, graph_attrs: bool = True) -> N
     assert set(g.edges) == set(h.edges)
     for u, v, data in g.edges(data=True):
         assert h.edges[u, v] == data, (u, v)
-    if graph_attrs:
-        assert h.graph == g.graph
+    if graph_attrs:  # plus the file's record of small-cell suppression
+        record = {"suppression_threshold", "suppressed_counts", "suppressed_derived"}
+        assert {k: v for k, v in h.graph.items() if k not in record} == g.graph
 
 
 @pytest.mark.parametrize("name", ["g.graphml", "g.gexf", "parquet_folder"])
@@ -199,13 +206,33 @@ def test_save_and_load_round_trip(graph, tmp_path, name):
     assert type(loaded.edges["007", "2A0000030"]["referrals"]) is int
     if name.endswith(".gexf"):  # GEXF keeps only the graph's name
         assert loaded.graph == {"name": "events.csv"}
+    else:
+        assert loaded.graph["suppression_threshold"] == 1
+        assert loaded.graph["suppressed_counts"] == 0
     leftovers = [p.name for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+def test_suppressed_graph_drops_what_reveals_a_hidden_count_and_says_so():
+    G = nx.DiGraph()
+    G.add_edge("a", "b", referrals=4, amount=120.0, share=0.5, first_date="2024-01-02")
+    G.add_edge("b", "c", referrals=40, amount=900.0, share=0.8)
+    G.add_node("a", patients=7, name="Dr. A")
+    H = suppress_graph(G)
+    # by hand: the tie a->b loses its count and the amount and share derived from it
+    assert H.edges["a", "b"] == {"first_date": "2024-01-02"}
+    assert H.edges["b", "c"] == G.edges["b", "c"]
+    assert H.nodes["a"] == {"name": "Dr. A"}
+    assert (H.graph["suppressed_counts"], H.graph["suppressed_derived"]) == (2, 2)
+    assert H.graph["suppression_threshold"] == 11
+    assert G.edges["a", "b"]["referrals"] == 4  # the graph given is not modified
 
 
 @pytest.mark.parametrize("name", ["g.graphml", "g.gexf", "parquet_folder"])
 def test_saved_graphs_suppress_small_counts(graph, tmp_path, name):
     loaded = load_graph(save_graph(graph, tmp_path / name))
+    if not name.endswith(".gexf"):
+        assert loaded.graph["suppression_threshold"] == 11
     assert set(loaded.edges) == set(graph.edges)  # ties stay; only small counts go
     for u, v, data in graph.edges(data=True):
         for key in ("referrals", "patients"):

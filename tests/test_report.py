@@ -430,3 +430,13 @@ def test_tables_show_the_provider_id_where_there_is_no_name() -> None:
     html = _table(some_names, spec, threshold=11)
     assert "<td>Dr. Ada</td>" in html and "<td>X-9</td>" in html
     assert "<td>12</td>" not in html  # the small count stays hidden
+
+
+def test_demo_outputs_pass_the_privacy_scanner(demo: Path) -> None:
+    """Issue 15: every file the demo writes (tables, page, views, graph) passes the scanner."""
+    from privacy_scan import scan_outputs
+
+    sample = pd.read_csv(datasets.sample_paths()["events"], usecols=["patient_id"], dtype=str)
+    problems, n_files = scan_outputs(demo, patient_ids=sample["patient_id"].unique())
+    assert n_files >= 20
+    assert problems == []

@@ -243,6 +243,12 @@ def at_risk(
     order = np.lexsort((-risk, -priority))
     out = out.iloc[order].reset_index(drop=True)
     idx = idx[order]
+    # The ranking as a percentile (100 = first): visible where small counts are hidden.
+    out["priority_index"] = (
+        np.ceil(100 * rankdata(priority[order]) / len(idx)).astype("int64")
+        if len(idx)
+        else np.zeros(0, dtype="int64")
+    )
     if threshold is None:
         flagged = np.arange(len(out)) < capacity
     else:

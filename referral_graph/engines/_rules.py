@@ -28,7 +28,6 @@ from referral_graph import io as _io
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.io._columns import _resolve_columns
 from referral_graph.io._files import (
-    _looks_headerless,
     _sniff_delimiter,
     check_text,
     chosen_is_utf16,
@@ -36,6 +35,7 @@ from referral_graph.io._files import (
     header_names,
     split_fields,
 )
+from referral_graph.io._workbooks import looks_headerless
 from referral_graph.npi import npi_flags
 from referral_graph.validate import (
     LOSSY_ID_HINT,
@@ -176,7 +176,7 @@ def _sniff_csv(
             f"The 'delimiter' parameter must be one character. Got {delimiter!r} instead."
         )
     fields = split_fields(first_line, delimiter)
-    header = not _looks_headerless(fields)
+    header = not looks_headerless(fields)
     if header:
         columns = header_names(fields, str(path))
     elif names is not None:
@@ -321,7 +321,7 @@ class _RowCounts:
     def note_restored(
         self,
         key: str,
-        rows_by_id: Mapping[str | None, int],
+        rows_by_id: Mapping[Any, int],
         restored: Mapping[str, str],
         lossy: Sequence[str],
     ) -> None:

@@ -28,7 +28,7 @@ from referral_graph._duckdb import duckdb_connect
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.io._workbooks import (
     WORKBOOK_SUFFIXES,
-    _looks_headerless,
+    looks_headerless,
     read_workbook,
     workbook_kind,
 )
@@ -415,7 +415,7 @@ def _read_csv(
             f"The 'delimiter' parameter must be one character. Got {delimiter!r} instead."
         )
     first_fields = split_fields(first_line, delimiter)
-    has_header = not _looks_headerless(first_fields) if header == "auto" else bool(header)
+    has_header = not looks_headerless(first_fields) if header == "auto" else bool(header)
     if has_header:
         columns = header_names(first_fields, name)
         # pyarrow names the columns as written (spaces kept): type both spellings as text,
@@ -637,7 +637,7 @@ def neutralize_formulas(table: pd.DataFrame) -> pd.DataFrame:
             out = table.copy(deep=False)
         fixed = column.copy()
         fixed[risky] = "'" + text[risky]
-        out.isetitem(position, fixed)
+        out.isetitem(position, fixed.to_numpy())
     renamed = [
         "'" + c if isinstance(c, str) and c.startswith(_FORMULA_START) else c for c in out.columns
     ]

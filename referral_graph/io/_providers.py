@@ -239,8 +239,7 @@ def _restore_zip(values: pd.Series, *, report: ValidationReport, column: str) ->
     changed = short | (text.notna() & (text != values)).astype(bool)
     if not changed.any():
         return values
-    padded = text.copy()
-    padded[short] = [t.zfill(5 if len(t) <= 5 else 9) for t in text[short]]
+    padded = text.mask(short, text.str.zfill(5).where(text.str.len() <= 5, text.str.zfill(9)))
     report.add(
         "restored_zip",
         "ZIP codes that lost their leading zeros (read as numbers) were restored",

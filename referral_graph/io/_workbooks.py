@@ -70,7 +70,7 @@ def is_workbook(path: str | os.PathLike[str]) -> bool:
     return p.suffix.lower() in WORKBOOK_SUFFIXES or workbook_kind(p) is not None
 
 
-def _looks_headerless(fields: Sequence[str]) -> bool:
+def looks_headerless(fields: Sequence[str]) -> bool:
     """A first line whose every field is a number is data, not a header."""
     if not fields:
         return False
@@ -211,7 +211,7 @@ def read_workbook(
         raise InputError(f"{name}: sheet {chosen!r} is empty.")
     width = max(len(r) for r in rows)
     first_fields = [_cell_text(v) or "" for v in rows[0]]
-    has_header = not _looks_headerless(first_fields) if header == "auto" else bool(header)
+    has_header = not looks_headerless(first_fields) if header == "auto" else bool(header)
     body = rows[1:] if has_header else rows
     if has_header:
         if names is not None:

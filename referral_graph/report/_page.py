@@ -137,6 +137,7 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
                 [
                     ("source_name", "Referrer", "text"),
                     ("target_name", "Our provider", "text"),
+                    ("priority_index", "Priority (100 = first)", "text"),
                     ("risk", "Churn risk", "prob"),
                     ("at_stake", "At stake", "count"),
                     ("expected_loss", "Expected loss", "count"),
@@ -193,6 +194,7 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
                     ("name", "Referrer", "text"),
                     ("specialty", "Specialty", "text"),
                     ("ties_at_risk", "Ties at risk", "text"),
+                    ("priority", "Priority (percentile)", "share"),
                     ("expected_loss", "Expected loss", "count"),
                     ("reason", "Why", "text"),
                     ("talking_point", "Talking point", "text"),
@@ -285,6 +287,7 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
     out.append(
         "<footer><b>Compliance and privacy.</b> "
         + _esc(COMPLIANCE.format(small=threshold - 1, threshold=threshold))
+        + (" " + _esc(report.notes["suppression"]) if report.notes.get("suppression") else "")
         + "</footer></main></body></html>"
     )
     return "".join(out)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from referral_graph.io import atomic_path
 from referral_graph.pipeline import ReferralNetwork
-from referral_graph.privacy import DEFAULT_THRESHOLD
+from referral_graph.privacy import DEFAULT_THRESHOLD, describe_suppression
 from referral_graph.report._page import render_html
 from referral_graph.report._tables import _require_focus, build_report
 from referral_graph.report._views import _write_views
@@ -34,11 +35,14 @@ def write_report(
     views: bool = True,
     seed: int = 0,
     title: str | None = None,
+    on_suppression: Callable[[str], Any] | None = None,
 ) -> Path:
     """Compute and write the report: ``report.html``, ``tables/*.csv`` and ``views/*.html``.
 
     Returns the path of ``report.html``. Every file is written atomically;
-    counts from 1 to ``threshold - 1`` are suppressed in every table and page.
+    counts from 1 to ``threshold - 1`` are suppressed in every table and page,
+    with the values that would reveal them. What the tables leave out is said on
+    the page, and passed to `on_suppression` (the CLI prints it).
     """
     from referral_graph.leakage import resolve_focus
     from referral_graph.scores import score_network, write_tables
@@ -63,9 +67,14 @@ def write_report(
             title=title,
             scores=scores,
         )
-        writing.result()
+        first = writing.result()
     rest = {name: t for name, t in report.tables.items() if scores.get(name) is not t}
-    write_tables(rest, target / "tables", threshold=threshold)
+    second = write_tables(rest, target / "tables", threshold=threshold)
+    suppression = describe_suppression([*first.records.values(), *second.records.values()])
+    if suppression:
+        report.notes["suppression"] = suppression
+        if on_suppression is not None:
+            on_suppression(suppression)
     if views:
         report.views = _write_views(net, report, target / "views", threshold=threshold)
     page = render_html(report, threshold=threshold)
