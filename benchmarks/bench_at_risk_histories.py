@@ -58,7 +58,7 @@ def run(months: int, seed: int, providers: int) -> dict[str, object]:
     return {
         "months": months,
         "seed": seed,
-        "ties": int(len(panel.drop_duplicates(["source", "target"]))),
+        "ties": len(panel.drop_duplicates(["source", "target"])),
         "model_auc": auc["model"],
         "best_rule_auc": auc["rule"],
         "rule_auc": auc["best_rule"],

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from referral_graph._graphml import write_graphml
 from referral_graph._version import __version__
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.io import atomic_path
@@ -399,25 +400,45 @@ def suppress_graph(G: nx.DiGraph, *, threshold: int = DEFAULT_THRESHOLD) -> nx.D
     >>> H.edges["a", "b"], H.edges["b", "c"], H.graph["suppressed_counts"]
     ({}, {'referrals': 30}, 1)
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
-        raise ParameterError(
-            f"The 'threshold' parameter must be an int >= 1. Got {threshold!r} instead."
-        )
-    is_count: dict[str, bool] = {}
-    n_counts = n_derived = 0
+    clean = _Suppressor(threshold)
+    H: nx.DiGraph = nx.DiGraph()
+    H.graph.update(G.graph)
+    H.add_nodes_from((n, clean(d)) for n, d in G.nodes(data=True))
+    H.add_edges_from((u, v, clean(d)) for u, v, d in G.edges(data=True))
+    H.graph.update(clean.record())
+    return H
 
-    def clean(data: dict[str, Any]) -> dict[str, Any]:
-        nonlocal n_counts, n_derived
+
+def _as_is(data: dict[str, Any]) -> dict[str, Any]:
+    return data
+
+
+class _Suppressor:
+    """Drops from an attribute dict the counts from 1 to threshold - 1 and what derives from them.
+
+    Counts what it dropped; whether a name is a count is decided once per name.
+    """
+
+    def __init__(self, threshold: int) -> None:
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+            raise ParameterError(
+                f"The 'threshold' parameter must be an int >= 1. Got {threshold!r} instead."
+            )
+        self.threshold = threshold
+        self.counts = self.derived = 0
+        self._is_count: dict[str, bool] = {}
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
         hidden: set[str] | None = None
         for k, v in data.items():
-            count = is_count.get(k)
+            count = self._is_count.get(k)
             if count is None:
-                count = is_count[k] = is_count_name(k)
+                count = self._is_count[k] = is_count_name(k)
             if (
                 count
                 and isinstance(v, int | float | np.number)
                 and not isinstance(v, bool)
-                and 0 < v < threshold
+                and 0 < v < self.threshold
             ):
                 hidden = {k} if hidden is None else hidden | {k}
         if hidden is None:
@@ -425,18 +446,16 @@ def suppress_graph(G: nx.DiGraph, *, threshold: int = DEFAULT_THRESHOLD) -> nx.D
         derived = {
             k for k in data if k in DERIVED_FROM and not hidden.isdisjoint(DERIVED_FROM[k])
         } - hidden
-        n_counts += len(hidden)
-        n_derived += len(derived)
+        self.counts += len(hidden)
+        self.derived += len(derived)
         return {k: v for k, v in data.items() if k not in hidden and k not in derived}
 
-    H: nx.DiGraph = nx.DiGraph()
-    H.graph.update(G.graph)
-    H.add_nodes_from((n, clean(d)) for n, d in G.nodes(data=True))
-    H.add_edges_from((u, v, clean(d)) for u, v, d in G.edges(data=True))
-    H.graph.update(
-        suppression_threshold=threshold, suppressed_counts=n_counts, suppressed_derived=n_derived
-    )
-    return H
+    def record(self) -> dict[str, int]:
+        return {
+            "suppression_threshold": self.threshold,
+            "suppressed_counts": self.counts,
+            "suppressed_derived": self.derived,
+        }
 
 
 def save_graph(
@@ -470,17 +489,38 @@ def save_graph(
     ({}, 30)
     """
     target = Path(os.fspath(path))
+    suffix = target.suffix.lower()
+    if suffix == ".graphml":
+        # streamed, the small counts dropped on the way: no copy of the graph is made
+        clean: Callable[[dict[str, Any]], dict[str, Any]] = (
+            _Suppressor(threshold) if threshold > 1 else _as_is
+        )
+        node_items = [(n, clean(d)) for n, d in G.nodes(data=True)]
+        edge_items = [(u, v, clean(d)) for u, v, d in G.edges(data=True)]
+        record = {"suppression_threshold": 1, "suppressed_counts": 0, "suppressed_derived": 0}
+        record.update({k: G.graph[k] for k in record if k in G.graph})
+        if isinstance(clean, _Suppressor):
+            record = clean.record()
+        graph_data = {k: _native(v) for k, v in {**G.graph, **record}.items() if v is not None}
+        with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+            write_graphml(node_items, edge_items, graph_data, handle)
+        logger.info(
+            "Saved graph with %s nodes and %s edges to %s",
+            f"{len(node_items):,}",
+            f"{len(edge_items):,}",
+            target,
+        )
+        return target
     if threshold > 1:
         G = suppress_graph(G, threshold=threshold)
     # what was left out, recorded in the file (a graph suppressed before keeps its record)
     record = {"suppression_threshold": threshold, "suppressed_counts": 0, "suppressed_derived": 0}
     record.update({k: G.graph[k] for k in record if k in G.graph})
-    suffix = target.suffix.lower()
-    if suffix in (".graphml", ".gexf"):
+    if suffix == ".gexf":
         H = _graphml_safe(G)
         H.graph.update(record)
         with atomic_path(target) as tmp:
-            (nx.write_graphml if suffix == ".graphml" else nx.write_gexf)(H, tmp)
+            nx.write_gexf(H, tmp)
     elif suffix == "":
         target.mkdir(parents=True, exist_ok=True)
         nodes, edges = graph_to_tables(G)
