@@ -775,10 +775,18 @@ def test_at_risk_columns_ranking_and_flags() -> None:
         "at_stake_amount",
         "expected_loss",
         "expected_loss_amount",
+        "priority_index",
         "reasons",
         "flagged",
     ]
     assert risk["rank"].tolist() == list(range(1, len(risk) + 1))
+    # the order as a percentile: 100 first, never rising, 1 at most for the last tie
+    index = risk["priority_index"]
+    assert (
+        index.iloc[0] == 100
+        and index.is_monotonic_decreasing
+        and 1 <= index.iloc[-1] <= 1 + (100 // len(risk))
+    )
     assert risk["expected_loss"].is_monotonic_decreasing
     np.testing.assert_allclose(risk["expected_loss"], risk["risk"] * risk["at_stake"])
     assert risk["risk"].between(0, 1).all()
