@@ -389,16 +389,19 @@ def suppress_graph(G: nx.DiGraph, *, threshold: int = DEFAULT_THRESHOLD) -> nx.D
     """A copy of `G` without count attributes from 1 to ``threshold - 1``, nor what reveals one.
 
     An attribute derived from a hidden count (:data:`referral_graph.privacy.DERIVED_FROM`:
-    an amount, a share, ``volume``...) goes too; the node or tie itself stays. The
-    copy's graph attributes say what was left out: ``suppression_threshold``,
-    ``suppressed_counts`` and ``suppressed_derived`` (how many values).
+    an amount, a share, ``volume``...) goes too; the node or tie itself stays, marked
+    ``small_cell=True`` so that a weighted analysis (Gephi, networkx's ``weight=``,
+    which read a missing weight as 1) can tell a hidden count from a count of 1:
+    drop or impute those ties knowingly. The copy's graph attributes say what was
+    left out: ``suppression_threshold``, ``suppressed_counts`` and
+    ``suppressed_derived`` (how many values).
 
     Examples
     --------
     >>> G = nx.DiGraph([("a", "b", {"referrals": 3, "amount": 9.0}), ("b", "c", {"referrals": 30})])
     >>> H = suppress_graph(G)
     >>> H.edges["a", "b"], H.edges["b", "c"], H.graph["suppressed_counts"]
-    ({}, {'referrals': 30}, 1)
+    ({'small_cell': True}, {'referrals': 30}, 1)
     """
     clean = _Suppressor(threshold)
     H: nx.DiGraph = nx.DiGraph()
@@ -448,7 +451,10 @@ class _Suppressor:
         } - hidden
         self.counts += len(hidden)
         self.derived += len(derived)
-        return {k: v for k, v in data.items() if k not in hidden and k not in derived}
+        kept = {k: v for k, v in data.items() if k not in hidden and k not in derived}
+        # said on the element itself: a weighted analysis must not read the gap as a weight
+        kept["small_cell"] = True
+        return kept
 
     def record(self) -> dict[str, int]:
         return {
@@ -486,7 +492,7 @@ def save_graph(
     >>> p = save_graph(G, pathlib.Path(tempfile.mkdtemp()) / "g.graphml")
     >>> H = load_graph(p)
     >>> H.edges["a", "b"], H.edges["b", "c"]["referrals"]
-    ({}, 30)
+    ({'small_cell': True}, 30)
     """
     target = Path(os.fspath(path))
     suffix = target.suffix.lower()
