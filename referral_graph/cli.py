@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -296,9 +297,10 @@ def _graph_suppression(G: Any) -> str | None:
         return None
     threshold = G.graph["suppression_threshold"]
     return (
-        f"Small-cell suppression: {counts:,} count attributes from 1 to {threshold - 1} and "
-        f"{derived:,} attributes derived from them (amounts, shares) left out of the graph "
-        "file (the ties stay); pass --threshold 1 to keep them, for internal analysis only."
+        f"Small-cell suppression: {counts:,} count attribute{'s' if counts != 1 else ''} from 1 "
+        f"to {threshold - 1} and {derived:,} attribute{'s' if derived != 1 else ''} derived from "
+        "them (amounts, shares) left out of the graph file (the ties stay, marked small_cell); "
+        "pass --threshold 1 to keep them, for internal analysis only."
     )
 
 
@@ -359,6 +361,19 @@ def cmd_viz(args: argparse.Namespace) -> int:
         measures = provider_measures(G, betweenness_k=None if len(G) <= 5000 else 64)
         labels = detect_communities(G, seed=args.seed)
         measures["community"] = measures["id"].map(labels)
+        focus_ids = _focus_ids_or_none(args, net)
+        segments = None
+        if focus_ids is not None:
+            from referral_graph.leakage import share_of_wallet
+
+            # every view can be coloured by the referrers' segments once a focus is given
+            segments = share_of_wallet(net.ties, net.providers, focus_ids)
+            segment_of = segments.drop_duplicates("source").set_index("source")["segment"]
+            measures["segment"] = measures["id"].map(segment_of)
+        elif args.color_by == "segment":
+            raise ParameterError(
+                "--color-by segment needs a focus organisation (--focus NAME or --focus-ids)."
+            )
         options: dict[str, Any] = {"period": _period_label(net), "threshold": args.threshold}
         if args.color_by:
             options["color_by"] = args.color_by
@@ -369,14 +384,10 @@ def cmd_viz(args: argparse.Namespace) -> int:
         if view == "network":
             net_view = viz.network_view(G, top=args.top, measures=measures, **options)
         elif view == "focus":
-            from referral_graph.leakage import share_of_wallet
-
-            ids = _focus_ids_or_none(args, net)
-            if ids is None:
+            if focus_ids is None:
                 raise ParameterError("The focus view needs --focus NAME or --focus-ids IDS.")
-            segments = share_of_wallet(net.ties, net.providers, ids)
             net_view = viz.focus_view(
-                G, ids, segments=segments, measures=measures, top=args.top, **options
+                G, focus_ids, segments=segments, measures=measures, top=args.top, **options
             )
         elif view == "ego":
             if not args.provider:
@@ -393,8 +404,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
 
             if net.panel is None:
                 raise ParameterError("The at-risk view needs dated referrals (events with dates).")
-            ids = _focus_ids_or_none(args, net)
-            risk = churn.at_risk(net.panel, providers=net.providers, focus_ids=ids)
+            risk = churn.at_risk(net.panel, providers=net.providers, focus_ids=focus_ids)
             net_view = viz.at_risk_view(G, risk, top=args.top, measures=measures, **options)
         progress("writing")
         viz.to_html(net_view, args.out)
@@ -851,6 +861,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:  # pragma: no cover
         return 130
+    except BrokenPipeError:
+        # the reader of the output went away (`referral-graph ... | head`): not an error to
+        # report; stdout is pointed at /dev/null so that the exit flush does not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as the shell reports a closed pipe
     return code
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "check_missing_providers",
     "parse_dates",
     "parse_numbers",
+    "parse_periods",
     "restore_id_column",
     "restore_ids",
 ]
@@ -220,7 +221,10 @@ class ValidationReport:
         return [i for i in self.issues if i.level == "warning"]
 
     def __str__(self) -> str:
-        head = f"Validation of {self.name}: {self.rows_read:,} rows read"
+        head = (
+            f"Validation of {self.name}: {self.rows_read:,} "
+            f"row{'s' if self.rows_read != 1 else ''} read"
+        )
         if self.rows_excluded:
             head += f", {self.rows_excluded:,} excluded"
         if not self.issues:
@@ -274,6 +278,31 @@ class ValidationReport:
         failing = self.errors + (self.warnings if strict else [])
         if failing:
             raise ValidationError(str(self), report=self)
+
+    def raise_if_nothing_left(self, kept: int) -> None:
+        """Raise :class:`ValidationError` when rows were read but none is left.
+
+        Examples
+        --------
+        >>> r = ValidationReport(name="x.csv", rows_read=2)
+        >>> _ = r.add("missing_date", "the date is missing", rows=[2, 3], excluded=True)
+        >>> r.raise_if_nothing_left(0)
+        Traceback (most recent call last):
+        ...
+        referral_graph.exceptions.ValidationError: x.csv: all 2 rows were excluded; nothing is...
+        """
+        if kept == 0 and self.rows_read > 0:
+            raise ValidationError(
+                f"{self.name}: "
+                + (
+                    "its only row was"
+                    if self.rows_read == 1
+                    else f"all {self.rows_read:,} rows were"
+                )
+                + " excluded; nothing is left to build a network from. The reasons:\n"
+                + str(self),
+                report=self,
+            )
 
 
 def _native(value: object) -> object:
@@ -425,6 +454,107 @@ def parse_dates(
             hint="use ISO dates (YYYY-MM-DD) or pass date_format= (CLI: --date-format)",
         )
     return dates, missing | unparsable
+
+
+_YEAR = re.compile(r"(\d{4})")
+_QUARTER = re.compile(r"(\d{4})\s*[-/ ]?\s*[Qq]([1-4])|[Qq]([1-4])\s*[-/ ]?\s*(\d{4})")
+_MONTH = re.compile(r"(\d{4})[-/](\d{1,2})")
+
+
+def parse_periods(
+    values: pd.Series, *, report: ValidationReport, column: str
+) -> tuple[pd.Series, pd.Series]:
+    """Parse a period column (years, quarters, months or dates) into the first month of each.
+
+    ``2014`` is a year, ``2024Q1`` / ``2024-Q1`` / ``Q1 2024`` a quarter, ``2024-03`` /
+    ``2024/03`` a month; anything else is read as dates (:func:`parse_dates`). The
+    column's resolution (the coarsest found) is noted in the report, because the
+    monthly panel places a year's or a quarter's counts at its first month.
+
+    Returns
+    -------
+    months : pandas.Series of datetime64[ns]
+        The first day of each period's first month (NaT where unreadable).
+    bad : pandas.Series of bool
+
+    Examples
+    --------
+    >>> r = ValidationReport(name="e.csv")
+    >>> months, bad = parse_periods(pd.Series(["2024Q1", "2024-Q3", "2024-05"]), report=r,
+    ...                             column="quarter")
+    >>> months.dt.strftime("%Y-%m").tolist(), bad.tolist(), r.issues[0].check
+    (['2024-01', '2024-07', '2024-05'], [False, False, False], 'period_resolution')
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    text = pd.Series(np.asarray(uniques, dtype=object)).astype("str").str.strip()
+    firsts: list[Any] = []
+    kind_of: list[str] = []
+    for value in text:
+        if m := _YEAR.fullmatch(value):
+            firsts.append(pd.Timestamp(int(m.group(1)), 1, 1))
+            kind_of.append("year")
+        elif m := _QUARTER.fullmatch(value):
+            year = int(m.group(1) or m.group(4))
+            quarter = int(m.group(2) or m.group(3))
+            firsts.append(pd.Timestamp(year, 3 * quarter - 2, 1))
+            kind_of.append("quarter")
+        elif (m := _MONTH.fullmatch(value)) and 1 <= int(m.group(2)) <= 12:
+            firsts.append(pd.Timestamp(int(m.group(1)), int(m.group(2)), 1))
+            kind_of.append("month")
+        else:
+            firsts.append(pd.NaT)
+            kind_of.append("")
+    parsed = pd.Series(pd.to_datetime(firsts), index=text.index).astype("datetime64[ns]")
+    kinds = pd.Series(kind_of, index=text.index, dtype=object)
+    rest = kinds == ""
+    if rest.any():  # dates (or unreadable): the date rules, the rows counted here
+        scratch = ValidationReport(name=report.name)
+        was_disabled, logger.disabled = logger.disabled, True  # a scratch report: no news
+        try:
+            dates, _ = parse_dates(text[rest], report=scratch, column=column)
+        finally:
+            logger.disabled = was_disabled
+        parsed[rest] = dates.dt.to_period("M").dt.to_timestamp()
+        kinds[rest & parsed.notna()] = "month"
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    present = codes >= 0
+    out[present] = parsed.to_numpy()[codes[present]]
+    months = pd.Series(out, index=values.index, name=values.name)
+    found = set(kinds[parsed.notna()])
+    coarsest = next((k for k in ("year", "quarter") if k in found), None)
+    if coarsest is not None:
+        report.add(
+            "period_resolution",
+            f"the periods are {coarsest}s: each {coarsest}'s counts are placed at its first "
+            "month, so measures over time (trend, recency, at-risk ties) work at that "
+            "resolution",
+            level="info",
+            column=column,
+            hint="give monthly periods (2024-03) for monthly measures",
+        )
+    missing = pd.Series(~present, index=values.index)
+    unreadable = pd.Series(present & np.isnat(out), index=values.index)
+    if missing.any():
+        report.add(
+            "missing_period",
+            "the period is missing",
+            column=column,
+            rows=values.index[missing.to_numpy()],
+            excluded=True,
+            hint="fill in the periods, or leave the period column out",
+        )
+    if unreadable.any():
+        report.add(
+            "unparsable_period",
+            "the period cannot be read (expected a year 2014, a quarter 2024Q1, a month "
+            "2024-03 or a date)",
+            column=column,
+            rows=values.index[unreadable.to_numpy()],
+            examples=values[unreadable].drop_duplicates().head(MAX_EXAMPLES).tolist(),
+            excluded=True,
+            hint="write the periods in one of those forms",
+        )
+    return months, missing | unreadable
 
 
 def parse_numbers(

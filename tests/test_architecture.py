@@ -404,6 +404,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "check_missing_providers",
         "parse_dates",
         "parse_numbers",
+        "parse_periods",
         "restore_id_column",
         "restore_ids",
     ],

@@ -351,3 +351,68 @@ def test_at_risk_ranking_choices_are_the_rules() -> None:
     from referral_graph.cli import _RULE_NAMES
 
     assert list(_RULE_NAMES) == list(churn.RULES)
+
+
+def test_edge_file_with_quarters_and_years_builds_and_says_its_resolution(tmp_path, capsys):
+    """Issue 19, item 2: `2024Q1` periods excluded every row, then build died on NaT."""
+    quarters = tmp_path / "q.csv"
+    quarters.write_text(
+        "from_npi,to_npi,transfers,quarter\n"
+        "1234567893,1003033051,25,2024Q1\n1234567893,1003033051,30,2024-Q3\n"
+        "1003033051,1234567893,12,Q2 2024\n"
+    )
+    out = tmp_path / "q.graphml"
+    assert run("build", "--edges", str(quarters), "--weight-col", "transfers",
+               "--period-col", "quarter", "--out", str(out)) == 0  # fmt: skip
+    said = capsys.readouterr()
+    assert "Period: 2024-01-01" in said.out
+    G = load_graph(out)
+    assert G.edges["1234567893", "1003033051"]["referrals"] == 55  # 25 + 30, by hand
+    assert run("validate", "--edges", str(quarters), "--period-col", "quarter") == 0
+    assert "the periods are quarters" in capsys.readouterr().out
+
+
+def test_a_file_whose_every_row_is_excluded_is_one_clear_error(tmp_path, capsys):
+    bad = tmp_path / "seasons.csv"
+    bad.write_text("from_npi,to_npi,transfers,season\n1234567893,1003033051,25,Spring\n")
+    code = run("build", "--edges", str(bad), "--period-col", "season", "--out",
+               str(tmp_path / "g.graphml"))  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "seasons.csv: its only row was excluded" in err and "'Spring'" in err
+
+
+def test_output_into_a_closed_pipe_is_not_a_traceback(tmp_path):
+    """`referral-graph ... | head`: the reader leaves early; no BrokenPipeError traceback."""
+    events = tmp_path / "e.csv"
+    events.write_text("source,target\n" + "".join(f"A{i},B{i}\n" for i in range(50)))
+    for argv in (["validate", "--events", str(events)], ["--help"]):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "referral_graph.cli", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # the reader is gone before anything is written
+        with proc.stderr:
+            err = proc.stderr.read().decode()
+        proc.wait()
+        assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_viz_colours_any_view_by_segment_once_a_focus_is_given(tmp_path, capsys):
+    """Issue 19, item 1: cli.md's own example failed."""
+    from referral_graph import datasets
+
+    paths = datasets.sample_paths()
+    base = ["viz", "--events", str(paths["events"]), "--providers", str(paths["providers"])]
+    for view in ("focus", "network"):
+        out = tmp_path / f"{view}.html"
+        assert run(*base, "--view", view, "--focus", datasets.SAMPLE_FOCUS,
+                   "--color-by", "segment", "--out", str(out)) == 0  # fmt: skip
+        page = out.read_text(encoding="utf-8")
+        assert "Loyalist" in page and "Splitter" in page
+    capsys.readouterr()
+    assert run(*base, "--view", "network", "--color-by", "segment", "--out",
+               str(tmp_path / "x.html")) == 1  # fmt: skip
+    assert "--color-by segment needs a focus" in capsys.readouterr().err

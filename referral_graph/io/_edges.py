@@ -15,7 +15,7 @@ from referral_graph.io._clean import _check_id_columns, _log_summary
 from referral_graph.io._columns import EDGE_ALIASES, _mapped_columns, _resolve_columns
 from referral_graph.io._files import NpiMode, PathOrFrame, read_table
 from referral_graph.privacy import is_count_name
-from referral_graph.validate import check_missing_providers, parse_dates, parse_numbers
+from referral_graph.validate import check_missing_providers, parse_numbers, parse_periods
 
 logger = logging.getLogger("referral_graph.io")
 
@@ -199,10 +199,10 @@ def read_edges(
         out["patients"] = patients
     if "period" in cols:
         period_raw = frame[cols["period"]]
-        dates, dbad = parse_dates(
+        months, dbad = parse_periods(
             period_raw.astype("str").where(period_raw.notna()), report=report, column=cols["period"]
         )
-        out["month"] = dates.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]")
+        out["month"] = months
         bad |= dbad
     counts: list[str] = [] if spec is None else list(spec["counts"])
     measures: list[str] = [] if spec is None else list(spec["measures"])
@@ -275,6 +275,7 @@ def read_edges(
     if providers is not None:
         check_missing_providers(edges, providers, report=report, columns=cols)
     report.raise_if_needed(strict=strict)
+    report.raise_if_nothing_left(len(edges))
     _log_summary(f"{layout_name} edges", edges, report)
     edges.attrs["report"] = report
     edges.attrs["layout"] = layout_name

@@ -159,7 +159,8 @@ def focus_view(
     categories: dict[Hashable, str] = dict.fromkeys(focus, "Focus provider")
     categories.update({n: segment_of.get(str(n), "not segmented").capitalize() for n in referrers})
     extras = Extras(
-        categories=None if "color_by" in options else categories,
+        # the view's own segments colour it unless another colouring is asked for
+        categories=categories if options.get("color_by", "segment") == "segment" else None,
         category_kind="segment",
         category_title="Segment",
         node_lines={
