@@ -725,7 +725,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(p)
     _add_focus_options(p)
     p.add_argument(
-        "--view", default="network", choices=["network", "focus", "ego", "community", "at-risk"]
+        "--view",
+        default="network",
+        choices=["network", "focus", "ego", "community", "at-risk"],
+        help="the view: the whole network (top providers), the focus organisation's referral "
+        "base, one provider's neighbourhood, one community, or the at-risk ties "
+        "(default: network)",
     )
     p.add_argument("--provider", metavar="ID", help="the provider of the ego view")
     p.add_argument("--hops", type=int, default=1, help="ego view radius (default 1)")
@@ -737,16 +742,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="providers (or ties, at-risk view) kept in the view (default 300)",
     )
-    p.add_argument("--color-by", choices=["specialty", "organization", "community", "segment"])
+    p.add_argument(
+        "--color-by",
+        choices=["specialty", "organization", "community", "segment"],
+        help="node colour (default: the view's own; segment needs --focus)",
+    )
     p.add_argument(
         "--size-by",
         choices=["in_strength", "out_strength", "pagerank", "hub", "authority", "referrals"],
+        help="node size (default: the view's own)",
     )
     p.add_argument(
         "--threshold", type=int, default=11, metavar="N", help="small-cell threshold (default 11)"
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", required=True, metavar="FILE.html")
+    p.add_argument("--out", required=True, metavar="FILE.html", help="the page to write")
     p.set_defaults(func=cmd_viz)
 
     p = sub.add_parser(
@@ -773,7 +783,7 @@ def build_parser() -> argparse.ArgumentParser:
         "them",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", required=True, metavar="FILE.csv")
+    p.add_argument("--out", required=True, metavar="FILE.csv", help="the table to write")
     p.set_defaults(func=cmd_at_risk)
 
     p = sub.add_parser(
@@ -792,7 +802,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[25, 100],
         help="visit capacities for precision@k (default 25 100)",
     )
-    p.add_argument("--model", choices=["logistic", "gbm"], default="logistic")
+    p.add_argument(
+        "--model",
+        choices=["logistic", "gbm"],
+        default="logistic",
+        help="the churn model family (default: logistic)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", metavar="FILE.csv", help="also write the table")
     p.set_defaults(func=cmd_backtest)
@@ -821,7 +836,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold", type=int, default=11, metavar="N", help="small-cell threshold (default 11)"
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -416,3 +417,16 @@ def test_viz_colours_any_view_by_segment_once_a_focus_is_given(tmp_path, capsys)
     assert run(*base, "--view", "network", "--color-by", "segment", "--out",
                str(tmp_path / "x.html")) == 1  # fmt: skip
     assert "--color-by segment needs a focus" in capsys.readouterr().err
+
+
+def test_every_option_of_every_command_has_help_text():
+    """Issue 19, item 9: `--help` showed no text for --view, --color-by, --model, --out..."""
+    parser = cli.build_parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = [
+        f"{name} {action.option_strings[0]}"
+        for name, sub in subparsers.choices.items()
+        for action in sub._actions
+        if action.option_strings and not action.help and action.dest != "help"
+    ]
+    assert missing == []

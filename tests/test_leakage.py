@@ -107,9 +107,9 @@ def test_resolve_focus_close_matches() -> None:
     with pytest.raises(ParameterError) as err:
         resolve_focus(_providers(), focus="Valley Primary")
     message = str(err.value)
-    assert message.startswith("The 'focus' parameter of resolve_focus must name an organisation")
-    assert "Got 'Valley Primary' instead" in message
-    assert "'Valley Primary Care'" in message
+    assert message.startswith("The focus organisation 'Valley Primary' is not in the providers'")
+    assert "resolve_focus" not in message  # a CLI user never called it
+    assert "close match: 'Valley Primary Care'" in message and "--focus" in message
     with pytest.raises(ParameterError, match="no close match among 3 organisation"):
         resolve_focus(_providers(), focus="Mercy Hospital")
 

@@ -148,9 +148,9 @@ def resolve_focus(
             sample = ", ".join(repr(spellings[k][0]) for k in list(spellings)[:5])
             hint = f"no close match among {len(spellings)} organisation(s), e.g. {sample}"
         raise ParameterError(
-            f"The 'focus' parameter of {func} must name an organisation of the providers' "
-            f"'organization' column (case and extra spaces ignored) or be 'in_network'. "
-            f"Got {focus!r} instead; {hint}."
+            f"The focus organisation {focus!r} is not in the providers' 'organization' column "
+            f"(case and extra spaces ignored); {hint}. Name one of them, or 'in_network' for "
+            "the providers flagged in network (CLI: --focus; Python: focus=)."
         )
     result = ids[match].drop_duplicates().tolist()
     logger.info("%s: %r matches %d provider(s)", func, focus, len(result))
