@@ -374,6 +374,9 @@ def load_network(
         ties = table
         patients = None
         kind = "edges"
+    # rows read but none left (every row excluded): one error with the reasons, not a
+    # network of nothing that fails later
+    reports[0].raise_if_nothing_left(len(ties))
     if nppes:
         assert providers is not None
         step("reading providers (NPPES)")
@@ -485,6 +488,7 @@ def load_network_files(
         **reading,
     )
     reports.insert(0, result.report)
+    result.report.raise_if_nothing_left(len(result.ties))
     if result.patients is not None:
         prov = _with_patient_panels(prov, result.patients)
     return ReferralNetwork(

@@ -950,7 +950,6 @@ def aggregate_files(
             date_lookup=date_table,
         )
         report.raise_if_needed(strict=strict)
-        report.raise_if_nothing_left(int(kept))
         paths_out: dict[str, Path] = {}
         result = FilesAggregation(paths=paths_out, report=report, events=int(kept))
         if has_dates:

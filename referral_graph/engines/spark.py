@@ -677,7 +677,6 @@ def _aggregate(
                 date_lookup=date_table,
             )
             report.raise_if_needed(strict=strict)
-            report.raise_if_nothing_left(kept)
             tables: dict[str, DataFrame] = {}
             if has_dates:
                 tables["panel"] = _panel(good, fn, has_patients, has_amount)

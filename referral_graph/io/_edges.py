@@ -275,7 +275,6 @@ def read_edges(
     if providers is not None:
         check_missing_providers(edges, providers, report=report, columns=cols)
     report.raise_if_needed(strict=strict)
-    report.raise_if_nothing_left(len(edges))
     _log_summary(f"{layout_name} edges", edges, report)
     edges.attrs["report"] = report
     edges.attrs["layout"] = layout_name

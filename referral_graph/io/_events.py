@@ -188,7 +188,6 @@ def read_events(
     if providers is not None:
         check_missing_providers(events, providers, report=report, columns=cols)
     report.raise_if_needed(strict=strict)
-    report.raise_if_nothing_left(len(events))
     _log_summary("events", events, report)
     events.attrs["report"] = report
     events.attrs["name"] = report.name
