@@ -412,6 +412,13 @@ def suppress_graph(G: nx.DiGraph, *, threshold: int = DEFAULT_THRESHOLD) -> nx.D
     return H
 
 
+# the value types a count attribute holds (bool, a subclass of int, is not one of them)
+_NUMBER_TYPES = frozenset(
+    {int, float, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+     np.uint64, np.float32, np.float64}
+)  # fmt: skip
+
+
 def _as_is(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
@@ -429,29 +436,28 @@ class _Suppressor:
             )
         self.threshold = threshold
         self.counts = self.derived = 0
-        self._is_count: dict[str, bool] = {}
+        self._seen: set[str] = set()  # every key met, and among them the counts:
+        self._count_keys: list[str] = []
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        hidden: set[str] | None = None
-        for k, v in data.items():
-            count = self._is_count.get(k)
-            if count is None:
-                count = self._is_count[k] = is_count_name(k)
-            if (
-                count
-                and isinstance(v, int | float | np.number)
-                and not isinstance(v, bool)
-                and 0 < v < self.threshold
-            ):
-                hidden = {k} if hidden is None else hidden | {k}
-        if hidden is None:
+        if not self._seen.issuperset(data):  # a key not met before: is it a count?
+            for k in data.keys() - self._seen:
+                self._seen.add(k)
+                if is_count_name(k):
+                    self._count_keys.append(k)
+        hidden = [
+            k
+            for k in self._count_keys
+            if type(v := data.get(k)) in _NUMBER_TYPES and 0 < v < self.threshold  # type: ignore[operator]  # a number, as just checked
+        ]
+        if not hidden:
             return data
-        derived = {
-            k for k in data if k in DERIVED_FROM and not hidden.isdisjoint(DERIVED_FROM[k])
-        } - hidden
-        self.counts += len(hidden)
+        gone = set(hidden)
+        derived = {k for k in data if k in DERIVED_FROM and not gone.isdisjoint(DERIVED_FROM[k])}
+        derived -= gone
+        self.counts += len(gone)
         self.derived += len(derived)
-        kept = {k: v for k, v in data.items() if k not in hidden and k not in derived}
+        kept = {k: v for k, v in data.items() if k not in gone and k not in derived}
         # said on the element itself: a weighted analysis must not read the gap as a weight
         kept["small_cell"] = True
         return kept
