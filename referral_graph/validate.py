@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from referral_graph.exceptions import SchemaError, ValidationError
@@ -427,33 +428,19 @@ def parse_dates(
     # a year such as 0 or 9999 parses but is no referral date (and overflows nanoseconds)
     plausible = (parsed >= _FIRST_DATE) & (parsed <= _LAST_DATE)
     parsed = parsed.where(plausible).astype("datetime64[ns]")
-    parsed_values = parsed.to_numpy()
-    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
-    present = codes >= 0
-    out[present] = parsed_values[codes[present]]
-    dates = pd.Series(out, index=values.index, name=values.name)
-    missing = pd.Series(~present, index=values.index)
-    unparsable = pd.Series(present & np.isnat(out), index=values.index)
-    if missing.any():
-        report.add(
-            "missing_date",
-            "the date is missing",
-            column=column,
-            rows=values.index[missing.to_numpy()],
-            excluded=True,
-            hint="fill in the dates, or leave the date column out to build an undated graph",
-        )
-    if unparsable.any():
-        report.add(
-            "unparsable_date",
+    return _by_row(
+        values,
+        codes,
+        parsed.to_numpy(),
+        report=report,
+        column=column,
+        what="date",
+        missing_hint="fill in the dates, or leave the date column out to build an undated graph",
+        unreadable=(
             f"the date cannot be read (expected {chosen})",
-            column=column,
-            rows=values.index[unparsable.to_numpy()],
-            examples=values[unparsable].drop_duplicates().head(MAX_EXAMPLES).tolist(),
-            excluded=True,
-            hint="use ISO dates (YYYY-MM-DD) or pass date_format= (CLI: --date-format)",
-        )
-    return dates, missing | unparsable
+            "use ISO dates (YYYY-MM-DD) or pass date_format= (CLI: --date-format)",
+        ),
+    )
 
 
 _YEAR = re.compile(r"(\d{4})")
@@ -516,10 +503,6 @@ def parse_periods(
             logger.disabled = was_disabled
         parsed[rest] = dates.dt.to_period("M").dt.to_timestamp()
         kinds[rest & parsed.notna()] = "month"
-    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
-    present = codes >= 0
-    out[present] = parsed.to_numpy()[codes[present]]
-    months = pd.Series(out, index=values.index, name=values.name)
     found = set(kinds[parsed.notna()])
     coarsest = next((k for k in ("year", "quarter") if k in found), None)
     if coarsest is not None:
@@ -532,29 +515,64 @@ def parse_periods(
             column=column,
             hint="give monthly periods (2024-03) for monthly measures",
         )
+    return _by_row(
+        values,
+        codes,
+        parsed.to_numpy(),
+        report=report,
+        column=column,
+        what="period",
+        missing_hint="fill in the periods, or leave the period column out",
+        unreadable=(
+            "the period cannot be read (expected a year 2014, a quarter 2024Q1, a month "
+            "2024-03 or a date)",
+            "write the periods in one of those forms",
+        ),
+    )
+
+
+def _by_row(
+    values: pd.Series,
+    codes: npt.NDArray[np.intp],
+    parsed: npt.NDArray[np.datetime64],
+    *,
+    report: ValidationReport,
+    column: str,
+    what: str,
+    missing_hint: str,
+    unreadable: tuple[str, str],
+) -> tuple[pd.Series, pd.Series]:
+    """The parsed distinct values spread back over the rows; missing and unreadable reported.
+
+    `codes` are the rows' codes into the distinct values (-1 for missing), `parsed` the
+    distinct values parsed (NaT where unreadable); `unreadable` the message and hint.
+    """
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    present = codes >= 0
+    out[present] = parsed[codes[present]]
+    result = pd.Series(out, index=values.index, name=values.name)
     missing = pd.Series(~present, index=values.index)
-    unreadable = pd.Series(present & np.isnat(out), index=values.index)
+    bad = pd.Series(present & np.isnat(out), index=values.index)
     if missing.any():
         report.add(
-            "missing_period",
-            "the period is missing",
+            f"missing_{what}",
+            f"the {what} is missing",
             column=column,
             rows=values.index[missing.to_numpy()],
             excluded=True,
-            hint="fill in the periods, or leave the period column out",
+            hint=missing_hint,
         )
-    if unreadable.any():
+    if bad.any():
         report.add(
-            "unparsable_period",
-            "the period cannot be read (expected a year 2014, a quarter 2024Q1, a month "
-            "2024-03 or a date)",
+            "unparsable_" + what,
+            unreadable[0],
             column=column,
-            rows=values.index[unreadable.to_numpy()],
-            examples=values[unreadable].drop_duplicates().head(MAX_EXAMPLES).tolist(),
+            rows=values.index[bad.to_numpy()],
+            examples=values[bad].drop_duplicates().head(MAX_EXAMPLES).tolist(),
             excluded=True,
-            hint="write the periods in one of those forms",
+            hint=unreadable[1],
         )
-    return months, missing | unreadable
+    return result, missing | bad
 
 
 def parse_numbers(
