@@ -74,8 +74,8 @@ def resolve_focus(
     >>> try:
     ...     resolve_focus(providers, focus="Mercy Helth")
     ... except ValueError as err:
-    ...     print(str(err).split("; ")[-1])
-    close match: 'Mercy  Health' or 'mercy health'.
+    ...     print(str(err).split("; ")[1].split(".")[0])
+    close match: 'Mercy  Health' or 'mercy health'
     """
     func = "resolve_focus"
     providers = check_frame(providers, "providers", func, ["id"], _PROVIDERS_HINT)
