@@ -440,3 +440,13 @@ def test_demo_outputs_pass_the_privacy_scanner(demo: Path) -> None:
     problems, n_files = scan_outputs(demo, patient_ids=sample["patient_id"].unique())
     assert n_files >= 20
     assert problems == []
+
+
+def test_at_risk_rows_on_the_page_say_which_are_flagged(demo: Path) -> None:
+    """Issue 19, item 7: "Flagged: 25" above 40 rows, none of them marked."""
+    risk = pd.read_csv(demo / "tables" / "at_risk.csv")
+    page = (demo / "report.html").read_text(encoding="utf-8")
+    section = page[page.index('id="at-risk"') : page.index('id="outreach-list"')]
+    shown = min(len(risk), 40)
+    assert section.count("<td>flagged</td>") == int(risk["flagged"].head(shown).sum())
+    assert "# is the visiting order" in page

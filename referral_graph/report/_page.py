@@ -120,6 +120,8 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
     out.append(_note(report, "at_risk"))
     if "at_risk" in t:
         risk = _with_names(t["at_risk"], report, t)
+        if "flagged" in risk:  # marked on the rows, not only counted above the table
+            risk = risk.assign(flag=risk["flagged"].map({True: "flagged", False: ""}))
         ranked_by = t["at_risk"].attrs.get("ranking", "model")
         order = (
             "ranked by expected loss (churn probability × referrals at stake over the horizon)"
@@ -135,6 +137,7 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
             _table(
                 risk,
                 [
+                    ("flag", "Flag", "text"),
                     ("source_name", "Referrer", "text"),
                     ("target_name", "Our provider", "text"),
                     ("priority_index", "Priority (100 = first)", "text"),
@@ -175,9 +178,10 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
     out.append(_note(report, "outreach_list"))
     if "outreach_list" in t:
         out.append(
-            f'<p class="sub">Up to {report.capacity} visits, ranked by expected loss '
-            "(2/3) and relationship value (1/3), grouped by town and practice so that "
-            "visits can be batched.</p>"
+            f'<p class="sub">Up to {report.capacity} visits, chosen by priority (expected '
+            "loss 2/3, relationship value 1/3), then grouped by town and practice so that "
+            "visits can be batched: # is the visiting order, highest priority first within "
+            "each practice; the priority column compares them across the list.</p>"
         )
         ol = t["outreach_list"].assign(
             place=lambda f: (
