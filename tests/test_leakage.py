@@ -643,3 +643,26 @@ def test_hop_teaming_leakage() -> None:
     assert "Vanderbilt University Medical Center" not in set(comp["competitor"])
     k = key_referrers(edges, providers, focus, top=20, measures=pd.DataFrame({"id": []}))
     assert len(k) == 20 and k["rank_score"].is_monotonic_decreasing
+
+
+def test_referrers_employed_by_a_competitor_are_marked() -> None:
+    """Issue 19, item 8: a competitor's own physicians topped the leakage by organisation."""
+    providers = pd.DataFrame(
+        {
+            "id": ["S1", "S2", "P1", "P2", "P3"],
+            "specialty": ["Cardiology", "Cardiology", "Family", "Family", "Family"],
+            "organization": ["Ours", "Rival", "Rival", "Indie", None],
+        }
+    )
+    ties = pd.DataFrame(
+        {
+            "source": ["P1", "P1", "P2", "P2", "P3"],
+            "target": ["S1", "S2", "S1", "S2", "S2"],
+            "referrals": [5, 30, 20, 10, 12],
+        }
+    )
+    table = leakage_summary(ties, providers, ["S1"], by="referrer_organization")
+    marked = dict(zip(table["referrer_organization"], table["referrer_is_competitor"], strict=True))
+    # by hand: Rival receives (S2) and employs P1; Indie and the unaffiliated P3 do not
+    assert marked == {"Rival": True, "Indie": False, UNAFFILIATED: False}
+    assert table.loc[table["referrer_organization"] == "Rival", "to_competitors"].item() == 30

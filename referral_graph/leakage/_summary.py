@@ -50,7 +50,10 @@ def leakage_summary(
     -------
     pandas.DataFrame
         Sorted by leaked referrals (descending), then the key. For
-        ``"specialty"`` and ``"referrer_organization"``: the key column,
+        ``"specialty"`` and ``"referrer_organization"``: the key column (for
+        the latter, then ``referrer_is_competitor``: the referrers are employed
+        by a competitor, so their referrals inside that system are its own
+        business rather than referrals the focus organisation lost),
         ``to_focus``, ``to_competitors`` (leaked), ``total``, ``leakage_rate``
         (``to_competitors / total``), ``referrers`` (with market referrals),
         ``leaking_referrers`` (sending some to competitors), ``top_competitor``
@@ -158,5 +161,10 @@ def leakage_summary(
     rows = np.flatnonzero(out["total"].to_numpy() > 0)
     out = out.iloc[rows].reset_index(drop=True)
     out.insert(0, key, key_labels.take(rows).reset_index(drop=True))
+    if by == "referrer_organization":
+        # A competitor's own physicians referring inside their system are not referrers the
+        # focus organisation lost: marked, so that they can be read (or left out) apart.
+        competitors = pd.Index(table["competitor"][leaked].dropna().unique().astype("str"))
+        out.insert(1, "referrer_is_competitor", out[key].isin(competitors).to_numpy())
     order = np.lexsort((rows, -out["to_competitors"].to_numpy()))
     return out.take(order).reset_index(drop=True)
