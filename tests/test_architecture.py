@@ -411,6 +411,7 @@ PUBLIC_API: dict[str, list[str]] = {
     "referral_graph.viz": [
         "RenderOptions",
         "at_risk_view",
+        "category_colors",
         "community_view",
         "ego_view",
         "focus_view",

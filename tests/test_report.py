@@ -450,3 +450,18 @@ def test_at_risk_rows_on_the_page_say_which_are_flagged(demo: Path) -> None:
     shown = min(len(risk), 40)
     assert section.count("<td>flagged</td>") == int(risk["flagged"].head(shown).sum())
     assert "# is the visiting order" in page
+
+
+def test_views_of_one_report_colour_each_category_alike(demo: Path) -> None:
+    """Issue 19, item 6: one specialty had three colours in three views of one report."""
+    colours: dict[str, set[str]] = {}
+    n_views = 0
+    for view in sorted((demo / "views").glob("*.html")):
+        html = view.read_text(encoding="utf-8")
+        items = re.findall(r"background:\s*(#[0-9a-fA-F]{6})[^>]*></span>\s*([^<]+)<", html)
+        n_views += bool(items)
+        for colour, label in items:
+            if not label.strip().startswith("Other"):
+                colours.setdefault(label.strip(), set()).add(colour.lower())
+    assert n_views >= 4 and len(colours) >= 8
+    assert {label: c for label, c in colours.items() if len(c) > 1} == {}

@@ -65,7 +65,15 @@ def _write_views(
         if report.period is not None
         else None
     )
-    common: dict[str, Any] = {"period": period, "threshold": threshold}
+    # one colour per specialty and per community for every view of the report
+    palette = (
+        viz.category_colors(net.providers["specialty"]) if "specialty" in net.providers else {}
+    )
+    if "community" in measures:
+        palette |= viz.category_colors(
+            measures["community"].map(lambda c: None if pd.isna(c) else f"Community {int(c)}")
+        )
+    common: dict[str, Any] = {"period": period, "threshold": threshold, "palette": palette}
     written: dict[str, str] = {}
     ties = net.ties
 

@@ -36,6 +36,7 @@ False
 
 from __future__ import annotations
 
+from referral_graph.viz._encoding import category_colors
 from referral_graph.viz._jupyter import show_inline
 from referral_graph.viz._layout import PHYSICS_EDGE_LIMIT as PHYSICS_EDGE_LIMIT
 from referral_graph.viz._layout import PHYSICS_NODE_LIMIT as PHYSICS_NODE_LIMIT
@@ -59,6 +60,7 @@ from referral_graph.viz._views import (
 __all__ = [
     "RenderOptions",
     "at_risk_view",
+    "category_colors",
     "community_view",
     "ego_view",
     "focus_view",

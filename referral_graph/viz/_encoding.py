@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any, cast
 
 import networkx as nx
@@ -184,8 +184,14 @@ def color_categories(
     color_by: str | None,
     table: Mapping[str, Mapping[str, Any]],
     extras: Extras,
+    *,
+    palette: Mapping[str, str] | None = None,
 ) -> tuple[dict[Hashable, str], str | None, list[tuple[str, str]]]:
-    """Map nodes to colours; return (colours, legend title, legend items)."""
+    """Map nodes to colours; return (colours, legend title, legend items).
+
+    With `palette` (label -> colour), each label keeps that colour whatever else
+    the view holds; labels it lacks are "Other".
+    """
     if extras.categories is not None:
         raw: dict[Hashable, str | None] = {n: extras.categories.get(n) for n in graph}
     elif color_by is None:
@@ -222,16 +228,39 @@ def color_categories(
         legend += [(OTHER_COLOR, lab) for lab in sorted(present - set(fixed))]
         return colors, title, legend
     counts = Counter(label for label in labels.values() if label != unknown)
-    first = [label for label in extras.category_order if label in counts]
-    ranked = first + sorted(set(counts) - set(first), key=lambda label: (-counts[label], label))
-    palette = dict(zip(ranked, PALETTE, strict=False))
+    if palette is not None:  # one assignment shared with other views: present labels only
+        own = {label: palette[label] for label in palette if label in counts}
+        ranked = list(own) + sorted(set(counts) - set(own), key=lambda lab: (-counts[lab], lab))
+        n_own = len(own)
+    else:
+        first = [label for label in extras.category_order if label in counts]
+        ranked = first + sorted(set(counts) - set(first), key=lambda lab: (-counts[lab], lab))
+        own = dict(zip(ranked, PALETTE, strict=False))
+        n_own = min(len(ranked), len(PALETTE))
     colors = {
-        node: UNKNOWN_COLOR if label == unknown else palette.get(label, OTHER_COLOR)
+        node: UNKNOWN_COLOR if label == unknown else own.get(label, OTHER_COLOR)
         for node, label in labels.items()
     }
-    legend = [(palette[label], label) for label in ranked[: len(PALETTE)]]
-    if len(ranked) > len(PALETTE):
-        legend.append((OTHER_COLOR, f"Other ({len(ranked) - len(PALETTE):,} more)"))
+    legend = [(own[label], label) for label in ranked[:n_own]]
+    if len(ranked) > n_own:
+        legend.append((OTHER_COLOR, f"Other ({len(ranked) - n_own:,} more)"))
     if unknown in labels.values():
         legend.append((UNKNOWN_COLOR, unknown))
     return colors, title, legend
+
+
+def category_colors(labels: Iterable[object]) -> dict[str, str]:
+    """One colour per category for a whole network: the 12 most frequent labels, in order.
+
+    Pass the result as ``palette=`` to every view, so that a specialty (or a
+    community) has the same colour in each.
+
+    Examples
+    --------
+    >>> colors = category_colors(["Cardiology", "Cardiology", "Oncology", None])
+    >>> list(colors), colors["Cardiology"] == PALETTE[0]
+    (['Cardiology', 'Oncology'], True)
+    """
+    counts = Counter(t for t in (text(v) for v in labels) if t)
+    ranked = sorted(counts, key=lambda label: (-counts[label], label))
+    return dict(zip(ranked, PALETTE, strict=False))

@@ -84,6 +84,7 @@ class RenderOptions(TypedDict, total=False):
     physics: Physics
     seed: int
     height: str | int
+    palette: Mapping[str, str] | None
 
 
 @dataclass

@@ -83,6 +83,7 @@ def render(
     physics: Physics = "auto",
     seed: int = 0,
     height: str | int = "800px",
+    palette: Mapping[str, str] | None = None,
 ) -> Network:
     """Turn a referral graph into a pyvis ``Network`` ready for :func:`to_html`.
 
@@ -129,6 +130,11 @@ def render(
         Seed of the layout (igraph and vis-network).
     height : str or int, default "800px"
         Height of the drawing area.
+    palette : mapping of str to str, optional
+        A fixed colour per category label (e.g. from :func:`category_colors` over
+        the whole network), so that several views colour a specialty or a
+        community alike; labels it lacks are drawn as "Other". By default the
+        12 largest categories of the view get the palette's colours in order.
 
     Returns
     -------
@@ -185,6 +191,7 @@ def render(
         physics=physics,
         seed=seed,
         height=height,
+        palette=palette,
     )
 
 
@@ -203,6 +210,7 @@ def render_graph(
     physics: Physics = "auto",
     seed: int = 0,
     height: str | int = "800px",
+    palette: Mapping[str, str] | None = None,
     extras: Extras | None = None,
 ) -> Network:
     """Render `G` for the public function `func`, as :func:`render` documents.
@@ -231,7 +239,9 @@ def render_graph(
     # Measures the caller did not supply are computed on the graph drawn.
     needed = {"in_strength", "out_strength"} | ({size_by} if size_by else set())
     table = {**compute_measures(G, needed - table.keys()), **table}
-    colors, legend_title, legend = color_categories(func, G, color_by, table, extras)
+    colors, legend_title, legend = color_categories(
+        func, G, color_by, table, extras, palette=palette
+    )
     sizes = _node_sizes(ids, table, size_by, threshold)
     use_physics = uses_physics(G, physics)
     placed = {} if use_physics else positions(G, nodes, sizes, seed)
