@@ -1,8 +1,9 @@
-"""Spreadsheet workbooks (``.xlsx``, ``.xlsm``, ``.xls``, ``.ods``) read as text tables.
+"""Spreadsheet workbooks (``.xlsx``, ``.xlsm``, ``.xlsb``, ``.xls``, ``.ods``) read as text tables.
 
-A sheet is read with python-calamine (a Rust reader: a million-row sheet in a
-few seconds) and turned into the same table of text a CSV gives, so that every
-reader and check after it works unchanged:
+A sheet is read with python-calamine (a Rust reader: a million-row export is
+read as events in about ten seconds, ``benchmarks/bench_spreadsheet.py``) and
+turned into the same table of text a CSV gives, so that every reader and check
+after it works unchanged:
 
 * text cells are kept as written (stripped of nothing: the readers strip ids);
 * number cells are written as their digits: an integral number as an integer
