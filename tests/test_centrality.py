@@ -675,3 +675,14 @@ def test_node_codes_match_the_interleaved_first_appearance(seed: int, as_series:
     assert ids.tolist() == list(uniques)
     assert src.tolist() == codes[len(lead) :: 2].tolist()
     assert dst.tolist() == codes[len(lead) + 1 :: 2].tolist()
+
+
+def test_pagerank_default_damping_is_networkx_s_on_an_unweighted_graph() -> None:
+    """Issue 19: a changed default damping was caught by no test. The oracle is networkx,
+    called with its own defaults (alpha=0.85), on a graph with dangling and isolated nodes."""
+    G = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "a"), ("a", "d"), ("e", "a")])
+    G.add_node("f")
+    ours = pagerank(G, weight=None)
+    theirs = nx.pagerank(G, weight=None, tol=1e-12)
+    for node, value in theirs.items():
+        assert ours[node] == pytest.approx(value, abs=1e-9), node

@@ -1078,3 +1078,25 @@ def test_choose_ranking_keeps_the_model_unless_a_rule_finds_more_at_the_top() ->
     blend_wins = table.assign(precision_at_25=[0.30, 0.37, 0.36, 0.20])
     method, why = churn.choose_ranking(blend_wins)
     assert method == "blend" and "days_since_last" in why
+
+
+def test_churn_label_boundary_is_strict() -> None:
+    """Issue 19: `<` turned into `<=` was caught by no test. By hand: 12 baseline months of
+    4 referrals give 4 expected per month, 12 over a 3-month horizon; churned means fewer
+    than churn_fraction x 12 = 3 referrals in the horizon. Exactly 3 is not churn; 2 is."""
+    months = pd.date_range("2023-01-01", periods=15, freq="MS")
+
+    def tie(target: str, horizon: list[int]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"source": "A", "target": target, "month": months, "referrals": [4] * 12 + horizon}
+        )
+
+    panel = pd.concat([tie("exactly_three", [1, 1, 1]), tie("two", [1, 1, 0])])
+    panel = panel.loc[panel["referrals"] > 0]
+    labels = churn.churn_labels(
+        panel, "2024-01-01", horizon=3, baseline_months=12, churn_fraction=0.25,
+        data_end="2024-03-01",
+    ).set_index("target")  # fmt: skip
+    assert labels.loc["exactly_three", "expected_referrals"] == pytest.approx(12.0)
+    assert not labels.loc["exactly_three", "churned"]
+    assert labels.loc["two", "churned"]

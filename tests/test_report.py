@@ -465,3 +465,65 @@ def test_views_of_one_report_colour_each_category_alike(demo: Path) -> None:
                 colours.setdefault(label.strip(), set()).add(colour.lower())
     assert n_views >= 4 and len(colours) >= 8
     assert {label: c for label, c in colours.items() if len(c) > 1} == {}
+
+
+#: Where each table the report writes is shown on its page (heading, and what the section
+#: holds), and the tables written for the CSV alone: written by hand from the page, so that
+#: a section dropped from the page, or a new table in neither list, fails (issue 19).
+ON_PAGE = {
+    "headline": ("Headline", "Referrals received"),
+    "key_referrers": ("Key referrers", "<table"),
+    "leakage_by_specialty": ("By specialty", "<table"),
+    "leakage_by_competitor": ("By competitor", "<table"),
+    "at_risk": ("At-risk ties", "<table"),
+    "backtest": ("How far to trust the flags", "<table"),
+    "outreach_list": ("This week's outreach list", "<table"),
+    "prospects": ("Prospects", "<table"),
+    "outreach_effect": ("Outreach impact", "relative to comparable referrers"),
+    "liaisons": ("Outreach impact", "<table"),
+    "monthly_trend": ("Monthly trends", "<svg"),
+}
+CSV_ONLY = {
+    "communities",
+    "leakage_by_referrer_organization",
+    "providers",
+    "share_by_specialty",
+    "share_of_wallet",
+    "ties",
+}
+
+
+def test_every_table_written_is_on_the_page_or_listed_as_csv_only(demo: Path) -> None:
+    written = {p.stem for p in (demo / "tables").glob("*.csv")}
+    assert written == set(ON_PAGE) | CSV_ONLY
+    page = (demo / "report.html").read_text(encoding="utf-8")
+    for name, (heading, holds) in ON_PAGE.items():
+        start = page.find(f">{heading}</h")
+        assert start >= 0, f"{name}: no section {heading!r} on the page"
+        level = int(page[start + len(heading) + 4])  # ">Heading</hN>": the section ends
+        rest = page[start + len(heading) + 6 :]  # at the next heading of its level or above
+        ends = [i for i in (rest.find(f"<h{k}") for k in range(2, level + 1)) if i >= 0]
+        section = rest[: min(ends)] if ends else rest
+        assert holds in section, f"{name}: the section {heading!r} does not show it"
+
+
+def test_outreach_list_visits_the_largest_expected_losses() -> None:
+    """Issue 19: an outreach list sorted the wrong way was caught by no test. Without
+    relationship values the priority orders referrers by summed expected loss, so the
+    visits are the `capacity` largest losses, written out here by hand."""
+    losses = {f"R{i:02d}": float(i) for i in range(1, 31)}  # R30 loses most
+    at_risk = pd.DataFrame(
+        {
+            "source": list(losses),
+            "target": "F1",
+            "risk": 0.5,
+            "at_stake": [2 * v for v in losses.values()],
+            "expected_loss": list(losses.values()),
+            "reasons": "no referral for 4 months",
+        }
+    )
+    providers = pd.DataFrame({"id": list(losses), "city": "Alpha", "organization": "P"})
+    visits = outreach_list(at_risk, providers, capacity=5)
+    assert set(visits["source"]) == {"R30", "R29", "R28", "R27", "R26"}
+    # within one town and practice, the visiting order follows priority
+    assert visits["source"].tolist() == ["R30", "R29", "R28", "R27", "R26"]
