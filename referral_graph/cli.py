@@ -386,6 +386,8 @@ def cmd_viz(args: argparse.Namespace) -> int:
         elif view == "focus":
             if focus_ids is None:
                 raise ParameterError("The focus view needs --focus NAME or --focus-ids IDS.")
+            if args.focus and "title" not in options:  # the organisation, not a head count
+                options["title"] = f"Referral base of {args.focus}"
             net_view = viz.focus_view(
                 G, focus_ids, segments=segments, measures=measures, top=args.top, **options
             )

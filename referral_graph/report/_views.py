@@ -103,7 +103,7 @@ def _write_views(
             set(focus) | set(referrers),
             lambda G, p, m: viz.focus_view(
                 G, focus, segments=t.get("share_of_wallet"), measures=m, top=_VIEW_TOP,
-                path=p, **common,
+                path=p, title=f"Referral base of {report.focus}: its top referrers", **common,
             ),
         )  # fmt: skip
     risk = t.get("at_risk")

@@ -481,7 +481,9 @@ def at_risk_view(
         edge_style={
             key: {
                 "color": {"color": RISK_COLOR, "highlight": RISK_COLOR, "hover": RISK_COLOR},
-                "dashes": True,
+                # long dashes: vis-network's default pattern reads as a solid line at the
+                # zoom a whole view opens at
+                "dashes": [14, 10],
             }
             for key in edge_lines
         },
