@@ -157,12 +157,16 @@ class ValidationReport:
         Every problem and note, in the order found.
     row_label : str
         How rows are named in messages (``"row"`` or ``"index"``).
+    log : bool, default True
+        Log each issue as it is added; a scratch report whose issues are not
+        news (counts of distinct values, message templates) passes False.
     """
 
     name: str
     rows_read: int = 0
     issues: list[Issue] = field(default_factory=list)
     row_label: str = "row"
+    log: bool = field(default=True, repr=False, compare=False)
 
     def add(
         self,
@@ -193,8 +197,9 @@ class ValidationReport:
             row_label=self.row_label,
         )
         self.issues.append(issue)
-        log = {"error": logger.error, "warning": logger.warning, "info": logger.info}[level]
-        log("%s", issue)
+        if self.log:
+            log = {"error": logger.error, "warning": logger.warning, "info": logger.info}[level]
+            log("%s", issue)
         return issue
 
     @property
@@ -495,12 +500,8 @@ def parse_periods(
     kinds = pd.Series(kind_of, index=text.index, dtype=object)
     rest = kinds == ""
     if rest.any():  # dates (or unreadable): the date rules, the rows counted here
-        scratch = ValidationReport(name=report.name)
-        was_disabled, logger.disabled = logger.disabled, True  # a scratch report: no news
-        try:
-            dates, _ = parse_dates(text[rest], report=scratch, column=column)
-        finally:
-            logger.disabled = was_disabled
+        scratch = ValidationReport(name=report.name, log=False)  # distinct values: no news
+        dates, _ = parse_dates(text[rest], report=scratch, column=column)
         parsed[rest] = dates.dt.to_period("M").dt.to_timestamp()
         kinds[rest & parsed.notna()] = "month"
     found = set(kinds[parsed.notna()])

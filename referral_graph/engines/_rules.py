@@ -11,12 +11,11 @@ as :mod:`referral_graph.validate` does), and how the engines' row counts become 
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -241,11 +240,10 @@ def _date_lookup(
     missing and unparsable dates are the engine's to give.
     """
     values = pd.Series(sorted(distinct), dtype="str")
-    scratch = ValidationReport(name=name)
+    # counts here are of distinct strings, not rows: kept out of the log
+    scratch = ValidationReport(name=name, log=False)
     if len(values):
-        # counts here are of distinct strings, not rows: keep them out of the log
-        with _validate_log_off():
-            dates, _ = parse_dates(values, date_format=date_format, report=scratch, column=column)
+        dates, _ = parse_dates(values, date_format=date_format, report=scratch, column=column)
     else:
         dates = pd.Series([], dtype="datetime64[ns]")
     frame = pd.DataFrame(
@@ -334,41 +332,28 @@ class _RowCounts:
         self.lossy_examples[key] = lost[:MAX_EXAMPLES]
 
 
-@contextlib.contextmanager
-def _validate_log_off() -> Iterator[None]:
-    """Template and scratch reports are not news: keep them out of the log."""
-    validate_logger = logging.getLogger("referral_graph.validate")
-    was_disabled = validate_logger.disabled
-    validate_logger.disabled = True
-    try:
-        yield
-    finally:
-        validate_logger.disabled = was_disabled
-
-
 def _templates(npi: NpiMode) -> dict[str, Issue]:
     """The issues ``validate``'s own checks write, run on tiny inputs: messages and hints.
 
     The engines count rows themselves but word every issue as the in-memory reader does, so
     a change of wording in :mod:`referral_graph.validate` carries over.
     """
-    scratch = ValidationReport(name="")
-    with _validate_log_off():
-        check_ids(
-            pd.Series(["", "1234567890", "A"], dtype="str"),
-            report=scratch,
-            column="",
-            npi=npi if npi is not False else "auto",
-        )
-        parse_numbers(
-            pd.Series(["x", "-1"], dtype="str"),
-            report=scratch,
-            column="",
-            kind="amount",
-            exclude=False,
-            integer=False,
-        )
-        parse_dates(pd.Series([None, "x"], dtype="str"), report=scratch, column="")
+    scratch = ValidationReport(name="", log=False)  # templates are not news
+    check_ids(
+        pd.Series(["", "1234567890", "A"], dtype="str"),
+        report=scratch,
+        column="",
+        npi=npi if npi is not False else "auto",
+    )
+    parse_numbers(
+        pd.Series(["x", "-1"], dtype="str"),
+        report=scratch,
+        column="",
+        kind="amount",
+        exclude=False,
+        integer=False,
+    )
+    parse_dates(pd.Series([None, "x"], dtype="str"), report=scratch, column="")
     return {i.check: i for i in scratch.issues}
 
 
