@@ -502,6 +502,11 @@ def save_graph(
     """
     target = Path(os.fspath(path))
     suffix = target.suffix.lower()
+    if suffix not in (".graphml", ".gexf", ""):
+        raise ParameterError(
+            "The 'path' parameter of save_graph must end in .graphml or .gexf, or name a folder "
+            f"(for Parquet tables). Got {target.name!r} instead."
+        )
     if suffix == ".graphml":
         # streamed, the small counts dropped on the way: no copy of the graph is made
         clean: Callable[[dict[str, Any]], dict[str, Any]] = (
@@ -509,49 +514,29 @@ def save_graph(
         )
         node_items = [(n, clean(d)) for n, d in G.nodes(data=True)]
         edge_items = [(u, v, clean(d)) for u, v, d in G.edges(data=True)]
-        record = {"suppression_threshold": 1, "suppressed_counts": 0, "suppressed_derived": 0}
-        record.update({k: G.graph[k] for k in record if k in G.graph})
-        if isinstance(clean, _Suppressor):
-            record = clean.record()
+        record = clean.record() if isinstance(clean, _Suppressor) else _suppression_record(G, 1)
         graph_data = {k: _native(v) for k, v in {**G.graph, **record}.items() if v is not None}
         with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as handle:
             write_graphml(node_items, edge_items, graph_data, handle)
-        logger.info(
-            "Saved graph with %s nodes and %s edges to %s",
-            f"{len(node_items):,}",
-            f"{len(edge_items):,}",
-            target,
-        )
-        return target
-    if threshold > 1:
-        G = suppress_graph(G, threshold=threshold)
-    # what was left out, recorded in the file (a graph suppressed before keeps its record)
-    record = {"suppression_threshold": threshold, "suppressed_counts": 0, "suppressed_derived": 0}
-    record.update({k: G.graph[k] for k in record if k in G.graph})
-    if suffix == ".gexf":
-        H = _graphml_safe(G)
-        H.graph.update(record)
-        with atomic_path(target) as tmp:
-            nx.write_gexf(H, tmp)
-    elif suffix == "":
-        target.mkdir(parents=True, exist_ok=True)
-        nodes, edges = graph_to_tables(G)
-        for name, frame in (("nodes", nodes), ("edges", edges)):
-            frame.attrs = {}  # graph attributes go to graph.json, not Parquet metadata
-            with atomic_path(target / f"{name}.parquet") as tmp:
-                frame.to_parquet(tmp, index=False)
-        with atomic_path(target / "graph.json") as tmp:
-            tmp.write_text(
-                json.dumps(
-                    {k: _native(v) for k, v in {**G.graph, **record}.items()}, indent=2, default=str
-                ),
-                encoding="utf-8",
-            )
     else:
-        raise ParameterError(
-            "The 'path' parameter of save_graph must end in .graphml or .gexf, or name a folder "
-            f"(for Parquet tables). Got {target.name!r} instead."
-        )
+        if threshold > 1:
+            G = suppress_graph(G, threshold=threshold)
+        record = _suppression_record(G, threshold)
+        if suffix == ".gexf":
+            H = _graphml_safe(G)
+            H.graph.update(record)
+            with atomic_path(target) as tmp:
+                nx.write_gexf(H, tmp)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            nodes, edges = graph_to_tables(G)
+            for name, frame in (("nodes", nodes), ("edges", edges)):
+                frame.attrs = {}  # graph attributes go to graph.json, not Parquet metadata
+                with atomic_path(target / f"{name}.parquet") as tmp:
+                    frame.to_parquet(tmp, index=False)
+            attributes = {k: _native(v) for k, v in {**G.graph, **record}.items()}
+            with atomic_path(target / "graph.json") as tmp:
+                tmp.write_text(json.dumps(attributes, indent=2, default=str), encoding="utf-8")
     logger.info(
         "Saved graph with %s nodes and %s edges to %s",
         f"{G.number_of_nodes():,}",
@@ -559,6 +544,14 @@ def save_graph(
         target,
     )
     return target
+
+
+def _suppression_record(G: nx.DiGraph, threshold: int) -> dict[str, int]:
+    """What a file of `G` records of suppression: `G`'s own record if it has one (a graph
+    suppressed before keeps it), else `threshold` and nothing left out."""
+    record = {"suppression_threshold": threshold, "suppressed_counts": 0, "suppressed_derived": 0}
+    record.update({k: G.graph[k] for k in record if k in G.graph})
+    return record
 
 
 def load_graph(path: str | os.PathLike[str]) -> nx.DiGraph:
