@@ -99,9 +99,17 @@ def is_nppes(columns: Iterable[str]) -> bool:
 
 
 def file_header(path: Path) -> list[str] | None:
-    """The first line of a (possibly compressed) CSV file as fields, or None if unreadable."""
+    """A file's column names: a Parquet file's schema, or the first line of a (possibly
+    compressed) CSV file; None if unreadable (the readers then say what is wrong)."""
     import pyarrow as pa
 
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.read_schema(path).names)
+        except Exception:  # pyarrow raises several unrelated types
+            return None
     try:
         with pa.input_stream(str(path), compression="detect") as stream:
             head = stream.read(1 << 16)
@@ -111,15 +119,6 @@ def file_header(path: Path) -> list[str] | None:
     try:
         return next(csv.reader(_io.StringIO(text)), None)
     except csv.Error:  # not CSV text (a workbook, a binary file): the readers say so
-        return None
-
-
-def _parquet_columns(path: Path) -> list[str] | None:
-    import pyarrow.parquet as pq
-
-    try:
-        return list(pq.read_schema(path).names)
-    except Exception:  # pyarrow raises several unrelated types
         return None
 
 
@@ -200,7 +199,7 @@ def read_nppes(
         else:
             path = Path(os.fspath(data))
             parquet = path.suffix.lower() in (".parquet", ".pq")
-            header = _parquet_columns(path) if parquet else file_header(path)
+            header = file_header(path)
             if header is None or not is_nppes(header):
                 raise SchemaError(
                     f"{label}: not an NPPES file: its header lacks "

@@ -265,12 +265,5 @@ def providers_layout(data: PathOrFrame) -> Literal["generic", "nppes"]:
     if isinstance(data, pd.DataFrame):
         return "nppes" if is_nppes(data.columns) else "generic"
     path = Path(os.fspath(data))
-    if path.suffix.lower() in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        try:
-            return "nppes" if is_nppes(pq.read_schema(path).names) else "generic"
-        except Exception:  # the reader says what is wrong with the file
-            return "generic"
     header = file_header(path) if path.is_file() else None
     return "nppes" if header is not None and is_nppes(header) else "generic"
