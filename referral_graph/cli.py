@@ -292,16 +292,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _graph_suppression(G: Any) -> str | None:
     """What small-cell suppression left out of a graph file (from :func:`suppress_graph`)."""
-    counts, derived = G.graph.get("suppressed_counts", 0), G.graph.get("suppressed_derived", 0)
-    if not counts and not derived:
+    from referral_graph.privacy import describe_suppression
+
+    if "suppression_threshold" not in G.graph:  # not suppressed (--threshold 1)
         return None
-    threshold = G.graph["suppression_threshold"]
-    return (
-        f"Small-cell suppression: {counts:,} count attribute{'s' if counts != 1 else ''} from 1 "
-        f"to {threshold - 1} and {derived:,} attribute{'s' if derived != 1 else ''} derived from "
-        "them (amounts, shares) left out of the graph file (the ties stay, marked small_cell); "
-        "pass --threshold 1 to keep them, for internal analysis only."
+    said = describe_suppression(
+        [
+            {
+                "threshold": G.graph["suppression_threshold"],
+                "hidden": {"attributes": G.graph["suppressed_counts"]},
+                "complementary": {},
+                "derived": {"attributes": G.graph["suppressed_derived"]},
+            }
+        ]
     )
+    return None if said is None else said + " The ties stay, marked small_cell."
 
 
 def cmd_build(args: argparse.Namespace) -> int:
