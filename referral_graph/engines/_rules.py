@@ -31,10 +31,9 @@ from referral_graph.io._files import (
     check_text,
     chosen_is_utf16,
     first_line_of,
-    header_names,
     split_fields,
 )
-from referral_graph.io._workbooks import looks_headerless
+from referral_graph.io._headers import header_names, looks_headerless
 from referral_graph.npi import npi_flags
 from referral_graph.validate import (
     LOSSY_ID_HINT,

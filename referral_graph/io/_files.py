@@ -26,12 +26,8 @@ import pandas as pd
 
 from referral_graph._duckdb import duckdb_connect
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
-from referral_graph.io._workbooks import (
-    WORKBOOK_SUFFIXES,
-    looks_headerless,
-    read_workbook,
-    workbook_kind,
-)
+from referral_graph.io._headers import header_names, looks_headerless, unique_names
+from referral_graph.io._workbooks import WORKBOOK_SUFFIXES, read_workbook, workbook_kind
 from referral_graph.validate import ValidationReport
 
 logger = logging.getLogger("referral_graph.io")
@@ -104,21 +100,6 @@ def check_text(sample: bytes, name: str) -> None:
             f"{len(head):,}). Expected a CSV, Parquet or spreadsheet file; if this is one, "
             "it is damaged or compressed in a format not read here (.gz, .bz2, .zst are)."
         )
-
-
-def header_names(fields: Sequence[str], name: str) -> list[str]:
-    """Column names from a header line's fields: stripped, blanks named, duplicates refused.
-
-    Examples
-    --------
-    >>> header_names([" source", "target", ""], "e.csv")
-    ['source', 'target', 'column_3']
-    """
-    columns = [c.strip().lstrip("\ufeff") or f"column_{i + 1}" for i, c in enumerate(fields)]
-    dupes = sorted({c for c in columns if columns.count(c) > 1})
-    if dupes:
-        raise SchemaError(f"{name}: duplicate column names in the header: {', '.join(dupes)}.")
-    return columns
 
 
 def first_line_of(text: str) -> str:
@@ -433,10 +414,8 @@ def _read_csv(
                 f"{len(names)} ({', '.join(names)})."
             )
         columns = list(names)
+        unique_names(columns, name)  # a header's names were checked by header_names
         report.add("no_header", "no header line; columns named " + ", ".join(columns), level="info")
-    dupes = sorted({c for c in columns if columns.count(c) > 1})
-    if dupes:
-        raise SchemaError(f"{name}: duplicate column names in the header: {', '.join(dupes)}.")
 
     invalid: list[tuple[int | None, str, int]] = []
 

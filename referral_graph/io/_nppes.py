@@ -40,6 +40,7 @@ import pandas as pd
 
 from referral_graph.exceptions import InputError, SchemaError
 from referral_graph.io._files import first_line_of
+from referral_graph.io._headers import unique_names
 from referral_graph.validate import ValidationReport
 
 NPI = "NPI"
@@ -206,11 +207,7 @@ def read_nppes(
                     + ", ".join(repr(c) for c in SIGNATURE if c not in (header or []))
                     + ". Pass the npidata_pfile CSV from the NPPES download."
                 )
-            dupes = sorted({c for c in header if header.count(c) > 1})
-            if dupes:
-                raise SchemaError(
-                    f"{label}: duplicate column names in the header: {', '.join(dupes)}."
-                )
+            unique_names(header, label)
             reader = (
                 f"read_parquet({_sql_text(str(path))})"
                 if parquet

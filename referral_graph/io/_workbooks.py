@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
+from referral_graph.io._headers import looks_headerless, unique_names
 from referral_graph.validate import ValidationReport
 
 #: File name endings read as workbooks.
@@ -69,21 +70,6 @@ def is_workbook(path: str | os.PathLike[str]) -> bool:
     """
     p = Path(os.fspath(path))
     return p.suffix.lower() in WORKBOOK_SUFFIXES or workbook_kind(p) is not None
-
-
-def looks_headerless(fields: Sequence[str]) -> bool:
-    """A first line whose every field is a number is data, not a header."""
-    if not fields:
-        return False
-    for f in fields:
-        text = f.strip()
-        if not text:
-            return False
-        try:
-            float(text)
-        except ValueError:
-            return False
-    return True
 
 
 def _cell_text(value: Any) -> str | None:
@@ -229,10 +215,7 @@ def read_workbook(
         columns = [f"column_{i + 1}" for i in range(width)]
     if not has_header:
         report.add("no_header", "no header row; columns named " + ", ".join(columns), level="info")
-    labels = [c for c in columns if c]
-    dupes = sorted({c for c in labels if labels.count(c) > 1})
-    if dupes:
-        raise SchemaError(f"{name}: duplicate column names in the header: {', '.join(dupes)}.")
+    unique_names([c for c in columns if c], name)  # blank names are settled below
     frame_columns: dict[str, pd.Series] = {}
     unnamed_with_data: list[str] = []
     for j, label in enumerate(columns):
