@@ -442,9 +442,9 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
         net = _load(args, progress)
         panel = net.require_dates("The at-risk list")
         prepared = churn.PreparedPanel(panel, providers=net.providers)
-        ranking, why = args.ranking, None
+        ranking, why, family = args.ranking, None, "logistic"
         if ranking == "auto" and args.cutoff is None:
-            progress("backtesting (to choose the ranking)")
+            progress("backtesting (to choose the model family and the ranking)")
             try:
                 table = churn.backtest(
                     prepared,
@@ -452,7 +452,9 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
                     k=(args.capacity, 4 * args.capacity),
                     random_state=args.seed,
                 )
+                family, family_why = churn.choose_family(table)
                 ranking, why = churn.choose_ranking(table)
+                why = f"{family_why}\n{why}"
             except ReferralGraphError as exc:
                 ranking, why = "model", f"The list is ranked by the model (no backtest: {exc})"
         elif ranking == "auto":
@@ -466,6 +468,7 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
             capacity=args.capacity,
             random_state=args.seed,
             ranking=ranking,
+            family=family,
         )
         progress("writing")
         out = Path(args.out)
@@ -523,6 +526,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print(table.to_string(index=False))
     print()
     print(_margins_text(churn.rule_margins(table)))
+    if args.model == "auto":
+        print(churn.choose_family(table)[1])
     print(churn.choose_ranking(table)[1])
     if args.out:
         from referral_graph.io import write_table
@@ -785,9 +790,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--ranking",
         choices=["auto", "model", "blend", *_RULE_NAMES],
         default="auto",
-        help="what orders the list: auto (default: the model, the blend or the best rule, "
-        "whichever found the most lost ties at the top of a backtest on this data), or one of "
-        "them",
+        help="what orders the list: auto (default: a backtest on this data chooses the model "
+        "family, then the model, the blend or the best rule, whichever found the most lost "
+        "ties at its top), or one of them (with the logistic regression)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, metavar="FILE.csv", help="the table to write")
@@ -811,9 +816,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        choices=["logistic", "gbm"],
-        default="logistic",
-        help="the churn model family (default: logistic)",
+        choices=["auto", "logistic", "gbm", "ensemble"],
+        default="auto",
+        help="the churn model family; auto (the default) backtests the logistic regression, "
+        "gradient-boosted trees and their mean, and says which the at-risk list would use",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", metavar="FILE.csv", help="also write the table")

@@ -255,6 +255,7 @@ PUBLIC_API: dict[str, list[str]] = {
     "referral_graph.churn": [
         "ChurnModel",
         "DESCRIPTIVE_COLUMNS",
+        "FAMILIES",
         "FEATURE_COLUMNS",
         "PreparedPanel",
         "REASON_GROUPS",
@@ -262,6 +263,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "at_risk",
         "backtest",
         "calibration_table",
+        "choose_family",
         "choose_ranking",
         "churn_cutoffs",
         "churn_features",

@@ -435,8 +435,11 @@ def test_other_column_names_and_event_rows_give_the_same_features() -> None:
     # 15th) for a panel of month starts, so the last referral is 5 days further back; the usual
     # gap (first to last referral, over the gaps between them) is the same.
     days = ["days_since_last", "days_vs_gap", "lapse_surprise"]
+    days += ["referrer_days_since_last", "log_referrer_days_since_last", "tie_vs_referrer_quiet"]
     pd.testing.assert_frame_equal(from_events.drop(columns=days), expected.drop(columns=days))
     assert (from_events["days_since_last"] == expected["days_since_last"] + 5).all()
+    later = from_events["referrer_days_since_last"] - expected["referrer_days_since_last"]
+    assert (later == 5).all()
     pd.testing.assert_series_equal(from_events["usual_gap_days"], expected["usual_gap_days"])
 
 
@@ -549,14 +552,20 @@ def test_backtest_trains_only_on_labels_observed_before_the_test_cutoff() -> Non
 
 
 def _expected_failures(estimator: ChurnModel) -> dict[str, str]:
-    if estimator.calibration is None:
-        return {}
-    return {
-        "check_class_weight_classifiers": (
-            "by design: calibrated probabilities are re-estimated on the unweighted data, so "
-            "class_weight shapes the ranking but not the probabilities (or predict)"
+    out = {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "by design: the weights (recency of the training cutoffs) reach the classifier and "
+            "the calibration, while the imputation and standardisation stay unweighted; and "
+            "cv is a number of folds, not the check's list of splits"
         )
     }
+    if estimator.calibration is None or estimator.model == "ensemble":
+        return out  # (the ensemble's uncalibrated trees carry the class weights into predict)
+    out["check_class_weight_classifiers"] = (
+        "by design: calibrated probabilities are re-estimated on the unweighted data, so "
+        "class_weight shapes the ranking but not the probabilities (or predict)"
+    )
+    return out
 
 
 @parametrize_with_checks(
@@ -564,6 +573,7 @@ def _expected_failures(estimator: ChurnModel) -> dict[str, str]:
         ChurnModel(),
         ChurnModel(calibration=None),
         ChurnModel(model="gbm", calibration="isotonic", max_iter=20),
+        ChurnModel(model="ensemble", boosting_samples=100),
     ],
     expected_failed_checks=_expected_failures,
 )
@@ -587,7 +597,8 @@ def test_model_fit_predict_shapes_and_attributes() -> None:
     assert set(np.unique(model.predict(x))) <= {False, True}
     assert list(model.classes_) == [False, True]
     assert list(model.feature_names_in_) == list(FEATURE_COLUMNS)
-    assert model.n_features_in_ == len(FEATURE_COLUMNS) and model.coef_.shape == (1, 22)
+    assert model.n_features_in_ == len(FEATURE_COLUMNS)
+    assert model.coef_.shape == (1, len(FEATURE_COLUMNS))
     assert model.calibrated_ and model.pipeline_ is not None
     assert set(table["cutoff"]) == set(churn_cutoffs(_history_a()[0])[:-3])
     # logistic contributions add up to the uncalibrated logit
@@ -685,9 +696,11 @@ def _backtest_a() -> pd.DataFrame:
 def test_backtest_columns_and_rules() -> None:
     result = _backtest_a()
     assert list(result.columns) == BACKTEST_COLUMNS
-    assert result["method"].tolist() == ["model", "blend", *RULE_NAMES]
+    families = ["logistic", "gbm", "ensemble"]
+    assert result["method"].tolist() == ["model", "blend", *families, *RULE_NAMES]
     assert (result["n_cutoffs"] == 6).all()
-    assert result.loc[result["method"] != "model", "brier"].isna().all()
+    with_probabilities = result["method"].isin(["model", "logistic", "gbm", "ensemble"])
+    assert result.loc[~with_probabilities, "brier"].isna().all()
     assert 0 < result.loc[0, "brier"] < 0.25
     assert result[BACKTEST_COLUMNS[1:-2]].notna().all(axis=None)
 
@@ -703,7 +716,7 @@ def test_model_beats_every_rule_on_a_simulated_history() -> None:
 def test_backtest_per_cutoff_and_errors() -> None:
     panel, _ = simulate_panel(n_sources=120, seed=4, n_months=20)
     table = backtest(panel, n_cutoffs=2, k=(10,), per_cutoff=True)
-    assert table["cutoff"].nunique() == 2 and len(table) == 2 * (2 + len(RULE_NAMES))
+    assert table["cutoff"].nunique() == 2 and len(table) == 2 * (5 + len(RULE_NAMES))
     assert {"n_train", "n_ties", "n_churned", "base_rate", "precision_at_10"} <= set(table)
     with pytest.raises(InsufficientDataError, match="at least 18"):
         backtest(panel[panel["month"] < "2023-05-01"], baseline_months=12)
@@ -1100,3 +1113,140 @@ def test_churn_label_boundary_is_strict() -> None:
     assert labels.loc["exactly_three", "expected_referrals"] == pytest.approx(12.0)
     assert not labels.loc["exactly_three", "churned"]
     assert labels.loc["two", "churned"]
+
+
+# ------------------------------------------------- the referrer's recency, families, weights
+
+
+def test_referrer_recency_features_hand_worked() -> None:
+    # A -> C monthly on the 10th until September, A -> D monthly on the 20th all year,
+    # B -> C monthly on the 5th until June; cutoff 2024-01-01 (days counted by hand).
+    def monthly(src: str, tgt: str, day: int, last_month: int) -> list[tuple[str, str, str]]:
+        return [(src, tgt, f"2023-{m:02d}-{day:02d}") for m in range(1, last_month + 1)]
+
+    rows = monthly("A", "C", 10, 9) + monthly("A", "D", 20, 12) + monthly("B", "C", 5, 6)
+    events = pd.DataFrame(rows, columns=["source", "target", "date"])
+    f = churn_features(events, "2024-01-01").set_index(["source", "target"])
+    # Sep 10 -> Jan 1 is 113 days; Dec 20 -> Jan 1 is 12; Jun 5 -> Jan 1 is 210
+    assert f.loc[("A", "C"), "days_since_last"] == 113
+    assert f.loc[("A", "C"), "referrer_days_since_last"] == 12
+    assert f.loc[("A", "D"), "referrer_days_since_last"] == 12
+    assert f.loc[("B", "C"), "referrer_days_since_last"] == 210
+    assert f.loc[("A", "C"), "tie_vs_referrer_quiet"] == pytest.approx(np.log(114 / 13))
+    assert f.loc[("B", "C"), "tie_vs_referrer_quiet"] == pytest.approx(0.0)
+    # A's 21 baseline referrals: 9 on A -> C, silent in Oct-Dec; B's 6, all silent
+    assert f.loc[("A", "D"), "referrer_quiet_share"] == pytest.approx(9 / 21)
+    assert f.loc[("B", "C"), "referrer_quiet_share"] == pytest.approx(1.0)
+
+
+def test_ensemble_parts_and_their_limits() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(600, 4))
+    y = (x[:, 0] * x[:, 1] + 0.3 * rng.normal(size=600) > 0).astype(int)
+    ensemble = ChurnModel(model="ensemble", random_state=0).fit(x, y)
+    parts = ensemble.family_probabilities(x)
+    assert sorted(parts) == ["gbm", "logistic"]
+    np.testing.assert_allclose(
+        ensemble.predict_proba(x)[:, 1], (parts["logistic"] + parts["gbm"]) / 2
+    )
+    assert ensemble.contributions(x[:3]).shape == (3, 4)
+    # weight 0 is the calibrated logistic regression, weight 1 the uncalibrated trees
+    alone = ChurnModel(model="ensemble", boosting_weight=0.0, random_state=0).fit(x, y)
+    logistic = ChurnModel(model="logistic", random_state=0).fit(x, y)
+    np.testing.assert_allclose(alone.predict_proba(x), logistic.predict_proba(x))
+    assert alone.boosting_ is None
+    trees = ChurnModel(model="ensemble", boosting_weight=1.0, random_state=0).fit(x, y)
+    gbm = ChurnModel(model="gbm", calibration=None, random_state=0).fit(x, y)
+    np.testing.assert_allclose(trees.predict_proba(x), gbm.predict_proba(x))
+    # the trees find the interaction the linear model cannot
+    assert roc_auc_score(y, parts["gbm"]) > roc_auc_score(y, parts["logistic"]) + 0.1
+
+
+def test_sample_weights_reach_the_model() -> None:
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(400, 2))
+    y = (x[:, 0] + rng.normal(size=400) > 0).astype(int)
+    plain = ChurnModel(calibration=None).fit(x, y)
+    ones = ChurnModel(calibration=None).fit(x, y, sample_weight=np.ones(400))
+    np.testing.assert_allclose(plain.predict_proba(x), ones.predict_proba(x))
+    # rows weighted 0 are left out of the classifier: flipping their labels changes nothing
+    w = np.r_[np.ones(200), np.zeros(200)]
+    flipped = y.copy()
+    flipped[200:] = 1 - flipped[200:]
+    a = ChurnModel(calibration=None).fit(x, y, sample_weight=w)
+    b = ChurnModel(calibration=None).fit(x, flipped, sample_weight=w)
+    np.testing.assert_allclose(a.coef_, b.coef_)
+    with pytest.raises(ParameterError, match="zero"):
+        ChurnModel().fit(x, y, sample_weight=np.zeros(400))
+
+
+def test_recency_half_life_weighs_recent_cutoffs() -> None:
+    panel, providers = _history_a()
+    _, table_plain = fit_churn_model(panel, providers=providers, recency_half_life=None)
+    plain, _ = fit_churn_model(panel, providers=providers, recency_half_life=None)
+    recent, _ = fit_churn_model(panel, providers=providers, recency_half_life=3)
+    flat, _ = fit_churn_model(panel, providers=providers, recency_half_life=1e6)
+    x = table_plain[list(FEATURE_COLUMNS)]
+    # an endless half-life is no weighting; a short one is another model
+    np.testing.assert_allclose(flat.predict_proba(x), plain.predict_proba(x), atol=1e-4)
+    assert np.abs(recent.predict_proba(x) - plain.predict_proba(x)).max() > 1e-3
+    with pytest.raises(ParameterError, match="recency_half_life"):
+        fit_churn_model(panel, recency_half_life=0)
+
+
+def test_backtest_chooses_the_family_before_each_cutoff() -> None:
+    panel, providers = _history_a()
+    table = backtest(panel, providers=providers, per_cutoff=True)
+    families = table[table["method"].isin(list(churn.FAMILIES))]
+    pr = families.pivot(index="cutoff", columns="method", values="pr_auc")
+    model = table[table["method"] == "model"].set_index("cutoff")
+    for i, cutoff in enumerate(pr.index):
+        # recomputed from the table: the best mean PR-AUC of the cutoffs known 3 months before
+        known = pr.iloc[:i][pr.index[:i] + pd.DateOffset(months=3) <= cutoff]
+        expected = "logistic" if known.empty else str(known.mean().idxmax())
+        assert model.loc[cutoff, "family"] == expected
+        chosen = families[(families["cutoff"] == cutoff) & (families["method"] == expected)]
+        assert model.loc[cutoff, "roc_auc"] == chosen["roc_auc"].iloc[0]
+    # the ensemble is the mean of the two families' probabilities
+    summary = backtest(panel, providers=providers)
+    family, why = churn.choose_family(summary)
+    by = summary.set_index("method")["pr_auc"]
+    assert family == by.loc[list(churn.FAMILIES)].idxmax() and "PR-AUC" in why
+    with pytest.raises(ParameterError, match="model='auto'"):
+        churn.choose_family(summary[~summary["method"].isin(["gbm"])])
+
+
+def test_at_risk_uses_the_family_it_is_given() -> None:
+    panel, providers = _history_a()
+    logistic = at_risk(panel, providers=providers)
+    ensemble = at_risk(panel, providers=providers, family="ensemble")
+    assert logistic.attrs["family"] == "logistic" and ensemble.attrs["family"] == "ensemble"
+    assert len(logistic) == len(ensemble)
+    merged = logistic.merge(ensemble, on=["source", "target"])
+    assert not np.allclose(merged["risk_x"], merged["risk_y"])
+    with pytest.raises(ParameterError, match="family"):
+        at_risk(panel, family="forest")
+
+
+def test_reasons_tell_a_silent_referrer_from_one_referring_elsewhere() -> None:
+    ctx = _Context("Dr A", "Dr B", None, None, {}, _Options())
+    base = {
+        "days_since_last": 95.0,
+        "usual_gap_days": 10.0,
+        "share_baseline": 0.5,
+        "share_recent": 0.5,
+        "referrer_trend": 0.0,
+        "referrer_quiet_share": 0.0,
+    }
+    retired = _reason_text("referrer", {**base, "referrer_days_since_last": 95.0}, ctx)
+    assert retired == (
+        "Dr A has referred no patient to anyone for 95 days (retired, moved or on leave?)"
+    )
+    assert _reason_text("share", {**base, "referrer_days_since_last": 95.0}, ctx) is None
+    elsewhere = _reason_text("share", {**base, "referrer_days_since_last": 4.0}, ctx)
+    assert elsewhere == "Dr A still refers (last referral 4 days ago), but not to Dr B for 95 days"
+    assert _reason_text("referrer", {**base, "referrer_days_since_last": 4.0}, ctx) is None
+    quiet = {**base, "referrer_days_since_last": 4.0, "referrer_quiet_share": 0.4}
+    assert _reason_text("referrer", quiet, ctx) == (
+        "Dr A has gone quiet on ties that carried 40% of their referrals over 12 months"
+    )

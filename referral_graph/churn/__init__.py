@@ -76,6 +76,17 @@ scale. Model features (:data:`FEATURE_COLUMNS`):
     on the left).
 ``referrer_trend``
     the source's total volume (all its ties): recent vs baseline log ratio.
+``log_referrer_days_since_last``
+    log(1 + days since the source's last referral to anyone), over the same
+    window as the usual gap: a referrer who retired, moved or is on leave
+    falls silent everywhere at once.
+``tie_vs_referrer_quiet``
+    log(1 + ``days_since_last``) - log(1 + the source's days since its last
+    referral to anyone), clipped to [-4, 4]: large when the referrer still
+    refers, only not along this tie.
+``referrer_quiet_share``
+    the share of the source's baseline referrals on ties without a referral
+    in the recent months.
 ``share_baseline``, ``share_change``
     the tie's share of the source's referrals (within the target's
     ``specialty`` when ``providers`` give one) in the baseline window, and the
@@ -119,17 +130,20 @@ cutoff), ``usual_gap`` (the median distance in months between active months),
 ``lapse_vs_gap`` (``log((months_since_last + 1) / usual_gap)``),
 ``usual_gap_days``, ``tenure``, ``trend_drop`` (1 - recent rate / prior rate),
 ``share_recent`` (unsmoothed), ``referrer_baseline``, ``referrer_recent``,
-``reciprocal_referrals`` and ``baseline_amount`` (when the panel has
-``amount``).
+``referrer_days_since_last``, ``reciprocal_referrals`` and ``baseline_amount``
+(when the panel has ``amount``).
 
 Model, backtest and at-risk list
 --------------------------------
-:class:`ChurnModel` is a scikit-learn classifier (mean imputation,
-standardisation and L2 logistic regression, or gradient boosting) whose
-probabilities are calibrated by cross-validation (Platt scaling by default:
-it is strictly monotone, so the ranking of the ties is kept).
-:func:`fit_churn_model` fits it on several labelled cutoffs ("slices") at
-once, on at most ``max_train_samples`` rows drawn at random. :func:`backtest`
+:class:`ChurnModel` is a scikit-learn classifier in three families
+(:data:`FAMILIES`): mean imputation, standardisation and L2 logistic
+regression whose probabilities are calibrated by cross-validation (Platt
+scaling by default: it is strictly monotone, so the ranking of the ties is
+kept); gradient-boosted trees; or their ensemble (the mean of the two
+probabilities). :func:`fit_churn_model` fits it on several labelled cutoffs
+("slices") at once, on at most ``max_train_samples`` rows drawn at random,
+the rows of older cutoffs weighing less (``recency_half_life``, 12 months:
+dynamics drift over the years). :func:`backtest`
 evaluates it by rolling origin: for each test cutoff ``t`` the model is
 trained only on the labelled cutoffs ``c`` with ``c + horizon <= t`` (their
 horizon ended before ``t``, so every training label was observable at ``t``)
@@ -149,7 +163,11 @@ the mean of the percentile ranks of the model's score and of the rule that
 ranked the training cutoffs best. :func:`choose_ranking` reads the backtest at
 its smallest k and returns what should order the at-risk list (the model, the
 blend, or the best rule when the model does not beat it at the top), which
-:func:`at_risk` takes as ``ranking=``.
+:func:`at_risk` takes as ``ranking=``. With ``model="auto"`` (its default) the
+backtest scores the three families from one fit per cutoff, its ``model`` row
+being the family chosen before each cutoff from the earlier ones; and
+:func:`choose_family` names the family :func:`at_risk` should fit
+(``family=``).
 
 Metrics per test cutoff, then averaged: ROC-AUC, PR-AUC (average precision),
 precision@k and recall@k (share of the churned ties found in the top k),
@@ -205,7 +223,7 @@ Examples
 from __future__ import annotations
 
 from referral_graph.churn._at_risk import at_risk
-from referral_graph.churn._backtest import backtest, choose_ranking, rule_margins
+from referral_graph.churn._backtest import backtest, choose_family, choose_ranking, rule_margins
 from referral_graph.churn._features import DESCRIPTIVE_COLUMNS, FEATURE_COLUMNS, churn_features
 from referral_graph.churn._labels import churn_cutoffs, churn_labels
 from referral_graph.churn._metrics import calibration_table
@@ -213,10 +231,11 @@ from referral_graph.churn._model import ChurnModel
 from referral_graph.churn._panel import PreparedPanel
 from referral_graph.churn._reasons import REASON_GROUPS
 from referral_graph.churn._rules import RULES
-from referral_graph.churn._training import fit_churn_model
+from referral_graph.churn._training import FAMILIES, fit_churn_model
 
 __all__ = [
     "DESCRIPTIVE_COLUMNS",
+    "FAMILIES",
     "FEATURE_COLUMNS",
     "REASON_GROUPS",
     "RULES",
@@ -225,6 +244,7 @@ __all__ = [
     "at_risk",
     "backtest",
     "calibration_table",
+    "choose_family",
     "choose_ranking",
     "churn_cutoffs",
     "churn_features",

@@ -23,7 +23,14 @@ from referral_graph.churn._panel import (
 )
 from referral_graph.churn._reasons import _Context, _explain, _gainers
 from referral_graph.churn._rules import RULES, _best_rule, _blend, _rule_scores
-from referral_graph.churn._training import _fit_on
+from referral_graph.churn._training import (
+    FAMILIES,
+    MAX_TRAIN_SAMPLES,
+    RECENCY_HALF_LIFE,
+    _check_half_life,
+    _family_model,
+    _fit_on,
+)
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 
 #: The package's logger (records keep the name they had when churn was one module).
@@ -49,6 +56,8 @@ def at_risk(
     columns: Mapping[str, str] | None = None,
     data_end: str | pd.Timestamp | None = None,
     ranking: str = "model",
+    family: str = "logistic",
+    recency_half_life: float | None = RECENCY_HALF_LIFE,
 ) -> pd.DataFrame:
     """Rank the active ties by expected loss, with reasons, as of a cutoff.
 
@@ -96,7 +105,6 @@ def at_risk(
         The data's last month (a month start), when it is later than the
         panel's last row (months with no referral at all); default: the month
         of the last row.
-
     ranking : str, default "model"
         What orders the list: ``"model"`` (expected loss, ``risk x at_stake``);
         ``"blend"`` (the mean of the percentile ranks of the model's risk and of
@@ -106,6 +114,14 @@ def at_risk(
         report does. ``risk`` and ``expected_loss`` stay the model's; the choice
         is kept in ``attrs["ranking"]`` (and the blend's rule in
         ``attrs["ranking_rule"]``).
+    family : {"logistic", "gbm", "ensemble"}, default "logistic"
+        The model family fitted when `model` is None (see :data:`FAMILIES`):
+        :func:`choose_family` picks one from a ``model="auto"`` backtest on the
+        same data, as the report does. Kept in ``attrs["family"]``.
+    recency_half_life : float or None, default 12
+        Months after which a training cutoff's rows weigh half as much as the
+        latest one's, for the model fitted when `model` is None; None weighs
+        them alike.
 
     Returns
     -------
@@ -158,6 +174,8 @@ def at_risk(
     )
     capacity = check_int(capacity, "capacity", fn, low=0, high=100_000_000)
     check_choice(ranking, "ranking", fn, ["model", "blend", *RULES])
+    check_choice(family, "family", fn, list(FAMILIES))
+    half_life = _check_half_life(recency_half_life, fn)
     explain_top = check_int(explain_top, "explain_top", fn, low=0, high=100_000_000)
     if threshold is not None:
         threshold = check_float(threshold, "threshold", fn, low=0.0, high=1.0)
@@ -181,6 +199,7 @@ def at_risk(
             f"No tie is active at {stamp.date()} (>= {opts.min_referrals} referrals in the "
             f"{opts.baseline_months} months before)."
         )
+    fitted_here = model is None
     if model is None:
         train_cis = list(range(opts.baseline_months, ci - opts.horizon + 1))
         if not train_cis:
@@ -189,9 +208,14 @@ def at_risk(
                 f"before the cutoff {stamp.date()}; pass a fitted model= instead."
             )
         slices = [_labelled_slice(prepared, c, opts) for c in train_cis]
-        template = ChurnModel(random_state=random_state)
+        template = _family_model(family, random_state=random_state)
         model, _ = _fit_on(
-            slices, template, 200_000, np.random.default_rng(random_state), frame=True
+            slices,
+            template,
+            MAX_TRAIN_SAMPLES,
+            np.random.default_rng(random_state),
+            frame=True,
+            half_life=half_life,
         )
         del slices
     else:
@@ -281,6 +305,7 @@ def at_risk(
     out["flagged"] = flagged
     out.insert(0, "rank", np.arange(1, len(out) + 1, dtype=np.int64))
     out.attrs["ranking"] = ranking
+    out.attrs["family"] = family if fitted_here else str(model.model)
     if rule is not None:
         out.attrs["ranking_rule"] = rule
     logger.info(

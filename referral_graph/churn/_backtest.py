@@ -17,8 +17,16 @@ from referral_graph.churn._metrics import _metrics
 from referral_graph.churn._model import ChurnModel
 from referral_graph.churn._options import FloatArray
 from referral_graph.churn._panel import PreparedPanel, _prepared_with_options
-from referral_graph.churn._rules import _best_rule, _blend
-from referral_graph.churn._training import _fit_on, _make_model
+from referral_graph.churn._rules import RULES, _best_rule, _blend
+from referral_graph.churn._training import (
+    FAMILIES,
+    MAX_TRAIN_SAMPLES,
+    RECENCY_HALF_LIFE,
+    _check_half_life,
+    _family_model,
+    _fit_on,
+    _make_model,
+)
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 
 #: The package's logger (records keep the name they had when churn was one module).
@@ -31,7 +39,7 @@ def backtest(
     n_cutoffs: int = 6,
     horizon: int = 3,
     k: Sequence[int] = (25, 100),
-    model: str | ChurnModel = "logistic",
+    model: str | ChurnModel = "auto",
     random_state: int | None = 0,
     baseline_months: int | Literal["auto"] = "auto",
     min_referrals: int = 6,
@@ -39,10 +47,11 @@ def backtest(
     providers: pd.DataFrame | None = None,
     C: float = 1.0,  # noqa: N803
     calibration: str | None = "sigmoid",
-    max_train_samples: int | None = 200_000,
+    max_train_samples: int | None = MAX_TRAIN_SAMPLES,
     per_cutoff: bool = False,
     columns: Mapping[str, str] | None = None,
     data_end: str | pd.Timestamp | None = None,
+    recency_half_life: float | None = RECENCY_HALF_LIFE,
 ) -> pd.DataFrame:
     """Rolling-origin backtest of the churn model against the rule baselines.
 
@@ -51,6 +60,17 @@ def backtest(
     test cutoff (``train + horizon <= test``: every training label was
     observable at the test cutoff) and scores the test cutoff's active ties.
     The rules of :data:`RULES` score the same ties.
+
+    With ``model="auto"`` (the default) each fit is an ensemble
+    (:class:`ChurnModel` ``model="ensemble"``), so the three families of
+    :data:`FAMILIES` are scored from one fit: the calibrated logistic
+    regression, the gradient-boosted trees and their mean. The ``model`` row is
+    the family chosen *before* each test cutoff, by the mean PR-AUC of the
+    earlier test cutoffs whose outcome was known by then (the logistic
+    regression, the simplest, when none was): an honest measure of choosing
+    the family this way, with no test label deciding its own choice.
+    :func:`choose_family` then names the family the at-risk list should use,
+    from every test cutoff.
 
     Parameters
     ----------
@@ -68,15 +88,15 @@ def backtest(
         months of data still give a list and its backtest).
     k : sequence of int, default (25, 100)
         Sizes of the lists for precision@k and recall@k.
-    model : {"logistic", "gbm"} or ChurnModel, default "logistic"
-        The classifier.
+    model : {"auto", "logistic", "gbm", "ensemble"} or ChurnModel, default "auto"
+        The classifier; ``"auto"`` compares the families (see above).
     random_state : int, optional
         Seed of the training-row sampling and the model.
     providers : pandas.DataFrame, optional
         As in :func:`churn_features`.
     C, calibration : optional
         Passed to :class:`ChurnModel`.
-    max_train_samples : int or None, default 200,000
+    max_train_samples : int or None, default 100,000
         Training rows per fit (sampled at random), None for all.
     per_cutoff : bool, default False
         Return one row per (method, cutoff) instead of the averages.
@@ -86,19 +106,24 @@ def backtest(
         The data's last month (a month start), when it is later than the
         panel's last row (months with no referral at all); default: the month
         of the last row.
+    recency_half_life : float or None, default 12
+        Months after which a training cutoff's rows weigh half as much as the
+        latest training cutoff's; None weighs them alike.
 
     Returns
     -------
     pandas.DataFrame
         One row per method (``model``; ``blend``, the mean of the percentile
         ranks of the model's score and of the rule that ranked the training
-        cutoffs best; then the rules): ``method``,
+        cutoffs best; with ``model="auto"`` the families ``logistic``, ``gbm``
+        and ``ensemble``; then the rules): ``method``,
         ``roc_auc``, ``pr_auc``, ``precision_at_{k}``, ``recall_at_{k}`` for
         each k, ``top_decile_lift`` (precision in the top 10 % / base rate),
         ``brier`` (model only; missing for rules, which have no
         probabilities), each averaged over the test cutoffs, and
         ``n_cutoffs``. With ``per_cutoff=True``: ``method``, ``cutoff``,
-        ``n_train``, ``n_ties``, ``n_churned``, ``base_rate`` and the metrics.
+        ``family`` (the family of the ``model`` row), ``n_train``, ``n_ties``,
+        ``n_churned``, ``base_rate`` and the metrics.
 
     Raises
     ------
@@ -114,8 +139,9 @@ def backtest(
     ...         for i in range(200) for k, m in enumerate(months)]
     >>> p = pd.DataFrame(rows, columns=["source", "target", "month", "referrals"])
     >>> bt = backtest(p[p["referrals"] > 0], n_cutoffs=2, k=(10,))
-    >>> bt["method"].tolist()
-    ['model', 'blend', 'days_since_last', 'days_vs_gap', 'volume_drop', 'share_drop']
+    >>> bt["method"].tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ['model', 'blend', 'logistic', 'gbm', 'ensemble', 'days_since_last', 'days_vs_gap',
+     'volume_drop', 'share_drop']
     >>> bool(bt.loc[0, "roc_auc"] > 0.6), list(bt.columns[:4])
     (True, ['method', 'roc_auc', 'pr_auc', 'precision_at_10'])
     """
@@ -137,7 +163,13 @@ def backtest(
         check_int(kk, "k", fn, low=1, high=100_000_000)
     if max_train_samples is not None:
         check_int(max_train_samples, "max_train_samples", fn, low=10, high=1_000_000_000)
-    template = _make_model(model, C=C, calibration=calibration, random_state=random_state)
+    half_life = _check_half_life(recency_half_life, fn)
+    auto = isinstance(model, str) and model == "auto"
+    template = (
+        _family_model("ensemble", C=C, calibration=calibration, random_state=random_state)
+        if auto
+        else _make_model(model, C=C, calibration=calibration, random_state=random_state, fn=fn)
+    )
     ties = prepared._ties
     nb, h = opts.baseline_months, opts.horizon
     labelled = list(range(nb, ties.n_months - h + 1))
@@ -152,6 +184,7 @@ def backtest(
         logger.info("Backtest: only %s test cutoff(s) have earlier training data", len(tests))
     rng = np.random.default_rng(random_state)
     rows: list[dict[str, Any]] = []
+    known: dict[int, dict[str, float]] = {}  # test cutoff -> PR-AUC of each family
     for ci in tests:
         train = [_labelled_slice(prepared, c, opts) for c in range(nb, ci - h + 1)]
         test = _labelled_slice(prepared, ci, opts)
@@ -159,25 +192,45 @@ def backtest(
         y_test = np.asarray(test.y)
         cutoff = ties.month_of(ci)
         scores: dict[str, FloatArray] = {}
+        family = _prior_choice(known, ci, h) if auto else None
+        methods = ["model", "blend", *(FAMILIES if auto else ())]
         if 0 < int(y_train.sum()) < len(y_train) and len(test.idx):
             fitted, picked = _fit_on(
-                train, clone(template), max_train_samples, rng, frame=False, explain=False
+                train,
+                clone(template),
+                max_train_samples,
+                rng,
+                frame=False,
+                explain=False,
+                half_life=half_life,
             )
             n_train = sum(len(r) for _, r in picked)
-            scores["model"] = fitted.predict_proba(test.x)[:, 1]
+            if auto:
+                parts = fitted.family_probabilities(test.x)
+                families = {
+                    "logistic": parts["logistic"],
+                    "gbm": parts["gbm"],
+                    "ensemble": (parts["logistic"] + parts["gbm"]) / 2,
+                }
+                scores["model"] = families[str(family)]
+            else:
+                scores["model"] = fitted.predict_proba(test.x)[:, 1]
             # the blend takes the rule that ranked the training cutoffs best (no test label)
             rule = _best_rule(train)
             scores["blend"] = _blend(scores["model"], test.rules[rule])
+            if auto:
+                scores.update(families)
         else:
             n_train = len(y_train)
             logger.info("Backtest %s: training labels hold one class; model skipped", cutoff.date())
-            scores["model"] = np.full(len(test.idx), math.nan)
-            scores["blend"] = np.full(len(test.idx), math.nan)
+            for method in methods:
+                scores[method] = np.full(len(test.idx), math.nan)
         scores.update(test.rules)
         for method, score in scores.items():
             row: dict[str, Any] = {
                 "method": method,
                 "cutoff": cutoff,
+                "family": family if auto else None,
                 "n_train": n_train,
                 "n_ties": len(y_test),
                 "n_churned": int(y_test.sum()),
@@ -188,8 +241,12 @@ def backtest(
                     {key: math.nan for key in _metrics(y_test[:0], score[:0], ks, proba=True)}
                 )
             else:
-                row.update(_metrics(y_test, score, ks, proba=method == "model"))
+                row.update(_metrics(y_test, score, ks, proba=method in ("model", *FAMILIES)))
             rows.append(row)
+        if auto:
+            known[ci] = {
+                r["method"]: r["pr_auc"] for r in rows[-len(scores) :] if r["method"] in FAMILIES
+            }
         logger.info(
             "Backtest %s: %s ties, churn rate %.1f %%",
             cutoff.date(),
@@ -203,11 +260,73 @@ def backtest(
     metric_cols = [
         c
         for c in table.columns
-        if c not in ("method", "cutoff", "n_train", "n_ties", "n_churned", "base_rate")
+        if c not in ("method", "cutoff", "family", "n_train", "n_ties", "n_churned", "base_rate")
     ]
     summary = table.groupby("method", sort=False)[metric_cols].mean().reset_index()
     summary["n_cutoffs"] = len(tests)
     return summary
+
+
+def _prior_choice(known: Mapping[int, Mapping[str, float]], ci: int, horizon: int) -> str:
+    """The family with the best mean PR-AUC on the test cutoffs whose outcome is known at
+    `ci` (``c + horizon <= ci``); the logistic regression, the simplest, when none is."""
+    seen = [v for c, v in known.items() if c + horizon <= ci]
+    best, best_value = "logistic", -math.inf
+    for family in FAMILIES:
+        values = [v[family] for v in seen if not math.isnan(v.get(family, math.nan))]
+        if values and float(np.mean(values)) > best_value:
+            best, best_value = family, float(np.mean(values))
+    return best
+
+
+def choose_family(table: pd.DataFrame) -> tuple[str, str]:
+    """The model family the at-risk list should use on this data, and why, in plain words.
+
+    The family of :data:`FAMILIES` with the highest PR-AUC (the precision over
+    the whole list, weighted to its top) averaged over the test cutoffs of a
+    ``model="auto"`` backtest.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The averaged result of :func:`backtest` with ``model="auto"``.
+
+    Returns
+    -------
+    tuple of (str, str)
+        The family, and the sentence that says why (for the report).
+
+    Examples
+    --------
+    >>> bt = pd.DataFrame({"method": ["model", "logistic", "gbm", "ensemble"],
+    ...                    "pr_auc": [0.41, 0.40, 0.38, 0.42]})
+    >>> choose_family(bt)[0]
+    'ensemble'
+    """
+    by_method = table.set_index("method") if "method" in table.columns else None
+    if (
+        by_method is None
+        or "pr_auc" not in table.columns
+        or not set(FAMILIES) <= set(by_method.index)
+    ):
+        raise ParameterError(
+            "The 'table' parameter of choose_family must be the result of backtest with "
+            "model='auto' (a 'method' column with the rows " + ", ".join(FAMILIES) + ")."
+        )
+    values = by_method.loc[list(FAMILIES), "pr_auc"].astype(float)
+    if not values.notna().any():
+        return "logistic", "The model is the logistic regression (the backtest had no figure)."
+    best = str(values.idxmax())
+    words = {
+        "logistic": "the logistic regression",
+        "gbm": "gradient-boosted trees",
+        "ensemble": "the mean of a logistic regression and gradient-boosted trees",
+    }
+    others = ", ".join(f"{words[f]} {values[f]:.3f}" for f in FAMILIES if f != best)
+    return best, (
+        f"The model is {words[best]}: on the backtest it ranked lost ties best (PR-AUC "
+        f"{values[best]:.3f}, against {others})."
+    )
 
 
 #: The measures :func:`rule_margins` compares (higher is better for each).
@@ -256,7 +375,7 @@ def rule_margins(table: pd.DataFrame, *, measures: Sequence[str] | None = None) 
             "'method' column with a 'model' row)."
         )
     by_method = table.set_index("method")
-    rules = [m for m in by_method.index if m not in ("model", "blend")]
+    rules = [m for m in by_method.index if m in RULES]
     if measures is None:
         wanted = [c for c in table.columns if c in MARGIN_MEASURES or c.startswith("precision_at_")]
         measures = sorted(set(wanted), key=wanted.index)

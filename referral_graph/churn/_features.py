@@ -50,6 +50,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "volatility",
     "log_tenure",
     "referrer_trend",
+    "log_referrer_days_since_last",
+    "tie_vs_referrer_quiet",
+    "referrer_quiet_share",
     "share_baseline",
     "share_change",
     "competitor_gain",
@@ -77,6 +80,7 @@ DESCRIPTIVE_COLUMNS: tuple[str, ...] = (
     "share_recent",
     "referrer_baseline",
     "referrer_recent",
+    "referrer_days_since_last",
     "reciprocal_referrals",
 )
 
@@ -110,6 +114,12 @@ class _Totals:
     pair_recent: FloatArray
     trip_base: FloatArray
     trip_recent: FloatArray
+    #: Per provider: days from its last referral as a referrer (to anyone) to the cutoff,
+    #: over the tie history window; the window's length in days for one without any.
+    src_days_since_last: FloatArray
+    #: Per provider: the share of its baseline referrals on ties without a referral in the
+    #: recent months (0 for a provider without baseline referrals).
+    src_quiet_share: FloatArray
     #: Per tie: sums of the optional columns by (name, start, stop) month window, filled on
     #: first use by :func:`_column_sums` (one pass over the panel rows per window and cutoff).
     column_sums: dict[tuple[str, int, int], FloatArray] = field(default_factory=dict)
@@ -145,6 +155,9 @@ def _totals(ties: _TieMatrix, ci: int, opts: _Options) -> _Totals:
         trip_base, trip_recent = base, recent  # one entity per tie: the tie itself
     else:
         trip_base, trip_recent = _by(ties.trip, ties.n_trips)
+    quiet = _weighted_counts(ties.src, np.where(recent > 0, 0.0, base), n_ids)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quiet_share = np.where(src_base > 0, quiet / src_base, 0.0)
     return _Totals(
         tie_base=base,
         tie_recent=recent,
@@ -156,7 +169,39 @@ def _totals(ties: _TieMatrix, ci: int, opts: _Options) -> _Totals:
         pair_recent=pair_recent,
         trip_base=trip_base,
         trip_recent=trip_recent,
+        src_days_since_last=_referrer_days_since_last(ties, ci, min(ci, 2 * nb)),
+        src_quiet_share=quiet_share,
     )
+
+
+def _referrer_days_since_last(ties: _TieMatrix, ci: int, width: int) -> FloatArray:
+    """Days from each provider's last referral as a referrer to cutoff `ci`.
+
+    Over the `width` months before the cutoff (the tie history window), every tie
+    counted; a provider without a referral there gets the window's length in days.
+    The day of the last referral is the panel's ``last_day`` (mid-month without
+    days), as for :func:`_recency_days`. Ties are sorted by source, so each
+    provider's ties are one run and the minimum is one ``reduceat``.
+    """
+    start = ci - width
+    starts = ties.month_days(start, ci + 1)
+    cutoff_day = int(starts[-1])
+    n_ids = len(ties.ids)
+    out = np.full(n_ids, float(cutoff_day - starts[0]))
+    if width == 0 or ties.n_ties == 0:
+        return out
+    active = ties.counts[start:ci] > 0  # (months, ties)
+    any_month = active.any(axis=0)
+    last_row = (width - 1 - np.argmax(active[::-1], axis=0)).astype(np.int64)
+    del active
+    if ties.last_day is None:
+        day = np.full(ties.n_ties, _MID_MONTH, dtype=np.int64)
+    else:
+        day = ties.last_day[start + last_row, np.arange(ties.n_ties)].astype(np.int64)
+    since = np.where(any_month, cutoff_day - (starts[last_row] + day - 1), out[0])
+    run_starts = np.flatnonzero(np.r_[True, ties.src[1:] != ties.src[:-1]])
+    out[ties.src[run_starts]] = np.minimum.reduceat(since.astype(np.float64), run_starts)
+    return out
 
 
 def _lapse_and_gaps(active: BoolArray) -> tuple[FloatArray, FloatArray, IntArray]:
@@ -308,6 +353,13 @@ def _features_at(
     f["referrer_baseline"] = s_base
     f["referrer_recent"] = s_recent
     f["referrer_trend"] = _log_ratio(s_recent / r, s_base / nb)
+    s_since = totals.src_days_since_last[s]
+    f["referrer_days_since_last"] = s_since
+    f["log_referrer_days_since_last"] = np.log1p(s_since)
+    f["tie_vs_referrer_quiet"] = np.clip(
+        np.log1p(f["days_since_last"]) - np.log1p(s_since), -LOG_CLIP, LOG_CLIP
+    )
+    f["referrer_quiet_share"] = totals.src_quiet_share[s]
     p = ties.pair[idx]
     p_base = totals.pair_base[p]
     p_recent = totals.pair_recent[p]
@@ -379,6 +431,7 @@ _INT_COLUMNS = (
     "reciprocal_referrals",
     "months_since_last",
     "days_since_last",
+    "referrer_days_since_last",
     "tenure",
 )
 

@@ -1,4 +1,7 @@
-"""The estimator: :class:`ChurnModel`, a calibrated scikit-learn classifier (logistic or gbm).
+"""The estimator: :class:`ChurnModel`, a calibrated scikit-learn classifier.
+
+Three families: a logistic regression, gradient-boosted trees, and their
+ensemble (a weighted mean of the two probabilities).
 
 It knows nothing of panels or cutoffs: it is fitted on a feature matrix and
 labels, predicts calibrated probabilities and explains them
@@ -10,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -46,6 +50,17 @@ def _column_medians(x: npt.NDArray[Any]) -> FloatArray:
     return out
 
 
+class _WeightedPipeline(Pipeline):  # type: ignore[misc]
+    """A :class:`~sklearn.pipeline.Pipeline` whose ``fit`` takes ``sample_weight`` (for the
+    classifier, its last step), so that :class:`~sklearn.calibration.CalibratedClassifierCV`
+    passes the weights on without scikit-learn's global metadata routing."""
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, **params: Any) -> Any:  # noqa: N803
+        if sample_weight is not None:
+            params[f"{self.steps[-1][0]}__sample_weight"] = sample_weight
+        return super().fit(X, y, **params)
+
+
 class _ChurnNotFittedError(NotFittedError, SklearnNotFittedError):  # type: ignore[misc]
     """Raised by an unfitted :class:`ChurnModel`; both the package's and scikit-learn's error."""
 
@@ -62,9 +77,19 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     ``predict_proba`` returns calibrated probabilities. The pipeline fitted on
     all the data is kept in ``pipeline_`` to explain predictions.
 
+    ``model="ensemble"`` fits both: the calibrated logistic regression as above
+    and gradient-boosted trees on at most `boosting_samples` rows, whose own
+    probabilities (log-loss boosting with early stopping) are used as they are;
+    ``predict_proba`` is ``(1 - boosting_weight) x logistic + boosting_weight x
+    boosting``, and :meth:`family_probabilities` gives the two parts. The
+    linear model extrapolates smoothly on small data, the trees find
+    interactions (a long silence matters more for a frequent tie) on large
+    data; which mix ranks best is a property of the user's data, measured by
+    :func:`referral_graph.churn.backtest`.
+
     Parameters
     ----------
-    model : {"logistic", "gbm"}, default "logistic"
+    model : {"logistic", "gbm", "ensemble"}, default "logistic"
         The classifier.
     C : float, default 1.0
         Inverse L2 regularisation strength of the logistic regression.
@@ -84,9 +109,19 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     n_threads : int or None, default 1
         Threads of the BLAS and OpenMP pools while fitting and predicting
         (through :mod:`threadpoolctl`); each fit is small (tens of features),
-        so more threads mostly add overhead. None leaves the pools alone.
+        so more threads mostly add overhead, except for an ensemble's trees,
+        which use two where the machine has them. None leaves the pools alone.
     random_state : int, optional
         Seed of the calibration folds and of the gradient boosting.
+    boosting_weight : float, default 0.5
+        ``model="ensemble"``: the weight of the boosted trees in the mean (0:
+        the logistic regression alone, 1: the trees alone; the part with no
+        weight is not fitted).
+    boosting_samples : int or None, default 50,000
+        ``model="ensemble"``: the trees are fitted on at most this many rows,
+        drawn at random (seeded; with sample weights, drawn with replacement in
+        proportion to them); their fit grows with the rows much faster than the
+        logistic regression's. None: every row.
 
     Attributes
     ----------
@@ -102,7 +137,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         The calibrated model, or None when calibration was off or the data
         too small.
     calibrated_ : bool
-        Whether ``predict_proba`` is calibrated.
+        Whether ``predict_proba`` is calibrated (for an ensemble: its logistic part).
+    boosting_ : ChurnModel or None
+        ``model="ensemble"`` with a positive `boosting_weight`: the fitted trees
+        (an uncalibrated ``model="gbm"``). The logistic part is the model itself.
     n_iter_ : int
         Solver iterations (logistic) or boosting rounds (gbm) of ``pipeline_``.
     coef_, intercept_ : ndarray
@@ -133,6 +171,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         max_iter: int | None = None,
         n_threads: int | None = 1,
         random_state: int | None = None,
+        boosting_weight: float = 0.5,
+        boosting_samples: int | None = 50_000,
     ) -> None:
         self.model = model
         self.C = C
@@ -142,15 +182,20 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.max_iter = max_iter
         self.n_threads = n_threads
         self.random_state = random_state
+        self.boosting_weight = boosting_weight
+        self.boosting_samples = boosting_samples
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True  # the imputer (logistic) or the trees (gbm) handle NaN
         return tags
 
-    def _make_pipeline(self) -> Pipeline:
+    def _make_pipeline(self) -> _WeightedPipeline:
         fn = "ChurnModel"
-        check_choice(self.model, "model", fn, ("logistic", "gbm"))
+        check_choice(self.model, "model", fn, ("logistic", "gbm", "ensemble"))
+        check_float(self.boosting_weight, "boosting_weight", fn, low=0.0, high=1.0)
+        if self.boosting_samples is not None:
+            check_int(self.boosting_samples, "boosting_samples", fn, low=100, high=1_000_000_000)
         check_choice(self.calibration, "calibration", fn, ("sigmoid", "isotonic", None))
         check_float(self.C, "C", fn, low=0.0, high=math.inf, low_open=True)
         check_int(self.cv, "cv", fn, low=2, high=20)
@@ -158,8 +203,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             check_int(self.max_iter, "max_iter", fn, low=1, high=1_000_000)
         if self.n_threads is not None:
             check_int(self.n_threads, "n_threads", fn, low=1, high=1024)
-        if self.model == "logistic":
-            return Pipeline(
+        if self.model in ("logistic", "ensemble"):
+            return _WeightedPipeline(
                 [
                     ("impute", SimpleImputer(strategy="mean", keep_empty_features=True)),
                     ("scale", StandardScaler()),
@@ -175,7 +220,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                     ),
                 ]
             )
-        return Pipeline(
+        return _WeightedPipeline(
             [
                 (
                     "classify",
@@ -192,7 +237,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             ]
         )
 
-    def fit(self, X: Any, y: Any) -> ChurnModel:  # noqa: N803
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ChurnModel:  # noqa: N803
         """Fit the model.
 
         Parameters
@@ -201,15 +246,28 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             Features; missing values are allowed.
         y : array-like of shape (n_samples,)
             Class labels (for churn: True/1 = churned).
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the rows (for example higher for recent cutoffs), passed
+            to the classifier and to the calibration; the imputation and
+            standardisation of the logistic regression stay unweighted. As in
+            scikit-learn, the penalty `C` applies to the weighted sum of the
+            losses: weights of mean 1 keep its meaning.
 
         Returns
         -------
         ChurnModel
             The fitted estimator.
         """
-        return self._fit(X, y, explain=True)
+        return self._fit(X, y, explain=True, sample_weight=sample_weight)
 
-    def _fit(self, X: Any, y: Any, *, explain: bool) -> ChurnModel:  # noqa: N803
+    def _fit(
+        self,
+        X: Any,  # noqa: N803
+        y: Any,
+        *,
+        explain: bool,
+        sample_weight: Any = None,
+    ) -> ChurnModel:
         """Fit; with ``explain=False``, skip what only explanations need.
 
         When the model is calibrated, ``predict_proba`` uses the calibrated
@@ -224,6 +282,19 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             self, X, y, ensure_all_finite="allow-nan", dtype=[np.float64, np.float32]
         )
         check_classification_targets(y)
+        weights = None
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight, dtype=np.float64)
+            if weights.shape != (len(y),) or not np.all(np.isfinite(weights)) or weights.min() < 0:
+                raise ParameterError(
+                    "The 'sample_weight' parameter of ChurnModel.fit must hold one finite, "
+                    f"non-negative weight per row ({len(y)}); got shape {weights.shape}."
+                )
+            if weights.sum() <= 0:
+                raise ParameterError(
+                    "The 'sample_weight' parameter of ChurnModel.fit must not be zero for "
+                    "every row."
+                )
         classes, y_codes = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise InsufficientDataError(
@@ -241,23 +312,29 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         )
         X = self._fill_empty(X)  # noqa: N806
         self.calibrator_: CalibratedClassifierCV | None = None
+        self.boosting_ = None
+        if self.model == "ensemble" and self.boosting_weight > 0:
+            self.boosting_ = self._fit_boosting(X, y, weights, explain=explain)
+        linear = self.model != "ensemble" or self.boosting_weight < 1
         with self._threads():
             if full:
-                self.pipeline_ = clone(pipe).fit(X, y)
-            if calibrate:
+                self.pipeline_ = clone(pipe).fit(X, y, sample_weight=weights)
+            if calibrate and linear:
                 folds = StratifiedKFold(int(self.cv), shuffle=True, random_state=self.random_state)
                 self.calibrator_ = CalibratedClassifierCV(
                     clone(pipe), method=self.calibration, cv=folds
-                ).fit(X, y)
+                ).fit(X, y, sample_weight=weights)
         self.calibrated_ = self.calibrator_ is not None
         if full:
             final = self.pipeline_[-1]
             self.n_iter_ = int(np.max(final.n_iter_))
-            if self.model == "logistic":
+            if self.model in ("logistic", "ensemble"):
                 self.coef_ = final.coef_.copy()
                 self.intercept_ = final.intercept_.copy()
+        elif self.calibrator_ is None:  # an ensemble of the trees alone
+            assert self.boosting_ is not None
+            self.n_iter_ = self.boosting_.n_iter_
         else:
-            assert self.calibrator_ is not None
             self.n_iter_ = max(
                 int(np.max(c.estimator[-1].n_iter_))
                 for c in self.calibrator_.calibrated_classifiers_
@@ -266,6 +343,81 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             "ChurnModel fitted on %s rows (calibrated: %s)", f"{len(y):,}", self.calibrated_
         )
         return self
+
+    def _fit_boosting(
+        self, x: npt.NDArray[Any], y: npt.NDArray[Any], weights: FloatArray | None, *, explain: bool
+    ) -> ChurnModel:
+        """The ensemble's trees: an uncalibrated ``gbm`` on at most `boosting_samples` rows.
+
+        Rows are drawn at random (seeded). With weights, they are drawn with replacement
+        with probabilities proportional to the weights, and the trees are fitted
+        unweighted: the same expected loss, without the weighted quantiles of the
+        trees' binning (several seconds on 50,000 rows).
+        """
+        n = len(y)
+        size = n if self.boosting_samples is None else min(n, int(self.boosting_samples))
+        rng = np.random.default_rng(self.random_state)
+        if weights is not None:
+            rows = np.sort(rng.choice(n, size=size, replace=True, p=weights / weights.sum()))
+        elif size < n:
+            rows = np.sort(rng.choice(n, size=size, replace=False))
+        else:
+            rows = np.arange(n)
+        if len(np.unique(y[rows])) < 2:  # the draw missed a class: every row
+            rows = np.arange(n)
+        threads = self.n_threads
+        if threads is not None:  # the trees' histograms parallelise well: two threads at least
+            threads = max(int(threads), min(2, os.cpu_count() or 1))
+        trees = ChurnModel(
+            model="gbm",
+            calibration=None,
+            class_weight=self.class_weight,
+            n_threads=threads,
+            random_state=self.random_state,
+        )
+        return trees._fit(x[rows], y[rows], explain=explain)
+
+    def family_probabilities(self, X: Any) -> dict[str, FloatArray]:  # noqa: N803
+        """The probability of the last class (churn) from each fitted family of an ensemble.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        dict of str to ndarray of shape (n_samples,)
+            ``"logistic"`` and ``"gbm"`` (the parts fitted: a part with no weight
+            is not), or the model's own family for a single-family model.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(400, 2)); y = (X[:, 0] * X[:, 1] > 0).astype(int)
+        >>> m = ChurnModel(model="ensemble", random_state=0).fit(X, y)
+        >>> p = m.family_probabilities(X)
+        >>> sorted(p), bool(np.allclose((p["logistic"] + p["gbm"]) / 2, m.predict_proba(X)[:, 1]))
+        (['gbm', 'logistic'], True)
+        """
+        return {name: proba[:, -1] for name, proba in self._family_proba(X).items()}
+
+    def _family_proba(self, X: Any) -> dict[str, FloatArray]:  # noqa: N803
+        """Class probabilities of each fitted family (one for a single-family model)."""
+        self._check_fitted()
+        X = self._fill_empty(  # noqa: N806
+            validate_data(
+                self, X, reset=False, ensure_all_finite="allow-nan", dtype=[np.float64, np.float32]
+            )
+        )
+        out: dict[str, FloatArray] = {}
+        if self.model != "ensemble" or self.boosting_weight < 1:
+            model = self.calibrator_ if self.calibrator_ is not None else self.pipeline_
+            with self._threads():
+                family = "logistic" if self.model == "ensemble" else str(self.model)
+                out[family] = np.asarray(model.predict_proba(X), dtype=np.float64)
+        if self.boosting_ is not None:
+            out["gbm"] = self.boosting_.predict_proba(X)
+        return out
 
     def _threads(self) -> contextlib.AbstractContextManager[Any]:
         if self.n_threads is None:
@@ -301,15 +453,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        self._check_fitted()
-        X = self._fill_empty(  # noqa: N806
-            validate_data(
-                self, X, reset=False, ensure_all_finite="allow-nan", dtype=[np.float64, np.float32]
-            )
-        )
-        model = self.calibrator_ if self.calibrator_ is not None else self.pipeline_
-        with self._threads():
-            return np.asarray(model.predict_proba(X), dtype=np.float64)
+        parts = self._family_proba(X)
+        if self.model != "ensemble":
+            return parts[str(self.model)]
+        w = float(self.boosting_weight)
+        return sum((w if name == "gbm" else 1 - w) * proba for name, proba in parts.items())  # type: ignore[return-value]
 
     def predict(self, X: Any) -> npt.NDArray[Any]:  # noqa: N803
         """Return the most probable class of each sample.
@@ -331,7 +479,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Logistic: ``coef x standardised value`` (relative to the training mean;
         they sum to the uncalibrated logit minus the intercept). Gradient
         boosting: the fall in log-odds when the feature is set to its training
-        median, one feature at a time.
+        median, one feature at a time. Ensemble: the weighted mean of its parts'.
 
         Parameters
         ----------
@@ -354,6 +502,14 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         X = self._fill_empty(  # noqa: N806
             validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
         )
+        if self.model == "ensemble":
+            w = float(self.boosting_weight)
+            out = np.zeros(X.shape, dtype=np.float64)
+            if w < 1:
+                out += (1 - w) * self.pipeline_[:-1].transform(X) * self.coef_[0]
+            if self.boosting_ is not None:
+                out += w * self.boosting_.contributions(X)
+            return out
         if self.model == "logistic":
             z = self.pipeline_[:-1].transform(X)
             return np.asarray(z * self.coef_[0], dtype=np.float64)

@@ -26,8 +26,8 @@ REASON_GROUPS: dict[str, tuple[str, ...]] = {
     "lapse": ("days_since_last", "days_vs_gap", "recent_zero_months", "lapse_surprise"),
     "decline": ("recent_vs_baseline", "slope", "poisson_churn_logit", "drop_surprise"),
     "seasonal": ("yoy_change", "yoy_available"),
-    "share": ("share_baseline", "share_change", "competitor_gain"),
-    "referrer": ("referrer_trend",),
+    "share": ("share_baseline", "share_change", "competitor_gain", "tie_vs_referrer_quiet"),
+    "referrer": ("referrer_trend", "log_referrer_days_since_last", "referrer_quiet_share"),
     "receiver": ("receiver_trend",),
     "volatility": ("volatility",),
     "volume": ("log_baseline_rate",),
@@ -66,6 +66,9 @@ def _every(days: float) -> str:
         return f"every {days:.0f} days"
     return f"every {days / 30.44:.1f} months".replace(".0 ", " ")
 
+
+#: A referrer silent towards everyone this long is worth a reason of its own.
+_REFERRER_QUIET_DAYS = 30
 
 #: A lapse is worth a reason when it lasts this many usual gaps, and at least two weeks.
 _OVERDUE_GAPS = 1.5
@@ -118,6 +121,14 @@ def _reason_text(group: str, v: Mapping[str, float], ctx: _Context) -> str | Non
     if group == "share":
         before, now = v["share_baseline"], v["share_recent"]
         if math.isnan(now) or now >= before - 0.02:
+            since, elsewhere = v["days_since_last"], v["referrer_days_since_last"]
+            if since >= max(_OVERDUE_GAPS * v["usual_gap_days"], _OVERDUE_DAYS) and (
+                elsewhere <= since / 3
+            ):
+                return (
+                    f"{src} still refers (last referral {elsewhere:.0f} days ago), but not "
+                    f"to {tgt} for {since:.0f} days"
+                )
             return None
         what = f"{src}'s {ctx.spec} referrals" if ctx.spec else f"{src}'s referrals"
         total = _change(v["referrer_trend"])
@@ -132,9 +143,20 @@ def _reason_text(group: str, v: Mapping[str, float], ctx: _Context) -> str | Non
             text += f": referrals are moving to {ctx.gainer}"
         return text
     if group == "referrer":
+        quiet = v["referrer_days_since_last"]
+        if quiet >= _REFERRER_QUIET_DAYS:
+            return (
+                f"{src} has referred no patient to anyone for {quiet:.0f} days (retired, "
+                "moved or on leave?)"
+            )
         change = _change(v["referrer_trend"])
         if change <= -0.1:
             return f"{src}'s referrals overall fell {_pct(-change)} (declining everywhere)"
+        if v["referrer_quiet_share"] >= 0.25:
+            return (
+                f"{src} has gone quiet on ties that carried {_pct(v['referrer_quiet_share'])} "
+                f"of their referrals over {nb} months"
+            )
         return None
     if group == "receiver":
         change = _change(v["receiver_trend"])

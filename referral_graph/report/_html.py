@@ -57,7 +57,7 @@ def _fmt(value: Any, kind: str, threshold: int) -> str:
     if kind == "score":
         return f"{float(value):.0f}"
     if kind == "float":
-        return f"{float(value):.3g}"
+        return f"{float(value):#.3g}"  # "2.00", not a count-like "2"
     if kind == "money":
         return f"{float(value):,.0f}"
     return _esc(value)

@@ -159,12 +159,15 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
             '<p class="sub">The model, re-trained at earlier months and scored on what happened '
             "next (rolling-origin backtest), against the simple sorts a liaison could do by "
             "hand: days since the last referral, the same against the tie's usual gap, volume "
-            "against the 12-month average, fall in share of the referrer's referrals. Higher "
-            "is better.</p>"
+            "against the 12-month average, fall in share of the referrer's referrals. Three "
+            "model families are tried (a logistic regression, gradient-boosted trees and their "
+            "mean); the model row is the family chosen before each month from the months "
+            "already known, so it measures the choice honestly. Higher is better.</p>"
         )
         from referral_graph.churn import rule_margins  # scikit-learn: imported when used
 
         out.append(_margins_paragraph(rule_margins(bt)))
+        bt = bt.assign(method=bt["method"].map(lambda m: _METHOD_NAMES.get(m, m)))
         columns = [("method", "Method", "text"), ("roc_auc", "ROC-AUC", "float")]
         columns += [
             (c, c.replace("_", " ").replace("at ", "@"), "share")
@@ -315,6 +318,15 @@ def _with_names(
             out[f"{col}_name"] = out[col].map(names).fillna(out[col])
     return out
 
+
+#: How the backtest's methods other than the rules are named on the page.
+_METHOD_NAMES = {
+    "model": "model (the family chosen)",
+    "blend": "blend of the model and the best rule",
+    "logistic": "family: logistic regression",
+    "gbm": "family: gradient-boosted trees",
+    "ensemble": "family: mean of the two",
+}
 
 #: How each backtest measure is named on the page.
 _MEASURE_NAMES = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "top_decile_lift": "top-decile lift"}

@@ -272,7 +272,7 @@ def _at_risk_sections(
         prepared = churn.PreparedPanel(net.panel, providers=net.providers)
         # How far to trust the flags: the model backtested against the simple rules first,
         # so that the list is ranked by whatever finds the most lost ties at its top.
-        ranking = "model"
+        ranking, family = "model", "logistic"
         try:
             backtest = churn.backtest(
                 prepared,
@@ -284,8 +284,9 @@ def _at_risk_sections(
             report.notes["backtest"] = str(exc)
         else:
             report.tables["backtest"] = backtest
+            family, family_why = churn.choose_family(backtest)
             ranking, why = churn.choose_ranking(backtest)
-            report.notes["ranking"] = why
+            report.notes["ranking"] = f"{family_why} {why}"
         risk = churn.at_risk(
             prepared,
             focus_ids=ids,
@@ -293,6 +294,7 @@ def _at_risk_sections(
             horizon=horizon,
             random_state=seed,
             ranking=ranking,
+            family=family,
         )
     except InsufficientDataError as exc:
         report.notes["at_risk"] = str(exc)
