@@ -10,7 +10,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import NPI_A, NPI_B, NPI_C, NPI_D, SECRET
+from conftest import BAD_NPI, NPI_A, NPI_B, NPI_C, NPI_D, SECRET
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
@@ -35,9 +35,12 @@ from referral_graph.scale import (
 )
 
 
-def issues(report) -> list[tuple[str, int, str | None, bool]]:
-    """What must agree between engines: check, count, column, excluded (not rows/examples)."""
-    return [(i.check, i.count, i.column, i.excluded) for i in report.issues]
+def issues(report) -> list[tuple]:
+    """What must agree between engines: every field of every issue, rows and examples too."""
+    return [
+        (i.check, i.level, i.column, i.count, i.rows, i.examples, i.excluded, i.message, i.hint)
+        for i in report.issues
+    ]
 
 
 def assert_same_as_in_memory(events_path: Path, result, **read_kwargs) -> pd.DataFrame:
@@ -46,6 +49,7 @@ def assert_same_as_in_memory(events_path: Path, result, **read_kwargs) -> pd.Dat
     assert result.report.excluded_by_reason == expected.excluded_by_reason
     assert issues(result.report) == issues(expected)
     assert result.report.rows_read == expected.rows_read
+    assert str(result.report) == str(expected)  # the summary a person reads
     assert result.events == len(events)
     ties = read_output(result.paths["ties"])
     assert_frame_equal(ties, aggregate.tie_table(events, engine="duckdb"))
@@ -111,6 +115,106 @@ def test_dirty_csv_equals_the_in_memory_path(dirty_market, tmp_path):
     assert pd.read_csv(result.paths["report"])["check"].tolist() == [
         i.check for i in result.report.issues
     ]
+
+
+#: A dirty file whose row numbers are counted by hand (spreadsheet rows: the header is row 1,
+#: a quoted value over two lines is one row, an empty line is a row).
+HAND_COUNTED = (
+    "source,target,date,patient_id,amount\n"  # 1
+    f"{NPI_A},{NPI_B},2024-01-05,p1,10\n"  # 2 kept
+    "\n"  # 3 empty line: DuckDB skips it without a trace
+    f'{NPI_A},{NPI_C},2024-01-06,p2,"12\n5"\n'  # 4 (two lines): amount not a number, kept
+    f"{NPI_C},{NPI_C},2024-01-07,p3,5\n"  # 5 self-referral
+    f"{NPI_A},{NPI_B},2024-01-05,p1,10\n"  # 6 duplicate of row 2
+    f"{BAD_NPI},{NPI_B},2024-01-08,p4,-3\n"  # 7 bad check digit (kept), negative amount
+    ",,,,\n"  # 8 blank
+    f"{NPI_A},{NPI_B}\n"  # 9 two fields
+    f",{NPI_B},2024-02-01,p5,1\n"  # 10 missing source
+    f"{NPI_A},{NPI_C},n/a,p6,abc\n"  # 11 unparsable date, amount not a number
+    f"{NPI_A},{NPI_C},,p7,2\n"  # 12 missing date
+    f"{NPI_D},{NPI_C},2024-03-01,p8,3\n"  # 13 source not in the providers table
+    f"{NPI_D},{NPI_C},2024-03-01,p8,3\n"  # 14 duplicate of row 13 (so not reported unknown)
+    f"{NPI_A},{NPI_B},2024-01-05,p1,10\n"  # 15 duplicate of row 2
+    "\n"  # 16 empty line at the end
+)
+
+#: (check, column): (rows, examples), counted by hand on HAND_COUNTED.
+HAND_ROWS = {
+    ("wrong_field_count", None): ((9,), ("2 fields",)),
+    ("blank_line", None): ((3, 8, 16), ()),
+    ("missing_id", "source"): ((10,), ()),
+    ("invalid_npi", "source"): ((7,), (BAD_NPI,)),
+    ("self_referral", "source"): ((5,), (NPI_C,)),
+    ("missing_date", "date"): ((12,), ()),
+    ("unparsable_date", "date"): ((11,), ("n/a",)),
+    ("non_numeric", "amount"): ((4, 11), ("12\n5", "abc")),
+    ("negative", "amount"): ((7,), ("-3",)),
+    ("duplicate_row", "source, target, date, patient_id, amount"): ((6, 14, 15), ()),
+    ("unknown_provider", "source"): ((7, 13), (BAD_NPI, NPI_D)),
+}
+
+
+@pytest.mark.parametrize("name", ["hand.csv", "hand.csv.gz", "hand_crlf.csv"])
+def test_row_numbers_counted_by_hand_in_both_engines(tmp_path, name):
+    """Both engines give the rows counted by hand, empty lines and a two-line value included."""
+    newline = "\r\n" if "crlf" in name else "\n"  # also inside the two-line value
+    text = HAND_COUNTED.replace("\n", newline)
+    expected = {
+        k: (rows, tuple(e.replace("\n", newline) for e in examples))
+        for k, (rows, examples) in HAND_ROWS.items()
+    }
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        with gzip.open(path, "wt", encoding="utf-8", newline="") as f:
+            f.write(text)
+    else:
+        path.write_bytes(text.encode("utf-8"))
+    providers = pd.DataFrame({"id": [NPI_A, NPI_B, NPI_C]})
+    result = aggregate_files(path, tmp_path / "out", providers=providers)
+    in_memory = io.read_events(path, providers=providers).attrs["report"]
+    for report in (result.report, in_memory):
+        assert {(i.check, i.column): (i.rows, i.examples) for i in report.issues} == expected
+        assert report.rows_read == 15  # every row but the header, empty lines too
+        assert report.excluded_by_reason["blank_line"] == 3
+    assert_same_as_in_memory(path, result, providers=providers)
+    # several files: each row number is its own file's, with the file named
+    both = aggregate_files([path, path], tmp_path / "both", providers=providers)
+    blank = next(i for i in both.report.issues if i.check == "blank_line")
+    assert blank.count == 6
+    assert blank.rows == tuple(f"{path}:{row}" for row in (3, 8, 16, 3, 8, 16))
+    wrong = next(i for i in both.report.issues if i.check == "wrong_field_count")
+    assert wrong.rows == (f"{path}:9", f"{path}:9")
+
+
+def test_parquet_rows_are_numbered_from_1(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "source": [NPI_A, NPI_C, "", NPI_A, NPI_A],
+            "target": [NPI_B, NPI_C, NPI_B, NPI_B, NPI_B],
+            "date": ["2024-01-05", "2024-01-06", "2024-01-07", "2024-13-01", "2024-01-09"],
+        }
+    )
+    path = tmp_path / "e.parquet"
+    frame.to_parquet(path)
+    result = aggregate_files(path, tmp_path / "out")
+    assert {i.check: i.rows for i in result.report.issues} == {
+        "self_referral": (2,),
+        "missing_id": (3,),
+        "unparsable_date": (4,),
+    }
+    assert_same_as_in_memory(path, result)
+
+
+def test_a_clean_file_is_read_once(market, dirty_market, tmp_path):
+    """The ordered pass runs only when the first found a problem: clean files pay nothing."""
+    _, paths, _ = market
+    steps: list[str] = []
+    result = aggregate_files(paths["events"], tmp_path / "clean", progress=steps.append)
+    assert result.report.excluded_by_reason == {}
+    assert "numbering the problem rows" not in steps
+    steps.clear()
+    aggregate_files(dirty_market, tmp_path / "dirty", progress=steps.append)
+    assert "numbering the problem rows" in steps
 
 
 def test_parquet_and_several_files(market, tmp_path):
