@@ -46,7 +46,7 @@ from referral_graph.engines._rules import (
     restored_select,
 )
 from referral_graph.exceptions import InputError
-from referral_graph.io._files import split_fields
+from referral_graph.io._files import _undecodable_rows_ignored, split_fields
 from referral_graph.validate import MAX_EXAMPLES, MAX_ROWS_SHOWN
 
 if TYPE_CHECKING:
@@ -378,9 +378,10 @@ def _scan_csv(con: duckdb.DuckDBPyConnection, source: RowSource, checks: Sequenc
 
     con.register("rg_stream", pa.RecordBatchReader.from_batches(schema, batches()))
     try:
-        con.execute(
-            "CREATE TEMP TABLE rg_problems AS " + _problems_sql(source, "rg_stream", checks)
-        )
+        with _undecodable_rows_ignored():  # a skipped line pyarrow cannot decode
+            con.execute(
+                "CREATE TEMP TABLE rg_problems AS " + _problems_sql(source, "rg_stream", checks)
+            )
     finally:
         con.unregister("rg_stream")
     if failed:
