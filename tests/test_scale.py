@@ -582,21 +582,65 @@ def test_load_network_files_equals_load_network():
     ]
 
 
-def test_auto_engine_goes_out_of_core_for_large_event_files(monkeypatch, caplog):
+def test_auto_engine_sends_event_files_out_of_core(monkeypatch, caplog, tmp_path):
+    """``auto`` sends an event file of any size to ``files``, in memory only where needed.
+
+    Until issue 18, files under 1 GB were read into memory, for the one thing ``files``
+    lacked: the row numbers of its validation report. It gives them now, and is the
+    faster path, so the size no longer decides; what does is whether the caller wants
+    the events themselves in memory, and whether the file is one ``files`` reads.
+    """
     import logging
 
     from referral_graph import datasets, engines, pipeline
 
     paths = datasets.sample_paths()
-    assert pipeline.auto_engine(paths["events"]) == "duckdb"
-    # A compressed file counts five times its size.
-    size = Path(paths["events"]).stat().st_size
-    monkeypatch.setattr(engines, "LARGE_EVENT_FILES", size * engines.PACKED_FACTOR)
-    assert pipeline.auto_engine(paths["events"]) == "files"
-    with caplog.at_level(logging.INFO, logger="referral_graph.engines"):
-        net = pipeline.load_network(events=paths["events"], providers=paths["providers"])
+    events = paths["events"]  # a few MB of gzipped CSV
+    assert engines.resolve(events) == "files"
+    assert pipeline.auto_engine(events, keep_events=False) == "files"
+    net = pipeline.load_network(events=events, providers=paths["providers"], keep_events=False)
     assert net.events is None  # aggregated by DuckDB out of core, never held in pandas
+    # load_network keeps the events by default: only the in-memory reader gives them, so
+    # below LARGE_EVENT_FILES it reads the file, and from that size on the file goes out
+    # of core without them, as before (a compressed file counts five times its size)
+    assert pipeline.auto_engine(events) == "duckdb"
+    assert pipeline.load_network(events=events).events is not None
+    size = Path(events).stat().st_size
+    monkeypatch.setattr(engines, "LARGE_EVENT_FILES", size * engines.PACKED_FACTOR)
+    assert pipeline.auto_engine(events) == "files"
+    with caplog.at_level(logging.INFO, logger="referral_graph.engines"):
+        net = pipeline.load_network(events=events, providers=paths["providers"])
+    assert net.events is None
     assert "aggregating out of core" in caplog.text
     monkeypatch.setattr(engines, "LARGE_EVENT_FILES", size * engines.PACKED_FACTOR + 1)
-    assert pipeline.auto_engine(paths["events"]) == "duckdb"
-    assert pipeline.auto_engine(Path("no/such/file.csv")) == "duckdb"
+    assert pipeline.auto_engine(events) == "duckdb"
+    # what the files engine does not read is read in memory
+    assert engines.resolve(Path("no/such/file.csv")) == "duckdb"  # the reader says so
+    assert engines.resolve(events, encoding="cp1252") == "duckdb"
+    assert engines.resolve(events, encoding="latin-1") == "files"
+    frame = pd.DataFrame({"source": ["A"], "target": ["B"], "date": ["2024-01-05"]})
+    frame.to_csv(tmp_path / "e.csv.bz2", index=False)
+    assert engines.resolve(tmp_path / "e.csv.bz2") == "duckdb"
+    frame.assign(date=pd.to_datetime(frame["date"])).to_parquet(tmp_path / "naive.parquet")
+    assert engines.resolve(tmp_path / "naive.parquet") == "files"
+    zoned = frame.assign(date=pd.to_datetime(frame["date"]).dt.tz_localize("America/Chicago"))
+    zoned.to_parquet(tmp_path / "zoned.parquet")  # read in memory: dates of its own zone
+    assert engines.resolve(tmp_path / "zoned.parquet") == "duckdb"
+    assert engines.resolve(tmp_path) == "files"  # a folder of Parquet files
+
+
+def test_auto_engine_reads_text_files_cannot_read_in_memory(tmp_path):
+    """cp1252 and UTF-16 text: ``files`` refuses it, ``auto`` then reads it in memory."""
+    from referral_graph import engines
+
+    rows = "source,target,note\nA,B,caf\u00e9\nB,C,x\n"
+    (tmp_path / "cp.csv").write_bytes(rows.encode("cp1252"))
+    (tmp_path / "wide.csv").write_bytes(rows.encode("utf-16"))
+    for name, note in (("cp.csv", "read as cp1252"), ("wide.csv", "read as UTF-16")):
+        result = engines.aggregate(tmp_path / name)
+        assert result.engine == "duckdb" and result.ties["referrals"].tolist() == [1, 1]
+        assert any(note in i.message for i in result.report.issues)
+        with pytest.raises(InputError, match="UTF"):
+            engines.aggregate(tmp_path / name, engine="files")
+    with pytest.raises(ParameterError, match="'sheet' parameter is for spreadsheet workbooks"):
+        engines.aggregate(tmp_path / "cp.csv", encoding="latin-1", sheet="Referrals")

@@ -37,6 +37,7 @@ import numpy as np
 
 from referral_graph import io as _io
 from referral_graph.engines._rules import (
+    NotUtf8Error,
     NpiMode,
     _CsvDialect,
     _fetch_column,
@@ -83,7 +84,7 @@ def csv_rejects(
         kind = str(error_type)
         if kind not in ("TOO MANY COLUMNS", "MISSING COLUMNS"):
             if kind == "INVALID ENCODING" or "UNICODE" in kind:
-                raise InputError(
+                raise NotUtf8Error(
                     f"{file_path}: line {line} is not valid UTF-8; convert the file to UTF-8 or "
                     "pass encoding='latin-1'."
                 )

@@ -123,6 +123,11 @@ def _report_name(paths: Sequence[Path]) -> str:
     return name if len(paths) == 1 else f"{name} (+{len(paths) - 1} more files)"
 
 
+class NotUtf8Error(InputError):
+    """A CSV file's text is neither UTF-8 nor what `encoding` said: the in-memory reader,
+    which falls back to cp1252 and reads UTF-16, may read it (``engine="auto"`` then does)."""
+
+
 @dataclass(frozen=True)
 class _CsvDialect:
     delimiter: str
@@ -155,7 +160,7 @@ def _sniff_csv(
     if not sample.strip():
         raise InputError(f"{path}: the file is empty.")
     if chosen_is_utf16(sample, encoding):
-        raise InputError(
+        raise NotUtf8Error(
             f"{path}: the file is UTF-16 text, which the out-of-core engines do not read; "
             "save it as UTF-8, or read it in memory (engine 'duckdb' or 'pandas')."
         )
