@@ -203,6 +203,16 @@ def test_parquet_rows_are_numbered_from_1(tmp_path):
         "unparsable_date": (4,),
     }
     assert_same_as_in_memory(path, result)
+    # several files: rows of each, numbered in its own file
+    other = tmp_path / "f.parquet"
+    frame.iloc[::-1].drop(columns="date").to_parquet(other)  # the date column absent
+    both = aggregate_files([path, other], tmp_path / "both")
+    assert {(i.check, i.column): i.rows for i in both.report.issues} == {
+        ("self_referral", "source"): (f"{path}:2", f"{other}:4"),
+        ("missing_id", "source"): (f"{path}:3", f"{other}:3"),
+        ("unparsable_date", "date"): (f"{path}:4",),
+        ("missing_date", "date"): tuple(f"{other}:{row}" for row in (1, 2, 3, 4, 5)),
+    }
 
 
 def test_a_clean_file_is_read_once(market, dirty_market, tmp_path):

@@ -344,13 +344,19 @@ def _csv_batches(
 
 
 def _parquet_reader(paths: Sequence[Path]) -> str:
-    """The Parquet files' rows with their file's position and their row number in it."""
-    files = [_quote(str(p)) for p in paths]
-    position = " ".join(f"WHEN {f} THEN {i}" for i, f in enumerate(files))
+    """The Parquet files' rows with their file's position and their row number in it.
+
+    One scan per file, put together by name as ``read_parquet(union_by_name=true)`` does
+    in the first pass (a column absent from a file is missing there).
+    """
     return (
-        f"(SELECT *, CASE rg_file_name {position} END AS rg_file, file_row_number + 1 AS rg_row "
-        f"FROM read_parquet([{', '.join(files)}], union_by_name = true, "
-        "file_row_number = true, filename = 'rg_file_name'))"
+        "("
+        + " UNION ALL BY NAME ".join(
+            f"SELECT *, {i} AS rg_file, file_row_number + 1 AS rg_row "
+            f"FROM read_parquet({_quote(str(p))}, file_row_number = true)"
+            for i, p in enumerate(paths)
+        )
+        + ")"
     )
 
 
@@ -464,7 +470,10 @@ def _fill_rows(
         else:
             rows, where = "rg_problems", f"f{i}"
             if check.key.startswith("unknown_provider") and dup is not None:
-                where += " AND (rg_file, rg_row) NOT IN (SELECT (rg_file, rg_row) FROM rg_rn_dups)"
+                where += (
+                    " AND NOT EXISTS (SELECT 1 FROM rg_rn_dups d WHERE d.rg_file = "
+                    "rg_problems.rg_file AND d.rg_row = rg_problems.rg_row)"
+                )
         first = con.execute(
             f"SELECT rg_file, rg_row FROM {rows} WHERE {where} ORDER BY 1, 2 LIMIT {MAX_ROWS_SHOWN}"
         ).fetchall()
