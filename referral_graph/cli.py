@@ -134,9 +134,9 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
         "--engine",
         choices=["auto", "duckdb", "pandas", "files", "spark"],
         default="auto",
-        help="aggregation engine (default: auto: in memory, out of core for event files of "
-        "1 GB or more); files: out of core with DuckDB, events never held in memory; spark: "
-        "Apache Spark (pip install referral_graph[spark])",
+        help="aggregation engine (default: auto: CSV and Parquet event files out of core with "
+        "DuckDB, spreadsheets in memory); files: out of core with DuckDB, events never held in "
+        "memory; spark: Apache Spark (pip install referral_graph[spark])",
     )
     opts.add_argument(
         "--memory-limit",
@@ -590,7 +590,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         progress("locating the bundled sample")
         paths = datasets.sample_paths()
-        net = load_network(events=paths["events"], providers=paths["providers"], progress=progress)
+        net = load_network(
+            events=paths["events"],
+            providers=paths["providers"],
+            keep_events=False,  # nothing here reads them: the events go out of core
+            progress=progress,
+        )
         activities = read_activities(paths["activities"])
         progress("writing the report")
         notes: list[str] = []

@@ -42,7 +42,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Importable here as before: see :data:`referral_graph.engines.LARGE_EVENT_FILES`.
+#: Importable here as before: see :data:`referral_graph.engines.LARGE_EVENT_FILES` (the size
+#: from which ``load_network(keep_events=True)`` aggregates event files out of core).
 LARGE_EVENT_FILES = engines.LARGE_EVENT_FILES
 
 PathOrFrame = str | os.PathLike[str] | pd.DataFrame
@@ -217,15 +218,23 @@ def _with_patient_panels(providers: pd.DataFrame | None, panels: pd.Series) -> p
     return out
 
 
-def auto_engine(events: PathOrFrame) -> Literal["duckdb", "pandas", "files"]:
-    """The engine ``engine="auto"`` uses for `events` (:func:`referral_graph.engines.resolve`).
+def auto_engine(
+    events: PathOrFrame, *, keep_events: bool = True, encoding: str = "auto"
+) -> Literal["duckdb", "pandas", "files"]:
+    """The engine ``load_network(engine="auto")`` uses for `events`, with these options.
+
+    See :func:`referral_graph.engines.resolve`: an event file goes out of core
+    (``files``), unless the validated events are to be kept in memory
+    (``keep_events=True``, :func:`load_network`'s default) and the file is below
+    :data:`LARGE_EVENT_FILES`.
 
     Examples
     --------
     >>> auto_engine(pd.DataFrame({"source": ["A"], "target": ["B"]}))
     'pandas'
     """
-    return engines.resolve(events, "auto")  # type: ignore[return-value]
+    chosen = engines.resolve(events, "auto", keep_events=keep_events, encoding=encoding)
+    return chosen  # type: ignore[return-value]
 
 
 def load_network(
@@ -279,13 +288,19 @@ def load_network(
         Passed to the readers (`sheet` picks the sheet of every spreadsheet
         workbook given).
     engine : {"auto", "duckdb", "pandas", "files", "spark"}
-        Aggregation engine. ``"auto"``: see :func:`auto_engine` (event files of
-        1 GB or more go out of core). ``"files"``: event files are validated and aggregated out of
-        core by DuckDB (:func:`load_network_files`), never held in
-        pandas; ``"spark"``: by Spark (:func:`referral_graph.spark.aggregate_spark`). With
-        both, ``events`` of the result is None.
+        Aggregation engine. ``"auto"``: see :func:`auto_engine` and
+        :func:`referral_graph.engines.resolve`: an event file goes out of core
+        (``"files"``, the fastest path, with the same validation report) unless the
+        events are to be kept (`keep_events`). ``"files"``: event files are validated
+        and aggregated out of core by DuckDB (:func:`load_network_files`), never held
+        in pandas; ``"spark"``: by Spark (:func:`referral_graph.spark.aggregate_spark`).
+        With both, ``events`` of the result is None.
     keep_events : bool, default True
-        Keep the validated events in the result (``False`` frees ~110 bytes per event).
+        Keep the validated events in the result (``net.events``). Only the in-memory
+        engines hold them, so with ``engine="auto"`` an event file below
+        :data:`LARGE_EVENT_FILES` is then read into memory (``duckdb``); pass ``False``
+        to aggregate it out of core, faster (as the command line does; it also frees
+        ~110 bytes per event).
     memory_limit, temp_directory : optional
         DuckDB's memory limit and spill folder (``engine="files"``).
     spark_master : str, default "local[2]"

@@ -10,7 +10,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import NPI_A, NPI_B, NPI_C, NPI_D, SECRET
+from conftest import BAD_NPI, NPI_A, NPI_B, NPI_C, NPI_D, SECRET
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
@@ -35,9 +35,12 @@ from referral_graph.scale import (
 )
 
 
-def issues(report) -> list[tuple[str, int, str | None, bool]]:
-    """What must agree between engines: check, count, column, excluded (not rows/examples)."""
-    return [(i.check, i.count, i.column, i.excluded) for i in report.issues]
+def issues(report) -> list[tuple]:
+    """What must agree between engines: every field of every issue, rows and examples too."""
+    return [
+        (i.check, i.level, i.column, i.count, i.rows, i.examples, i.excluded, i.message, i.hint)
+        for i in report.issues
+    ]
 
 
 def assert_same_as_in_memory(events_path: Path, result, **read_kwargs) -> pd.DataFrame:
@@ -46,6 +49,7 @@ def assert_same_as_in_memory(events_path: Path, result, **read_kwargs) -> pd.Dat
     assert result.report.excluded_by_reason == expected.excluded_by_reason
     assert issues(result.report) == issues(expected)
     assert result.report.rows_read == expected.rows_read
+    assert str(result.report) == str(expected)  # the summary a person reads
     assert result.events == len(events)
     ties = read_output(result.paths["ties"])
     assert_frame_equal(ties, aggregate.tie_table(events, engine="duckdb"))
@@ -111,6 +115,116 @@ def test_dirty_csv_equals_the_in_memory_path(dirty_market, tmp_path):
     assert pd.read_csv(result.paths["report"])["check"].tolist() == [
         i.check for i in result.report.issues
     ]
+
+
+#: A dirty file whose row numbers are counted by hand (spreadsheet rows: the header is row 1,
+#: a quoted value over two lines is one row, an empty line is a row).
+HAND_COUNTED = (
+    "source,target,date,patient_id,amount\n"  # 1
+    f"{NPI_A},{NPI_B},2024-01-05,p1,10\n"  # 2 kept
+    "\n"  # 3 empty line: DuckDB skips it without a trace
+    f'{NPI_A},{NPI_C},2024-01-06,p2,"12\n5"\n'  # 4 (two lines): amount not a number, kept
+    f"{NPI_C},{NPI_C},2024-01-07,p3,5\n"  # 5 self-referral
+    f"{NPI_A},{NPI_B},2024-01-05,p1,10\n"  # 6 duplicate of row 2
+    f"{BAD_NPI},{NPI_B},2024-01-08,p4,-3\n"  # 7 bad check digit (kept), negative amount
+    ",,,,\n"  # 8 blank
+    f"{NPI_A},{NPI_B}\n"  # 9 two fields
+    f",{NPI_B},2024-02-01,p5,1\n"  # 10 missing source
+    f"{NPI_A},{NPI_C},n/a,p6,abc\n"  # 11 unparsable date, amount not a number
+    f"{NPI_A},{NPI_C},,p7,2\n"  # 12 missing date
+    f"{NPI_D},{NPI_C},2024-03-01,p8,3\n"  # 13 source not in the providers table
+    f"{NPI_D},{NPI_C},2024-03-01,p8,3\n"  # 14 duplicate of row 13 (so not reported unknown)
+    f"{NPI_A},{NPI_B},2024-01-05,p1,10\n"  # 15 duplicate of row 2
+    "\n"  # 16 empty line at the end
+)
+
+#: (check, column): (rows, examples), counted by hand on HAND_COUNTED.
+HAND_ROWS = {
+    ("wrong_field_count", None): ((9,), ("2 fields",)),
+    ("blank_line", None): ((3, 8, 16), ()),
+    ("missing_id", "source"): ((10,), ()),
+    ("invalid_npi", "source"): ((7,), (BAD_NPI,)),
+    ("self_referral", "source"): ((5,), (NPI_C,)),
+    ("missing_date", "date"): ((12,), ()),
+    ("unparsable_date", "date"): ((11,), ("n/a",)),
+    ("non_numeric", "amount"): ((4, 11), ("12\n5", "abc")),
+    ("negative", "amount"): ((7,), ("-3",)),
+    ("duplicate_row", "source, target, date, patient_id, amount"): ((6, 14, 15), ()),
+    ("unknown_provider", "source"): ((7, 13), (BAD_NPI, NPI_D)),
+}
+
+
+@pytest.mark.parametrize("name", ["hand.csv", "hand.csv.gz", "hand_crlf.csv"])
+def test_row_numbers_counted_by_hand_in_both_engines(tmp_path, name):
+    """Both engines give the rows counted by hand, empty lines and a two-line value included."""
+    newline = "\r\n" if "crlf" in name else "\n"  # also inside the two-line value
+    text = HAND_COUNTED.replace("\n", newline)
+    expected = {
+        k: (rows, tuple(e.replace("\n", newline) for e in examples))
+        for k, (rows, examples) in HAND_ROWS.items()
+    }
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        with gzip.open(path, "wt", encoding="utf-8", newline="") as f:
+            f.write(text)
+    else:
+        path.write_bytes(text.encode("utf-8"))
+    providers = pd.DataFrame({"id": [NPI_A, NPI_B, NPI_C]})
+    result = aggregate_files(path, tmp_path / "out", providers=providers)
+    in_memory = io.read_events(path, providers=providers).attrs["report"]
+    for report in (result.report, in_memory):
+        assert {(i.check, i.column): (i.rows, i.examples) for i in report.issues} == expected
+        assert report.rows_read == 15  # every row but the header, empty lines too
+        assert report.excluded_by_reason["blank_line"] == 3
+    assert_same_as_in_memory(path, result, providers=providers)
+    # several files: each row number is its own file's, with the file named
+    both = aggregate_files([path, path], tmp_path / "both", providers=providers)
+    blank = next(i for i in both.report.issues if i.check == "blank_line")
+    assert blank.count == 6
+    assert blank.rows == tuple(f"{path}:{row}" for row in (3, 8, 16, 3, 8, 16))
+    wrong = next(i for i in both.report.issues if i.check == "wrong_field_count")
+    assert wrong.rows == (f"{path}:9", f"{path}:9")
+
+
+def test_parquet_rows_are_numbered_from_1(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "source": [NPI_A, NPI_C, "", NPI_A, NPI_A],
+            "target": [NPI_B, NPI_C, NPI_B, NPI_B, NPI_B],
+            "date": ["2024-01-05", "2024-01-06", "2024-01-07", "2024-13-01", "2024-01-09"],
+        }
+    )
+    path = tmp_path / "e.parquet"
+    frame.to_parquet(path)
+    result = aggregate_files(path, tmp_path / "out")
+    assert {i.check: i.rows for i in result.report.issues} == {
+        "self_referral": (2,),
+        "missing_id": (3,),
+        "unparsable_date": (4,),
+    }
+    assert_same_as_in_memory(path, result)
+    # several files: rows of each, numbered in its own file
+    other = tmp_path / "f.parquet"
+    frame.iloc[::-1].drop(columns="date").to_parquet(other)  # the date column absent
+    both = aggregate_files([path, other], tmp_path / "both")
+    assert {(i.check, i.column): i.rows for i in both.report.issues} == {
+        ("self_referral", "source"): (f"{path}:2", f"{other}:4"),
+        ("missing_id", "source"): (f"{path}:3", f"{other}:3"),
+        ("unparsable_date", "date"): (f"{path}:4",),
+        ("missing_date", "date"): tuple(f"{other}:{row}" for row in (1, 2, 3, 4, 5)),
+    }
+
+
+def test_a_clean_file_is_read_once(market, dirty_market, tmp_path):
+    """The ordered pass runs only when the first found a problem: clean files pay nothing."""
+    _, paths, _ = market
+    steps: list[str] = []
+    result = aggregate_files(paths["events"], tmp_path / "clean", progress=steps.append)
+    assert result.report.excluded_by_reason == {}
+    assert "numbering the problem rows" not in steps
+    steps.clear()
+    aggregate_files(dirty_market, tmp_path / "dirty", progress=steps.append)
+    assert "numbering the problem rows" in steps
 
 
 def test_parquet_and_several_files(market, tmp_path):
@@ -478,21 +592,65 @@ def test_load_network_files_equals_load_network():
     ]
 
 
-def test_auto_engine_goes_out_of_core_for_large_event_files(monkeypatch, caplog):
+def test_auto_engine_sends_event_files_out_of_core(monkeypatch, caplog, tmp_path):
+    """``auto`` sends an event file of any size to ``files``, in memory only where needed.
+
+    Until issue 18, files under 1 GB were read into memory, for the one thing ``files``
+    lacked: the row numbers of its validation report. It gives them now, and is the
+    faster path, so the size no longer decides; what does is whether the caller wants
+    the events themselves in memory, and whether the file is one ``files`` reads.
+    """
     import logging
 
     from referral_graph import datasets, engines, pipeline
 
     paths = datasets.sample_paths()
-    assert pipeline.auto_engine(paths["events"]) == "duckdb"
-    # A compressed file counts five times its size.
-    size = Path(paths["events"]).stat().st_size
-    monkeypatch.setattr(engines, "LARGE_EVENT_FILES", size * engines.PACKED_FACTOR)
-    assert pipeline.auto_engine(paths["events"]) == "files"
-    with caplog.at_level(logging.INFO, logger="referral_graph.engines"):
-        net = pipeline.load_network(events=paths["events"], providers=paths["providers"])
+    events = paths["events"]  # a few MB of gzipped CSV
+    assert engines.resolve(events) == "files"
+    assert pipeline.auto_engine(events, keep_events=False) == "files"
+    net = pipeline.load_network(events=events, providers=paths["providers"], keep_events=False)
     assert net.events is None  # aggregated by DuckDB out of core, never held in pandas
+    # load_network keeps the events by default: only the in-memory reader gives them, so
+    # below LARGE_EVENT_FILES it reads the file, and from that size on the file goes out
+    # of core without them, as before (a compressed file counts five times its size)
+    assert pipeline.auto_engine(events) == "duckdb"
+    assert pipeline.load_network(events=events).events is not None
+    size = Path(events).stat().st_size
+    monkeypatch.setattr(engines, "LARGE_EVENT_FILES", size * engines.PACKED_FACTOR)
+    assert pipeline.auto_engine(events) == "files"
+    with caplog.at_level(logging.INFO, logger="referral_graph.engines"):
+        net = pipeline.load_network(events=events, providers=paths["providers"])
+    assert net.events is None
     assert "aggregating out of core" in caplog.text
     monkeypatch.setattr(engines, "LARGE_EVENT_FILES", size * engines.PACKED_FACTOR + 1)
-    assert pipeline.auto_engine(paths["events"]) == "duckdb"
-    assert pipeline.auto_engine(Path("no/such/file.csv")) == "duckdb"
+    assert pipeline.auto_engine(events) == "duckdb"
+    # what the files engine does not read is read in memory
+    assert engines.resolve(Path("no/such/file.csv")) == "duckdb"  # the reader says so
+    assert engines.resolve(events, encoding="cp1252") == "duckdb"
+    assert engines.resolve(events, encoding="latin-1") == "files"
+    frame = pd.DataFrame({"source": ["A"], "target": ["B"], "date": ["2024-01-05"]})
+    frame.to_csv(tmp_path / "e.csv.bz2", index=False)
+    assert engines.resolve(tmp_path / "e.csv.bz2") == "duckdb"
+    frame.assign(date=pd.to_datetime(frame["date"])).to_parquet(tmp_path / "naive.parquet")
+    assert engines.resolve(tmp_path / "naive.parquet") == "files"
+    zoned = frame.assign(date=pd.to_datetime(frame["date"]).dt.tz_localize("America/Chicago"))
+    zoned.to_parquet(tmp_path / "zoned.parquet")  # read in memory: dates of its own zone
+    assert engines.resolve(tmp_path / "zoned.parquet") == "duckdb"
+    assert engines.resolve(tmp_path) == "files"  # a folder of Parquet files
+
+
+def test_auto_engine_reads_text_files_cannot_read_in_memory(tmp_path):
+    """cp1252 and UTF-16 text: ``files`` refuses it, ``auto`` then reads it in memory."""
+    from referral_graph import engines
+
+    rows = "source,target,note\nA,B,caf\u00e9\nB,C,x\n"
+    (tmp_path / "cp.csv").write_bytes(rows.encode("cp1252"))
+    (tmp_path / "wide.csv").write_bytes(rows.encode("utf-16"))
+    for name, note in (("cp.csv", "read as cp1252"), ("wide.csv", "read as UTF-16")):
+        result = engines.aggregate(tmp_path / name)
+        assert result.engine == "duckdb" and result.ties["referrals"].tolist() == [1, 1]
+        assert any(note in i.message for i in result.report.issues)
+        with pytest.raises(InputError, match="UTF"):
+            engines.aggregate(tmp_path / name, engine="files")
+    with pytest.raises(ParameterError, match="'sheet' parameter is for spreadsheet workbooks"):
+        engines.aggregate(tmp_path / "cp.csv", encoding="latin-1", sheet="Referrals")

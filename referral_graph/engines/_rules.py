@@ -123,6 +123,11 @@ def _report_name(paths: Sequence[Path]) -> str:
     return name if len(paths) == 1 else f"{name} (+{len(paths) - 1} more files)"
 
 
+class NotUtf8Error(InputError):
+    """A CSV file's text is neither UTF-8 nor what `encoding` said: the in-memory reader,
+    which falls back to cp1252 and reads UTF-16, may read it (``engine="auto"`` then does)."""
+
+
 @dataclass(frozen=True)
 class _CsvDialect:
     delimiter: str
@@ -155,7 +160,7 @@ def _sniff_csv(
     if not sample.strip():
         raise InputError(f"{path}: the file is empty.")
     if chosen_is_utf16(sample, encoding):
-        raise InputError(
+        raise NotUtf8Error(
             f"{path}: the file is UTF-16 text, which the out-of-core engines do not read; "
             "save it as UTF-8, or read it in memory (engine 'duckdb' or 'pandas')."
         )
@@ -291,7 +296,7 @@ class _RowCounts:
 
     rows_read: int = 0
     wrong_fields: int = 0
-    wrong_field_lines: list[int] = field(default_factory=list)
+    wrong_field_lines: list[object] = field(default_factory=list)
     wrong_field_examples: list[str] = field(default_factory=list)
     blank: int = 0
     missing: dict[str, int] = field(default_factory=dict)
@@ -314,6 +319,9 @@ class _RowCounts:
     restored_examples: dict[str, list[str]] = field(default_factory=dict)
     lossy: dict[str, int] = field(default_factory=dict)
     lossy_examples: dict[str, list[str]] = field(default_factory=dict)
+    #: The first row numbers of each issue (``"missing_id:source"``, ``"self_referral"``, ...),
+    #: when an engine numbers rows (the ``files`` engine's ordered pass).
+    rows: dict[str, list[object]] = field(default_factory=dict)
 
     def note_restored(
         self,
@@ -381,7 +389,12 @@ def _fill_report(
         )
     if counts.blank:
         report.add(
-            "blank_line", "the line is blank", count=counts.blank, excluded=True, level="info"
+            "blank_line",
+            "the line is blank",
+            rows=counts.rows.get("blank_line", ()),
+            count=counts.blank,
+            excluded=True,
+            level="info",
         )
     for key in ("source", "target"):
         if counts.restored.get(key):
@@ -389,6 +402,7 @@ def _fill_report(
                 "restored_id",
                 RESTORED_ID_MESSAGE,
                 column=cols[key],
+                rows=counts.rows.get(f"restored_id:{key}", ()),
                 count=counts.restored[key],
                 examples=counts.restored_examples[key],
                 hint=RESTORED_ID_HINT,
@@ -399,6 +413,7 @@ def _fill_report(
                 LOSSY_ID_MESSAGE,
                 level="error",
                 column=cols[key],
+                rows=counts.rows.get(f"lossy_id:{key}", ()),
                 count=counts.lossy[key],
                 examples=counts.lossy_examples[key],
                 excluded=True,
@@ -410,6 +425,7 @@ def _fill_report(
                 "missing_id",
                 words["missing_id"].message,
                 column=cols[key],
+                rows=counts.rows.get(f"missing_id:{key}", ()),
                 count=counts.missing[key],
                 excluded=True,
                 hint=words["missing_id"].hint,
@@ -419,6 +435,7 @@ def _fill_report(
                 "invalid_npi",
                 words["invalid_npi"].message,
                 column=cols[key],
+                rows=counts.rows.get(f"invalid_npi:{key}", ()),
                 count=counts.npi_bad[key],
                 examples=counts.npi_examples.get(key, []),
                 excluded=npi is True,
@@ -429,6 +446,7 @@ def _fill_report(
             "self_referral",
             "the source and target are the same provider (self-referral)",
             column=cols["source"],
+            rows=counts.rows.get("self_referral", ()),
             count=counts.self_referral,
             examples=counts.self_examples,
             excluded=True,
@@ -449,6 +467,7 @@ def _fill_report(
                 "missing_date",
                 words["missing_date"].message,
                 column=cols["date"],
+                rows=counts.rows.get("missing_date", ()),
                 count=counts.missing_date,
                 excluded=True,
                 # read_events words the hint for typed (Parquet) dates its own way
@@ -463,6 +482,7 @@ def _fill_report(
                 if date_lookup is not None
                 else "the date cannot be read",
                 column=cols["date"],
+                rows=counts.rows.get("unparsable_date", ()),
                 count=counts.unparsable_date,
                 examples=counts.date_examples,
                 excluded=True,
@@ -478,6 +498,7 @@ def _fill_report(
                     check,
                     words[check].message,
                     column=cols["amount"],
+                    rows=counts.rows.get(check, ()),
                     count=n,
                     examples=examples,
                     hint=words[check].hint,
@@ -488,6 +509,7 @@ def _fill_report(
                 "duplicate_row",
                 "the row repeats an earlier row exactly (same patient, providers and date)",
                 column=", ".join(cols[k] for k in EVENT_COLUMNS if k in cols),
+                rows=counts.rows.get("duplicate_row", ()),
                 count=counts.duplicates,
                 excluded=True,
                 hint="remove double-loaded rows from the extract",
@@ -505,6 +527,7 @@ def _fill_report(
                 "unknown_provider",
                 f"{counts.unknown_ids.get(key, 0):,} {key} id(s) are not in the providers table",
                 column=cols[key],
+                rows=counts.rows.get(f"unknown_provider:{key}", ()),
                 count=counts.unknown_rows[key],
                 examples=counts.unknown_examples.get(key, []),
                 hint="add these providers to the providers file, or check the id columns match",

@@ -20,12 +20,13 @@ wrong number of fields, blank lines, missing ids, NPI check digits (as
 detected exactly as :func:`~referral_graph.validate.parse_dates` does, on the
 distinct date strings), non-numeric or negative amounts (set missing, row
 kept), exact duplicates of rows carrying a patient id, and ids absent from the
-providers table. Differences, all documented in ``docs/memory.md``:
+providers table. When this first pass found a problem, an ordered pass over
+the files (:mod:`referral_graph.engines._rownumbers`) gives every issue the row
+numbers and examples of the in-memory reader (``file:row`` with several files);
+a clean file is read once. Differences, all documented in ``docs/memory.md``:
 
-* issues carry counts and example values but no row numbers (DuckDB reads CSV
-  files in parallel and gives lines no numbers), except ``wrong_field_count``,
-  whose first line numbers are given;
-* example values are the first in sorted order, not in file order;
+* a line with one field too many, that field empty (a trailing delimiter), is
+  read as a row by DuckDB (the in-memory reader excludes it);
 * CSV files must be UTF-8 (with or without a byte-order mark) or, with
   ``encoding="latin-1"``, Latin-1; there is no cp1252 fallback; ``.bz2`` files
   are not read (``.gz`` and ``.zst`` are);
@@ -58,6 +59,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,10 +67,8 @@ import pandas as pd
 
 from referral_graph import io as _io
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
-from referral_graph.io._files import split_fields
 from referral_graph.validate import (
     MAX_EXAMPLES,
-    MAX_ROWS_SHOWN,
     ValidationReport,
     restore_ids,
 )
@@ -77,6 +77,13 @@ if TYPE_CHECKING:
     import duckdb
 
 from referral_graph._duckdb import duckdb_connect
+from referral_graph.engines._rownumbers import (
+    ROW_COLUMNS,
+    RowSource,
+    csv_rejects,
+    has_problem_rows,
+    number_rows,
+)
 from referral_graph.engines._rules import (
     NpiMode,
     PathLike,
@@ -189,6 +196,7 @@ def _event_source(
     file_columns: Sequence[str],
     *,
     csv_file: bool,
+    extra: Sequence[str] = (),
 ) -> _Source:
     exprs = [
         f"{_id_expr(cols['source'], types[cols['source']])} AS source",
@@ -225,6 +233,7 @@ def _event_source(
     blank = " AND ".join(f"{_ident(c)} IS NULL" for c in file_columns) if csv_file else ""
     blank = blank or "false"
     exprs.append(f"({blank}) AS blank")
+    exprs += [_ident(c) for c in extra]  # carried as they are (the row numbers' columns)
     select = f"SELECT {', '.join(exprs)} FROM {reader}"
     if "amount" in cols and not amount_typed:
         # The amount as a number, parsed once per row (its checks and value read it).
@@ -240,39 +249,6 @@ def _event_source(
         amount_typed=amount_typed,
         blank=blank,
     )
-
-
-def _csv_rejects(con: duckdb.DuckDBPyConnection, dialect: _CsvDialect, counts: _RowCounts) -> None:
-    """Lines DuckDB skipped: wrong field counts are counted; anything else stops the load."""
-    try:
-        rows = con.execute(
-            "SELECT e.file_id, e.line, e.error_type, e.csv_line, s.file_path "
-            "FROM rg_reject_errors e JOIN rg_reject_scans s USING (scan_id, file_id) "
-            "ORDER BY e.file_id, e.line"
-        ).fetchall()
-    except Exception:  # no table: nothing was rejected
-        return
-    seen: dict[tuple[int, int], str] = {}
-    for file_id, line, error_type, text, file_path in rows:
-        kind = str(error_type)
-        if kind not in ("TOO MANY COLUMNS", "MISSING COLUMNS"):
-            if kind == "INVALID ENCODING" or "UNICODE" in kind:
-                raise InputError(
-                    f"{file_path}: line {line} is not valid UTF-8; convert the file to UTF-8 or "
-                    "pass encoding='latin-1'."
-                )
-            raise InputError(f"{file_path}: cannot be read as CSV (line {line}: {kind.lower()}).")
-        seen.setdefault((int(file_id), int(line)), str(text or ""))
-    counts.wrong_fields = len(seen)
-    counts.wrong_field_lines = [line for _, line in list(seen)[:MAX_ROWS_SHOWN]]
-    # The line's text is never quoted (it may hold patient ids): only its field count.
-    counts.wrong_field_examples = sorted(
-        {f"{_field_count(t, dialect.delimiter)} fields" for t in seen.values()}
-    )[:MAX_EXAMPLES]
-
-
-def _field_count(line: str, delimiter: str) -> int:
-    return len(split_fields(line, delimiter))
 
 
 def _examples(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
@@ -879,7 +855,7 @@ def aggregate_files(
             found = _pass1(con, source, cols)
         if kind == "csv":
             assert dialect is not None
-            _csv_rejects(con, dialect, counts)
+            csv_rejects(con, dialect, counts, several=len(paths) > 1)
         if found.total == 0:
             raise InputError(f"{name}: the file has no data rows.")
         counts.rows_read = found.total + counts.wrong_fields
@@ -902,7 +878,6 @@ def aggregate_files(
             _table_from_frame(con, "rg_dates", date_table)
         step("checking rows")
         _count_problems(con, source, cols, found, id_table, date_table, counts, npi=npi)
-        # Pass 2: the rows kept, ids as codes and values parsed, grouped on every column.
         # Pass 2: the rows kept, ids as codes and values parsed, counted per tie, month and
         # patient; then the groups that may hold a duplicate are read again and fixed.
         step("removing duplicates")
@@ -922,7 +897,6 @@ def aggregate_files(
             duplicates = con.execute(
                 "SELECT CAST(coalesce(sum(duplicates), 0) AS BIGINT) FROM rg_fix"
             ).fetchall()[0][0]
-            con.execute("DROP TABLE rg_fix")
         else:
             # Without patient ids identical rows are separate referrals, all kept; the
             # report notes how many there are.
@@ -940,6 +914,24 @@ def aggregate_files(
         counts.duplicates = int(duplicates)
         if known is not None:
             _count_unknown(con, counts)
+        if has_problem_rows(counts, cols):  # a clean file is not read again
+            step("numbering the problem rows")
+            of_rows = partial(_event_source, csv_file=kind == "csv", extra=ROW_COLUMNS)
+            rows = RowSource(
+                paths=paths,
+                kind=kind,
+                select=lambda reader: of_rows(reader, cols, types, file_columns).select,
+                cols=cols,
+                npi=npi,
+                date_typed=source.date_typed,
+                amount=_amount_sql(source) if "amount" in cols else None,
+                dialect=dialect,
+                encoding=encoding,
+                restored=bool(restored),
+                lossy=lossy,
+            )
+            number_rows(con, rows, counts)
+        con.execute("DROP TABLE IF EXISTS rg_fix")
         _fill_report(
             report,
             counts,
