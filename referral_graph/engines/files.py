@@ -478,7 +478,7 @@ def _tie_month_patient_sql(kept: str, cols: Mapping[str, str]) -> str:
     values += ["min(date) AS d0", "max(date) AS d1"] if dated else ["NULL::TIMESTAMP AS d0"]
     values += [] if dated else ["NULL::TIMESTAMP AS d1"]
     if "amount" in cols:
-        values.append("sum(amount) AS amount")
+        values.append("fsum(amount) AS amount")
     group = "s, t, m" + (", patient" if "patient_id" in cols else "")
     return (
         f"CREATE TEMP TABLE rg_pm AS WITH kept AS ({kept}) "
@@ -513,7 +513,7 @@ def _duplicates_sql(source: _Source, cols: Mapping[str, str], *, npi: NpiMode) -
         f"once AS (SELECT s, t, {_month_sql(cols)} AS m, patient, {amount} AS amount, "
         f"count(*) AS copies FROM kept GROUP BY {', '.join(columns)}) "
         "SELECT s, t, m, patient, count(*) AS n, sum(copies - 1) AS duplicates, "
-        "sum(amount) AS amount FROM once GROUP BY s, t, m, patient"
+        "fsum(amount) AS amount FROM once GROUP BY s, t, m, patient"
     )
 
 
@@ -523,7 +523,7 @@ def _panel_table_sql(has_patients: bool, has_amount: bool) -> str:
     if has_patients:
         values.append("count(*) FILTER (WHERE patient IS NOT NULL) AS patients")
     if has_amount:
-        values.append("CAST(sum(amount) AS DOUBLE) AS amount")
+        values.append("fsum(amount) AS amount")
     return (
         f"CREATE TEMP TABLE rg_panel AS SELECT s, t, m, {', '.join(values)} FROM rg_pm "
         "GROUP BY s, t, m"
@@ -550,7 +550,7 @@ def _ties_from_panel_sql(has_patients: bool, has_amount: bool) -> str:
         "count(*) AS active_months",
     ]
     if has_amount:
-        values.append("CAST(sum(amount) AS DOUBLE) AS amount")
+        values.append("fsum(amount) AS amount")
     sql = f"WITH x AS (SELECT s, t, {', '.join(values)} FROM rg_panel GROUP BY s, t)"
     select = ["i.id AS source", "j.id AS target", "x.referrals"]
     join = ""
@@ -580,7 +580,7 @@ def _ties_sql(has_patients: bool, has_amount: bool) -> str:
         values.append("count(*) FILTER (WHERE patient IS NOT NULL) AS patients")
         names.append("patients")
     if has_amount:
-        values.append("CAST(sum(amount) AS DOUBLE) AS amount")
+        values.append("fsum(amount) AS amount")
         names.append("amount")
     select = ["i.id AS source", "j.id AS target"] + [f"x.{c}" for c in names]
     return (

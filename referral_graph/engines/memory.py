@@ -307,8 +307,8 @@ def edge_panel(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame
             inner += ["count(*) AS n"]
             outer += ["sum(n) AS referrals"]
         if has_amount:
-            inner.append("sum(amount) AS amount")
-            outer.append("sum(amount) AS amount")
+            inner.append("fsum(amount) AS amount")
+            outer.append("fsum(amount) AS amount")
         inner += ["min(date) AS d0", "max(date) AS d1"]
         select = _two_level(inner, outer + day_sql)
         coded = _run_duckdb(table, select, "s, t, month", grouped=True)
@@ -406,8 +406,8 @@ def tie_table(events: pd.DataFrame, *, engine: Engine = "auto") -> pd.DataFrame:
             inner += ["count(*) AS n"]
             outer += ["sum(n) AS referrals"]
         if has_amount:
-            inner.append("sum(amount) AS amount")
-            outer.append("sum(amount) AS amount")
+            inner.append("fsum(amount) AS amount")
+            outer.append("fsum(amount) AS amount")
         if has_dates:
             inner += ["min(date) AS d0", "max(date) AS d1"]
             outer += [
