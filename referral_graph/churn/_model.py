@@ -119,9 +119,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         weight is not fitted).
     boosting_samples : int or None, default 50,000
         ``model="ensemble"``: the trees are fitted on at most this many rows,
-        drawn at random (seeded; with sample weights, drawn with replacement in
-        proportion to them); their fit grows with the rows much faster than the
-        logistic regression's. None: every row.
+        drawn at random (seeded; with sample weights, each row kept with
+        probability weight / largest weight first); their fit grows with the rows
+        much faster than the logistic regression's. None: every row.
 
     Attributes
     ----------
@@ -349,20 +349,19 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     ) -> ChurnModel:
         """The ensemble's trees: an uncalibrated ``gbm`` on at most `boosting_samples` rows.
 
-        Rows are drawn at random (seeded). With weights, they are drawn with replacement
-        with probabilities proportional to the weights, and the trees are fitted
-        unweighted: the same expected loss, without the weighted quantiles of the
-        trees' binning (several seconds on 50,000 rows).
+        Rows are drawn at random (seeded). With weights, each row is first kept with
+        probability ``weight / largest weight`` (rejection sampling: the rows kept follow
+        the weighted distribution, each at most once, so that the trees' early-stopping
+        rows stay apart from their training rows), and the trees are fitted unweighted,
+        without the weighted quantiles of their binning (seconds on 50,000 rows).
         """
         n = len(y)
-        size = n if self.boosting_samples is None else min(n, int(self.boosting_samples))
         rng = np.random.default_rng(self.random_state)
-        if weights is not None:
-            rows = np.sort(rng.choice(n, size=size, replace=True, p=weights / weights.sum()))
-        elif size < n:
-            rows = np.sort(rng.choice(n, size=size, replace=False))
-        else:
-            rows = np.arange(n)
+        rows = np.arange(n)
+        if weights is not None and n:
+            rows = np.flatnonzero(rng.random(n) < weights / weights.max())
+        if self.boosting_samples is not None and len(rows) > self.boosting_samples:
+            rows = np.sort(rng.choice(rows, size=int(self.boosting_samples), replace=False))
         if len(np.unique(y[rows])) < 2:  # the draw missed a class: every row
             rows = np.arange(n)
         threads = self.n_threads
@@ -420,10 +419,12 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return out
 
     def _threads(self) -> contextlib.AbstractContextManager[Any]:
+        """The thread limit of the pools this family computes in: every pool for the
+        linear model, OpenMP for the trees (so that an ensemble's trees keep their own)."""
         if self.n_threads is None:
             return contextlib.nullcontext()
         limits: contextlib.AbstractContextManager[Any] = threadpool_limits(
-            limits=int(self.n_threads)
+            limits=int(self.n_threads), user_api="openmp" if self.model == "gbm" else None
         )
         return limits
 
