@@ -1203,15 +1203,22 @@ def test_backtest_chooses_the_family_before_each_cutoff() -> None:
     for i, cutoff in enumerate(pr.index):
         # recomputed from the table: the best mean PR-AUC of the cutoffs known 3 months before
         known = pr.iloc[:i][pr.index[:i] + pd.DateOffset(months=3) <= cutoff]
-        expected = "logistic" if known.empty else str(known.mean().idxmax())
+        means = known.mean()
+        # the simplest family (logistic, gbm, ensemble) within 0.005 of the best mean
+        expected = (
+            "logistic"
+            if known.empty
+            else next(f for f in churn.FAMILIES if means[f] >= means.max() - 0.005)
+        )
         assert model.loc[cutoff, "family"] == expected
         chosen = families[(families["cutoff"] == cutoff) & (families["method"] == expected)]
         assert model.loc[cutoff, "roc_auc"] == chosen["roc_auc"].iloc[0]
     # the ensemble is the mean of the two families' probabilities
     summary = backtest(panel, providers=providers)
     family, why = churn.choose_family(summary)
-    by = summary.set_index("method")["pr_auc"]
-    assert family == by.loc[list(churn.FAMILIES)].idxmax() and "PR-AUC" in why
+    by = summary.set_index("method")["pr_auc"].loc[list(churn.FAMILIES)]
+    assert family == next(f for f in churn.FAMILIES if by[f] >= by.max() - 0.005)
+    assert "PR-AUC" in why
     with pytest.raises(ParameterError, match="model='auto'"):
         churn.choose_family(summary[~summary["method"].isin(["gbm"])])
 
@@ -1243,6 +1250,8 @@ def test_reasons_tell_a_silent_referrer_from_one_referring_elsewhere() -> None:
         "Dr A has referred no patient to anyone for 95 days (retired, moved or on leave?)"
     )
     assert _reason_text("share", {**base, "referrer_days_since_last": 95.0}, ctx) is None
+    away = _reason_text("referrer", {**base, "referrer_days_since_last": 39.0}, ctx)
+    assert away == "Dr A has referred no patient to anyone for 39 days"
     elsewhere = _reason_text("share", {**base, "referrer_days_since_last": 4.0}, ctx)
     assert elsewhere == "Dr A still refers (last referral 4 days ago), but not to Dr B for 95 days"
     assert _reason_text("referrer", {**base, "referrer_days_since_last": 4.0}, ctx) is None

@@ -66,8 +66,9 @@ def backtest(
     :data:`FAMILIES` are scored from one fit: the calibrated logistic
     regression, the gradient-boosted trees and their mean. The ``model`` row is
     the family chosen *before* each test cutoff, by the mean PR-AUC of the
-    earlier test cutoffs whose outcome was known by then (the logistic
-    regression, the simplest, when none was): an honest measure of choosing
+    earlier test cutoffs whose outcome was known by then (as
+    :func:`choose_family` chooses; the logistic regression, the simplest,
+    when none was): an honest measure of choosing
     the family this way, with no test label deciding its own choice.
     :func:`choose_family` then names the family the at-risk list should use,
     from every test cutoff.
@@ -267,16 +268,31 @@ def backtest(
     return summary
 
 
+#: A family is preferred to a simpler one (earlier in :data:`FAMILIES`) only when its PR-AUC
+#: is ahead by more than this: smaller differences are noise between test cutoffs.
+FAMILY_MARGIN = 0.005
+
+
+def _pick_family(pr_auc: Mapping[str, float]) -> str | None:
+    """The simplest family within :data:`FAMILY_MARGIN` of the best PR-AUC (None: no figure)."""
+    values = {f: v for f, v in pr_auc.items() if f in FAMILIES and not math.isnan(v)}
+    if not values:
+        return None
+    best = max(values.values())
+    return next(f for f in FAMILIES if f in values and values[f] >= best - FAMILY_MARGIN)
+
+
 def _prior_choice(known: Mapping[int, Mapping[str, float]], ci: int, horizon: int) -> str:
-    """The family with the best mean PR-AUC on the test cutoffs whose outcome is known at
-    `ci` (``c + horizon <= ci``); the logistic regression, the simplest, when none is."""
+    """The family :func:`_pick_family` takes from the mean PR-AUC of the test cutoffs whose
+    outcome is known at `ci` (``c + horizon <= ci``); the logistic regression, the simplest,
+    when none is."""
     seen = [v for c, v in known.items() if c + horizon <= ci]
-    best, best_value = "logistic", -math.inf
-    for family in FAMILIES:
-        values = [v[family] for v in seen if not math.isnan(v.get(family, math.nan))]
-        if values and float(np.mean(values)) > best_value:
-            best, best_value = family, float(np.mean(values))
-    return best
+    means = {
+        f: float(np.mean(vals))
+        for f in FAMILIES
+        if (vals := [v[f] for v in seen if not math.isnan(v.get(f, math.nan))])
+    }
+    return _pick_family(means) or "logistic"
 
 
 def choose_family(table: pd.DataFrame) -> tuple[str, str]:
@@ -284,7 +300,9 @@ def choose_family(table: pd.DataFrame) -> tuple[str, str]:
 
     The family of :data:`FAMILIES` with the highest PR-AUC (the precision over
     the whole list, weighted to its top) averaged over the test cutoffs of a
-    ``model="auto"`` backtest.
+    ``model="auto"`` backtest; a simpler family (earlier in :data:`FAMILIES`)
+    within :data:`FAMILY_MARGIN` (0.005) of it is preferred, since smaller
+    differences are noise.
 
     Parameters
     ----------
@@ -302,6 +320,8 @@ def choose_family(table: pd.DataFrame) -> tuple[str, str]:
     ...                    "pr_auc": [0.41, 0.40, 0.38, 0.42]})
     >>> choose_family(bt)[0]
     'ensemble'
+    >>> choose_family(bt.assign(pr_auc=[0.41, 0.418, 0.38, 0.42]))[0]  # within 0.005
+    'logistic'
     """
     by_method = table.set_index("method") if "method" in table.columns else None
     if (
@@ -314,15 +334,21 @@ def choose_family(table: pd.DataFrame) -> tuple[str, str]:
             "model='auto' (a 'method' column with the rows " + ", ".join(FAMILIES) + ")."
         )
     values = by_method.loc[list(FAMILIES), "pr_auc"].astype(float)
-    if not values.notna().any():
+    picked = _pick_family({str(k): float(v) for k, v in values.items()})
+    if picked is None:
         return "logistic", "The model is the logistic regression (the backtest had no figure)."
-    best = str(values.idxmax())
+    best = picked
     words = {
         "logistic": "the logistic regression",
         "gbm": "gradient-boosted trees",
         "ensemble": "the mean of a logistic regression and gradient-boosted trees",
     }
     others = ", ".join(f"{words[f]} {values[f]:.3f}" for f in FAMILIES if f != best)
+    if values[best] < values.max():
+        return best, (
+            f"The model is {words[best]}, the simpler family: on the backtest it ranked lost "
+            f"ties about as well as the best (PR-AUC {values[best]:.3f}, against {others})."
+        )
     return best, (
         f"The model is {words[best]}: on the backtest it ranked lost ties best (PR-AUC "
         f"{values[best]:.3f}, against {others})."

@@ -67,8 +67,10 @@ def _every(days: float) -> str:
     return f"every {days / 30.44:.1f} months".replace(".0 ", " ")
 
 
-#: A referrer silent towards everyone this long is worth a reason of its own.
+#: A referrer silent towards everyone this long is worth a reason of its own; from the
+#: second length on, the words ask whether the referrer has left.
 _REFERRER_QUIET_DAYS = 30
+_REFERRER_GONE_DAYS = 90
 
 #: A lapse is worth a reason when it lasts this many usual gaps, and at least two weeks.
 _OVERDUE_GAPS = 1.5
@@ -145,10 +147,8 @@ def _reason_text(group: str, v: Mapping[str, float], ctx: _Context) -> str | Non
     if group == "referrer":
         quiet = v["referrer_days_since_last"]
         if quiet >= _REFERRER_QUIET_DAYS:
-            return (
-                f"{src} has referred no patient to anyone for {quiet:.0f} days (retired, "
-                "moved or on leave?)"
-            )
+            why = " (retired, moved or on leave?)" if quiet >= _REFERRER_GONE_DAYS else ""
+            return f"{src} has referred no patient to anyone for {quiet:.0f} days{why}"
         change = _change(v["referrer_trend"])
         if change <= -0.1:
             return f"{src}'s referrals overall fell {_pct(-change)} (declining everywhere)"
