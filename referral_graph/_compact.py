@@ -129,6 +129,7 @@ class CompactGraph:
         Returns
         -------
         CompactGraph
+            The graph's arrays (ids, sources, targets, weights).
 
         Raises
         ------
@@ -258,6 +259,7 @@ class CompactGraph:
         Returns
         -------
         CompactGraph
+            The graph's arrays (ids, sources, targets, weights).
 
         Examples
         --------

@@ -308,6 +308,7 @@ def modularity(
     Returns
     -------
     float
+        The modularity.
 
     Raises
     ------

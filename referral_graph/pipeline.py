@@ -311,6 +311,7 @@ def load_network(
     Returns
     -------
     ReferralNetwork
+        The graph, its tables and the validation reports.
     """
     if (events is None) == (edges is None):
         raise ParameterError("Give exactly one of 'events' and 'edges'.")
@@ -467,6 +468,7 @@ def load_network_files(
     Returns
     -------
     ReferralNetwork
+        The graph, its tables and the validation reports.
 
     Examples
     --------

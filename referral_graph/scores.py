@@ -82,6 +82,7 @@ def write_tables(
     threshold : int, default 11
         Counts from 1 to ``threshold - 1`` are written as missing.
     formats : iterable of {"csv", "parquet"}
+        The file formats written, one file per table and format.
 
     Returns
     -------
@@ -132,6 +133,7 @@ def score_network(
     weight : str, default "referrals"
         Edge attribute used as weight.
     community_method : {"leiden", "louvain", "networkx-louvain"}
+        The community detection (see :func:`referral_graph.communities.detect_communities`).
     resolution : float, default 1.0
         Modularity resolution of the communities.
     seed : int, default 0

@@ -125,6 +125,7 @@ def subgraph(
     Returns
     -------
     networkx.DiGraph
+        The subgraph, with the node and edge attributes of the full graph.
 
     Examples
     --------

@@ -352,7 +352,9 @@ def parse_dates(
     Returns
     -------
     dates : pandas.Series of datetime64[ns]
+        The dates (NaT where missing or unreadable).
     bad : pandas.Series of bool
+        True where a value was given but could not be read.
 
     Raises
     ------
@@ -468,6 +470,7 @@ def parse_periods(
     months : pandas.Series of datetime64[ns]
         The first day of each period's first month (NaT where unreadable).
     bad : pandas.Series of bool
+        True where a value was given but could not be read.
 
     Examples
     --------
@@ -612,7 +615,9 @@ def parse_numbers(
     Returns
     -------
     numbers : pandas.Series of float64
+        The numbers (NaN where missing or invalid).
     bad : pandas.Series of bool
+        True where a value was given but is not a valid number.
 
     Examples
     --------

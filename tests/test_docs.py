@@ -288,6 +288,21 @@ def test_site_builds_strict(tmp_path: Path) -> None:
         text = page.read_text(encoding="utf-8")
         found = remote.search(text)
         assert found is None, f"{page.relative_to(site)} loads {found.group(0)!r}"
+    # The API reference: every item of a Parameters / Returns / Raises list says something, and
+    # a numpydoc entry grouping several parameters is one item naming them all, each with its
+    # own annotation (not one copy of the paragraph per name, typed as the first one).
+    empty = re.compile(r'–\s*<div class="doc-md-description">\s*</div>')
+    for page in site.glob("api/*/index.html"):
+        text = page.read_text(encoding="utf-8")
+        assert not empty.search(text), f"{page.relative_to(site)}: an item without description"
+    io_page = (site / "api" / "io" / "index.html").read_text(encoding="utf-8")
+    read_events = io_page[io_page.index('id="referral_graph.io.read_events"') :]
+    read_events = read_events[: read_events.index("Returns:")]
+    assert read_events.count("Column names in the input; when omitted") == 1
+    assert re.search(r"<code>source_col</code></b> \(<code>str \| None</code>\), <b>", read_events)
+    leakage = (site / "api" / "leakage" / "index.html").read_text(encoding="utf-8")
+    market = leakage[leakage.index('id="referral_graph.leakage.focus_market"') :]
+    assert "<code>focus_ids</code></b> (<code>Iterable[str]</code>)" in market
 
 
 def test_nav_lists_every_page() -> None:

@@ -77,6 +77,7 @@ def churn_cutoffs(
     Returns
     -------
     list of pandas.Timestamp
+        The month starts, in order.
 
     Examples
     --------

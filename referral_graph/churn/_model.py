@@ -382,6 +382,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Features, as in :meth:`fit`; missing values are allowed.
 
         Returns
         -------
@@ -449,10 +450,12 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Features, as in :meth:`fit`; missing values are allowed.
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
+            The probability of each class, in the order of ``classes_``.
         """
         parts = self._family_proba(X)
         if self.model != "ensemble":
@@ -466,10 +469,12 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Features, as in :meth:`fit`; missing values are allowed.
 
         Returns
         -------
         ndarray of shape (n_samples,)
+            The most probable class of each sample.
         """
         proba = self.predict_proba(X)
         return np.asarray(self.classes_[np.argmax(proba, axis=1)])
@@ -485,10 +490,12 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Features, as in :meth:`fit`; missing values are allowed.
 
         Returns
         -------
         ndarray of shape (n_samples, n_features)
+            Each feature's contribution to each sample's log-odds.
 
         Examples
         --------

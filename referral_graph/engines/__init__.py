@@ -300,6 +300,7 @@ def aggregate(
     Returns
     -------
     EngineResult
+        The tie table, panel, patient panels and validation report.
     """
     if isinstance(events, str | os.PathLike | pd.DataFrame):
         name = resolve(events, engine, keep_events=keep_events, encoding=encoding)

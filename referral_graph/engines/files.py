@@ -717,6 +717,7 @@ def aggregate_files(
     Returns
     -------
     FilesAggregation
+        Where the tables were written, and the validation report.
 
     Raises
     ------

@@ -319,6 +319,7 @@ def aggregate_spark(
     Returns
     -------
     SparkAggregation
+        Where the tables were written, and the validation report.
 
     Raises
     ------

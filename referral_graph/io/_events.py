@@ -81,7 +81,12 @@ def read_events(
 
     Raises
     ------
-    InputError, SchemaError, ValidationError
+    InputError
+        If the file cannot be read (missing, empty, binary, undecodable).
+    SchemaError
+        If no source or target column is found, or a date column is ambiguous.
+    ValidationError
+        If ``strict=True`` and a row is excluded.
 
     Notes
     -----

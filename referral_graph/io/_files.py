@@ -252,6 +252,7 @@ def read_table(
     Returns
     -------
     RawTable
+        The cells as text, with the row numbers and what the reader found.
 
     Raises
     ------

@@ -15,10 +15,13 @@ class Report:
     Attributes
     ----------
     title : str
+        The page's title.
     focus : str
         The focus organisation's name (or its ids).
     focus_ids : list of str
+        The focus organisation's provider ids.
     period : tuple of Timestamp, or None
+        First and last dates of the data (None without dates).
     headline : pandas.DataFrame
         ``measure``, ``current``, ``previous``, ``year_ago``, ``unit``.
     tables : dict of str to DataFrame

@@ -188,7 +188,9 @@ def build_report(
     window : int, default 3
         Months of the headline periods.
     seed : int, default 0
+        Seed of the model fits, the communities and the samples.
     title : str, optional
+        The page's title; by default one names the focus organisation.
     scores : mapping of name to DataFrame, optional
         The tables of :func:`referral_graph.scores.score_network` for this
         network and focus, when they are computed already (used as given, not
@@ -197,6 +199,7 @@ def build_report(
     Returns
     -------
     Report
+        The tables, notes and views of the report, ready for :func:`write_report`.
     """
     from referral_graph import leakage
     from referral_graph.scores import score_network

@@ -83,6 +83,7 @@ def network_view(
     Returns
     -------
     pyvis.network.Network
+        The view, ready to write (:func:`save_view`) or to show in a notebook.
 
     Examples
     --------

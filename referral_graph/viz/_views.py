@@ -108,6 +108,7 @@ def focus_view(
     Returns
     -------
     pyvis.network.Network
+        The view, ready to write (:func:`save_view`) or to show in a notebook.
 
     Raises
     ------
@@ -236,6 +237,7 @@ def ego_view(
     Returns
     -------
     pyvis.network.Network
+        The view, ready to write (:func:`save_view`) or to show in a notebook.
 
     Raises
     ------
@@ -314,6 +316,7 @@ def community_view(
     Returns
     -------
     pyvis.network.Network
+        The view, ready to write (:func:`save_view`) or to show in a notebook.
 
     Raises
     ------
@@ -416,6 +419,7 @@ def at_risk_view(
     Returns
     -------
     pyvis.network.Network
+        The view, ready to write (:func:`save_view`) or to show in a notebook.
 
     Raises
     ------
