@@ -125,7 +125,8 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
         "--sheet",
         metavar="NAME|POSITION",
         help="sheet of a spreadsheet input (.xlsx, .xls, .ods): its name, or its position "
-        "counting from 1 (default: the first sheet)",
+        "counting from 1 (default: the first sheet; a workbook of one sheet is read whatever "
+        "it says)",
     )
     opts.add_argument(
         "--strict", action="store_true", help="treat every validation warning as an error"

@@ -84,6 +84,20 @@ def test_sheet_chosen_by_name_or_position(workbook):
         read_table(workbook, sheet=3)
 
 
+def test_one_sheet_option_serves_a_workbook_of_one_sheet(tmp_path):
+    # events in sheet "Referrals" of one workbook, providers in the only sheet of another: one
+    # --sheet names the first, and the second is read from its only sheet, with a note
+    only = _xlsx(tmp_path / "providers.xlsx", {"Sheet1": [["id", "name"], [int(NPI_A), "Dr A"]]})
+    providers = read_providers(only, sheet="Referrals")
+    assert providers["id"].tolist() == [NPI_A]
+    notes = [i.message for i in providers.attrs["report"].issues if i.check == "sheet"]
+    assert notes == [
+        "read the workbook's only sheet, 'Sheet1' (sheet 'Referrals' was asked for: it names a "
+        "sheet of another workbook, or is misspelt)"
+    ]
+    assert read_table(only, sheet=1).frame.columns.tolist() == ["id", "name"]
+
+
 def test_every_reader_takes_a_workbook(tmp_path):
     edges = _xlsx(
         tmp_path / "edges.xlsx",

@@ -115,7 +115,13 @@ def _column_text(values: list[Any]) -> pd.Series:
 
 
 def _choose_sheet(names: Sequence[str], sheet: Sheet | None, name: str) -> str:
-    if sheet is None:
+    """The sheet to read: `sheet` by name or position; the first when None.
+
+    A workbook of a single sheet is read whatever `sheet` says: one ``--sheet`` serves
+    every workbook of a command (events in sheet "Referrals" of one workbook, providers in
+    the only sheet of another), and the report notes the sheet read.
+    """
+    if sheet is None or len(names) == 1:
         return names[0]
     if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit()):
         if isinstance(sheet, str) and sheet in names:
@@ -183,6 +189,13 @@ def read_workbook(
             raise InputError(f"{name}: sheet {chosen!r} cannot be read ({exc}).") from exc
     finally:
         book.close()
+    if sheet is not None and len(sheet_names) == 1 and str(sheet) not in (chosen, "1"):
+        report.add(
+            "sheet",
+            f"read the workbook's only sheet, {chosen!r} (sheet {sheet!r} was asked for: it "
+            "names a sheet of another workbook, or is misspelt)",
+            level="info",
+        )
     if len(sheet_names) > 1:
         others = ", ".join(repr(n) for n in sheet_names if n != chosen)
         report.add(
