@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -160,6 +160,13 @@ class ValidationReport:
     log : bool, default True
         Log each issue as it is added; a scratch report whose issues are not
         news (counts of distinct values, message templates) passes False.
+    columns : dict of str to str
+        The input column read for each role (``{"source": "ref_doc", ...}``),
+        as the reader resolved it (aliases or the names given); empty for a
+        table whose columns are not resolved by role.
+    roles : tuple of str
+        Every role the reader looked for, found or not (see
+        :meth:`describe_columns`).
     """
 
     name: str
@@ -167,6 +174,32 @@ class ValidationReport:
     issues: list[Issue] = field(default_factory=list)
     row_label: str = "row"
     log: bool = field(default=True, repr=False, compare=False)
+    columns: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    roles: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    def note_columns(self, columns: Mapping[str, str], roles: Iterable[str]) -> None:
+        """Record the input column used for each role, and every role looked for."""
+        self.roles = tuple(dict.fromkeys([*roles, *columns]))
+        self.columns = {r: columns[r] for r in self.roles if r in columns}
+
+    def describe_columns(self) -> str | None:
+        """The column → role mapping used, and the roles not found; None if not recorded.
+
+        Examples
+        --------
+        >>> r = ValidationReport(name="x.csv")
+        >>> r.note_columns({"source": "ref_doc", "target": "to_npi"}, ["source", "target", "date"])
+        >>> print(r.describe_columns())
+        Columns of x.csv: 'ref_doc' → source, 'to_npi' → target; not found: date.
+        """
+        if not self.roles:
+            return None
+        used = ", ".join(f"{column!r} → {role}" for role, column in self.columns.items())
+        text = f"Columns of {self.name}: {used or 'none'}"
+        missing = [r for r in self.roles if r not in self.columns]
+        if missing:
+            text += "; not found: " + ", ".join(missing)
+        return text + "."
 
     def add(
         self,

@@ -835,6 +835,7 @@ def aggregate_files(
                 raise InputError(f"{name}: cannot be read ({detail}).") from exc
             source = replace(source, reader="rg_raw", select="SELECT * FROM rg_raw")
         report = ValidationReport(name=name)
+        report.note_columns(cols, _io.EVENT_ALIASES)
         if dialect is not None:
             dialect.add_notes(report)
         counts = _RowCounts()
