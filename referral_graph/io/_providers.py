@@ -190,15 +190,15 @@ def read_providers(
     if "taxonomy_code" in providers:
         unmatched = _taxonomy.unmatched_codes(providers, code_set, code_col="taxonomy_code")
         if len(unmatched):
+            where, hint = _code_set_words(code_set, given=taxonomy is not None)
             report.add(
                 "unknown_taxonomy",
-                f"{len(unmatched):,} taxonomy code(s) are not in the "
-                + ("NUCC code set given" if taxonomy is not None else "built-in subset of codes"),
+                f"{len(unmatched):,} taxonomy code(s) are not in the {where}",
                 column=cols["taxonomy_code"],
                 count=int(unmatched.iloc[:, 1].sum()),
                 examples=unmatched.iloc[:, 0].head(3),
                 level="warning" if taxonomy is not None else "info",
-                hint="pass the full NUCC code set (CLI: --taxonomy nucc_taxonomy.csv)",
+                hint=hint,
             )
         providers = _taxonomy.join_taxonomy(providers, code_set, code_col="taxonomy_code")
     report.raise_if_needed(strict=strict)
@@ -206,6 +206,30 @@ def read_providers(
     providers.attrs["report"] = report
     providers.attrs["name"] = report.name
     return providers
+
+
+def _code_set_words(code_set: pd.DataFrame, *, given: bool) -> tuple[str, str]:
+    """What code set the unmatched codes were looked up in, and how to fix them."""
+    if not given:
+        return (
+            f"built-in subset of {len(code_set):,} common codes",
+            "pass the full NUCC code set (CLI: --taxonomy nucc_taxonomy.csv)",
+        )
+    name = code_set.attrs.get("name", "<DataFrame>")
+    version = code_set.attrs.get("version")
+    size = f"{len(code_set):,} codes"
+    where = (
+        f"NUCC code set loaded from {name!r} ("
+        + (f"version {version}, " if version else "")
+        + f"{size})"
+    )
+    newer = f"after version {version}" if version else "after that file was published"
+    hint = (
+        f"codes added to the NUCC code set {newer} need a newer NUCC file: pass a current "
+        "one (https://www.nucc.org, CLI: --taxonomy nucc_taxonomy_XXX.csv) in place of "
+        f"{name!r}; a code in no NUCC version is a typo in the providers file"
+    )
+    return where, hint
 
 
 def _parse_bool(values: pd.Series, *, report: ValidationReport, column: str) -> pd.Series:
