@@ -122,6 +122,13 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
     opts.add_argument("--encoding", default="auto", help="file encoding (default: auto)")
     opts.add_argument("--delimiter", help="CSV delimiter (default: detected)")
     opts.add_argument(
+        "--decimal",
+        choices=[".", ","],
+        default=".",
+        help="decimal mark of numbers such as amounts: , reads 1850,00 and 1.850,00 "
+        "(European exports) (default: .)",
+    )
+    opts.add_argument(
         "--sheet",
         metavar="NAME|POSITION",
         help="sheet of a spreadsheet input (.xlsx, .xls, .ods): its name, or its position "
@@ -238,6 +245,7 @@ def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None
         encoding=args.encoding,
         delimiter=args.delimiter,
         sheet=args.sheet,
+        decimal=args.decimal,
         strict=args.strict,
         keep_events=False,
         memory_limit=args.memory_limit,

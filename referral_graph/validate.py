@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from referral_graph._checks import NUMBER_HINTS, decimal_point_text, refuse_decimal_commas
 from referral_graph.exceptions import SchemaError, ValidationError
 from referral_graph.npi import looks_like_npi, npi_flags
 
@@ -161,9 +162,8 @@ class ValidationReport:
         Log each issue as it is added; a scratch report whose issues are not
         news (counts of distinct values, message templates) passes False.
     columns : dict of str to str
-        The input column read for each role (``{"source": "ref_doc", ...}``),
-        as the reader resolved it (aliases or the names given); empty for a
-        table whose columns are not resolved by role.
+        The input column read for each role (``{"source": "ref_doc", ...}``), by
+        alias or as named; empty for a table whose columns are not resolved by role.
     roles : tuple of str
         Every role the reader looked for, found or not (see
         :meth:`describe_columns`).
@@ -618,11 +618,12 @@ def parse_numbers(
     exclude: bool = True,
     integer: bool = True,
     signed: bool = False,
+    decimal: str = ".",
 ) -> tuple[pd.Series, pd.Series]:
     """Parse a numeric column; flag non-numeric and (unless `signed`) negative values.
 
     Missing values are allowed (they are not flagged). Thousands separators
-    are not accepted.
+    are not accepted, but with ``decimal=","`` (see below).
 
     Parameters
     ----------
@@ -641,6 +642,9 @@ def parse_numbers(
         Whether fractional values are errors.
     signed : bool
         Whether negative values are valid (coordinates).
+    decimal : {".", ","}
+        The decimal mark (``","``: ``1.850,00``, dots only between thousands). With
+        ``"."``, a column written all with decimal commas is an error naming ``decimal``.
 
     Returns
     -------
@@ -659,11 +663,14 @@ def parse_numbers(
         non_numeric = pd.Series(False, index=values.index)
     else:
         as_str = values.astype("str") if not pd.api.types.is_string_dtype(values) else values
+        as_str = as_str if decimal == "." else decimal_point_text(as_str)
         fast = _fast_float(as_str)
         if fast is None:  # some value is not a plain number: parse value by value
             fast = pd.to_numeric(as_str.str.strip(), errors="coerce").astype("float64")
         numbers = fast
         non_numeric = numbers.isna() & values.notna()
+        if decimal == "." and non_numeric.any():
+            refuse_decimal_commas(values[values.notna()], report.name, column, report.row_label)
     infinite = pd.Series(np.isinf(numbers.to_numpy()), index=values.index)
     if infinite.any():  # "inf" parses as a number but is no count or amount
         non_numeric = non_numeric | infinite
@@ -680,7 +687,7 @@ def parse_numbers(
             "non_numeric",
             non_numeric,
             f"the {kind} is not a number{fix_note}",
-            "use plain numbers without thousands separators or units",
+            NUMBER_HINTS[decimal],
         ),
         (
             "negative",

@@ -9,6 +9,7 @@ from typing import Literal
 
 import pandas as pd
 
+from referral_graph._checks import check_decimal
 from referral_graph.exceptions import ParameterError
 from referral_graph.io._clean import _clean_ids, _log_summary
 from referral_graph.io._columns import PROVIDER_ALIASES, _resolve_columns
@@ -34,6 +35,7 @@ def read_providers(
     encoding: str = "auto",
     delimiter: str | None = None,
     sheet: str | int | None = None,
+    decimal: str = ".",
     strict: bool = False,
     layout: Literal["auto", "generic", "nppes"] = "auto",
     ids: Iterable[str] | None = None,
@@ -53,8 +55,8 @@ def read_providers(
         A NUCC taxonomy code set (:func:`referral_graph.taxonomy.read_taxonomy`);
         without it, a small built-in subset of common codes labels
         specialties.
-    npi, encoding, delimiter, sheet, strict
-        As in :func:`read_events`.
+    npi, encoding, delimiter, sheet, decimal, strict
+        As in :func:`read_events` (`decimal` for ``lat`` and ``lon``).
     layout : {"auto", "generic", "nppes"}, default "auto"
         ``"nppes"``: `data` is the NPPES file (or a frame of its columns),
         read out of core by DuckDB: only the columns needed are parsed and
@@ -81,6 +83,7 @@ def read_providers(
     >>> read_providers(raw)[["id", "specialty"]].iloc[0].tolist()
     ['1234567893', 'Cardiovascular Disease']
     """
+    check_decimal(decimal, "read_providers")
     from referral_graph import taxonomy as _taxonomy
 
     if layout not in ("auto", "generic", "nppes"):
@@ -133,6 +136,7 @@ def read_providers(
                 exclude=False,
                 integer=False,
                 signed=True,
+                decimal=decimal,
             )
             out_of_range = (values < low) | (values > high)
             if out_of_range.any():
