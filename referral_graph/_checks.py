@@ -31,14 +31,20 @@ import pandas as pd
 from referral_graph.exceptions import ParameterError, SchemaError
 
 __all__ = [
+    "DECIMAL_COMMA",
+    "NUMBER_HINTS",
     "check_choice",
+    "check_decimal",
     "check_float",
     "check_focus_ids",
     "check_frame",
     "check_int",
     "check_weights",
+    "decimal_comma_error",
+    "decimal_point_text",
     "header_key",
     "parameter_error",
+    "refuse_decimal_commas",
     "require_columns",
     "text_key",
 ]
@@ -448,3 +454,75 @@ def check_weights(
     if sum(merged.values()) <= 0:
         raise ParameterError(message)
     return merged
+
+
+#: A number written with a decimal comma (``decimal=","``): an optional sign, digits with
+#: optional dots between groups of three (thousands: ``1.850``), an optional comma and
+#: decimals (``1.850,00``, ``1850,5``, ``-12``). A regular expression that Python, DuckDB
+#: (RE2) and Spark read alike.
+DECIMAL_COMMA = r"[+-]?(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)(?:,[0-9]+)?"
+
+
+#: How to fix a value that is not a number, per decimal mark.
+NUMBER_HINTS = {
+    ".": "use plain numbers without thousands separators or units",
+    ",": "with decimal=',' write numbers as 1850,00 or 1.850,00 (dots only between "
+    "thousands), without units",
+}
+
+
+def decimal_point_text(values: pd.Series) -> pd.Series:
+    """Numbers written with a decimal comma as text with a decimal point; others missing.
+
+    >>> decimal_point_text(pd.Series(["1.850,00", " 20,5", "12.5"])).tolist()
+    ['1850.00', '20.5', nan]
+    """
+    stripped = values.str.strip()
+    ok = stripped.str.fullmatch(DECIMAL_COMMA).fillna(False).astype(bool)
+    return stripped.where(ok).str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+
+
+def check_decimal(decimal: object, func: str) -> str:
+    """The 'decimal' parameter: ``"."`` (the default) or ``","``."""
+    if decimal not in (".", ","):
+        raise parameter_error("decimal", func, "'.' or ','", decimal)
+    return str(decimal)
+
+
+def decimal_comma_error(
+    name: str, column: str, example: object, *, row: object = None, row_label: str = "row"
+) -> SchemaError:
+    """The error for a numeric column written with decimal commas, read without decimal=','.
+
+    Examples
+    --------
+    >>> print(decimal_comma_error("e.csv", "amount", "1.850,00", row=3))
+    e.csv, column 'amount': the numbers are written with a decimal comma (row 3: '1.850,00'); \
+read them with decimal=',' (CLI: --decimal ,), which also reads dots between thousands.
+    """
+    where = f"{row_label} {row}: " if row is not None else "e.g. "
+    return SchemaError(
+        f"{name}, column {column!r}: the numbers are written with a decimal comma "
+        f"({where}{str(example)!r}); read them with decimal=',' (CLI: --decimal ,), which "
+        "also reads dots between thousands."
+    )
+
+
+def refuse_decimal_commas(values: pd.Series, name: str, column: str, row_label: str) -> None:
+    """Raise when every value reads as a number with a decimal comma and one has a comma.
+
+    `values` are the non-missing values of a column read with ``decimal="."``, indexed by
+    row (named `row_label` in the message).
+    """
+    text = values.astype("str").str.strip()
+    text = text[text != ""]
+    if not len(text) or not text.str.fullmatch(DECIMAL_COMMA).all():
+        return
+    comma = text.str.contains(",", regex=False).to_numpy()
+    if comma.any():
+        first = int(comma.argmax())
+        row = text.index[first]
+        raise decimal_comma_error(
+            name, column, text.iloc[first], row=row.item() if hasattr(row, "item") else row,
+            row_label=row_label,
+        )  # fmt: skip

@@ -122,6 +122,13 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
     opts.add_argument("--encoding", default="auto", help="file encoding (default: auto)")
     opts.add_argument("--delimiter", help="CSV delimiter (default: detected)")
     opts.add_argument(
+        "--decimal",
+        choices=[".", ","],
+        default=".",
+        help="decimal mark of numbers such as amounts: , reads 1850,00 and 1.850,00 "
+        "(European exports) (default: .)",
+    )
+    opts.add_argument(
         "--sheet",
         metavar="NAME|POSITION",
         help="sheet of a spreadsheet input (.xlsx, .xls, .ods): its name, or its position "
@@ -151,6 +158,18 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
         default="local[2]",
         metavar="URL",
         help="Spark master of --engine spark (default: local[2])",
+    )
+
+
+def _add_activity_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--activities",
+        metavar="FILE",
+        help="outreach log: date, provider, liaison, kind (visit, call, event, ...)",
+    )
+    p.add_argument("--activity-date-col", metavar="NAME", help="date column of --activities")
+    p.add_argument(
+        "--activity-provider-col", metavar="NAME", help="provider id column of --activities"
     )
 
 
@@ -227,6 +246,7 @@ def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None
         encoding=args.encoding,
         delimiter=args.delimiter,
         sheet=args.sheet,
+        decimal=args.decimal,
         strict=args.strict,
         keep_events=False,
         memory_limit=args.memory_limit,
@@ -276,19 +296,38 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    progress = _Progress(4, enabled=not args.quiet, desc="validate")
+    progress = _Progress(5 if args.activities else 4, enabled=not args.quiet, desc="validate")
     # The full report is printed below: do not also log each issue as it is found.
     validate_logger = logging.getLogger("referral_graph.validate")
     level = validate_logger.level
     validate_logger.setLevel(logging.ERROR)
     try:
         net = _load(args, progress)
+        reports = list(net.reports)
+        if args.activities:
+            progress("reading activities")
+            reports.append(_read_activities(args).attrs["report"])
     finally:
         validate_logger.setLevel(level)
         progress.close()
-    for report in net.reports:
+    for report in reports:
         print(report)
+        columns = report.describe_columns()
+        if columns is not None:
+            print(f"  {columns}")
     return 0
+
+
+def _read_activities(args: argparse.Namespace) -> Any:
+    from referral_graph.io import read_activities
+
+    return read_activities(
+        args.activities,
+        date_col=args.activity_date_col,
+        provider_col=args.activity_provider_col,
+        encoding=args.encoding,
+        sheet=args.sheet,
+    )
 
 
 def _graph_suppression(G: Any) -> str | None:
@@ -539,7 +578,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from referral_graph.io import read_activities
     from referral_graph.report import write_report
 
     progress = _Progress(6, enabled=not args.quiet, desc="report")
@@ -548,13 +586,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         activities = None
         if args.activities:
             progress("reading activities")
-            activities = read_activities(
-                args.activities,
-                date_col=args.activity_date_col,
-                provider_col=args.activity_provider_col,
-                encoding=args.encoding,
-                sheet=args.sheet,
-            )
+            activities = _read_activities(args)
         progress("computing the report")
         notes: list[str] = []
         path = write_report(
@@ -686,6 +718,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read and validate the input, print the full report.",
     )
     _add_input_options(p)
+    _add_activity_options(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser(
@@ -840,15 +873,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_input_options(p)
     _add_focus_options(p, required=True)
-    p.add_argument(
-        "--activities",
-        metavar="FILE",
-        help="outreach log: date, provider, liaison, kind (visit, call, event, ...)",
-    )
-    p.add_argument("--activity-date-col", metavar="NAME", help="date column of --activities")
-    p.add_argument(
-        "--activity-provider-col", metavar="NAME", help="provider id column of --activities"
-    )
+    _add_activity_options(p)
     p.add_argument("--capacity", type=int, default=25, help="visits this week (default 25)")
     p.add_argument("--horizon", type=int, default=3, help="at-risk horizon in months (default 3)")
     p.add_argument(

@@ -253,6 +253,7 @@ def load_network(
     encoding: str = "auto",
     delimiter: str | None = None,
     sheet: str | int | None = None,
+    decimal: str = ".",
     strict: bool = False,
     progress: Callable[[str], Any] | None = None,
     keep_events: bool = True,
@@ -284,9 +285,10 @@ def load_network(
         ``{"source_col": "from", "date_col": "when"}``.
     provider_columns : dict, optional
         The same for the providers reader (``id_col``, ``name_col``, ...).
-    date_format, npi, encoding, delimiter, sheet, strict
+    date_format, npi, encoding, delimiter, sheet, decimal, strict
         Passed to the readers (`sheet` picks the sheet of every spreadsheet
-        workbook given).
+        workbook given; ``decimal=","`` reads numbers written ``1.850,00``, see
+        :func:`referral_graph.io.read_events`).
     engine : {"auto", "duckdb", "pandas", "files", "spark"}
         Aggregation engine. ``"auto"``: see :func:`auto_engine` and
         :func:`referral_graph.engines.resolve`: an event file goes out of core
@@ -325,6 +327,7 @@ def load_network(
         encoding=encoding,
         delimiter=delimiter,
         sheet=sheet,
+        decimal=decimal,
         strict=strict,
         **(provider_columns or {}),
     )
@@ -350,6 +353,7 @@ def load_network(
             encoding=encoding,
             delimiter=delimiter,
             sheet=sheet,
+            decimal=decimal,
             strict=strict,
             keep_events=keep_events,
             memory_limit=memory_limit,
@@ -372,6 +376,7 @@ def load_network(
             encoding=encoding,
             delimiter=delimiter,
             sheet=sheet,
+            decimal=decimal,
             strict=strict,
             **columns,
         )
@@ -490,7 +495,11 @@ def load_network_files(
         )
         if "report" in prov.attrs:
             reports.append(prov.attrs["report"])
-    reading = {k: columns.pop(k) for k in ("date_format", "encoding", "delimiter") if k in columns}
+    reading = {
+        k: columns.pop(k)
+        for k in ("date_format", "encoding", "delimiter", "decimal")
+        if k in columns
+    }
     result = engines.aggregate(
         events_paths,
         engine="files",

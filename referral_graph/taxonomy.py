@@ -81,6 +81,7 @@ import pandas as pd
 
 from referral_graph._checks import check_choice
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
+from referral_graph.validate import ValidationReport
 
 __all__ = [
     "LEVELS",
@@ -415,7 +416,18 @@ def _decode(raw: bytes, *, encoding: str, source: str) -> tuple[str, str]:
     return text.lstrip("\ufeff"), encoding
 
 
-def _read_file(path: Path, *, encoding: str) -> pd.DataFrame:
+def _version_of(path: Path) -> str | None:
+    """The NUCC version in a published file's name (``nucc_taxonomy_121.csv`` is 12.1)."""
+    found = re.search(r"taxonomy[_\-]?v?(\d{2,3})(?!\d)", path.name, flags=re.IGNORECASE)
+    if found is None:
+        return None
+    digits = found.group(1)
+    return f"{int(digits[:-1])}.{digits[-1]}"
+
+
+def _read_file(
+    path: Path, *, encoding: str, report: ValidationReport | None = None
+) -> pd.DataFrame:
     source = f"'{path}'"
     try:
         raw = path.read_bytes()
@@ -435,11 +447,20 @@ def _read_file(path: Path, *, encoding: str) -> pd.DataFrame:
     if frame.empty:
         raise InputError(f"The NUCC taxonomy file {source} has a header but no data rows.")
     logger.info("Read the NUCC taxonomy file %s as %s.", source, used)
+    if report is not None and used != "utf-8":
+        report.add("encoding", f"the file is not UTF-8; read as {used}", level="info")
     return frame
 
 
-def _normalise(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
-    """Turn a raw NUCC table (either layout) into the taxonomy table."""
+def _normalise(
+    frame: pd.DataFrame, *, source: str, report: ValidationReport | None = None
+) -> pd.DataFrame:
+    """Turn a raw NUCC table (either layout) into the taxonomy table.
+
+    With a `report`, the columns used and the empty rows dropped are recorded
+    in it (spreadsheet rows for a file: the header is row 1; index labels for
+    a DataFrame).
+    """
     keys: dict[str, list[object]] = {}
     for col in frame.columns:
         keys.setdefault(_header_key(col), []).append(col)
@@ -457,6 +478,8 @@ def _normalise(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
                     )
                 chosen[canonical] = keys[alias][0]
                 break
+    if report is not None:
+        report.note_columns({k: str(v) for k, v in chosen.items()}, _HEADER_ALIASES)
     missing = [c for c in _REQUIRED if c not in chosen]
     if missing:
         names = ", ".join("'Code'" if c == "taxonomy_code" else "'Classification'" for c in missing)
@@ -490,6 +513,15 @@ def _normalise(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
         )
     if empty.any():
         logger.debug("Dropped %d empty row(s) from %s.", int(empty.sum()), source)
+        if report is not None:
+            rows = frame.index[empty] if report.row_label == "index" else (data_row[empty] + 1)
+            report.add(
+                "empty_row",
+                "the row is empty (no code, no label)",
+                rows=list(rows),
+                excluded=True,
+                level="info",
+            )
         out = out.loc[~empty]
         data_row = data_row[~empty]
 
@@ -547,7 +579,13 @@ def read_taxonomy(
         specialization, else the classification. Text is stripped with runs
         of white space collapsed; blanks become ``<NA>``; rows that are
         entirely blank are dropped. A DataFrame with no rows gives an empty
-        table (an empty file is an error).
+        table (an empty file is an error). ``attrs["report"]`` is the
+        :class:`~referral_graph.validate.ValidationReport` (rows read, empty
+        rows excluded, the columns used, the encoding when not UTF-8, and a
+        note of the code set read: its size and, from a published file's
+        name such as ``nucc_taxonomy_121.csv``, its version);
+        ``attrs["name"]`` the file name and ``attrs["version"]`` the version
+        (``"12.1"``, or None when the name does not say).
 
     Raises
     ------
@@ -581,7 +619,9 @@ def read_taxonomy(
     ['Family Medicine Physician', 'Internal Medicine - Cardiovascular Disease']
     """
     if isinstance(path_or_df, pd.DataFrame):
-        return _normalise(path_or_df, source="(DataFrame)")
+        report = ValidationReport(name="<DataFrame>", rows_read=len(path_or_df), row_label="index")
+        table = _normalise(path_or_df, source="(DataFrame)", report=report)
+        return _with_report(table, report, version=path_or_df.attrs.get("version"))
     if not isinstance(path_or_df, str | os.PathLike):
         raise ParameterError(
             "The 'path_or_df' parameter of read_taxonomy must be a str, os.PathLike or "
@@ -601,8 +641,26 @@ def read_taxonomy(
                 f"name such as 'utf-8' or 'cp1252'. Got {encoding!r} instead."
             ) from exc
     path = Path(path_or_df)
-    table = _normalise(_read_file(path, encoding=encoding), source=f"'{path}'")
+    report = ValidationReport(name=str(path))
+    raw = _read_file(path, encoding=encoding, report=report)
+    report.rows_read = len(raw)
+    table = _normalise(raw, source=f"'{path}'", report=report)
     logger.info("The NUCC taxonomy file '%s' has %d codes.", path, len(table))
+    return _with_report(table, report, version=_version_of(path))
+
+
+def _with_report(table: pd.DataFrame, report: ValidationReport, *, version: object) -> pd.DataFrame:
+    """The table with ``attrs`` ``report``, ``name`` and ``version`` (str or None)."""
+    old_layout = _header_key(report.columns.get("grouping", "")) == "type"
+    layout = "2012 layout ('Type' column)" if old_layout else None
+    version_text = f"NUCC version {version} (from the file name)" if version else None
+    described = ", ".join(
+        t for t in (version_text, layout, f"{len(table):,} codes") if t is not None
+    )
+    report.add("code_set", f"read as a NUCC code set: {described}", level="info")
+    table.attrs["report"] = report
+    table.attrs["name"] = report.name
+    table.attrs["version"] = None if version is None else str(version)
     return table
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from referral_graph._checks import NUMBER_HINTS, decimal_point_text, refuse_decimal_commas
 from referral_graph.exceptions import SchemaError, ValidationError
 from referral_graph.npi import looks_like_npi, npi_flags
 
@@ -160,6 +161,12 @@ class ValidationReport:
     log : bool, default True
         Log each issue as it is added; a scratch report whose issues are not
         news (counts of distinct values, message templates) passes False.
+    columns : dict of str to str
+        The input column read for each role (``{"source": "ref_doc", ...}``), by
+        alias or as named; empty for a table whose columns are not resolved by role.
+    roles : tuple of str
+        Every role the reader looked for, found or not (see
+        :meth:`describe_columns`).
     """
 
     name: str
@@ -167,6 +174,32 @@ class ValidationReport:
     issues: list[Issue] = field(default_factory=list)
     row_label: str = "row"
     log: bool = field(default=True, repr=False, compare=False)
+    columns: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    roles: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    def note_columns(self, columns: Mapping[str, str], roles: Iterable[str]) -> None:
+        """Record the input column used for each role, and every role looked for."""
+        self.roles = tuple(dict.fromkeys([*roles, *columns]))
+        self.columns = {r: columns[r] for r in self.roles if r in columns}
+
+    def describe_columns(self) -> str | None:
+        """The column → role mapping used, and the roles not found; None if not recorded.
+
+        Examples
+        --------
+        >>> r = ValidationReport(name="x.csv")
+        >>> r.note_columns({"source": "ref_doc", "target": "to_npi"}, ["source", "target", "date"])
+        >>> print(r.describe_columns())
+        Columns of x.csv: 'ref_doc' → source, 'to_npi' → target; not found: date.
+        """
+        if not self.roles:
+            return None
+        used = ", ".join(f"{column!r} → {role}" for role, column in self.columns.items())
+        text = f"Columns of {self.name}: {used or 'none'}"
+        missing = [r for r in self.roles if r not in self.columns]
+        if missing:
+            text += "; not found: " + ", ".join(missing)
+        return text + "."
 
     def add(
         self,
@@ -588,11 +621,12 @@ def parse_numbers(
     exclude: bool = True,
     integer: bool = True,
     signed: bool = False,
+    decimal: str = ".",
 ) -> tuple[pd.Series, pd.Series]:
     """Parse a numeric column; flag non-numeric and (unless `signed`) negative values.
 
     Missing values are allowed (they are not flagged). Thousands separators
-    are not accepted.
+    are not accepted, but with ``decimal=","`` (see below).
 
     Parameters
     ----------
@@ -611,6 +645,9 @@ def parse_numbers(
         Whether fractional values are errors.
     signed : bool
         Whether negative values are valid (coordinates).
+    decimal : {".", ","}
+        The decimal mark (``","``: ``1.850,00``, dots only between thousands). With
+        ``"."``, a column written all with decimal commas is an error naming ``decimal``.
 
     Returns
     -------
@@ -631,11 +668,14 @@ def parse_numbers(
         non_numeric = pd.Series(False, index=values.index)
     else:
         as_str = values.astype("str") if not pd.api.types.is_string_dtype(values) else values
+        as_str = as_str if decimal == "." else decimal_point_text(as_str)
         fast = _fast_float(as_str)
         if fast is None:  # some value is not a plain number: parse value by value
             fast = pd.to_numeric(as_str.str.strip(), errors="coerce").astype("float64")
         numbers = fast
         non_numeric = numbers.isna() & values.notna()
+        if decimal == "." and non_numeric.any():
+            refuse_decimal_commas(values[values.notna()], report.name, column, report.row_label)
     infinite = pd.Series(np.isinf(numbers.to_numpy()), index=values.index)
     if infinite.any():  # "inf" parses as a number but is no count or amount
         non_numeric = non_numeric | infinite
@@ -652,7 +692,7 @@ def parse_numbers(
             "non_numeric",
             non_numeric,
             f"the {kind} is not a number{fix_note}",
-            "use plain numbers without thousands separators or units",
+            NUMBER_HINTS[decimal],
         ),
         (
             "negative",

@@ -430,3 +430,51 @@ def test_every_option_of_every_command_has_help_text():
         if action.option_strings and not action.help and action.dest != "help"
     ]
     assert missing == []
+
+
+# --- validate shows the column → role mapping it used (issue 19) ----------------------------
+
+
+@pytest.mark.parametrize("engine", ["files", "duckdb"])
+def test_validate_prints_the_columns_matched_to_roles(tmp_path, capsys, engine):
+    events = tmp_path / "extract.csv"
+    events.write_text(
+        "ref_doc,seen_by,visit_dt,MRN,Charges\n"
+        "1234567893,1003033051,05/03/2024,A1,10.5\n"
+        "1234567893,1003033051,19/03/2024,A2,20\n"
+    )
+    providers = tmp_path / "providers.csv"
+    providers.write_text("NPI,Provider Name\n1234567893,Dr A\n1003033051,Dr B\n")
+    activities = tmp_path / "log.csv"
+    activities.write_text("contact_date,npi,rep\n2024-03-01,1234567893,Lee\n")
+    code = run(
+        "validate", "--events", str(events), "--providers", str(providers),
+        "--activities", str(activities), "--source-col", "ref_doc", "--target-col", "seen_by",
+        "--date-col", "visit_dt", "--date-format", "%d/%m/%Y", "--engine", engine,
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert (
+        f"  Columns of {events}: 'ref_doc' → source, 'seen_by' → target, 'visit_dt' → date, "
+        "'MRN' → patient_id, 'Charges' → amount; not found: service_line, payer.\n"
+    ) in out
+    assert (
+        f"  Columns of {providers}: 'NPI' → id, 'Provider Name' → name; not found: "
+        "taxonomy_code, specialty, organization, city, state, zip, lat, lon, in_network.\n"
+    ) in out
+    assert (
+        f"  Columns of {activities}: 'contact_date' → date, 'npi' → provider, 'rep' → liaison; "
+        "not found: kind.\n"
+    ) in out
+
+
+def test_validate_prints_the_columns_of_an_edge_file(foreign_edges, capsys):
+    code = run(
+        "validate", "--edges", str(foreign_edges), "--source-col", "hospital_from",
+        "--target-col", "hospital_to", "--weight-col", "n_transfers", "--ids", "any",
+    )  # fmt: skip
+    assert code == 0
+    assert (
+        f"  Columns of {foreign_edges}: 'hospital_from' → source, 'hospital_to' → target, "
+        "'n_transfers' → weight; not found: patients, period.\n"
+    ) in capsys.readouterr().out

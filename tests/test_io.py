@@ -592,3 +592,117 @@ def test_read_activities_reports_every_excluded_row():
     report = activities.attrs["report"]
     assert report.excluded_by_reason == {"missing_id": 1, "missing_date": 1}
     assert {i.rows for i in report.issues if i.excluded} == {(11,), (12,)}
+
+
+# --- decimal commas (issue 19): decimal="," / --decimal , -----------------------------------
+
+# A European spreadsheet export: ';'-separated, amounts with a decimal comma and a thousands dot.
+EU_EVENTS = (
+    "referring_npi;receiving_npi;service_date;amount\n"
+    "1234567893;1003033051;2024-03-05;1.850,00\n"
+    "1234567893;1003033051;2024-03-19;20,5\n"
+    "1003033051;1234567893;2024-04-02;\n"
+    "1003033051;1234567893;2024-04-03;7\n"
+)
+
+
+@pytest.fixture
+def eu_events(tmp_path):
+    path = tmp_path / "eu.csv"
+    path.write_text(EU_EVENTS, encoding="utf-8")
+    return path
+
+
+def test_read_events_decimal_comma(eu_events):
+    from referral_graph.io import read_events
+
+    events = read_events(eu_events, decimal=",")
+    # rows 2-5 (the header is row 1); 1.850,00 is 1850, 20,5 is 20.5, a blank stays missing
+    assert events["amount"].tolist()[:2] == [1850.0, 20.5]
+    assert pd.isna(events["amount"].iloc[2]) and events["amount"].iloc[3] == 7.0
+    assert not events.attrs["report"].warnings
+
+
+def test_read_events_decimal_comma_rejects_what_is_not_such_a_number(tmp_path):
+    from referral_graph.io import read_events
+
+    path = tmp_path / "eu.csv"
+    path.write_text("source;target;amount\nA;B;12.5\nA;C;1.85,0\nA;D;3,25\n", encoding="utf-8")
+    events = read_events(path, decimal=",", npi=False)
+    assert events["amount"].isna().tolist() == [True, True, False]
+    assert events["amount"].iloc[2] == 3.25
+    (issue,) = [i for i in events.attrs["report"].issues if i.check == "non_numeric"]
+    assert issue.rows == (2, 3) and "1.850,00" in issue.hint
+
+
+def test_decimal_commas_without_the_option_are_an_error_naming_file_column_row(eu_events):
+    from referral_graph.io import read_events
+
+    with pytest.raises(SchemaError) as exc:
+        read_events(eu_events)
+    assert str(exc.value) == (
+        f"{eu_events}, column 'amount': the numbers are written with a decimal comma "
+        "(row 2: '1.850,00'); read them with decimal=',' (CLI: --decimal ,), which also reads "
+        "dots between thousands."
+    )
+
+
+def test_a_plain_bad_amount_is_still_a_warning_not_a_decimal_error(tmp_path):
+    from referral_graph.io import read_events
+
+    path = tmp_path / "e.csv"
+    path.write_text("source;target;amount\nA;B;12,5\nA;C;about 3\n", encoding="utf-8")
+    events = read_events(path, npi=False)  # not every amount reads with a decimal comma
+    assert events["amount"].isna().all()
+    assert [i.check for i in events.attrs["report"].warnings] == ["non_numeric"]
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "files"])
+def test_both_engines_read_decimal_commas_alike(eu_events, engine):
+    import referral_graph as rg
+
+    net = rg.load_network(events=eu_events, engine=engine, decimal=",", keep_events=False)
+    ties = net.ties.set_index(["source", "target"])
+    # by hand: 1850.00 + 20.5 for the first tie; 7 (and a missing amount) for the second
+    assert ties.loc[("1234567893", "1003033051"), "amount"] == 1870.5
+    assert ties.loc[("1003033051", "1234567893"), "amount"] == 7.0
+    assert ties["referrals"].tolist() == [2, 2]
+    assert not net.reports[0].warnings
+
+
+@pytest.mark.parametrize(("engine", "where"), [("duckdb", "row 2: "), ("files", "e.g. ")])
+def test_both_engines_refuse_decimal_commas_without_the_option(eu_events, engine, where):
+    import referral_graph as rg
+
+    with pytest.raises(SchemaError) as exc:
+        rg.load_network(events=eu_events, engine=engine, keep_events=False)
+    message = str(exc.value)
+    assert message.startswith(f"{eu_events}, column 'amount': ")
+    assert f"({where}'1.850,00')" in message and "--decimal ," in message
+
+
+def test_decimal_option_reaches_providers_and_is_checked(tmp_path):
+    from referral_graph.engines import aggregate
+    from referral_graph.exceptions import ParameterError
+    from referral_graph.io import read_providers
+
+    path = tmp_path / "p.csv"
+    path.write_text("npi;lat;lon\n1234567893;45,5;-1,25\n", encoding="utf-8")
+    providers = read_providers(path, decimal=",")
+    assert providers[["lat", "lon"]].iloc[0].tolist() == [45.5, -1.25]
+    with pytest.raises(ParameterError, match="'decimal' parameter of read_events"):
+        from referral_graph.io import read_events
+
+        read_events(path, decimal=";")
+    with pytest.raises(ParameterError, match="spark engine does not read decimal commas"):
+        aggregate(path, engine="spark", decimal=",")
+
+
+def test_cli_decimal_option(eu_events, capsys):
+    from referral_graph import cli
+
+    assert cli.main(["validate", "--events", str(eu_events), "--decimal", ",", "-q"]) == 0
+    assert "Validation of" in capsys.readouterr().out
+    assert cli.main(["validate", "--events", str(eu_events), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "column 'amount'" in err and "--decimal ," in err and str(eu_events) in err

@@ -462,3 +462,123 @@ def test_real_version_drift():
     # 246ZS0400X (Surgical Technologist) was retired after it.
     assert unmatched_codes(providers, old)["code"].tolist() == ["207RA0001X"]
     assert unmatched_codes(providers, new)["code"].tolist() == ["246ZS0400X"]
+
+
+# --- read_taxonomy: the validation report (issue 19) -----------------------------------------
+
+
+def test_read_taxonomy_has_a_report_with_rows_read_and_excluded(tmp_path):
+    # 3 codes, then two empty rows (spreadsheet rows 5 and 6: the header is row 1)
+    path = _write(tmp_path, CURRENT_CSV + ",,,,,,,\r\n , ,,,,,,\r\n", name="nucc_taxonomy_251.csv")
+    tax = read_taxonomy(path)
+    report = tax.attrs["report"]
+    assert report.name == str(path)
+    assert tax.attrs["name"] == str(path)
+    assert report.rows_read == 5
+    assert report.rows_excluded == 2
+    assert report.excluded_by_reason == {"empty_row": 2}
+    empty = next(i for i in report.issues if i.check == "empty_row")
+    assert empty.rows == (5, 6)
+    assert report.columns == {
+        "taxonomy_code": "Code",
+        "grouping": "Grouping",
+        "classification": "Classification",
+        "specialization": "Specialization",
+        "display_name": "Display Name",
+        "section": "Section",
+    }
+    assert tax.attrs["version"] == "25.1"
+    assert "3 codes" in str(report) and "version 25.1" in str(report)
+    assert not report.errors and not report.warnings
+
+
+def test_read_taxonomy_report_of_the_2012_layout_and_a_dataframe(tmp_path):
+    tax = read_taxonomy(_write(tmp_path, LEGACY_CSV, encoding="cp1252", name="codes.csv"))
+    report = tax.attrs["report"]
+    assert report.rows_read == 3 and report.rows_excluded == 0
+    assert report.columns["grouping"] == "Type"
+    assert tax.attrs["version"] is None  # the file name does not say
+    text = str(report)
+    assert "read as cp1252" in text and "2012 layout" in text and "3 codes" in text
+    frame = pd.DataFrame(
+        {"Code": ["207Q00000X", None], "Classification": ["Family Medicine", None]},
+        index=[10, 11],
+    )
+    from_frame = read_taxonomy(frame).attrs["report"]
+    assert from_frame.name == "<DataFrame>" and from_frame.rows_read == 2
+    assert [i.rows for i in from_frame.issues if i.excluded] == [(11,)]
+
+
+@pytest.mark.parametrize(
+    ("name", "version"),
+    [("nucc_taxonomy_121.csv", "12.1"), ("nucc_taxonomy_251.csv", "25.1"), ("codes.csv", None)],
+)
+def test_version_from_the_published_file_name(tmp_path, name, version):
+    assert read_taxonomy(_write(tmp_path, LEGACY_CSV, name=name)).attrs["version"] == version
+
+
+def test_real_nucc_files_have_reports():
+    old = read_taxonomy(_need(NUCC_121)).attrs
+    new = read_taxonomy(_need(NUCC_251)).attrs
+    # sizes from the data README: 12.1 has 828 codes, 25.1 has 883
+    assert (old["version"], old["report"].rows_read) == ("12.1", 828)
+    assert (new["version"], new["report"].rows_read) == ("25.1", 883)
+    assert old["report"].rows_excluded == new["report"].rows_excluded == 0
+
+
+# --- an old NUCC file: the unmatched-codes warning names the code set loaded (issue 19) -------
+
+
+def _providers_with_a_newer_code() -> pd.DataFrame:
+    # 106E00000X (Assistant Behavior Analyst) is in NUCC 25.1, not in the 2012 releases
+    return pd.DataFrame(
+        {"npi": ["1234567893", "1003033051"], "primary_taxonomy_code": ["207RC0000X", "106E00000X"]}
+    )
+
+
+def test_unmatched_codes_warning_names_the_old_file_loaded(tmp_path):
+    from referral_graph.io import read_providers
+
+    path = _write(tmp_path, LEGACY_CSV, encoding="cp1252", name="nucc_taxonomy_121.csv")
+    report = read_providers(_providers_with_a_newer_code(), taxonomy=path).attrs["report"]
+    (issue,) = [i for i in report.issues if i.check == "unknown_taxonomy"]
+    assert issue.level == "warning" and issue.count == 1 and issue.examples == ("106E00000X",)
+    assert issue.message == (
+        f"1 taxonomy code(s) are not in the NUCC code set loaded from '{path}' "
+        "(version 12.1, 3 codes)"
+    )
+    assert "after version 12.1 need a newer NUCC file" in issue.hint
+    assert f"in place of '{path}'" in issue.hint
+    assert "full NUCC code set" not in issue.hint
+
+
+def test_unmatched_codes_warning_without_a_version_in_the_name(tmp_path):
+    from referral_graph.io import read_providers
+
+    path = _write(tmp_path, LEGACY_CSV, name="codes.csv")
+    report = read_providers(_providers_with_a_newer_code(), taxonomy=path).attrs["report"]
+    (issue,) = [i for i in report.issues if i.check == "unknown_taxonomy"]
+    assert issue.message.endswith(f"loaded from '{path}' (3 codes)")
+    assert "after that file was published need a newer NUCC file" in issue.hint
+
+
+def test_unmatched_codes_with_the_builtin_subset_still_ask_for_the_code_set():
+    from referral_graph.io import read_providers
+
+    report = read_providers(_providers_with_a_newer_code()).attrs["report"]
+    (issue,) = [i for i in report.issues if i.check == "unknown_taxonomy"]
+    assert issue.level == "info"
+    assert "built-in subset of" in issue.message
+    assert "--taxonomy" in issue.hint
+
+
+def test_real_2012_file_names_itself_and_the_newer_code_matches_25_1():
+    from referral_graph.io import read_providers
+
+    old = read_providers(_providers_with_a_newer_code(), taxonomy=_need(NUCC_121))
+    (issue,) = [i for i in old.attrs["report"].issues if i.check == "unknown_taxonomy"]
+    assert issue.examples == ("106E00000X",)
+    assert "(version 12.1, 828 codes)" in issue.message and str(NUCC_121) in issue.message
+    new = read_providers(_providers_with_a_newer_code(), taxonomy=_need(NUCC_251))
+    assert not [i for i in new.attrs["report"].issues if i.check == "unknown_taxonomy"]
+    assert new["specialty"].tolist() == ["Cardiovascular Disease", "Assistant Behavior Analyst"]

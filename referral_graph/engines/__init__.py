@@ -50,6 +50,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from referral_graph._checks import check_decimal
 from referral_graph.exceptions import ParameterError
 from referral_graph.validate import ValidationReport
 
@@ -254,6 +255,7 @@ def aggregate(
     encoding: str = "auto",
     delimiter: str | None = None,
     sheet: str | int | None = None,
+    decimal: str = ".",
     strict: bool = False,
     keep_events: bool = False,
     memory_limit: str = "8GB",
@@ -278,8 +280,9 @@ def aggregate(
     columns : dict, optional
         Column names, as the keyword arguments of
         :func:`referral_graph.io.read_events` (``source_col=``, ``date_col=``, ...).
-    date_format, npi, encoding, delimiter, sheet, strict
-        As in :func:`referral_graph.io.read_events` (the out-of-core engines read
+    date_format, npi, encoding, delimiter, sheet, decimal, strict
+        As in :func:`referral_graph.io.read_events` (`decimal` is read by every engine
+        but ``spark``, which refuses ``","``; the out-of-core engines read
         UTF-8, or Latin-1 when told; spreadsheet workbooks are read in memory; with
         ``engine="auto"`` and ``encoding="auto"``, a file that is not UTF-8 is read
         in memory, which falls back to cp1252).
@@ -317,6 +320,8 @@ def aggregate(
         delimiter=delimiter,
         encoding="utf-8" if encoding == "auto" else encoding,
     )
+    if check_decimal(decimal, "aggregate") != ".":
+        reading["decimal"] = decimal  # the spark engine refuses it
     if name == "files" and sheet is not None:  # as the in-memory reader says of a CSV file
         assert not isinstance(events, pd.DataFrame)  # resolve refuses a frame for 'files'
         first = events if isinstance(events, str | os.PathLike) else next(iter(events))
@@ -346,6 +351,13 @@ def aggregate(
             name = "duckdb"
     if name == "spark" and not isinstance(events, pd.DataFrame):
         from referral_graph.engines.spark import aggregate_spark
+
+        if reading.pop("decimal", ".") != ".":
+            raise ParameterError(
+                "The spark engine does not read decimal commas (decimal=','); use the "
+                "'files' or 'duckdb' engine (CLI: --engine files), or write the amounts "
+                "with a decimal point."
+            )
 
         step("aggregating with Spark")
         spark = aggregate_spark(
@@ -380,6 +392,7 @@ def aggregate(
         encoding=encoding,
         delimiter=delimiter,
         sheet=sheet,
+        decimal=decimal,
         strict=strict,
         **options,
     )

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from referral_graph import io as _io
+from referral_graph._checks import DECIMAL_COMMA, decimal_comma_error
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.io._columns import _resolve_columns
 from referral_graph.io._files import (
@@ -74,6 +75,44 @@ _MEMORY_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$"
 def _quote(value: str) -> str:
     """A SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def _amount_number_sql(text: str, stripped: str, decimal: str) -> str:
+    """DuckDB SQL: the number in the column `text` (`stripped`: its stripped text), or NULL.
+
+    The rules of :func:`referral_graph.validate.parse_numbers`. With ``decimal="."``,
+    DuckDB's cast reads what pandas.to_numeric and Arrow read, and also "1_000" (excluded
+    here) and "nan" / "inf" spelled in any case (the files engine's ``_amount_sql`` refuses
+    them). With ``decimal=","``: digits with optional dots between groups of three and an
+    optional comma before the decimals (``1.850,00``).
+    """
+    if decimal == ".":
+        return f"CASE WHEN NOT contains({text}, '_') THEN TRY_CAST({stripped} AS DOUBLE) END"
+    t = f"trim({text})"
+    return (
+        f"CASE WHEN regexp_full_match({t}, {_quote(DECIMAL_COMMA)}) THEN TRY_CAST("
+        f"replace(replace({t}, '.', ''), ',', '.') AS DOUBLE) END"
+    )
+
+
+def _refuse_decimal_commas(
+    con: duckdb.DuckDBPyConnection, select: str, name: str, column: str
+) -> None:
+    """Raise when every ``amount_text`` of `select` reads as a number with a decimal comma.
+
+    As :func:`referral_graph.validate.parse_numbers` does in memory (when one value has a
+    comma); the out-of-core engine names an example value, not its row.
+    """
+    t = "trim(amount_text)"
+    pattern = _quote(DECIMAL_COMMA)
+    row = con.execute(
+        f"SELECT count(*) FILTER (WHERE NOT regexp_full_match({t}, {pattern})), "
+        f"min({t}) FILTER (WHERE contains({t}, ',')) "
+        f"FROM ({select}) WHERE amount_text IS NOT NULL AND {t} <> ''"
+    ).fetchone()
+    assert row is not None
+    if row[0] == 0 and row[1] is not None:
+        raise decimal_comma_error(name, column, row[1])
 
 
 def _ident(name: str) -> str:
@@ -339,7 +378,7 @@ class _RowCounts:
         self.lossy_examples[key] = lost[:MAX_EXAMPLES]
 
 
-def _templates(npi: NpiMode) -> dict[str, Issue]:
+def _templates(npi: NpiMode, decimal: str = ".") -> dict[str, Issue]:
     """The issues ``validate``'s own checks write, run on tiny inputs: messages and hints.
 
     The engines count rows themselves but word every issue as the in-memory reader does, so
@@ -359,6 +398,7 @@ def _templates(npi: NpiMode) -> dict[str, Issue]:
         kind="amount",
         exclude=False,
         integer=False,
+        decimal=decimal,
     )
     parse_dates(pd.Series([None, "x"], dtype="str"), report=scratch, column="")
     return {i.check: i for i in scratch.issues}
@@ -373,10 +413,11 @@ def _fill_report(
     file_columns: Sequence[str],
     delimiter: str | None,
     date_lookup: pd.DataFrame | None,
+    decimal: str = ".",
 ) -> None:
     """Add the row-level issues, with the messages of ``read_events`` and in its order."""
     report.rows_read = counts.rows_read
-    words = _templates(npi)
+    words = _templates(npi, decimal)
     if counts.wrong_fields:
         report.add(
             "wrong_field_count",

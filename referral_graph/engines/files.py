@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from referral_graph import io as _io
+from referral_graph._checks import check_decimal
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.validate import (
     MAX_EXAMPLES,
@@ -88,6 +89,7 @@ from referral_graph.engines._rules import (
     NpiMode,
     PathLike,
     Progress,
+    _amount_number_sql,
     _check_memory_limit,
     _CsvDialect,
     _date_lookup,
@@ -101,6 +103,7 @@ from referral_graph.engines._rules import (
     _log_report,
     _providers_ids,
     _quote,
+    _refuse_decimal_commas,
     _report_name,
     _resolve_event_columns,
     _RowCounts,
@@ -197,6 +200,7 @@ def _event_source(
     *,
     csv_file: bool,
     extra: Sequence[str] = (),
+    decimal: str = ".",
 ) -> _Source:
     exprs = [
         f"{_id_expr(cols['source'], types[cols['source']])} AS source",
@@ -235,12 +239,8 @@ def _event_source(
     exprs.append(f"({blank}) AS blank")
     exprs += [_ident(c) for c in extra]  # carried as they are (the row numbers' columns)
     select = f"SELECT {', '.join(exprs)} FROM {reader}"
-    if "amount" in cols and not amount_typed:
-        # The amount as a number, parsed once per row (its checks and value read it).
-        # DuckDB's cast reads what pandas.to_numeric and Arrow read, and also "1_000"
-        # (excluded here) and "nan" / "inf" spelled in any case (see _amount_sql).
-        text = "amount_text"
-        num = f"CASE WHEN NOT contains({text}, '_') THEN TRY_CAST({_text(text)} AS DOUBLE) END"
+    if "amount" in cols and not amount_typed:  # parsed once per row (see _amount_number_sql)
+        num = _amount_number_sql("amount_text", _text("amount_text"), decimal)
         select = f"SELECT *, {num} AS amount_num FROM ({select})"
     return _Source(
         reader=reader,
@@ -674,6 +674,7 @@ def aggregate_files(
     providers: pd.DataFrame | PathLike | None = None,
     encoding: str = "utf-8",
     delimiter: str | None = None,
+    decimal: str = ".",
     strict: bool = False,
     progress: Progress | None = None,
 ) -> FilesAggregation:
@@ -703,8 +704,8 @@ def aggregate_files(
         DuckDB threads (default: every core).
     source_col, target_col, date_col, patient_col, amount_col, service_line_col, payer_col
         Column names, as in :func:`~referral_graph.io.read_events` (aliases recognised).
-    date_format, npi, strict
-        As in :func:`~referral_graph.io.read_events`.
+    date_format, npi, decimal, strict
+        As in :func:`~referral_graph.io.read_events` (`decimal`: of the amounts).
     providers : pandas.DataFrame or path, optional
         Providers table; rows with ids absent from it are reported (and kept).
     encoding : {"utf-8", "latin-1"}, default "utf-8"
@@ -751,6 +752,7 @@ def aggregate_files(
     started = time.perf_counter()
     step = progress or (lambda name: None)
     memory_limit = _check_memory_limit(memory_limit)
+    decimal = check_decimal(decimal, "aggregate_files")
     if encoding not in ("utf-8", "latin-1"):
         raise ParameterError(
             "The 'encoding' parameter of aggregate_files must be 'utf-8' or 'latin-1'. "
@@ -821,7 +823,9 @@ def aggregate_files(
             name,
             ", ".join(f"{k}={v!r}" for k, v in cols.items()),
         )
-        source = _event_source(reader, cols, types, file_columns, csv_file=kind == "csv")
+        source = _event_source(
+            reader, cols, types, file_columns, csv_file=kind == "csv", decimal=decimal
+        )
         if kind == "csv":
             # Parse the CSV once into DuckDB's own columnar form (spilled beyond the memory
             # limit), its values already cleaned: the two passes below then scan it several
@@ -835,7 +839,10 @@ def aggregate_files(
                 detail = str(exc).splitlines()[0]
                 raise InputError(f"{name}: cannot be read ({detail}).") from exc
             source = replace(source, reader="rg_raw", select="SELECT * FROM rg_raw")
+        if decimal == "." and "amount" in cols and not source.amount_typed:
+            _refuse_decimal_commas(con, source.select, name, cols["amount"])
         report = ValidationReport(name=name)
+        report.note_columns(cols, _io.EVENT_ALIASES)
         if dialect is not None:
             dialect.add_notes(report)
         counts = _RowCounts()
@@ -941,6 +948,7 @@ def aggregate_files(
             file_columns=file_columns,
             delimiter=dialect.delimiter if dialect else None,
             date_lookup=date_table,
+            decimal=decimal,
         )
         report.raise_if_needed(strict=strict)
         paths_out: dict[str, Path] = {}

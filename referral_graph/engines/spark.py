@@ -470,6 +470,7 @@ def _aggregate(
     )
     src = src.persist()
     report = ValidationReport(name=name, row_label="row")
+    report.note_columns(cols, _io.EVENT_ALIASES)
     counts = _RowCounts()
     try:
         step("listing providers and dates")

@@ -126,6 +126,7 @@ def _resolve_columns(
             if alias in by_norm and by_norm[alias] not in resolved.values():
                 resolved[canonical] = by_norm[alias]
                 break
+    raw.report.note_columns(resolved, aliases)
     missing = [c for c in required if c not in resolved]
     if missing:
         parts = []

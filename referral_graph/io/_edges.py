@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from referral_graph._checks import header_key
+from referral_graph._checks import check_decimal, header_key
 from referral_graph.exceptions import ParameterError
 from referral_graph.io._clean import _check_id_columns, _log_summary
 from referral_graph.io._columns import EDGE_ALIASES, _mapped_columns, _resolve_columns
@@ -72,6 +72,7 @@ def read_edges(
     encoding: str = "auto",
     delimiter: str | None = None,
     sheet: str | int | None = None,
+    decimal: str = ".",
     strict: bool = False,
 ) -> pd.DataFrame:
     """Read and validate an aggregated edge file (one row per tie, or tie and period).
@@ -90,8 +91,8 @@ def read_edges(
         numeric columns is read as CMS).
     source_col, target_col, weight_col, patient_col, period_col : str, optional
         Override the layout's columns (for example ``weight_col="Total2014"``).
-    npi, providers, encoding, delimiter, sheet, strict
-        As in :func:`read_events`.
+    npi, providers, encoding, delimiter, sheet, decimal, strict
+        As in :func:`read_events` (`decimal` for the counts and measures).
 
     Returns
     -------
@@ -115,6 +116,7 @@ def read_edges(
     >>> edges.attrs["layout"], int(edges["referrals"].iloc[0]), int(edges["patients"].iloc[0])
     ('hop-teaming', 134, 76)
     """
+    check_decimal(decimal, "read_edges")
     if layout not in ("auto", "generic", "cms-pspp", "hop-teaming"):
         raise ParameterError(
             "The 'layout' parameter of read_edges must be one of 'auto', 'generic', "
@@ -174,7 +176,11 @@ def read_edges(
     )
     if "weight" in cols:
         weight, wbad = parse_numbers(
-            frame[cols["weight"]], report=report, column=cols["weight"], kind="count"
+            frame[cols["weight"]],
+            report=report,
+            column=cols["weight"],
+            kind="count",
+            decimal=decimal,
         )
         missing = weight.isna() & ~wbad
         if missing.any():
@@ -193,7 +199,11 @@ def read_edges(
         out["referrals"] = pd.Series(1.0, index=frame.index)
     if "patients" in cols:
         patients, pbad = parse_numbers(
-            frame[cols["patients"]], report=report, column=cols["patients"], kind="patient count"
+            frame[cols["patients"]],
+            report=report,
+            column=cols["patients"],
+            kind="patient count",
+            decimal=decimal,
         )
         bad |= pbad
         out["patients"] = patients
@@ -219,6 +229,7 @@ def read_edges(
             kind="count" if c in counts else "value",
             exclude=False,
             integer=c in counts,
+            decimal=decimal,
         )
         out[c] = values
     used = set(cols.values()) | {x for x in frame.columns if header_key(x) in out}
@@ -230,7 +241,7 @@ def read_edges(
             # Counts under the file's own names ("Same Day2014") are read as numbers, so that
             # small-cell suppression applies to them like to the layout's own counts.
             values, _ = parse_numbers(
-                frame[c], report=report, column=str(c), kind="count", exclude=False
+                frame[c], report=report, column=str(c), kind="count", exclude=False, decimal=decimal
             )
             edges[str(c)] = values.round().astype("Int64")
         else:

@@ -6,6 +6,7 @@ import logging
 
 import pandas as pd
 
+from referral_graph._checks import check_decimal
 from referral_graph.io._clean import (
     _check_id_columns,
     _clean_ids,
@@ -37,6 +38,7 @@ def read_events(
     encoding: str = "auto",
     delimiter: str | None = None,
     sheet: str | int | None = None,
+    decimal: str = ".",
     strict: bool = False,
 ) -> pd.DataFrame:
     """Read and validate referral events (one row per referral or hand-off).
@@ -66,6 +68,12 @@ def read_events(
     sheet : str or int, optional
         For a spreadsheet workbook, the sheet's name or its position counting
         from 1 (default: the first); see :func:`read_table`.
+    decimal : {".", ","}, default "."
+        The decimal mark of the numeric columns (amount). With ``","`` (European
+        spreadsheet exports, often ``;``-separated) ``1850,00`` and ``1.850,00`` read
+        as 1850.0: dots are then accepted only between groups of three digits.
+        Without it, a column whose values all read that way is an error that
+        says to pass ``decimal=","``.
     strict : bool, default False
         Raise :class:`~referral_graph.exceptions.ValidationError` on any
         warning instead of excluding or keeping the rows.
@@ -105,6 +113,7 @@ def read_events(
     >>> len(ev), ev.attrs["report"].excluded_by_reason
     (2, {'self_referral': 1})
     """
+    check_decimal(decimal, "read_events")
     raw = read_table(data, encoding=encoding, delimiter=delimiter, sheet=sheet)
     report = raw.report
     cols = _resolve_columns(
@@ -154,6 +163,7 @@ def read_events(
             kind="amount",
             exclude=False,
             integer=False,
+            decimal=decimal,
         )
     for key in ("service_line", "payer"):
         if key in cols:

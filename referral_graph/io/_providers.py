@@ -9,6 +9,7 @@ from typing import Literal
 
 import pandas as pd
 
+from referral_graph._checks import check_decimal
 from referral_graph.exceptions import ParameterError
 from referral_graph.io._clean import _clean_ids, _log_summary
 from referral_graph.io._columns import PROVIDER_ALIASES, _resolve_columns
@@ -34,6 +35,7 @@ def read_providers(
     encoding: str = "auto",
     delimiter: str | None = None,
     sheet: str | int | None = None,
+    decimal: str = ".",
     strict: bool = False,
     layout: Literal["auto", "generic", "nppes"] = "auto",
     ids: Iterable[str] | None = None,
@@ -53,8 +55,8 @@ def read_providers(
         A NUCC taxonomy code set (:func:`referral_graph.taxonomy.read_taxonomy`);
         without it, a small built-in subset of common codes labels
         specialties.
-    npi, encoding, delimiter, sheet, strict
-        As in :func:`read_events`.
+    npi, encoding, delimiter, sheet, decimal, strict
+        As in :func:`read_events` (`decimal` for ``lat`` and ``lon``).
     layout : {"auto", "generic", "nppes"}, default "auto"
         ``"nppes"``: `data` is the NPPES file (or a frame of its columns),
         read out of core by DuckDB: only the columns needed are parsed and
@@ -81,6 +83,7 @@ def read_providers(
     >>> read_providers(raw)[["id", "specialty"]].iloc[0].tolist()
     ['1234567893', 'Cardiovascular Disease']
     """
+    check_decimal(decimal, "read_providers")
     from referral_graph import taxonomy as _taxonomy
 
     if layout not in ("auto", "generic", "nppes"):
@@ -133,6 +136,7 @@ def read_providers(
                 exclude=False,
                 integer=False,
                 signed=True,
+                decimal=decimal,
             )
             out_of_range = (values < low) | (values > high)
             if out_of_range.any():
@@ -190,15 +194,15 @@ def read_providers(
     if "taxonomy_code" in providers:
         unmatched = _taxonomy.unmatched_codes(providers, code_set, code_col="taxonomy_code")
         if len(unmatched):
+            where, hint = _code_set_words(code_set, given=taxonomy is not None)
             report.add(
                 "unknown_taxonomy",
-                f"{len(unmatched):,} taxonomy code(s) are not in the "
-                + ("NUCC code set given" if taxonomy is not None else "built-in subset of codes"),
+                f"{len(unmatched):,} taxonomy code(s) are not in the {where}",
                 column=cols["taxonomy_code"],
                 count=int(unmatched.iloc[:, 1].sum()),
                 examples=unmatched.iloc[:, 0].head(3),
                 level="warning" if taxonomy is not None else "info",
-                hint="pass the full NUCC code set (CLI: --taxonomy nucc_taxonomy.csv)",
+                hint=hint,
             )
         providers = _taxonomy.join_taxonomy(providers, code_set, code_col="taxonomy_code")
     report.raise_if_needed(strict=strict)
@@ -206,6 +210,30 @@ def read_providers(
     providers.attrs["report"] = report
     providers.attrs["name"] = report.name
     return providers
+
+
+def _code_set_words(code_set: pd.DataFrame, *, given: bool) -> tuple[str, str]:
+    """What code set the unmatched codes were looked up in, and how to fix them."""
+    if not given:
+        return (
+            f"built-in subset of {len(code_set):,} common codes",
+            "pass the full NUCC code set (CLI: --taxonomy nucc_taxonomy.csv)",
+        )
+    name = code_set.attrs.get("name", "<DataFrame>")
+    version = code_set.attrs.get("version")
+    size = f"{len(code_set):,} codes"
+    where = (
+        f"NUCC code set loaded from {name!r} ("
+        + (f"version {version}, " if version else "")
+        + f"{size})"
+    )
+    newer = f"after version {version}" if version else "after that file was published"
+    hint = (
+        f"codes added to the NUCC code set {newer} need a newer NUCC file: pass a current "
+        "one (https://www.nucc.org, CLI: --taxonomy nucc_taxonomy_XXX.csv) in place of "
+        f"{name!r}; a code in no NUCC version is a typo in the providers file"
+    )
+    return where, hint
 
 
 def _parse_bool(values: pd.Series, *, report: ValidationReport, column: str) -> pd.Series:
