@@ -157,3 +157,18 @@ def valid_npi_mask(ids: pd.Series) -> pd.Series:
     [True, False, False]
     """
     return pd.Series(npi_flags(ids)[1], index=ids.index, name=ids.name)
+
+
+def looks_like_npi_column(ids: pd.Series, *, share: float = 0.9) -> bool:
+    """Return True if at least `share` of the distinct ids look like NPIs.
+
+    Examples
+    --------
+    >>> looks_like_npi_column(pd.Series(["1234567893", "1003033051"]))
+    True
+    """
+    uniques = ids.dropna().unique()
+    if len(uniques) == 0:
+        return False
+    hits = sum(looks_like_npi(str(u)) for u in uniques)
+    return hits / len(uniques) >= share

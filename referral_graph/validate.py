@@ -42,7 +42,7 @@ import pandas as pd
 
 from referral_graph._checks import NUMBER_HINTS, decimal_point_text, refuse_decimal_commas
 from referral_graph.exceptions import SchemaError, ValidationError
-from referral_graph.npi import looks_like_npi, npi_flags
+from referral_graph.npi import npi_flags
 
 __all__ = [
     "Issue",
@@ -987,18 +987,3 @@ def check_missing_providers(
                 examples=table.loc[missing, canonical].drop_duplicates().head(MAX_EXAMPLES),
                 hint="add these providers to the providers file, or check the id columns match",
             )
-
-
-def looks_like_npi_column(ids: pd.Series, *, share: float = 0.9) -> bool:
-    """Return True if at least `share` of the distinct ids look like NPIs.
-
-    Examples
-    --------
-    >>> looks_like_npi_column(pd.Series(["1234567893", "1003033051"]))
-    True
-    """
-    uniques = ids.dropna().unique()
-    if len(uniques) == 0:
-        return False
-    hits = sum(looks_like_npi(str(u)) for u in uniques)
-    return hits / len(uniques) >= share

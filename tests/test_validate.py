@@ -12,12 +12,12 @@ from conftest import BAD_NPI, NPI_A, NPI_B, NPI_C, NPI_D
 
 from referral_graph.exceptions import InputError, SchemaError, ValidationError
 from referral_graph.io import read_edges, read_events, read_providers, read_table
+from referral_graph.npi import looks_like_npi_column
 from referral_graph.validate import (
     Issue,
     ValidationReport,
     check_ids,
     check_missing_providers,
-    looks_like_npi_column,
     parse_dates,
     parse_numbers,
 )
