@@ -117,7 +117,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         ``model="ensemble"``: the weight of the boosted trees in the mean (0:
         the logistic regression alone, 1: the trees alone; the part with no
         weight is not fitted).
-    boosting_samples : int or None, default 50,000
+    boosting_samples : int or None, default 30,000
         ``model="ensemble"``: the trees are fitted on at most this many rows,
         drawn at random (seeded; with sample weights, each row kept with
         probability weight / largest weight first); their fit grows with the rows
@@ -172,7 +172,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         n_threads: int | None = 1,
         random_state: int | None = None,
         boosting_weight: float = 0.5,
-        boosting_samples: int | None = 50_000,
+        boosting_samples: int | None = 30_000,
     ) -> None:
         self.model = model
         self.C = C

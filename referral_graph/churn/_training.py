@@ -82,7 +82,7 @@ def _family_model(
 
     ``"logistic"`` is the calibrated logistic regression; ``"gbm"`` and
     ``"ensemble"`` are ``model="ensemble"`` with the trees' weight of the family
-    (the trees on at most 50,000 rows, their own probabilities).
+    (the trees on at most 30,000 rows, their own probabilities).
     """
     if family == "logistic":
         return ChurnModel(model="logistic", C=C, calibration=calibration, random_state=random_state)
