@@ -1240,21 +1240,30 @@ def test_reasons_tell_a_silent_referrer_from_one_referring_elsewhere() -> None:
     base = {
         "days_since_last": 95.0,
         "usual_gap_days": 10.0,
+        "recent_zero_months": 3.0,
+        "usual_gap": 1.0,
         "share_baseline": 0.5,
         "share_recent": 0.5,
         "referrer_trend": 0.0,
         "referrer_quiet_share": 0.0,
     }
-    retired = _reason_text("referrer", {**base, "referrer_days_since_last": 95.0}, ctx)
-    assert retired == (
+    retired = {**base, "referrer_days_since_last": 95.0}
+    assert _reason_text("referrer", retired, ctx) == (
         "Dr A has referred no patient to anyone for 95 days (retired, moved or on leave?)"
     )
-    assert _reason_text("share", {**base, "referrer_days_since_last": 95.0}, ctx) is None
+    assert _reason_text("lapse", retired, ctx) == (
+        "no referral from Dr A to Dr B for 95 days (usually every 10 days)"
+    )
     away = _reason_text("referrer", {**base, "referrer_days_since_last": 39.0}, ctx)
     assert away == "Dr A has referred no patient to anyone for 39 days"
-    elsewhere = _reason_text("share", {**base, "referrer_days_since_last": 4.0}, ctx)
-    assert elsewhere == "Dr A still refers (last referral 4 days ago), but not to Dr B for 95 days"
-    assert _reason_text("referrer", {**base, "referrer_days_since_last": 4.0}, ctx) is None
+    elsewhere = {**base, "referrer_days_since_last": 4.0}
+    assert _reason_text("lapse", elsewhere, ctx) == (
+        "no referral from Dr A to Dr B for 95 days (usually every 10 days), while Dr A "
+        "referred elsewhere 4 days ago"
+    )
+    assert _reason_text("referrer", elsewhere, ctx) is None
+    yesterday = _reason_text("lapse", {**base, "referrer_days_since_last": 1.0}, ctx)
+    assert yesterday is not None and yesterday.endswith("referred elsewhere 1 day ago")
     quiet = {**base, "referrer_days_since_last": 4.0, "referrer_quiet_share": 0.4}
     assert _reason_text("referrer", quiet, ctx) == (
         "Dr A has gone quiet on ties that carried 40% of their referrals over 12 months"

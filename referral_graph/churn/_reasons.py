@@ -23,10 +23,16 @@ from referral_graph.privacy import format_count
 
 #: Features grouped into the themes that reasons talk about.
 REASON_GROUPS: dict[str, tuple[str, ...]] = {
-    "lapse": ("days_since_last", "days_vs_gap", "recent_zero_months", "lapse_surprise"),
+    "lapse": (
+        "days_since_last",
+        "days_vs_gap",
+        "recent_zero_months",
+        "lapse_surprise",
+        "tie_vs_referrer_quiet",
+    ),
     "decline": ("recent_vs_baseline", "slope", "poisson_churn_logit", "drop_surprise"),
     "seasonal": ("yoy_change", "yoy_available"),
-    "share": ("share_baseline", "share_change", "competitor_gain", "tie_vs_referrer_quiet"),
+    "share": ("share_baseline", "share_change", "competitor_gain"),
     "referrer": ("referrer_trend", "log_referrer_days_since_last", "referrer_quiet_share"),
     "receiver": ("receiver_trend",),
     "volatility": ("volatility",),
@@ -56,6 +62,12 @@ def _months(value: float) -> str:
     if value <= 1.0:
         return "every month"
     return f"every {value:.1f} months".replace(".0 ", " ")
+
+
+def _days(days: float) -> str:
+    """A number of days in words ("1 day", "12 days")."""
+    n = round(days)
+    return "1 day" if n == 1 else f"{n} days"
 
 
 def _every(days: float) -> str:
@@ -96,7 +108,11 @@ def _reason_text(group: str, v: Mapping[str, float], ctx: _Context) -> str | Non
     if group == "lapse":
         since, gap = v["days_since_last"], v["usual_gap_days"]
         if since >= max(_OVERDUE_GAPS * gap, _OVERDUE_DAYS):
-            return f"no referral from {src} to {tgt} for {since:.0f} days (usually {_every(gap)})"
+            text = f"no referral from {src} to {tgt} for {since:.0f} days (usually {_every(gap)})"
+            elsewhere = v["referrer_days_since_last"]
+            if elsewhere <= since / 3:  # the referrer is active, only not along this tie
+                text += f", while {src} referred elsewhere {_days(elsewhere)} ago"
+            return text
         zeros = int(v["recent_zero_months"])
         if zeros >= 1:
             return (
@@ -123,14 +139,6 @@ def _reason_text(group: str, v: Mapping[str, float], ctx: _Context) -> str | Non
     if group == "share":
         before, now = v["share_baseline"], v["share_recent"]
         if math.isnan(now) or now >= before - 0.02:
-            since, elsewhere = v["days_since_last"], v["referrer_days_since_last"]
-            if since >= max(_OVERDUE_GAPS * v["usual_gap_days"], _OVERDUE_DAYS) and (
-                elsewhere <= since / 3
-            ):
-                return (
-                    f"{src} still refers (last referral {elsewhere:.0f} days ago), but not "
-                    f"to {tgt} for {since:.0f} days"
-                )
             return None
         what = f"{src}'s {ctx.spec} referrals" if ctx.spec else f"{src}'s referrals"
         total = _change(v["referrer_trend"])
