@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy.special import pdtr
 
@@ -192,13 +193,10 @@ def _referrer_days_since_last(ties: _TieMatrix, ci: int, width: int) -> FloatArr
         return out
     active = ties.counts[start:ci] > 0  # (months, ties)
     any_month = active.any(axis=0)
-    last_row = (width - 1 - np.argmax(active[::-1], axis=0)).astype(np.int64)
+    last_row = _last_rows(active)
     del active
-    if ties.last_day is None:
-        day = np.full(ties.n_ties, _MID_MONTH, dtype=np.int64)
-    else:
-        day = ties.last_day[start + last_row, np.arange(ties.n_ties)].astype(np.int64)
-    since = np.where(any_month, cutoff_day - (starts[last_row] + day - 1), out[0])
+    last_date = _referral_dates(starts, start, last_row, np.arange(ties.n_ties), ties.last_day)
+    since = np.where(any_month, cutoff_day - last_date, out[0])
     run_starts = np.flatnonzero(np.r_[True, ties.src[1:] != ties.src[:-1]])
     out[ties.src[run_starts]] = np.minimum.reduceat(since.astype(np.float64), run_starts)
     return out
@@ -240,6 +238,33 @@ _MID_MONTH = 15
 DAYS_PER_MONTH = 30.44
 
 
+def _last_rows(active: BoolArray) -> IntArray:
+    """Per column of a (months, ties) table of months with referrals, the row of the last
+    (the last row for a column without any)."""
+    width = active.shape[0]
+    rows: IntArray = (width - 1 - np.argmax(active[::-1], axis=0)).astype(np.intp)
+    return rows
+
+
+def _referral_dates(
+    starts: IntArray,
+    start: int,
+    rows: IntArray,
+    idx: IntArray,
+    days: npt.NDArray[np.int8] | None,
+) -> IntArray:
+    """Day numbers (days since 1970-01-01) of the referral in window row `rows` of the ties
+    `idx`: the month's first day (`starts`, by window row) plus its day of the month from
+    `days` (the panel's ``first_day`` or ``last_day``, indexed from row `start` of the
+    matrix); mid-month without days."""
+    if days is None:
+        day = np.full(len(rows), _MID_MONTH, dtype=np.int64)
+    else:
+        day = days[start + rows, idx].astype(np.int64)
+    dates: IntArray = (starts[rows] + day - 1).astype(np.intp)
+    return dates
+
+
 def _recency_days(
     ties: _TieMatrix, ci: int, idx: IntArray, active: BoolArray, n_refs: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
@@ -253,20 +278,15 @@ def _recency_days(
     days alone), or the window's length for a tie with one referral; at least one
     day. Without days in the panel, referrals count as made mid-month.
     """
-    width, n = active.shape
+    width = active.shape[0]
     start = ci - width
     starts = ties.month_days(start, ci + 1)  # the window's months, then the cutoff's
     cutoff_day = starts[-1]
-    last_row = (width - 1 - np.argmax(active[::-1], axis=0)).astype(np.int64)
+    last_row = _last_rows(active)
     first_row = np.argmax(active, axis=0).astype(np.int64)
-    if ties.last_day is None or ties.first_day is None:
-        last_d = np.full(n, _MID_MONTH, dtype=np.int64)
-        first_d = last_d
-    else:
-        last_d = ties.last_day[start + last_row, idx].astype(np.int64)
-        first_d = ties.first_day[start + first_row, idx].astype(np.int64)
-    last_date = starts[last_row] + last_d - 1
-    first_date = starts[first_row] + first_d - 1
+    dated = ties.last_day is not None and ties.first_day is not None
+    last_date = _referral_dates(starts, start, last_row, idx, ties.last_day if dated else None)
+    first_date = _referral_dates(starts, start, first_row, idx, ties.first_day if dated else None)
     since = (cutoff_day - last_date).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_gap = (last_date - first_date) / (n_refs - 1.0)
