@@ -19,6 +19,7 @@ all, each with its own annotation from the function's signature.
 
 from __future__ import annotations
 
+import bisect
 import html
 import importlib
 import inspect
@@ -94,9 +95,15 @@ def _merge_group(items: list[re.Match[str]], annotations: dict[str, str]) -> str
 def _merge_parameters(html_text: str) -> str:
     """Merge consecutive parameter items that share a description (see the module notes)."""
 
+    # Each object's section starts with its id: the owner of a list is the last id before it.
+    starts, owners = [], []
+    for found in _OWNER.finditer(html_text):
+        starts.append(found.start())
+        owners.append(found.group(1))
+
     def merge(match: re.Match[str]) -> str:
-        owners = _OWNER.findall(html_text, 0, match.start())
-        annotations = _annotations(owners[-1] if owners else None)
+        at = bisect.bisect_left(starts, match.start())
+        annotations = _annotations(owners[at - 1] if at else None)
         items = list(_PARAM_ITEM.finditer(match["items"]))
         if len(items) < 2:
             return match.group(0)
