@@ -481,35 +481,23 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
     try:
         net = _load(args, progress)
         panel = net.require_dates("The at-risk list")
-        prepared = churn.PreparedPanel(panel, providers=net.providers)
-        ranking, why, family = args.ranking, None, "logistic"
-        if ranking == "auto" and args.cutoff is None:
-            progress("backtesting (to choose the model family and the ranking)")
-            try:
-                table = churn.backtest(
-                    prepared,
-                    horizon=args.horizon,
-                    k=(args.capacity, 4 * args.capacity),
-                    random_state=args.seed,
-                )
-                family, family_why = churn.choose_family(table)
-                ranking, why = churn.choose_ranking(table)
-                why = f"{family_why}\n{why}"
-            except ReferralGraphError as exc:
-                ranking, why = "model", f"The list is ranked by the model (no backtest: {exc})"
-        elif ranking == "auto":
-            ranking = "model"  # a past cutoff: the backtest would use months after it
-        progress("predicting")
+        auto = args.ranking == "auto"
+        if auto and args.cutoff is None:
+            progress("backtesting and predicting (the backtest chooses the model and ranking)")
+        else:
+            progress("predicting")
         risk = churn.at_risk(
-            prepared,
+            panel,
+            providers=net.providers,
             focus_ids=_focus_ids_or_none(args, net),
             cutoff=args.cutoff,
             horizon=args.horizon,
             capacity=args.capacity,
             random_state=args.seed,
-            ranking=ranking,
-            family=family,
+            ranking=args.ranking,
+            family="auto" if auto else "logistic",
         )
+        why = risk.attrs.get("ranking_why")
         progress("writing")
         out = Path(args.out)
         written = write_tables({out.stem: risk}, out.parent, threshold=args.threshold)

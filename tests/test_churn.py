@@ -1235,6 +1235,42 @@ def test_at_risk_uses_the_family_it_is_given() -> None:
         at_risk(panel, family="forest")
 
 
+def test_at_risk_auto_makes_the_backtests_choice() -> None:
+    """ranking="auto" and family="auto" are the choices of choose_ranking and choose_family
+    on a backtest of the same data (run here, or given), said in attrs["ranking_why"]."""
+    panel, providers = _history_a()
+    table = backtest(panel, providers=providers, k=(10, 40), random_state=3)
+    family, family_why = churn.choose_family(table)
+    ranking, ranking_why = churn.choose_ranking(table)
+    chosen = at_risk(
+        panel, providers=providers, capacity=10, random_state=3, ranking=ranking, family=family
+    )
+    for backtested in (None, table):
+        auto = at_risk(
+            panel,
+            providers=providers,
+            capacity=10,
+            random_state=3,
+            ranking="auto",
+            family="auto",
+            backtested=backtested,
+        )
+        assert (auto.attrs["ranking"], auto.attrs["family"]) == (ranking, family)
+        assert auto.attrs["ranking_why"] == f"{family_why} {ranking_why}"
+        pd.testing.assert_frame_equal(auto, chosen)
+    # a past cutoff: a backtest would read the months after it, so the model and the logistic
+    past = at_risk(panel, providers=providers, cutoff="2024-06-01", ranking="auto", family="auto")
+    assert (past.attrs["ranking"], past.attrs["family"]) == ("model", "logistic")
+    assert "past cutoff" in past.attrs["ranking_why"]
+    # too short a history to backtest: said, with the model and the logistic regression
+    short = panel[panel["month"] < panel["month"].min() + pd.DateOffset(months=11)]
+    listed = at_risk(short, ranking="auto", family="auto")
+    assert (listed.attrs["ranking"], listed.attrs["family"]) == ("model", "logistic")
+    assert listed.attrs["ranking_why"].startswith("The list is ranked by the model (no backtest:")
+    with pytest.raises(ParameterError, match="ranking"):
+        at_risk(panel, ranking="best")
+
+
 def test_reasons_tell_a_silent_referrer_from_one_referring_elsewhere() -> None:
     ctx = _Context("Dr A", "Dr B", None, None, {}, _Options())
     base = {

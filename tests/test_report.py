@@ -266,6 +266,34 @@ def test_views_from_the_view_graph_equal_views_of_the_whole_graph(
         ).read_bytes(), name
 
 
+def test_report_is_the_same_with_the_at_risk_work_in_a_worker_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # On large networks the backtest and the at-risk list run in a worker process while the
+    # network is scored; every table and the page must be those of the in-process run.
+    from referral_graph import report
+    from referral_graph.pipeline import load_network
+    from referral_graph.report import _write
+
+    paths = datasets.sample_paths()
+    net = load_network(events=paths["events"], providers=paths["providers"])
+    report.write_report(net, tmp_path / "here", focus="Riverside Health", capacity=10, seed=2)
+    monkeypatch.setattr(_write, "AT_RISK_WORKER_MIN_TIES", 0)  # the sample is far below it
+    with caplog.at_level("INFO", logger="referral_graph"):
+        report.write_report(net, tmp_path / "worker", focus="Riverside Health", capacity=10, seed=2)
+    # the worker's log records are logged here
+    assert any(r.getMessage().startswith("Backtest ") for r in caplog.records)
+    assert any(r.getMessage().startswith("At-risk list at ") for r in caplog.records)
+    here = sorted(p.relative_to(tmp_path / "here") for p in (tmp_path / "here").rglob("*.*"))
+    worker = sorted(p.relative_to(tmp_path / "worker") for p in (tmp_path / "worker").rglob("*.*"))
+    assert here == worker and Path("tables/at_risk.csv") in here
+    assert Path("tables/backtest.csv") in here and Path("tables/outreach_list.csv") in here
+    for name in here:
+        assert (tmp_path / "here" / name).read_bytes() == (
+            tmp_path / "worker" / name
+        ).read_bytes(), name
+
+
 def _reference_market(panel: pd.DataFrame, providers: pd.DataFrame, focus: list[str]) -> Any:
     """The headline's market by plain pandas row selection (the definition, written simply)."""
     specs = providers.set_index("id")["specialty"]

@@ -11,6 +11,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from referral_graph._checks import check_choice, check_float, check_int
+from referral_graph.churn._backtest import _auto_choice
 from referral_graph.churn._features import FEATURE_COLUMNS, _features_at, _totals
 from referral_graph.churn._inputs import _labelled_slice, _model_inputs
 from referral_graph.churn._labels import _active
@@ -58,6 +59,7 @@ def at_risk(
     ranking: str = "model",
     family: str = "logistic",
     recency_half_life: float | None = RECENCY_HALF_LIFE,
+    backtested: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Rank the active ties by expected loss, with reasons, as of a cutoff.
 
@@ -122,6 +124,10 @@ def at_risk(
         Months after which a training cutoff's rows weigh half as much as the
         latest one's, for the model fitted when `model` is None; None weighs
         them alike.
+    backtested : pandas.DataFrame, optional
+        The averaged result of :func:`backtest` on the same data (with
+        ``model="auto"`` for ``family="auto"``), from which the ``"auto"``
+        choices are made instead of running the backtest again.
 
     Returns
     -------
@@ -173,8 +179,8 @@ def at_risk(
         churn_fraction=churn_fraction,
     )
     capacity = check_int(capacity, "capacity", fn, low=0, high=100_000_000)
-    check_choice(ranking, "ranking", fn, ["model", "blend", *RULES])
-    check_choice(family, "family", fn, list(FAMILIES))
+    check_choice(ranking, "ranking", fn, ["model", "blend", *RULES, "auto"])
+    check_choice(family, "family", fn, [*FAMILIES, "auto"])
     half_life = _check_half_life(recency_half_life, fn)
     explain_top = check_int(explain_top, "explain_top", fn, low=0, high=100_000_000)
     if threshold is not None:
@@ -191,6 +197,21 @@ def at_risk(
         else ties.cutoff_index(_parse_cutoffs(cutoff, fn, "cutoff")[0])
     )
     _check_cutoff(ties, ci, opts, labels=False)
+    why = None
+    if model is not None and family == "auto":
+        family = "logistic"  # not used: the given model is
+    if "auto" in (ranking, family):
+        ranking, family, why = _auto_choice(
+            prepared,
+            ranking=ranking,
+            family=family,
+            table=backtested,
+            past_cutoff=ci < ties.n_months,
+            capacity=capacity,
+            random_state=random_state,
+            recency_half_life=half_life,
+            opts=opts,
+        )
     stamp = ties.month_of(ci)
     totals = _totals(ties, ci, opts)
     idx = _active(ties, ci, opts, totals.tie_base)
@@ -308,6 +329,8 @@ def at_risk(
     out.attrs["family"] = family if fitted_here else str(model.model)
     if rule is not None:
         out.attrs["ranking_rule"] = rule
+    if why is not None:
+        out.attrs["ranking_why"] = why
     logger.info(
         "At-risk list at %s: %s ties, %s flagged", stamp.date(), f"{len(out):,}", int(flagged.sum())
     )

@@ -15,7 +15,7 @@ from referral_graph._checks import check_int
 from referral_graph.churn._inputs import _labelled_slice
 from referral_graph.churn._metrics import _metrics
 from referral_graph.churn._model import ChurnModel
-from referral_graph.churn._options import FloatArray
+from referral_graph.churn._options import FloatArray, _Options
 from referral_graph.churn._panel import PreparedPanel, _prepared_with_options
 from referral_graph.churn._rules import RULES, _best_rule, _blend
 from referral_graph.churn._training import (
@@ -484,3 +484,58 @@ def choose_ranking(table: pd.DataFrame) -> tuple[str, str]:
         f"that were then lost, against {at_model:.0%} for the model and {at_blend:.0%} for a "
         "blend of the two, so on this data the model does not earn the top of the list."
     )
+
+
+def _auto_choice(
+    prepared: PreparedPanel,
+    *,
+    ranking: str,
+    family: str,
+    table: pd.DataFrame | None,
+    past_cutoff: bool,
+    capacity: int,
+    random_state: int | None,
+    recency_half_life: float | None,
+    opts: _Options,
+) -> tuple[str, str, str]:
+    """The ranking and family that :func:`at_risk` uses for ``"auto"``, and why, in words.
+
+    Made from `table` (a backtest of the same data) or, when None, from a
+    backtest run here (``k`` = `capacity` and four times it, as the report's);
+    the model and the logistic regression when no backtest can be run (too
+    short a history, or a past cutoff, whose backtest would read later months).
+    """
+    if past_cutoff:
+        return (
+            "model" if ranking == "auto" else ranking,
+            "logistic" if family == "auto" else family,
+            "The list is ranked by the model (no backtest for a past cutoff: it would read "
+            "the months after it).",
+        )
+    if table is None:
+        try:
+            table = backtest(
+                prepared,
+                horizon=opts.horizon,
+                k=(max(capacity, 1), 4 * max(capacity, 1)),
+                model="auto" if family == "auto" else family,
+                random_state=random_state,
+                baseline_months=opts.baseline_months,
+                min_referrals=opts.min_referrals,
+                churn_fraction=opts.churn_fraction,
+                recency_half_life=recency_half_life,
+            )
+        except InsufficientDataError as exc:
+            return (
+                "model" if ranking == "auto" else ranking,
+                "logistic" if family == "auto" else family,
+                f"The list is ranked by the model (no backtest: {exc})",
+            )
+    why = []
+    if family == "auto":
+        family, family_why = choose_family(table)
+        why.append(family_why)
+    if ranking == "auto":
+        ranking, ranking_why = choose_ranking(table)
+        why.append(ranking_why)
+    return ranking, family, " ".join(why)

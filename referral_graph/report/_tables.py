@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,37 @@ def build_report(
     Report
         The tables, notes and views of the report, ready for :func:`write_report`.
     """
+    return _build_report(
+        net,
+        focus=focus,
+        focus_ids=focus_ids,
+        activities=activities,
+        capacity=capacity,
+        horizon=horizon,
+        window=window,
+        seed=seed,
+        title=title,
+        scores=scores,
+        at_risk_of=None,
+    )
+
+
+def _build_report(
+    net: ReferralNetwork,
+    *,
+    focus: str | None,
+    focus_ids: Iterable[str] | None,
+    activities: pd.DataFrame | None,
+    capacity: int,
+    horizon: int,
+    window: int,
+    seed: int,
+    title: str | None,
+    scores: Mapping[str, pd.DataFrame] | None,
+    at_risk_of: Callable[[], _AtRisk] | None,
+) -> Report:
+    """:func:`build_report`; `at_risk_of` gives the at-risk tables when they are computed
+    elsewhere (:func:`_at_risk_tables` in a worker process), else they are computed here."""
     from referral_graph import leakage
     from referral_graph.scores import score_network
 
@@ -235,8 +267,17 @@ def build_report(
         del market
         report.tables["monthly_trend"] = report.monthly
         report.tables["headline"] = report.headline
-        _at_risk_sections(report, net, ids, capacity=capacity, horizon=horizon, seed=seed)
+    # the prospects first: they do not wait for the at-risk work when it runs elsewhere
     _prospects_section(report, net, ids)
+    if net.panel is not None:
+        computed = (
+            at_risk_of()
+            if at_risk_of is not None
+            else _at_risk_tables(
+                net.panel, net.providers, ids, capacity=capacity, horizon=horizon, seed=seed
+            )
+        )
+        _at_risk_sections(report, net, computed, capacity=capacity)
     if activities is not None:
         _outreach_section(report, net, ids, activities, seed=seed)
     else:
@@ -257,60 +298,80 @@ def _report_line(report: Any) -> str:
     return line
 
 
-def _at_risk_sections(
-    report: Report,
-    net: ReferralNetwork,
+@dataclass
+class _AtRisk:
+    """What :func:`_at_risk_tables` computes: picklable, so that it can run in a worker."""
+
+    backtest: pd.DataFrame | None = None
+    risk: pd.DataFrame | None = None
+    ranking: str = "model"
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def _at_risk_tables(
+    panel: pd.DataFrame,
+    providers: pd.DataFrame,
     ids: list[str],
     *,
     capacity: int,
     horizon: int,
     seed: int,
-) -> None:
+) -> _AtRisk:
+    """The backtest and the at-risk list of the report (needs nothing but its arguments).
+
+    How far to trust the flags: the model is backtested against the simple rules
+    first, so that the list is ranked by whatever finds the most lost ties at its
+    top (:func:`referral_graph.churn.at_risk` with ``ranking="auto"``).
+    """
     from referral_graph import churn
 
-    assert net.panel is not None
+    result = _AtRisk()
     try:
         # Prepared once: the backtest and the at-risk list share the tie matrix and the
         # model inputs of the labelled cutoffs (the same results as passing the panel twice).
-        prepared = churn.PreparedPanel(net.panel, providers=net.providers)
-        # How far to trust the flags: the model backtested against the simple rules first,
-        # so that the list is ranked by whatever finds the most lost ties at its top.
-        ranking, family = "model", "logistic"
+        prepared = churn.PreparedPanel(panel, providers=providers)
         try:
-            backtest = churn.backtest(
-                prepared,
-                horizon=horizon,
-                k=(capacity, 4 * capacity),
-                random_state=seed,
+            result.backtest = churn.backtest(
+                prepared, horizon=horizon, k=(capacity, 4 * capacity), random_state=seed
             )
         except InsufficientDataError as exc:
-            report.notes["backtest"] = str(exc)
-        else:
-            report.tables["backtest"] = backtest
-            family, family_why = churn.choose_family(backtest)
-            ranking, why = churn.choose_ranking(backtest)
-            report.notes["ranking"] = f"{family_why} {why}"
+            result.notes["backtest"] = str(exc)
         risk = churn.at_risk(
             prepared,
             focus_ids=ids,
             capacity=capacity,
             horizon=horizon,
             random_state=seed,
-            ranking=ranking,
-            family=family,
+            ranking="auto" if result.backtest is not None else "model",
+            family="auto" if result.backtest is not None else "logistic",
+            backtested=result.backtest,
         )
     except InsufficientDataError as exc:
-        report.notes["at_risk"] = str(exc)
-        report.notes["outreach_list"] = str(exc)
+        result.notes["at_risk"] = result.notes["outreach_list"] = str(exc)
+        return result
+    if "ranking_why" in risk.attrs:
+        result.notes["ranking"] = risk.attrs["ranking_why"]
+    result.ranking = risk.attrs["ranking"]
+    result.risk = risk.assign(internal=risk["source"].isin(set(ids)))
+    return result
+
+
+def _at_risk_sections(
+    report: Report, net: ReferralNetwork, computed: _AtRisk, *, capacity: int
+) -> None:
+    """The at-risk table, the backtest and the outreach list from `computed`."""
+    report.notes.update(computed.notes)
+    if computed.backtest is not None:
+        report.tables["backtest"] = computed.backtest
+    risk = computed.risk
+    if risk is None:
         return
-    risk = risk.assign(internal=risk["source"].isin(set(ids)))
     report.tables["at_risk"] = risk
-    del prepared  # the matrix and cached inputs are not needed for the outreach list
     # Liaisons visit outside referrers: the focus's own providers stay in the at-risk table only.
     # The visit list draws on the outside ties with the highest expected loss (a pool of four
     # ties per visit), then ranks referrers by their summed loss and relationship value.
     outside = risk.loc[~risk["internal"].to_numpy()]
-    if ranking == "model":
+    if computed.ranking == "model":
         pool = outside.sort_values("expected_loss", ascending=False, kind="stable")
     else:  # the list's own order: the blend or the rule that the backtest chose
         pool = outside.sort_values("rank", kind="stable")

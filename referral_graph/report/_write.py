@@ -11,15 +11,23 @@ from typing import Any
 
 import pandas as pd
 
+from referral_graph import _worker
 from referral_graph.io import atomic_path
 from referral_graph.pipeline import ReferralNetwork
 from referral_graph.privacy import DEFAULT_THRESHOLD, describe_suppression
 from referral_graph.report._page import render_html
-from referral_graph.report._tables import _require_focus, build_report
+from referral_graph.report._tables import _at_risk_tables, _build_report, _require_focus
 from referral_graph.report._views import _write_views
 
 #: The package's logger (the messages read as the report's, as before the split).
 logger = logging.getLogger(__package__)
+
+#: Ties from which :func:`write_report` computes the backtest and the at-risk list in a
+#: worker process while it scores the network (starting one costs about three seconds of
+#: the other core; the at-risk work takes about 15 s at 770,000 ties). From
+#: :data:`referral_graph._worker.WORKER_MIN_TIES` ties the scoring's own worker takes the
+#: other core, and a copy of the panel would cost too much memory: they stay here.
+AT_RISK_WORKER_MIN_TIES = 200_000
 
 
 def write_report(
@@ -49,25 +57,43 @@ def write_report(
 
     target = Path(os.fspath(out_dir))
     _require_focus(focus, focus_ids)
-    scores = score_network(
-        net, focus_ids=resolve_focus(net.providers, focus=focus, focus_ids=focus_ids), seed=seed
-    )
-    # The score tables are final: they are written (by DuckDB, mostly outside the GIL) while
-    # the other sections are computed, which keeps the second core busy.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="referral_graph_tables") as pool:
-        writing = pool.submit(write_tables, scores, target / "tables", threshold=threshold)
-        report = build_report(
-            net,
-            focus=focus,
-            focus_ids=focus_ids,
-            activities=activities,
-            capacity=capacity,
-            horizon=horizon,
-            seed=seed,
-            title=title,
-            scores=scores,
+    ids = resolve_focus(net.providers, focus=focus, focus_ids=focus_ids)
+    # The backtest and the at-risk list need nothing but the panel: on large networks they
+    # run in a worker process while this one scores the network and writes its tables.
+    in_worker = AT_RISK_WORKER_MIN_TIES <= len(net.ties) < _worker.WORKER_MIN_TIES
+    with _worker.Worker(enabled=in_worker) as worker:
+        at_risk_of = (
+            worker.submit(
+                _at_risk_tables,
+                net.panel,
+                net.providers,
+                ids,
+                capacity=capacity,
+                horizon=horizon,
+                seed=seed,
+            )
+            if net.panel is not None
+            else None
         )
-        first = writing.result()
+        scores = score_network(net, focus_ids=ids, seed=seed)
+        # The score tables are final: they are written (by DuckDB, mostly outside the GIL)
+        # while the other sections are computed, which keeps the second core busy.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="referral_graph_tables") as pool:
+            writing = pool.submit(write_tables, scores, target / "tables", threshold=threshold)
+            report = _build_report(
+                net,
+                focus=focus,
+                focus_ids=focus_ids,
+                activities=activities,
+                capacity=capacity,
+                horizon=horizon,
+                window=3,
+                seed=seed,
+                title=title,
+                scores=scores,
+                at_risk_of=at_risk_of,
+            )
+            first = writing.result()
     rest = {name: t for name, t in report.tables.items() if scores.get(name) is not t}
     second = write_tables(rest, target / "tables", threshold=threshold)
     suppression = describe_suppression([*first.records.values(), *second.records.values()])
