@@ -260,6 +260,8 @@ def load_network(
     memory_limit: str = "8GB",
     temp_directory: str | os.PathLike[str] | None = None,
     spark_master: str = "local[2]",
+    store: str | os.PathLike[str] | None = None,
+    key_file: str | os.PathLike[str] | None = None,
 ) -> ReferralNetwork:
     """Read, validate, aggregate and build a referral network.
 
@@ -269,7 +271,7 @@ def load_network(
         Referral events (see :func:`referral_graph.io.read_events`).
     edges : path or DataFrame, optional
         Aggregated edges (see :func:`referral_graph.io.read_edges`). Give
-        exactly one of `events` and `edges`.
+        exactly one of `events`, `edges` and `store`.
     providers : path or DataFrame, optional
         Providers (see :func:`referral_graph.io.read_providers`).
     taxonomy : path or DataFrame, optional
@@ -309,14 +311,21 @@ def load_network(
         Spark master when no session is active (``engine="spark"``).
     progress : callable, optional
         Called with the name of each step as it starts (the CLI's progress bar).
+    store : path, optional
+        A referral store (:mod:`referral_graph.store`) instead of `events`: its
+        tables are read as they are, up to date with its loads; the same network
+        as aggregating every loaded file at once.
+    key_file : path, optional
+        Not needed to read a store (its patients are keyed already); accepted so
+        that one set of store options serves every command.
 
     Returns
     -------
     ReferralNetwork
         The graph, its tables and the validation reports.
     """
-    if (events is None) == (edges is None):
-        raise ParameterError("Give exactly one of 'events' and 'edges'.")
+    if sum(x is not None for x in (events, edges, store)) != 1:
+        raise ParameterError("Give exactly one of 'events', 'edges' and 'store'.")
     step = progress or (lambda name: None)
     columns = dict(columns or {})
     reports: list[ValidationReport] = []
@@ -342,7 +351,17 @@ def load_network(
         reports.append(prov.attrs["report"])
     panel: pd.DataFrame | None = None
     ev: pd.DataFrame | None = None
-    if events is not None:
+    if store is not None:
+        from referral_graph.store import open_store
+
+        step("reading the store")
+        with open_store(store, key_file=key_file, create=False) as opened:
+            result = opened.result()
+        ties, panel, ev, period = result.ties, result.panel, None, result.period
+        reports.insert(0, result.report)
+        patients = result.patients
+        kind: Literal["events", "edges"] = "events"
+    elif events is not None:
         result = engines.aggregate(
             events,
             engine=engine,
@@ -364,7 +383,7 @@ def load_network(
         ties, panel, ev, period = result.ties, result.panel, result.events, result.period
         reports.insert(0, result.report)
         patients = result.patients
-        kind: Literal["events", "edges"] = "events"
+        kind = "events"
     else:
         assert edges is not None
         step("reading edges")

@@ -517,6 +517,51 @@ def _duplicates_sql(source: _Source, cols: Mapping[str, str], *, npi: NpiMode) -
     )
 
 
+def _patient_key_sql(column: str, secret: str) -> str:
+    """SQL of the keyed hash of a patient id: 64 bits of SHA-256 of the secret and the id.
+
+    Without the secret the id cannot be recovered, nor tested against a guess; with
+    it, the same id always gives the same key, so distinct patients stay countable
+    across files (two of 10 million patients share a key with probability about
+    3e-6).
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> duckdb.sql("SELECT " + _patient_key_sql("'p1'", "s3cret")).fetchall()[0][0] > 0
+    True
+    """
+    quoted = "'" + secret.replace("'", "''") + "'"
+    return (
+        f"CAST(('0x' || left(sha256({quoted} || ':' || CAST({column} AS VARCHAR)), 16)) "
+        "AS UBIGINT)"
+    )
+
+
+def _events_sql(kept: str, cols: Mapping[str, str], secret: str | None) -> str:
+    """The validated events, one row per distinct event with its copies (``events_out``)."""
+    has_patients = "patient_id" in cols
+    key = "patient" if has_patients else "NULL::VARCHAR AS patient"
+    others = [
+        (k if k in cols else f"NULL::{'DOUBLE' if k == 'amount' else 'VARCHAR'} AS {k}")
+        for k in ("amount", "service_line", "payer")
+    ]
+    date = "date" if "date" in cols else "NULL::TIMESTAMP AS date"
+    patient = (
+        _patient_key_sql("e.patient", secret)
+        if has_patients and secret is not None
+        else "NULL::UBIGINT"
+    )
+    return (
+        f"WITH kept AS ({kept}), e AS (SELECT s, t, {date}, {key}, {', '.join(others)}, "
+        "count(*) AS n FROM kept GROUP BY ALL) "
+        f"SELECT i.id AS source, j.id AS target, CAST(e.date AS TIMESTAMP) AS date, "
+        f"{patient} AS patient, e.amount, e.service_line, e.payer, "
+        "CAST(CASE WHEN e.patient IS NULL THEN e.n ELSE 1 END AS INTEGER) AS copies "
+        "FROM e JOIN rg_ids i ON i.code = e.s JOIN rg_ids j ON j.code = e.t"
+    )
+
+
 def _panel_table_sql(has_patients: bool, has_amount: bool) -> str:
     """``rg_panel``: one row per (s, t, month), with distinct patients and the month's dates."""
     values = ["CAST(sum(n) AS BIGINT) AS referrals", "min(d0) AS d0", "max(d1) AS d1"]
@@ -677,6 +722,8 @@ def aggregate_files(
     decimal: str = ".",
     strict: bool = False,
     progress: Progress | None = None,
+    events_out: PathLike | None = None,
+    patient_secret: str | None = None,
 ) -> FilesAggregation:
     """Validate and aggregate event files out of core; write the panel and ties as Parquet.
 
@@ -714,6 +761,16 @@ def aggregate_files(
         CSV delimiter (detected from the header when omitted).
     progress : callable, optional
         Called with the name of each step as it starts.
+    events_out : path, optional
+        Also write the validated events there (Parquet; ``source``, ``target``,
+        ``date``, ``patient``, ``amount``, ``service_line``, ``payer``,
+        ``copies``): one row per distinct event, ``copies`` the times it occurs
+        (1 for a row with a patient id: its exact repeats are duplicates). The
+        patient id never leaves: ``patient`` is its keyed hash with
+        `patient_secret` (64 bits of SHA-256 of the secret and the id), or missing without a secret.
+        This is what :mod:`referral_graph.store` keeps.
+    patient_secret : str, optional
+        The secret of the patients' keyed hash in `events_out`.
 
     Returns
     -------
@@ -916,6 +973,13 @@ def aggregate_files(
                 "SELECT CAST(coalesce(sum(copies - 1), 0) AS BIGINT) FROM "
                 f"(SELECT count(*) AS copies FROM kept GROUP BY {', '.join(columns)})"
             ).fetchall()[0][0]
+        if events_out is not None:
+            step("writing the events")
+            _copy(
+                con,
+                _events_sql(_kept_rows_sql(source, cols, npi=npi), cols, patient_secret),
+                Path(os.fspath(events_out)),
+            )
         if kind == "csv":
             con.execute("DROP TABLE rg_raw")
         kept = con.execute("SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM rg_pm").fetchall()[0][0]

@@ -1,0 +1,794 @@
+"""An embedded referral store: a growing history in one DuckDB file, loaded one extract at a time.
+
+Liaison teams run the toolkit every week on a history that grows by one extract at a
+time. A store keeps what every run needs, so that a run reads the store instead of
+every raw file again:
+
+.. code-block:: text
+
+    referral-graph ingest --store referrals.duckdb --events extract_2026_10.csv
+    referral-graph ingest --store referrals.duckdb --events extract_2026_11.csv
+    referral-graph report --store referrals.duckdb --providers providers.csv --focus "..."
+
+Each load is read and checked by the out-of-core ``files`` engine, with the same
+report and messages as every reader, then added in one transaction.
+
+What is stored (tables of the DuckDB file)
+------------------------------------------
+``rg_events``
+    The validated events: referring and receiving provider (as codes of
+    ``rg_ids``), date, the patient's **keyed hash** (never the patient id),
+    amount, service line, payer, and ``copies`` (the times the event occurs: 1
+    for an event with a patient id, whose exact repeats are duplicates).
+``rg_panel``, ``rg_ties``, ``rg_patients``
+    The monthly edge panel, the tie table and each provider's distinct patients,
+    kept current by every load (a load recomputes the months, ties and providers
+    it touched; the result equals aggregating every loaded file at once, tested).
+``rg_loads``
+    One row per load: file, SHA-256 of its content, rows read, kept, added,
+    excluded by reason, period covered, when.
+``rg_meta``
+    The store's id, the options of its loads (column names, date format, id
+    scheme, ...), remembered so that the next ``ingest`` needs none of them, and
+    the fingerprint of its secret.
+
+Patient identifiers
+-------------------
+A patient id is replaced inside DuckDB, while the file is read, by 64 bits of
+SHA-256 of a secret and the id. The secret lives in a key file apart from the
+store (by default ``STORE.key`` beside it, readable by its owner only; ``key_file``
+puts it elsewhere): without it, a stored key cannot be traced back to a patient,
+nor tested against a guessed id. The same secret gives the same key in every
+load, so distinct patients stay countable across loads; the store keeps the
+fingerprint of its secret and refuses a load with another one. See
+``docs/privacy.md``.
+
+Duplicates and overlaps
+-----------------------
+A file loaded again (the same SHA-256) adds nothing. Across files, an event is
+recognised by all its values (providers, date, patient key, amount, service
+line, payer): an event already stored is not added again, so two extracts that
+overlap (October in both) count October once. An event without a patient id may
+occur several times (``copies``): the store keeps the largest number of copies
+any load had. Two loads that each hold a different part of one day's identical
+patient-less events are therefore counted as the larger part, not their sum.
+
+Atomicity
+---------
+A load is one DuckDB transaction: a load that fails or is killed halfway leaves
+the store exactly as before (tested by killing the process). One process writes
+to a store at a time; another gets a clear error.
+
+Examples
+--------
+>>> import tempfile, pathlib, pandas as pd
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> pd.DataFrame({"source": ["A", "A", "C"], "target": ["B", "B", "B"],
+...               "date": ["2024-01-05", "2024-02-07", "2024-02-09"],
+...               "patient_id": ["p1", "p2", "p1"]}).to_csv(folder / "jan_feb.csv", index=False)
+>>> with open_store(folder / "referrals.duckdb") as store:
+...     first = store.ingest(folder / "jan_feb.csv")
+...     again = store.ingest(folder / "jan_feb.csv")
+...     result = store.result()
+>>> first.added, again.added, again.skipped
+(3, 0, True)
+>>> result.ties[["source", "target", "referrals", "patients"]].values.tolist()
+[['A', 'B', 2, 2], ['C', 'B', 1, 1]]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from referral_graph.exceptions import InputError, ParameterError, ReferralGraphError
+from referral_graph.validate import ValidationReport
+
+__all__ = ["Load", "ReferralStore", "StoreError", "open_store"]
+
+logger = logging.getLogger(__name__)
+
+#: The layout of the store's tables; a store of another version is refused.
+SCHEMA_VERSION = 1
+
+#: The reading options a store remembers from its loads (``ingest``'s keywords).
+REMEMBERED = (
+    "source_col",
+    "target_col",
+    "date_col",
+    "patient_col",
+    "amount_col",
+    "service_line_col",
+    "payer_col",
+    "date_format",
+    "npi",
+    "encoding",
+    "delimiter",
+    "decimal",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rg_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS rg_ids (code INTEGER PRIMARY KEY, id VARCHAR UNIQUE);
+CREATE TABLE IF NOT EXISTS rg_loads (
+    load_id INTEGER, file VARCHAR, sha256 VARCHAR, bytes BIGINT, rows_read BIGINT,
+    kept BIGINT, added BIGINT, excluded VARCHAR, first_date TIMESTAMP, last_date TIMESTAMP,
+    months VARCHAR, loaded_at TIMESTAMP, options VARCHAR);
+CREATE TABLE IF NOT EXISTS rg_events (
+    s INTEGER, t INTEGER, date TIMESTAMP, patient UBIGINT, amount DOUBLE,
+    service_line VARCHAR, payer VARCHAR, copies INTEGER, k UBIGINT, load_id INTEGER);
+CREATE TABLE IF NOT EXISTS rg_panel (
+    s INTEGER, t INTEGER, month TIMESTAMP, referrals BIGINT, patients BIGINT, amount DOUBLE,
+    d0 TIMESTAMP, d1 TIMESTAMP);
+CREATE TABLE IF NOT EXISTS rg_ties (
+    s INTEGER, t INTEGER, referrals BIGINT, patients BIGINT, amount DOUBLE,
+    first_date TIMESTAMP, last_date TIMESTAMP, active_months BIGINT);
+CREATE TABLE IF NOT EXISTS rg_patients (code INTEGER, patients BIGINT);
+"""
+
+# The values that identify an event (its key), NULL-safe.
+_EVENT_COLUMNS = ("s", "t", "date", "patient", "amount", "service_line", "payer")
+_SAME_EVENT = " AND ".join(
+    ["ev.k = c.k"] + [f"ev.{c} IS NOT DISTINCT FROM c.{c}" for c in _EVENT_COLUMNS]
+)
+
+
+class StoreError(ReferralGraphError):
+    """The store cannot be used as asked (in use, another secret, another version)."""
+
+
+@dataclass
+class Load:
+    """One load of a file into a store (a row of :meth:`ReferralStore.loads`).
+
+    Attributes
+    ----------
+    load_id : int
+        Its number in the store (0 when `skipped`).
+    file : str
+        The file loaded.
+    sha256 : str
+        SHA-256 of its content.
+    rows_read, kept, added : int
+        Data rows read; events kept after the checks; events new to the store.
+    excluded : dict of str to int
+        Rows excluded, by reason (as in the validation report).
+    months : list of str
+        The months (``YYYY-MM``) whose figures the load changed.
+    skipped : bool
+        The same content was loaded before: nothing was read or added.
+    report : ValidationReport or None
+        The load's validation report (None when `skipped`).
+    """
+
+    load_id: int
+    file: str
+    sha256: str
+    rows_read: int = 0
+    kept: int = 0
+    added: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+    months: list[str] = field(default_factory=list)
+    skipped: bool = False
+    report: ValidationReport | None = field(default=None, repr=False)
+
+
+def open_store(
+    path: str | os.PathLike[str],
+    *,
+    key_file: str | os.PathLike[str] | None = None,
+    create: bool = True,
+) -> ReferralStore:
+    """Open (or create) a referral store: a DuckDB file on disk, no server.
+
+    Parameters
+    ----------
+    path : path
+        The store's file (``referrals.duckdb``).
+    key_file : path, optional
+        The file of the secret of the patients' keyed hash; default: ``PATH.key``
+        beside the store. Created with the store (readable by its owner only).
+    create : bool, default True
+        Create the store when it does not exist; False raises
+        :class:`StoreError` instead (the commands that only read a store).
+
+    Returns
+    -------
+    ReferralStore
+        Use it as a context manager, or call :meth:`ReferralStore.close`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with open_store(pathlib.Path(tempfile.mkdtemp()) / "r.duckdb") as store:
+    ...     len(store.loads())
+    0
+    """
+    return ReferralStore(path, key_file=key_file, create=create)
+
+
+class ReferralStore:
+    """A referral store (see the module docstring); made by :func:`open_store`."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        key_file: str | os.PathLike[str] | None = None,
+        create: bool = True,
+    ) -> None:
+        self.path = Path(os.fspath(path))
+        self.key_path = (
+            Path(os.fspath(key_file))
+            if key_file is not None
+            else self.path.with_name(self.path.name + ".key")
+        )
+        if not self.path.exists() and not create:
+            raise StoreError(
+                f"{self.path}: no store there; create one with "
+                "'referral-graph ingest --store PATH --events FILE'."
+            )
+        if self.path.is_dir():
+            raise StoreError(f"{self.path}: is a folder; give the store's file (referrals.duckdb).")
+        self._con = _connect(self.path)
+        try:
+            self._init_schema()
+        except BaseException:
+            self._con.close()
+            raise
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the store's connection."""
+        self._con.close()
+
+    def __enter__(self) -> ReferralStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _init_schema(self) -> None:
+        con = self._con
+        con.execute(_SCHEMA)
+        meta = self._meta()
+        if "schema_version" not in meta:
+            con.execute(
+                "INSERT INTO rg_meta VALUES ('schema_version', ?), ('store_id', ?), "
+                "('created', ?)",
+                [str(SCHEMA_VERSION), str(uuid.uuid4()), _now().isoformat()],
+            )
+        elif meta["schema_version"] != str(SCHEMA_VERSION):
+            raise StoreError(
+                f"{self.path}: a store of layout version {meta['schema_version']}; this "
+                f"version of referral_graph reads version {SCHEMA_VERSION}."
+            )
+
+    def _meta(self) -> dict[str, str]:
+        rows = self._con.execute("SELECT key, value FROM rg_meta").fetchall()
+        return {str(k): str(v) for k, v in rows}
+
+    # -- the secret --------------------------------------------------------------------
+
+    def _secret(self) -> str:
+        """The secret of the patients' keyed hash (created with the store's first load)."""
+        meta = self._meta()
+        if self.key_path.exists():
+            secret = self.key_path.read_text(encoding="utf-8").strip()
+            if not secret:
+                raise StoreError(f"{self.key_path}: the store's key file is empty.")
+        elif "key_fingerprint" in meta:
+            raise StoreError(
+                f"{self.key_path}: the key file of {self.path} is missing. Its patients were "
+                "keyed with a secret kept there; give it with key_file= (CLI: --key-file), or "
+                "start a new store."
+            )
+        else:
+            secret = secrets.token_hex(32)
+            self.key_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secret + "\n")
+            logger.info("Created the store's key file %s (keep it apart from the store)", self.key_path)
+        fingerprint = hashlib.sha256(("fingerprint:" + secret).encode()).hexdigest()[:16]
+        if "key_fingerprint" not in meta:
+            self._con.execute("INSERT INTO rg_meta VALUES ('key_fingerprint', ?)", [fingerprint])
+        elif meta["key_fingerprint"] != fingerprint:
+            raise StoreError(
+                f"{self.key_path}: not the key of {self.path} (its patients were keyed with "
+                "another secret, so distinct patients would be counted twice). Give the "
+                "store's own key file."
+            )
+        return secret
+
+    # -- reading -----------------------------------------------------------------------
+
+    def options(self) -> dict[str, Any]:
+        """The reading options remembered from the store's loads (used by :meth:`ingest`)."""
+        raw = self._meta().get("options")
+        return dict(json.loads(raw)) if raw else {}
+
+    def loads(self) -> pd.DataFrame:
+        """One row per load: ``load_id``, ``file``, ``sha256``, ``bytes``, ``rows_read``,
+        ``kept``, ``added``, ``excluded`` (reason: rows, as JSON), ``first_date``,
+        ``last_date`` (of the file's events), ``months`` (the months it changed),
+        ``loaded_at`` (UTC)."""
+        return self._con.execute(
+            "SELECT load_id, file, sha256, bytes, rows_read, kept, added, excluded, first_date, "
+            "last_date, months, loaded_at FROM rg_loads ORDER BY load_id"
+        ).df()
+
+    def summary(self) -> dict[str, Any]:
+        """The store in figures: loads, events, ties, providers, period, size on disk."""
+        con = self._con
+        events, first, last = con.execute(
+            "SELECT CAST(coalesce(sum(copies), 0) AS BIGINT), min(date), max(date) FROM rg_events"
+        ).fetchall()[0]
+        return {
+            "path": str(self.path),
+            "loads": int(con.execute("SELECT count(*) FROM rg_loads").fetchall()[0][0]),
+            "events": int(events),
+            "ties": int(con.execute("SELECT count(*) FROM rg_ties").fetchall()[0][0]),
+            "providers": int(con.execute("SELECT count(*) FROM rg_ids").fetchall()[0][0]),
+            "first_date": None if first is None else pd.Timestamp(first),
+            "last_date": None if last is None else pd.Timestamp(last),
+            "bytes": self.path.stat().st_size if self.path.exists() else 0,
+        }
+
+    def result(self) -> Any:
+        """The network's tables, as an engine returns them
+        (:class:`referral_graph.engines.EngineResult`, engine ``"store"``).
+
+        The ties, panel and patient panels are those of aggregating every loaded file
+        at once with the ``files`` engine (same columns, dtypes and order); the report
+        sums the loads' rows read and excluded.
+        """
+        from referral_graph.engines import EngineResult
+        from referral_graph.engines._rules import read_output
+
+        con = self._con
+        if not con.execute("SELECT count(*) FROM rg_loads").fetchall()[0][0]:
+            raise StoreError(f"{self.path}: the store has no load yet.")
+        has_patients, has_amount = self._roles()
+        scratch = Path(tempfile.mkdtemp(prefix="referral_graph_store_"))
+        try:
+            panel_cols = ["i.id AS source", "j.id AS target"]
+            panel_cols += ["CAST(p.month AS TIMESTAMP_NS) AS month", "p.referrals"]
+            panel_cols += ["p.patients"] if has_patients else []
+            panel_cols += ["p.amount"] if has_amount else []
+            panel_cols += [
+                "CAST(day(p.d0) AS TINYINT) AS first_day",
+                "CAST(day(p.d1) AS TINYINT) AS last_day",
+            ]
+            tie_cols = ["i.id AS source", "j.id AS target", "x.referrals"]
+            tie_cols += ["x.patients"] if has_patients else []
+            tie_cols += ["x.amount"] if has_amount else []
+            tie_cols += [
+                "CAST(x.first_date AS TIMESTAMP_NS) AS first_date",
+                "CAST(x.last_date AS TIMESTAMP_NS) AS last_date",
+                "x.active_months",
+            ]
+            joins = "JOIN rg_ids i ON i.code = {0}.s JOIN rg_ids j ON j.code = {0}.t"
+            _copy(
+                con,
+                f"SELECT {', '.join(panel_cols)} FROM rg_panel p {joins.format('p')} "
+                "ORDER BY i.id, j.id, p.month",
+                scratch / "panel.parquet",
+            )
+            _copy(
+                con,
+                f"SELECT {', '.join(tie_cols)} FROM rg_ties x {joins.format('x')} "
+                "ORDER BY i.id, j.id",
+                scratch / "ties.parquet",
+            )
+            panel = read_output(scratch / "panel.parquet")
+            ties = read_output(scratch / "ties.parquet")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        patients = None
+        if has_patients:
+            table = con.execute(
+                "SELECT i.id AS id, CAST(p.patients AS BIGINT) AS patients FROM rg_patients p "
+                "JOIN rg_ids i ON i.code = p.code ORDER BY i.id"
+            ).df()
+            patients = pd.Series(
+                table["patients"].to_numpy(), index=table["id"].astype("str"), name="patients"
+            )
+        first, last = con.execute("SELECT min(d0), max(d1) FROM rg_panel").fetchall()[0]
+        report = self._report()
+        ties.attrs["name"] = report.name
+        return EngineResult(
+            engine="store",
+            ties=ties,
+            panel=panel,
+            patients=patients,
+            report=report,
+            period=None if first is None else (pd.Timestamp(first), pd.Timestamp(last)),
+        )
+
+    def _roles(self) -> tuple[bool, bool]:
+        """Whether the store's events have patient ids and amounts (set by its first load)."""
+        meta = self._meta()
+        return meta.get("has_patients") == "1", meta.get("has_amount") == "1"
+
+    def _report(self) -> ValidationReport:
+        """The loads' validation in one report: rows read and excluded, by reason."""
+        report = ValidationReport(name=str(self.path), log=False)
+        loads = self._con.execute("SELECT rows_read, excluded FROM rg_loads").fetchall()
+        report.rows_read = int(sum(r[0] for r in loads))
+        totals: dict[str, int] = {}
+        for _, excluded in loads:
+            for reason, n in json.loads(excluded).items():
+                totals[reason] = totals.get(reason, 0) + int(n)
+        for reason, n in totals.items():
+            report.add(
+                reason,
+                f"{n:,} row(s) excluded by the store's loads ({reason.replace('_', ' ')}); "
+                "each load's report says which rows ('referral-graph store info')",
+                count=n,
+                excluded=True,
+                level="warning",
+            )
+        return report
+
+    # -- loading -----------------------------------------------------------------------
+
+    def ingest(
+        self,
+        events: str | os.PathLike[str],
+        *,
+        source_col: str | None = None,
+        target_col: str | None = None,
+        date_col: str | None = None,
+        patient_col: str | None = None,
+        amount_col: str | None = None,
+        service_line_col: str | None = None,
+        payer_col: str | None = None,
+        date_format: str | None = None,
+        npi: bool | Literal["auto"] | None = None,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        decimal: str | None = None,
+        providers: pd.DataFrame | None = None,
+        strict: bool = False,
+        memory_limit: str = "8GB",
+        temp_directory: str | os.PathLike[str] | None = None,
+        progress: Callable[[str], Any] | None = None,
+    ) -> Load:
+        """Check an event file and add its events to the store, in one transaction.
+
+        Parameters
+        ----------
+        events : path
+            An event file (CSV, compressed CSV or Parquet) with dates.
+        source_col, target_col, date_col, patient_col, amount_col, service_line_col, payer_col
+            Column names, as in :func:`referral_graph.io.read_events`; by default
+            those remembered from the store's earlier loads, else found by alias.
+        date_format, npi, encoding, delimiter, decimal
+            As in :func:`referral_graph.io.read_events`; by default remembered.
+        providers : pandas.DataFrame, optional
+            Providers table: rows with ids absent from it are reported.
+        strict : bool, default False
+            Treat every validation warning as an error (nothing is added).
+        memory_limit, temp_directory
+            DuckDB's limits while reading (see
+            :func:`referral_graph.engines.files.aggregate_files`).
+        progress : callable, optional
+            Called with the name of each step as it starts.
+
+        Returns
+        -------
+        Load
+            What was read, kept and added; ``skipped`` when the same content was
+            loaded before.
+
+        Raises
+        ------
+        InputError, SchemaError, ValidationError
+            As the readers (nothing is added).
+        StoreError
+            The file's columns differ from the store's (patient ids or amounts
+            present in one and not the other), the key file is not the store's,
+            or another process is writing to the store.
+        """
+        from referral_graph.engines.files import aggregate_files
+
+        step = progress or (lambda name: None)
+        path = Path(os.fspath(events))
+        if not path.is_file():
+            raise InputError(f"{path}: no such file.")
+        given = {
+            "source_col": source_col,
+            "target_col": target_col,
+            "date_col": date_col,
+            "patient_col": patient_col,
+            "amount_col": amount_col,
+            "service_line_col": service_line_col,
+            "payer_col": payer_col,
+            "date_format": date_format,
+            "npi": npi,
+            "encoding": encoding,
+            "delimiter": delimiter,
+            "decimal": decimal,
+        }
+        options = {**self.options(), **{k: v for k, v in given.items() if v is not None}}
+        step("hashing the file")
+        digest, size = _sha256(path)
+        done = self._con.execute(
+            "SELECT load_id, loaded_at FROM rg_loads WHERE sha256 = ?", [digest]
+        ).fetchall()
+        if done:
+            logger.info(
+                "%s: already loaded (load %s, %s): nothing added", path, done[0][0], done[0][1]
+            )
+            return Load(load_id=0, file=str(path), sha256=digest, skipped=True)
+        secret = self._secret()
+        scratch = Path(tempfile.mkdtemp(prefix="referral_graph_ingest_"))
+        try:
+            encoding_files = options.get("encoding") or "utf-8"
+            aggregated = aggregate_files(
+                path,
+                scratch,
+                memory_limit=memory_limit,
+                temp_directory=temp_directory,
+                providers=providers,
+                strict=strict,
+                progress=progress,
+                events_out=scratch / "events.parquet",
+                patient_secret=secret,
+                encoding="utf-8" if encoding_files == "auto" else encoding_files,
+                npi=options.get("npi", "auto"),
+                decimal=options.get("decimal") or ".",
+                delimiter=options.get("delimiter"),
+                date_format=options.get("date_format"),
+                **{k: options.get(k) for k in REMEMBERED if k.endswith("_col")},
+            )
+            report = aggregated.report
+            roles = report.columns
+            if "date" not in roles:
+                raise InputError(
+                    f"{path}: no date column found. The store keeps a referral history: "
+                    "its events need dates (CLI: --date-col NAME)."
+                )
+            step("adding to the store")
+            load = self._add(
+                scratch / "events.parquet",
+                path=path,
+                digest=digest,
+                size=size,
+                report=report,
+                kept=aggregated.events,
+                has_patients="patient_id" in roles,
+                has_amount="amount" in roles,
+                options=options,
+            )
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        load.report = report
+        logger.info(
+            "%s: %s rows read, %s events kept, %s new to the store (months changed: %s)",
+            path,
+            f"{load.rows_read:,}",
+            f"{load.kept:,}",
+            f"{load.added:,}",
+            ", ".join(load.months) or "none",
+        )
+        return load
+
+    def _add(
+        self,
+        events: Path,
+        *,
+        path: Path,
+        digest: str,
+        size: int,
+        report: ValidationReport,
+        kept: int,
+        has_patients: bool,
+        has_amount: bool,
+        options: Mapping[str, Any],
+    ) -> Load:
+        """Add the validated events of one file, and bring the tables up to date: one
+        transaction (all or nothing)."""
+        con = self._con
+        meta = self._meta()
+        if "has_patients" in meta:
+            for role, now, name in (
+                ("patient ids", has_patients, "has_patients"),
+                ("amounts", has_amount, "has_amount"),
+            ):
+                before = meta[name] == "1"
+                if before != now:
+                    raise StoreError(
+                        f"{path}: the store's events {'have' if before else 'have no'} "
+                        f"{role} and this file's {'have none' if before else 'have them'}; "
+                        "a store keeps one kind of event (map the column with the same "
+                        "option as before, or use another store)."
+                    )
+        con.execute("BEGIN TRANSACTION")
+        try:
+            load_id = int(
+                con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM rg_loads").fetchall()[0][0]
+            )
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE rg_new AS SELECT * FROM read_parquet({_quote(events)})"
+            )
+            con.execute(
+                "INSERT INTO rg_ids SELECT (SELECT coalesce(max(code), 0) FROM rg_ids) + "
+                "row_number() OVER (ORDER BY id), id FROM (SELECT source AS id FROM rg_new "
+                "UNION SELECT target FROM rg_new) n WHERE id NOT IN (SELECT id FROM rg_ids)"
+            )
+            key = f"hash({', '.join('c.' + c for c in _EVENT_COLUMNS)})"
+            # the events new to the store, and those a load now holds more copies of
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE rg_staged AS SELECT i.code AS s, j.code AS t, "
+                "e.date, e.patient, e.amount, e.service_line, e.payer, e.copies FROM rg_new e "
+                "JOIN rg_ids i ON i.id = e.source JOIN rg_ids j ON j.id = e.target"
+            )
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE rg_changes AS SELECT c.*, {key} AS k, "
+                f"ev.copies AS before FROM rg_staged c LEFT JOIN rg_events ev ON "
+                f"ev.k = {key} AND {_SAME_EVENT.removeprefix('ev.k = c.k AND ')} "
+                "WHERE ev.copies IS NULL OR c.copies > ev.copies"
+            )
+            con.execute(
+                f"UPDATE rg_events ev SET copies = c.copies, load_id = {load_id} "
+                f"FROM rg_changes c WHERE c.before IS NOT NULL AND {_SAME_EVENT}"
+            )
+            con.execute(
+                "INSERT INTO rg_events SELECT s, t, date, patient, amount, service_line, payer, "
+                f"copies, k, {load_id} FROM rg_changes WHERE before IS NULL"
+            )
+            added = int(
+                con.execute(
+                    "SELECT CAST(coalesce(sum(copies - coalesce(before, 0)), 0) AS BIGINT) "
+                    "FROM rg_changes"
+                ).fetchall()[0][0]
+            )
+            months = [
+                pd.Timestamp(m).strftime("%Y-%m")
+                for (m,) in con.execute(
+                    "SELECT DISTINCT date_trunc('month', date) AS m FROM rg_changes ORDER BY m"
+                ).fetchall()
+            ]
+            _refresh(con)
+            first, last = con.execute("SELECT min(date), max(date) FROM rg_new").fetchall()[0]
+            con.execute(
+                "INSERT INTO rg_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    load_id,
+                    str(path.resolve()),
+                    digest,
+                    size,
+                    report.rows_read,
+                    int(kept),
+                    added,
+                    json.dumps(report.excluded_by_reason),
+                    first,
+                    last,
+                    json.dumps(months),
+                    _now().replace(tzinfo=None),
+                    json.dumps({k: v for k, v in options.items() if v is not None}),
+                ],
+            )
+            remembered = {k: v for k, v in options.items() if k in REMEMBERED and v is not None}
+            for name, value in (
+                ("options", json.dumps(remembered)),
+                ("has_patients", "1" if has_patients else "0"),
+                ("has_amount", "1" if has_amount else "0"),
+            ):
+                con.execute(
+                    "INSERT INTO rg_meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                    "value = excluded.value",
+                    [name, value],
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            for table in ("rg_new", "rg_staged", "rg_changes"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+        return Load(
+            load_id=load_id,
+            file=str(path),
+            sha256=digest,
+            rows_read=report.rows_read,
+            kept=int(kept),
+            added=added,
+            excluded=report.excluded_by_reason,
+            months=months,
+        )
+
+
+def _refresh(con: Any) -> None:
+    """Bring the panel, ties and patient panels up to date with ``rg_changes``: the months,
+    ties and providers it touched are computed again from the stored events."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rg_months AS "
+        "SELECT DISTINCT date_trunc('month', date) AS m FROM rg_changes"
+    )
+    con.execute("DELETE FROM rg_panel WHERE month IN (SELECT m FROM rg_months)")
+    con.execute(
+        "INSERT INTO rg_panel SELECT s, t, date_trunc('month', date) AS month, "
+        "CAST(sum(copies) AS BIGINT), count(DISTINCT patient), fsum(amount * copies), "
+        "min(date), max(date) FROM rg_events "
+        "WHERE date_trunc('month', date) IN (SELECT m FROM rg_months) GROUP BY ALL"
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE rg_touched AS SELECT DISTINCT s, t FROM rg_changes")
+    con.execute("DELETE FROM rg_ties USING rg_touched x WHERE rg_ties.s = x.s AND rg_ties.t = x.t")
+    con.execute(
+        "INSERT INTO rg_ties WITH p AS (SELECT p.* FROM rg_panel p SEMI JOIN rg_touched x "
+        "ON p.s = x.s AND p.t = x.t), pt AS (SELECT e.s, e.t, count(DISTINCT e.patient) AS n "
+        "FROM rg_events e SEMI JOIN rg_touched x ON e.s = x.s AND e.t = x.t GROUP BY e.s, e.t) "
+        "SELECT p.s, p.t, CAST(sum(p.referrals) AS BIGINT), any_value(pt.n), fsum(p.amount), "
+        "min(p.d0), max(p.d1), count(*) FROM p JOIN pt ON pt.s = p.s AND pt.t = p.t "
+        "GROUP BY p.s, p.t"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rg_who AS SELECT s AS c FROM rg_touched "
+        "UNION SELECT t FROM rg_touched"
+    )
+    con.execute("DELETE FROM rg_patients WHERE code IN (SELECT c FROM rg_who)")
+    con.execute(
+        "INSERT INTO rg_patients WITH pairs AS ("
+        "SELECT s AS c, patient FROM rg_events WHERE patient IS NOT NULL "
+        "AND s IN (SELECT c FROM rg_who) UNION "
+        "SELECT t AS c, patient FROM rg_events WHERE patient IS NOT NULL "
+        "AND t IN (SELECT c FROM rg_who)) SELECT c, count(*) FROM pairs GROUP BY c"
+    )
+    for table in ("rg_months", "rg_touched", "rg_who"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _connect(path: Path) -> Any:
+    """A connection to the store's file; a clear error when another process holds it."""
+    import duckdb
+
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise StoreError(
+                f"{path}: the store is in use by another process (one process writes to a "
+                "store at a time); try again when it has finished."
+            ) from exc
+        raise StoreError(f"{path}: cannot be opened as a store ({text.splitlines()[0]}).") from exc
+
+
+def _copy(con: Any, select: str, path: Path) -> None:
+    con.execute(f"COPY ({select}) TO {_quote(path)} (FORMAT parquet)")
+
+
+def _quote(path: str | os.PathLike[str]) -> str:
+    return "'" + os.fspath(path).replace("'", "''") + "'"
+
+
+def _sha256(path: Path) -> tuple[str, int]:
+    """SHA-256 of a file's content, and its size."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
