@@ -14,7 +14,7 @@ True
 
 from __future__ import annotations
 
-from referral_graph import aggregate, graph, io, privacy, report, scores, validate
+from referral_graph import aggregate, graph, io, privacy, report, scores, store, validate
 from referral_graph._version import __version__
 from referral_graph.exceptions import ReferralGraphError
 from referral_graph.pipeline import ReferralNetwork, load_network
@@ -30,5 +30,6 @@ __all__ = [
     "privacy",
     "report",
     "scores",
+    "store",
     "validate",
 ]

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from referral_graph._cli_store import add_store_commands
+from referral_graph._progress import Progress
 from referral_graph._version import __version__
 from referral_graph.exceptions import ParameterError, ReferralGraphError
 
@@ -31,39 +33,6 @@ logger = logging.getLogger("referral_graph.cli")
 # ----------------------------------------------------------------------------- helpers
 
 
-class _Progress:
-    """A step-by-step progress bar (tqdm) over named pipeline steps."""
-
-    def __init__(self, total: int, *, enabled: bool, desc: str) -> None:
-        self.bar: Any = None
-        self.started = time.perf_counter()
-        if enabled and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=total,
-                desc=desc,
-                unit="step",
-                leave=False,
-                file=sys.stderr,
-                bar_format="{desc}: {n_fmt}/{total_fmt} {postfix} [{elapsed}]",
-            )
-        self._first = True
-
-    def __call__(self, step: str) -> None:
-        if self.bar is None:
-            return
-        if not self._first:
-            self.bar.update(1)
-        self._first = False
-        self.bar.set_postfix_str(step)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.update(self.bar.total - self.bar.n)
-            self.bar.close()
-
-
 def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> None:
     src = p.add_argument_group("input")
     group = src.add_mutually_exclusive_group(required=True)
@@ -76,6 +45,11 @@ def _add_input_options(p: argparse.ArgumentParser, *, edges: bool = True) -> Non
             metavar="FILE",
             help="aggregated edges (generic, CMS PSPP or CareSet Hop Teaming)",
         )
+    group.add_argument(
+        "--store",
+        metavar="FILE.duckdb",
+        help="a referral store filled by 'referral-graph ingest' (instead of --events)",
+    )
     src.add_argument(
         "--layout",
         default="auto",
@@ -207,7 +181,7 @@ def _period_label(net: Any) -> str | None:
 def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None) -> Any:
     from referral_graph.pipeline import load_network
 
-    is_events = args.events is not None
+    is_events = args.events is not None or getattr(args, "store", None) is not None
     columns: dict[str, str] = {}
     mapping = {"source_col": args.source_col, "target_col": args.target_col}
     if is_events:
@@ -220,7 +194,11 @@ def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None
         )
     columns = {k: v for k, v in mapping.items() if v}
     npi: bool | Literal["auto"] = "auto" if args.ids == "auto" else args.ids == "npi"
+    store = getattr(args, "store", None)
+    if store is not None:
+        columns = {}  # the store's events are read already
     return load_network(
+        store=store,
         events=args.events,
         edges=getattr(args, "edges", None),
         providers=args.providers,
@@ -296,7 +274,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    progress = _Progress(5 if args.activities else 4, enabled=not args.quiet, desc="validate")
+    progress = Progress(5 if args.activities else 4, enabled=not args.quiet, desc="validate")
     # The full report is printed below: do not also log each issue as it is found.
     validate_logger = logging.getLogger("referral_graph.validate")
     level = validate_logger.level
@@ -352,7 +330,7 @@ def _graph_suppression(G: Any) -> str | None:
 def cmd_build(args: argparse.Namespace) -> int:
     from referral_graph.graph import save_graph, suppress_graph
 
-    progress = _Progress(5, enabled=not args.quiet, desc="build")
+    progress = Progress(5, enabled=not args.quiet, desc="build")
     try:
         net = _load(args, progress)
         progress("writing")
@@ -374,7 +352,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     from referral_graph.scores import score_network, write_tables
 
-    progress = _Progress(6, enabled=not args.quiet, desc="score")
+    progress = Progress(6, enabled=not args.quiet, desc="score")
     try:
         net = _load(args, progress)
         progress("scoring")
@@ -398,7 +376,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
     from referral_graph.centrality import provider_measures
     from referral_graph.communities import detect_communities
 
-    progress = _Progress(6, enabled=not args.quiet, desc="viz")
+    progress = Progress(6, enabled=not args.quiet, desc="viz")
     try:
         net = _load(args, progress)
         progress("measuring")
@@ -477,7 +455,7 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
     from referral_graph import churn
     from referral_graph.scores import write_tables
 
-    progress = _Progress(6, enabled=not args.quiet, desc="at-risk")
+    progress = Progress(6, enabled=not args.quiet, desc="at-risk")
     try:
         net = _load(args, progress)
         panel = net.require_dates("The at-risk list")
@@ -530,7 +508,7 @@ def _margins_text(margins: Any) -> str:
 def cmd_backtest(args: argparse.Namespace) -> int:
     from referral_graph import churn
 
-    progress = _Progress(6, enabled=not args.quiet, desc="backtest")
+    progress = Progress(6, enabled=not args.quiet, desc="backtest")
     try:
         net = _load(args, progress)
         panel = net.require_dates("The backtest")
@@ -568,7 +546,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from referral_graph.report import write_report
 
-    progress = _Progress(6, enabled=not args.quiet, desc="report")
+    progress = Progress(6, enabled=not args.quiet, desc="report")
     try:
         net = _load(args, progress)
         activities = None
@@ -607,7 +585,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     started = time.perf_counter()
-    progress = _Progress(7, enabled=not args.quiet, desc="demo")
+    progress = Progress(7, enabled=not args.quiet, desc="demo")
     try:
         progress("locating the bundled sample")
         paths = datasets.sample_paths()
@@ -883,6 +861,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (default: ./referral_graph_demo)",
     )
     p.set_defaults(func=cmd_demo)
+    add_store_commands(sub)
     return parser
 
 

@@ -88,13 +88,13 @@ import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
-from referral_graph.exceptions import InputError, ParameterError, ReferralGraphError
+from referral_graph.exceptions import InputError, ReferralGraphError
 from referral_graph.validate import ValidationReport
 
 __all__ = ["Load", "ReferralStore", "StoreError", "open_store"]
@@ -268,8 +268,7 @@ class ReferralStore:
         meta = self._meta()
         if "schema_version" not in meta:
             con.execute(
-                "INSERT INTO rg_meta VALUES ('schema_version', ?), ('store_id', ?), "
-                "('created', ?)",
+                "INSERT INTO rg_meta VALUES ('schema_version', ?), ('store_id', ?), ('created', ?)",
                 [str(SCHEMA_VERSION), str(uuid.uuid4()), _now().isoformat()],
             )
         elif meta["schema_version"] != str(SCHEMA_VERSION):
@@ -303,7 +302,9 @@ class ReferralStore:
             fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(secret + "\n")
-            logger.info("Created the store's key file %s (keep it apart from the store)", self.key_path)
+            logger.info(
+                "Created the store's key file %s (keep it apart from the store)", self.key_path
+            )
         fingerprint = hashlib.sha256(("fingerprint:" + secret).encode()).hexdigest()[:16]
         if "key_fingerprint" not in meta:
             self._con.execute("INSERT INTO rg_meta VALUES ('key_fingerprint', ?)", [fingerprint])
@@ -327,10 +328,11 @@ class ReferralStore:
         ``kept``, ``added``, ``excluded`` (reason: rows, as JSON), ``first_date``,
         ``last_date`` (of the file's events), ``months`` (the months it changed),
         ``loaded_at`` (UTC)."""
-        return self._con.execute(
+        table: pd.DataFrame = self._con.execute(
             "SELECT load_id, file, sha256, bytes, rows_read, kept, added, excluded, first_date, "
             "last_date, months, loaded_at FROM rg_loads ORDER BY load_id"
         ).df()
+        return table
 
     def summary(self) -> dict[str, Any]:
         """The store in figures: loads, events, ties, providers, period, size on disk."""
@@ -625,7 +627,8 @@ class ReferralStore:
                 con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM rg_loads").fetchall()[0][0]
             )
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE rg_new AS SELECT * FROM read_parquet({_quote(events)})"
+                "CREATE OR REPLACE TEMP TABLE rg_new AS "
+                f"SELECT * FROM read_parquet({_quote(events)})"
             )
             con.execute(
                 "INSERT INTO rg_ids SELECT (SELECT coalesce(max(code), 0) FROM rg_ids) + "
@@ -703,6 +706,7 @@ class ReferralStore:
         finally:
             for table in ("rg_new", "rg_staged", "rg_changes"):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute("CHECKPOINT")  # the load in the database file itself, not only in its log
         return Load(
             load_id=load_id,
             file=str(path),
@@ -791,4 +795,4 @@ def _sha256(path: Path) -> tuple[str, int]:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

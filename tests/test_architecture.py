@@ -222,6 +222,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "spark_available",
         "spark_session",
     ],
+    "referral_graph.store": ["Load", "ReferralStore", "StoreError", "open_store"],
     "referral_graph.subgraphs": ["ego_network", "subgraph"],
     "referral_graph": [
         "ReferralGraphError",
@@ -234,6 +235,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "privacy",
         "report",
         "scores",
+        "store",
         "validate",
     ],
     "referral_graph.aggregate": [

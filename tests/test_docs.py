@@ -217,6 +217,10 @@ def _readme_stand_ins(folder: Path) -> None:
     providers["id"] = providers["id"].replace(relabel)
     events.to_csv(folder / "my_referrals.csv", index=False)
     providers.to_csv(folder / "my_providers.csv", index=False)
+    # "Run it every week": the history to May 2026, then June's extract (May again: overlap)
+    month = pd.to_datetime(events["date"]).dt.strftime("%Y-%m")
+    events[month <= "2026-05"].to_csv(folder / "referrals_to_2026_05.csv", index=False)
+    events[month >= "2026-05"].to_csv(folder / "referrals_2026_06.csv", index=False)
     nucc_layout = {
         "taxonomy_code": "Code",
         "grouping": "Grouping",
@@ -272,8 +276,9 @@ def test_readme_blocks_run(workdir: Path) -> None:
         elif block.lang == "bash":
             _run_bash(block)
         ran += 1
-    assert ran == 2
-    for written in ("report/report.html", "dr_x.html", "cms", "network.gexf", "at_risk.csv"):
+    assert ran == 3
+    written_files = ("report/report.html", "dr_x.html", "cms", "network.gexf", "at_risk.csv")
+    for written in (*written_files, "weekly/report.html", "referrals.duckdb"):
         assert (workdir / written).exists(), written
 
 

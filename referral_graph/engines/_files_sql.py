@@ -1,0 +1,139 @@
+"""The SQL of the ``files`` engine's output tables: panel, ties, patient panels, events.
+
+Each function returns one statement over the engine's temporary tables (``rg_pm``:
+the kept rows counted per tie, month and patient; ``rg_panel``; ``rg_ids``: the ids
+and their codes), so that :mod:`referral_graph.engines.files` reads as the steps
+of the engine and these as what each table holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def _patient_key_sql(column: str, secret: str) -> str:
+    """SQL of the keyed hash of a patient id: 64 bits of SHA-256 of the secret and the id.
+
+    Without the secret the id cannot be recovered, nor tested against a guess; with
+    it, the same id always gives the same key, so distinct patients stay countable
+    across files (two of 10 million patients share a key with probability about
+    3e-6).
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> duckdb.sql("SELECT " + _patient_key_sql("'p1'", "s3cret")).fetchall()[0][0] > 0
+    True
+    """
+    quoted = "'" + secret.replace("'", "''") + "'"
+    return (
+        f"CAST(('0x' || left(sha256({quoted} || ':' || CAST({column} AS VARCHAR)), 16)) AS UBIGINT)"
+    )
+
+
+def _events_sql(kept: str, cols: Mapping[str, str], secret: str | None) -> str:
+    """The validated events, one row per distinct event with its copies (``events_out``)."""
+    has_patients = "patient_id" in cols
+    key = "patient" if has_patients else "NULL::VARCHAR AS patient"
+    others = [
+        (k if k in cols else f"NULL::{'DOUBLE' if k == 'amount' else 'VARCHAR'} AS {k}")
+        for k in ("amount", "service_line", "payer")
+    ]
+    date = "date" if "date" in cols else "NULL::TIMESTAMP AS date"
+    patient = (
+        _patient_key_sql("e.patient", secret)
+        if has_patients and secret is not None
+        else "NULL::UBIGINT"
+    )
+    return (
+        f"WITH kept AS ({kept}), e AS (SELECT s, t, {date}, {key}, {', '.join(others)}, "
+        "count(*) AS n FROM kept GROUP BY ALL) "
+        f"SELECT i.id AS source, j.id AS target, CAST(e.date AS TIMESTAMP) AS date, "
+        f"{patient} AS patient, e.amount, e.service_line, e.payer, "
+        "CAST(CASE WHEN e.patient IS NULL THEN e.n ELSE 1 END AS INTEGER) AS copies "
+        "FROM e JOIN rg_ids i ON i.code = e.s JOIN rg_ids j ON j.code = e.t"
+    )
+
+
+def _panel_table_sql(has_patients: bool, has_amount: bool) -> str:
+    """``rg_panel``: one row per (s, t, month), with distinct patients and the month's dates."""
+    values = ["CAST(sum(n) AS BIGINT) AS referrals", "min(d0) AS d0", "max(d1) AS d1"]
+    if has_patients:
+        values.append("count(*) FILTER (WHERE patient IS NOT NULL) AS patients")
+    if has_amount:
+        values.append("fsum(amount) AS amount")
+    return (
+        f"CREATE TEMP TABLE rg_panel AS SELECT s, t, m, {', '.join(values)} FROM rg_pm "
+        "GROUP BY s, t, m"
+    )
+
+
+def _panel_output_sql(has_patients: bool, has_amount: bool) -> str:
+    """The panel as written, in the columns and order of `aggregate.edge_panel`."""
+    cols = ["i.id AS source", "j.id AS target", "CAST(p.m AS TIMESTAMP_NS) AS month", "p.referrals"]
+    cols += (["p.patients"] if has_patients else []) + (["p.amount"] if has_amount else [])
+    cols += ["CAST(day(p.d0) AS TINYINT) AS first_day", "CAST(day(p.d1) AS TINYINT) AS last_day"]
+    return (
+        f"SELECT {', '.join(cols)} FROM rg_panel p JOIN rg_ids i ON i.code = p.s "
+        "JOIN rg_ids j ON j.code = p.t ORDER BY p.s, p.t, p.m"
+    )
+
+
+def _ties_from_panel_sql(has_patients: bool, has_amount: bool) -> str:
+    """The ties of dated events: sums over the panel; distinct patients over the period."""
+    values = [
+        "CAST(sum(referrals) AS BIGINT) AS referrals",
+        "CAST(min(d0) AS TIMESTAMP_NS) AS first_date",
+        "CAST(max(d1) AS TIMESTAMP_NS) AS last_date",
+        "count(*) AS active_months",
+    ]
+    if has_amount:
+        values.append("fsum(amount) AS amount")
+    sql = f"WITH x AS (SELECT s, t, {', '.join(values)} FROM rg_panel GROUP BY s, t)"
+    select = ["i.id AS source", "j.id AS target", "x.referrals"]
+    join = ""
+    if has_patients:
+        sql += (
+            ", pt AS (SELECT s, t, count(patient) AS patients FROM "
+            "(SELECT DISTINCT s, t, patient FROM rg_pm) GROUP BY s, t)"
+        )
+        select.append("pt.patients")
+        join = "JOIN pt ON pt.s = x.s AND pt.t = x.t "
+    select += (["x.amount"] if has_amount else []) + [
+        "x.first_date",
+        "x.last_date",
+        "x.active_months",
+    ]
+    return (
+        f"{sql} SELECT {', '.join(select)} FROM x {join}"
+        "JOIN rg_ids i ON i.code = x.s JOIN rg_ids j ON j.code = x.t ORDER BY x.s, x.t"
+    )
+
+
+def _ties_sql(has_patients: bool, has_amount: bool) -> str:
+    """The ties of undated events: referrals and distinct patients per (s, t)."""
+    values = ["CAST(sum(n) AS BIGINT) AS referrals"]
+    names = ["referrals"]
+    if has_patients:
+        values.append("count(*) FILTER (WHERE patient IS NOT NULL) AS patients")
+        names.append("patients")
+    if has_amount:
+        values.append("fsum(amount) AS amount")
+        names.append("amount")
+    select = ["i.id AS source", "j.id AS target"] + [f"x.{c}" for c in names]
+    return (
+        f"WITH x AS (SELECT s, t, {', '.join(values)} FROM rg_pm GROUP BY s, t) "
+        f"SELECT {', '.join(select)} FROM x "
+        "JOIN rg_ids i ON i.code = x.s JOIN rg_ids j ON j.code = x.t ORDER BY x.s, x.t"
+    )
+
+
+def _patients_sql() -> str:
+    """Each provider's distinct patients as referrer or receiver (``rg_pm`` rows with one)."""
+    return (
+        "WITH pairs AS (SELECT s AS c, patient FROM rg_pm WHERE patient IS NOT NULL "
+        "UNION SELECT t AS c, patient FROM rg_pm WHERE patient IS NOT NULL), "
+        "n AS (SELECT c, count(*) AS patients FROM pairs GROUP BY c) "
+        "SELECT i.id AS id, CAST(n.patients AS BIGINT) AS patients FROM n "
+        "JOIN rg_ids i ON i.code = n.c ORDER BY i.id"
+    )
