@@ -1,0 +1,107 @@
+"""Benchmark: the referral store on a standard market (issue 16's weekly operation).
+
+Splits the market's events (cached by ``bench_report.py``'s generator, or ``--data``) into the
+history (every month but the last) and the last month, as a liaison team's weekly extract
+would come, then times, each in a fresh process under ``/usr/bin/time -v``:
+
+1. ``referral-graph ingest`` of the history into a new store (the initial load);
+2. ``referral-graph ingest`` of the last month (about 1.25 million events at 300k);
+3. ``referral-graph report --store`` (the report from the store);
+
+and reports the wall time, peak RSS and the store's size on disk. Targets (issue 16, on the
+300,000-provider market): the new month loaded in <= 15 s, the report from the store <= 75 s.
+
+Usage::
+
+    python benchmarks/bench_store.py --size 300k --data /path/to/market
+    python benchmarks/bench_store.py --size 50k
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_report import FOCUS, SIZES, generate  # noqa: E402
+
+
+def split(events: Path, folder: Path) -> tuple[Path, Path, int]:
+    """The history (all months but the last) and the last month, as CSV; the last month's rows."""
+    import duckdb
+
+    con = duckdb.connect()
+    source = f"read_csv('{events}', header = true, all_varchar = true)"
+    last = con.execute(f"SELECT max(date_trunc('month', CAST(date AS DATE))) FROM {source}")
+    last_month = last.fetchall()[0][0]
+    history, month = folder / "history.csv", folder / "last_month.csv"
+    con.execute(
+        f"COPY (SELECT * FROM {source} WHERE CAST(date AS DATE) < DATE '{last_month}') "
+        f"TO '{history}' (HEADER)"
+    )
+    con.execute(
+        f"COPY (SELECT * FROM {source} WHERE CAST(date AS DATE) >= DATE '{last_month}') "
+        f"TO '{month}' (HEADER)"
+    )
+    n = con.execute(f"SELECT count(*) FROM read_csv('{month}', header = true)").fetchall()[0][0]
+    return history, month, int(n)
+
+
+def timed(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in GB and the standard output of `command`."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", *command], capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-3000:]}")
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    return seconds, int(peak.group(1)) / 1e6 if peak else float("nan"), done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="300k")
+    parser.add_argument("--data", type=Path, default=HERE / "results")
+    parser.add_argument("--work", type=Path, help="where the store goes (default: a temp dir)")
+    args = parser.parse_args()
+    providers_n, months, n_events, _, _ = SIZES[args.size]
+    events, providers = generate(args.data, providers_n, months, n_events)
+    work = Path(tempfile.mkdtemp(prefix="bench_store_", dir=args.work))
+    try:
+        history, month, month_rows = split(events, work)
+        store = work / "referrals.duckdb"
+        exe = shutil.which("referral-graph") or sys.executable
+        base = [exe] if exe.endswith("referral-graph") else [exe, "-m", "referral_graph.cli"]
+        rows = []
+        s, gb, _ = timed([*base, "ingest", "--store", str(store), "--events", str(history), "-q"])
+        rows.append(("initial load (all months but the last)", s, gb))
+        size_before = store.stat().st_size
+        s, gb, out = timed([*base, "ingest", "--store", str(store), "--events", str(month), "-q"])
+        rows.append((f"one new month ({month_rows:,} events)", s, gb))
+        s, gb, _ = timed(
+            [*base, "report", "--store", str(store), "--providers", str(providers),
+             "--focus", FOCUS, "--out", str(work / "report"), "-q"]
+        )  # fmt: skip
+        rows.append(("report --store", s, gb))
+        print(out.strip())
+        print(f"\nstore {args.size}: {store.stat().st_size / 1e9:.2f} GB on disk "
+              f"({size_before / 1e9:.2f} GB before the last month)")  # fmt: skip
+        print(f"{'step':<45} {'wall s':>8} {'peak GB':>8}")
+        for name, seconds, peak in rows:
+            print(f"{name:<45} {seconds:>8.1f} {peak:>8.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
