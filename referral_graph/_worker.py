@@ -43,11 +43,21 @@ T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["WORKER_MIN_TIES", "Pending", "Worker", "WorkerFailedError"]
+__all__ = ["WORKER_MIN_TIES", "Pending", "Worker", "WorkerFailedError", "in_worker"]
+
+#: Set in a worker process's environment: its code keeps to one core (see :func:`in_worker`).
+_IN_WORKER = "REFERRAL_GRAPH_IN_WORKER"
 
 #: Ties from which the pipeline runs its long independent steps in a worker process
 #: (starting one costs about three seconds of the other core).
 WORKER_MIN_TIES = 1_000_000
+
+
+def in_worker() -> bool:
+    """Whether this process is a :class:`Worker`'s: then the caller is busy on the other core,
+    and code that would start threads of its own (OpenMP) keeps to one, since a thread that
+    waits for a busy core makes the whole step many times slower."""
+    return os.environ.get(_IN_WORKER) == "1"
 
 
 class WorkerFailedError(RuntimeError):
@@ -208,7 +218,7 @@ class Worker:
                     [sys.executable, "-c", "from referral_graph._worker import _main; _main()"],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
-                    env={**os.environ, "PYTHONPATH": path},
+                    env={**os.environ, "PYTHONPATH": path, _IN_WORKER: "1"},
                 )
         except OSError as exc:
             raise WorkerFailedError(f"cannot start the worker process: {exc}") from exc
