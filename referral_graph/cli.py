@@ -259,11 +259,14 @@ def _summary(net: Any) -> str:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from referral_graph import synthetic
+    from referral_graph.io._folders import atomic_folder
 
     market = synthetic.generate_market(
         n_providers=args.providers, n_months=args.months, seed=args.seed
     )
-    paths = synthetic.write_market(market, args.out, format=args.format)
+    with atomic_folder(args.out) as folder:  # the whole market, or the folder as it was
+        written = synthetic.write_market(market, folder, format=args.format)
+    paths = {kind: Path(args.out) / path.name for kind, path in written.items()}
     print(
         f"Generated {len(market.events):,} events, {len(market.providers):,} providers, "
         f"{len(market.activities):,} outreach activities (focus: {market.focus})"
@@ -350,6 +353,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from referral_graph.io._folders import atomic_folder
     from referral_graph.scores import score_network, write_tables
 
     progress = Progress(6, enabled=not args.quiet, desc="score")
@@ -359,13 +363,14 @@ def cmd_score(args: argparse.Namespace) -> int:
         tables = score_network(net, seed=args.seed, **_focus_kwargs(args))
         progress("writing")
         formats = ("csv", "parquet") if args.parquet else ("csv",)
-        written = write_tables(tables, args.out, threshold=args.threshold, formats=formats)
+        with atomic_folder(args.out) as folder:  # every table, or the folder as it was
+            written = write_tables(tables, folder, threshold=args.threshold, formats=formats)
     finally:
         progress.close()
     _print_reports(net)
     print(_summary(net))
     for name, paths in written.items():
-        print(f"  {name}: {len(tables[name]):,} rows -> {paths[0]}")
+        print(f"  {name}: {len(tables[name]):,} rows -> {Path(args.out) / paths[0].name}")
     if written.suppression:
         print(written.suppression)
     return 0
@@ -580,6 +585,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from referral_graph import datasets
     from referral_graph.graph import save_graph
     from referral_graph.io import read_activities
+    from referral_graph.io._folders import atomic_folder
     from referral_graph.pipeline import load_network
     from referral_graph.report import write_report
 
@@ -598,14 +604,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         activities = read_activities(paths["activities"])
         progress("writing the report")
         notes: list[str] = []
-        path = write_report(
-            net,
-            out,
-            focus=datasets.SAMPLE_FOCUS,
-            activities=activities,
-            on_suppression=notes.append,
-        )
-        save_graph(net.graph, out / "referral_graph.graphml")
+        with atomic_folder(out) as folder:  # the report and the graph replace the folder together
+            write_report(
+                net,
+                folder,
+                focus=datasets.SAMPLE_FOCUS,
+                activities=activities,
+                on_suppression=notes.append,
+            )
+            save_graph(net.graph, folder / "referral_graph.graphml")
+        path = out / "report.html"
     finally:
         progress.close()
     _print_reports(net)

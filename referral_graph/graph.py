@@ -43,6 +43,7 @@ from referral_graph._graphml import write_graphml
 from referral_graph._version import __version__
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.io import atomic_path
+from referral_graph.io._folders import atomic_folder
 from referral_graph.privacy import DEFAULT_THRESHOLD, DERIVED_FROM, is_count_name
 
 __all__ = [
@@ -477,9 +478,10 @@ def save_graph(
 
     ``.graphml`` (Gephi, yEd, igraph), ``.gexf`` (Gephi), or a folder (no
     extension) of Parquet tables: ``nodes.parquet``, ``edges.parquet`` and
-    ``graph.json`` (graph attributes). Files are written atomically. Node ids,
-    node and edge attributes survive every format; GEXF has no place for
-    graph attributes other than the name.
+    ``graph.json`` (graph attributes). Files are written atomically; a folder's
+    three files are written into a new folder that replaces it whole (other files
+    in it are kept). Node ids, node and edge attributes survive every format; GEXF
+    has no place for graph attributes other than the name.
 
     Count attributes (``referrals``, ``patients``, ...; see
     :func:`referral_graph.privacy.is_count_name`) from 1 to ``threshold - 1``
@@ -528,15 +530,15 @@ def save_graph(
             with atomic_path(target) as tmp:
                 nx.write_gexf(H, tmp)
         else:
-            target.mkdir(parents=True, exist_ok=True)
             nodes, edges = graph_to_tables(G)
-            for name, frame in (("nodes", nodes), ("edges", edges)):
-                frame.attrs = {}  # graph attributes go to graph.json, not Parquet metadata
-                with atomic_path(target / f"{name}.parquet") as tmp:
-                    frame.to_parquet(tmp, index=False)
             attributes = {k: _native(v) for k, v in {**G.graph, **record}.items()}
-            with atomic_path(target / "graph.json") as tmp:
-                tmp.write_text(json.dumps(attributes, indent=2, default=str), encoding="utf-8")
+            # the three files replace the folder's together (other files in it are kept)
+            with atomic_folder(target) as folder:
+                for name, frame in (("nodes", nodes), ("edges", edges)):
+                    frame.attrs = {}  # graph attributes go to graph.json, not Parquet metadata
+                    frame.to_parquet(folder / f"{name}.parquet", index=False)
+                text = json.dumps(attributes, indent=2, default=str)
+                (folder / "graph.json").write_text(text, encoding="utf-8")
     logger.info(
         "Saved graph with %s nodes and %s edges to %s",
         f"{G.number_of_nodes():,}",

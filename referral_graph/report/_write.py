@@ -1,4 +1,5 @@
-"""Writing the report: the tables (in the background), the views and the page, atomically."""
+"""Writing the report: the tables (in the background), the views and the page, into a new
+folder that replaces the output folder whole (``io._folders.atomic_folder``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd
 
 from referral_graph import _worker
 from referral_graph.io import atomic_path
+from referral_graph.io._folders import atomic_folder
 from referral_graph.pipeline import ReferralNetwork
 from referral_graph.privacy import DEFAULT_THRESHOLD, describe_suppression
 from referral_graph.report._page import render_html
@@ -47,10 +49,13 @@ def write_report(
 ) -> Path:
     """Compute and write the report: ``report.html``, ``tables/*.csv`` and ``views/*.html``.
 
-    Returns the path of ``report.html``. Every file is written atomically;
-    counts from 1 to ``threshold - 1`` are suppressed in every table and page,
-    with the values that would reveal them. What the tables leave out is said on
-    the page, and passed to `on_suppression` (the CLI prints it).
+    Returns the path of ``report.html``. The files are written into a new folder
+    beside `out_dir` that replaces it in one step once the report is complete: a
+    failure, or a process killed at any point, leaves `out_dir` as the previous run
+    left it. Files in `out_dir` that the report does not write (your notes) are
+    kept. Counts from 1 to ``threshold - 1`` are suppressed in every table and
+    page, with the values that would reveal them. What the tables leave out is said
+    on the page, and passed to `on_suppression` (the CLI prints it).
     """
     from referral_graph.leakage import resolve_focus
     from referral_graph.scores import score_network, write_tables
@@ -58,54 +63,58 @@ def write_report(
     target = Path(os.fspath(out_dir))
     _require_focus(focus, focus_ids)
     ids = resolve_focus(net.providers, focus=focus, focus_ids=focus_ids)
-    # The backtest and the at-risk list need nothing but the panel: on large networks they
-    # run in a worker process while this one scores the network and writes its tables.
-    in_worker = AT_RISK_WORKER_MIN_TIES <= len(net.ties) < _worker.WORKER_MIN_TIES
-    with _worker.Worker(enabled=in_worker) as worker:
-        at_risk_of = (
-            worker.submit(
-                _at_risk_tables,
-                net.panel,
-                net.providers,
-                ids,
-                capacity=capacity,
-                horizon=horizon,
-                seed=seed,
+    # Everything is written into a new folder that replaces `target` whole at the end.
+    with atomic_folder(target) as folder:
+        # The backtest and the at-risk list need nothing but the panel: on large networks they
+        # run in a worker process while this one scores the network and writes its tables.
+        in_worker = AT_RISK_WORKER_MIN_TIES <= len(net.ties) < _worker.WORKER_MIN_TIES
+        with _worker.Worker(enabled=in_worker) as worker:
+            at_risk_of = (
+                worker.submit(
+                    _at_risk_tables,
+                    net.panel,
+                    net.providers,
+                    ids,
+                    capacity=capacity,
+                    horizon=horizon,
+                    seed=seed,
+                )
+                if net.panel is not None
+                else None
             )
-            if net.panel is not None
-            else None
-        )
-        scores = score_network(net, focus_ids=ids, seed=seed)
-        # The score tables are final: they are written (by DuckDB, mostly outside the GIL)
-        # while the other sections are computed, which keeps the second core busy.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="referral_graph_tables") as pool:
-            writing = pool.submit(write_tables, scores, target / "tables", threshold=threshold)
-            report = _build_report(
-                net,
-                focus=focus,
-                focus_ids=focus_ids,
-                activities=activities,
-                capacity=capacity,
-                horizon=horizon,
-                window=3,
-                seed=seed,
-                title=title,
-                scores=scores,
-                at_risk_of=at_risk_of,
-            )
-            first = writing.result()
-    rest = {name: t for name, t in report.tables.items() if scores.get(name) is not t}
-    second = write_tables(rest, target / "tables", threshold=threshold)
-    suppression = describe_suppression([*first.records.values(), *second.records.values()])
-    if suppression:
-        report.notes["suppression"] = suppression
-        if on_suppression is not None:
-            on_suppression(suppression)
-    if views:
-        report.views = _write_views(net, report, target / "views", threshold=threshold)
-    page = render_html(report, threshold=threshold)
+            scores = score_network(net, focus_ids=ids, seed=seed)
+            # The score tables are final: they are written (by DuckDB, mostly outside the GIL)
+            # while the other sections are computed, which keeps the second core busy.
+            with ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="referral_graph_tables"
+            ) as pool:
+                writing = pool.submit(write_tables, scores, folder / "tables", threshold=threshold)
+                report = _build_report(
+                    net,
+                    focus=focus,
+                    focus_ids=focus_ids,
+                    activities=activities,
+                    capacity=capacity,
+                    horizon=horizon,
+                    window=3,
+                    seed=seed,
+                    title=title,
+                    scores=scores,
+                    at_risk_of=at_risk_of,
+                )
+                first = writing.result()
+        rest = {name: t for name, t in report.tables.items() if scores.get(name) is not t}
+        second = write_tables(rest, folder / "tables", threshold=threshold)
+        suppression = describe_suppression([*first.records.values(), *second.records.values()])
+        if suppression:
+            report.notes["suppression"] = suppression
+            if on_suppression is not None:
+                on_suppression(suppression)
+        if views:
+            report.views = _write_views(net, report, folder / "views", threshold=threshold)
+        page = render_html(report, threshold=threshold)
+        with atomic_path(folder / "report.html") as tmp:
+            tmp.write_text(page, encoding="utf-8")
     path = target / "report.html"
-    with atomic_path(path) as tmp:
-        tmp.write_text(page, encoding="utf-8")
     logger.info("Wrote the report to %s", path)
     return path
