@@ -22,8 +22,12 @@ What is stored (tables of the DuckDB file)
     for an event with a patient id, whose exact repeats are duplicates).
 ``rg_panel``, ``rg_ties``, ``rg_patients``
     The monthly edge panel, the tie table and each provider's distinct patients,
-    kept current by every load (a load recomputes the months, ties and providers
-    it touched; the result equals aggregating every loaded file at once, tested).
+    kept current by every load (a load recomputes the months and ties it touched,
+    and counts the patients new to each tie and provider; the result equals
+    aggregating every loaded file at once, tested).
+``rg_tie_patients``, ``rg_provider_patients``
+    The distinct (tie, patient key) and (provider, patient key) pairs, from which
+    a load counts the patients new to a tie or a provider.
 ``rg_loads``
     One row per load: file, SHA-256 of its content, rows read, kept, added,
     excluded by reason, period covered, when.
@@ -137,6 +141,8 @@ CREATE TABLE IF NOT EXISTS rg_ties (
     s INTEGER, t INTEGER, referrals BIGINT, patients BIGINT, amount DOUBLE,
     first_date TIMESTAMP, last_date TIMESTAMP, active_months BIGINT);
 CREATE TABLE IF NOT EXISTS rg_patients (code INTEGER, patients BIGINT);
+CREATE TABLE IF NOT EXISTS rg_tie_patients (s INTEGER, t INTEGER, patient UBIGINT);
+CREATE TABLE IF NOT EXISTS rg_provider_patients (c INTEGER, patient UBIGINT);
 """
 
 # The values that identify an event (its key), NULL-safe.
@@ -720,8 +726,14 @@ class ReferralStore:
 
 
 def _refresh(con: Any) -> None:
-    """Bring the panel, ties and patient panels up to date with ``rg_changes``: the months,
-    ties and providers it touched are computed again from the stored events."""
+    """Bring the panel, ties and patient panels up to date with ``rg_changes``.
+
+    The months a load touched are summed again from the stored events; the ties it
+    touched from the panel. Distinct patients are counted incrementally: the store
+    keeps the set of (tie, patient) and (provider, patient) pairs, and a load adds
+    to each count the pairs it brought that the set did not hold (an event with a
+    patient id is always new to the store, so no pair is ever removed).
+    """
     con.execute(
         "CREATE OR REPLACE TEMP TABLE rg_months AS "
         "SELECT DISTINCT date_trunc('month', date) AS m FROM rg_changes"
@@ -733,29 +745,58 @@ def _refresh(con: Any) -> None:
         "min(date), max(date) FROM rg_events "
         "WHERE date_trunc('month', date) IN (SELECT m FROM rg_months) GROUP BY ALL"
     )
+    # the (tie, patient) and (provider, patient) pairs new to the store: the stored sets are
+    # scanned once each against the load's few pairs (a semi join built on the load's side)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rg_tp AS SELECT DISTINCT s, t, patient FROM rg_changes "
+        "WHERE patient IS NOT NULL"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rg_tp_new AS SELECT * FROM rg_tp EXCEPT "
+        "SELECT p.s, p.t, p.patient FROM rg_tie_patients p SEMI JOIN rg_tp n "
+        "ON p.s = n.s AND p.t = n.t AND p.patient = n.patient"
+    )
+    con.execute("INSERT INTO rg_tie_patients SELECT s, t, patient FROM rg_tp_new")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rg_cp AS SELECT s AS c, patient FROM rg_tp_new "
+        "UNION SELECT t, patient FROM rg_tp_new"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rg_cp_new AS SELECT * FROM rg_cp EXCEPT "
+        "SELECT q.c, q.patient FROM rg_provider_patients q SEMI JOIN rg_cp x "
+        "ON q.c = x.c AND q.patient = x.patient"
+    )
+    con.execute("INSERT INTO rg_provider_patients SELECT c, patient FROM rg_cp_new")
+    # the ties touched: sums over their panel rows; their patients grow by their new pairs
     con.execute("CREATE OR REPLACE TEMP TABLE rg_touched AS SELECT DISTINCT s, t FROM rg_changes")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rg_tie_rows AS WITH p AS (SELECT p.s, p.t, "
+        "CAST(sum(p.referrals) AS BIGINT) AS referrals, fsum(p.amount) AS amount, "
+        "min(p.d0) AS d0, max(p.d1) AS d1, count(*) AS months FROM rg_panel p SEMI JOIN "
+        "rg_touched x ON p.s = x.s AND p.t = x.t GROUP BY p.s, p.t), "
+        "n AS (SELECT s, t, count(*) AS n FROM rg_tp_new GROUP BY s, t) "
+        "SELECT p.s, p.t, p.referrals, coalesce(x.patients, 0) + coalesce(n.n, 0) AS patients, "
+        "p.amount, p.d0, p.d1, p.months FROM p "
+        "LEFT JOIN rg_ties x ON x.s = p.s AND x.t = p.t "
+        "LEFT JOIN n ON n.s = p.s AND n.t = p.t"
+    )
     con.execute("DELETE FROM rg_ties USING rg_touched x WHERE rg_ties.s = x.s AND rg_ties.t = x.t")
+    con.execute("INSERT INTO rg_ties SELECT * FROM rg_tie_rows")
     con.execute(
-        "INSERT INTO rg_ties WITH p AS (SELECT p.* FROM rg_panel p SEMI JOIN rg_touched x "
-        "ON p.s = x.s AND p.t = x.t), pt AS (SELECT e.s, e.t, count(DISTINCT e.patient) AS n "
-        "FROM rg_events e SEMI JOIN rg_touched x ON e.s = x.s AND e.t = x.t GROUP BY e.s, e.t) "
-        "SELECT p.s, p.t, CAST(sum(p.referrals) AS BIGINT), any_value(pt.n), fsum(p.amount), "
-        "min(p.d0), max(p.d1), count(*) FROM p JOIN pt ON pt.s = p.s AND pt.t = p.t "
-        "GROUP BY p.s, p.t"
+        "CREATE OR REPLACE TEMP TABLE rg_cn AS SELECT c, count(*) AS n FROM rg_cp_new GROUP BY c"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE rg_who AS SELECT s AS c FROM rg_touched "
-        "UNION SELECT t FROM rg_touched"
+        "UPDATE rg_patients SET patients = rg_patients.patients + x.n FROM rg_cn x "
+        "WHERE rg_patients.code = x.c"
     )
-    con.execute("DELETE FROM rg_patients WHERE code IN (SELECT c FROM rg_who)")
     con.execute(
-        "INSERT INTO rg_patients WITH pairs AS ("
-        "SELECT s AS c, patient FROM rg_events WHERE patient IS NOT NULL "
-        "AND s IN (SELECT c FROM rg_who) UNION "
-        "SELECT t AS c, patient FROM rg_events WHERE patient IS NOT NULL "
-        "AND t IN (SELECT c FROM rg_who)) SELECT c, count(*) FROM pairs GROUP BY c"
+        "INSERT INTO rg_patients SELECT c, n FROM rg_cn WHERE c NOT IN "
+        "(SELECT code FROM rg_patients)"
     )
-    for table in ("rg_months", "rg_touched", "rg_who"):
+    for table in (
+        "rg_months", "rg_tp", "rg_tp_new", "rg_cp", "rg_cp_new", "rg_touched", "rg_tie_rows",
+        "rg_cn",
+    ):  # fmt: skip
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
