@@ -494,7 +494,8 @@ class ReferralStore:
             Treat every validation warning as an error (nothing is added).
         memory_limit, temp_directory
             DuckDB's limits while reading (see
-            :func:`referral_graph.engines.files.aggregate_files`).
+            :func:`referral_graph.engines.files.aggregate_files`); the store's own
+            work keeps to `memory_limit` too (it spills beside the store).
         progress : callable, optional
             Called with the name of each step as it starts.
 
@@ -573,6 +574,10 @@ class ReferralStore:
                     "its events need dates (CLI: --date-col NAME)."
                 )
             step("adding to the store")
+            # the store's own work within the same limit (checked by aggregate_files); it
+            # spills to a folder beside the store, as DuckDB does for a database file
+            self._con.execute("SET memory_limit = " + _literal(memory_limit))
+            self._con.execute("SET preserve_insertion_order = false")
             load = self._add(
                 scratch / "events.parquet",
                 path=path,
@@ -818,6 +823,10 @@ def _connect(path: Path) -> Any:
 
 def _copy(con: Any, select: str, path: Path) -> None:
     con.execute(f"COPY ({select}) TO {_quote(path)} (FORMAT parquet)")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _quote(path: str | os.PathLike[str]) -> str:
