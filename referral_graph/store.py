@@ -520,6 +520,13 @@ class ReferralStore:
         path = Path(os.fspath(events))
         if not path.is_file():
             raise InputError(f"{path}: no such file.")
+        from referral_graph.io._workbooks import is_workbook
+
+        if is_workbook(path):
+            raise InputError(
+                f"{path}: a spreadsheet workbook; the store reads CSV and Parquet files. Save "
+                "the sheet as CSV (the other commands read the workbook itself with --events)."
+            )
         given = {
             "source_col": source_col,
             "target_col": target_col,

@@ -186,6 +186,9 @@ def test_a_store_keeps_one_kind_of_event(sample_events: pd.DataFrame, tmp_path: 
             store.ingest(tmp_path / "x.csv")
         with pytest.raises(InputError, match="no date column"):
             store.ingest(tmp_path / "undated.csv")
+        pd.read_csv(paths[1], dtype=str).head(50).to_excel(tmp_path / "sheet.xlsx", index=False)
+        with pytest.raises(InputError, match="a spreadsheet workbook; the store reads CSV"):
+            store.ingest(tmp_path / "sheet.xlsx")
         assert store.summary() == before
 
 
