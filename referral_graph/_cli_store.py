@@ -140,7 +140,7 @@ def cmd_store(args: argparse.Namespace) -> int:
     """``referral-graph store info``: the store's loads and figures."""
     from referral_graph.store import open_store
 
-    with open_store(args.store, create=False) as store:
+    with open_store(args.store, read_only=True) as store:
         summary = store.summary()
         loads = store.loads()
         remembered = store.options()

@@ -355,7 +355,7 @@ def load_network(
         from referral_graph.store import open_store
 
         step("reading the store")
-        with open_store(store, key_file=key_file, create=False) as opened:
+        with open_store(store, key_file=key_file, read_only=True) as opened:
             result = opened.result()
         ties, panel, ev, period = result.ties, result.panel, None, result.period
         reports.insert(0, result.report)

@@ -60,8 +60,10 @@ patient-less events are therefore counted as the larger part, not their sum.
 Atomicity
 ---------
 A load is one DuckDB transaction: a load that fails or is killed halfway leaves
-the store exactly as before (tested by killing the process). One process writes
-to a store at a time; another gets a clear error.
+the store exactly as before (tested by killing the process). The commands that
+only read a store open it read-only, so several of them can run at once; a load
+waits for none of them but gets a clear error ("in use") while one runs, as does
+a reader while a load runs.
 
 Examples
 --------
@@ -197,6 +199,7 @@ def open_store(
     *,
     key_file: str | os.PathLike[str] | None = None,
     create: bool = True,
+    read_only: bool = False,
 ) -> ReferralStore:
     """Open (or create) a referral store: a DuckDB file on disk, no server.
 
@@ -209,7 +212,13 @@ def open_store(
         beside the store. Created with the store (readable by its owner only).
     create : bool, default True
         Create the store when it does not exist; False raises
-        :class:`StoreError` instead (the commands that only read a store).
+        :class:`StoreError` instead.
+    read_only : bool, default False
+        Open an existing store to read it only (the commands that read a store):
+        several processes may read it at once, none may write to it meanwhile
+        (:meth:`ReferralStore.ingest` raises :class:`StoreError`). A store being
+        written to by another process cannot be opened (:class:`StoreError`,
+        "in use").
 
     Returns
     -------
@@ -223,7 +232,7 @@ def open_store(
     ...     len(store.loads())
     0
     """
-    return ReferralStore(path, key_file=key_file, create=create)
+    return ReferralStore(path, key_file=key_file, create=create, read_only=read_only)
 
 
 class ReferralStore:
@@ -235,21 +244,23 @@ class ReferralStore:
         *,
         key_file: str | os.PathLike[str] | None = None,
         create: bool = True,
+        read_only: bool = False,
     ) -> None:
         self.path = Path(os.fspath(path))
+        self.read_only = bool(read_only)
         self.key_path = (
             Path(os.fspath(key_file))
             if key_file is not None
             else self.path.with_name(self.path.name + ".key")
         )
-        if not self.path.exists() and not create:
+        if not self.path.exists() and (read_only or not create):
             raise StoreError(
                 f"{self.path}: no store there; create one with "
                 "'referral-graph ingest --store PATH --events FILE'."
             )
         if self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder; give the store's file (referrals.duckdb).")
-        self._con = _connect(self.path)
+        self._con = _connect(self.path, read_only=self.read_only)
         try:
             self._init_schema()
         except BaseException:
@@ -270,8 +281,14 @@ class ReferralStore:
 
     def _init_schema(self) -> None:
         con = self._con
-        con.execute(_SCHEMA)
-        meta = self._meta()
+        if not self.read_only:
+            con.execute(_SCHEMA)
+        try:
+            meta = self._meta()
+        except Exception as exc:  # duckdb's CatalogException: not a store's file
+            raise StoreError(f"{self.path}: not a referral store (no rg_meta table).") from exc
+        if "schema_version" not in meta and self.read_only:
+            raise StoreError(f"{self.path}: not a referral store (no layout version).")
         if "schema_version" not in meta:
             con.execute(
                 "INSERT INTO rg_meta VALUES ('schema_version', ?), ('store_id', ?), ('created', ?)",
@@ -516,6 +533,8 @@ class ReferralStore:
         """
         from referral_graph.engines.files import aggregate_files
 
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened read-only; open it with read_only=False.")
         step = progress or (lambda name: None)
         path = Path(os.fspath(events))
         if not path.is_file():
@@ -812,18 +831,19 @@ def _refresh(con: Any) -> None:
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _connect(path: Path) -> Any:
+def _connect(path: Path, *, read_only: bool) -> Any:
     """A connection to the store's file; a clear error when another process holds it."""
     import duckdb
 
     try:
-        return duckdb.connect(str(path))
+        return duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
             raise StoreError(
                 f"{path}: the store is in use by another process (one process writes to a "
-                "store at a time); try again when it has finished."
+                "store at a time, and none while others read it); try again when it has "
+                "finished."
             ) from exc
         raise StoreError(f"{path}: cannot be opened as a store ({text.splitlines()[0]}).") from exc
 

@@ -270,3 +270,33 @@ def test_commands_read_the_store_as_they_read_the_files(
         store_table = pd.read_csv(tmp_path / "s" / name, dtype={"source": str, "target": str})
         file_table = pd.read_csv(tmp_path / "e" / name, dtype={"source": str, "target": str})
         assert_frame_equal(store_table, file_table, rtol=1e-12, obj=name)
+
+
+def test_readers_share_a_store_and_a_writer_waits_for_them(
+    sample_events: pd.DataFrame, tmp_path: Path
+) -> None:
+    paths = _split(sample_events, tmp_path)
+    store = tmp_path / "r.duckdb"
+    with open_store(store) as opened:
+        opened.ingest(paths[0])
+    # another process reads the store for a few seconds
+    reader = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from referral_graph.store import open_store; "
+         "s = open_store(sys.argv[1], read_only=True); print('open', flush=True); "
+         "time.sleep(6); s.close()", str(store)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert reader.stdout is not None and reader.stdout.readline().strip() == "open"
+        with open_store(store, read_only=True) as opened:  # readers share it
+            assert len(opened.loads()) == 1
+            with pytest.raises(StoreError, match="read-only"):
+                opened.ingest(paths[1])
+        with pytest.raises(StoreError, match="in use by another process"):
+            open_store(store)  # a writer waits for the readers
+    finally:
+        reader.communicate()  # waits, and closes its pipe
+    with open_store(store) as opened:
+        assert opened.ingest(paths[1]).added > 0
+    with pytest.raises(StoreError, match="no store there"):
+        open_store(tmp_path / "absent.duckdb", read_only=True)
