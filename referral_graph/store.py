@@ -585,6 +585,7 @@ class ReferralStore:
                 progress=progress,
                 events_out=scratch / "events.parquet",
                 patient_secret=secret,
+                tables=False,  # the store computes its own from its events
                 encoding="utf-8" if encoding_files == "auto" else encoding_files,
                 npi=options.get("npi", "auto"),
                 decimal=options.get("decimal") or ".",

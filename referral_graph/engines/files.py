@@ -603,6 +603,7 @@ def aggregate_files(
     progress: Progress | None = None,
     events_out: PathLike | None = None,
     patient_secret: str | None = None,
+    tables: bool = True,
 ) -> FilesAggregation:
     """Validate and aggregate event files out of core; write the panel and ties as Parquet.
 
@@ -650,6 +651,9 @@ def aggregate_files(
         This is what :mod:`referral_graph.store` keeps.
     patient_secret : str, optional
         The secret of the patients' keyed hash in `events_out`.
+    tables : bool, default True
+        Write the panel, the ties and the patient panels; False writes only the
+        validation report (and `events_out`): what a store's load needs.
 
     Returns
     -------
@@ -896,7 +900,11 @@ def aggregate_files(
         report.raise_if_needed(strict=strict)
         paths_out: dict[str, Path] = {}
         result = FilesAggregation(paths=paths_out, report=report, events=int(kept))
-        if has_dates:
+        if not tables:  # the validated events only (the store's load)
+            first, last = con.execute("SELECT min(d0), max(d1) FROM rg_pm").fetchall()[0]
+            if first is not None:
+                result.period = (pd.Timestamp(first), pd.Timestamp(last))
+        elif has_dates:
             # The panel, the ties and the patient panels are all summed from rg_pm (and the panel).
             step("writing the panel")
             con.execute(_panel_table_sql(has_patients, has_amount))
@@ -916,8 +924,9 @@ def aggregate_files(
             paths_out["ties"] = _copy(
                 con, _ties_sql(has_patients, has_amount), out / "ties.parquet"
             )
-        result.ties = _count_rows(paths_out["ties"])
-        if has_patients:
+        if tables:
+            result.ties = _count_rows(paths_out["ties"])
+        if tables and has_patients:
             step("counting patient panels")
             paths_out["patients"] = _copy(con, _patients_sql(), out / "patients.parquet")
         result.providers = int(
