@@ -666,3 +666,39 @@ def test_amount_sums_do_not_depend_on_duckdbs_thread_order() -> None:
     assert first.tobytes() == second.tobytes()
     in_memory = engines.aggregate(sample, engine="pandas").ties["amount"].to_numpy()
     np.testing.assert_allclose(first, in_memory, rtol=1e-14)
+
+
+def test_files_engine_writes_the_validated_events_with_keyed_patients(tmp_path: Path) -> None:
+    """events_out: one row per distinct event with its copies, the patient id replaced by its
+    keyed hash (the same id gives the same key, another secret another key); tables=False
+    writes no table but the report."""
+    rows = pd.DataFrame(
+        {
+            "source": ["A", "A", "A", "C", "C", ""],
+            "target": ["B", "B", "B", "B", "B", "B"],
+            "date": ["2024-01-05", "2024-01-05"] + ["2024-02-01"] * 3 + ["2024-02-02"],
+            "patient_id": ["MRN-77", "MRN-77", "MRN-77", "", "", "MRN-78"],
+        }
+    )  # fmt: skip
+    rows.to_csv(tmp_path / "e.csv", index=False)
+    keys = {}
+    for secret in ("one", "two"):
+        out = tmp_path / secret
+        done = aggregate_files(
+            tmp_path / "e.csv",
+            out,
+            memory_limit="1GB",
+            events_out=out / "events.parquet",
+            patient_secret=secret,
+            tables=False,
+        )
+        assert sorted(p.name for p in out.iterdir()) == ["events.parquet", "validation.csv"]
+        assert done.report.excluded_by_reason == {"missing_id": 1, "duplicate_row": 1}
+        events = pd.read_parquet(out / "events.parquet").sort_values(["source", "date"])
+        assert b"MRN-77" not in (out / "events.parquet").read_bytes()
+        # A-B on 5 Jan once (its repeat is a duplicate), A-B on 1 Feb, C-B twice (no patient)
+        assert events[["source", "copies"]].values.tolist() == [["A", 1], ["A", 1], ["C", 2]]
+        a = events.loc[events["source"] == "A", "patient"]
+        assert a.nunique() == 1 and events.loc[events["source"] == "C", "patient"].isna().all()
+        keys[secret] = int(a.iloc[0])
+    assert keys["one"] != keys["two"]
