@@ -147,11 +147,9 @@ CREATE TABLE IF NOT EXISTS rg_tie_patients (s INTEGER, t INTEGER, patient UBIGIN
 CREATE TABLE IF NOT EXISTS rg_provider_patients (c INTEGER, patient UBIGINT);
 """
 
-# The values that identify an event (its key), NULL-safe.
+# The values that identify an event, compared NULL-safe (after its 64-bit key ``k``).
 _EVENT_COLUMNS = ("s", "t", "date", "patient", "amount", "service_line", "payer")
-_SAME_EVENT = " AND ".join(
-    ["ev.k = c.k"] + [f"ev.{c} IS NOT DISTINCT FROM c.{c}" for c in _EVENT_COLUMNS]
-)
+_SAME_VALUES = " AND ".join(f"ev.{c} IS NOT DISTINCT FROM c.{c}" for c in _EVENT_COLUMNS)
 
 
 class StoreError(ReferralGraphError):
@@ -383,55 +381,49 @@ class ReferralStore:
         sums the loads' rows read and excluded.
         """
         from referral_graph.engines import EngineResult
-        from referral_graph.engines._rules import read_output
+        from referral_graph.engines._rules import output_frame, panels_of
 
         con = self._con
         if not con.execute("SELECT count(*) FROM rg_loads").fetchall()[0][0]:
             raise StoreError(f"{self.path}: the store has no load yet.")
         has_patients, has_amount = self._roles()
-        scratch = Path(tempfile.mkdtemp(prefix="referral_graph_store_"))
-        try:
-            panel_cols = ["i.id AS source", "j.id AS target"]
-            panel_cols += ["CAST(p.month AS TIMESTAMP_NS) AS month", "p.referrals"]
-            panel_cols += ["p.patients"] if has_patients else []
-            panel_cols += ["p.amount"] if has_amount else []
-            panel_cols += [
-                "CAST(day(p.d0) AS TINYINT) AS first_day",
-                "CAST(day(p.d1) AS TINYINT) AS last_day",
-            ]
-            tie_cols = ["i.id AS source", "j.id AS target", "x.referrals"]
-            tie_cols += ["x.patients"] if has_patients else []
-            tie_cols += ["x.amount"] if has_amount else []
-            tie_cols += [
-                "CAST(x.first_date AS TIMESTAMP_NS) AS first_date",
-                "CAST(x.last_date AS TIMESTAMP_NS) AS last_date",
-                "x.active_months",
-            ]
-            joins = "JOIN rg_ids i ON i.code = {0}.s JOIN rg_ids j ON j.code = {0}.t"
-            _copy(
-                con,
+        panel_cols = ["i.id AS source", "j.id AS target"]
+        panel_cols += ["CAST(p.month AS TIMESTAMP_NS) AS month", "p.referrals"]
+        panel_cols += ["p.patients"] if has_patients else []
+        panel_cols += ["p.amount"] if has_amount else []
+        panel_cols += [
+            "CAST(day(p.d0) AS TINYINT) AS first_day",
+            "CAST(day(p.d1) AS TINYINT) AS last_day",
+        ]
+        tie_cols = ["i.id AS source", "j.id AS target", "x.referrals"]
+        tie_cols += ["x.patients"] if has_patients else []
+        tie_cols += ["x.amount"] if has_amount else []
+        tie_cols += [
+            "CAST(x.first_date AS TIMESTAMP_NS) AS first_date",
+            "CAST(x.last_date AS TIMESTAMP_NS) AS last_date",
+            "x.active_months",
+        ]
+        joins = "JOIN rg_ids i ON i.code = {0}.s JOIN rg_ids j ON j.code = {0}.t"
+        # as Arrow, with the dtypes of the files engine's Parquet tables (read_output's)
+        panel = output_frame(
+            con.sql(
                 f"SELECT {', '.join(panel_cols)} FROM rg_panel p {joins.format('p')} "
-                "ORDER BY i.id, j.id, p.month",
-                scratch / "panel.parquet",
-            )
-            _copy(
-                con,
+                "ORDER BY i.id, j.id, p.month"
+            ).to_arrow_table()
+        )
+        ties = output_frame(
+            con.sql(
                 f"SELECT {', '.join(tie_cols)} FROM rg_ties x {joins.format('x')} "
-                "ORDER BY i.id, j.id",
-                scratch / "ties.parquet",
-            )
-            panel = read_output(scratch / "panel.parquet")
-            ties = read_output(scratch / "ties.parquet")
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+                "ORDER BY i.id, j.id"
+            ).to_arrow_table()
+        )
         patients = None
         if has_patients:
-            table = con.execute(
-                "SELECT i.id AS id, CAST(p.patients AS BIGINT) AS patients FROM rg_patients p "
-                "JOIN rg_ids i ON i.code = p.code ORDER BY i.id"
-            ).df()
-            patients = pd.Series(
-                table["patients"].to_numpy(), index=table["id"].astype("str"), name="patients"
+            patients = panels_of(
+                con.execute(
+                    "SELECT i.id AS id, CAST(p.patients AS BIGINT) AS patients FROM rg_patients "
+                    "p JOIN rg_ids i ON i.code = p.code ORDER BY i.id"
+                ).df()
             )
         first, last = con.execute("SELECT min(d0), max(d1) FROM rg_panel").fetchall()[0]
         report = self._report()
@@ -532,6 +524,7 @@ class ReferralStore:
             or another process is writing to the store.
         """
         from referral_graph.engines.files import aggregate_files
+        from referral_graph.io._workbooks import is_workbook
 
         if self.read_only:
             raise StoreError(f"{self.path}: opened read-only; open it with read_only=False.")
@@ -539,8 +532,6 @@ class ReferralStore:
         path = Path(os.fspath(events))
         if not path.is_file():
             raise InputError(f"{path}: no such file.")
-        from referral_graph.io._workbooks import is_workbook
-
         if is_workbook(path):
             raise InputError(
                 f"{path}: a spreadsheet workbook; the store reads CSV and Parquet files. Save "
@@ -683,12 +674,12 @@ class ReferralStore:
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE rg_changes AS SELECT c.*, {key} AS k, "
                 f"ev.copies AS before FROM rg_staged c LEFT JOIN rg_events ev ON "
-                f"ev.k = {key} AND {_SAME_EVENT.removeprefix('ev.k = c.k AND ')} "
+                f"ev.k = {key} AND {_SAME_VALUES} "
                 "WHERE ev.copies IS NULL OR c.copies > ev.copies"
             )
             con.execute(
                 f"UPDATE rg_events ev SET copies = c.copies, load_id = {load_id} "
-                f"FROM rg_changes c WHERE c.before IS NOT NULL AND {_SAME_EVENT}"
+                f"FROM rg_changes c WHERE c.before IS NOT NULL AND ev.k = c.k AND {_SAME_VALUES}"
             )
             con.execute(
                 "INSERT INTO rg_events SELECT s, t, date, patient, amount, service_line, payer, "
@@ -847,10 +838,6 @@ def _connect(path: Path, *, read_only: bool) -> Any:
                 "finished."
             ) from exc
         raise StoreError(f"{path}: cannot be opened as a store ({text.splitlines()[0]}).") from exc
-
-
-def _copy(con: Any, select: str, path: Path) -> None:
-    con.execute(f"COPY ({select}) TO {_quote(path)} (FORMAT parquet)")
 
 
 def _literal(text: str) -> str:

@@ -350,6 +350,7 @@ def aggregate(
             logger.info("engine auto: %s Reading it in memory (duckdb).", exc)
             name = "duckdb"
     if name == "spark" and not isinstance(events, pd.DataFrame):
+        from referral_graph.engines._rules import panels_of
         from referral_graph.engines.spark import aggregate_spark
 
         if reading.pop("decimal", ".") != ".":
@@ -371,7 +372,7 @@ def aggregate(
             engine=name,
             ties=ties,
             panel=spark.panel,
-            patients=_panels_of(spark.patients) if spark.patients is not None else None,
+            patients=panels_of(spark.patients) if spark.patients is not None else None,
             report=spark.report,
             period=(
                 (pd.Timestamp(ties["first_date"].min()), pd.Timestamp(ties["last_date"].max()))
@@ -423,7 +424,7 @@ def _aggregate_files(
     out_dir: str | os.PathLike[str] | None,
 ) -> EngineResult:
     """The ``files`` engine into `out_dir` (or a temporary folder), read back into tables."""
-    from referral_graph.engines._rules import read_output
+    from referral_graph.engines._rules import panels_of, read_output
     from referral_graph.engines.files import aggregate_files
 
     scratch = Path(tempfile.mkdtemp(prefix="referral_graph_tables_")) if out_dir is None else None
@@ -442,9 +443,7 @@ def _aggregate_files(
         ties = read_output(done.paths["ties"])
         panel = read_output(done.paths["panel"]) if "panel" in done.paths else None
         patients = (
-            _panels_of(pd.read_parquet(done.paths["patients"]))
-            if "patients" in done.paths
-            else None
+            panels_of(pd.read_parquet(done.paths["patients"])) if "patients" in done.paths else None
         )
     finally:
         if scratch is not None:
@@ -458,8 +457,3 @@ def _aggregate_files(
         report=done.report,
         period=done.period,
     )
-
-
-def _panels_of(table: pd.DataFrame) -> pd.Series:
-    """An engine's patient panels table (``id``, ``patients``) as a Series by id."""
-    return pd.Series(table["patients"].to_numpy(), index=table["id"].astype("str"), name="patients")

@@ -628,7 +628,13 @@ def read_output(path: PathLike) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     files = _expand_paths(path, "path")
-    table = pq.read_table(files[0] if len(files) == 1 else [str(f) for f in files])
+    return output_frame(pq.read_table(files[0] if len(files) == 1 else [str(f) for f in files]))
+
+
+def output_frame(table: Any) -> pd.DataFrame:
+    """An engine's panel or tie table (an Arrow table) with the dtypes of
+    :func:`read_output`: what DuckDB gives as Arrow (the referral store's tables) is
+    read as the ``files`` engine's Parquet output is."""
     frame: pd.DataFrame = table.to_pandas(date_as_object=False)
     for c in frame.columns:
         if c in ("source", "target"):
@@ -645,6 +651,11 @@ def read_output(path: PathLike) -> pd.DataFrame:
         elif c in ("first_day", "last_day") and pd.api.types.is_integer_dtype(frame[c]):
             frame[c] = frame[c].astype("int8")
     return frame
+
+
+def panels_of(table: pd.DataFrame) -> pd.Series:
+    """An engine's patient panels table (``id``, ``patients``) as a Series by id."""
+    return pd.Series(table["patients"].to_numpy(), index=table["id"].astype("str"), name="patients")
 
 
 def restored_select(select: str) -> str:
