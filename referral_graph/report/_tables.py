@@ -304,7 +304,6 @@ class _AtRisk:
 
     backtest: pd.DataFrame | None = None
     risk: pd.DataFrame | None = None
-    ranking: str = "model"
     notes: dict[str, str] = field(default_factory=dict)
 
 
@@ -351,7 +350,6 @@ def _at_risk_tables(
         return result
     if "ranking_why" in risk.attrs:
         result.notes["ranking"] = risk.attrs["ranking_why"]
-    result.ranking = risk.attrs["ranking"]
     result.risk = risk.assign(internal=risk["source"].isin(set(ids)))
     return result
 
@@ -371,7 +369,7 @@ def _at_risk_sections(
     # The visit list draws on the outside ties with the highest expected loss (a pool of four
     # ties per visit), then ranks referrers by their summed loss and relationship value.
     outside = risk.loc[~risk["internal"].to_numpy()]
-    if computed.ranking == "model":
+    if risk.attrs["ranking"] == "model":  # at_risk says which ranking ordered it
         pool = outside.sort_values("expected_loss", ascending=False, kind="stable")
     else:  # the list's own order: the blend or the rule that the backtest chose
         pool = outside.sort_values("rank", kind="stable")
