@@ -261,7 +261,6 @@ def load_network(
     temp_directory: str | os.PathLike[str] | None = None,
     spark_master: str = "local[2]",
     store: str | os.PathLike[str] | None = None,
-    key_file: str | os.PathLike[str] | None = None,
 ) -> ReferralNetwork:
     """Read, validate, aggregate and build a referral network.
 
@@ -315,9 +314,6 @@ def load_network(
         A referral store (:mod:`referral_graph.store`) instead of `events`: its
         tables are read as they are, up to date with its loads; the same network
         as aggregating every loaded file at once.
-    key_file : path, optional
-        Not needed to read a store (its patients are keyed already); accepted so
-        that one set of store options serves every command.
 
     Returns
     -------
@@ -355,7 +351,7 @@ def load_network(
         from referral_graph.store import open_store
 
         step("reading the store")
-        with open_store(store, key_file=key_file, read_only=True) as opened:
+        with open_store(store, read_only=True) as opened:
             result = opened.result()
         ties, panel, ev, period = result.ties, result.panel, None, result.period
         reports.insert(0, result.report)
