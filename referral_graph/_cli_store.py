@@ -85,23 +85,12 @@ def add_store_commands(sub: Any) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """``referral-graph ingest``: add event files to a store, one transaction each."""
-    from referral_graph.store import open_store
+    from referral_graph.store import REMEMBERED, open_store
 
-    npi = None if args.ids is None else ("auto" if args.ids == "auto" else args.ids == "npi")
-    options = {
-        "source_col": args.source_col,
-        "target_col": args.target_col,
-        "date_col": args.date_col,
-        "patient_col": args.patient_col,
-        "amount_col": args.amount_col,
-        "service_line_col": args.service_line_col,
-        "payer_col": args.payer_col,
-        "date_format": args.date_format,
-        "npi": npi,
-        "encoding": args.encoding,
-        "delimiter": args.delimiter,
-        "decimal": args.decimal,
-    }
+    # the reading options by the names ingest takes (each flag's name but --ids's)
+    options: dict[str, Any] = {key: getattr(args, key) for key in REMEMBERED if key != "npi"}
+    if args.ids is not None:  # else the store's remembered id scheme
+        options["npi"] = "auto" if args.ids == "auto" else args.ids == "npi"
     progress = Progress(8 * len(args.events), enabled=not args.quiet, desc="ingest")
     try:
         with open_store(args.store, key_file=args.key_file) as store:
