@@ -569,6 +569,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             threshold=args.threshold,
             seed=args.seed,
             on_suppression=notes.append,
+            store=getattr(args, "store", None),
             **_focus_kwargs(args),
         )
     finally:

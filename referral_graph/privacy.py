@@ -242,6 +242,7 @@ DERIVED_FROM: dict[str, tuple[str, ...]] = {
     "share_internal": ("referrals_internal", "referrals_total"),
     "at_stake_amount": ("at_stake",),
     "expected_loss_amount": ("expected_loss",),
+    "difference": ("referrals_before", "referrals_now"),
 }
 
 #: Columns that are the sum of others on every row: when one of them is hidden and the

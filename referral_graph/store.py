@@ -145,7 +145,31 @@ CREATE TABLE IF NOT EXISTS rg_ties (
 CREATE TABLE IF NOT EXISTS rg_patients (code INTEGER, patients BIGINT);
 CREATE TABLE IF NOT EXISTS rg_tie_patients (s INTEGER, t INTEGER, patient UBIGINT);
 CREATE TABLE IF NOT EXISTS rg_provider_patients (c INTEGER, patient UBIGINT);
+CREATE TABLE IF NOT EXISTS rg_reports (
+    report_id INTEGER, made_at TIMESTAMP, loads_through INTEGER, data_end TIMESTAMP,
+    focus VARCHAR, focus_ids VARCHAR, window_months INTEGER, capacity INTEGER,
+    horizon INTEGER);
+CREATE TABLE IF NOT EXISTS rg_shown_ties (
+    report_id INTEGER, source VARCHAR, target VARCHAR, rank BIGINT, risk DOUBLE,
+    flagged BOOLEAN, referrals BIGINT, reason VARCHAR);
+CREATE TABLE IF NOT EXISTS rg_shown_referrers (
+    report_id INTEGER, source VARCHAR, rank BIGINT, to_focus BIGINT, recent BIGINT);
+CREATE TABLE IF NOT EXISTS rg_shown_outreach (
+    report_id INTEGER, source VARCHAR, visit_order BIGINT);
+CREATE TABLE IF NOT EXISTS rg_shown_prospects (report_id INTEGER, id VARCHAR, rank BIGINT);
+CREATE TABLE IF NOT EXISTS rg_shown_headline (
+    report_id INTEGER, measure VARCHAR, current DOUBLE, unit VARCHAR);
 """
+
+#: The tables of a recorded report's :class:`~referral_graph.report.ReportRecord` frames.
+#: (The frame's name: its table and the order of its rows.)
+_SHOWN = {
+    "ties": ("rg_shown_ties", "rank"),
+    "referrers": ("rg_shown_referrers", "rank"),
+    "outreach": ("rg_shown_outreach", "visit_order"),
+    "prospects": ("rg_shown_prospects", "rank"),
+    "headline": ("rg_shown_headline", "rowid"),
+}
 
 # The values that identify an event, compared NULL-safe (after its 64-bit key ``k``).
 _EVENT_COLUMNS = ("s", "t", "date", "patient", "amount", "service_line", "payer")
@@ -461,6 +485,150 @@ class ReferralStore:
                 level="warning",
             )
         return report
+
+    # -- the reports' history ---------------------------------------------------------
+
+    def loads_through(self) -> int:
+        """The id of the store's last load (0 before the first)."""
+        found = self._con.execute("SELECT coalesce(max(load_id), 0) FROM rg_loads").fetchall()
+        return int(found[0][0])
+
+    def record_report(self, record: Any) -> int:
+        """Record what a report showed, for the next report's "Since the last report".
+
+        Parameters
+        ----------
+        record : ReportRecord
+            :attr:`referral_graph.report.Report.record` of a report on this store's
+            data (:func:`referral_graph.report.write_report` with ``store=`` records
+            it). Its ``loads_through``, when not set, is the store's last load.
+
+        Returns
+        -------
+        int
+            The report's number in the store.
+        """
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened read-only; cannot record a report.")
+        con = self._con
+        loads_through = (
+            record.loads_through if record.loads_through is not None else self.loads_through()
+        )
+        con.execute("BEGIN TRANSACTION")
+        try:
+            report_id = int(
+                con.execute("SELECT coalesce(max(report_id), 0) + 1 FROM rg_reports").fetchall()[0][
+                    0
+                ]
+            )
+            con.execute(
+                "INSERT INTO rg_reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    report_id,
+                    _now().replace(tzinfo=None),
+                    loads_through,
+                    pd.Timestamp(record.data_end).to_pydatetime(),
+                    record.focus,
+                    json.dumps(sorted(record.focus_ids)),
+                    record.window,
+                    record.capacity,
+                    record.horizon,
+                ],
+            )
+            for name, (table, _) in _SHOWN.items():
+                frame = getattr(record, name)
+                columns = [
+                    c[0] for c in con.execute(f"DESCRIBE {table}").fetchall() if c[0] != "report_id"
+                ]
+                con.register("rg_shown", frame[columns])
+                con.execute(
+                    f"INSERT INTO {table} SELECT {report_id}, {', '.join(columns)} FROM rg_shown"
+                )
+                con.unregister("rg_shown")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        logger.info("Recorded report %d in %s", report_id, self.path)
+        return report_id
+
+    def reports(self) -> pd.DataFrame:
+        """One row per recorded report: ``report_id``, ``made_at`` (UTC),
+        ``loads_through`` (the store's last load then), ``data_end``, ``focus``,
+        ``window_months``, ``capacity``, ``horizon``, and ``flagged`` (ties flagged at risk)."""
+        if not self._has("rg_reports"):
+            return pd.DataFrame(columns=["report_id", "made_at", "loads_through", "data_end"])
+        table: pd.DataFrame = self._con.execute(
+            "SELECT r.report_id, r.made_at, r.loads_through, r.data_end, r.focus, "
+            "r.window_months, r.capacity, r.horizon, (SELECT count(*) FROM rg_shown_ties t "
+            "WHERE t.report_id = r.report_id AND t.flagged) AS flagged FROM rg_reports r "
+            "ORDER BY r.report_id"
+        ).df()
+        return table
+
+    def last_report(self, *, focus_ids: Any, before_load: int | None = None) -> Any:
+        """The record of the last report on the same focus made on earlier data.
+
+        Parameters
+        ----------
+        focus_ids : iterable of str
+            The focus organisation's provider ids (the same set as the report's).
+        before_load : int, optional
+            Only reports made before this load was added (``loads_through`` lower):
+            by default the store's last load, so that a report run again on the same
+            data compares with the report before the last load, not with itself.
+
+        Returns
+        -------
+        ReportRecord or None
+            None when no such report was recorded.
+        """
+        from referral_graph.report import ReportRecord
+
+        if not self._has("rg_reports"):
+            return None
+        before = self.loads_through() if before_load is None else int(before_load)
+        wanted = json.dumps(sorted(str(i) for i in focus_ids))
+        found = self._con.execute(
+            "SELECT report_id, made_at, loads_through, data_end, focus, focus_ids, "
+            "window_months, capacity, horizon FROM rg_reports WHERE focus_ids = ? AND "
+            "loads_through < ? ORDER BY report_id DESC LIMIT 1",
+            [wanted, before],
+        ).fetchall()
+        if not found:
+            return None
+        rid, made_at, loads_through, data_end, focus, ids, window, capacity, horizon = found[0]
+        frames = {}
+        for name, (table, order) in _SHOWN.items():
+            columns = [
+                c[0]
+                for c in self._con.execute(f"DESCRIBE {table}").fetchall()
+                if c[0] != "report_id"
+            ]
+            frames[name] = self._con.execute(
+                f"SELECT {', '.join(columns)} FROM {table} WHERE report_id = ? ORDER BY {order}",
+                [rid],
+            ).df()
+        return ReportRecord(
+            focus=str(focus),
+            focus_ids=list(json.loads(ids)),
+            data_end=pd.Timestamp(data_end),
+            window=int(window),
+            capacity=int(capacity),
+            horizon=int(horizon),
+            made_at=pd.Timestamp(made_at),
+            loads_through=int(loads_through),
+            **frames,
+        )
+
+    def _has(self, table: str) -> bool:
+        """Whether the store has `table` (a store made before the reports' history has not
+        until its next load, and a read-only connection cannot add it)."""
+        return bool(
+            self._con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]
+            ).fetchall()[0][0]
+        )
 
     # -- loading -----------------------------------------------------------------------
 

@@ -7,6 +7,10 @@ network request) that a liaison opens offline.
 
 Sections
 --------
+* **Since the last report** — with a referral store
+  (``write_report(store=...)``, CLI ``--store``): what changed since the last
+  report recorded there (:func:`what_changed`), also written as
+  ``changes.csv``; each report run from a store is recorded in it.
 * **Headline** — referrals received from outside referrers, active referring
   providers, share of wallet, leakage, new and lost referrers: the last
   ``window`` months (default 3) against the ``window`` months before and the
@@ -41,6 +45,7 @@ from __future__ import annotations
 # here (mkdocs.yml: members_order: source).
 # isort: off
 from referral_graph.report._model import Report
+from referral_graph.report._changes import ReportRecord, what_changed
 from referral_graph.report._headline import headline_figures, monthly_series
 from referral_graph.report._tables import talking_point, outreach_list, build_report
 from referral_graph.report._page import COMPLIANCE as COMPLIANCE
@@ -50,11 +55,13 @@ from referral_graph.report._write import write_report
 
 __all__ = [
     "Report",
+    "ReportRecord",
     "build_report",
     "headline_figures",
     "monthly_series",
     "outreach_list",
     "render_html",
     "talking_point",
+    "what_changed",
     "write_report",
 ]

@@ -164,6 +164,20 @@ def _headline(market: _Market, *, window: int, as_of: pd.Timestamp | None) -> pd
     )
 
 
+def _recent_to_focus(market: _Market, *, window: int) -> pd.Series:
+    """Referrals to the focus of each outside referrer in the last `window` months of the
+    market (the headline's current period), indexed by referrer id; referrers without
+    any are left out."""
+    month = market.month
+    end = int(month.max()) + 1 if len(month) else market.first + 1
+    rows = market.to_focus & (month >= end - window)
+    sums = np.bincount(
+        market.source[rows], weights=market.referrals[rows], minlength=len(market.referrers)
+    )
+    recent = pd.Series(sums.round().astype(np.int64), index=market.referrers, name="recent")
+    return recent[recent > 0]
+
+
 _MEASURES = {
     "Referrals received": "count",
     "Active referring providers": "count",

@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from referral_graph.report._changes import ReportRecord
+
 
 @dataclass
 class Report:
@@ -34,6 +36,14 @@ class Report:
         Monthly series for the charts.
     views : dict of str to str
         View name -> file name relative to the report.
+    capacity : int
+        Visits a liaison can make (the outreach list's length).
+    validation : list of str
+        One line per input: rows read and excluded.
+    record : ReportRecord or None
+        What the report shows, as a referral store records it (None without dates).
+    previous : ReportRecord or None
+        The earlier report that the ``changes`` table compares with.
     """
 
     title: str
@@ -48,3 +58,5 @@ class Report:
     views: dict[str, str] = field(default_factory=dict)
     capacity: int = 25
     validation: list[str] = field(default_factory=list)
+    record: ReportRecord | None = None
+    previous: ReportRecord | None = None

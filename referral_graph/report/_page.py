@@ -9,6 +9,7 @@ import pandas as pd
 
 from referral_graph._version import __version__
 from referral_graph.privacy import DEFAULT_THRESHOLD
+from referral_graph.report._changes import CHANGES
 from referral_graph.report._html import (
     _CSS,
     _auto_table,
@@ -47,6 +48,7 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
         else "no dates in the data"
     )
     sections = [
+        ("since", "Since the last report"),
         ("headline", "Headline"),
         ("key-referrers", "Key referrers"),
         ("leakage", "Leakage"),
@@ -73,6 +75,8 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
         out.append(
             '<p class="sub">Input: ' + " · ".join(_esc(v) for v in report.validation) + "</p>"
         )
+
+    out.append(_since_section(report, threshold=threshold))
 
     out.append('<h2 id="headline">Headline</h2>')
     out.append(_note(report, "headline"))
@@ -297,6 +301,47 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
         + (" " + _esc(report.notes["suppression"]) if report.notes.get("suppression") else "")
         + "</footer></main></body></html>"
     )
+    return "".join(out)
+
+
+def _since_section(report: Report, *, threshold: int) -> str:
+    """ "Since the last report": one line per kind of change, then the changes in words."""
+    out = ['<h2 id="since">Since the last report</h2>', _note(report, "changes")]
+    previous, record = report.previous, report.record
+    changes = report.tables.get("changes")
+    if previous is None or record is None or changes is None:
+        return "".join(out)
+    made = f" of {previous.made_at:%d %b %Y}" if previous.made_at is not None else ""
+    out.append(
+        f'<p class="sub">Compared with the report{made} on data to '
+        f"{previous.data_end:%d %b %Y} (this one: data to {record.data_end:%d %b %Y}). "
+        f"Referrals to us are counted over the last {record.window} months of data of each "
+        "report; the rows are in changes.csv.</p>"
+    )
+    if changes.empty:
+        out.append('<p class="note">Nothing changed in the lists this report shows.</p>')
+        return "".join(out)
+    counts = changes["change"].value_counts()
+    out.append(
+        '<p class="sub">'
+        + " · ".join(
+            f"{_esc(label)}: {int(counts[kind]):,}"
+            for kind, label in CHANGES.items()
+            if kind in counts.index
+        )
+        + "</p>"
+    )
+    per_kind = 10
+    shown = changes.groupby("change", sort=False).head(per_kind)
+    shown = shown.assign(kind=shown["change"].map(CHANGES))
+    out.append(
+        _table(shown, [("what", "What changed", "text")], threshold=threshold, group_by="kind")
+    )
+    if len(shown) < len(changes):
+        out.append(
+            f'<p class="sub">Showing up to {per_kind} rows of each kind; all '
+            f"{len(changes):,} are in changes.csv.</p>"
+        )
     return "".join(out)
 
 

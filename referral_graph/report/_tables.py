@@ -13,7 +13,15 @@ import pandas as pd
 
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 from referral_graph.pipeline import ReferralNetwork
-from referral_graph.report._headline import _check_window, _focus_market, _headline, _monthly
+from referral_graph.privacy import DEFAULT_THRESHOLD
+from referral_graph.report._changes import ReportRecord, _record_of, what_changed
+from referral_graph.report._headline import (
+    _check_window,
+    _focus_market,
+    _headline,
+    _monthly,
+    _recent_to_focus,
+)
 from referral_graph.report._model import Report
 
 
@@ -170,6 +178,8 @@ def build_report(
     seed: int = 0,
     title: str | None = None,
     scores: Mapping[str, pd.DataFrame] | None = None,
+    previous: ReportRecord | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
 ) -> Report:
     """Compute every section of the report.
 
@@ -196,6 +206,12 @@ def build_report(
         The tables of :func:`referral_graph.scores.score_network` for this
         network and focus, when they are computed already (used as given, not
         copied); by default they are computed here.
+    previous : ReportRecord, optional
+        The record of an earlier report on the same focus
+        (:meth:`referral_graph.store.ReferralStore.last_report`): the report then
+        says what changed since (:func:`what_changed`, table ``changes``).
+    threshold : int, default 11
+        Small-cell threshold of the words of the ``changes`` table.
 
     Returns
     -------
@@ -214,6 +230,8 @@ def build_report(
         title=title,
         scores=scores,
         at_risk_of=None,
+        previous=previous,
+        threshold=threshold,
     )
 
 
@@ -230,6 +248,8 @@ def _build_report(
     title: str | None,
     scores: Mapping[str, pd.DataFrame] | None,
     at_risk_of: Callable[[], _AtRisk] | None,
+    previous: ReportRecord | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
 ) -> Report:
     """:func:`build_report`; `at_risk_of` gives the at-risk tables when they are computed
     elsewhere (:func:`_at_risk_tables` in a worker process), else they are computed here."""
@@ -264,6 +284,7 @@ def _build_report(
         market = _focus_market(net.panel, net.providers, ids)
         report.headline = _headline(market, window=window, as_of=None)
         report.monthly = _monthly(market, segments=scores.get("share_of_wallet"))
+        recent = _recent_to_focus(market, window=window)
         del market
         report.tables["monthly_trend"] = report.monthly
         report.tables["headline"] = report.headline
@@ -285,7 +306,43 @@ def _build_report(
             "outreach_impact",
             "No activity log given (CLI: --activities FILE with date, provider, liaison, kind).",
         )
+    if net.panel is not None:
+        report.record = _record_of(
+            report.tables,
+            focus=label,
+            focus_ids=ids,
+            ties=net.ties,
+            recent=recent,
+            data_end=net.period[1] if net.period is not None else net.panel["month"].max(),
+            window=window,
+            capacity=capacity,
+            horizon=horizon,
+        )
+        _changes_section(report, net, previous, activities, threshold=threshold)
     return report
+
+
+def _changes_section(
+    report: Report,
+    net: ReferralNetwork,
+    previous: ReportRecord | None,
+    activities: pd.DataFrame | None,
+    *,
+    threshold: int,
+) -> None:
+    """The "Since the last report" section: `previous` against this report's record."""
+    if previous is None or report.record is None:
+        return
+    if sorted(previous.focus_ids) != sorted(report.focus_ids):
+        report.notes["changes"] = (
+            f"The last report recorded was on another focus ({previous.focus}): nothing to "
+            "compare with."
+        )
+        return
+    report.previous = previous
+    report.tables["changes"] = what_changed(
+        previous, report.record, providers=net.providers, activities=activities, threshold=threshold
+    )
 
 
 def _report_line(report: Any) -> str:

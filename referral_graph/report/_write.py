@@ -17,6 +17,8 @@ from referral_graph.io import atomic_path
 from referral_graph.io._folders import atomic_folder
 from referral_graph.pipeline import ReferralNetwork
 from referral_graph.privacy import DEFAULT_THRESHOLD, describe_suppression
+from referral_graph.report._changes import ReportRecord
+from referral_graph.report._model import Report
 from referral_graph.report._page import render_html
 from referral_graph.report._tables import _at_risk_tables, _build_report, _require_focus
 from referral_graph.report._views import _write_views
@@ -46,6 +48,7 @@ def write_report(
     seed: int = 0,
     title: str | None = None,
     on_suppression: Callable[[str], Any] | None = None,
+    store: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Compute and write the report: ``report.html``, ``tables/*.csv`` and ``views/*.html``.
 
@@ -56,6 +59,14 @@ def write_report(
     kept. Counts from 1 to ``threshold - 1`` are suppressed in every table and
     page, with the values that would reveal them. What the tables leave out is said
     on the page, and passed to `on_suppression` (the CLI prints it).
+
+    With `store`, the referral store that `net` was read from
+    (:func:`referral_graph.pipeline.load_network` with ``store=``), the report
+    opens with what changed since the last report recorded there on the same
+    focus before the store's last load (:meth:`ReferralStore.last_report`,
+    :func:`referral_graph.report.what_changed`; table ``changes``), and records
+    what it shows once it is written (:meth:`ReferralStore.record_report`). A
+    store that another process holds is not recorded in: a warning says so.
     """
     from referral_graph.leakage import resolve_focus
     from referral_graph.scores import score_network, write_tables
@@ -63,6 +74,7 @@ def write_report(
     target = Path(os.fspath(out_dir))
     _require_focus(focus, focus_ids)
     ids = resolve_focus(net.providers, focus=focus, focus_ids=focus_ids)
+    previous, loads_through = _previous_report(store, ids)
     # Everything is written into a new folder that replaces `target` whole at the end.
     with atomic_folder(target) as folder:
         # The backtest and the at-risk list need nothing but the panel: on large networks they
@@ -101,7 +113,10 @@ def write_report(
                     title=title,
                     scores=scores,
                     at_risk_of=at_risk_of,
+                    previous=previous,
+                    threshold=threshold,
                 )
+                _note_changes(report, store)
                 first = writing.result()
         rest = {name: t for name, t in report.tables.items() if scores.get(name) is not t}
         second = write_tables(rest, folder / "tables", threshold=threshold)
@@ -117,4 +132,57 @@ def write_report(
             tmp.write_text(page, encoding="utf-8")
     path = target / "report.html"
     logger.info("Wrote the report to %s", path)
+    if store is not None and report.record is not None:
+        _record(store, report, loads_through)
     return path
+
+
+def _previous_report(
+    store: str | os.PathLike[str] | None, ids: list[str]
+) -> tuple[ReportRecord | None, int | None]:
+    """The last report recorded in `store` on the focus `ids`, and the store's last load."""
+    if store is None:
+        return None, None
+    from referral_graph.store import open_store
+
+    with open_store(store, read_only=True) as db:
+        return db.last_report(focus_ids=ids), db.loads_through()
+
+
+def _note_changes(report: Report, store: str | os.PathLike[str] | None) -> None:
+    """Why the report has no "Since the last report" rows, when it has none."""
+    if "changes" in report.tables or "changes" in report.notes:
+        return
+    if report.record is None:
+        report.notes["changes"] = "Needs dated referrals: this data has none."
+    elif store is None:
+        report.notes["changes"] = (
+            "Run the report from a referral store (CLI: --store; Python: write_report(..., "
+            "store=...)) to see what changed since the last report: each report run from a "
+            "store is recorded there."
+        )
+    else:
+        report.notes["changes"] = (
+            "No earlier report on this focus was recorded in the store before its last load. "
+            "This one is recorded: the next report, after the next load, opens with what "
+            "changed since."
+        )
+
+
+def _record(store: str | os.PathLike[str], report: Report, loads_through: int | None) -> None:
+    """Record what `report` shows in `store` (a warning when another process holds it)."""
+    from referral_graph.store import StoreError, open_store
+
+    assert report.record is not None
+    report.record.loads_through = loads_through
+    try:
+        with open_store(store, create=False) as db:
+            number = db.record_report(report.record)
+    except StoreError as exc:
+        logger.warning(
+            "The report was written but not recorded in the store (%s); the next report will "
+            "compare with the last one recorded.",
+            exc,
+        )
+        return
+    logger.info("Recorded the report in %s as report %d", store, number)

@@ -1,0 +1,251 @@
+"""What changed since the last report: the comparison of two records, their history in the
+store, and the section and ``changes.csv`` of a report run from a store week after week."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from privacy_scan import scan_outputs
+
+from referral_graph import cli, datasets
+from referral_graph.report import ReportRecord, what_changed
+from referral_graph.scores import write_tables
+from referral_graph.store import open_store
+
+FOCUS = ["F1", "F2"]
+
+
+def _record(
+    *, ties: list[tuple], referrers: list[tuple], prospects=(), outreach=(), end="2026-05-31"
+) -> ReportRecord:
+    return ReportRecord(
+        focus="Us",
+        focus_ids=FOCUS,
+        data_end=pd.Timestamp(end),
+        window=3,
+        capacity=2,
+        horizon=3,
+        ties=pd.DataFrame(
+            ties, columns=["source", "target", "rank", "risk", "flagged", "referrals", "reason"]
+        ),
+        referrers=pd.DataFrame(referrers, columns=["source", "rank", "to_focus", "recent"]),
+        prospects=pd.DataFrame(list(prospects), columns=["id", "rank"]),
+        outreach=pd.DataFrame(list(outreach), columns=["source", "visit_order"]),
+    )
+
+
+@pytest.fixture
+def two_records() -> tuple[ReportRecord, ReportRecord]:
+    """A hand-made pair of reports, a month apart; the expected changes are listed by hand."""
+    before = _record(
+        ties=[
+            ("A", "F1", 1, 0.7, True, 40, "quiet for 90 days"),  # flagged: recovers
+            ("B", "F1", 2, 0.6, True, 30, "volume down"),  # flagged: leaves without a referral
+            ("C", "F2", 3, 0.2, False, 25, ""),  # newly flagged now
+            ("D", "F2", 4, 0.5, True, 12, "volume down"),  # flagged: drops out of the table
+        ],
+        referrers=[
+            ("A", 1, 100, 30),
+            ("B", 2, 80, 60),
+            ("C", 3, 70, 5),
+            ("E", 4, 10, 0),  # gained: nothing in the last report's window
+            ("G", 5, 50, 20),  # lost
+        ],
+        prospects=[("P", 1), ("Q", 2)],
+        outreach=[("A", 1), ("B", 2)],
+    )
+    current = _record(
+        ties=[
+            ("C", "F2", 1, 0.8, True, 25, "no referral for 60 days (usually every 9 days)"),
+            ("B", "F1", 2, 0.4, False, 30, ""),
+            ("A", "F1", 3, 0.1, False, 52, ""),
+        ],
+        referrers=[
+            ("A", 2, 112, 50),  # +20
+            ("B", 1, 80, 45),  # -15
+            ("C", 60, 70, 30),  # 5 -> 30: its difference reveals the hidden 5
+            ("E", 3, 25, 15),
+            ("G", 4, 50, 0),
+            ("P", 70, 12, 12),
+        ],
+        end="2026-06-30",
+    )
+    return before, current
+
+
+def test_what_changed_lists_the_changes_worked_out_by_hand(two_records) -> None:
+    before, current = two_records
+    activities = pd.DataFrame(
+        {
+            "date": ["2026-05-20", "2026-06-03", "2026-06-10"],
+            "provider": ["A", "B", "B"],
+            "liaison": ["Kim", "Kim", None],
+            "kind": ["visit", "visit", "call"],
+        }
+    )
+    names = pd.DataFrame({"id": ["A", "B"], "name": ["Dr. A", None]})
+    changes = what_changed(before, current, providers=names, activities=activities, threshold=11)
+    got = list(zip(changes["change"], changes["source"], changes["target"].fillna(""), strict=True))
+    assert got == [
+        ("newly_at_risk", "C", "F2"),
+        ("recovered", "A", "F1"),
+        ("left_list", "B", "F1"),
+        ("left_list", "D", "F2"),
+        ("referrer_gained", "E", ""),
+        ("referrer_gained", "P", ""),
+        ("referrer_lost", "G", ""),
+        ("volume_up", "C", ""),
+        ("volume_up", "A", ""),
+        ("volume_down", "B", ""),
+        ("rank_up", "B", ""),
+        ("rank_up", "E", ""),
+        ("rank_up", "G", ""),
+        ("rank_down", "C", ""),
+        ("rank_down", "A", ""),
+        ("prospect_started", "P", ""),
+        ("visited", "B", ""),
+    ]
+    row = changes.set_index(["change", "source"])
+    assert row.loc[("recovered", "A"), "referrals_since"] == 12  # 52 - 40
+    assert row.loc[("volume_up", "A"), "difference"] == 20
+    assert row.loc[("volume_down", "B"), "difference"] == -15
+    assert row.loc[("rank_down", "C"), "rank_now"] == 60
+    assert row.loc[("prospect_started", "P"), "referrals_since"] == 12
+    assert row.loc[("visited", "B"), "activities"] == "2026-06-03 visit (Kim); 2026-06-10 call"
+    what = row["what"]
+    assert what[("newly_at_risk", "C")] == (
+        "C → F2: newly at risk, #1 on the at-risk list: no referral for 60 days (usually every "
+        "9 days)."
+    )
+    assert what[("recovered", "A")] == (
+        "Dr. A → F1: at risk in the last report, referred again since (12 referrals)."
+    )
+    assert "not scored" in what[("left_list", "D")]
+    assert "no longer flagged" in what[("left_list", "B")]
+    # small counts are said as "<11", and a difference beside a hidden count is not said
+    assert what[("referrer_gained", "E")] == (
+        "E started referring to us: 15 in the last 3 months of data, none in the last report's."
+    )
+    assert what[("volume_up", "C")] == (
+        "C: 30 referrals to us in the last 3 months of data, up from <11."
+    )
+    assert what[("volume_up", "A")].endswith("up from 30 (+20).")
+    assert what[("visited", "B")] == (
+        "B: 2026-06-03 visit (Kim), 2026-06-10 call; #2 on the last outreach list; no referral "
+        "to us since."
+    )
+
+
+def test_changes_csv_hides_small_counts_and_the_differences_that_reveal_them(
+    two_records, tmp_path: Path
+) -> None:
+    before, current = two_records
+    changes = what_changed(before, current)
+    write_tables({"changes": changes}, tmp_path, threshold=11)
+    table = pd.read_csv(tmp_path / "changes.csv")
+    c = table.set_index(["change", "source"])
+    assert pd.isna(c.loc[("volume_up", "C"), "referrals_before"])  # 5
+    assert pd.isna(c.loc[("volume_up", "C"), "difference"])  # 30 - 5 would give it back
+    assert c.loc[("volume_up", "C"), "referrals_now"] == 30
+    assert c.loc[("volume_up", "A"), "difference"] == 20
+    problems, _ = scan_outputs(tmp_path)
+    assert problems == []
+
+
+def test_the_store_keeps_the_reports_and_compares_with_the_one_before_the_last_load(
+    two_records, tmp_path: Path
+) -> None:
+    before, _ = two_records
+    sample = tmp_path / "week.csv"
+    pd.DataFrame(
+        {"source": ["A"], "target": ["F1"], "date": ["2026-05-04"], "patient_id": ["p1"]}
+    ).to_csv(sample, index=False)
+    path = tmp_path / "s.duckdb"
+    with open_store(path) as store:
+        store.ingest(sample)
+        assert store.last_report(focus_ids=FOCUS) is None
+        store.record_report(before)
+        # the same data: a report run again compares with the one before the last load
+        assert store.last_report(focus_ids=FOCUS) is None
+        again = store.last_report(focus_ids=FOCUS, before_load=2)
+    assert again is not None
+    assert again.loads_through == 1 and again.made_at is not None
+    for name in ("ties", "referrers", "prospects", "outreach"):
+        expected = getattr(before, name).reset_index(drop=True)
+        pd.testing.assert_frame_equal(
+            getattr(again, name), expected, check_dtype=False, check_like=False
+        )
+    assert again.data_end == before.data_end and sorted(again.focus_ids) == FOCUS
+    with open_store(path, read_only=True) as store:
+        assert store.last_report(focus_ids=["F1"], before_load=2) is None  # another focus
+        assert store.reports()["report_id"].tolist() == [1]
+        assert store.reports()["flagged"].tolist() == [3]
+
+
+@pytest.fixture(scope="module")
+def weekly(tmp_path_factory) -> Path:
+    """The sample as two extracts (to May 2026, then June) loaded into a store, with a report
+    after each load, as a team runs it (CLI)."""
+    folder = tmp_path_factory.mktemp("weekly")
+    paths = datasets.sample_paths()
+    events = pd.read_csv(paths["events"], dtype=str, keep_default_na=False)
+    june = events["date"] >= "2026-06-01"
+    events[~june].to_csv(folder / "to_may.csv", index=False)
+    events[june].to_csv(folder / "june.csv", index=False)
+    store = folder / "referrals.duckdb"
+    common = [
+        "--store", str(store), "--providers", str(paths["providers"]), "--focus",
+        datasets.SAMPLE_FOCUS, "--activities", str(paths["activities"]), "-q",
+    ]  # fmt: skip
+    for extract, out, extra in (
+        ("to_may.csv", "first", []),
+        ("june.csv", "second", []),
+        (None, "raw", ["--threshold", "1"]),  # the second week again, for the oracle below
+    ):
+        if extract is not None:
+            assert (
+                cli.main(["ingest", "--store", str(store), "--events", str(folder / extract), "-q"])
+                == 0
+            )
+        assert cli.main(["report", *common, *extra, "--out", str(folder / out)]) == 0
+    return folder
+
+
+def test_a_weekly_report_opens_with_what_changed_since_the_last(weekly: Path) -> None:
+    first = (weekly / "first" / "report.html").read_text(encoding="utf-8")
+    assert "Since the last report" in first
+    assert "No earlier report on this focus was recorded" in first
+    assert not (weekly / "first" / "tables" / "changes.csv").exists()
+    second = (weekly / "second" / "report.html").read_text(encoding="utf-8")
+    assert "Compared with the report of" in second and "on data to 31 May 2026" in second
+    changes = pd.read_csv(weekly / "second" / "tables" / "changes.csv")
+    assert {"newly_at_risk", "referrer_gained", "volume_up", "visited"} <= set(changes["change"])
+    problems, _ = scan_outputs(weekly / "second")
+    assert problems == []
+    with open_store(weekly / "referrals.duckdb", read_only=True) as store:
+        # the third run (same data) compared with the first report, not with the second
+        assert store.reports()["loads_through"].tolist() == [1, 2, 2]
+
+
+def test_referrals_since_the_last_report_are_the_new_extracts_events(weekly: Path) -> None:
+    """Oracle: the June extract itself, counted with pandas."""
+    changes = pd.read_csv(
+        weekly / "raw" / "tables" / "changes.csv", dtype={"source": str, "target": str}
+    )
+    june = pd.read_csv(weekly / "june.csv", dtype=str)
+    providers = pd.read_csv(datasets.sample_paths()["providers"], dtype=str)
+    ours = set(providers.loc[providers["organization"] == datasets.SAMPLE_FOCUS, "id"])
+    if not ours:
+        pytest.skip("the sample's providers name no organisation column 'organization'")
+    per_tie = june.groupby(["source", "target"]).size()
+    per_referrer = june[june["target"].isin(ours)].groupby("source").size()
+    recovered = changes[changes["change"] == "recovered"]
+    assert len(recovered)
+    for _, r in recovered.iterrows():
+        assert r["referrals_since"] == per_tie[(r["source"], r["target"])]
+    visited = changes[changes["change"] == "visited"]
+    assert len(visited)
+    for _, r in visited.iterrows():
+        assert r["referrals_since"] == per_referrer.get(r["source"], 0), r["what"]
