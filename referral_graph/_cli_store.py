@@ -76,7 +76,8 @@ def add_store_commands(sub: Any) -> None:
         help="what a referral store holds: its loads, period and size",
         description="Describe a referral store: one line per load (file, content hash, rows "
         "read, kept, added, excluded and why, the months it changed, when), the events, ties "
-        "and providers it holds, its period and its size on disk.",
+        "and providers it holds, its period and its size on disk, and the reports recorded "
+        "in it (what the next report compares with).",
     )
     p.add_argument("action", choices=["info"], help="info: describe the store")
     p.add_argument("--store", required=True, metavar="FILE.duckdb", help="the store")
@@ -132,6 +133,7 @@ def cmd_store(args: argparse.Namespace) -> int:
     with open_store(args.store, read_only=True) as store:
         summary = store.summary()
         loads = store.loads()
+        reports = store.reports()
         remembered = store.options()
     print(_summary_text(summary))
     if remembered:
@@ -151,6 +153,17 @@ def cmd_store(args: argparse.Namespace) -> int:
         print(
             f"  events from {row.first_date:%Y-%m-%d} to {row.last_date:%Y-%m-%d}; months "
             f"updated: {_months_text(json.loads(str(row.months)))}"
+        )
+    if len(reports):
+        print(
+            "Reports recorded (a report after a new load says what changed since the last one "
+            "on its focus):"
+        )
+    for row in reports.itertuples(index=False):
+        print(
+            f"report {row.report_id}: on {row.focus}, made {row.made_at:%Y-%m-%d %H:%M} UTC "
+            f"after load {row.loads_through}, data to {row.data_end:%Y-%m-%d}, "
+            f"{row.flagged:,} ties flagged at risk"
         )
     return 0
 

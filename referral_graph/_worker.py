@@ -43,7 +43,14 @@ T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["WORKER_MIN_TIES", "Pending", "Worker", "WorkerFailedError", "in_worker"]
+__all__ = [
+    "WORKER_MIN_TIES",
+    "Pending",
+    "Worker",
+    "WorkerFailedError",
+    "idle_threads",
+    "in_worker",
+]
 
 #: Set in a worker process's environment: its code keeps to one core (see :func:`in_worker`).
 _IN_WORKER = "REFERRAL_GRAPH_IN_WORKER"
@@ -58,6 +65,33 @@ def in_worker() -> bool:
     and code that would start threads of its own (OpenMP) keeps to one, since a thread that
     waits for a busy core makes the whole step many times slower."""
     return os.environ.get(_IN_WORKER) == "1"
+
+
+def idle_threads(wanted: int) -> int:
+    """How many of `wanted` threads this process may start without waiting for a busy core.
+
+    One, in a :class:`Worker` process (:func:`in_worker`), or when the machine's load
+    over the last minute leaves no core free beside this process's own (another
+    program, or a test run, is busy); else up to the idle cores. An OpenMP thread
+    that waits for a busy core makes a whole parallel step many times slower
+    (gradient-boosted trees: 74 s instead of 2 s measured on two cores).
+
+    Examples
+    --------
+    >>> 1 <= idle_threads(2) <= 2
+    True
+    """
+    wanted = max(1, int(wanted))
+    cores = os.cpu_count() or 1
+    if in_worker() or wanted == 1 or cores == 1:
+        return 1
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):  # no load average (Windows): trust the core count
+        return min(wanted, cores)
+    # the load counts this process's own running thread: one core is ours in any case
+    free = int(cores - load + 1.0)
+    return max(1, min(wanted, cores, free))
 
 
 class WorkerFailedError(RuntimeError):

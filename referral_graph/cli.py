@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -588,30 +589,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from referral_graph.io import read_activities
     from referral_graph.io._folders import atomic_folder
     from referral_graph.pipeline import load_network
-    from referral_graph.report import write_report
+    from referral_graph.report import build_report, write_report
+    from referral_graph.store import open_store
 
     out = Path(args.out)
     started = time.perf_counter()
-    progress = Progress(7, enabled=not args.quiet, desc="demo")
+    progress = Progress(9, enabled=not args.quiet, desc="demo")
     try:
         progress("locating the bundled sample")
         paths = datasets.sample_paths()
-        net = load_network(
-            events=paths["events"],
-            providers=paths["providers"],
-            keep_events=False,  # nothing here reads them: the events go out of core
-            progress=progress,
-        )
         activities = read_activities(paths["activities"])
-        progress("writing the report")
         notes: list[str] = []
         with atomic_folder(out) as folder:  # the report and the graph replace the folder together
+            # As a team runs it: the history in a store, a report, next month's extract, and
+            # the report that says what changed since the last one.
+            store = folder / "store" / "referrals.duckdb"
+            with tempfile.TemporaryDirectory(prefix="referral_graph_demo_") as scratch:
+                history, latest = datasets.sample_extracts(scratch)
+                progress(f"loading {history.name} into a store")
+                with open_store(store) as db:
+                    db.ingest(history)
+                progress("the report before the last month (recorded in the store)")
+                earlier = load_network(store=store, providers=paths["providers"])
+                last_report = build_report(earlier, focus=datasets.SAMPLE_FOCUS)
+                del earlier
+                progress(f"loading {latest.name}")
+                with open_store(store) as db:
+                    if last_report.record is not None:
+                        db.record_report(last_report.record)
+                    db.ingest(latest)
+            net = load_network(store=store, providers=paths["providers"], progress=progress)
+            progress("writing the report")
             write_report(
                 net,
                 folder,
                 focus=datasets.SAMPLE_FOCUS,
                 activities=activities,
                 on_suppression=notes.append,
+                store=store,
             )
             save_graph(net.graph, folder / "referral_graph.graphml")
         path = out / "report.html"
@@ -624,6 +639,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"Wrote {path} — open it in a browser (offline) — with tables/ (CSV, counts 1-10 "
         f"suppressed), views/ and referral_graph.graphml, in "
         f"{time.perf_counter() - started:.1f} s"
+    )
+    print(
+        f"The sample went into a referral store in two loads ({history.name}, then "
+        f"{latest.name}); the report opens with what changed since the report before the "
+        f"last load. Try: referral-graph store info --store {out / 'store' / 'referrals.duckdb'}"
     )
     for note in notes:
         print(note)

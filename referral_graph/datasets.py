@@ -18,7 +18,14 @@ import logging
 import os
 from pathlib import Path
 
-__all__ = ["SAMPLE_FOCUS", "SAMPLE_SETTINGS", "sample_dir", "sample_paths", "write_sample"]
+__all__ = [
+    "SAMPLE_FOCUS",
+    "SAMPLE_SETTINGS",
+    "sample_dir",
+    "sample_extracts",
+    "sample_paths",
+    "write_sample",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -86,3 +93,51 @@ def sample_paths() -> dict[str, Path]:
     """Paths of the sample's files: events, providers, activities, truth."""
     folder = sample_dir()
     return {kind: folder / name for kind, name in _FILES.items()}
+
+
+def sample_extracts(folder: str | os.PathLike[str], *, last: int = 1) -> list[Path]:
+    """The sample's events as two extracts, as a team receives them: the history up to the
+    last `last` months, then those months (for trying a referral store week after week).
+
+    Parameters
+    ----------
+    folder : path
+        Where to write them (created).
+    last : int, default 1
+        Months of the second extract.
+
+    Returns
+    -------
+    list of Path
+        ``referrals_to_YYYY_MM.csv`` (the history) and ``referrals_YYYY_MM.csv`` (the first
+        of the last months), the sample's rows unchanged.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> [p.name for p in sample_extracts(tempfile.mkdtemp())]
+    ['referrals_to_2026_05.csv', 'referrals_2026_06.csv']
+    """
+    import pandas as pd
+
+    from referral_graph.io import atomic_path
+
+    if isinstance(last, bool) or not isinstance(last, int) or last < 1:
+        from referral_graph.exceptions import ParameterError
+
+        raise ParameterError(f"The 'last' parameter must be an int >= 1. Got {last!r} instead.")
+    target = Path(os.fspath(folder))
+    target.mkdir(parents=True, exist_ok=True)
+    events = pd.read_csv(sample_paths()["events"], dtype=str, keep_default_na=False)
+    month = events["date"].str.slice(0, 7)
+    months = sorted(month.unique())
+    split = months[-last]
+    before = months[months.index(split) - 1]
+    paths = [
+        target / f"referrals_to_{before.replace('-', '_')}.csv",
+        target / f"referrals_{split.replace('-', '_')}.csv",
+    ]
+    for path, rows in zip(paths, (month < split, month >= split), strict=True):
+        with atomic_path(path) as tmp:
+            events[rows.to_numpy()].to_csv(tmp, index=False)
+    return paths

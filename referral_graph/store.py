@@ -92,7 +92,7 @@ import secrets
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,10 +100,12 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from referral_graph import _store_reports as _reports
+from referral_graph._store_reports import ReportRecord
 from referral_graph.exceptions import InputError, ReferralGraphError
 from referral_graph.validate import ValidationReport
 
-__all__ = ["Load", "ReferralStore", "StoreError", "open_store"]
+__all__ = ["Load", "ReferralStore", "ReportRecord", "StoreError", "open_store"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +128,8 @@ REMEMBERED = (
     "decimal",
 )
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS rg_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS rg_ids (code INTEGER PRIMARY KEY, id VARCHAR UNIQUE);
 CREATE TABLE IF NOT EXISTS rg_loads (
@@ -145,31 +148,9 @@ CREATE TABLE IF NOT EXISTS rg_ties (
 CREATE TABLE IF NOT EXISTS rg_patients (code INTEGER, patients BIGINT);
 CREATE TABLE IF NOT EXISTS rg_tie_patients (s INTEGER, t INTEGER, patient UBIGINT);
 CREATE TABLE IF NOT EXISTS rg_provider_patients (c INTEGER, patient UBIGINT);
-CREATE TABLE IF NOT EXISTS rg_reports (
-    report_id INTEGER, made_at TIMESTAMP, loads_through INTEGER, data_end TIMESTAMP,
-    focus VARCHAR, focus_ids VARCHAR, window_months INTEGER, capacity INTEGER,
-    horizon INTEGER);
-CREATE TABLE IF NOT EXISTS rg_shown_ties (
-    report_id INTEGER, source VARCHAR, target VARCHAR, rank BIGINT, risk DOUBLE,
-    flagged BOOLEAN, referrals BIGINT, reason VARCHAR);
-CREATE TABLE IF NOT EXISTS rg_shown_referrers (
-    report_id INTEGER, source VARCHAR, rank BIGINT, to_focus BIGINT, recent BIGINT);
-CREATE TABLE IF NOT EXISTS rg_shown_outreach (
-    report_id INTEGER, source VARCHAR, visit_order BIGINT);
-CREATE TABLE IF NOT EXISTS rg_shown_prospects (report_id INTEGER, id VARCHAR, rank BIGINT);
-CREATE TABLE IF NOT EXISTS rg_shown_headline (
-    report_id INTEGER, measure VARCHAR, current DOUBLE, unit VARCHAR);
 """
-
-#: The tables of a recorded report's :class:`~referral_graph.report.ReportRecord` frames.
-#: (The frame's name: its table and the order of its rows.)
-_SHOWN = {
-    "ties": ("rg_shown_ties", "rank"),
-    "referrers": ("rg_shown_referrers", "rank"),
-    "outreach": ("rg_shown_outreach", "visit_order"),
-    "prospects": ("rg_shown_prospects", "rank"),
-    "headline": ("rg_shown_headline", "rowid"),
-}
+    + _reports.SCHEMA
+)
 
 # The values that identify an event, compared NULL-safe (after its 64-bit key ``k``).
 _EVENT_COLUMNS = ("s", "t", "date", "patient", "amount", "service_line", "payer")
@@ -282,6 +263,8 @@ class ReferralStore:
             )
         if self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder; give the store's file (referrals.duckdb).")
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._con = _connect(self.path, read_only=self.read_only)
         try:
             self._init_schema()
@@ -493,7 +476,7 @@ class ReferralStore:
         found = self._con.execute("SELECT coalesce(max(load_id), 0) FROM rg_loads").fetchall()
         return int(found[0][0])
 
-    def record_report(self, record: Any) -> int:
+    def record_report(self, record: ReportRecord) -> int:
         """Record what a report showed, for the next report's "Since the last report".
 
         Parameters
@@ -510,63 +493,20 @@ class ReferralStore:
         """
         if self.read_only:
             raise StoreError(f"{self.path}: opened read-only; cannot record a report.")
-        con = self._con
-        loads_through = (
-            record.loads_through if record.loads_through is not None else self.loads_through()
-        )
-        con.execute("BEGIN TRANSACTION")
-        try:
-            report_id = int(
-                con.execute("SELECT coalesce(max(report_id), 0) + 1 FROM rg_reports").fetchall()[0][
-                    0
-                ]
-            )
-            con.execute(
-                "INSERT INTO rg_reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    report_id,
-                    _now().replace(tzinfo=None),
-                    loads_through,
-                    pd.Timestamp(record.data_end).to_pydatetime(),
-                    record.focus,
-                    json.dumps(sorted(record.focus_ids)),
-                    record.window,
-                    record.capacity,
-                    record.horizon,
-                ],
-            )
-            for name, (table, _) in _SHOWN.items():
-                frame = getattr(record, name)
-                columns = [
-                    c[0] for c in con.execute(f"DESCRIBE {table}").fetchall() if c[0] != "report_id"
-                ]
-                con.register("rg_shown", frame[columns])
-                con.execute(
-                    f"INSERT INTO {table} SELECT {report_id}, {', '.join(columns)} FROM rg_shown"
-                )
-                con.unregister("rg_shown")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        logger.info("Recorded report %d in %s", report_id, self.path)
-        return report_id
+        loads = record.loads_through if record.loads_through is not None else self.loads_through()
+        number = _reports.record(self._con, record, loads_through=loads, made_at=_now())
+        logger.info("Recorded report %d in %s", number, self.path)
+        return number
 
     def reports(self) -> pd.DataFrame:
         """One row per recorded report: ``report_id``, ``made_at`` (UTC),
         ``loads_through`` (the store's last load then), ``data_end``, ``focus``,
         ``window_months``, ``capacity``, ``horizon``, and ``flagged`` (ties flagged at risk)."""
-        if not self._has("rg_reports"):
-            return pd.DataFrame(columns=["report_id", "made_at", "loads_through", "data_end"])
-        table: pd.DataFrame = self._con.execute(
-            "SELECT r.report_id, r.made_at, r.loads_through, r.data_end, r.focus, "
-            "r.window_months, r.capacity, r.horizon, (SELECT count(*) FROM rg_shown_ties t "
-            "WHERE t.report_id = r.report_id AND t.flagged) AS flagged FROM rg_reports r "
-            "ORDER BY r.report_id"
-        ).df()
-        return table
+        return _reports.listing(self._con)
 
-    def last_report(self, *, focus_ids: Any, before_load: int | None = None) -> Any:
+    def last_report(
+        self, *, focus_ids: Iterable[str], before_load: int | None = None
+    ) -> ReportRecord | None:
         """The record of the last report on the same focus made on earlier data.
 
         Parameters
@@ -583,52 +523,8 @@ class ReferralStore:
         ReportRecord or None
             None when no such report was recorded.
         """
-        from referral_graph.report import ReportRecord
-
-        if not self._has("rg_reports"):
-            return None
         before = self.loads_through() if before_load is None else int(before_load)
-        wanted = json.dumps(sorted(str(i) for i in focus_ids))
-        found = self._con.execute(
-            "SELECT report_id, made_at, loads_through, data_end, focus, focus_ids, "
-            "window_months, capacity, horizon FROM rg_reports WHERE focus_ids = ? AND "
-            "loads_through < ? ORDER BY report_id DESC LIMIT 1",
-            [wanted, before],
-        ).fetchall()
-        if not found:
-            return None
-        rid, made_at, loads_through, data_end, focus, ids, window, capacity, horizon = found[0]
-        frames = {}
-        for name, (table, order) in _SHOWN.items():
-            columns = [
-                c[0]
-                for c in self._con.execute(f"DESCRIBE {table}").fetchall()
-                if c[0] != "report_id"
-            ]
-            frames[name] = self._con.execute(
-                f"SELECT {', '.join(columns)} FROM {table} WHERE report_id = ? ORDER BY {order}",
-                [rid],
-            ).df()
-        return ReportRecord(
-            focus=str(focus),
-            focus_ids=list(json.loads(ids)),
-            data_end=pd.Timestamp(data_end),
-            window=int(window),
-            capacity=int(capacity),
-            horizon=int(horizon),
-            made_at=pd.Timestamp(made_at),
-            loads_through=int(loads_through),
-            **frames,
-        )
-
-    def _has(self, table: str) -> bool:
-        """Whether the store has `table` (a store made before the reports' history has not
-        until its next load, and a read-only connection cannot add it)."""
-        return bool(
-            self._con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]
-            ).fetchall()[0][0]
-        )
+        return _reports.last(self._con, focus_ids=focus_ids, before=before)
 
     # -- loading -----------------------------------------------------------------------
 

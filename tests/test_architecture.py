@@ -222,7 +222,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "spark_available",
         "spark_session",
     ],
-    "referral_graph.store": ["Load", "ReferralStore", "StoreError", "open_store"],
+    "referral_graph.store": ["Load", "ReferralStore", "ReportRecord", "StoreError", "open_store"],
     "referral_graph.subgraphs": ["ego_network", "subgraph"],
     "referral_graph": [
         "ReferralGraphError",
@@ -279,6 +279,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "SAMPLE_FOCUS",
         "SAMPLE_SETTINGS",
         "sample_dir",
+        "sample_extracts",
         "sample_paths",
         "write_sample",
     ],
@@ -371,6 +372,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "outreach_list",
         "render_html",
         "talking_point",
+        "what_changed",
         "write_report",
     ],
     "referral_graph.scale": [

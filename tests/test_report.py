@@ -15,6 +15,7 @@ from referral_graph.privacy import count_columns
 from referral_graph.report import outreach_list, talking_point
 
 SECTIONS = {
+    "since": "Since the last report",
     "headline": "Headline",
     "key-referrers": "Key referrers",
     "leakage": "Leakage",
@@ -499,6 +500,7 @@ def test_views_of_one_report_colour_each_category_alike(demo: Path) -> None:
 #: holds), and the tables written for the CSV alone: written by hand from the page, so that
 #: a section dropped from the page, or a new table in neither list, fails (issue 19).
 ON_PAGE = {
+    "changes": ("Since the last report", "<table"),
     "headline": ("Headline", "Referrals received"),
     "key_referrers": ("Key referrers", "<table"),
     "leakage_by_specialty": ("By specialty", "<table"),

@@ -10,9 +10,9 @@ import pytest
 from privacy_scan import scan_outputs
 
 from referral_graph import cli, datasets
-from referral_graph.report import ReportRecord, what_changed
+from referral_graph.report import what_changed
 from referral_graph.scores import write_tables
-from referral_graph.store import open_store
+from referral_graph.store import ReportRecord, open_store
 
 FOCUS = ["F1", "F2"]
 
@@ -249,3 +249,18 @@ def test_referrals_since_the_last_report_are_the_new_extracts_events(weekly: Pat
     assert len(visited)
     for _, r in visited.iterrows():
         assert r["referrals_since"] == per_referrer.get(r["source"], 0), r["what"]
+
+
+def test_empty_records_compare_to_no_change() -> None:
+    """Records of reports that had no at-risk list, referrers or prospects (short data)."""
+    empty = ReportRecord(
+        focus="Us", focus_ids=FOCUS, data_end=pd.Timestamp("2026-05-31"), window=3,
+        capacity=5, horizon=3,
+    )  # fmt: skip
+    activities = pd.DataFrame(
+        {"date": ["2026-06-02"], "provider": ["A"], "liaison": ["Kim"], "kind": ["call"]}
+    )
+    changes = what_changed(empty, empty, activities=activities)
+    assert changes["change"].tolist() == ["visited"]
+    assert changes["what"].iloc[0] == "A: 2026-06-02 call (Kim); no referral to us since."
+    assert what_changed(empty, empty).empty

@@ -115,3 +115,22 @@ def test_a_script_without_a_main_guard_is_not_run_again(tmp_path: Path) -> None:
     )
     assert done.stdout.strip() == "120"
     assert marker.read_text() == "run\n"
+
+
+def test_threads_are_started_only_on_idle_cores(monkeypatch) -> None:
+    """Two threads for the trees on an idle four-core machine, one on a busy one or in a
+    worker process (a thread waiting for a busy core makes a parallel step much slower)."""
+    from referral_graph import _worker
+
+    monkeypatch.setattr(_worker.os, "cpu_count", lambda: 4)
+    monkeypatch.delenv("REFERRAL_GRAPH_IN_WORKER", raising=False)
+    monkeypatch.setattr(_worker.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # this process
+    assert _worker.idle_threads(2) == 2
+    assert _worker.idle_threads(8) == 4
+    monkeypatch.setattr(_worker.os, "getloadavg", lambda: (3.6, 2.0, 1.0))
+    assert _worker.idle_threads(2) == 1
+    monkeypatch.setattr(_worker.os, "getloadavg", lambda: (2.5, 2.0, 1.0))
+    assert _worker.idle_threads(8) == 2
+    monkeypatch.setattr(_worker.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setenv("REFERRAL_GRAPH_IN_WORKER", "1")
+    assert _worker.idle_threads(2) == 1

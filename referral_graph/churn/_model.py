@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 from typing import Any
 
 import numpy as np
@@ -366,11 +365,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if len(np.unique(y[rows])) < 2:  # the draw missed a class: every row
             rows = np.arange(n)
         threads = self.n_threads
-        if threads is not None and not _worker.in_worker():
-            # the trees' histograms parallelise well: two threads at least, unless this is a
-            # worker process beside the main work (a thread waiting for the busy core would
-            # make each fit many times slower; measured: 74 s instead of 2 s)
-            threads = max(int(threads), min(2, os.cpu_count() or 1))
+        if threads is not None:
+            # the trees' histograms parallelise well: two threads where a core is idle, one
+            # in a worker process beside the main work or on a busy machine (a thread
+            # waiting for a busy core makes each fit many times slower: 74 s instead of 2 s)
+            threads = max(int(threads), _worker.idle_threads(2))
         trees = ChurnModel(
             model="gbm",
             calibration=None,

@@ -45,7 +45,7 @@ from __future__ import annotations
 # here (mkdocs.yml: members_order: source).
 # isort: off
 from referral_graph.report._model import Report
-from referral_graph.report._changes import ReportRecord, what_changed
+from referral_graph.report._changes import what_changed
 from referral_graph.report._headline import headline_figures, monthly_series
 from referral_graph.report._tables import talking_point, outreach_list, build_report
 from referral_graph.report._page import COMPLIANCE as COMPLIANCE
@@ -55,7 +55,6 @@ from referral_graph.report._write import write_report
 
 __all__ = [
     "Report",
-    "ReportRecord",
     "build_report",
     "headline_figures",
     "monthly_series",

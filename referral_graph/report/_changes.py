@@ -15,13 +15,13 @@ they include late events that an extract brought for earlier months.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import pandas as pd
 
 from referral_graph.privacy import DEFAULT_THRESHOLD, format_count, is_small_cell
+from referral_graph.store import ReportRecord
 
-__all__ = ["CHANGES", "ReportRecord", "what_changed"]
+__all__ = ["CHANGES", "what_changed"]
 
 #: The kinds of change, in the order of the section and of ``changes.csv``, with their headings.
 CHANGES = {
@@ -55,82 +55,6 @@ COLUMNS = [
     "activities",
     "what",
 ]
-
-
-def _frame(columns: dict[str, str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in columns.items()})
-
-
-@dataclass
-class ReportRecord:
-    """What one report showed, as a referral store keeps it for the next report.
-
-    Attributes
-    ----------
-    focus : str
-        The focus organisation's name (or its ids), as the report named it.
-    focus_ids : list of str
-        The focus organisation's provider ids (a report compares itself only with
-        a report on the same ids).
-    data_end : Timestamp
-        The last date of the report's data.
-    window : int
-        Months of the recent-volume window (the headline's).
-    capacity, horizon : int
-        The report's visit capacity and at-risk horizon.
-    ties : pandas.DataFrame
-        The at-risk table's ties: ``source``, ``target``, ``rank``, ``risk``,
-        ``flagged``, ``referrals`` (the tie's referrals so far) and ``reason`` (the
-        first of its reasons).
-    referrers : pandas.DataFrame
-        The key referrers (outside providers): ``source``, ``rank``, ``to_focus``
-        (referrals to the focus so far) and ``recent`` (referrals to the focus in
-        the last `window` months of data).
-    outreach : pandas.DataFrame
-        The outreach list: ``source``, ``visit_order``.
-    prospects : pandas.DataFrame
-        The prospects: ``id``, ``rank``.
-    headline : pandas.DataFrame
-        ``measure``, ``current``, ``unit``.
-    made_at : Timestamp or None
-        When the report was recorded (UTC; set by the store).
-    loads_through : int or None
-        The store's last load when the report was made (set by the store).
-    """
-
-    focus: str
-    focus_ids: list[str]
-    data_end: pd.Timestamp
-    window: int
-    capacity: int
-    horizon: int
-    ties: pd.DataFrame = field(
-        default_factory=lambda: _frame(
-            {
-                "source": "str",
-                "target": "str",
-                "rank": "int64",
-                "risk": "float64",
-                "flagged": "bool",
-                "referrals": "int64",
-                "reason": "str",
-            }
-        )
-    )
-    referrers: pd.DataFrame = field(
-        default_factory=lambda: _frame(
-            {"source": "str", "rank": "int64", "to_focus": "int64", "recent": "int64"}
-        )
-    )
-    outreach: pd.DataFrame = field(
-        default_factory=lambda: _frame({"source": "str", "visit_order": "int64"})
-    )
-    prospects: pd.DataFrame = field(default_factory=lambda: _frame({"id": "str", "rank": "int64"}))
-    headline: pd.DataFrame = field(
-        default_factory=lambda: _frame({"measure": "str", "current": "float64", "unit": "str"})
-    )
-    made_at: pd.Timestamp | None = None
-    loads_through: int | None = None
 
 
 def what_changed(
@@ -226,7 +150,8 @@ def what_changed(
                 + (f": {r['reason_now']}." if _text(r.get("reason_now")) else "."),
             )
         )
-    off = both.loc[flagged_before & ~flagged_now].assign(since=since)
+    gone = flagged_before & ~flagged_now
+    off = both.loc[gone].assign(since=since[gone])
     for _, r in off.sort_values("rank_before").iterrows():
         referred = pd.notna(r["since"]) and r["since"] > 0
         pair = f"{name(r['source'])} → {name(r['target'])}"
@@ -292,7 +217,10 @@ def what_changed(
                     what=what,
                 )
             )
-    active = refs.loc[(now > 0) & (before > 0)].assign(_now=now, _before=before, _diff=now - before)
+    in_both = (now > 0) & (before > 0)
+    active = refs.loc[in_both].assign(
+        _now=now[in_both], _before=before[in_both], _diff=(now - before)[in_both]
+    )
     for kind, ascending in (("volume_up", False), ("volume_down", True)):
         sign = active["_diff"] > 0 if kind == "volume_up" else active["_diff"] < 0
         moved = active.loc[sign].sort_values(["_diff", "source"], ascending=[ascending, True])
@@ -321,7 +249,7 @@ def what_changed(
     ranked = ranked.assign(_moved=ranked["rank_before"] - ranked["rank_now"])
     for kind in ("rank_up", "rank_down"):
         sign = ranked["_moved"] > 0 if kind == "rank_up" else ranked["_moved"] < 0
-        moved = ranked.loc[sign].assign(_size=ranked["_moved"].abs())
+        moved = ranked.loc[sign].assign(_size=lambda f: f["_moved"].abs())
         moved = moved.sort_values(["_size", "rank_now"], ascending=[False, True], kind="stable")
         for _, r in moved.head(movers).iterrows():
             verb = "rose" if kind == "rank_up" else "fell"
@@ -342,8 +270,8 @@ def what_changed(
     total_before = previous.referrers.set_index("source")["to_focus"]
 
     def since_last(ids: pd.Series) -> pd.Series:
-        got = ids.map(total_now).fillna(0) - ids.map(total_before).fillna(0)
-        return got.clip(lower=0)
+        now = ids.map(total_now).astype("float64").fillna(0)
+        return (now - ids.map(total_before).astype("float64").fillna(0)).clip(lower=0)
 
     prospects = previous.prospects.assign(_since=since_last(previous.prospects["id"]))
     for _, r in prospects.loc[prospects["_since"] > 0].sort_values("rank").iterrows():

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from referral_graph.report._changes import ReportRecord
+from referral_graph.store import ReportRecord
 
 
 @dataclass

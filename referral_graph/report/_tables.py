@@ -14,7 +14,7 @@ import pandas as pd
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 from referral_graph.pipeline import ReferralNetwork
 from referral_graph.privacy import DEFAULT_THRESHOLD
-from referral_graph.report._changes import ReportRecord, _record_of, what_changed
+from referral_graph.report._changes import _record_of, what_changed
 from referral_graph.report._headline import (
     _check_window,
     _focus_market,
@@ -23,6 +23,7 @@ from referral_graph.report._headline import (
     _recent_to_focus,
 )
 from referral_graph.report._model import Report
+from referral_graph.store import ReportRecord
 
 
 def _require_focus(focus: str | None, focus_ids: Iterable[str] | None) -> None:

@@ -17,11 +17,11 @@ from referral_graph.io import atomic_path
 from referral_graph.io._folders import atomic_folder
 from referral_graph.pipeline import ReferralNetwork
 from referral_graph.privacy import DEFAULT_THRESHOLD, describe_suppression
-from referral_graph.report._changes import ReportRecord
 from referral_graph.report._model import Report
 from referral_graph.report._page import render_html
 from referral_graph.report._tables import _at_risk_tables, _build_report, _require_focus
 from referral_graph.report._views import _write_views
+from referral_graph.store import ReportRecord
 
 #: The package's logger (the messages read as the report's, as before the split).
 logger = logging.getLogger(__package__)
