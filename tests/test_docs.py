@@ -542,7 +542,7 @@ def actual_tables(folder: Path) -> dict[str, pd.DataFrame]:
     from referral_graph import churn, datasets, taxonomy
     from referral_graph import io as rio
     from referral_graph.privacy import suppress_counts
-    from referral_graph.report import build_report
+    from referral_graph.report import build_report, what_changed
 
     paths = datasets.sample_paths()
     net = rg.load_network(events=paths["events"], providers=paths["providers"])
@@ -559,6 +559,9 @@ def actual_tables(folder: Path) -> dict[str, pd.DataFrame]:
         "backtest": churn.backtest(net.panel, n_cutoffs=1, providers=net.providers),
         **_small_edge_files(folder),
     }
+    assert report.record is not None
+    # a report from a store adds changes.csv; its columns, from the report compared with itself
+    report.tables["changes"] = what_changed(report.record, report.record)
     for name, table in report.tables.items():
         # the written table (issue 19, item 4): what reaches the CSV, not the Python frame
         tables[name] = suppress_counts(table)
