@@ -629,6 +629,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 store=store,
             )
             save_graph(net.graph, folder / "referral_graph.graphml")
+            for report in net.reports:  # named after where the store is now, not the temp folder
+                report.name = report.name.replace(str(folder), str(out))
         path = out / "report.html"
     finally:
         progress.close()

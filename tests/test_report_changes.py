@@ -249,6 +249,20 @@ def test_referrals_since_the_last_report_are_the_new_extracts_events(weekly: Pat
     assert len(visited)
     for _, r in visited.iterrows():
         assert r["referrals_since"] == per_referrer.get(r["source"], 0), r["what"]
+    # the recent windows: the last 3 months of each report's data (Mar-May, then Apr-Jun)
+    events = pd.concat([pd.read_csv(weekly / "to_may.csv", dtype=str), june])
+    to_us = events[events["target"].isin(ours) & ~events["source"].isin(ours)]
+
+    def window(first: str, last: str) -> pd.Series:
+        month = to_us["date"].str.slice(0, 7)
+        return to_us[(month >= first) & (month <= last)].groupby("source").size()
+
+    before, now = window("2026-03", "2026-05"), window("2026-04", "2026-06")
+    movers = changes[changes["change"].isin(["volume_up", "volume_down", "referrer_gained"])]
+    assert len(movers) >= 20
+    for _, r in movers.iterrows():
+        assert r["referrals_now"] == now.get(r["source"], 0), r["what"]
+        assert r["referrals_before"] == before.get(r["source"], 0), r["what"]
 
 
 def test_empty_records_compare_to_no_change() -> None:
