@@ -155,7 +155,20 @@ def _keyed(secret: str, patient: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def test_spark_keys_patients_as_the_store_bit_for_bit(spark: Any, tmp_path: Path) -> None:
+def test_spark_keys_patients_as_the_store_bit_for_bit(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """And the secret is in none of the query plans Spark shows (web interface, event logs)."""
+    from pyspark.sql import readwriter
+
+    plans: list[str] = []
+    write = readwriter.DataFrameWriter.parquet
+
+    def spy(self: Any, path: str, *args: Any, **kwargs: Any) -> None:
+        plans.append(self._df._jdf.queryExecution().toString())
+        write(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(readwriter.DataFrameWriter, "parquet", spy)
     events = pd.DataFrame(
         {
             "source": [f"S{i % 3}" for i in range(len(EDGE_IDS))],
@@ -173,6 +186,8 @@ def test_spark_keys_patients_as_the_store_bit_for_bit(spark: Any, tmp_path: Path
         store.ingest(path, npi=False)
     layout = tmp_path / "layout"
     aggregate_spark(path, spark=spark, npi=False, layout=layout, key_file=key, collect=False)
+    assert [plan for plan in plans if "sha2(" in plan]  # the events' plan is among them
+    assert not [plan for plan in plans if "s3'cr" in plan]
     keys = pq.read_table(layout / "events").sort_by("date").column("patient").to_pylist()
     expected = [
         None if p.strip(" \t\u00a0") in ("", "NA") else _keyed(secret, p.strip(" \t\u00a0"))
