@@ -241,3 +241,33 @@ def test_cli_store_export_and_import(
     assert "another secret than the store's" in capsys.readouterr().err
     assert cli.main(["store", "export", "--out", out]) == 1
     assert "either --store or --events" in capsys.readouterr().err
+
+
+def test_a_store_without_patients_nor_amounts_round_trips(tmp_path: Path) -> None:
+    """By hand: identical patient-less events are copies; the layout has no patient panels,
+    no fingerprint, and loads into a store without any key file."""
+    pd.DataFrame(
+        {
+            "source": ["A", "A", "A", "C"],
+            "target": ["B", "B", "B", "B"],
+            "date": ["2024-01-05", "2024-01-05", "2024-03-01", "2024-03-02"],
+        }
+    ).to_csv(tmp_path / "e.csv", index=False)
+    with open_store(tmp_path / "a.duckdb") as store:
+        store.ingest(tmp_path / "e.csv")
+        store.export(tmp_path / "layout")
+        expected = store.result()
+    assert not (tmp_path / "layout" / "patients").exists()
+    meta = json.loads((tmp_path / "layout" / "layout.json").read_text())
+    assert (meta["has_patients"], meta["key_fingerprint"], meta["events"]) == (False, None, 4)
+    events = pq.read_table(tmp_path / "layout" / "events").to_pandas()
+    assert sorted(events["copies"].tolist()) == [1, 1, 2]
+    assert events["patient"].isna().all() and events["amount"].isna().all()
+    with open_store(tmp_path / "b.duckdb") as store:
+        assert store.import_layout(tmp_path / "layout").added == 4
+        got = store.result()
+    assert not (tmp_path / "b.duckdb.key").exists()
+    assert got.patients is None
+    assert_frame_equal(got.ties, expected.ties)
+    assert_frame_equal(got.panel, expected.panel)
+    assert got.ties["referrals"].tolist() == [3, 1]
