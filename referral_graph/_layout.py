@@ -103,6 +103,30 @@ def unsigned_sql(column: str) -> str:
     )
 
 
+#: A store's events as the layout holds them (provider ids, the patient key signed, the month).
+STORE_EVENTS_SQL = (
+    "SELECT i.id AS source, j.id AS target, e.date, "
+    f"{signed_sql('e.patient')} AS patient, e.amount, e.service_line, e.payer, e.copies, "
+    "CAST(date_trunc('month', e.date) AS DATE) AS month FROM rg_events e "
+    "JOIN rg_ids i ON i.code = e.s JOIN rg_ids j ON j.code = e.t "
+    "ORDER BY month, source, target, date"
+)
+
+
+def load_records(loads: Any) -> list[dict[str, Any]]:
+    """A store's loads (``ReferralStore.loads()``) as ``layout.json`` lists them."""
+    import pandas as pd
+
+    return [
+        {
+            **{str(k): (None if pd.isna(v) else v) for k, v in row.items()},
+            "excluded": json.loads(str(row["excluded"])),
+            "months": json.loads(str(row["months"])),
+        }
+        for row in loads.to_dict("records")
+    ]
+
+
 def check_new_folder(folder: Path) -> None:
     """Refuse to write a layout over anything: files of two layouts must never mix."""
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):

@@ -57,6 +57,14 @@ occur several times (``copies``): the store keeps the largest number of copies
 any load had. Two loads that each hold a different part of one day's identical
 patient-less events are therefore counted as the larger part, not their sum.
 
+Export
+------
+:meth:`ReferralStore.export` writes the store as Parquet partitioned by month (the
+events, patients as their keyed hash only, and the aggregated tables, with
+``layout.json``); the Spark engine writes the same folder from event files
+(``aggregate_spark(layout=...)``), and :meth:`ReferralStore.import_layout` loads
+either into a store keyed with the same secret, as one load.
+
 Atomicity
 ---------
 A load is one DuckDB transaction: a load that fails or is killed halfway leaves
@@ -487,28 +495,27 @@ class ReferralStore:
         See Also
         --------
         import_layout : loads a layout into a store.
+
+        Examples
+        --------
+        >>> import json, tempfile, pathlib, pandas as pd
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> pd.DataFrame({"source": ["A"], "target": ["B"], "date": ["2024-01-05"],
+        ...               "patient_id": ["p1"]}).to_csv(folder / "e.csv", index=False)
+        >>> with open_store(folder / "r.duckdb") as store:
+        ...     _ = store.ingest(folder / "e.csv")
+        ...     layout = store.export(folder / "layout")
+        >>> [p.name for p in (layout / "events").iterdir()], json.loads(
+        ...     (layout / "layout.json").read_text())["events"]
+        (['month=2024-01-01'], 1)
         """
         from referral_graph.io._folders import atomic_folder
 
         target = Path(os.fspath(folder))
         _layout.check_new_folder(target)
         tables = self._tables_sql(month="DATE", timestamp="TIMESTAMP")
-        tables["events"] = (
-            "SELECT i.id AS source, j.id AS target, e.date, "
-            f"{_layout.signed_sql('e.patient')} AS patient, e.amount, e.service_line, e.payer, "
-            "e.copies, CAST(date_trunc('month', e.date) AS DATE) AS month FROM rg_events e "
-            "JOIN rg_ids i ON i.code = e.s JOIN rg_ids j ON j.code = e.t "
-            "ORDER BY month, source, target, date"
-        )
+        tables["events"] = _layout.STORE_EVENTS_SQL
         con = self._con
-        loads = [
-            {
-                **{str(k): (None if pd.isna(v) else v) for k, v in row.items()},
-                "excluded": json.loads(str(row["excluded"])),
-                "months": json.loads(str(row["months"])),
-            }
-            for row in self.loads().to_dict("records")
-        ]
         has_patients, has_amount = self._roles()
         meta = _layout.layout_meta(
             written_by=f"store export of {self.path.name}",
@@ -525,7 +532,7 @@ class ReferralStore:
                     "SELECT DISTINCT date_trunc('month', date) AS m FROM rg_events ORDER BY m"
                 ).fetchall()
             ],
-            loads=loads,
+            loads=_layout.load_records(self.loads()),
         )
         with atomic_folder(target) as tmp:
             _layout.write_duckdb(con, tmp, tables, meta)
