@@ -116,8 +116,8 @@ def _add_reading_options(p: Any, columns: str, reading: str) -> Any:
     opts.add_argument(
         "--ids",
         choices=["auto", "npi", "any"],
-        help="npi: ids must be valid NPIs; any: no NPI check; auto (the first default): check "
-        "ids that look like NPIs",
+        help="npi: ids must be valid NPIs; any: no NPI check; auto (the default, unless the "
+        "store remembers another): check ids that look like NPIs",
     )
     opts.add_argument("--encoding", choices=["utf-8", "latin-1"], help="file encoding")
     opts.add_argument("--delimiter", help="CSV delimiter (default: detected)")
