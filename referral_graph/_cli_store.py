@@ -1,4 +1,5 @@
-"""The command line's store commands, ``ingest`` and ``store info`` (:mod:`referral_graph.store`).
+"""The command line's store commands, ``ingest`` and ``store info|export|import``
+(:mod:`referral_graph.store`).
 
 The other commands read a store with ``--store FILE.duckdb`` in place of ``--events``.
 """
@@ -40,27 +41,11 @@ def add_store_commands(sub: Any) -> None:
         metavar="FILE",
         help="the file of the store's secret (default: STORE.key beside the store)",
     )
-    cols = p.add_argument_group("column names (remembered; common aliases are recognised)")
-    for flag, help_ in (
-        ("--source-col", "referring provider id column"),
-        ("--target-col", "receiving provider id column"),
-        ("--date-col", "referral date column"),
-        ("--patient-col", "patient id column"),
-        ("--amount-col", "amount / revenue column"),
-        ("--service-line-col", "service line column"),
-        ("--payer-col", "payer column"),
-    ):
-        cols.add_argument(flag, metavar="NAME", help=help_)
-    opts = p.add_argument_group("reading (remembered from the store's earlier loads)")
-    opts.add_argument("--date-format", metavar="FMT", help="strftime format, e.g. %%d/%%m/%%Y")
-    opts.add_argument(
-        "--ids",
-        choices=["auto", "npi", "any"],
-        help="npi: ids must be valid NPIs; any: no NPI check; auto (the first default): check "
-        "ids that look like NPIs",
+    opts = _add_reading_options(
+        p,
+        "column names (remembered; common aliases are recognised)",
+        "reading (remembered from the store's earlier loads)",
     )
-    opts.add_argument("--encoding", choices=["utf-8", "latin-1"], help="file encoding")
-    opts.add_argument("--delimiter", help="CSV delimiter (default: detected)")
     opts.add_argument("--decimal", choices=[".", ","], help="decimal mark of amounts")
     opts.add_argument(
         "--strict", action="store_true", help="treat every validation warning as an error"
@@ -73,15 +58,71 @@ def add_store_commands(sub: Any) -> None:
 
     p = sub.add_parser(
         "store",
-        help="what a referral store holds: its loads, period and size",
-        description="Describe a referral store: one line per load (file, content hash, rows "
-        "read, kept, added, excluded and why, the months it changed, when), the events, ties "
-        "and providers it holds, its period and its size on disk, and the reports recorded "
-        "in it (what the next report compares with).",
+        help="describe a referral store, export it as Parquet, or load an export into one",
+        description="info: one line per load of the store (file, content hash, rows read, "
+        "kept, added, excluded and why, the months it changed, when), the events, ties and "
+        "providers it holds, its period and its size on disk, and the reports recorded in it "
+        "(what the next report compares with). export: write the store as a "
+        "layout, a new folder of Parquet tables partitioned by month (events with patients as "
+        "their keyed hash only, panel, ties, patient panels) and layout.json; with --events "
+        "instead of --store, Apache Spark writes the same layout from event files. import: "
+        "load a layout into a store, in one transaction (a layout loaded before adds nothing); "
+        "its patients must have been keyed with the store's key file.",
     )
-    p.add_argument("action", choices=["info"], help="info: describe the store")
-    p.add_argument("--store", required=True, metavar="FILE.duckdb", help="the store")
+    p.add_argument(
+        "action",
+        choices=["info", "export", "import"],
+        help="info: describe the store; export: write a layout (--out); import: load one "
+        "(--layout)",
+    )
+    p.add_argument("--store", metavar="FILE.duckdb", help="the store")
+    p.add_argument("--out", metavar="DIR", help="export: the layout's folder (a new one)")
+    p.add_argument("--layout", metavar="DIR", help="import: the layout's folder")
+    p.add_argument(
+        "--key-file",
+        metavar="FILE",
+        help="import: the store's key file (default: STORE.key), which must be the one the "
+        "layout was written with; export --events: the key file to key patients with (the "
+        "store's; created when missing)",
+    )
+    spark = p.add_argument_group(
+        "export from event files on Apache Spark, without a store "
+        "(pip install referral_graph[spark])"
+    )
+    spark.add_argument(
+        "--events", nargs="+", metavar="FILE", help="event files (CSV or Parquet, with dates)"
+    )
+    spark.add_argument(
+        "--spark-master", default="local[2]", metavar="URL", help="Spark master (default local[2])"
+    )
+    _add_reading_options(p, "column names of --events", "reading --events")
     p.set_defaults(func=cmd_store)
+
+
+def _add_reading_options(p: Any, columns: str, reading: str) -> Any:
+    """The column name and reading options of event files; returns the reading group."""
+    cols = p.add_argument_group(columns)
+    for flag, help_ in (
+        ("--source-col", "referring provider id column"),
+        ("--target-col", "receiving provider id column"),
+        ("--date-col", "referral date column"),
+        ("--patient-col", "patient id column"),
+        ("--amount-col", "amount / revenue column"),
+        ("--service-line-col", "service line column"),
+        ("--payer-col", "payer column"),
+    ):
+        cols.add_argument(flag, metavar="NAME", help=help_)
+    opts = p.add_argument_group(reading)
+    opts.add_argument("--date-format", metavar="FMT", help="strftime format, e.g. %%d/%%m/%%Y")
+    opts.add_argument(
+        "--ids",
+        choices=["auto", "npi", "any"],
+        help="npi: ids must be valid NPIs; any: no NPI check; auto (the default, unless the "
+        "store remembers another): check ids that look like NPIs",
+    )
+    opts.add_argument("--encoding", choices=["utf-8", "latin-1"], help="file encoding")
+    opts.add_argument("--delimiter", help="CSV delimiter (default: detected)")
+    return opts
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -127,7 +168,96 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_store(args: argparse.Namespace) -> int:
-    """``referral-graph store info``: the store's loads and figures."""
+    """``referral-graph store info|export|import``."""
+    from referral_graph.exceptions import ParameterError
+
+    needs = {"info": ("store",), "export": ("out",), "import": ("store", "layout")}
+    missing = [f"--{n}" for n in needs[args.action] if getattr(args, n) is None]
+    if args.action == "export" and (args.store is None) == (args.events is None):
+        missing.append("either --store or --events (not both)")
+    if args.action == "export" and args.events is not None and args.key_file is None:
+        missing.append("--key-file (with --events)")
+    if missing:
+        raise ParameterError(f"store {args.action} needs {', '.join(missing)}.")
+    if args.action == "export":
+        return _export(args)
+    if args.action == "import":
+        return _import(args)
+    return _info(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    """``store export``: the store (or, with --events, Spark) writes a layout."""
+    from referral_graph.store import open_store
+
+    if args.store is not None:
+        with open_store(args.store, read_only=True) as store:
+            store.export(args.out)
+            summary = store.summary()
+        print(f"{args.out}: the layout of {summary['events']:,} events of {args.store}")
+        return 0
+    from referral_graph.engines.spark import aggregate_spark
+
+    progress = Progress(10, enabled=not args.quiet, desc="export")
+    try:
+        result = aggregate_spark(
+            args.events,
+            master=args.spark_master,
+            collect=False,
+            layout=args.out,
+            key_file=args.key_file,
+            npi="auto" if args.ids in (None, "auto") else args.ids == "npi",
+            encoding="ISO-8859-1" if args.encoding == "latin-1" else "utf-8",  # Java's names
+            progress=progress,
+            **{k: getattr(args, k) for k in _READING},
+        )
+    finally:
+        progress.close()
+    report = result.report
+    line = f"{report.name}: {report.rows_read:,} rows read, {result.events:,} events kept"
+    if report.excluded_by_reason:
+        line += " (excluded " + ", ".join(
+            f"{n:,} {reason.replace('_', ' ')}" for reason, n in report.excluded_by_reason.items()
+        )
+        line += ")"
+    print(line)
+    print(f"{args.out}: the layout of these events, written by Spark")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    """``store import``: load a layout into a store."""
+    from referral_graph.store import open_store
+
+    with open_store(args.store, key_file=args.key_file) as store:
+        load = store.import_layout(args.layout)
+        summary = store.summary()
+    if load.skipped:
+        print(f"{args.layout}: loaded before (same content): nothing added")
+    else:
+        print(f"{args.layout}: {load.kept:,} events, {load.added:,} new to the store")
+        if load.months:
+            print(f"  months updated: {_months_text(load.months)}")
+    print(_summary_text(summary))
+    return 0
+
+
+#: The options of ``store export --events`` passed to aggregate_spark as they are.
+_READING = (
+    "source_col",
+    "target_col",
+    "date_col",
+    "patient_col",
+    "amount_col",
+    "service_line_col",
+    "payer_col",
+    "date_format",
+    "delimiter",
+)
+
+
+def _info(args: argparse.Namespace) -> int:
+    """``store info``: the store's loads and figures."""
     from referral_graph.store import open_store
 
     with open_store(args.store, read_only=True) as store:

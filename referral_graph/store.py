@@ -57,6 +57,14 @@ occur several times (``copies``): the store keeps the largest number of copies
 any load had. Two loads that each hold a different part of one day's identical
 patient-less events are therefore counted as the larger part, not their sum.
 
+Export
+------
+:meth:`ReferralStore.export` writes the store as Parquet partitioned by month (the
+events, patients as their keyed hash only, and the aggregated tables, with
+``layout.json``); the Spark engine writes the same folder from event files
+(``aggregate_spark(layout=...)``), and :meth:`ReferralStore.import_layout` loads
+either into a store keyed with the same secret, as one load.
+
 Atomicity
 ---------
 A load is one DuckDB transaction: a load that fails or is killed halfway leaves
@@ -88,7 +96,6 @@ import hashlib
 import json
 import logging
 import os
-import secrets
 import shutil
 import tempfile
 import uuid
@@ -100,7 +107,9 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from referral_graph import _layout, _store_read
 from referral_graph import _store_reports as _reports
+from referral_graph._store_refresh import refresh
 from referral_graph._store_reports import ReportRecord
 from referral_graph.exceptions import InputError, ReferralGraphError
 from referral_graph.validate import ValidationReport
@@ -325,15 +334,8 @@ class ReferralStore:
                 "start a new store."
             )
         else:
-            secret = secrets.token_hex(32)
-            self.key_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(secret + "\n")
-            logger.info(
-                "Created the store's key file %s (keep it apart from the store)", self.key_path
-            )
-        fingerprint = hashlib.sha256(("fingerprint:" + secret).encode()).hexdigest()[:16]
+            secret = _layout.create_key(self.key_path)
+        fingerprint = _layout.key_fingerprint(secret)
         if "key_fingerprint" not in meta:
             self._con.execute("INSERT INTO rg_meta VALUES ('key_fingerprint', ?)", [fingerprint])
         elif meta["key_fingerprint"] != fingerprint:
@@ -391,47 +393,11 @@ class ReferralStore:
         from referral_graph.engines._rules import output_frame, panels_of
 
         con = self._con
-        if not con.execute("SELECT count(*) FROM rg_loads").fetchall()[0][0]:
-            raise StoreError(f"{self.path}: the store has no load yet.")
-        has_patients, has_amount = self._roles()
-        panel_cols = ["i.id AS source", "j.id AS target"]
-        panel_cols += ["CAST(p.month AS TIMESTAMP_NS) AS month", "p.referrals"]
-        panel_cols += ["p.patients"] if has_patients else []
-        panel_cols += ["p.amount"] if has_amount else []
-        panel_cols += [
-            "CAST(day(p.d0) AS TINYINT) AS first_day",
-            "CAST(day(p.d1) AS TINYINT) AS last_day",
-        ]
-        tie_cols = ["i.id AS source", "j.id AS target", "x.referrals"]
-        tie_cols += ["x.patients"] if has_patients else []
-        tie_cols += ["x.amount"] if has_amount else []
-        tie_cols += [
-            "CAST(x.first_date AS TIMESTAMP_NS) AS first_date",
-            "CAST(x.last_date AS TIMESTAMP_NS) AS last_date",
-            "x.active_months",
-        ]
-        joins = "JOIN rg_ids i ON i.code = {0}.s JOIN rg_ids j ON j.code = {0}.t"
+        sql = self._tables_sql(month="TIMESTAMP_NS", timestamp="TIMESTAMP_NS")
         # as Arrow, with the dtypes of the files engine's Parquet tables (read_output's)
-        panel = output_frame(
-            con.sql(
-                f"SELECT {', '.join(panel_cols)} FROM rg_panel p {joins.format('p')} "
-                "ORDER BY i.id, j.id, p.month"
-            ).to_arrow_table()
-        )
-        ties = output_frame(
-            con.sql(
-                f"SELECT {', '.join(tie_cols)} FROM rg_ties x {joins.format('x')} "
-                "ORDER BY i.id, j.id"
-            ).to_arrow_table()
-        )
-        patients = None
-        if has_patients:
-            patients = panels_of(
-                con.execute(
-                    "SELECT i.id AS id, CAST(p.patients AS BIGINT) AS patients FROM rg_patients "
-                    "p JOIN rg_ids i ON i.code = p.code ORDER BY i.id"
-                ).df()
-            )
+        panel = output_frame(con.sql(sql["panel"]).to_arrow_table())
+        ties = output_frame(con.sql(sql["ties"]).to_arrow_table())
+        patients = panels_of(con.execute(sql["patients"]).df()) if "patients" in sql else None
         first, last = con.execute("SELECT min(d0), max(d1) FROM rg_panel").fetchall()[0]
         report = self._report()
         ties.attrs["name"] = report.name
@@ -449,25 +415,19 @@ class ReferralStore:
         meta = self._meta()
         return meta.get("has_patients") == "1", meta.get("has_amount") == "1"
 
+    def _tables_sql(self, *, month: str, timestamp: str) -> dict[str, str]:
+        """The SELECTs of the panel, ties and patient panels, by provider id (for
+        :meth:`result` and :meth:`export`); dates cast to `month` and `timestamp`."""
+        if not self._con.execute("SELECT count(*) FROM rg_loads").fetchall()[0][0]:
+            raise StoreError(f"{self.path}: the store has no load yet.")
+        has_patients, has_amount = self._roles()
+        return _store_read.tables_sql(
+            has_patients=has_patients, has_amount=has_amount, month=month, timestamp=timestamp
+        )
+
     def _report(self) -> ValidationReport:
         """The loads' validation in one report: rows read and excluded, by reason."""
-        report = ValidationReport(name=str(self.path), log=False)
-        loads = self._con.execute("SELECT rows_read, excluded FROM rg_loads").fetchall()
-        report.rows_read = int(sum(r[0] for r in loads))
-        totals: dict[str, int] = {}
-        for _, excluded in loads:
-            for reason, n in json.loads(excluded).items():
-                totals[reason] = totals.get(reason, 0) + int(n)
-        for reason, n in totals.items():
-            report.add(
-                reason,
-                f"{n:,} row(s) excluded by the store's loads ({reason.replace('_', ' ')}); "
-                "each load's report says which rows ('referral-graph store info')",
-                count=n,
-                excluded=True,
-                level="warning",
-            )
-        return report
+        return _store_read.loads_report(self._con, name=str(self.path))
 
     # -- the reports' history ---------------------------------------------------------
 
@@ -525,6 +485,189 @@ class ReferralStore:
         """
         before = self.loads_through() if before_load is None else int(before_load)
         return _reports.last(self._con, focus_ids=focus_ids, before=before)
+
+    # -- the export layout ---------------------------------------------------------------
+
+    def export(self, folder: str | os.PathLike[str]) -> Path:
+        """Write the store as Parquet tables partitioned by month, and ``layout.json``.
+
+        The layout (``docs/architecture.md``) holds the events, with provider ids as
+        text and each patient as its keyed hash only, never an id (``events/month=
+        YYYY-MM-01/``); the monthly panel (``panel/month=YYYY-MM-01/``), the ties and
+        each provider's distinct patients; and ``layout.json``: the fingerprint of
+        the store's key (not the key), the remembered options and the loads. The
+        Spark engine writes the same layout (``aggregate_spark(layout=...)``).
+        Only the store is read: its key file is not needed.
+
+        Parameters
+        ----------
+        folder : path
+            A new (or empty) folder, written whole or not at all.
+
+        Returns
+        -------
+        pathlib.Path
+            The folder.
+
+        Raises
+        ------
+        StoreError
+            The store has no load yet.
+        ParameterError
+            `folder` exists and is not an empty folder.
+
+        See Also
+        --------
+        import_layout : loads a layout into a store.
+
+        Examples
+        --------
+        >>> import json, tempfile, pathlib, pandas as pd
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> pd.DataFrame({"source": ["A"], "target": ["B"], "date": ["2024-01-05"],
+        ...               "patient_id": ["p1"]}).to_csv(folder / "e.csv", index=False)
+        >>> with open_store(folder / "r.duckdb") as store:
+        ...     _ = store.ingest(folder / "e.csv")
+        ...     layout = store.export(folder / "layout")
+        >>> [p.name for p in (layout / "events").iterdir()], json.loads(
+        ...     (layout / "layout.json").read_text())["events"]
+        (['month=2024-01-01'], 1)
+        """
+        from referral_graph.io._folders import atomic_folder
+
+        target = Path(os.fspath(folder))
+        _layout.check_new_folder(target)
+        tables = self._tables_sql(month="DATE", timestamp="TIMESTAMP")
+        tables["events"] = _layout.STORE_EVENTS_SQL
+        con = self._con
+        has_patients, has_amount = self._roles()
+        meta = _layout.layout_meta(
+            written_by=f"store export of {self.path.name}",
+            fingerprint=self._meta().get("key_fingerprint"),
+            has_patients=has_patients,
+            has_amount=has_amount,
+            options=self.options(),
+            stats=con.execute("SELECT sum(copies), min(date), max(date) FROM rg_events").fetchall()[
+                0
+            ],
+            months=[
+                pd.Timestamp(m).strftime("%Y-%m")
+                for (m,) in con.execute(
+                    "SELECT DISTINCT date_trunc('month', date) AS m FROM rg_events ORDER BY m"
+                ).fetchall()
+            ],
+            loads=_layout.load_records(self.loads()),
+        )
+        with atomic_folder(target) as tmp:
+            _layout.write_duckdb(con, tmp, tables, meta)
+        logger.info("%s: exported %s events to %s", self.path, f"{meta['events']:,}", target)
+        return target
+
+    def import_layout(self, folder: str | os.PathLike[str], *, memory_limit: str = "8GB") -> Load:
+        """Load a layout (:meth:`export`'s, or the Spark engine's) into the store.
+
+        Its events are added as a file's are: in one transaction, an event already
+        stored is not added again, and the same layout loaded twice adds nothing
+        (``skipped``). The store's tables are recomputed from the events, so distinct
+        patients are counted exactly. The load is listed by :meth:`loads`, with the
+        rows read and excluded of the loads (or the Spark run) the layout holds.
+
+        Parameters
+        ----------
+        folder : path
+            The layout's folder (with ``layout.json``).
+        memory_limit : str, default "8GB"
+            DuckDB's memory limit for the load.
+
+        Returns
+        -------
+        Load
+            What was added; ``report`` is None.
+
+        Raises
+        ------
+        InputError
+            `folder` is not a layout (or one of another version).
+        StoreError
+            Its patients were keyed with another secret than the store's (or the
+            store has no key file yet), its events differ in kind from the store's,
+            or the store is read-only or in use.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, pandas as pd
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> pd.DataFrame({"source": ["A", "C"], "target": ["B", "B"],
+        ...               "date": ["2024-01-05", "2024-02-09"],
+        ...               "patient_id": ["p1", "p1"]}).to_csv(folder / "e.csv", index=False)
+        >>> with open_store(folder / "r.duckdb") as store:
+        ...     _ = store.ingest(folder / "e.csv")
+        ...     _ = store.export(folder / "layout")
+        >>> sorted(p.name for p in (folder / "layout").iterdir())
+        ['events', 'layout.json', 'panel', 'patients', 'ties']
+        >>> with open_store(folder / "copy.duckdb", key_file=folder / "r.duckdb.key") as copy:
+        ...     load = copy.import_layout(folder / "layout")
+        ...     again = copy.import_layout(folder / "layout")
+        ...     patients = copy.result().patients.to_dict()
+        >>> load.added, again.skipped, patients
+        (2, True, {'A': 1, 'B': 1, 'C': 1})
+        """
+        if self.read_only:
+            raise StoreError(f"{self.path}: opened read-only; open it with read_only=False.")
+        source = Path(os.fspath(folder))
+        meta = _layout.read_meta(source)
+        files = _layout.event_files(source)
+        digest, size = _layout.files_digest(source, files)
+        done = self._con.execute(
+            "SELECT load_id, loaded_at FROM rg_loads WHERE sha256 = ?", [digest]
+        ).fetchall()
+        if done:
+            logger.info("%s: loaded before (load %s): nothing added", source, done[0][0])
+            return Load(load_id=0, file=str(source), sha256=digest, skipped=True)
+        has_patients, has_amount = bool(meta["has_patients"]), bool(meta["has_amount"])
+        if has_patients:
+            self._check_layout_key(source, str(meta["key_fingerprint"]))
+        events = _layout.events_sql(files)
+        kept = _layout.checked_events(self._con, source, events)
+        rows_read, excluded = _layout.loads_totals(meta)
+        layout = {k: meta.get(k) for k in ("written_by", "written_at", "first_date", "last_date")}
+        self._con.execute("SET memory_limit = " + _literal(memory_limit))
+        self._con.execute("SET preserve_insertion_order = false")
+        added = self._add(
+            events,
+            path=source,
+            digest=digest,
+            size=size,
+            rows_read=rows_read,
+            excluded=excluded,
+            kept=kept,
+            has_patients=has_patients,
+            has_amount=has_amount,
+            options={**dict(meta.get("options") or {}), **self.options(), "layout": layout},
+        )
+        logger.info(
+            "%s: a layout of %s events, %s new to the store (months changed: %s)",
+            source,
+            f"{added.kept:,}",
+            f"{added.added:,}",
+            ", ".join(added.months) or "none",
+        )
+        return added
+
+    def _check_layout_key(self, source: Path, fingerprint: str) -> None:
+        """Refuse a layout keyed with another secret than the store's (before any change)."""
+        if not self.key_path.exists() and "key_fingerprint" not in self._meta():
+            raise StoreError(
+                f"{source}: its patients were keyed with a secret the store has not got: "
+                f"{self.key_path} does not exist. Open the store with the key file the layout "
+                "was written with (key_file=, CLI --key-file)."
+            )
+        if _layout.key_fingerprint(self._secret()) != fingerprint:
+            raise StoreError(
+                f"{source}: its patients were keyed with another secret than the store's "
+                f"({self.key_path}), so distinct patients would be counted twice; load it into "
+                "a store opened with the key file it was written with."
+            )
 
     # -- loading -----------------------------------------------------------------------
 
@@ -661,11 +804,12 @@ class ReferralStore:
             self._con.execute("SET memory_limit = " + _literal(memory_limit))
             self._con.execute("SET preserve_insertion_order = false")
             load = self._add(
-                scratch / "events.parquet",
+                f"read_parquet({_quote(scratch / 'events.parquet')})",
                 path=path,
                 digest=digest,
                 size=size,
-                report=report,
+                rows_read=report.rows_read,
+                excluded=report.excluded_by_reason,
                 kept=aggregated.events,
                 has_patients="patient_id" in roles,
                 has_amount="amount" in roles,
@@ -686,19 +830,21 @@ class ReferralStore:
 
     def _add(
         self,
-        events: Path,
+        events: str,
         *,
         path: Path,
         digest: str,
         size: int,
-        report: ValidationReport,
+        rows_read: int,
+        excluded: dict[str, int],
         kept: int,
         has_patients: bool,
         has_amount: bool,
         options: Mapping[str, Any],
     ) -> Load:
-        """Add the validated events of one file, and bring the tables up to date: one
-        transaction (all or nothing)."""
+        """Add validated events (`events`: SQL of a table of the columns of
+        ``_layout.EVENT_COLUMNS``, the patient unsigned), and bring the tables up to
+        date: one transaction (all or nothing)."""
         con = self._con
         meta = self._meta()
         if "has_patients" in meta:
@@ -719,10 +865,7 @@ class ReferralStore:
             load_id = int(
                 con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM rg_loads").fetchall()[0][0]
             )
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE rg_new AS "
-                f"SELECT * FROM read_parquet({_quote(events)})"
-            )
+            con.execute(f"CREATE OR REPLACE TEMP TABLE rg_new AS SELECT * FROM {events}")
             con.execute(
                 "INSERT INTO rg_ids SELECT (SELECT coalesce(max(code), 0) FROM rg_ids) + "
                 "row_number() OVER (ORDER BY id), id FROM (SELECT source AS id FROM rg_new "
@@ -761,7 +904,7 @@ class ReferralStore:
                     "SELECT DISTINCT date_trunc('month', date) AS m FROM rg_changes ORDER BY m"
                 ).fetchall()
             ]
-            _refresh(con)
+            refresh(con)
             first, last = con.execute("SELECT min(date), max(date) FROM rg_new").fetchall()[0]
             con.execute(
                 "INSERT INTO rg_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -770,10 +913,10 @@ class ReferralStore:
                     str(path.resolve()),
                     digest,
                     size,
-                    report.rows_read,
+                    rows_read,
                     int(kept),
                     added,
-                    json.dumps(report.excluded_by_reason),
+                    json.dumps(excluded),
                     first,
                     last,
                     json.dumps(months),
@@ -804,87 +947,12 @@ class ReferralStore:
             load_id=load_id,
             file=str(path),
             sha256=digest,
-            rows_read=report.rows_read,
+            rows_read=rows_read,
             kept=int(kept),
             added=added,
-            excluded=report.excluded_by_reason,
+            excluded=excluded,
             months=months,
         )
-
-
-def _refresh(con: Any) -> None:
-    """Bring the panel, ties and patient panels up to date with ``rg_changes``.
-
-    The months a load touched are summed again from the stored events; the ties it
-    touched from the panel. Distinct patients are counted incrementally: the store
-    keeps the set of (tie, patient) and (provider, patient) pairs, and a load adds
-    to each count the pairs it brought that the set did not hold (an event with a
-    patient id is always new to the store, so no pair is ever removed).
-    """
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE rg_months AS "
-        "SELECT DISTINCT date_trunc('month', date) AS m FROM rg_changes"
-    )
-    con.execute("DELETE FROM rg_panel WHERE month IN (SELECT m FROM rg_months)")
-    con.execute(
-        "INSERT INTO rg_panel SELECT s, t, date_trunc('month', date) AS month, "
-        "CAST(sum(copies) AS BIGINT), count(DISTINCT patient), fsum(amount * copies), "
-        "min(date), max(date) FROM rg_events "
-        "WHERE date_trunc('month', date) IN (SELECT m FROM rg_months) GROUP BY ALL"
-    )
-    # the (tie, patient) and (provider, patient) pairs new to the store: the stored sets are
-    # scanned once each against the load's few pairs (a semi join built on the load's side)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE rg_tp AS SELECT DISTINCT s, t, patient FROM rg_changes "
-        "WHERE patient IS NOT NULL"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE rg_tp_new AS SELECT * FROM rg_tp EXCEPT "
-        "SELECT p.s, p.t, p.patient FROM rg_tie_patients p SEMI JOIN rg_tp n "
-        "ON p.s = n.s AND p.t = n.t AND p.patient = n.patient"
-    )
-    con.execute("INSERT INTO rg_tie_patients SELECT s, t, patient FROM rg_tp_new")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE rg_cp AS SELECT s AS c, patient FROM rg_tp_new "
-        "UNION SELECT t, patient FROM rg_tp_new"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE rg_cp_new AS SELECT * FROM rg_cp EXCEPT "
-        "SELECT q.c, q.patient FROM rg_provider_patients q SEMI JOIN rg_cp x "
-        "ON q.c = x.c AND q.patient = x.patient"
-    )
-    con.execute("INSERT INTO rg_provider_patients SELECT c, patient FROM rg_cp_new")
-    # the ties touched: sums over their panel rows; their patients grow by their new pairs
-    con.execute("CREATE OR REPLACE TEMP TABLE rg_touched AS SELECT DISTINCT s, t FROM rg_changes")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE rg_tie_rows AS WITH p AS (SELECT p.s, p.t, "
-        "CAST(sum(p.referrals) AS BIGINT) AS referrals, fsum(p.amount) AS amount, "
-        "min(p.d0) AS d0, max(p.d1) AS d1, count(*) AS months FROM rg_panel p SEMI JOIN "
-        "rg_touched x ON p.s = x.s AND p.t = x.t GROUP BY p.s, p.t), "
-        "n AS (SELECT s, t, count(*) AS n FROM rg_tp_new GROUP BY s, t) "
-        "SELECT p.s, p.t, p.referrals, coalesce(x.patients, 0) + coalesce(n.n, 0) AS patients, "
-        "p.amount, p.d0, p.d1, p.months FROM p "
-        "LEFT JOIN rg_ties x ON x.s = p.s AND x.t = p.t "
-        "LEFT JOIN n ON n.s = p.s AND n.t = p.t"
-    )
-    con.execute("DELETE FROM rg_ties USING rg_touched x WHERE rg_ties.s = x.s AND rg_ties.t = x.t")
-    con.execute("INSERT INTO rg_ties SELECT * FROM rg_tie_rows")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE rg_cn AS SELECT c, count(*) AS n FROM rg_cp_new GROUP BY c"
-    )
-    con.execute(
-        "UPDATE rg_patients SET patients = rg_patients.patients + x.n FROM rg_cn x "
-        "WHERE rg_patients.code = x.c"
-    )
-    con.execute(
-        "INSERT INTO rg_patients SELECT c, n FROM rg_cn WHERE c NOT IN "
-        "(SELECT code FROM rg_patients)"
-    )
-    for table in (
-        "rg_months", "rg_tp", "rg_tp_new", "rg_cp", "rg_cp_new", "rg_touched", "rg_tie_rows",
-        "rg_cn",
-    ):  # fmt: skip
-        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _connect(path: Path, *, read_only: bool) -> Any:

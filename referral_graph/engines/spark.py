@@ -59,6 +59,8 @@ from referral_graph.engines._rules import (
     _sniff_csv,
     read_output,
 )
+from referral_graph.engines._spark_layout import layout_target, remembered, write_layout
+from referral_graph.engines._spark_tables import _panel, _patients, _ties
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.validate import MAX_EXAMPLES, ValidationReport, restore_ids
 
@@ -106,7 +108,7 @@ class SparkAggregation:
         collected), as :func:`~referral_graph.scale.aggregate_files` writes them.
     paths : dict of str to str
         ``"panel"``, ``"ties"``, ``"patients"`` and ``"report"`` as written (when
-        `write` was given).
+        `write` was given); ``"layout"``, the folder of `layout`.
     report : ValidationReport
         Every problem found, counted by reason.
     events : int
@@ -280,6 +282,8 @@ def aggregate_spark(
     delimiter: str | None = None,
     strict: bool = False,
     progress: Callable[[str], Any] | None = None,
+    layout: PathLike | None = None,
+    key_file: PathLike | None = None,
 ) -> SparkAggregation:
     """Validate and aggregate referral events on Spark; write Parquet, return the tables.
 
@@ -315,11 +319,20 @@ def aggregate_spark(
         CSV delimiter (detected from a local file's header when omitted).
     progress : callable, optional
         Called with the name of each step as it starts.
+    layout : path, optional
+        Also write the layout of ``referral-graph store export`` (events and panel
+        partitioned by month, ties, patient panels, ``layout.json``) into this new
+        local folder, for :meth:`referral_graph.store.ReferralStore.import_layout`.
+        Needs dated events.
+    key_file : path, optional
+        With `layout`: the file of the secret of the patients' keyed hash (the
+        store's, so that the layout loads into it; created when missing).
 
     Returns
     -------
     SparkAggregation
-        Where the tables were written, and the validation report.
+        Where the tables (and the layout, ``paths["layout"]``) were written, and
+        the validation report.
 
     Raises
     ------
@@ -344,6 +357,7 @@ def aggregate_spark(
             f"The 'npi' parameter of aggregate_spark must be True, False or 'auto'. Got {npi!r}."
         )
     _require_pyspark()
+    target = layout_target(layout, key_file)
     functions = __import__("pyspark.sql.functions", fromlist=["col"])
     session, own_session = _session_for(spark, master)
     session.conf.set("spark.sql.session.timeZone", "UTC")
@@ -353,6 +367,12 @@ def aggregate_spark(
         collect = local_out
     scratch = Path(tempfile.mkdtemp(prefix="referral_graph_spark_"))
     known = _providers_ids(providers)
+    explicit = _explicit_columns(
+        source_col, target_col, date_col, patient_col, amount_col, service_line_col, payer_col
+    )
+    options = remembered(
+        explicit, date_format=date_format, npi=npi, delimiter=delimiter, encoding=encoding
+    )
     try:
         with _quiet():
             result = _aggregate(
@@ -364,21 +384,14 @@ def aggregate_spark(
                 local_out=local_out,
                 collect=collect,
                 scratch=scratch,
-                explicit=_explicit_columns(
-                    source_col,
-                    target_col,
-                    date_col,
-                    patient_col,
-                    amount_col,
-                    service_line_col,
-                    payer_col,
-                ),
+                explicit=explicit,
                 date_format=date_format,
                 npi=npi,
                 known=known,
                 encoding=encoding,
                 delimiter=delimiter,
                 strict=strict,
+                layout=None if target is None else (target, options),
             )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -411,6 +424,7 @@ def _aggregate(
     encoding: str,
     delimiter: str | None,
     strict: bool,
+    layout: tuple[tuple[Path, Path], dict[str, Any]] | None = None,
 ) -> SparkAggregation:
     step("reading")
     frame, name, kind, columns, sep = _read(spark, events, encoding=encoding, delimiter=delimiter)
@@ -709,6 +723,12 @@ def _aggregate(
                 out.paths["report"] = str(
                     _io.write_table(report.to_frame(), out_dir / "validation.csv")
                 )
+            if layout is not None:
+                step("writing the layout")
+                out.paths["layout"] = str(
+                    write_layout(spark, fn, good, tables, target=layout[0], cols=cols,
+                                 report=report, kept=kept, options=layout[1])
+                )  # fmt: skip
             good.unpersist()
         finally:
             checked.unpersist()
@@ -803,89 +823,6 @@ def _count_unknown(checked: DataFrame, good: DataFrame, fn: Any, counts: _RowCou
                 str(r[0])
                 for r in part.select(key).distinct().orderBy(key).limit(MAX_EXAMPLES).collect()
             ]
-
-
-def _panel(good: DataFrame, fn: Any, has_patients: bool, has_amount: bool) -> DataFrame:
-    """One row per (source, target, month): the two-level distinct count."""
-    month = fn.date_trunc("month", fn.col("date")).cast("timestamp_ntz").alias("month")
-    inner_keys = ["source", "target", "month"] + (["patient"] if has_patients else [])
-    inner_aggs = [fn.sum("w").alias("n"), fn.min("date").alias("d0"), fn.max("date").alias("d1")]
-    if has_amount:
-        inner_aggs.append(fn.sum(fn.col("amount") * fn.col("w")).alias("amount"))
-    per = good.select("*", month).groupBy(*inner_keys).agg(*inner_aggs)
-    outer = [fn.sum("n").cast("long").alias("referrals")]
-    names = ["source", "target", "month", "referrals"]
-    if has_patients:
-        outer.append(fn.count("patient").cast("long").alias("patients"))
-        names.append("patients")
-    if has_amount:
-        outer.append(fn.sum("amount").cast("double").alias("amount"))
-        names.append("amount")
-    outer += [
-        fn.dayofmonth(fn.min("d0")).cast("byte").alias("first_day"),
-        fn.dayofmonth(fn.max("d1")).cast("byte").alias("last_day"),
-    ]
-    names += ["first_day", "last_day"]
-    return (
-        per.groupBy("source", "target", "month")
-        .agg(*outer)
-        .select(*names)
-        .orderBy("source", "target", "month")
-    )
-
-
-def _ties(
-    good: DataFrame, fn: Any, has_patients: bool, has_amount: bool, has_dates: bool
-) -> DataFrame:
-    """One row per (source, target): referrals, distinct patients, amounts, dates, months."""
-    inner_keys = ["source", "target"] + (["patient"] if has_patients else [])
-    inner = [fn.sum("w").alias("n")]
-    if has_amount:
-        inner.append(fn.sum(fn.col("amount") * fn.col("w")).alias("amount"))
-    if has_dates:
-        inner += [fn.min("date").alias("d0"), fn.max("date").alias("d1")]
-    per = good.groupBy(*inner_keys).agg(*inner)
-    outer = [fn.sum("n").cast("long").alias("referrals")]
-    names = ["source", "target", "referrals"]
-    if has_patients:
-        outer.append(fn.count("patient").cast("long").alias("patients"))
-        names.append("patients")
-    if has_amount:
-        outer.append(fn.sum("amount").cast("double").alias("amount"))
-        names.append("amount")
-    if has_dates:
-        outer += [
-            fn.min("d0").cast("timestamp_ntz").alias("first_date"),
-            fn.max("d1").cast("timestamp_ntz").alias("last_date"),
-        ]
-        names += ["first_date", "last_date"]
-    ties = per.groupBy("source", "target").agg(*outer)
-    if has_dates:
-        months = (
-            good.select("source", "target", fn.date_trunc("month", fn.col("date")).alias("m"))
-            .distinct()
-            .groupBy("source", "target")
-            .agg(fn.count("m").cast("long").alias("active_months"))
-        )
-        ties = ties.join(months, ["source", "target"], "inner")
-        names.append("active_months")
-    return ties.select(*names).orderBy("source", "target")
-
-
-def _patients(good: DataFrame, fn: Any) -> DataFrame:
-    """Each provider's distinct patients as referrer or receiver (rows with a patient id)."""
-    rows = good.where(fn.col("patient").isNotNull())
-    pairs = (
-        rows.select(fn.col("source").alias("id"), "patient")
-        .union(rows.select(fn.col("target").alias("id"), "patient"))
-        .distinct()
-    )
-    return (
-        pairs.groupBy("id")
-        .agg(fn.count(fn.lit(1)).cast("long").alias("patients"))
-        .select("id", "patients")
-        .orderBy("id")
-    )
 
 
 def _read_table(path: Path) -> pd.DataFrame:
