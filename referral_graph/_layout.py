@@ -188,11 +188,25 @@ def files_digest(folder: Path, files: list[Path]) -> tuple[str, int]:
     size = 0
     for path in files:
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-                size += len(chunk)
+        size += _feed(digest, path)
     return digest.hexdigest(), size
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """SHA-256 of a file's content (as ``sha256sum`` prints it), and its size."""
+    digest = hashlib.sha256()
+    size = _feed(digest, path)
+    return digest.hexdigest(), size
+
+
+def _feed(digest: Any, path: Path) -> int:
+    """Feed `path`'s content to `digest`; its size."""
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return size
 
 
 def layout_meta(

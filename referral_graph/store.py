@@ -92,7 +92,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -390,14 +389,17 @@ class ReferralStore:
         sums the loads' rows read and excluded.
         """
         from referral_graph.engines import EngineResult
-        from referral_graph.engines._rules import output_frame, panels_of
+        from referral_graph.engines._rules import panels_of
 
         con = self._con
-        sql = self._tables_sql(month="TIMESTAMP_NS", timestamp="TIMESTAMP_NS")
-        # as Arrow, with the dtypes of the files engine's Parquet tables (read_output's)
-        panel = output_frame(con.sql(sql["panel"]).to_arrow_table())
-        ties = output_frame(con.sql(sql["ties"]).to_arrow_table())
-        patients = panels_of(con.execute(sql["patients"]).df()) if "patients" in sql else None
+        sql = self._tables_sql(month="TIMESTAMP_NS", timestamp="TIMESTAMP_NS", ranks=True)
+        ids = _store_read.sorted_ids(con)
+        panel = _store_read.read_frame(con, sql["panel"], ids)
+        ties = _store_read.read_frame(con, sql["ties"], ids)
+        if "patients" in sql:
+            patients = panels_of(_store_read.read_frame(con, sql["patients"], ids))
+        else:
+            patients = None
         first, last = con.execute("SELECT min(d0), max(d1) FROM rg_panel").fetchall()[0]
         report = self._report()
         ties.attrs["name"] = report.name
@@ -415,14 +417,19 @@ class ReferralStore:
         meta = self._meta()
         return meta.get("has_patients") == "1", meta.get("has_amount") == "1"
 
-    def _tables_sql(self, *, month: str, timestamp: str) -> dict[str, str]:
+    def _tables_sql(self, *, month: str, timestamp: str, ranks: bool = False) -> dict[str, str]:
         """The SELECTs of the panel, ties and patient panels, by provider id (for
-        :meth:`result` and :meth:`export`); dates cast to `month` and `timestamp`."""
+        :meth:`result` and :meth:`export`); dates cast to `month` and `timestamp`; see
+        :func:`referral_graph._store_read.tables_sql`."""
         if not self._con.execute("SELECT count(*) FROM rg_loads").fetchall()[0][0]:
             raise StoreError(f"{self.path}: the store has no load yet.")
         has_patients, has_amount = self._roles()
         return _store_read.tables_sql(
-            has_patients=has_patients, has_amount=has_amount, month=month, timestamp=timestamp
+            has_patients=has_patients,
+            has_amount=has_amount,
+            month=month,
+            timestamp=timestamp,
+            ranks=ranks,
         )
 
     def _report(self) -> ValidationReport:
@@ -760,7 +767,7 @@ class ReferralStore:
         }
         options = {**self.options(), **{k: v for k, v in given.items() if v is not None}}
         step("hashing the file")
-        digest, size = _sha256(path)
+        digest, size = _layout.file_digest(path)
         done = self._con.execute(
             "SELECT load_id, loaded_at FROM rg_loads WHERE sha256 = ?", [digest]
         ).fetchall()
@@ -960,7 +967,9 @@ def _connect(path: Path, *, read_only: bool) -> Any:
     import duckdb
 
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only)
+        con.execute("SET enable_progress_bar = false")  # the library never prints
+        return con
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
@@ -978,17 +987,6 @@ def _literal(text: str) -> str:
 
 def _quote(path: str | os.PathLike[str]) -> str:
     return "'" + os.fspath(path).replace("'", "''") + "'"
-
-
-def _sha256(path: Path) -> tuple[str, int]:
-    """SHA-256 of a file's content, and its size."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def _now() -> datetime:
