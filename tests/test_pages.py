@@ -1,13 +1,18 @@
-"""The report page from templates shows what the page built from strings showed.
+"""The pages from templates show what the pages built from strings showed.
 
-The oracle is the renderer before templates, kept verbatim in
-``tests/legacy_report_page.py``. Both render the same :class:`Report` objects: a
-hand-made one that fills every section with awkward values (markup, quotes,
-missing names, small counts, gaps), and the reports the demo and an undated
-report write (captured as ``write_report`` hands them to the renderer). The two
-pages must read the same to a browser: the same elements, attributes, text and
-order (:func:`structure`); only whitespace that a browser does not show, and the
-spelling of character references (``&#x27;`` or ``&#39;``), may differ.
+The oracles are the renderers before templates, kept verbatim in
+``tests/legacy_report_page.py`` and ``tests/legacy_view_page.py``. Both render the
+same inputs: for the report, a hand-made :class:`Report` that fills every section
+with awkward values (markup, quotes, missing names, small counts, gaps) and the
+reports the demo and an undated report write (captured as ``write_report`` hands
+them to the renderer); for the views, every view of ``tests/test_viz.py``'s graph
+and views with awkward labels. The two pages must read the same to a browser: the
+same elements, attributes, text and order (:func:`structure`); only whitespace that
+a browser does not show, and the spelling of character references (``&#x27;`` or
+``&#39;``), may differ. Two changes are meant: every page inlines the one shared
+stylesheet (``page.css``: the report's rules, then the views' rules, scoped to their
+``rg-`` classes), and a view's ``<body>`` has the class ``rg-view``. In Chromium
+the old and new pages give the same screenshot, pixel for pixel.
 """
 
 from __future__ import annotations
@@ -18,12 +23,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import legacy_view_page
 import numpy as np
 import pandas as pd
 import pytest
+from legacy_report_page import _CSS as LEGACY_CSS
 from legacy_report_page import render_html as legacy_render_html
+from test_viz import VIEWS, referral_graph
 
-from referral_graph import cli, datasets
+from referral_graph import cli, datasets, viz
+from referral_graph._pages import stylesheet
 from referral_graph.report import Report, render_html
 from referral_graph.store import ReportRecord
 
@@ -265,9 +274,16 @@ def awkward_report(*, ranking: str = "model", changes: int = 14) -> Report:
     )
 
 
+def _with_stylesheet(tokens: list[Token], nth: int) -> list[Token]:
+    """`tokens` with the text of their `nth` ``<style>`` element replaced by the shared one's."""
+    starts = [i for i, t in enumerate(tokens) if t[:2] == ("start", "style")]
+    css = structure(f"<style>{stylesheet()}</style>")[1]
+    return [css if i == starts[nth] + 1 else t for i, t in enumerate(tokens)]
+
+
 def _same_page(report: Report, **options: Any) -> str:
     new, old = render_html(report, **options), legacy_render_html(report, **options)
-    assert structure(new) == structure(old)
+    assert structure(new) == _with_stylesheet(structure(old), 0)
     return new
 
 
@@ -357,15 +373,111 @@ def test_undated_report_reads_as_before(written_reports: list[tuple[Report, dict
     assert page.count("Needs dated referrals") >= 4
 
 
-def test_pages_share_the_layout_and_the_stylesheet(tmp_path: Path) -> None:
-    """The head comes from base.html.j2, with the stylesheet file inlined as it is."""
+def test_one_stylesheet_for_every_page() -> None:
+    """page.css is the report's stylesheet as it was, then rules that only reach the views."""
+    css = str(stylesheet())
+    assert css.startswith(LEGACY_CSS.strip())
+    added = re.sub(r"/\*.*?\*/", "", css[len(LEGACY_CSS.strip()) :], flags=re.S)
+    selectors = [s.strip() for block in re.findall(r"([^{}]+)\{", added) for s in block.split(",")]
+    assert len(selectors) > 10
+    assert [s for s in selectors if "rg-" not in s and not s.startswith("div.vis-")] == []
+    assert legacy_view_page.PAGE_CSS.count("{") == len(selectors)  # every view rule, once
+
+
+def test_pages_share_the_layout() -> None:
+    """The head comes from base.html.j2: the same start, the stylesheet inlined as it is."""
     css = (Path(__file__).parents[1] / "referral_graph" / "templates" / "page.css").read_text(
         encoding="utf-8"
     )
-    page = render_html(awkward_report())
-    assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
-    assert f"<style>{css}</style>" in page
+    report = render_html(awkward_report())
+    view = viz.to_html(viz.render(referral_graph()))
+    for page in (report, view):
+        assert page.startswith('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">')
+        assert f"<style>{css}</style>" in page
     assert (
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'; img-src data:\">" in page
+        "style-src 'unsafe-inline'; img-src data:\">" in report
     )
+    assert "script-src 'unsafe-inline'" in view and "<script" not in report
+
+
+def _awkward_view() -> Any:
+    net = viz.render(referral_graph(), title="Views <of> \"us\" & 'them'", period="2024 <-> 2026")
+    page = net.referral_graph_page
+    page["legend"] = [("#d62728", "Cardiology & <Oncology>"), ("red;x:1", "'quoted'")]
+    page["legend_title"] = "Specialty <b>"
+    page["legend_edges"] = [("risk", "At risk <3>"), ("tie", "Tie & co")]
+    page["notes"] = ["Small counts <11 hidden", 'Names: O\'Brien & "Sons"']
+    return net
+
+
+def _plain_pyvis() -> Any:
+    from pyvis.network import Network
+
+    net = Network(height="300px")
+    net.add_node("a", label="<a>")
+    net.add_node("b", label="b & c")
+    net.add_edge("a", "b")
+    return net
+
+
+VIEW_CASES = {name: (lambda g, build=build: build(g)) for name, (build, _, _) in VIEWS.items()}
+VIEW_CASES["awkward"] = lambda g: _awkward_view()
+VIEW_CASES["no_legend"] = lambda g: _no_legend(g)
+VIEW_CASES["plain_pyvis"] = lambda g: _plain_pyvis()
+
+
+def _no_legend(g: Any) -> Any:
+    net = viz.render(g)
+    net.referral_graph_page.update(legend=[], legend_edges=[], notes=[], period=None)
+    return net
+
+
+@pytest.mark.parametrize("name", sorted(VIEW_CASES))
+def test_view_reads_as_before(name: str) -> None:
+    net = VIEW_CASES[name](referral_graph())
+    new, old = viz.to_html(net), legacy_view_page.to_html(net)
+    expected = _with_stylesheet(structure(old), 1)
+    expected = [("start", "body", (("class", "rg-view"),)) if t == ("start", "body", ()) else t
+                for t in expected]  # fmt: skip
+    assert structure(new) == expected
+    if name == "awkward":
+        assert "&lt;of&gt;" in new and "<b>" not in new.split("<body", 1)[1].split("<script")[0]
+
+
+def _screenshot(chromium: Any, page_text: str, folder: Path, name: str, *, view: bool) -> bytes:
+    import browser
+
+    path = folder / f"{name}.html"
+    path.write_text(page_text, encoding="utf-8")
+    if view:
+        result = browser.open_view(chromium, path)
+        assert result.drawn and result.outside_requests == [] and result.console_errors == []
+        return result.screenshot
+    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+    try:
+        context.route(
+            "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
+        )
+        page = context.new_page()
+        page.goto(path.resolve().as_uri(), wait_until="load")
+        return bytes(page.screenshot(full_page=True))
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_pages_look_the_same_in_chromium(chromium: Any, tmp_path: Path) -> None:
+    """Old and new pages give the same screenshot, pixel for pixel (the shared stylesheet too)."""
+    report = awkward_report()
+    pairs = [
+        (render_html(report), legacy_render_html(report), False),
+        *[
+            (viz.to_html(net), legacy_view_page.to_html(net), True)
+            for net in (VIEW_CASES["awkward"](None), VIEW_CASES["at_risk"](referral_graph()))
+        ],
+    ]
+    for i, (new, old, view) in enumerate(pairs):
+        assert _screenshot(chromium, new, tmp_path, f"new{i}", view=view) == _screenshot(
+            chromium, old, tmp_path, f"old{i}", view=view
+        ), f"page {i} looks different"
