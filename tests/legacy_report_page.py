@@ -2,7 +2,7 @@
 
 A verbatim copy of ``referral_graph/report/_html.py`` and ``_page.py`` as they
 were when the page was built by appending HTML strings; only their imports are
-joined. ``tests/test_report_page.py`` renders the same reports with it and with
+joined. ``tests/test_pages.py`` renders the same reports with it and with
 the templates and checks that a browser reads the same page. Once the page is
 meant to change (issue 17: tables that sort and filter, links to profiles), the
 comparison no longer holds: retire this file with it, or change the copy in the
