@@ -53,3 +53,23 @@ def test_import_is_light() -> None:
         loaded = set(out.split())
     assert not heavy & loaded
     assert isinstance(referral_graph.__version__, str)
+
+
+def test_page_templates_are_package_data() -> None:
+    """A wheel carries the pages' templates and stylesheet (pyproject's package-data).
+
+    Checked by hand too: ``pip wheel . --no-deps`` lists ``referral_graph/templates/*``.
+    """
+    import tomllib
+    from pathlib import PurePosixPath
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["referral_graph"]
+    package = ROOT / "referral_graph"
+    files = [
+        PurePosixPath(p.relative_to(package).as_posix())
+        for p in (package / "templates").rglob("*")
+        if p.is_file()
+    ]
+    assert {f.name for f in files} >= {"base.html.j2", "macros.html.j2", "page.css"}
+    assert [f for f in files if not any(f.match(pattern) for pattern in patterns)] == []

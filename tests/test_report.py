@@ -384,7 +384,11 @@ def test_build_report_uses_given_scores(monkeypatch: pytest.MonkeyPatch) -> None
 def test_trust_section_names_the_best_rule_and_says_when_the_model_loses() -> None:
     """The page's words follow the backtest: a fixed table where a rule wins at the top."""
     from referral_graph import churn
-    from referral_graph.report._page import _margins_paragraph
+    from referral_graph._pages import macro
+    from referral_graph.report._page import _margins
+
+    def _margins_paragraph(margins: pd.DataFrame) -> str:
+        return macro("margins")(_margins(margins))
 
     table = pd.DataFrame(
         {
@@ -448,15 +452,16 @@ def test_csv_outputs_are_spreadsheet_safe_and_pages_escape_names(tmp_path: Path)
 
 def test_tables_show_the_provider_id_where_there_is_no_name() -> None:
     """Issue 15, item 7: data without names still names every provider on the page."""
-    from referral_graph.report._html import _table
+    from referral_graph._pages import macro
+    from referral_graph.report._blocks import _table
 
     spec = [("rank", "#", "text"), ("name", "Referrer", "text"), ("to_focus", "Referrals", "count")]
     no_names = pd.DataFrame({"rank": [1, 2], "source": ["1234567893", "X-9"], "to_focus": [40, 12]})
-    html = _table(no_names, spec, threshold=11)
+    html = macro("table")(_table(no_names, spec, threshold=11))
     assert "<th>Referrer</th>" in html
     assert "<td>1234567893</td>" in html and "<td>X-9</td>" in html
     some_names = no_names.assign(name=["Dr. Ada", None])
-    html = _table(some_names, spec, threshold=11)
+    html = macro("table")(_table(some_names, spec, threshold=11))
     assert "<td>Dr. Ada</td>" in html and "<td>X-9</td>" in html
     assert "<td>12</td>" not in html  # the small count stays hidden
 

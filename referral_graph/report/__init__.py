@@ -5,6 +5,13 @@
 one self-contained HTML page (inline CSS and SVG charts, no script, no
 network request) that a liaison opens offline.
 
+The page is rendered by :func:`render_html` from Jinja2 templates shipped with
+the package (``referral_graph/templates/``: ``report.html.j2`` on the layout
+``base.html.j2`` and the stylesheet ``page.css`` that every page shares, with
+the building blocks of ``macros.html.j2``), autoescaping on; the Python side
+prepares plain, formatted values, every count through
+:func:`referral_graph.privacy.format_count`.
+
 Sections
 --------
 * **Since the last report** — with a referral store

@@ -5,7 +5,9 @@ Every view returns a :class:`pyvis.network.Network` whose ``nodes``,
 writes one self-contained HTML page when given ``path=``: vis-network's
 JavaScript and CSS are inlined from the copy bundled with pyvis, there is no
 Bootstrap, no CDN, no font or image request, and a Content-Security-Policy
-forbids the page to fetch anything. Counts from 1 to ``threshold - 1`` are
+forbids the page to fetch anything. The page is rendered from the template
+``referral_graph/templates/view.html.j2``, on the layout and stylesheet the
+report uses too. Counts from 1 to ``threshold - 1`` are
 shown as ``"<11"`` and drawn as if they were ``threshold``, so neither the
 tooltips nor the node sizes and edge widths reveal a small count.
 
