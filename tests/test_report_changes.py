@@ -213,7 +213,7 @@ def weekly(tmp_path_factory) -> Path:
     return folder
 
 
-def test_a_weekly_report_opens_with_what_changed_since_the_last(weekly: Path) -> None:
+def test_a_weekly_report_opens_with_what_changed_since_the_last(weekly: Path, capsys) -> None:
     first = (weekly / "first" / "report.html").read_text(encoding="utf-8")
     assert "Since the last report" in first
     assert "No earlier report on this focus was recorded" in first
@@ -227,6 +227,11 @@ def test_a_weekly_report_opens_with_what_changed_since_the_last(weekly: Path) ->
     with open_store(weekly / "referrals.duckdb", read_only=True) as store:
         # the third run (same data) compared with the first report, not with the second
         assert store.reports()["loads_through"].tolist() == [1, 2, 2]
+    capsys.readouterr()
+    assert cli.main(["store", "info", "--store", str(weekly / "referrals.duckdb")]) == 0
+    info = capsys.readouterr().out
+    assert "report 1: on Riverside Health" in info and "after load 1, data to 2026-05-31" in info
+    assert "report 3: on Riverside Health" in info
 
 
 def test_referrals_since_the_last_report_are_the_new_extracts_events(weekly: Path) -> None:
