@@ -124,13 +124,17 @@ def test_threads_are_started_only_on_idle_cores(monkeypatch) -> None:
 
     monkeypatch.setattr(_worker.os, "cpu_count", lambda: 4)
     monkeypatch.delenv("REFERRAL_GRAPH_IN_WORKER", raising=False)
-    monkeypatch.setattr(_worker.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # this process
-    assert _worker.idle_threads(2) == 2
-    assert _worker.idle_threads(8) == 4
-    monkeypatch.setattr(_worker.os, "getloadavg", lambda: (3.6, 2.0, 1.0))
-    assert _worker.idle_threads(2) == 1
-    monkeypatch.setattr(_worker.os, "getloadavg", lambda: (2.5, 2.0, 1.0))
-    assert _worker.idle_threads(8) == 2
-    monkeypatch.setattr(_worker.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    for running, wanted, expected in ((1, 2, 2), (1, 8, 4), (4, 2, 1), (3, 8, 2), (None, 8, 4)):
+        monkeypatch.setattr(_worker, "_running", lambda r=running: r)
+        assert _worker.idle_threads(wanted) == expected, (running, wanted)
+    monkeypatch.setattr(_worker, "_running", lambda: 1.0)
     monkeypatch.setenv("REFERRAL_GRAPH_IN_WORKER", "1")
     assert _worker.idle_threads(2) == 1
+
+
+def test_the_running_threads_are_read_from_the_kernel() -> None:
+    """At least this thread runs while it asks."""
+    from referral_graph import _worker
+
+    running = _worker._running()
+    assert running is not None and running >= 1
