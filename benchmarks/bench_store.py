@@ -5,8 +5,11 @@ history (every month but the last) and the last month, as a liaison team's weekl
 would come, then times, each in a fresh process under ``/usr/bin/time -v``:
 
 1. ``referral-graph ingest`` of the history into a new store (the initial load);
-2. ``referral-graph ingest`` of the last month (about 1.25 million events at 300k);
-3. ``referral-graph report --store`` (the report from the store);
+2. ``referral-graph report --store`` on the history (the report a team made last time: it is
+   recorded in the store);
+3. ``referral-graph ingest`` of the last month (about 1.25 million events at 300k);
+4. ``referral-graph report --store`` (the report from the store, which opens with what changed
+   since the report of step 2);
 
 and reports the wall time, peak RSS and the store's size on disk. Targets (issue 16, on the
 300,000-provider market): the new month loaded in <= 15 s, the report from the store <= 75 s.
@@ -14,7 +17,7 @@ and reports the wall time, peak RSS and the store's size on disk. Targets (issue
 Usage::
 
     python benchmarks/bench_store.py --size 300k --data /path/to/market
-    python benchmarks/bench_store.py --size 50k
+    python benchmarks/bench_store.py --size 50k --keep   # keep the store (printed)
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="300k")
     parser.add_argument("--data", type=Path, default=HERE / "results")
     parser.add_argument("--work", type=Path, help="where the store goes (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the store and the reports")
     args = parser.parse_args()
     providers_n, months, n_events, _, _ = SIZES[args.size]
     events, providers = generate(args.data, providers_n, months, n_events)
@@ -83,16 +87,21 @@ def main() -> None:
         exe = shutil.which("referral-graph") or sys.executable
         base = [exe] if exe.endswith("referral-graph") else [exe, "-m", "referral_graph.cli"]
         rows = []
+        report = [*base, "report", "--store", str(store), "--providers", str(providers),
+                  "--focus", FOCUS, "-q", "--out"]  # fmt: skip
         s, gb, _ = timed([*base, "ingest", "--store", str(store), "--events", str(history), "-q"])
         rows.append(("initial load (all months but the last)", s, gb))
+        s, gb, _ = timed([*report, str(work / "report_before")])
+        rows.append(("report --store before the month (recorded)", s, gb))
         size_before = store.stat().st_size
         s, gb, out = timed([*base, "ingest", "--store", str(store), "--events", str(month), "-q"])
         rows.append((f"one new month ({month_rows:,} events)", s, gb))
-        s, gb, _ = timed(
-            [*base, "report", "--store", str(store), "--providers", str(providers),
-             "--focus", FOCUS, "--out", str(work / "report"), "-q"]
-        )  # fmt: skip
-        rows.append(("report --store", s, gb))
+        s, gb, _ = timed([*report, str(work / "report")])
+        rows.append(("report --store (with 'Since the last report')", s, gb))
+        changes = work / "report" / "tables" / "changes.csv"
+        if changes.exists():
+            with changes.open(encoding="utf-8") as handle:
+                print(f"changes.csv: {sum(1 for _ in handle) - 1:,} rows")
         print(out.strip())
         print(f"\nstore {args.size}: {store.stat().st_size / 1e9:.2f} GB on disk "
               f"({size_before / 1e9:.2f} GB before the last month)")  # fmt: skip
@@ -100,7 +109,10 @@ def main() -> None:
         for name, seconds, peak in rows:
             print(f"{name:<45} {seconds:>8.1f} {peak:>8.2f}")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
