@@ -619,6 +619,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                         db.record_report(last_report.record)
                     db.ingest(latest)
             net = load_network(store=store, providers=paths["providers"], progress=progress)
+            # the graph named after the store as the output folder holds it, not after the
+            # temporary folder it is written in
+            net.ties.attrs["name"] = "store/referrals.duckdb"
             progress("writing the report")
             write_report(
                 net,
@@ -629,7 +632,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 store=store,
             )
             save_graph(net.graph, folder / "referral_graph.graphml")
-            for report in net.reports:  # named after where the store is now, not the temp folder
+            for report in net.reports:  # printed below: where the store is now
                 report.name = report.name.replace(str(folder), str(out))
         path = out / "report.html"
     finally:

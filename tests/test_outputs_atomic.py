@@ -39,7 +39,12 @@ PACKAGE_ROOT = str(Path(referral_graph.__file__).resolve().parents[1])
 
 
 def _files(folder: Path) -> dict[str, str]:
-    """Every entry under `folder`: files by their SHA-256, folders as ``"<dir>"``."""
+    """Every entry under `folder`: files by their SHA-256, folders as ``"<dir>"``.
+
+    The demo's referral store (``store/``) is made anew by each run, with a random key and
+    the times of its loads, so two runs of the same demo never give its bytes twice: its
+    files are named only (``"<store>"``).
+    """
     out: dict[str, str] = {}
     for path in sorted(folder.rglob("*")):
         key = path.relative_to(folder).as_posix()
@@ -47,6 +52,8 @@ def _files(folder: Path) -> dict[str, str]:
             out[key] = "-> " + os.readlink(path)
         elif path.is_dir():
             out[key] = "<dir>"
+        elif key.startswith("store/"):
+            out[key] = "<store>"
         else:
             out[key] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
