@@ -299,6 +299,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "load_graph",
         "period_of_ties",
         "save_graph",
+        "save_graph_from_tables",
         "suppress_graph",
     ],
     "referral_graph.io": [
