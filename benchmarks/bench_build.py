@@ -2,7 +2,8 @@
 
 Each run is a fresh process, ``python -m referral_graph.cli build --events E
 --providers P --out graph.graphml -q``, timed from outside (wall time) with its peak
-RSS (``getrusage`` of the finished child: DuckDB's threads are in the process). With
+RSS and CPU time (``getrusage`` of the finished child: DuckDB's threads are in the
+process; CPU time is steadier than wall time on a shared machine). With
 ``--compare PATH`` every run of this checkout is followed by one of the checkout at
 PATH (``PYTHONPATH=PATH``), so that both are measured in the same minutes on a shared
 machine, and their files are compared byte for byte. ``--phases`` adds one in-process
@@ -42,14 +43,19 @@ def run_build(code: Path, events: Path, providers: Path, out: Path) -> dict[str,
     command = [sys.executable, "-m", "referral_graph.cli", "build", "--events", str(events)]
     command += ["--providers", str(providers), "--out", str(out), "-q"]
     started = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # run from `out`'s folder: `python -m` puts the working folder first on sys.path, where a
+    # checkout's own package would shadow `code`'s
+    child = subprocess.Popen(
+        command, env=env, cwd=out.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     if status != 0:
         raise SystemExit(
             f"build failed ({code}): {child.stderr.read().decode() if child.stderr else ''}"
         )
-    return {"seconds": seconds, "peak_gb": usage.ru_maxrss / 1024**2}
+    cpu = usage.ru_utime + usage.ru_stime  # every thread's: steadier than wall time when shared
+    return {"seconds": seconds, "cpu": cpu, "peak_gb": usage.ru_maxrss / 1024**2}
 
 
 def phases(events: Path, providers: Path, out: Path) -> dict[str, float]:
@@ -97,16 +103,20 @@ def main() -> None:
     results: dict[str, list[dict[str, float]]] = {name: [] for name in codes}
     with tempfile.TemporaryDirectory(prefix="bench_build_") as folder:
         outs = {name: Path(folder) / f"{name}.graphml" for name in codes}
-        print(f"{'run':<5}{'code':<10}{'wall s':>8}{'peak GB':>9}")
+        print(f"{'run':<5}{'code':<10}{'wall s':>8}{'cpu s':>8}{'peak GB':>9}")
         for run in range(1, args.repeat + 1):
             for name, code in codes.items():
                 got = run_build(code, events, providers, outs[name])
                 results[name].append(got)
-                print(f"{run:<5}{name:<10}{got['seconds']:>8.2f}{got['peak_gb']:>9.2f}")
+                print(
+                    f"{run:<5}{name:<10}{got['seconds']:>8.2f}{got['cpu']:>8.2f}"
+                    f"{got['peak_gb']:>9.2f}"
+                )
         for name, runs in results.items():
             print(
                 f"median {name} ({codes[name]}): "
-                f"{statistics.median(r['seconds'] for r in runs):.2f} s, "
+                f"{statistics.median(r['seconds'] for r in runs):.2f} s "
+                f"(cpu {statistics.median(r['cpu'] for r in runs):.2f} s), "
                 f"peak {statistics.median(r['peak_gb'] for r in runs):.2f} GB "
                 f"over {len(runs)} runs (target <= 10 s)"
             )
