@@ -119,6 +119,8 @@ def write_tables(
             spare=spares.get(name),
         )
         safe_tables[name] = safe
+    for name in tables:  # written in the order given
+        safe = safe_tables[name]
         out[name] = [write_table(safe, target / f"{name}.{fmt}") for fmt in formats]
         out.records[name] = safe.attrs["suppression"]
     out.tables = safe_tables
