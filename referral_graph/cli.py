@@ -312,19 +312,17 @@ def _read_activities(args: argparse.Namespace) -> Any:
     )
 
 
-def _graph_suppression(G: Any) -> str | None:
-    """What small-cell suppression left out of a graph file (from :func:`suppress_graph`)."""
+def _graph_suppression(attributes: dict[str, Any]) -> str | None:
+    """What small-cell suppression left out of a graph file, from its graph `attributes`."""
     from referral_graph.privacy import describe_suppression
 
-    if "suppression_threshold" not in G.graph:  # not suppressed (--threshold 1)
-        return None
     said = describe_suppression(
         [
             {
-                "threshold": G.graph["suppression_threshold"],
-                "hidden": {"attributes": G.graph["suppressed_counts"]},
+                "threshold": attributes["suppression_threshold"],
+                "hidden": {"attributes": attributes["suppressed_counts"]},
                 "complementary": {},
-                "derived": {"attributes": G.graph["suppressed_derived"]},
+                "derived": {"attributes": attributes["suppressed_derived"]},
             }
         ]
     )
@@ -332,24 +330,24 @@ def _graph_suppression(G: Any) -> str | None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from referral_graph.graph import save_graph, suppress_graph
+    from referral_graph.graph import save_graph_from_tables
 
     progress = Progress(5, enabled=not args.quiet, desc="build")
     try:
         net = _load(args, progress)
         progress("writing")
-        G = net.graph
-        if args.threshold > 1:
-            G = suppress_graph(G, threshold=args.threshold)
-        path = save_graph(G, args.out, threshold=1)  # suppressed above, its record kept
+        # the file of net.graph, written from the tables without building the graph
+        written = save_graph_from_tables(
+            net.ties, net.providers, args.out, threshold=args.threshold, period=net.period
+        )
     finally:
         progress.close()
     _print_reports(net)
     print(_summary(net))
-    note = _graph_suppression(G)
+    note = _graph_suppression(written)
     if note:
         print(note)
-    print(f"Wrote {path}")
+    print(f"Wrote {Path(args.out)}")
     return 0
 
 
@@ -585,7 +583,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from referral_graph import datasets
-    from referral_graph.graph import save_graph
+    from referral_graph.graph import save_graph_from_tables
     from referral_graph.io import read_activities
     from referral_graph.io._folders import atomic_folder
     from referral_graph.pipeline import load_network
@@ -631,7 +629,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 on_suppression=notes.append,
                 store=store,
             )
-            save_graph(net.graph, folder / "referral_graph.graphml")
+            save_graph_from_tables(
+                net.ties, net.providers, folder / "referral_graph.graphml", period=net.period
+            )
             for report in net.reports:  # printed below: where the store is now
                 report.name = report.name.replace(str(folder), str(out))
         path = out / "report.html"

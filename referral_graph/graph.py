@@ -37,9 +37,10 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from referral_graph._graphml import write_graphml
+from referral_graph._graphml import write_graphml, write_graphml_columns
 from referral_graph._version import __version__
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.io import atomic_path
@@ -53,6 +54,7 @@ __all__ = [
     "load_graph",
     "period_of_ties",
     "save_graph",
+    "save_graph_from_tables",
     "suppress_graph",
 ]
 
@@ -91,7 +93,8 @@ def _column_values(col: pd.Series) -> tuple[list[Any], bool]:
     if missing.any():
         for i in np.flatnonzero(missing).tolist():
             out[i] = None
-    return [_native(v) for v in out] if values.dtype == object else out, bool(missing.any())
+    native = values.dtype != object or isinstance(col.dtype, pd.StringDtype)  # str or None
+    return out if native else [_native(v) for v in out], bool(missing.any())
 
 
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
@@ -162,22 +165,7 @@ def graph_from_tables(
     if "month" in ties.columns:
         ties = _sum_over_months(ties)
     G: nx.DiGraph = nx.DiGraph()
-    stored = ties.attrs.get("graph")
-    if isinstance(stored, dict):
-        G.graph.update(stored)
-    G.graph.update(
-        name=name or str(G.graph.get("name") or ties.attrs.get("name", "referral graph")),
-        weight=G.graph.get("weight", "referrals"),
-        referral_graph_version=__version__,
-    )
-    if "layout" in ties.attrs:
-        G.graph["layout"] = ties.attrs["layout"]
-    has_period = "period_start" in G.graph and "period_end" in G.graph
-    if period is None and not has_period:
-        period = period_of_ties(ties)
-    if period is not None:
-        G.graph["period_start"] = period[0].date().isoformat()
-        G.graph["period_end"] = period[1].date().isoformat()
+    G.graph.update(_graph_attributes(ties, name=name, period=period))
     if providers is not None:
         if "id" not in providers.columns:
             raise SchemaError("The providers table lacks the 'id' column.")
@@ -207,6 +195,30 @@ def graph_from_tables(
         f"{G.number_of_edges():,}",
     )
     return G
+
+
+def _graph_attributes(
+    ties: pd.DataFrame, *, name: str | None, period: tuple[pd.Timestamp, pd.Timestamp] | None
+) -> dict[str, Any]:
+    """The graph attributes :func:`graph_from_tables` gives the graph of `ties`."""
+    attrs: dict[str, Any] = {}
+    stored = ties.attrs.get("graph")
+    if isinstance(stored, dict):
+        attrs.update(stored)
+    attrs.update(
+        name=name or str(attrs.get("name") or ties.attrs.get("name", "referral graph")),
+        weight=attrs.get("weight", "referrals"),
+        referral_graph_version=__version__,
+    )
+    if "layout" in ties.attrs:
+        attrs["layout"] = ties.attrs["layout"]
+    has_period = "period_start" in attrs and "period_end" in attrs
+    if period is None and not has_period:
+        period = period_of_ties(ties)
+    if period is not None:
+        attrs["period_start"] = period[0].date().isoformat()
+        attrs["period_end"] = period[1].date().isoformat()
+    return attrs
 
 
 def _add_edges(
@@ -463,12 +475,212 @@ class _Suppressor:
         kept["small_cell"] = True
         return kept
 
+    def columns(self, frame: pd.DataFrame, values: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """What calling this on every row of a table does, one column at a time.
+
+        `values` holds `frame`'s columns as lists of native values, None where
+        missing (an element's attributes are its row's values that are not None,
+        in column order); they are changed in place and returned, with a
+        ``small_cell`` column (True on the rows that lost a count, else None) last.
+        The table must not have a ``small_cell`` column of its own.
+        """
+        n = len(frame)
+        self._seen.update(values)
+        small: dict[str, npt.NDArray[np.bool_]] = {}
+        for k, column in values.items():
+            if not is_count_name(k):
+                continue
+            if k not in self._count_keys:
+                self._count_keys.append(k)
+            series = frame[k]
+            if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+                number = series.to_numpy(dtype="float64", na_value=np.nan)
+                with np.errstate(invalid="ignore"):
+                    mask = (number > 0) & (number < self.threshold)
+            else:  # values of several types: as the element's check does, one by one
+                limit = self.threshold
+                mask = np.fromiter(
+                    (type(v) in _NUMBER_TYPES and 0 < v < limit for v in column),
+                    dtype=bool,
+                    count=n,
+                )
+            if mask.any():
+                small[k] = mask
+        if not small:
+            return values
+        any_small = np.logical_or.reduce(list(small.values()))
+        for k, mask in small.items():
+            self.counts += int(mask.sum())
+            _blank(values[k], mask)
+        for k, column in values.items():
+            sources = [small[c] for c in DERIVED_FROM.get(k, ()) if c in small]
+            if not sources:
+                continue
+            present = ~frame[k].isna().to_numpy()
+            if k in small:  # itself a count, left out as one where small
+                present &= ~small[k]
+            mask = np.logical_or.reduce(sources) & present
+            self.derived += int(mask.sum())
+            _blank(column, mask)
+        values["small_cell"] = [True if x else None for x in any_small.tolist()]
+        return values
+
     def record(self) -> dict[str, int]:
         return {
             "suppression_threshold": self.threshold,
             "suppressed_counts": self.counts,
             "suppressed_derived": self.derived,
         }
+
+
+def _blank(column: list[Any], mask: npt.NDArray[np.bool_]) -> None:
+    for i in np.flatnonzero(mask).tolist():
+        column[i] = None
+
+
+def save_graph_from_tables(
+    ties: pd.DataFrame,
+    providers: pd.DataFrame | None,
+    path: str | os.PathLike[str],
+    *,
+    threshold: int = DEFAULT_THRESHOLD,
+    period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+) -> dict[str, Any]:
+    """Write the graph of a tie table and a providers table, without building it in memory.
+
+    The file is the one ``save_graph(graph_from_tables(ties, providers, period=period),
+    path, threshold=threshold)`` writes, small counts left out alike (tested), for
+    what has the tables and needs only the file (``referral-graph build``). A
+    GraphML file is written column by column, several times faster than through a
+    networkx graph on a large market (50,000 providers and 770,000 ties: about 3 s
+    instead of 20 s); the other formats, and tables that repeat a provider id or a
+    tie (the graph merges them), go through the graph.
+
+    Parameters
+    ----------
+    ties, providers : pandas.DataFrame
+        As in :func:`graph_from_tables` (`providers` may be None).
+    path : path
+        ``.graphml``, ``.gexf`` or a folder (Parquet tables), as in :func:`save_graph`.
+    threshold : int, default 11
+        Counts from 1 to ``threshold - 1`` are left out (see :func:`suppress_graph`);
+        ``1`` writes every count.
+    period : (Timestamp, Timestamp), optional
+        As in :func:`graph_from_tables`.
+
+    Returns
+    -------
+    dict
+        The graph attributes written, among them what suppression left out
+        (``suppression_threshold``, ``suppressed_counts``, ``suppressed_derived``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> ties = pd.DataFrame({"source": ["a", "b"], "target": ["b", "c"], "referrals": [3, 30]})
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "g.graphml"
+    >>> save_graph_from_tables(ties, None, path)["suppressed_counts"]
+    1
+    >>> H = load_graph(path)
+    >>> H.edges["a", "b"], H.edges["b", "c"]
+    ({'small_cell': True}, {'referrals': 30})
+    """
+    target = Path(os.fspath(path))
+    _Suppressor(threshold)  # the threshold checked before anything is read or written
+    written = None
+    if target.suffix.lower() == ".graphml":
+        written = _graphml_from_tables(ties, providers, target, threshold=threshold, period=period)
+    if written is None:
+        G = graph_from_tables(ties, providers, period=period)
+        if threshold > 1:
+            G = suppress_graph(G, threshold=threshold)
+        save_graph(G, target, threshold=1)  # suppressed above, its record kept
+        written = {**G.graph, **_suppression_record(G.graph, 1)}
+    return written
+
+
+def _graphml_from_tables(
+    ties: pd.DataFrame,
+    providers: pd.DataFrame | None,
+    target: Path,
+    *,
+    threshold: int,
+    period: tuple[pd.Timestamp, pd.Timestamp] | None,
+) -> dict[str, Any] | None:
+    """:func:`save_graph_from_tables` to GraphML, column by column; None (nothing written)
+    when the tables need the graph's own rules: a provider id or a tie given twice (the
+    graph merges them), a ``small_cell`` column.
+
+    The nodes are the providers, then the ids of the ties absent from them (the
+    graph's node order); the ties are grouped by their source's node, as the graph
+    iterates them; small counts are left out by :meth:`_Suppressor.columns`.
+    """
+    if "month" in ties.columns:
+        ties = _sum_over_months(ties)
+    if providers is None:
+        providers = pd.DataFrame({"id": pd.Series([], dtype="str")})
+    if "small_cell" in ties.columns or "small_cell" in providers.columns:
+        return None
+    clean = _Suppressor(threshold) if threshold > 1 else None
+    node_index = pd.Index(providers["id"].astype(str).tolist(), dtype=object)
+    if not node_index.is_unique:
+        return None
+    sources = ties["source"].astype(str).to_numpy(dtype=object)
+    targets = ties["target"].astype(str).to_numpy(dtype=object)
+    both = np.empty(2 * len(ties), dtype=object)
+    both[0::2], both[1::2] = sources, targets
+    unknown = node_index.get_indexer(pd.Index(both)) < 0
+    extra = pd.unique(both[unknown]) if unknown.any() else np.empty(0, dtype=object)
+    if len(extra):
+        logger.warning(
+            "%s provider ids in the ties are not in the providers table; they are nodes "
+            "without attributes",
+            f"{len(extra):,}",
+        )
+        node_index = node_index.append(pd.Index(extra, dtype=object))
+    positions = node_index.get_indexer(pd.Index(both))
+    source_at, target_at = positions[0::2].astype(np.int64), positions[1::2].astype(np.int64)
+    if pd.Series(source_at * len(node_index) + target_at).duplicated().any():
+        return None
+    order = np.argsort(source_at, kind="stable")
+    if len(order) and not (np.diff(source_at) >= 0).all():
+        ties = ties.take(order)
+        sources, targets = sources[order], targets[order]
+    node_frame = providers.drop(columns="id")
+    node_columns = {str(c): _column_values(node_frame[c])[0] for c in node_frame.columns}
+    if len(extra):
+        for column in node_columns.values():
+            column.extend([None] * len(extra))
+        node_frame = pd.concat(
+            [node_frame, pd.DataFrame(index=range(len(extra)))], ignore_index=True
+        )
+    edge_frame = ties.drop(columns=["source", "target"])
+    edge_columns = {str(c): _column_values(edge_frame[c])[0] for c in edge_frame.columns}
+    attributes = _graph_attributes(ties, name=None, period=period)
+    if clean is not None:
+        node_columns = clean.columns(node_frame.reset_index(drop=True), node_columns)
+        edge_columns = clean.columns(edge_frame.reset_index(drop=True), edge_columns)
+        record = clean.record()
+    else:
+        record = _suppression_record(attributes, 1)
+    graph_data = {k: _native(v) for k, v in {**attributes, **record}.items() if v is not None}
+    with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        write_graphml_columns(
+            node_index.tolist(),
+            node_columns,
+            sources.tolist(),
+            targets.tolist(),
+            edge_columns,
+            graph_data,
+            handle,
+        )
+    logger.info(
+        "Saved graph with %s nodes and %s edges to %s",
+        f"{len(node_index):,}",
+        f"{len(sources):,}",
+        target,
+    )
+    return {**attributes, **record}
 
 
 def save_graph(
@@ -516,14 +728,16 @@ def save_graph(
         )
         node_items = [(n, clean(d)) for n, d in G.nodes(data=True)]
         edge_items = [(u, v, clean(d)) for u, v, d in G.edges(data=True)]
-        record = clean.record() if isinstance(clean, _Suppressor) else _suppression_record(G, 1)
+        record = (
+            clean.record() if isinstance(clean, _Suppressor) else _suppression_record(G.graph, 1)
+        )
         graph_data = {k: _native(v) for k, v in {**G.graph, **record}.items() if v is not None}
         with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as handle:
             write_graphml(node_items, edge_items, graph_data, handle)
     else:
         if threshold > 1:
             G = suppress_graph(G, threshold=threshold)
-        record = _suppression_record(G, threshold)
+        record = _suppression_record(G.graph, threshold)
         if suffix == ".gexf":
             H = _graphml_safe(G)
             H.graph.update(record)
@@ -548,11 +762,12 @@ def save_graph(
     return target
 
 
-def _suppression_record(G: nx.DiGraph, threshold: int) -> dict[str, int]:
-    """What a file of `G` records of suppression: `G`'s own record if it has one (a graph
-    suppressed before keeps it), else `threshold` and nothing left out."""
+def _suppression_record(attributes: dict[str, Any], threshold: int) -> dict[str, int]:
+    """What a file of a graph with these graph `attributes` records of suppression: the
+    graph's own record if it has one (a graph suppressed before keeps it), else
+    `threshold` and nothing left out."""
     record = {"suppression_threshold": threshold, "suppressed_counts": 0, "suppressed_derived": 0}
-    record.update({k: G.graph[k] for k in record if k in G.graph})
+    record.update({k: attributes[k] for k in record if k in attributes})
     return record
 
 

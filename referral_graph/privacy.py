@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, SupportsFloat
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from referral_graph.exceptions import ParameterError
@@ -34,7 +35,9 @@ __all__ = [
     "COUNT_PATTERN",
     "DEFAULT_THRESHOLD",
     "DERIVED_FROM",
+    "LINKED",
     "NOT_EXPORTED",
+    "PARTITIONS",
     "ROW_SUMS",
     "count_columns",
     "describe_suppression",
@@ -253,16 +256,75 @@ ROW_SUMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("to_focus", ("to_focus_loyalist", "to_focus_splitter")),
 )
 
+_WALLET = (("to_focus", ()), ("to_competitors", ()), ("total", ()))
+
+#: Tables whose rows partition a total that is shown, in the table or in another one of the
+#: same output: per table name, (count column, the columns whose groups of rows each sum to
+#: a shown total; ``()`` for the whole table). Where a group has exactly one hidden cell, the
+#: total minus the shown cells would give it back, so the smallest shown non-zero cell of
+#: the group is hidden too (complementary suppression across rows and tables):
+#:
+#: * ``ties``: a provider's ties sum to its ``out_strength`` (by source) and ``in_strength``
+#:   (by target) in ``providers``;
+#: * ``share_by_specialty``: a referrer's rows of one specialty sum to its ``specialty_total``;
+#:   its rows to the focus and to competitors to its ``to_focus`` and ``to_competitors`` in
+#:   ``share_of_wallet``, and all its rows to its ``total``; the rows of one specialty to the
+#:   focus or to competitors to that specialty's in ``leakage_by_specialty``; the rows of one
+#:   receiving organisation to its ``referrals`` in ``leakage_by_competitor``;
+#: * ``share_of_wallet`` (referrers), ``leakage_by_referrer_organization`` (organisations),
+#:   ``leakage_by_specialty`` (specialties) and ``monthly_trend`` (months) each split the
+#:   market's referrals to the focus and to competitors, whose totals the other tables give
+#:   (the sum of any of them whose cells are all shown); ``leakage_by_competitor`` splits
+#:   the referrals to competitors.
+PARTITIONS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "ties": (("referrals", ("source",)), ("referrals", ("target",))),
+    "share_by_specialty": (
+        ("referrals", ("source", "specialty")),
+        ("referrals", ("source", "is_focus")),
+        ("referrals", ("source",)),
+        ("referrals", ("specialty", "is_focus")),
+        ("referrals", ("organization",)),
+    ),
+    "share_of_wallet": _WALLET,
+    "leakage_by_referrer_organization": _WALLET,
+    "leakage_by_specialty": _WALLET,
+    "monthly_trend": (("to_focus", ()), ("to_competitors", ())),
+    "leakage_by_competitor": (("referrals", ()),),
+}
+
+#: Tables that repeat cells of another: per table name, (the other table, the key columns
+#: matching their rows, the count columns repeated). A cell hidden there by complementary
+#: suppression is hidden here too, or the copy would show it.
+LINKED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "key_referrers": ("share_of_wallet", ("source",), ("to_focus", "to_competitors")),
+}
+
 #: Per-month means of counts (a count divided by a window): not written to exported tables.
 NOT_EXPORTED = ("trend_recent", "trend_prior")
 
 
-def suppress_counts(frame: pd.DataFrame, *, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+def suppress_counts(
+    frame: pd.DataFrame,
+    *,
+    threshold: int = DEFAULT_THRESHOLD,
+    partitions: Iterable[tuple[str, tuple[str, ...]]] = (),
+    hide: Mapping[str, pd.Series] | None = None,
+    spare: Mapping[str, pd.Series] | None = None,
+) -> pd.DataFrame:
     """Return a copy of `frame` fit for export: every small cell hidden, and what reveals one.
 
     * count columns (:func:`count_columns`): 1 to ``threshold - 1`` become missing;
     * complementary suppression (:data:`ROW_SUMS`): where a hidden count is the
       difference of shown ones (a part of a shown total), the total is hidden too;
+    * complementary suppression across rows (`partitions`, as in :data:`PARTITIONS`:
+      a count column and the columns whose groups of rows sum to a shown total): in
+      a group with exactly one hidden cell, the smallest shown non-zero cell is hidden
+      too; repeated with the row sums until no hidden count is a difference of shown ones;
+    * `hide`: cells to hide besides, per count column (a boolean Series on `frame`'s
+      index: the cells another table hid, :data:`LINKED`); `spare`: cells that
+      complementary suppression picks only when no other cell of the group will do (their
+      value is shown alone elsewhere), as is a cell that is the only non-zero one of
+      another group of `partitions` (hiding it would expose that group's total);
     * columns derived from counts (:data:`DERIVED_FROM`: amounts, shares, rates,
       ``volume``, ``score``, ...) become missing on the rows where one of their counts
       is hidden;
@@ -285,6 +347,13 @@ def suppress_counts(frame: pd.DataFrame, *, threshold: int = DEFAULT_THRESHOLD) 
     [<NA>, 100]
     >>> safe.attrs["suppression"]
     {'threshold': 11, 'hidden': {'referrals': 1}, 'complementary': {}, 'derived': {'volume': 1}}
+
+    Four specialties whose referrals sum to a total shown elsewhere: one hidden count
+    would be that total minus the three others, so the smallest other is hidden too.
+
+    >>> by_specialty = pd.DataFrame({"specialty": ["A", "B", "C", "D"], "to_focus": [4, 30, 12, 0]})
+    >>> suppress_counts(by_specialty, partitions=[("to_focus", ())])["to_focus"].tolist()
+    [<NA>, 30, <NA>, 0]
     """
     threshold = _check_threshold(threshold)
     out = frame.drop(columns=[c for c in NOT_EXPORTED if c in frame.columns])
@@ -293,14 +362,15 @@ def suppress_counts(frame: pd.DataFrame, *, threshold: int = DEFAULT_THRESHOLD) 
         values = pd.to_numeric(out[col], errors="coerce")
         small[col] = ((values > 0) & (values < threshold)).fillna(False).astype(bool)
     hidden = {c: int(m.sum()) for c, m in small.items() if m.any()}
-    complementary = _complementary(out, small)
+    complementary = _complementary_all(out, small, list(partitions), hide or {}, spare or {})
     out = suppress_frame(out, [c for c in small if c not in complementary], threshold=threshold)
     for col, extra in complementary.items():
         column = out[col]
         if pd.api.types.is_integer_dtype(column):
             column = column.astype("Int64")  # a hidden count is missing, not a float NaN
-        out[col] = column.mask(small[col] | extra)
-        small[col] = small[col] | extra
+        primary = small.get(col, pd.Series(False, index=out.index))
+        out[col] = column.mask(primary | extra)
+        small[col] = primary | extra
     derived_counts: dict[str, int] = {}
     for derived, sources in DERIVED_FROM.items():
         if derived in out.columns and pd.api.types.is_numeric_dtype(out[derived]):
@@ -328,6 +398,103 @@ def suppress_counts(frame: pd.DataFrame, *, threshold: int = DEFAULT_THRESHOLD) 
         "derived": derived_counts,
     }
     return out
+
+
+def _complementary_all(
+    frame: pd.DataFrame,
+    small: dict[str, pd.Series],
+    partitions: list[tuple[str, tuple[str, ...]]],
+    hide: Mapping[str, pd.Series],
+    spare: Mapping[str, pd.Series],
+) -> dict[str, pd.Series]:
+    """Every count to hide besides the small ones: `hide`, then, one step at a time, the
+    row sums, else the first partition that finds a lone hidden cell, until none does (so
+    that a cell hidden for one sum is seen by the others before they pick their own)."""
+    usable = [(c, k) for c, k in partitions if _usable(frame, c, k)]
+    spared = _spared(frame, usable, spare)
+    groups = {keys: _groups(frame, keys) for _, keys in usable}
+    none = pd.Series(False, index=frame.index)
+    extra: dict[str, pd.Series] = {}
+    for col, mask in hide.items():
+        if col in frame.columns:
+            more = mask.reindex(frame.index, fill_value=False).astype(bool)
+            more &= ~small.get(col, none)
+            more &= frame[col].notna()
+            if more.any():
+                extra[col] = more
+    while True:
+        hidden = {c: small.get(c, none) | extra.get(c, none) for c in {*small, *extra}}
+        found = _complementary(frame, hidden)
+        if not found:
+            for col, keys in usable:
+                found = _partitioned(frame, hidden, col, groups[keys], spared)
+                if found:
+                    break
+        if not found:
+            return {c: m for c, m in extra.items() if m.any()}
+        for col, mask in found.items():
+            extra[col] = extra.get(col, none) | mask
+
+
+def _groups(frame: pd.DataFrame, keys: tuple[str, ...]) -> npt.NDArray[np.int64]:
+    if not keys:
+        return np.zeros(len(frame), dtype=np.int64)
+    codes = frame.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
+    return codes.astype(np.int64)
+
+
+def _usable(frame: pd.DataFrame, col: str, keys: tuple[str, ...]) -> bool:
+    return col in frame.columns and all(k in frame.columns for k in keys)
+
+
+def _spared(
+    frame: pd.DataFrame,
+    partitions: list[tuple[str, tuple[str, ...]]],
+    spare: Mapping[str, pd.Series],
+) -> dict[str, npt.NDArray[np.bool_]]:
+    """Per column, the cells to pick last: `spare`, and the only non-zero cell of a group."""
+    out: dict[str, npt.NDArray[np.bool_]] = {}
+    for col, mask in spare.items():
+        if col in frame.columns:
+            out[col] = mask.reindex(frame.index, fill_value=False).to_numpy(dtype=bool)
+    for col, keys in partitions:
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            nonzero = values > 0
+        group = _groups(frame, keys)
+        alone = nonzero & (np.bincount(group, weights=nonzero)[group] == 1)
+        out[col] = out.get(col, np.zeros(len(frame), dtype=bool)) | alone
+    return out
+
+
+def _partitioned(
+    frame: pd.DataFrame,
+    hidden: dict[str, pd.Series],
+    col: str,
+    group: npt.NDArray[np.int64],
+    spared: Mapping[str, npt.NDArray[np.bool_]],
+) -> dict[str, pd.Series]:
+    """The cells to hide in `col` because their group (a partition of a shown total) has
+    one hidden cell: the smallest shown non-zero cell of each such group (the first row on
+    equal values), a spared cell only when the group has no other."""
+    if col not in hidden:
+        return {}
+    is_hidden = hidden[col].to_numpy(dtype=bool)
+    if not is_hidden.any():
+        return {}
+    lone = np.bincount(group, weights=is_hidden)[group] == 1
+    values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        candidate = lone & ~is_hidden & (values > 0)
+    if not candidate.any():
+        return {}
+    rows = np.flatnonzero(candidate)
+    last = spared.get(col, np.zeros(len(frame), dtype=bool))[rows]
+    order = np.lexsort((rows, values[rows], last, group[rows]))  # group, spared, value
+    first = np.r_[True, np.diff(group[rows][order]) != 0]
+    chosen = np.zeros(len(frame), dtype=bool)
+    chosen[rows[order][first]] = True
+    return {col: pd.Series(chosen, index=frame.index)}
 
 
 def _complementary(frame: pd.DataFrame, small: dict[str, pd.Series]) -> dict[str, pd.Series]:

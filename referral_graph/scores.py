@@ -40,7 +40,13 @@ from referral_graph.centrality._measures import _betweenness_columns, _betweenne
 from referral_graph.exceptions import ParameterError
 from referral_graph.io import write_table
 from referral_graph.pipeline import ReferralNetwork
-from referral_graph.privacy import DEFAULT_THRESHOLD, describe_suppression, suppress_counts
+from referral_graph.privacy import (
+    DEFAULT_THRESHOLD,
+    LINKED,
+    PARTITIONS,
+    describe_suppression,
+    suppress_counts,
+)
 
 __all__ = ["TablesWritten", "score_network", "write_tables"]
 
@@ -58,10 +64,13 @@ class TablesWritten(dict[str, list[Path]]):
         The sentence of :func:`referral_graph.privacy.describe_suppression`.
     records : dict
         Each table's ``attrs["suppression"]`` record, by name.
+    tables : dict
+        Each table as written (suppressed), by name.
     """
 
     suppression: str | None = None
     records: dict[str, dict[str, Any]]
+    tables: dict[str, pd.DataFrame]
 
 
 def write_tables(
@@ -97,14 +106,297 @@ def write_tables(
     for fmt in formats:
         if fmt not in ("csv", "parquet"):
             raise ParameterError(f"The 'formats' must be 'csv' or 'parquet'. Got {fmt!r} instead.")
-    for name, table in tables.items():
-        safe = suppress_counts(table, threshold=threshold)
+    safe_tables: dict[str, pd.DataFrame] = {}
+    joint, spares = _ties_and_cells(tables, threshold)
+    # a table that repeats another's cells (LINKED) comes after it, to hide what it hid
+    for name in sorted(tables, key=lambda n: n in LINKED):
+        table = tables[name]
+        safe = suppress_counts(
+            table,
+            threshold=threshold,
+            partitions=PARTITIONS.get(name, ()),
+            hide=joint.get(name) or _linked_cells(name, table, tables, safe_tables, threshold),
+            spare=spares.get(name),
+        )
+        safe_tables[name] = safe
+    for name in tables:  # written in the order given
+        safe = safe_tables[name]
         out[name] = [write_table(safe, target / f"{name}.{fmt}") for fmt in formats]
         out.records[name] = safe.attrs["suppression"]
+    out.tables = safe_tables
     out.suppression = describe_suppression(out.records.values())
     if out.suppression:
         logger.info("%s", out.suppression)
     return out
+
+
+def _hidden(raw: pd.Series, safe: pd.Series) -> npt.NDArray[np.bool_]:
+    """The values `safe` leaves out of `raw`."""
+    hidden: npt.NDArray[np.bool_] = safe.isna().to_numpy() & raw.notna().to_numpy()
+    return hidden
+
+
+def _smallest(
+    candidate: npt.NDArray[np.bool_], values: npt.NDArray[np.float64], group: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """The candidate row of least value in each group (the first on equal values)."""
+    rows = np.flatnonzero(candidate)
+    order = np.lexsort((rows, values[rows], group[rows]))
+    first = np.r_[True, np.diff(group[rows][order]) != 0] if len(rows) else np.zeros(0, bool)
+    chosen = np.zeros(len(candidate), dtype=bool)
+    chosen[rows[order][first]] = True
+    return chosen
+
+
+def _ties_and_cells(
+    tables: Mapping[str, pd.DataFrame], threshold: int
+) -> tuple[dict[str, dict[str, pd.Series]], dict[str, dict[str, pd.Series]]]:
+    """Complementary suppression of ``ties`` and ``share_by_specialty`` together.
+
+    Each row of ``share_by_specialty`` (a cell: a referrer, a specialty, a receiving
+    organisation) is the sum of the referrer's ties to that organisation's providers of
+    that specialty, shown one by one in ``ties``. So, until neither changes:
+
+    * a shown cell holding exactly one hidden tie gets another of its ties hidden, or is
+      hidden when it has no other (the cell minus its other ties would give the tie back);
+      a tie alone in its cell is the last one picked for the ties' own sums;
+    * a hidden cell whose ties are all shown gets its smallest tie hidden (their sum
+      would give the cell back);
+    * a hidden cell alone in its referrer's specialty has its ``specialty_total`` hidden;
+    * a referrer's ``to_focus``, ``to_competitors`` and ``total`` in ``share_of_wallet``
+      (the sums of its cells to the focus, to competitors, in all) are hidden where those
+      cells have one hidden and no other shown, and a hidden one whose cells are all shown
+      gets its smallest cell hidden (:class:`_Wallet`);
+    * a referrer whose hidden ties all lie in one hidden cell gets its smallest shown tie
+      of another cell hidden (its ``out_strength`` minus its shown ties would give the
+      cell's hidden part back);
+
+    each table's own rules (:data:`referral_graph.privacy.PARTITIONS`, row sums) applied
+    in between. Returns the cells to hide, per table and column (``suppress_counts``'s
+    ``hide``), and the ties to pick last (its ``spare``); nothing without both tables,
+    the providers and ``target_specialty``.
+    """
+    from referral_graph._checks import text_key
+
+    ties, cells, providers = (tables.get(k) for k in ("ties", "share_by_specialty", "providers"))
+    if ties is None or cells is None or providers is None:
+        return {}, {}
+    needed = ({"source", "target", "target_specialty", "referrals"} <= set(ties.columns)) and (
+        {"source", "specialty", "organization", "referrals"} <= set(cells.columns)
+    )
+    if not needed or "organization" not in providers.columns:
+        return {}, {}
+    organization = providers.set_index(providers["id"].astype(str))["organization"]
+    organization = organization[~organization.index.duplicated()]
+    target = ties["target"].astype(str)
+    receiver = target.map(organization)
+    receiver = receiver.where(receiver.notna(), target).astype(str)
+    sep = "\x1f"
+    tie_key = (
+        ties["source"].astype(str) + sep + ties["target_specialty"].map(text_key) + sep + receiver
+    )
+    cell_key = (
+        cells["source"].astype(str)
+        + sep
+        + cells["specialty"].map(text_key)
+        + sep
+        + cells["organization"].astype(str)
+    )
+    index = pd.Index(cell_key)
+    if not index.is_unique:  # an organisation both focus and not: its ties map to two rows
+        logger.warning(
+            "share_by_specialty has an organisation both in and out of the focus: its rows "
+            "and the ties are suppressed apart (each table's own sums only)"
+        )
+        return {}, {}
+    cell = index.get_indexer(pd.Index(tie_key)).astype(np.int64)
+    mapped = cell >= 0
+    source = pd.factorize(ties["source"].astype(str))[0].astype(np.int64)
+    tie_values = pd.to_numeric(ties["referrals"], errors="coerce").to_numpy(float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        nonzero = tie_values > 0
+    at = np.where(mapped, cell, 0)
+    # a tie alone in its cell: its value is the cell's, shown there unless the cell is hidden
+    alone = mapped & (
+        np.bincount(cell[mapped], weights=nonzero[mapped], minlength=len(cells))[at] == 1
+    )
+    spare = {"referrals": pd.Series(alone, index=ties.index)}
+    group = cells.groupby(["source", "specialty"], sort=False).ngroup().to_numpy()
+    cell_values = pd.to_numeric(cells["referrals"], errors="coerce").to_numpy(
+        float, na_value=np.nan
+    )
+    hide_ties = np.zeros(len(ties), dtype=bool)
+    hide_cells = np.zeros(len(cells), dtype=bool)
+    hide_totals = np.zeros(len(cells), dtype=bool)
+    wallet = _Wallet.of(tables.get("share_of_wallet"), cells)
+    for _ in range(100):
+        safe_ties = suppress_counts(
+            ties,
+            threshold=threshold,
+            partitions=PARTITIONS.get("ties", ()),
+            hide={"referrals": pd.Series(hide_ties, index=ties.index)},
+            spare=spare,
+        )
+        safe_cells = suppress_counts(
+            cells,
+            threshold=threshold,
+            partitions=PARTITIONS.get("share_by_specialty", ()),
+            hide={
+                "referrals": pd.Series(hide_cells, index=cells.index),
+                "specialty_total": pd.Series(hide_totals, index=cells.index),
+            },
+        )
+        tie_hidden = _hidden(ties["referrals"], safe_ties["referrals"])
+        cell_hidden = _hidden(cells["referrals"], safe_cells["referrals"])
+        hidden_in = np.bincount(cell[mapped], weights=tie_hidden[mapped], minlength=len(cells))
+        has_ties = np.bincount(cell[mapped], minlength=len(cells)) > 0
+        shown_tie = ~tie_hidden & nonzero
+        # a shown cell holding one hidden tie: hide another of its ties, else the cell
+        one_hidden = ~cell_hidden & (hidden_in == 1)
+        in_one = mapped & one_hidden[at]
+        add_ties = _smallest(in_one & shown_tie, tie_values, np.where(mapped, cell, -1))
+        fixed = np.zeros(len(cells), dtype=bool)
+        fixed[cell[add_ties]] = True
+        add_cells = one_hidden & ~fixed
+        lonely = cell_hidden & has_ties & (hidden_in == 0)  # every tie of the cell shown
+        in_lonely = mapped & lonely[at]
+        add_ties |= _smallest(in_lonely & shown_tie, tie_values, np.where(mapped, cell, -1))
+        # the one hidden cell of a referrer's specialty, the others none: hide the total
+        with np.errstate(invalid="ignore"):
+            others = (~cell_hidden & (cell_values > 0)).astype(float)
+        alone_hidden = (
+            cell_hidden
+            & (np.bincount(group, weights=cell_hidden)[group] == 1)
+            & (np.bincount(group, weights=others)[group] == 0)
+        )
+        add_totals = alone_hidden & cells["specialty_total"].notna().to_numpy() & ~hide_totals
+        if wallet is not None:
+            add_cells |= wallet.settle(cell_hidden, cell_values, threshold)
+        # referrers whose hidden ties are all in one cell (an unmapped tie counts apart)
+        where = np.where(mapped, cell, -1 - np.arange(len(ties)))
+        hid = pd.DataFrame({"source": source[tie_hidden], "where": where[tie_hidden]})
+        spread = hid.groupby("source")["where"].agg(["nunique", "first"])
+        one = spread[(spread["nunique"] == 1) & (spread["first"] >= 0)]
+        one = one[cell_hidden[one["first"].to_numpy(dtype=np.int64)]]  # a shown row: its sum
+        if len(one):
+            only = pd.Series(one["first"].to_numpy(), index=one.index)
+            of_source = only.reindex(source).to_numpy(dtype=float, na_value=np.nan)
+            outside = ~np.isnan(of_source) & (where != of_source)
+            add_ties |= _smallest(outside & shown_tie, tie_values, source)
+        add_ties &= ~hide_ties
+        add_cells &= ~hide_cells
+        more = wallet is not None and wallet.changed
+        if not add_ties.any() and not add_cells.any() and not add_totals.any() and not more:
+            break
+        hide_ties |= add_ties
+        hide_cells |= add_cells
+        hide_totals |= add_totals
+    else:  # pragma: no cover - each round hides more; the tables are finite
+        raise RuntimeError("complementary suppression of ties and cells did not settle")
+    joint = {
+        "ties": {"referrals": pd.Series(hide_ties, index=ties.index)},
+        "share_by_specialty": {
+            "referrals": pd.Series(hide_cells, index=cells.index),
+            "specialty_total": pd.Series(hide_totals, index=cells.index),
+        },
+    }
+    if wallet is not None:
+        joint["share_of_wallet"] = wallet.hidden()
+    return joint, {"ties": spare}
+
+
+_WALLET_PARTS = (("to_focus", True), ("to_competitors", False), ("total", None))
+
+
+class _Wallet:
+    """``share_of_wallet`` beside ``share_by_specialty``: a referrer's rows there to the
+    focus, to competitors and in all sum to its ``to_focus``, ``to_competitors`` and
+    ``total`` here. :meth:`settle` hides a total whose one hidden row has no shown
+    sibling, and a row of a hidden total whose rows are all shown."""
+
+    def __init__(self, table: pd.DataFrame, cells: pd.DataFrame) -> None:
+        self.table = table
+        sources = pd.Index(table["source"].astype(str))
+        self.row = sources.get_indexer(pd.Index(cells["source"].astype(str)))
+        focus = cells["is_focus"].astype(bool).to_numpy()
+        self.parts = [
+            (col, np.ones(len(cells), dtype=bool) if side is None else focus == side)
+            for col, side in _WALLET_PARTS
+            if col in table.columns
+        ]
+        self.hide = {col: np.zeros(len(table), dtype=bool) for col, _ in self.parts}
+        self.changed = False
+
+    @classmethod
+    def of(cls, table: pd.DataFrame | None, cells: pd.DataFrame) -> _Wallet | None:
+        usable = (
+            table is not None
+            and "source" in table.columns
+            and "is_focus" in cells.columns
+            and table["source"].astype(str).is_unique
+        )
+        return cls(table, cells) if usable and table is not None else None
+
+    def hidden(self) -> dict[str, pd.Series]:
+        return {c: pd.Series(m, index=self.table.index) for c, m in self.hide.items()}
+
+    def settle(
+        self, cell_hidden: npt.NDArray[np.bool_], values: npt.NDArray[np.float64], threshold: int
+    ) -> npt.NDArray[np.bool_]:
+        """One round: the totals to hide (kept), and the rows to hide (returned)."""
+        safe = suppress_counts(
+            self.table,
+            threshold=threshold,
+            partitions=PARTITIONS.get("share_of_wallet", ()),
+            hide=self.hidden(),
+        )
+        add_cells = np.zeros(len(cell_hidden), dtype=bool)
+        self.changed = False
+        known = self.row >= 0
+        at = np.where(known, self.row, 0)
+        n = len(self.table)
+        with np.errstate(invalid="ignore"):
+            shown = ~cell_hidden & (values > 0)
+        for col, rows in self.parts:
+            total_hidden = _hidden(self.table[col], safe[col])
+            use = known & rows
+            n_hidden = np.bincount(self.row[use], weights=cell_hidden[use], minlength=n)
+            n_shown = np.bincount(self.row[use], weights=shown[use], minlength=n)
+            exposed = ~total_hidden & (n_hidden == 1) & (n_shown == 0) & ~self.hide[col]
+            if exposed.any():
+                self.hide[col] |= exposed
+                self.changed = True
+            bare = total_hidden & (n_hidden == 0) & (n_shown > 0)  # its rows give it back
+            add_cells |= _smallest(use & bare[at] & shown, values, np.where(use, self.row, -1))
+        return add_cells
+
+
+def _linked_cells(
+    name: str,
+    table: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    safe: Mapping[str, pd.DataFrame],
+    threshold: int,
+) -> dict[str, pd.Series]:
+    """The cells of `table` that the table it repeats (:data:`LINKED`) hid although they
+    are not small: hidden there by complementary suppression, so hidden here too."""
+    if name not in LINKED or LINKED[name][0] not in safe:
+        return {}
+    other, keys, columns = LINKED[name]
+    raw, shown = tables[other], safe[other]
+    if not all(k in table.columns and k in raw.columns for k in keys):
+        return {}
+    hide: dict[str, pd.Series] = {}
+    for col in columns:
+        if col not in table.columns or col not in raw.columns:
+            continue
+        values = pd.to_numeric(raw[col], errors="coerce")
+        small = ((values > 0) & (values < threshold)).fillna(False).astype(bool)
+        gone = shown[col].isna() & values.notna() & ~small
+        gone_keys = pd.MultiIndex.from_frame(raw.loc[gone.to_numpy(), list(keys)])
+        mine = pd.MultiIndex.from_frame(table[list(keys)])
+        hide[col] = pd.Series(mine.isin(gone_keys), index=table.index)
+    return hide
 
 
 def score_network(

@@ -9,6 +9,12 @@ returns each problem found:
   whose count is hidden (an amount or share gives the count back);
 * a hidden part of a shown total beside its other shown parts
   (:data:`referral_graph.privacy.ROW_SUMS`): total minus the rest recovers it;
+* a hidden count that the other tables of the same folder give back (:func:`scan_folder`):
+  a tie's referrals as its provider's ``out_strength`` or ``in_strength`` minus its other
+  ties, a referrer's referrals to one organisation as its ``specialty_total`` minus the
+  other organisations, one row of a table that splits the market's referrals (by
+  referrer, organisation, specialty, competitor) as the market total that a fully shown
+  table gives, minus the other rows;
 * a number from 1 to ``threshold - 1`` in a count column of an HTML table;
 * any of the given patient identifiers, anywhere in any file.
 
@@ -141,6 +147,148 @@ def _scan_html(text: str, name: str, threshold: int) -> list[str]:
     return problems
 
 
+#: Tables that split the market's referrals, by hand from docs/data-formats.md: each row a
+#: referrer, a referrer organisation, a specialty or a competitor; their columns sum to the
+#: market's referrals to the focus (``to_focus``), to competitors and in all.
+SPLITS = {
+    "share_of_wallet.csv": {"to_focus": "to_focus", "to_competitors": "to_competitors",
+                            "total": "total"},
+    "leakage_by_referrer_organization.csv": {"to_focus": "to_focus",
+                                             "to_competitors": "to_competitors", "total": "total"},
+    "leakage_by_specialty.csv": {"to_focus": "to_focus", "to_competitors": "to_competitors",
+                                 "total": "total"},
+    "leakage_by_competitor.csv": {"referrals": "to_competitors"},
+}  # fmt: skip
+
+
+def _one_hidden(values: pd.Series, groups: pd.Series | None = None) -> pd.Series:
+    """Per group (or for the whole column): exactly one value missing."""
+    missing = values.isna().astype(int)
+    if groups is None:
+        return pd.Series([missing.sum() == 1])
+    return missing.groupby(groups).sum() == 1
+
+
+def _scan_cells_of_ties(
+    name: str, ties: pd.DataFrame, wallet: pd.DataFrame, providers: pd.DataFrame
+) -> list[str]:
+    """A row of share_by_specialty (a referrer's referrals to one organisation in one
+    specialty) is the sum of that referrer's ties to the organisation's providers of the
+    specialty (the provider's id where it has no organisation)."""
+    if "target_specialty" not in ties or "organization" not in providers:
+        return []
+    org = providers.assign(id=providers["id"].astype(str)).drop_duplicates("id")
+    org = org.set_index("id")["organization"]
+    target = ties["target"].astype(str)
+    receiver = target.map(org).fillna(target).astype(str)
+
+    def norm(values: pd.Series) -> pd.Series:
+        return values.astype(str).str.split().str.join(" ").str.lower()
+
+    tie_cell = ties["source"].astype(str) + "|" + norm(ties["target_specialty"]) + "|" + receiver
+    cells = wallet["source"].astype(str) + "|" + norm(wallet["specialty"]) + "|"
+    cells += wallet["organization"].astype(str)
+    in_cell = tie_cell.isin(set(cells))
+    hidden_ties = ties["referrals"].isna()[in_cell].groupby(tie_cell[in_cell]).agg(["sum", "size"])
+    shown_cell = pd.Series(wallet["referrals"].notna().to_numpy(), index=cells)
+    shown_cell = shown_cell[~shown_cell.index.duplicated()]
+    at = shown_cell.reindex(hidden_ties.index)
+    problems = []
+    n = int(((hidden_ties["sum"] == 1) & at).sum())
+    if n:
+        problems.append(f"{name}: {n} shown share_by_specialty rows hold exactly one hidden tie")
+    n = int(((hidden_ties["sum"] == 0) & ~at).sum())
+    if n:
+        problems.append(f"{name}: {n} hidden share_by_specialty rows are the sum of shown ties")
+    # a referrer's out_strength minus its shown ties is the sum of its hidden ties
+    if "out_strength" in providers:
+        hid = pd.DataFrame({"source": ties["source"].astype(str), "cell": tie_cell})
+        hid["cell"] = hid["cell"].where(in_cell, "tie " + ties.index.astype(str))
+        hid = hid[ties["referrals"].isna().to_numpy()]
+        spread = hid.groupby("source")["cell"].agg(["nunique", "first"])
+        strength = providers.assign(id=providers["id"].astype(str)).drop_duplicates("id")
+        strength = strength.set_index("id")["out_strength"]
+        lone = spread[(spread["nunique"] == 1) & ~spread["first"].str.startswith("tie ")]
+        lone = lone[~shown_cell.reindex(lone["first"]).fillna(True).to_numpy(dtype=bool)]
+        lone = lone[strength.reindex(lone.index).notna().to_numpy()]
+        if len(lone):
+            problems.append(
+                f"{name}: {len(lone)} referrers' hidden ties all lie in one share_by_specialty "
+                "row, which out_strength minus their shown ties gives back"
+            )
+    return problems
+
+
+def scan_folder(folder: Path) -> list[str]:
+    """Hidden counts that the tables of one folder give back by subtraction."""
+    problems: list[str] = []
+    tables = {p.name: pd.read_csv(p, low_memory=False) for p in Path(folder).glob("*.csv")}
+    ties, providers = tables.get("ties.csv"), tables.get("providers.csv")
+    if ties is not None and providers is not None and "referrals" in ties:
+        for end, strength in (("source", "out_strength"), ("target", "in_strength")):
+            if strength not in providers:
+                continue
+            lone = _one_hidden(ties["referrals"], ties[end].astype(str))
+            shown = providers.set_index(providers["id"].astype(str))[strength].notna()
+            bad = lone[lone].index.intersection(shown[shown].index)
+            if len(bad):
+                problems.append(
+                    f"{folder.name}: {len(bad)} providers show {strength} beside all but one "
+                    f"of their ties' referrals (by {end})"
+                )
+    wallet = tables.get("share_by_specialty.csv")
+    if wallet is not None and {"referrals", "specialty_total"} <= set(wallet.columns):
+        keys = wallet["source"].astype(str) + "|" + wallet["specialty"].astype(str)
+        lone = _one_hidden(wallet["referrals"], keys)
+        shown = wallet.groupby(keys)["specialty_total"].apply(lambda v: v.notna().any())
+        n = int((lone & shown).sum())
+        if n:
+            problems.append(
+                f"{folder.name}: share_by_specialty.csv: {n} referrers show a specialty_total "
+                "beside all but one of its organisations' referrals"
+            )
+    split = tables.get("share_of_wallet.csv")
+    if wallet is not None and split is not None and "is_focus" in wallet:
+        # a referrer's rows of share_by_specialty to the focus, to competitors and in all sum
+        # to its to_focus, to_competitors and total in share_of_wallet
+        by_source = split.assign(source=split["source"].astype(str)).set_index("source")
+        for column, rows in (
+            ("to_focus", wallet["is_focus"].astype(str) == "True"),
+            ("to_competitors", wallet["is_focus"].astype(str) == "False"),
+            ("total", pd.Series(True, index=wallet.index)),
+        ):
+            if column not in by_source:
+                continue
+            part = wallet[rows.to_numpy()]
+            lone = _one_hidden(part["referrals"], part["source"].astype(str))
+            shown = by_source[column].notna()
+            shown = shown[~shown.index.duplicated()].reindex(lone.index, fill_value=False)
+            n = int((lone & shown).sum())
+            if n:
+                problems.append(
+                    f"{folder.name}: {n} referrers show {column} in share_of_wallet.csv beside "
+                    "all but one of their rows of share_by_specialty.csv"
+                )
+    if wallet is not None and ties is not None and providers is not None:
+        problems += _scan_cells_of_ties(folder.name, ties, wallet, providers)
+    known: dict[str, float] = {}  # market totals that a fully shown table gives
+    for name, columns in SPLITS.items():
+        for column, total in columns.items():
+            if name in tables and column in tables[name] and tables[name][column].notna().all():
+                known[total] = float(tables[name][column].sum())
+    for name, columns in SPLITS.items():
+        for column, total in columns.items():
+            table = tables.get(name)
+            if table is None or column not in table or total not in known:
+                continue
+            if bool(_one_hidden(table[column]).iloc[0]):
+                problems.append(
+                    f"{folder.name}: {name}: its one hidden {column!r} is the market's {total} "
+                    "minus the rows shown"
+                )
+    return problems
+
+
 def scan_outputs(
     folder: Path, *, threshold: int = 11, patient_ids: Iterable[str] = ()
 ) -> tuple[list[str], int]:
@@ -148,6 +296,9 @@ def scan_outputs(
     problems: list[str] = []
     secrets = {p.encode() for p in patient_ids if p}
     n_files = 0
+    folders = sorted({p.parent for p in Path(folder).rglob("*.csv")})
+    for tables in folders:
+        problems += scan_folder(tables)
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
         n_files += 1
         raw = path.read_bytes()

@@ -300,6 +300,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "load_graph",
         "period_of_ties",
         "save_graph",
+        "save_graph_from_tables",
         "suppress_graph",
     ],
     "referral_graph.io": [
@@ -351,7 +352,9 @@ PUBLIC_API: dict[str, list[str]] = {
         "COUNT_PATTERN",
         "DEFAULT_THRESHOLD",
         "DERIVED_FROM",
+        "LINKED",
         "NOT_EXPORTED",
+        "PARTITIONS",
         "ROW_SUMS",
         "count_columns",
         "describe_suppression",

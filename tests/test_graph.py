@@ -19,6 +19,7 @@ from referral_graph.graph import (
     graph_to_tables,
     load_graph,
     save_graph,
+    save_graph_from_tables,
     suppress_graph,
 )
 
@@ -277,6 +278,84 @@ def test_undirected_graphml_is_loaded_as_directed(tmp_path):
     assert g.is_directed() and g.has_edge("01", "02") and g.has_edge("02", "01")
 
 
+# ------------------------------------------------------------- files written from the tables
+
+
+def _file_of_the_graph(ties, providers, path, threshold):
+    """The oracle: the file save_graph writes of the networkx graph of the tables."""
+    save_graph(graph_from_tables(ties, providers), path, threshold=threshold)
+    return path.read_bytes()
+
+
+@pytest.fixture
+def awkward_ties(ties) -> pd.DataFrame:
+    """Ties out of the graph's node order, with an id absent from the providers, values
+    derived from counts, and a column of values of several types."""
+    extra = pd.DataFrame(
+        {
+            "source": ["099", "Клиника", "new<&>"],
+            "target": ["007", "007", "099"],
+            "referrals": [3, 44, 0],
+            "patients": [3, 20, 0],
+            "amount": [90.5, 1e-7, -0.0],
+            "first_date": pd.to_datetime(["2024-02-01", None, "2024-01-01"]),
+            "last_date": pd.to_datetime(["2024-02-01", None, "2024-01-01"]),
+            "active_months": [1, 3, 1],
+        }
+    )
+    frame = pd.concat([extra, ties], ignore_index=True)
+    frame["share"] = [0.1, 0.9, np.nan, 0.5, 0.2, 0.3]
+    frame["note"] = pd.Series(["a&b", 7, None, 2.5, True, "x"], dtype=object)
+    frame.attrs["name"] = "events.csv"
+    return frame
+
+
+@pytest.mark.parametrize("threshold", [1, 11, 30])
+def test_save_graph_from_tables_writes_the_file_of_the_graph(
+    awkward_ties, providers, tmp_path, threshold
+):
+    providers = providers.assign(patients=pd.array([4, 250, None, 12], dtype="Int64"))
+    written = save_graph_from_tables(
+        awkward_ties, providers, tmp_path / "t.graphml", threshold=threshold
+    )
+    expected = _file_of_the_graph(awkward_ties, providers, tmp_path / "g.graphml", threshold)
+    assert (tmp_path / "t.graphml").read_bytes() == expected
+    loaded = load_graph(tmp_path / "t.graphml")
+    assert {k: written[k] for k in loaded.graph} == loaded.graph
+    if threshold == 11:  # by hand: 2 + 2 tie counts, 1 node count; 2 amounts, 2 shares
+        assert (written["suppressed_counts"], written["suppressed_derived"]) == (1 + 2 + 2, 2 + 2)
+        assert loaded.edges["099", "007"] == {
+            "first_date": "2024-02-01", "last_date": "2024-02-01", "active_months": 1,
+            "note": "a&b", "small_cell": True,
+        }  # fmt: skip
+        assert loaded.nodes["007"] == {
+            "name": "Dr Bond", "zip": "02134", "lat": 36.1, "in_network": True,
+            "small_cell": True,
+        }  # fmt: skip
+
+
+def test_save_graph_from_tables_merges_repeated_ties_and_ids_as_the_graph_does(
+    ties, providers, tmp_path
+):
+    twice = pd.concat([ties, ties.iloc[[0]].assign(referrals=3)], ignore_index=True)
+    listed_twice = pd.concat([providers, providers.iloc[[1]]], ignore_index=True)
+    for t, p in ((twice, providers), (ties, listed_twice)):
+        save_graph_from_tables(t, p, tmp_path / "t.graphml")
+        assert (tmp_path / "t.graphml").read_bytes() == _file_of_the_graph(
+            t, p, tmp_path / "g.graphml", 11
+        )
+
+
+@pytest.mark.parametrize("name", ["g.gexf", "parquet_folder"])
+def test_save_graph_from_tables_other_formats_go_through_the_graph(ties, providers, tmp_path, name):
+    written = save_graph_from_tables(ties, providers, tmp_path / name)
+    loaded = load_graph(tmp_path / name)
+    assert set(loaded.edges) == set(graph_from_tables(ties, providers).edges)
+    assert written["suppressed_counts"] == 2  # 5 referrals and 4 patients on one tie
+    with pytest.raises(ParameterError, match="threshold"):
+        save_graph_from_tables(ties, providers, tmp_path / "x.graphml", threshold=0)
+
+
 # ----------------------------------------------------------------------------- properties
 
 _node_ids = st.text(alphabet="0123456789AБ北", min_size=1, max_size=6)
@@ -323,3 +402,47 @@ def test_property_graph_tables_graph_round_trip(g):
         h.graph.pop("period_end", None)
     _assert_same(expected, h)
     assert nx.utils.graphs_equal(expected, h)
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ids = draw(st.lists(_node_ids, min_size=1, max_size=8, unique=True))
+    pairs = draw(
+        st.lists(st.tuples(st.sampled_from(ids), st.sampled_from(ids)), max_size=14, unique=True)
+    )
+    counts = st.integers(0, 40)
+    ties = pd.DataFrame(
+        {
+            "source": pd.Series([u for u, _ in pairs], dtype="str"),
+            "target": pd.Series([v for _, v in pairs], dtype="str"),
+            "referrals": draw(st.lists(counts, min_size=len(pairs), max_size=len(pairs))),
+            "amount": draw(
+                st.lists(st.floats(-1e6, 1e9) | st.none(), min_size=len(pairs), max_size=len(pairs))
+            ),
+            "volume": draw(st.lists(st.floats(0, 1), min_size=len(pairs), max_size=len(pairs))),
+        }
+    )
+    listed = draw(st.lists(st.sampled_from(ids), unique=True))
+    patients = draw(st.lists(counts | st.none(), min_size=len(listed), max_size=len(listed)))
+    providers = pd.DataFrame(
+        {
+            "id": pd.Series(listed, dtype="str"),
+            "patients": pd.array(patients, dtype="Int64"),
+            "name": pd.Series([f"Dr <{i}>" for i in listed], dtype="str"),
+        }
+    )
+    return ties, providers
+
+
+@settings(max_examples=60, deadline=None)
+@given(tables(), st.sampled_from([1, 2, 11]))
+def test_property_save_graph_from_tables_writes_the_file_of_the_graph(tables, threshold):
+    import tempfile
+    from pathlib import Path
+
+    ties, providers = tables
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder)
+        save_graph_from_tables(ties, providers, path / "t.graphml", threshold=threshold)
+        expected = _file_of_the_graph(ties, providers, path / "g.graphml", threshold)
+        assert (path / "t.graphml").read_bytes() == expected

@@ -14,6 +14,8 @@ import pytest
 from privacy_scan import scan_outputs, scan_table
 
 from referral_graph import cli, synthetic
+from referral_graph.privacy import PARTITIONS, suppress_counts
+from referral_graph.scores import write_tables
 
 
 def run(*argv: str) -> int:
@@ -40,8 +42,18 @@ def test_the_scanner_finds_planted_violations(tmp_path):
         '<tbody><tr><td>Dr. A</td><td class="num">7</td><td class="num">1</td></tr></tbody></table>'
     )
     (bad / "leak.csv").write_text("note\nMRN-000042 was seen\n")
+    # a folder whose tables give a hidden count back by subtraction (found by hand):
+    # A's ties are 30 and a hidden one; A's out_strength 34 shows it is 4
+    sums = bad / "tables"
+    sums.mkdir()
+    pd.DataFrame({"source": ["A", "A", "B"], "target": ["B", "C", "C"],
+                  "target_specialty": ["FM", "FM", "FM"], "referrals": [30, None, 12]}
+                 ).to_csv(sums / "ties.csv", index=False)  # fmt: skip
+    strengths = pd.DataFrame({"id": ["A", "B", "C"], "out_strength": [34, 12, None],
+                              "organization": ["X", "Y", "Z"]})  # fmt: skip
+    strengths.to_csv(sums / "providers.csv", index=False)
     problems, n = scan_outputs(bad, patient_ids=["MRN-000042"])
-    assert n == 6
+    assert n == 8
     text = "\n".join(problems)
     for expected in (
         "t1.csv: 1 small counts in 'referrals'",
@@ -51,6 +63,7 @@ def test_the_scanner_finds_planted_violations(tmp_path):
         "g.graphml: a edge shows 'amount' without its count",
         "r.html: 'Referrals to us' shows '7'",
         "leak.csv: a patient id appears",
+        "tables: 1 providers show out_strength beside all but one of their ties' referrals",
     ):
         assert expected in text, (expected, text)
     assert scan_table(pd.DataFrame({"referrals": [0, 11, None]}), "ok.csv") == []
@@ -108,3 +121,119 @@ def test_the_commands_say_what_they_left_out(tmp_path, capsys):
     assert run("build", *base, "--threshold", "1", "--out", str(tmp_path / "all.graphml")) == 0
     assert "Small-cell suppression" not in capsys.readouterr().out
     assert nx.read_graphml(tmp_path / "all.graphml").graph["suppression_threshold"] == 1
+
+
+# ------------------------------------------- complementary suppression across rows and tables
+
+
+def test_a_lone_hidden_row_of_a_split_total_takes_the_next_smallest_with_it():
+    """By hand: each specialty's referrals sum to a market total shown elsewhere."""
+    table = pd.DataFrame(
+        {
+            "specialty": ["A", "B", "C", "D", "E"],
+            "to_focus": [4, 30, 12, 0, 15],  # 4 hidden; next smallest non-zero: 12
+            "to_competitors": [20, 25, 40, 11, 50],  # nothing hidden: nothing to do
+            "total": [24, 55, 52, 11, 65],  # 24 and 52 hidden: each is a part plus a hidden one
+        }
+    )
+    safe = suppress_counts(table, partitions=PARTITIONS["leakage_by_specialty"])
+    assert safe["to_focus"].isna().tolist() == [True, False, True, False, False]
+    assert safe["to_competitors"].isna().tolist() == [False] * 5
+    assert safe["total"].isna().tolist() == [True, False, True, False, False]
+    assert safe.attrs["suppression"]["hidden"] == {"to_focus": 1}
+    assert safe.attrs["suppression"]["complementary"] == {"to_focus": 1, "total": 2}
+
+
+def test_a_cell_alone_in_another_group_is_picked_last():
+    """By hand: ties split by source and by target (their providers' strengths)."""
+    ties = pd.DataFrame(
+        {
+            "source": ["A", "A", "A", "B", "B"],
+            "target": ["X", "Y", "Z", "X", "Z"],
+            "referrals": [5, 13, 20, 30, 40],
+        }
+    )
+    safe = suppress_counts(ties, partitions=PARTITIONS["ties"])
+    # A->X (5) is hidden, alone among A's ties: another of A's goes. A->Y (13) is the
+    # smallest, but it is Y's only tie: hidden, Y's in_strength (13) would show it. So A->Z
+    # (20) goes; then X and Z each hold one hidden tie: B->X (30) and B->Z (40) go too.
+    assert safe["referrals"].isna().tolist() == [True, False, True, True, True]
+    # A dense table: every tie ends up hidden (worked out the same way, step by step).
+    dense = pd.DataFrame(
+        {
+            "source": ["A", "A", "A", "B", "B", "C"],
+            "target": ["X", "Y", "Z", "X", "Y", "Z"],
+            "referrals": [5, 40, 20, 30, 12, 50],
+        }
+    )
+    assert suppress_counts(dense, partitions=PARTITIONS["ties"])["referrals"].isna().all()
+
+
+def test_a_table_that_repeats_cells_hides_what_the_other_hid(tmp_path):
+    """key_referrers repeats share_of_wallet's counts: a cell hidden there (complementary
+    suppression, not small) is hidden here too; by hand."""
+    wallet = pd.DataFrame(
+        {
+            "source": ["A", "B", "C"],
+            "to_focus": [3, 14, 25],  # 3 small; 14 the next smallest
+            "to_competitors": [40, 40, 40],
+            "total": [43, 54, 65],
+        }
+    )
+    key = pd.DataFrame({"rank": [1, 2], "source": ["C", "B"], "to_focus": [25, 14],
+                        "to_competitors": [40, 40], "share": [25 / 65, 14 / 54]})  # fmt: skip
+    written = write_tables({"key_referrers": key, "share_of_wallet": wallet}, tmp_path)
+    safe_wallet = pd.read_csv(written["share_of_wallet"][0])
+    safe_key = pd.read_csv(written["key_referrers"][0])
+    assert safe_wallet["to_focus"].isna().tolist() == [True, True, False]
+    assert safe_wallet["total"].isna().tolist() == [True, True, False]
+    assert safe_key["to_focus"].isna().tolist() == [False, True]
+    assert safe_key["share"].isna().tolist() == [False, True]  # 14 / 54 would give 14 back
+
+
+def test_ties_and_their_organisation_rows_are_suppressed_together(tmp_path):
+    """By hand: referrer P's ties to two cardiologists of Rival (30 and 4) make one row of
+    share_by_specialty (34); its tie to Ours (20) another; specialty total 54."""
+    providers = pd.DataFrame(
+        {
+            "id": ["P", "R1", "R2", "O1"],
+            "specialty": ["FM", "Cardiology", "Cardiology", "Cardiology"],
+            "organization": ["P practice", "Rival", "Rival", "Ours"],
+            "out_strength": [54, 0, 0, 0],
+        }
+    )
+    ties = pd.DataFrame(
+        {
+            "source": ["P", "P", "P"],
+            "target": ["R1", "R2", "O1"],
+            "target_specialty": ["Cardiology"] * 3,
+            "referrals": [30, 4, 20],
+        }
+    )
+    cells = pd.DataFrame(
+        {
+            "source": ["P", "P"],
+            "specialty": ["Cardiology", "Cardiology"],
+            "organization": ["Rival", "Ours"],
+            "is_focus": [False, True],
+            "referrals": [34, 20],
+            "specialty_total": [54, 54],
+            "share": [34 / 54, 20 / 54],
+        }
+    )
+    tables = {"providers": providers, "ties": ties, "share_by_specialty": cells}
+    written = write_tables(tables, tmp_path)
+    safe_ties = pd.read_csv(written["ties"][0])
+    safe_cells = pd.read_csv(written["share_by_specialty"][0])
+    # 1. The 4 is hidden; P's out_strength (54) minus its other ties would give it back:
+    #    another of P's ties goes, the 30 (the 20 is alone in the Ours row, which shows it).
+    # 2. P's hidden ties (30, 4) now make the whole Rival row: out_strength minus the shown
+    #    20 gives the row back, hidden or not; so the 20 goes too.
+    # 3. The Ours row (20) is shown and holds one hidden tie, its only one: the row goes.
+    # 4. P's cardiology then has one hidden row beside the total of 54: the Rival row goes.
+    # The specialty total (54 = two hidden rows, three hidden ties) stays.
+    assert safe_ties["referrals"].isna().tolist() == [True, True, True]
+    assert safe_cells["referrals"].isna().tolist() == [True, True]
+    assert safe_cells["specialty_total"].tolist() == [54, 54]
+    problems, _ = scan_outputs(tmp_path)
+    assert problems == []

@@ -16,7 +16,7 @@ from referral_graph import _worker
 from referral_graph.io import atomic_path
 from referral_graph.io._folders import atomic_folder
 from referral_graph.pipeline import ReferralNetwork
-from referral_graph.privacy import DEFAULT_THRESHOLD, describe_suppression
+from referral_graph.privacy import DEFAULT_THRESHOLD, count_columns, describe_suppression
 from referral_graph.report._model import Report
 from referral_graph.report._page import render_html
 from referral_graph.report._tables import _at_risk_tables, _build_report, _require_focus
@@ -120,6 +120,7 @@ def write_report(
                 first = writing.result()
         rest = {name: t for name, t in report.tables.items() if scores.get(name) is not t}
         second = write_tables(rest, folder / "tables", threshold=threshold)
+        _show_as_written(report, {**first.tables, **second.tables}, threshold)
         suppression = describe_suppression([*first.records.values(), *second.records.values()])
         if suppression:
             report.notes["suppression"] = suppression
@@ -186,3 +187,29 @@ def _record(store: str | os.PathLike[str], report: Report, loads_through: int | 
         )
         return
     logger.info("Recorded the report in %s as report %d", store, number)
+
+
+#: The tables the page shows cell by cell (the others it shows through their own columns).
+_PAGE_TABLES = ("key_referrers", "leakage_by_specialty", "leakage_by_competitor")
+
+
+def _show_as_written(report: Any, written: dict[str, pd.DataFrame], threshold: int) -> None:
+    """Leave out of the page's tables what their files leave out: the counts hidden by
+    complementary suppression and the values derived from a hidden count. Small counts
+    stay, for the page to write them ``<11``."""
+    for name in _PAGE_TABLES:
+        raw, safe = report.tables.get(name), written.get(name)
+        if raw is None or safe is None or len(raw) != len(safe):
+            continue
+        shown = raw.copy()
+        counts = set(count_columns(raw))
+        for col in raw.columns:
+            if col not in safe.columns or not pd.api.types.is_numeric_dtype(raw[col]):
+                continue
+            gone = safe[col].isna().to_numpy() & raw[col].notna().to_numpy()
+            if col in counts:
+                values = pd.to_numeric(raw[col], errors="coerce")
+                gone &= ~((values > 0) & (values < threshold)).fillna(False).to_numpy(dtype=bool)
+            if gone.any():
+                shown[col] = raw[col].astype("float64").mask(gone)
+        report.tables[name] = shown
