@@ -363,7 +363,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         progress("writing")
         formats = ("csv", "parquet") if args.parquet else ("csv",)
         with atomic_folder(args.out) as folder:  # every table, or the folder as it was
-            written = write_tables(tables, folder, threshold=args.threshold, formats=formats)
+            written = write_tables(
+                tables, folder, threshold=args.threshold, formats=formats, keep=()
+            )
     finally:
         progress.close()
     _print_reports(net)

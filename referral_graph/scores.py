@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from referral_graph.privacy import (
     DEFAULT_THRESHOLD,
     LINKED,
     PARTITIONS,
+    count_columns,
     describe_suppression,
     suppress_counts,
 )
@@ -65,7 +66,7 @@ class TablesWritten(dict[str, list[Path]]):
     records : dict
         Each table's ``attrs["suppression"]`` record, by name.
     tables : dict
-        Each table as written (suppressed), by name.
+        The tables as written (suppressed), by name: those `keep` named.
     """
 
     suppression: str | None = None
@@ -79,6 +80,7 @@ def write_tables(
     *,
     threshold: int = DEFAULT_THRESHOLD,
     formats: Iterable[str] = ("csv",),
+    keep: Iterable[str] | None = None,
 ) -> TablesWritten:
     """Write tables to `folder` with small-cell suppression on every count column.
 
@@ -92,6 +94,10 @@ def write_tables(
         Counts from 1 to ``threshold - 1`` are written as missing.
     formats : iterable of {"csv", "parquet"}
         The file formats written, one file per table and format.
+    keep : iterable of str, optional
+        The tables to return as written (``tables`` attribute); by default all.
+        Each table is otherwise let go once written (on millions of ties, the
+        suppressed copies of every table at once took about 2 GB).
 
     Returns
     -------
@@ -106,24 +112,37 @@ def write_tables(
     for fmt in formats:
         if fmt not in ("csv", "parquet"):
             raise ParameterError(f"The 'formats' must be 'csv' or 'parquet'. Got {fmt!r} instead.")
-    safe_tables: dict[str, pd.DataFrame] = {}
+    kept = set(tables) if keep is None else set(keep)
     joint, spares = _ties_and_cells(tables, threshold)
-    # a table that repeats another's cells (LINKED) comes after it, to hide what it hid
-    for name in sorted(tables, key=lambda n: n in LINKED):
+    # a table that repeats another's cells (LINKED) is suppressed after it, to hide what it
+    # hid: that one is suppressed first when needed, and held until written
+    sources = {LINKED[n][0] for n in tables if n in LINKED and LINKED[n][0] in tables}
+    early: dict[str, pd.DataFrame] = {}
+
+    def suppressed(name: str) -> pd.DataFrame:
+        if name in early:
+            return early.pop(name)
+        if name in LINKED and LINKED[name][0] in sources and LINKED[name][0] not in early:
+            early[LINKED[name][0]] = suppressed(LINKED[name][0])
         table = tables[name]
-        safe = suppress_counts(
+        return suppress_counts(
             table,
             threshold=threshold,
             partitions=PARTITIONS.get(name, ()),
-            hide=joint.get(name) or _linked_cells(name, table, tables, safe_tables, threshold),
+            hide=joint.get(name) or _linked_cells(name, table, tables, early, threshold),
             spare=spares.get(name),
         )
-        safe_tables[name] = safe
+
+    out.tables = {}
     for name in tables:  # written in the order given
-        safe = safe_tables[name]
+        safe = suppressed(name)
+        if name in sources:
+            early[name] = safe  # for the table that repeats it
         out[name] = [write_table(safe, target / f"{name}.{fmt}") for fmt in formats]
         out.records[name] = safe.attrs["suppression"]
-    out.tables = safe_tables
+        if name in kept:
+            out.tables[name] = safe
+        del safe
     out.suppression = describe_suppression(out.records.values())
     if out.suppression:
         logger.info("%s", out.suppression)
@@ -146,6 +165,37 @@ def _smallest(
     chosen = np.zeros(len(candidate), dtype=bool)
     chosen[rows[order][first]] = True
     return chosen
+
+
+def _joint_keys(
+    *parts: tuple[pd.Series, pd.Series],
+    normalise: tuple[Callable[[object], str] | None, ...],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Two tables' rows keyed by several columns, as integers equal where the parts are equal.
+
+    Each part is a pair of columns (one per table), coded together (after `normalise`,
+    applied to the distinct values only); the codes are combined into one int64 per row.
+    """
+    left = np.zeros(len(parts[0][0]), dtype=np.int64)
+    right = np.zeros(len(parts[0][1]), dtype=np.int64)
+    for (a, b), norm in zip(parts, normalise, strict=True):
+        codes, uniques = pd.factorize(pd.concat([a, b], ignore_index=True), use_na_sentinel=False)
+        if norm is not None:  # equal once normalised: one code
+            merged, uniques = pd.factorize(pd.Index(uniques).map(norm))
+            codes = merged[codes]
+        n = max(len(uniques), 1)
+        left = left * n + codes[: len(a)]
+        right = right * n + codes[len(a) :]
+    return left, right
+
+
+def _narrow(
+    frame: pd.DataFrame, partitions: tuple[tuple[str, tuple[str, ...]], ...]
+) -> pd.DataFrame:
+    """`frame`'s columns that decide which counts :func:`suppress_counts` hides: the counts
+    and the keys of its `partitions` (the shares, amounts and scores only follow them)."""
+    keep = {key for _, keys in partitions for key in keys} | set(count_columns(frame))
+    return frame[[c for c in frame.columns if c in keep or c == "specialty_total"]]
 
 
 def _ties_and_cells(
@@ -191,16 +241,13 @@ def _ties_and_cells(
     target = ties["target"].astype(str)
     receiver = target.map(organization)
     receiver = receiver.where(receiver.notna(), target).astype(str)
-    sep = "\x1f"
-    tie_key = (
-        ties["source"].astype(str) + sep + ties["target_specialty"].map(text_key) + sep + receiver
-    )
-    cell_key = (
-        cells["source"].astype(str)
-        + sep
-        + cells["specialty"].map(text_key)
-        + sep
-        + cells["organization"].astype(str)
+    # each tie's cell and each cell as one integer (the three parts coded jointly): strings
+    # joined per row would take gigabytes on millions of ties
+    tie_key, cell_key = _joint_keys(
+        (ties["source"].astype(str), cells["source"].astype(str)),
+        (ties["target_specialty"], cells["specialty"]),
+        (receiver, cells["organization"].astype(str)),
+        normalise=(None, text_key, None),
     )
     index = pd.Index(cell_key)
     if not index.is_unique:  # an organisation both focus and not: its ties map to two rows
@@ -229,16 +276,20 @@ def _ties_and_cells(
     hide_cells = np.zeros(len(cells), dtype=bool)
     hide_totals = np.zeros(len(cells), dtype=bool)
     wallet = _Wallet.of(tables.get("share_of_wallet"), cells)
+    # the rounds need the referrals' hidden cells only: the tables narrowed to what decides
+    # them (a copy of the whole tie table per round took 3 GB more on 4.7 million ties)
+    ties_in = _narrow(ties, PARTITIONS.get("ties", ()))
+    cells_in = _narrow(cells, PARTITIONS.get("share_by_specialty", ()))
     for _ in range(100):
         safe_ties = suppress_counts(
-            ties,
+            ties_in,
             threshold=threshold,
             partitions=PARTITIONS.get("ties", ()),
             hide={"referrals": pd.Series(hide_ties, index=ties.index)},
             spare=spare,
         )
         safe_cells = suppress_counts(
-            cells,
+            cells_in,
             threshold=threshold,
             partitions=PARTITIONS.get("share_by_specialty", ()),
             hide={

@@ -237,3 +237,24 @@ def test_ties_and_their_organisation_rows_are_suppressed_together(tmp_path):
     assert safe_cells["specialty_total"].tolist() == [54, 54]
     problems, _ = scan_outputs(tmp_path)
     assert problems == []
+
+
+def test_tables_are_suppressed_alike_in_any_order_and_kept_on_request(tmp_path):
+    """A table that repeats another's cells (key_referrers, share_of_wallet) is suppressed
+    after it whichever comes first; `keep` says which written tables are returned."""
+    import filecmp
+
+    import referral_graph as rg
+    from referral_graph import datasets
+    from referral_graph.scores import score_network, write_tables
+
+    paths = datasets.sample_paths()
+    net = rg.load_network(events=paths["events"], providers=paths["providers"])
+    tables = score_network(net, focus=datasets.SAMPLE_FOCUS)
+    names = list(tables)
+    assert names.index("key_referrers") < names.index("share_of_wallet")
+    given = write_tables(tables, tmp_path / "given")
+    reverse = write_tables(dict(reversed(tables.items())), tmp_path / "reverse", keep=["ties"])
+    for name in names:
+        assert filecmp.cmp(given[name][0], reverse[name][0], shallow=False), name
+    assert sorted(given.tables) == sorted(names) and list(reverse.tables) == ["ties"]

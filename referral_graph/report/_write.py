@@ -100,7 +100,9 @@ def write_report(
             with ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="referral_graph_tables"
             ) as pool:
-                writing = pool.submit(write_tables, scores, folder / "tables", threshold=threshold)
+                writing = pool.submit(
+                    write_tables, scores, folder / "tables", threshold=threshold, keep=_PAGE_TABLES
+                )
                 report = _build_report(
                     net,
                     focus=focus,
@@ -119,7 +121,7 @@ def write_report(
                 _note_changes(report, store)
                 first = writing.result()
         rest = {name: t for name, t in report.tables.items() if scores.get(name) is not t}
-        second = write_tables(rest, folder / "tables", threshold=threshold)
+        second = write_tables(rest, folder / "tables", threshold=threshold, keep=_PAGE_TABLES)
         _show_as_written(report, {**first.tables, **second.tables}, threshold)
         suppression = describe_suppression([*first.records.values(), *second.records.values()])
         if suppression:
