@@ -197,6 +197,7 @@ def _export(args: argparse.Namespace) -> int:
         print(f"{args.out}: the layout of {summary['events']:,} events of {args.store}")
         return 0
     from referral_graph.engines.spark import aggregate_spark
+    from referral_graph.store import REMEMBERED
 
     progress = Progress(10, enabled=not args.quiet, desc="export")
     try:
@@ -209,7 +210,7 @@ def _export(args: argparse.Namespace) -> int:
             npi="auto" if args.ids in (None, "auto") else args.ids == "npi",
             encoding="ISO-8859-1" if args.encoding == "latin-1" else "utf-8",  # Java's names
             progress=progress,
-            **{k: getattr(args, k) for k in _READING},
+            **{k: getattr(args, k) for k in REMEMBERED if k not in _TRANSLATED},
         )
     finally:
         progress.close()
@@ -242,18 +243,10 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The options of ``store export --events`` passed to aggregate_spark as they are.
-_READING = (
-    "source_col",
-    "target_col",
-    "date_col",
-    "patient_col",
-    "amount_col",
-    "service_line_col",
-    "payer_col",
-    "date_format",
-    "delimiter",
-)
+#: The remembered reading options that ``store export --events`` does not pass to
+#: aggregate_spark as they are: ``npi`` and ``encoding`` are translated, and it has no
+#: ``--decimal``.
+_TRANSLATED = ("npi", "encoding", "decimal")
 
 
 def _info(args: argparse.Namespace) -> int:
