@@ -1,4 +1,4 @@
-"""The one place DuckDB connections are made (in-memory, no progress bar)."""
+"""The one place DuckDB connections are made (in memory or to a store's file; no progress bar)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,20 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def duckdb_connect(**settings: Any) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with `settings` (``SET name = value``), no progress bar.
+def duckdb_connect(
+    database: str = ":memory:", *, read_only: bool = False, **settings: Any
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with `settings` (``SET name = value``), no progress bar.
 
-    Every DuckDB connection of the package comes from here. The progress bar is turned
-    off; inside Jupyter without ipywidgets DuckDB refuses that setting (it shows no bar
-    there anyway), which is not an error.
+    In memory by default; `database` names a file (a referral store), opened
+    `read_only` or not. Every DuckDB connection of the package comes from here. The
+    progress bar is turned off (the library never prints); inside Jupyter without
+    ipywidgets DuckDB refuses that setting (it shows no bar there anyway), which is
+    not an error.
     """
     import duckdb
 
-    con = duckdb.connect(database=":memory:")
+    con = duckdb.connect(database=database, read_only=read_only)
     try:
         con.execute("SET enable_progress_bar = false")
     except duckdb.InvalidInputException:  # Jupyter without ipywidgets: no bar is shown

@@ -108,6 +108,7 @@ import pandas as pd
 
 from referral_graph import _layout, _store_read
 from referral_graph import _store_reports as _reports
+from referral_graph._duckdb import duckdb_connect
 from referral_graph._store_refresh import refresh
 from referral_graph._store_reports import ReportRecord
 from referral_graph.exceptions import InputError, ReferralGraphError
@@ -967,9 +968,7 @@ def _connect(path: Path, *, read_only: bool) -> Any:
     import duckdb
 
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
-        con.execute("SET enable_progress_bar = false")  # the library never prints
-        return con
+        return duckdb_connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
