@@ -34,6 +34,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -100,8 +101,6 @@ def idle_threads(wanted: int) -> int:
 def _running() -> float | None:
     """Threads running or ready to run on the machine now (this one included), or the load
     average of the last minute where the kernel does not say (None: neither is known)."""
-    import time
-
     looks = []
     for _ in range(3):
         try:
