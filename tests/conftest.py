@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,52 @@ def chromium() -> Iterator[Any]:
         pytest.skip(f"browser tests need Chromium and Playwright: {reason}")
     with browser.launch() as chromium_browser:
         yield chromium_browser
+
+
+#: Set in CI: the Spark tests fail instead of skipping when Spark cannot run.
+SPARK_REQUIRE_ENV = "REFERRAL_GRAPH_REQUIRE_SPARK"
+
+
+def _spark_unavailable() -> str | None:
+    from referral_graph.spark import INSTALL_HINT, spark_available
+
+    if not spark_available():
+        return f"pyspark is not installed ({INSTALL_HINT})"
+    java_home = os.environ.get("JAVA_HOME")
+    if shutil.which("java") is None and not (java_home and Path(java_home, "bin/java").exists()):
+        return "Java is not installed (Spark needs Java 17+)"
+    return None
+
+
+def _spark_skip_or_fail(reason: str) -> None:
+    if os.environ.get(SPARK_REQUIRE_ENV) == "1":
+        pytest.fail(f"{SPARK_REQUIRE_ENV}=1 but Spark cannot run: {reason}")
+    pytest.skip(f"Spark tests need pyspark and Java: {reason}")
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    """One local[2] session per test module; code generation off (tiny data: compiles
+    dominate). Skipped, with the reason, where pyspark or Java is missing (failed in CI)."""
+    from referral_graph.exceptions import ParameterError
+    from referral_graph.spark import spark_session
+
+    reason = _spark_unavailable()
+    if reason is not None:
+        _spark_skip_or_fail(reason)
+    try:
+        session = spark_session(
+            "local[2]",
+            shuffle_partitions=2,
+            config={
+                "spark.sql.codegen.wholeStage": "false",
+                "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+            },
+        )
+    except ParameterError as exc:  # Java present but Spark cannot start
+        _spark_skip_or_fail(str(exc))
+    yield session
+    session.stop()
 
 
 @pytest.fixture

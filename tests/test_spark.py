@@ -7,10 +7,7 @@ instead. One Spark session serves the whole module.
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,45 +19,7 @@ from pandas.testing import assert_frame_equal, assert_series_equal
 from referral_graph import aggregate, io, synthetic
 from referral_graph.exceptions import DependencyError, ParameterError, ValidationError
 from referral_graph.scale import aggregate_files, read_output
-from referral_graph.spark import INSTALL_HINT, aggregate_spark, spark_available, spark_session
-
-REQUIRE_ENV = "REFERRAL_GRAPH_REQUIRE_SPARK"
-
-
-def _unavailable_reason() -> str | None:
-    if not spark_available():
-        return f"pyspark is not installed ({INSTALL_HINT})"
-    java_home = os.environ.get("JAVA_HOME")
-    if shutil.which("java") is None and not (java_home and Path(java_home, "bin/java").exists()):
-        return "Java is not installed (Spark needs Java 17+)"
-    return None
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{REQUIRE_ENV}=1 but Spark cannot run: {reason}")
-    pytest.skip(f"Spark tests need pyspark and Java: {reason}")
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    """One local[2] session for the module; code generation off (tiny data: compiles dominate)."""
-    reason = _unavailable_reason()
-    if reason is not None:
-        _skip_or_fail(reason)
-    try:
-        session = spark_session(
-            "local[2]",
-            shuffle_partitions=2,
-            config={
-                "spark.sql.codegen.wholeStage": "false",
-                "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-            },
-        )
-    except ParameterError as exc:  # Java present but Spark cannot start
-        _skip_or_fail(str(exc))
-    yield session
-    session.stop()
+from referral_graph.spark import aggregate_spark, spark_available
 
 
 @pytest.fixture(scope="module")

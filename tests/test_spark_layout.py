@@ -9,74 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
+from store_helpers import stored_events
 
 from referral_graph import cli, datasets
 from referral_graph.exceptions import ParameterError
-from referral_graph.spark import INSTALL_HINT, aggregate_spark, spark_available, spark_session
+from referral_graph.spark import INSTALL_HINT, aggregate_spark, spark_available
 from referral_graph.store import open_store
-
-REQUIRE_ENV = "REFERRAL_GRAPH_REQUIRE_SPARK"
-
-
-def _unavailable_reason() -> str | None:
-    if not spark_available():
-        return f"pyspark is not installed ({INSTALL_HINT})"
-    java_home = os.environ.get("JAVA_HOME")
-    if shutil.which("java") is None and not (java_home and Path(java_home, "bin/java").exists()):
-        return "Java is not installed (Spark needs Java 17+)"
-    return None
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{REQUIRE_ENV}=1 but Spark cannot run: {reason}")
-    pytest.skip(f"Spark tests need pyspark and Java: {reason}")
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    """One local[2] session for the module; code generation off (tiny data: compiles dominate)."""
-    reason = _unavailable_reason()
-    if reason is not None:
-        _skip_or_fail(reason)
-    try:
-        session = spark_session(
-            "local[2]",
-            shuffle_partitions=2,
-            config={
-                "spark.sql.codegen.wholeStage": "false",
-                "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-            },
-        )
-    except ParameterError as exc:  # Java present but Spark cannot start
-        _skip_or_fail(str(exc))
-    yield session
-    session.stop()
-
-
-def _events(store: Path) -> pd.DataFrame:
-    """The stored events by provider id (codes differ between stores), in one order."""
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        frame: pd.DataFrame = con.execute(
-            "SELECT i.id AS source, j.id AS target, e.date, e.patient, e.amount, "
-            "e.service_line, e.payer, e.copies FROM rg_events e JOIN rg_ids i ON i.code = e.s "
-            "JOIN rg_ids j ON j.code = e.t ORDER BY ALL"
-        ).df()
-        return frame
-    finally:
-        con.close()
 
 
 def _table(folder: Path, keys: list[str]) -> pd.DataFrame:
@@ -105,7 +50,9 @@ def test_a_spark_layout_loads_into_the_store_as_the_files_do(spark: Any, tmp_pat
         load = store.import_layout(tmp_path / "spark")
         got = store.result()
     assert load.added == load.kept == 116_480
-    assert_frame_equal(_events(tmp_path / "duck.duckdb"), _events(tmp_path / "from_spark.duckdb"))
+    assert_frame_equal(
+        stored_events(tmp_path / "duck.duckdb"), stored_events(tmp_path / "from_spark.duckdb")
+    )
     assert_frame_equal(got.ties, expected.ties)
     assert_frame_equal(got.panel, expected.panel)
     assert got.patients is not None and expected.patients is not None
@@ -196,8 +143,10 @@ def test_spark_keys_patients_as_the_store_bit_for_bit(
     assert keys == expected
     with open_store(tmp_path / "spark.duckdb", key_file=key) as store:
         store.import_layout(layout)
-    assert_frame_equal(_events(tmp_path / "duck.duckdb"), _events(tmp_path / "spark.duckdb"))
-    assert len(_events(tmp_path / "spark.duckdb")) == len(EDGE_IDS)
+    assert_frame_equal(
+        stored_events(tmp_path / "duck.duckdb"), stored_events(tmp_path / "spark.duckdb")
+    )
+    assert len(stored_events(tmp_path / "spark.duckdb")) == len(EDGE_IDS)
 
 
 def test_the_cli_exports_event_files_on_spark(
@@ -218,7 +167,7 @@ def test_the_cli_exports_event_files_on_spark(
     assert "3,000 new to the store" in capsys.readouterr().out
     with open_store(tmp_path / "duck.duckdb", key_file=key) as duck:
         duck.ingest(path)
-    assert_frame_equal(_events(store), _events(tmp_path / "duck.duckdb"))
+    assert_frame_equal(stored_events(store), stored_events(tmp_path / "duck.duckdb"))
     # the layout's folder must be new: nothing is written over it
     assert cli.main([*command, "-q"]) == 1
     assert "not an empty folder" in capsys.readouterr().err

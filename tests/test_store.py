@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
+from store_helpers import split_in_three
 
 from referral_graph import cli, datasets, engines
 from referral_graph.exceptions import InputError
@@ -26,22 +27,6 @@ def sample_events() -> pd.DataFrame:
 
 def _months(events: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(events["date"]).dt.to_period("M")
-
-
-def _split(events: pd.DataFrame, folder: Path) -> list[Path]:
-    """Three extracts of the sample: months 1-10, 9-18 (two months overlap) and 19 on."""
-    months = _months(events)
-    ms = sorted(months.unique())
-    parts = [
-        events[months <= ms[9]],
-        events[(months >= ms[8]) & (months <= ms[17])],
-        events[months >= ms[18]],
-    ]
-    paths = []
-    for i, part in enumerate(parts):
-        paths.append(folder / f"extract_{i}.csv")
-        part.to_csv(paths[-1], index=False)
-    return paths
 
 
 def _tables(store_path: Path) -> dict[str, pd.DataFrame]:
@@ -61,7 +46,7 @@ def test_loads_in_pieces_equal_one_aggregation_of_the_whole(
     """Three overlapping extracts, loaded one by one (and one twice), give the tables of the
     files engine on the whole file: the months, ties and providers each load touched are
     computed again from the stored events."""
-    paths = _split(sample_events, tmp_path)
+    paths = split_in_three(sample_events, tmp_path)
     with open_store(tmp_path / "r.duckdb") as store:
         loads = [store.ingest(p) for p in paths]
         again = store.ingest(paths[1])
@@ -153,7 +138,7 @@ def test_patient_ids_never_enter_the_store(sample_events: pd.DataFrame, tmp_path
 def test_the_store_refuses_another_key_and_a_missing_one(
     sample_events: pd.DataFrame, tmp_path: Path
 ) -> None:
-    paths = _split(sample_events, tmp_path)
+    paths = split_in_three(sample_events, tmp_path)
     with open_store(tmp_path / "r.duckdb") as store:
         store.ingest(paths[0])
     other = tmp_path / "other.key"
@@ -176,7 +161,7 @@ def test_the_store_refuses_another_key_and_a_missing_one(
 
 
 def test_a_store_keeps_one_kind_of_event(sample_events: pd.DataFrame, tmp_path: Path) -> None:
-    paths = _split(sample_events, tmp_path)
+    paths = split_in_three(sample_events, tmp_path)
     pd.read_csv(paths[1]).drop(columns=["patient_id"]).to_csv(tmp_path / "x.csv", index=False)
     pd.read_csv(paths[1]).drop(columns=["date"]).to_csv(tmp_path / "undated.csv", index=False)
     with open_store(tmp_path / "r.duckdb") as store:
@@ -245,7 +230,7 @@ def test_commands_read_the_store_as_they_read_the_files(
     """ingest remembers the column names; score --store writes the tables score --events
     writes from the whole history; store info lists the loads."""
     renamed = sample_events.rename(columns={"source": "ref_npi", "target": "to_npi"})
-    paths = _split(renamed, tmp_path)
+    paths = split_in_three(renamed, tmp_path)
     store = str(tmp_path / "r.duckdb")
     cols = ["--source-col", "ref_npi", "--target-col", "to_npi"]
     assert cli.main(["ingest", "--store", store, "--events", str(paths[0]), *cols, "-q"]) == 0
@@ -275,7 +260,7 @@ def test_commands_read_the_store_as_they_read_the_files(
 def test_readers_share_a_store_and_a_writer_waits_for_them(
     sample_events: pd.DataFrame, tmp_path: Path
 ) -> None:
-    paths = _split(sample_events, tmp_path)
+    paths = split_in_three(sample_events, tmp_path)
     store = tmp_path / "r.duckdb"
     with open_store(store) as opened:
         opened.ingest(paths[0])

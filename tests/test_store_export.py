@@ -7,12 +7,12 @@ import io
 import json
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
+from store_helpers import split_in_three, stored_events
 
 from referral_graph import cli, datasets, engines
 from referral_graph.exceptions import InputError, ParameterError
@@ -22,36 +22,6 @@ from referral_graph.store import StoreError, open_store
 @pytest.fixture(scope="module")
 def sample_events() -> pd.DataFrame:
     return pd.read_csv(datasets.sample_paths()["events"], dtype=str, keep_default_na=False)
-
-
-def _split(events: pd.DataFrame, folder: Path) -> list[Path]:
-    """Three extracts: months 1-10, 9-18 (two months overlap) and 19 on."""
-    months = pd.to_datetime(events["date"]).dt.to_period("M")
-    ms = sorted(months.unique())
-    parts = [
-        events[months <= ms[9]],
-        events[(months >= ms[8]) & (months <= ms[17])],
-        events[months >= ms[18]],
-    ]
-    paths = []
-    for i, part in enumerate(parts):
-        paths.append(folder / f"extract_{i}.csv")
-        part.to_csv(paths[-1], index=False)
-    return paths
-
-
-def _events(store: Path) -> pd.DataFrame:
-    """The stored events by provider id (codes differ between stores), in one order."""
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        frame: pd.DataFrame = con.execute(
-            "SELECT i.id AS source, j.id AS target, e.date, e.patient, e.amount, "
-            "e.service_line, e.payer, e.copies FROM rg_events e JOIN rg_ids i ON i.code = e.s "
-            "JOIN rg_ids j ON j.code = e.t ORDER BY ALL"
-        ).df()
-        return frame
-    finally:
-        con.close()
 
 
 def _assert_same_result(a: engines.EngineResult, b: engines.EngineResult) -> None:
@@ -75,7 +45,7 @@ def exported(sample_events: pd.DataFrame, tmp_path_factory: pytest.TempPathFacto
     """A store of three overlapping extracts, and its export (folder ``layout``)."""
     folder = tmp_path_factory.mktemp("export")
     with open_store(folder / "r.duckdb") as store:
-        for path in _split(sample_events, folder):
+        for path in split_in_three(sample_events, folder):
             store.ingest(path)
     with open_store(folder / "r.duckdb", read_only=True) as store:  # reading is enough
         assert store.export(folder / "layout") == folder / "layout"
@@ -93,7 +63,7 @@ def test_an_export_loaded_into_a_new_store_gives_the_same_store(exported: Path) 
         rebuilt = store.result()
         listed = store.loads()
     _assert_same_result(original, rebuilt)
-    assert_frame_equal(_events(exported / "r.duckdb"), _events(copy))
+    assert_frame_equal(stored_events(exported / "r.duckdb"), stored_events(copy))
     # one load, of every event; the rows read and excluded of the three loads it holds
     assert (load.kept, load.added, load.skipped) == (116_480, 116_480, False)
     assert again.skipped and again.added == 0
@@ -187,7 +157,7 @@ def test_exports_and_extracts_mix_as_extracts_do(
 ) -> None:
     """A store exported after its first load, then given the later extracts, equals the
     store of all three; an export of the whole store then adds nothing (but is no repeat)."""
-    paths = _split(sample_events, tmp_path)
+    paths = split_in_three(sample_events, tmp_path)
     with open_store(tmp_path / "a.duckdb") as store:
         store.ingest(paths[0])
         store.export(tmp_path / "first")
@@ -206,7 +176,7 @@ def test_exports_and_extracts_mix_as_extracts_do(
     assert (last.skipped, last.added, last.kept) == (False, 0, len(sample_events))
     assert_frame_equal(result.ties, whole.ties)
     assert_frame_equal(result.panel, whole.panel)
-    assert_frame_equal(_events(tmp_path / "a.duckdb"), _events(tmp_path / "b.duckdb"))
+    assert_frame_equal(stored_events(tmp_path / "a.duckdb"), stored_events(tmp_path / "b.duckdb"))
     with (
         open_store(tmp_path / "empty.duckdb") as store,
         pytest.raises(StoreError, match="no load yet"),
