@@ -277,7 +277,14 @@ def _build_report(
         "this data has none."
     )
     if net.panel is None:
-        for section in ("headline", "at_risk", "outreach_list", "trends", "outreach_impact"):
+        for section in (
+            "changes",
+            "headline",
+            "at_risk",
+            "outreach_list",
+            "trends",
+            "outreach_impact",
+        ):
             report.notes[section] = no_dates
     else:
         _check_window(window)

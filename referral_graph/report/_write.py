@@ -154,11 +154,9 @@ def _previous_report(
 
 def _note_changes(report: Report, store: str | os.PathLike[str] | None) -> None:
     """Why the report has no "Since the last report" rows, when it has none."""
-    if "changes" in report.tables or "changes" in report.notes:
+    if "changes" in report.tables or "changes" in report.notes:  # or no dates: said already
         return
-    if report.record is None:
-        report.notes["changes"] = "Needs dated referrals: this data has none."
-    elif store is None:
+    if store is None:
         report.notes["changes"] = (
             "Run the report from a referral store (CLI: --store; Python: write_report(..., "
             "store=...)) to see what changed since the last report: each report run from a "
