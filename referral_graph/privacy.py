@@ -411,8 +411,8 @@ def _complementary_all(
     row sums, else the first partition that finds a lone hidden cell, until none does (so
     that a cell hidden for one sum is seen by the others before they pick their own)."""
     usable = [(c, k) for c, k in partitions if _usable(frame, c, k)]
-    spared = _spared(frame, usable, spare)
     groups = {keys: _groups(frame, keys) for _, keys in usable}
+    spared = _spared(frame, usable, groups, spare)
     none = pd.Series(False, index=frame.index)
     extra: dict[str, pd.Series] = {}
     for col, mask in hide.items():
@@ -450,9 +450,11 @@ def _usable(frame: pd.DataFrame, col: str, keys: tuple[str, ...]) -> bool:
 def _spared(
     frame: pd.DataFrame,
     partitions: list[tuple[str, tuple[str, ...]]],
+    groups: Mapping[tuple[str, ...], npt.NDArray[np.int64]],
     spare: Mapping[str, pd.Series],
 ) -> dict[str, npt.NDArray[np.bool_]]:
-    """Per column, the cells to pick last: `spare`, and the only non-zero cell of a group."""
+    """Per column, the cells to pick last: `spare`, and the only non-zero cell of a group
+    (`groups`: each partition's keys' group number per row)."""
     out: dict[str, npt.NDArray[np.bool_]] = {}
     for col, mask in spare.items():
         if col in frame.columns:
@@ -461,7 +463,7 @@ def _spared(
         values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         with np.errstate(invalid="ignore"):
             nonzero = values > 0
-        group = _groups(frame, keys)
+        group = groups[keys]
         alone = nonzero & (np.bincount(group, weights=nonzero)[group] == 1)
         out[col] = out.get(col, np.zeros(len(frame), dtype=bool)) | alone
     return out
