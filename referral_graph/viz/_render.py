@@ -565,6 +565,10 @@ def _notes(size_by: str | None, edge_width_by: str, threshold: int, extras: Extr
     width_label = "referrals" if edge_width_by == "referrals" else "tie strength (0–100)"
     notes.append(f"Edge width: {width_label}; arrows point from the referring provider.")
     notes.extend(extras.notes)
+    notes.append(
+        "The mouse wheel scrolls the page until you click the drawing; then it zooms the "
+        "drawing, until Escape or the pointer leaves it."
+    )
     if threshold > 1:
         notes.append(
             f"Counts from 1 to {threshold - 1:,} are shown as “<{threshold:,}” "
