@@ -206,7 +206,8 @@ def test_no_small_counts_or_patient_ids_on_the_page(name: str, graph: nx.DiGraph
         assert not SMALL_COUNT.search(checked), (name, text)
     assert suppressed > 0  # the fixture is mostly small cells: they must show as "<11"
     for node in data["nodes"]:
-        assert set(node) <= {"id", "label", "title", "color", "size", "x", "y", "borderWidth"}
+        allowed = {"id", "label", "title", "color", "size", "x", "y", "borderWidth"}
+        assert set(node) <= allowed | {"shadow", "font"}  # the ego view's centre
     for edge in data["edges"]:
         assert set(edge) <= {"from", "to", "width", "title", "color", "dashes"}  # no "value"
 
@@ -358,7 +359,8 @@ def test_ego_view_directions(graph: nx.DiGraph) -> None:
     assert {n["id"] for n in viz.ego_view(graph, E, direction="in").nodes} == {E, B, C}
     assert {n["id"] for n in viz.ego_view(graph, E, direction="out", hops=2).nodes} == {E, F, A}
     centre = next(n for n in viz.ego_view(graph, E).nodes if n["id"] == E)
-    assert centre["borderWidth"] == 5 and centre["color"]["border"] == "#1f2933"
+    assert centre["borderWidth"] == 6 and centre["color"]["border"] == "#1f2933"
+    assert centre["shadow"]["enabled"] and centre["font"]["size"] > 14
 
 
 # --------------------------------------------------------------------------- errors
@@ -494,20 +496,76 @@ def test_relative_path_is_written_in_the_working_directory(
 def test_show_inline_is_a_srcdoc_iframe(
     graph: nx.DiGraph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import html
+
+    from referral_graph.viz._jupyter import FALLBACK
+    from referral_graph.viz._page import inline_page
+
     monkeypatch.chdir(tmp_path)
     net = viz.render(graph, height="500px")
     shown = viz.show_inline(net)
     html_text = shown.data
-    assert html_text.startswith('<div class="referral-graph-view"><iframe srcdoc="')
-    assert 'sandbox="allow-scripts"' in html_text and "height:670px" in html_text
+    own = re.match(r'<div class="referral-graph-view (rg-v-[0-9a-f]{12})">', html_text)
+    assert own is not None
+    # The fallback line, then the frame; the style hides this output's line once trusted.
+    assert html_text.index('<p class="rg-fallback"') < html_text.index("<iframe srcdoc=")
+    assert f"<style>.{own.group(1)} .rg-fallback{{display:none}}</style>" in html_text
+    assert html.escape(FALLBACK) in html_text
+    assert shown._repr_mimebundle_() == {"text/html": html_text, "text/plain": FALLBACK}
+    assert repr(shown) == FALLBACK
+    assert 'sandbox="allow-scripts"' in html_text
     srcdoc = re.search(r'srcdoc="([^"]*)"', html_text)
     assert srcdoc is not None
     assert "<" not in srcdoc.group(1) and "&lt;!DOCTYPE html&gt;" in srcdoc.group(1)
+    assert html.unescape(srcdoc.group(1)) == inline_page(net)
+    assert os.listdir(tmp_path) == []
+
+
+def test_show_inline_frame_height(graph: nx.DiGraph) -> None:
+    """600 px by default, whatever the drawing's height; the page inside is laid out to it."""
+
+    def frame_height(shown: Any) -> str:
+        found = re.search(r'<iframe [^>]*style="[^"]*height:([^;"]+)', shown.data)
+        assert found is not None
+        return found.group(1)
+
+    for drawing in ("300px", "800px", "1200px"):
+        assert frame_height(viz.show_inline(viz.render(graph, height=drawing))) == "600px"
+    net = viz.render(graph)
+    assert frame_height(viz.show_inline(net, height=450)) == "450px"
+    assert frame_height(viz.show_inline(net, height="70vh")) == "70vh"
+    with pytest.raises(ParameterError, match="height"):
+        viz.show_inline(net, height="tall")
+    frame = viz.show_inline(net).data
+    # the page in the frame: laid out to it, the drawing without a height of its own
+    assert "class=&quot;rg-view rg-fit&quot;" in frame
+    assert "id=&quot;rg-network&quot;&gt;" in frame
+    # a page of its own keeps the drawing's height
+    assert 'id="rg-network" style="height:800px"' in viz.to_html(net)
+
+
+def test_show_inline_carries_vis_network_gzipped(graph: nx.DiGraph) -> None:
+    import base64
+    import gzip
     import html
 
-    assert html.unescape(srcdoc.group(1)) == viz.to_html(net)
-    assert "height:300px" in viz.show_inline(net, height=300).data
-    assert os.listdir(tmp_path) == []
+    from referral_graph.viz._page import inline_page
+
+    js, css = vis_assets()
+    page = inline_page(viz.render(graph))
+    packed = re.search(r'<script type="application/octet-stream" id="rg-vis">([^<]*)</script>', page)
+    assert packed is not None
+    assert gzip.decompress(base64.b64decode(packed.group(1))).decode("utf-8") == js
+    assert js not in page and css in page
+    # the drawing's scripts wait for the library (the loader runs them)
+    assert page.count('<script type="text/x-rg-deferred">') == 2
+    size = len(viz.show_inline(viz.render(graph)).data.encode("utf-8"))
+    assert size < 250_000 < len(html.escape(viz.to_html(viz.render(graph))))
+
+
+def test_views_leave_out_vis_networks_unused_images() -> None:
+    js, css = vis_assets()
+    assert "url(" not in css and "div.vis-tooltip" in css and len(css) < 20_000
 
 
 def test_to_html_accepts_a_plain_pyvis_network() -> None:

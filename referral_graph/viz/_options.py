@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
@@ -106,6 +106,8 @@ class Extras:
     legend_edges: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     show_ids: bool = True
+    #: The only nodes labelled on the drawing (None: every node); the others in tooltips.
+    labelled: Collection[Hashable] | None = None
 
 
 def check_graph(func: str, graph: object) -> None:

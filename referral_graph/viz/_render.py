@@ -389,7 +389,9 @@ def _vis_nodes(
         lines.extend(extras.node_lines.get(node, []))
         item: dict[str, Any] = {
             "id": sid,
-            "label": shorten(name or sid),
+            "label": (
+                shorten(name or sid) if extras.labelled is None or node in extras.labelled else ""
+            ),
             "title": "\n".join(lines),
             "color": colors.get(node, DEFAULT_NODE_COLOR),
             "size": sizes.get(node, DEFAULT_NODE_SIZE),
