@@ -553,7 +553,7 @@ def test_show_inline_carries_vis_network_gzipped(graph: nx.DiGraph) -> None:
 
     js, css = vis_assets()
     page = inline_page(viz.render(graph))
-    packed = re.search(r'<script type="application/octet-stream" id="rg-vis">([^<]*)</script>', page)
+    packed = re.search(r'<script type="application/octet-stream" id="rg-vis">([^<]*)<', page)
     assert packed is not None
     assert gzip.decompress(base64.b64decode(packed.group(1))).decode("utf-8") == js
     assert js not in page and css in page
@@ -564,7 +564,7 @@ def test_show_inline_carries_vis_network_gzipped(graph: nx.DiGraph) -> None:
 
 
 def test_views_leave_out_vis_networks_unused_images() -> None:
-    js, css = vis_assets()
+    _, css = vis_assets()
     assert "url(" not in css and "div.vis-tooltip" in css and len(css) < 20_000
 
 
