@@ -711,3 +711,156 @@ def test_pages_are_the_same_in_every_python_process(tmp_path: Path) -> None:
         subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=env)
         pages.append({p.name: p.read_bytes() for p in out.glob("*.html")})
     assert len(pages[0]) == 3 and pages[0] == pages[1]
+
+
+# --------------------------------------------------------------------------- ego cap, legends
+
+HUB = "hub"
+
+
+def hub_ties(seed: int = 7) -> pd.DataFrame:
+    """A hub tied to 399 providers (both ways), 2,400 ties in all, many equal counts."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    others = [f"p{i:03d}" for i in range(399)]
+    pairs: dict[tuple[str, str], int] = {}
+    for i, other in enumerate(others):
+        pair = (other, HUB) if i % 3 else (HUB, other)
+        pairs[pair] = int(rng.integers(1, 40))
+    for i in range(0, 399, 4):  # some neighbours tied both ways
+        pairs[(HUB, others[i])] = int(rng.integers(1, 40))
+    while len(pairs) < 2400:
+        u, v = rng.choice(399, size=2, replace=False)
+        pairs.setdefault((others[u], others[v]), int(rng.integers(1, 40)))
+    return pd.DataFrame(
+        [(u, v, n) for (u, v), n in pairs.items()], columns=["source", "target", "referrals"]
+    )
+
+
+def graph_of(ties: pd.DataFrame) -> nx.DiGraph:
+    G = nx.DiGraph()
+    for row in ties.itertuples(index=False):
+        G.add_edge(row.source, row.target, referrals=row.referrals)
+    return G
+
+
+def strongest(ties: pd.DataFrame, direction: str = "both") -> list[str]:
+    """The hub's neighbours by referrals exchanged with it, then id (pandas, independently)."""
+    if direction == "in":
+        at_hub = ties[ties["target"] == HUB]
+    elif direction == "out":
+        at_hub = ties[ties["source"] == HUB]
+    else:
+        at_hub = ties[(ties["source"] == HUB) | (ties["target"] == HUB)]
+    other = at_hub["source"].where(at_hub["target"] == HUB, at_hub["target"])
+    summed = at_hub.assign(other=other).groupby("other", as_index=False)["referrals"].sum()
+    ranked = summed.sort_values(["referrals", "other"], ascending=[False, True])
+    return ranked["other"].tolist()
+
+
+def test_ego_view_of_a_hub_keeps_its_strongest_neighbours() -> None:
+    ties = hub_ties()
+    assert len(ties) == 2400 and len(strongest(ties)) == 399
+    net = viz.ego_view(graph_of(ties), HUB)
+    expected = strongest(ties)[:60]
+    assert {n["id"] for n in net.nodes} == {HUB, *expected}
+    kept = {HUB, *expected}
+    drawn_ties = ties[ties["source"].isin(kept) & ties["target"].isin(kept)]
+    assert len(net.edges) == len(drawn_ties)
+    # only the centre and the 20 strongest are labelled; the others keep their tooltip
+    assert {n["id"] for n in net.nodes if n["label"]} == {HUB, *expected[:20]}
+    assert all(n["title"].startswith(n["id"]) for n in net.nodes)
+    notes = net.referral_graph_page["notes"]
+    left_ties = len(ties) - len(drawn_ties)
+    assert (
+        f"Drawn: the 60 neighbours who exchange the most referrals with {HUB} (top=60); "
+        f"left out: 339 more neighbours and {left_ties:,} ties (top=None draws them all)."
+    ) in notes
+    assert any(note.startswith("Labels: the centre and its 20 strongest") for note in notes)
+
+
+@pytest.mark.parametrize("direction", ["in", "out"])
+def test_ego_view_cap_follows_the_direction(direction: str) -> None:
+    ties = hub_ties(seed=3)
+    net = viz.ego_view(graph_of(ties), HUB, direction=direction, top=25, label_top=5)
+    expected = strongest(ties, direction)[:25]
+    assert {n["id"] for n in net.nodes} == {HUB, *expected}
+    assert {n["id"] for n in net.nodes if n["label"]} == {HUB, *expected[:5]}
+
+
+def test_ego_view_cap_options() -> None:
+    ties = hub_ties(seed=5)
+    G = graph_of(ties)
+    whole = viz.ego_view(G, HUB, top=None, label_top=None)
+    assert len(whole.nodes) == 400 and len(whole.edges) == 2400
+    assert all(n["label"] for n in whole.nodes)
+    assert not any(
+        note.startswith(("Drawn:", "Labels:")) for note in whole.referral_graph_page["notes"]
+    )
+    for bad in (0, -1, 2.5, "60", True):
+        with pytest.raises(ParameterError, match="'top' parameter of ego_view"):
+            viz.ego_view(G, HUB, top=bad)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="'label_top' parameter of ego_view"):
+        viz.ego_view(G, HUB, label_top=-1)
+
+
+def test_ego_view_cap_goes_ring_by_ring() -> None:
+    ties = pd.DataFrame(
+        [("a", "c", 50), ("c", "b", 20), ("x", "a", 30), ("b", "y", 40), ("a", "z", 5)],
+        columns=["source", "target", "referrals"],
+    )
+    G = graph_of(ties)
+
+    def ids(top: int | None) -> set[str]:
+        return {n["id"] for n in viz.ego_view(G, "c", hops=2, top=top).nodes}
+
+    assert ids(None) == {"c", "a", "b", "x", "y", "z"}
+    assert ids(3) == {"c", "a", "b", "y"}  # y exchanges 40 with b, x 30 with a
+    assert ids(2) == {"c", "a", "b"}
+    assert ids(1) == {"c", "a"}  # y's only tie is to b, left out
+
+
+def test_ego_view_note_never_shows_a_small_count() -> None:
+    G = nx.DiGraph()
+    for i in range(15):
+        G.add_edge(f"r{i:02d}", "centre", referrals=20 + i)
+    net = viz.ego_view(G, "centre", top=10)
+    note = next(n for n in net.referral_graph_page["notes"] if n.startswith("Drawn:"))
+    assert note == (
+        "Drawn: the <11 neighbours who exchange the most referrals with centre (top=10); "
+        "left out: <11 more neighbours and <11 ties (top=None draws them all)."
+    )
+    assert {n["id"] for n in net.nodes} == {"centre", *(f"r{i:02d}" for i in range(5, 15))}
+
+
+def communities_graph(n: int) -> tuple[nx.DiGraph, pd.DataFrame]:
+    G = nx.DiGraph()
+    labels = {}
+    for c in range(n):
+        for k in range(c + 2):  # community c has c + 2 providers: the last are the largest
+            labels[f"c{c}-{k}"] = c
+            G.add_edge(f"c{c}-{k}", f"c{c}-0", referrals=12)
+        G.add_edge(f"c{c}-0", f"c{(c + 1) % n}-0", referrals=15)
+    G.remove_edges_from(nx.selfloop_edges(G))
+    measures = pd.DataFrame({"id": list(labels), "community": list(labels.values())})
+    return G, measures
+
+
+def test_legend_lists_communities_in_numeric_order() -> None:
+    G, measures = communities_graph(13)
+    net = viz.render(G, measures=measures, color_by="community")
+    labels = [label for _, label in net.referral_graph_page["legend"]]
+    # the 12 largest (1 to 12) get a colour, listed by number; the smallest is "Other"
+    assert labels == [f"Community {c}" for c in range(1, 13)] + ["Other (1 more)"]
+
+
+def test_collapsed_view_gives_every_group_its_own_colour() -> None:
+    G, measures = communities_graph(15)
+    net = viz.network_view(G, collapse="community", measures=measures)
+    legend = net.referral_graph_page["legend"]
+    assert [label for _, label in legend] == [f"Community {c}" for c in range(15)]
+    colours = [colour for colour, _ in legend]
+    assert len(set(colours)) == 15 and not set(colours) & {"#a3acb9", "#d5dae0"}
+    node_colour = {n["id"]: n["color"] for n in net.nodes}
+    assert all(node_colour[label] == colour for colour, label in legend)

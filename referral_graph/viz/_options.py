@@ -97,6 +97,8 @@ class Extras:
     category_title: str | None = None
     #: Categories in the order they get palette colours (default: most frequent first).
     category_order: Sequence[str] = ()
+    #: Every category its own colour (past the palette's 12), never a shared "Other".
+    every_category: bool = False
     node_lines: Mapping[Hashable, list[str]] = field(default_factory=dict)
     node_style: Mapping[Hashable, dict[str, Any]] = field(default_factory=dict)
     edge_lines: Mapping[tuple[Hashable, Hashable], list[str]] = field(default_factory=dict)
