@@ -45,6 +45,7 @@ __all__ = [
     "CENTRE_STYLE",
     "EGO_LABEL_TOP",
     "EGO_TOP",
+    "LABELLED_STYLE",
     "SEGMENTS",
     "at_risk_view",
     "community_view",
@@ -64,8 +65,10 @@ CENTRE_STYLE: dict[str, Any] = {
     "borderWidth": 6,
     "color": {"border": "#1f2933"},
     "shadow": {"enabled": True, "color": "rgba(31,41,51,0.6)", "size": 18, "x": 0, "y": 0},
-    "font": {"size": 20, "color": "#1f2933", "strokeWidth": 4, "strokeColor": "#ffffff"},
+    "font": {"size": 30, "color": "#1f2933", "strokeWidth": 5, "strokeColor": "#ffffff"},
 }
+#: The labelled neighbours of an ego view: labels larger than the others' would be.
+LABELLED_STYLE: dict[str, Any] = {"font": {"size": 18}}
 
 
 def view(
@@ -321,11 +324,9 @@ def ego_view(
             f"Labels: the centre and its {label_top} strongest neighbours; hover over a "
             "node for its name."
         )
-    extras = Extras(
-        node_style={provider: CENTRE_STYLE},
-        notes=notes,
-        labelled=labelled,
-    )
+    node_style = dict.fromkeys(labelled or (), LABELLED_STYLE)
+    node_style[provider] = CENTRE_STYLE
+    extras = Extras(node_style=node_style, notes=notes, labelled=labelled)
     plural = "s" if hops > 1 else ""
     defaults = {"title": f"Referral neighbourhood of {name} ({hops} hop{plural}, {direction})"}
     table = full_table(func, G, measures, options.get("size_by", "in_strength"))
