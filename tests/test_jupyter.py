@@ -5,7 +5,8 @@ root folder, its settings, workspaces and runtime files in that folder too) and 
 it with Playwright on the Debian Chromium (:mod:`browser`). Every request that does not
 go to that server is aborted and recorded. It opens a small notebook that shows a view
 of a tiny network, runs all cells, checks that the view's canvas draws inside the
-output's iframe and that the wheel over the view scrolls the notebook, saves it; then
+output's iframe, that the wheel over the view scrolls the notebook until the view is
+clicked (then zooms it, until Escape), saves it; then
 opens a colleague's copy of the saved notebook, which this server has never signed, so
 JupyterLab shows it untrusted: the view's frame is gone and the fallback line shows.
 Marked ``browser`` like the other browser tests (skipped without Chromium, Playwright
@@ -215,21 +216,6 @@ def _open(context: Any, lab: Lab, name: str, requests: _Requests) -> Any:
     return page
 
 
-def _painted(frame: Any) -> int:
-    return int(
-        frame.evaluate(
-            """() => {
-                const canvas = document.querySelector("#rg-network canvas");
-                const pixels = canvas.getContext("2d")
-                    .getImageData(0, 0, canvas.width, canvas.height).data;
-                let painted = 0;
-                for (let i = 3; i < pixels.length; i += 4) { if (pixels[i] > 0) painted++; }
-                return painted;
-            }"""
-        )
-    )
-
-
 @pytest.mark.browser
 def test_view_in_jupyterlab(chromium: Any, lab: Lab) -> None:
     (lab.root / "view.ipynb").write_text(json.dumps(notebook(CELLS)), encoding="utf-8")
@@ -244,7 +230,7 @@ def test_view_in_jupyterlab(chromium: Any, lab: Lab) -> None:
         frame_element = page.wait_for_selector(".jp-OutputArea-output iframe", timeout=30_000)
         frame = frame_element.content_frame()
         frame.wait_for_function("() => window.__drawn === true", timeout=20_000)
-        assert _painted(frame) > 2000  # nodes and edges drawn on the view's canvas
+        assert browser.painted_pixels(frame) > 2000  # nodes and edges drawn on the view's canvas
         assert frame.evaluate("() => network.body.data.nodes.length") == 5
         # Trusted and drawn: the fallback line is hidden; the frame holds the whole page.
         assert not page.locator(".rg-fallback").is_visible()
@@ -265,6 +251,23 @@ def test_view_in_jupyterlab(chromium: Any, lab: Lab) -> None:
         page.wait_for_timeout(400)
         assert scroller.evaluate("el => el.scrollTop") > before
         assert frame.evaluate("() => network.getScale()") == scale
+        # Clicked, the wheel zooms the view and the notebook stays; after Escape it scrolls.
+        frame_element.scroll_into_view_if_needed()
+        box = frame_element.bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + 40, box["y"] + box["height"] / 2)
+        page.wait_for_timeout(200)
+        page.mouse.down()
+        page.mouse.up()
+        before = scroller.evaluate("el => el.scrollTop")
+        page.mouse.wheel(0, -200)
+        page.wait_for_timeout(400)
+        assert frame.evaluate("() => network.getScale()") > scale
+        assert scroller.evaluate("el => el.scrollTop") == before
+        page.keyboard.press("Escape")
+        page.mouse.wheel(0, 200)
+        page.wait_for_timeout(400)
+        assert scroller.evaluate("el => el.scrollTop") > before
 
         page.locator(".jp-NotebookPanel-toolbar [data-command='docmanager:save']").click()
         saved = lab.root / "view.ipynb"
