@@ -53,8 +53,9 @@ def test_the_scanner_finds_planted_violations(tmp_path):
                               "organization": ["X", "Y", "Z"]})  # fmt: skip
     strengths.to_csv(sums / "providers.csv", index=False)
     # the last 3 months' referrals to the focus, 175, beside two of its three months shown
-    pd.DataFrame({"month": ["2026-04-01", "2026-05-01", "2026-06-01"],
-                  "to_focus": [None, 80, 90]}).to_csv(sums / "monthly_trend.csv", index=False)  # fmt: skip
+    months = pd.DataFrame({"month": ["2026-04-01", "2026-05-01", "2026-06-01"],
+                           "to_focus": [None, 80, 90]})  # fmt: skip
+    months.to_csv(sums / "monthly_trend.csv", index=False)
     pd.DataFrame({"measure": ["Referrals received"], "current": [175], "unit": ["count"]}).to_csv(
         sums / "headline.csv", index=False
     )
