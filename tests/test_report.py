@@ -562,3 +562,22 @@ def test_outreach_list_visits_the_largest_expected_losses() -> None:
     assert set(visits["source"]) == {"R30", "R29", "R28", "R27", "R26"}
     # within one town and practice, the visiting order follows priority
     assert visits["source"].tolist() == ["R30", "R29", "R28", "R27", "R26"]
+
+
+def test_headline_cards_do_not_colour_a_difference_with_a_small_count() -> None:
+    """A card's comparison is coloured better / worse only when both counts are shown: the
+    colour beside '<11' would tell which way a hidden count differs (by hand)."""
+    from referral_graph.report._blocks import _cards
+
+    headline = pd.DataFrame(
+        {
+            "measure": ["Referrals received", "Active referring providers"],
+            "current": [5.0, 50.0],
+            "previous": [8.0, 40.0],
+            "year_ago": [30.0, 60.0],
+            "unit": ["count", "count"],
+        }
+    )
+    small, shown = _cards(headline, threshold=11, window=3)
+    assert [(d.tone, d.shown) for d in small.deltas] == [("", "<11"), ("", "30")]
+    assert [(d.tone, d.shown) for d in shown.deltas] == [("better", "40"), ("worse", "60")]

@@ -235,7 +235,10 @@ def _cards(headline: pd.DataFrame, *, threshold: int, window: int) -> list[Card]
                 deltas.append(Delta(tone(diff), f"{diff:+d} pts", f" vs {label}"))
             else:
                 shown = _fmt(prev, kind, threshold)
-                deltas.append(Delta(tone(row["current"] - prev), shown, f" {label}"))
+                # no colour beside a small count: better or worse would tell its difference
+                hidden = any(0 < v < threshold for v in (row["current"], prev))
+                change = 0 if hidden else row["current"] - prev
+                deltas.append(Delta(tone(change), shown, f" {label}"))
         cards.append(Card(_text(row["measure"]), _fmt(row["current"], kind, threshold), deltas))
     return cards
 
