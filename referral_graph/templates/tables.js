@@ -128,7 +128,8 @@
       record.keys = columns.map(function (column) { return column.keys[i]; });
     });
 
-    var state = { column: -1, direction: "none", page: 0, query: "" };
+    // query: what the search box holds, as typed (shown) and lower-cased (matched).
+    var state = { column: -1, direction: "none", page: 0, typed: "", query: "" };
 
     // --- sorting
     function sortBy(col) {
@@ -196,7 +197,8 @@
       tools.appendChild(label);
       tools.appendChild(input);
       input.addEventListener("input", function () {
-        state.query = input.value.replace(/\s+/g, " ").trim().toLowerCase();
+        state.typed = input.value.replace(/\s+/g, " ").trim();
+        state.query = state.typed.toLowerCase();
         state.page = 0;
         update();
       });
@@ -257,7 +259,7 @@
         ? "Rows " + (first + 1) + "\u2013" + last + " of " + rows.length
         : "No rows";
       if (state.query) {
-        text += " matching \u201C" + state.query + "\u201D (" + records.length + " in the table)";
+        text += " matching \u201C" + state.typed + "\u201D (" + records.length + " in the table)";
       }
       status.textContent = text;
       if (paged) {
