@@ -28,6 +28,19 @@ SECTIONS = {
 }
 
 
+def report_of(events: pd.DataFrame, providers: pd.DataFrame, folder: Path, *, focus: str) -> Path:
+    """`referral-graph report` on `events` and `providers`, written as CSV in `folder`."""
+    events.to_csv(folder / "events.csv", index=False)
+    providers.to_csv(folder / "providers.csv", index=False)
+    out = folder / "r"
+    code = cli.main(
+        ["report", "--events", str(folder / "events.csv"), "--providers",
+         str(folder / "providers.csv"), "--focus", focus, "--out", str(out), "-q"]
+    )  # fmt: skip
+    assert code == 0
+    return out
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "out"
@@ -424,14 +437,7 @@ def test_csv_outputs_are_spreadsheet_safe_and_pages_escape_names(tmp_path: Path)
     providers["name"] = [
         (formulas[i % 3] if i % 4 else tags).format(i) for i in range(len(providers))
     ]
-    market.events.to_csv(tmp_path / "events.csv", index=False)
-    providers.to_csv(tmp_path / "providers.csv", index=False)
-    out = tmp_path / "r"
-    code = cli.main(
-        ["report", "--events", str(tmp_path / "events.csv"), "--providers",
-         str(tmp_path / "providers.csv"), "--focus", "Northside Care", "--out", str(out), "-q"]
-    )  # fmt: skip
-    assert code == 0
+    out = report_of(market.events, providers, tmp_path, focus="Northside Care")
     checked = 0
     for table in sorted((out / "tables").glob("*.csv")):
         with open(table, newline="", encoding="utf-8") as handle:

@@ -19,8 +19,9 @@ from typing import Any
 import pandas as pd
 import pytest
 from test_pages import awkward_report
+from test_report import report_of
 
-from referral_graph import _pages, cli, synthetic
+from referral_graph import _pages, synthetic
 from referral_graph._pages import TABLES_SCRIPT, inline_script
 from referral_graph.report import render_html
 from referral_graph.report._blocks import _table
@@ -95,17 +96,9 @@ def test_the_table_marks_what_the_search_box_reads() -> None:
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A report of a small synthetic market (300 providers): at-risk ties fill two pages."""
-    folder = tmp_path_factory.mktemp("tables")
     market = synthetic.generate_market(n_providers=300, n_months=18, seed=3)
-    market.events.to_csv(folder / "events.csv", index=False)
-    market.providers.to_csv(folder / "providers.csv", index=False)
-    out = folder / "report"
-    code = cli.main(
-        ["report", "--events", str(folder / "events.csv"), "--providers",
-         str(folder / "providers.csv"), "--focus", "Riverside Health", "--out", str(out), "-q"]
-    )  # fmt: skip
-    assert code == 0
-    return out
+    folder = tmp_path_factory.mktemp("tables")
+    return report_of(market.events, market.providers, folder, focus="Riverside Health")
 
 
 def _csv(report_dir: Path, name: str) -> pd.DataFrame:
