@@ -464,7 +464,7 @@ def test_tables_show_the_provider_id_where_there_is_no_name() -> None:
     spec = [("rank", "#", "text"), ("name", "Referrer", "text"), ("to_focus", "Referrals", "count")]
     no_names = pd.DataFrame({"rank": [1, 2], "source": ["1234567893", "X-9"], "to_focus": [40, 12]})
     html = macro("table")(_table(no_names, spec, threshold=11))
-    assert "<th>Referrer</th>" in html
+    assert "<th data-search>Referrer</th>" in html  # the search box reads names
     assert "<td>1234567893</td>" in html and "<td>X-9</td>" in html
     some_names = no_names.assign(name=["Dr. Ada", None])
     html = macro("table")(_table(some_names, spec, threshold=11))
