@@ -203,6 +203,23 @@ def test_search_the_outreach_list_by_town(page: Page, report_dir: Path) -> None:
     assert heads and all(town.lower() in h.lower() for h in heads)  # only their groups
 
 
+@pytest.mark.browser
+def test_sort_the_outreach_list_within_its_groups(page: Page, report_dir: Path) -> None:
+    """The visits stay under their town · practice heading, sorted there by priority (the list
+    puts the highest first in each practice: ascending reverses that)."""
+    visits = _csv(report_dir, "outreach_list")
+    place = visits["town"].fillna("Unknown town") + " · " + visits["practice"].fillna("independent")
+    table = page.table("outreach-list")
+    heads = table.locator("tr.group").all_inner_texts()
+    table.locator("th button", has_text="Priority").click()  # ascending: the lowest first
+    assert table.locator("tr.group").all_inner_texts() == heads  # the groups keep their order
+    expected = visits.assign(
+        key=(100 * visits["priority"]).round(), group=place.groupby(place, sort=False).ngroup()
+    ).sort_values(["group", "key"], kind="stable", na_position="last")
+    assert page.visible_cells("outreach-list", 1) == expected["name"].tolist()
+    assert expected["name"].tolist() != visits["name"].tolist()  # some group was reordered
+
+
 def _shown_share(frame: pd.DataFrame) -> pd.Series:
     """Share of wallet as the page shows it: a whole percentage (suppressed: missing)."""
     return (100 * frame["share"]).round()

@@ -105,6 +105,7 @@
     var records = [];
     groups.forEach(function (group) { records = records.concat(group.rows); });
     if (records.length < 2) return;
+    table.classList.add("rg-table");
 
     // What the search box reads in each row.
     var searchable = headings.map(function (th) { return th.hasAttribute("data-search"); });
@@ -139,6 +140,7 @@
       var text = columns[col].type === "text";
       state.column = col;
       state.direction = direction;
+      state.page = 0; // the new order from its start
       groups.forEach(function (group) {
         group.rows.sort(function (a, b) {
           var x = a.keys[col], y = b.keys[col];
@@ -272,9 +274,6 @@
   }
 
   var tables = document.querySelectorAll("main table");
-  for (var i = 0; i < tables.length; i++) {
-    tables[i].classList.add("rg-table");
-    enhance(tables[i], i + 1);
-  }
+  for (var i = 0; i < tables.length; i++) enhance(tables[i], i + 1);
   window.__rg_tables_ready_ms = performance.now();
 })();
