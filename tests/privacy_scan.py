@@ -133,9 +133,10 @@ def _scan_html(text: str, name: str, threshold: int) -> list[str]:
     """
     problems: list[str] = []
     for table in re.findall(r"<table>(.*?)</table>", text, flags=re.S):
-        headings = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<th>(.*?)</th>", table)]
+        # Headings and rows may carry attributes (data-search, data-ids: for tables.js).
+        headings = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", table)]
         counts = {i for i, h in enumerate(headings) if _is_count(h.strip())}
-        for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S):
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, flags=re.S):
             if "colspan" in row:
                 continue
             cells = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)

@@ -37,9 +37,10 @@ def test_the_scanner_finds_planted_violations(tmp_path):
     G.add_edge("b", "c", referrals=30, amount=10.0)
     G.add_edge("c", "a", amount=12.0)  # an amount whose count was left out
     nx.write_graphml(G, bad / "g.graphml")
-    (bad / "r.html").write_text(
-        "<table><thead><tr><th>Referrer</th><th>Referrals to us</th><th>Trend</th></tr></thead>"
-        '<tbody><tr><td>Dr. A</td><td class="num">7</td><td class="num">1</td></tr></tbody></table>'
+    (bad / "r.html").write_text(  # with the attributes the table macro writes for tables.js
+        "<table><thead><tr><th data-search>Referrer</th><th>Referrals to us</th><th>Trend</th>"
+        '</tr></thead><tbody><tr data-ids="1234567893"><td>Dr. A</td><td class="num">7</td>'
+        '<td class="num">1</td></tr></tbody></table>'
     )
     (bad / "leak.csv").write_text("note\nMRN-000042 was seen\n")
     # a folder whose tables give a hidden count back by subtraction (found by hand):
