@@ -39,6 +39,7 @@ __all__ = [
     "NOT_EXPORTED",
     "PARTITIONS",
     "ROW_SUMS",
+    "SUMMED",
     "count_columns",
     "describe_suppression",
     "format_count",
@@ -297,6 +298,22 @@ PARTITIONS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
 #: suppression is hidden here too, or the copy would show it.
 LINKED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "key_referrers": ("share_of_wallet", ("source",), ("to_focus", "to_competitors")),
+}
+
+#: Tables whose rows sum another table's rows over periods: per table name, (the other
+#: table, its period column, per label of this table's ``measure`` column the other's count
+#: column summed, per label a ratio of summed rows and the labels it is computed from). Each
+#: column's periods (values of the other's period column) are in the table's
+#: ``attrs["periods"]``. A sum whose period holds exactly one cell hidden there is hidden
+#: (the sum minus the shown cells would give it back), and a ratio where one of its parts
+#: is hidden (the ratio and the other part would give it back).
+SUMMED: dict[str, tuple[str, str, dict[str, str], dict[str, tuple[str, ...]]]] = {
+    "headline": (
+        "monthly_trend",
+        "month",
+        {"Referrals received": "to_focus", "Leakage to competitors": "to_competitors"},
+        {"Share of wallet": ("Referrals received", "Leakage to competitors")},
+    ),
 }
 
 #: Per-month means of counts (a count divided by a window): not written to exported tables.

@@ -45,6 +45,7 @@ from referral_graph.privacy import (
     LINKED,
     PARTITIONS,
     ROW_SUMS,
+    SUMMED,
     describe_suppression,
     suppress_counts,
 )
@@ -114,22 +115,26 @@ def write_tables(
             raise ParameterError(f"The 'formats' must be 'csv' or 'parquet'. Got {fmt!r} instead.")
     kept = set(tables) if keep is None else set(keep)
     joint, spares = _ties_and_cells(tables, threshold)
-    # a table that repeats another's cells (LINKED) is suppressed after it, to hide what it
-    # hid: that one is suppressed first when needed, and held until written
-    sources = {LINKED[n][0] for n in tables if n in LINKED and LINKED[n][0] in tables}
+    # a table that repeats another's cells (LINKED) or sums them (SUMMED) is suppressed after
+    # it, to hide what it hid: that one is suppressed first when needed, and held until written
+    source_of: dict[str, str] = {n: r[0] for n, r in LINKED.items() if r[0] in tables}
+    source_of.update({n: r[0] for n, r in SUMMED.items() if r[0] in tables})
+    sources = {source_of[n] for n in tables if n in source_of}
     early: dict[str, pd.DataFrame] = {}
 
     def suppressed(name: str) -> pd.DataFrame:
         if name in early:
             return early.pop(name)
-        if name in LINKED and LINKED[name][0] in sources and LINKED[name][0] not in early:
-            early[LINKED[name][0]] = suppressed(LINKED[name][0])
+        if name in source_of and source_of[name] not in early:
+            early[source_of[name]] = suppressed(source_of[name])
         table = tables[name]
         return suppress_counts(
             table,
             threshold=threshold,
             partitions=PARTITIONS.get(name, ()),
-            hide=joint.get(name) or _linked_cells(name, table, tables, early, threshold),
+            hide=joint.get(name)
+            or _linked_cells(name, table, tables, early, threshold)
+            or _summed_cells(name, table, tables, early, threshold),
             spare=spares.get(name),
         )
 
@@ -457,6 +462,45 @@ class _Wallet:
             bare = total_hidden & (n_hidden == 0) & (n_shown > 0)  # its rows give it back
             add_cells |= _smallest(use & bare[at] & shown, values, np.where(use, self.row, -1))
         return add_cells
+
+
+def _summed_cells(
+    name: str,
+    table: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    safe: Mapping[str, pd.DataFrame],
+    threshold: int,
+) -> dict[str, pd.Series]:
+    """The cells of `table` that give back a cell hidden in the table it sums
+    (:data:`SUMMED`): a period's sum with one hidden cell there, and a ratio with a hidden
+    part (small here, or hidden for the first reason)."""
+    if name not in SUMMED or "measure" not in table.columns:
+        return {}
+    other, period, sums, ratios = SUMMED[name]
+    raw, shown = tables.get(other), safe.get(other)
+    periods: Mapping[str, Any] = table.attrs.get("periods", {})
+    measure = table["measure"].astype(str)
+    counts = (table["unit"] == "count").to_numpy() if "unit" in table.columns else True
+    hide: dict[str, pd.Series] = {}
+    for col in periods:
+        if col not in table.columns:
+            continue
+        values = pd.to_numeric(table[col], errors="coerce")
+        small = counts & ((values > 0) & (values < threshold)).fillna(False).to_numpy(dtype=bool)
+        gone = small.copy()
+        if raw is not None and shown is not None and period in raw.columns:
+            in_period = raw[period].isin(periods[col]).to_numpy()
+            for label, count in sums.items():
+                if count in raw.columns and count in shown.columns:
+                    lost = _hidden(raw[count], shown[count]) & in_period
+                    if lost.sum() == 1:
+                        gone |= (measure == label).to_numpy()
+        for label, parts in ratios.items():
+            if gone[measure.isin(parts).to_numpy()].any():
+                gone |= (measure == label).to_numpy()
+        if (gone & ~small).any():  # the small ones suppress_counts hides as small
+            hide[col] = pd.Series(gone & ~small, index=table.index)
+    return hide
 
 
 def _linked_cells(

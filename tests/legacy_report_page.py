@@ -211,7 +211,10 @@ def _cards(headline: pd.DataFrame, *, threshold: int, window: int) -> str:
                 deltas.append(f'<span class="{tone(diff)}">{diff:+d} pts</span> vs {label}')
             else:
                 shown = _fmt(prev, kind, threshold)
-                deltas.append(f'<span class="{tone(row["current"] - prev)}">{shown}</span> {label}')
+                # changed on purpose (6 Dec 2026): no colour beside a small count
+                hidden = any(0 < v < threshold for v in (row["current"], prev))
+                change = 0 if hidden else row["current"] - prev
+                deltas.append(f'<span class="{tone(change)}">{shown}</span> {label}')
         cards.append(
             f'<div class="card"><div class="label">{_esc(row["measure"])}</div>'
             f'<div class="value">{value}</div>'

@@ -133,9 +133,10 @@ def _scan_html(text: str, name: str, threshold: int) -> list[str]:
     """
     problems: list[str] = []
     for table in re.findall(r"<table>(.*?)</table>", text, flags=re.S):
-        headings = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<th>(.*?)</th>", table)]
+        # Headings and rows may carry attributes (data-search, data-ids: for tables.js).
+        headings = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", table)]
         counts = {i for i, h in enumerate(headings) if _is_count(h.strip())}
-        for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S):
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, flags=re.S):
             if "colspan" in row:
                 continue
             cells = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
@@ -219,6 +220,46 @@ def _scan_cells_of_ties(
     return problems
 
 
+#: The headline's figures that sum monthly_trend's months over the report's periods (by
+#: hand from docs/data-formats.md: the last 3 months, the 3 before, the same 3 a year
+#: earlier), and the share of wallet computed from them.
+HEADLINE_SUMS = {"Referrals received": "to_focus", "Leakage to competitors": "to_competitors"}
+HEADLINE_PERIODS = {"current": 0, "previous": 3, "year_ago": 12}
+
+
+def _scan_headline(
+    name: str, headline: pd.DataFrame | None, monthly: pd.DataFrame | None
+) -> list[str]:
+    """A headline figure shown beside its period's months all shown but one (the figure
+    minus the shown months gives it back), or a share of wallet beside a hidden part."""
+    if headline is None or monthly is None or "measure" not in headline:
+        return []
+    problems = []
+    rows = headline.set_index("measure")
+    months = monthly.sort_values("month").reset_index(drop=True)
+    for column, back in HEADLINE_PERIODS.items():
+        if column not in rows:
+            continue
+        end = len(months) - back
+        period = months.iloc[max(end - 3, 0) : end]
+        if len(period) < 3:
+            continue
+        for measure, count in HEADLINE_SUMS.items():
+            shown = measure in rows.index and pd.notna(rows.loc[measure, column])
+            if shown and count in period and int(period[count].isna().sum()) == 1:
+                problems.append(
+                    f"{name}: headline.csv shows {measure!r} ({column}) beside all but one "
+                    f"of its months' {count} in monthly_trend.csv"
+                )
+        parts = [m for m in HEADLINE_SUMS if m in rows.index]
+        share = rows.loc["Share of wallet", column] if "Share of wallet" in rows.index else None
+        if pd.notna(share) and any(pd.isna(rows.loc[m, column]) for m in parts):
+            problems.append(
+                f"{name}: headline.csv shows the share of wallet ({column}) beside a hidden part"
+            )
+    return problems
+
+
 def scan_folder(folder: Path) -> list[str]:
     """Hidden counts that the tables of one folder give back by subtraction."""
     problems: list[str] = []
@@ -271,6 +312,9 @@ def scan_folder(folder: Path) -> list[str]:
                 )
     if wallet is not None and ties is not None and providers is not None:
         problems += _scan_cells_of_ties(folder.name, ties, wallet, providers)
+    problems += _scan_headline(
+        folder.name, tables.get("headline.csv"), tables.get("monthly_trend.csv")
+    )
     known: dict[str, float] = {}  # market totals that a fully shown table gives
     for name, columns in SPLITS.items():
         for column, total in columns.items():

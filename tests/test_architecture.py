@@ -356,6 +356,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "NOT_EXPORTED",
         "PARTITIONS",
         "ROW_SUMS",
+        "SUMMED",
         "count_columns",
         "describe_suppression",
         "format_count",

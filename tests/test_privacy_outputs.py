@@ -37,9 +37,10 @@ def test_the_scanner_finds_planted_violations(tmp_path):
     G.add_edge("b", "c", referrals=30, amount=10.0)
     G.add_edge("c", "a", amount=12.0)  # an amount whose count was left out
     nx.write_graphml(G, bad / "g.graphml")
-    (bad / "r.html").write_text(
-        "<table><thead><tr><th>Referrer</th><th>Referrals to us</th><th>Trend</th></tr></thead>"
-        '<tbody><tr><td>Dr. A</td><td class="num">7</td><td class="num">1</td></tr></tbody></table>'
+    (bad / "r.html").write_text(  # with the attributes the table macro writes for tables.js
+        "<table><thead><tr><th data-search>Referrer</th><th>Referrals to us</th><th>Trend</th>"
+        '</tr></thead><tbody><tr data-ids="1234567893"><td>Dr. A</td><td class="num">7</td>'
+        '<td class="num">1</td></tr></tbody></table>'
     )
     (bad / "leak.csv").write_text("note\nMRN-000042 was seen\n")
     # a folder whose tables give a hidden count back by subtraction (found by hand):
@@ -52,8 +53,15 @@ def test_the_scanner_finds_planted_violations(tmp_path):
     strengths = pd.DataFrame({"id": ["A", "B", "C"], "out_strength": [34, 12, None],
                               "organization": ["X", "Y", "Z"]})  # fmt: skip
     strengths.to_csv(sums / "providers.csv", index=False)
+    # the last 3 months' referrals to the focus, 175, beside two of its three months shown
+    months = pd.DataFrame({"month": ["2026-04-01", "2026-05-01", "2026-06-01"],
+                           "to_focus": [None, 80, 90]})  # fmt: skip
+    months.to_csv(sums / "monthly_trend.csv", index=False)
+    pd.DataFrame({"measure": ["Referrals received"], "current": [175], "unit": ["count"]}).to_csv(
+        sums / "headline.csv", index=False
+    )
     problems, n = scan_outputs(bad, patient_ids=["MRN-000042"])
-    assert n == 8
+    assert n == 10
     text = "\n".join(problems)
     for expected in (
         "t1.csv: 1 small counts in 'referrals'",
@@ -64,6 +72,7 @@ def test_the_scanner_finds_planted_violations(tmp_path):
         "r.html: 'Referrals to us' shows '7'",
         "leak.csv: a patient id appears",
         "tables: 1 providers show out_strength beside all but one of their ties' referrals",
+        "tables: headline.csv shows 'Referrals received' (current) beside all but one",
     ):
         assert expected in text, (expected, text)
     assert scan_table(pd.DataFrame({"referrals": [0, 11, None]}), "ok.csv") == []
@@ -258,3 +267,67 @@ def test_tables_are_suppressed_alike_in_any_order_and_kept_on_request(tmp_path):
     for name in names:
         assert filecmp.cmp(given[name][0], reverse[name][0], shallow=False), name
     assert sorted(given.tables) == sorted(names) and list(reverse.tables) == ["ties"]
+
+
+def test_a_period_sum_with_one_hidden_month_is_hidden_with_its_ratio(tmp_path):
+    """headline sums monthly_trend over periods (privacy.SUMMED); by hand: to_focus by month
+    50, 60, 70, 5, 80, 90. The 5 is small; monthly_trend's own total then takes the next
+    smallest, January's 50. Each period (Jan-Mar, Apr-Jun) holds one hidden month, so its
+    referrals received (180, 175) would give it back: both are hidden, and the share of
+    wallet beside them (received / (received + leakage) with leakage shown). Leakage to
+    competitors has no hidden month: shown. A period's small sum is hidden as small."""
+    months = pd.date_range("2026-01-01", periods=6, freq="MS")
+    monthly = pd.DataFrame(
+        {"month": months, "to_focus": [50, 60, 70, 5, 80, 90], "to_competitors": [200] * 6}
+    )
+    headline = pd.DataFrame(
+        {
+            "measure": ["Referrals received", "Share of wallet", "Leakage to competitors",
+                        "New referrers"],
+            "current": [175.0, 175 / 775, 600.0, 4.0],
+            "previous": [180.0, 180 / 780, 600.0, 12.0],
+            "unit": ["count", "share", "count", "count"],
+        }
+    )  # fmt: skip
+    headline.attrs["periods"] = {"current": list(months[3:]), "previous": list(months[:3])}
+    written = write_tables({"headline": headline, "monthly_trend": monthly}, tmp_path)
+    safe_monthly = pd.read_csv(written["monthly_trend"][0])
+    safe = pd.read_csv(written["headline"][0]).set_index("measure")
+    assert safe_monthly["to_focus"].isna().tolist() == [True, False, False, True, False, False]
+    assert safe["current"].isna().to_dict() == {
+        "Referrals received": True,
+        "Share of wallet": True,
+        "Leakage to competitors": False,
+        "New referrers": True,  # 4: small
+    }
+    assert safe["previous"].isna().to_dict() == {
+        "Referrals received": True,
+        "Share of wallet": True,
+        "Leakage to competitors": False,
+        "New referrers": False,
+    }
+    # said as a value that would reveal one (2 sums and 2 shares), the 4 as a small count
+    record = written.records["headline"]
+    assert record["complementary"] == {"current": 2, "previous": 2}
+    assert record["hidden"] == {"current": 1}
+
+
+def test_the_headline_periods_are_the_months_it_sums():
+    """The headline's attrs name the months of each period; checked against a pandas sum."""
+    from referral_graph.report import headline_figures
+
+    panel = pd.DataFrame(
+        {
+            "source": ["A"] * 8,
+            "target": ["F"] * 4 + ["C"] * 4,
+            "month": list(pd.date_range("2026-01-01", periods=4, freq="MS")) * 2,
+            "referrals": [10, 20, 30, 40, 1, 2, 3, 4],
+        }
+    )
+    providers = pd.DataFrame({"id": ["A", "F", "C"], "organization": ["X", "Us", "Them"]})
+    h = headline_figures(panel, providers, ["F"], window=2)
+    periods = h.attrs["periods"]
+    assert set(periods) == {"current", "previous"}  # no year-ago period in 4 months
+    for col, months in periods.items():
+        received = panel[(panel["target"] == "F") & panel["month"].isin(months)]["referrals"]
+        assert h.set_index("measure").loc["Referrals received", col] == received.sum()

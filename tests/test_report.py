@@ -28,6 +28,19 @@ SECTIONS = {
 }
 
 
+def report_of(events: pd.DataFrame, providers: pd.DataFrame, folder: Path, *, focus: str) -> Path:
+    """`referral-graph report` on `events` and `providers`, written as CSV in `folder`."""
+    events.to_csv(folder / "events.csv", index=False)
+    providers.to_csv(folder / "providers.csv", index=False)
+    out = folder / "r"
+    code = cli.main(
+        ["report", "--events", str(folder / "events.csv"), "--providers",
+         str(folder / "providers.csv"), "--focus", focus, "--out", str(out), "-q"]
+    )  # fmt: skip
+    assert code == 0
+    return out
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "out"
@@ -122,7 +135,7 @@ def test_report_opens_offline_in_chromium(demo: Path, chromium: Any) -> None:
     for section_id, heading in SECTIONS.items():
         assert page.locator(f"h2#{section_id}").inner_text().strip() == heading
     assert page.locator(".card").count() == 6
-    assert page.locator("#key-referrers + p + table tbody tr").count() == 25
+    assert page.locator("#key-referrers ~ table").first.locator("tbody tr").count() == 25
     assert page.locator("svg polyline").count() >= 2
     assert page.locator("#views ~ ul a").count() >= 4
     shot = page.screenshot(full_page=True)
@@ -424,14 +437,7 @@ def test_csv_outputs_are_spreadsheet_safe_and_pages_escape_names(tmp_path: Path)
     providers["name"] = [
         (formulas[i % 3] if i % 4 else tags).format(i) for i in range(len(providers))
     ]
-    market.events.to_csv(tmp_path / "events.csv", index=False)
-    providers.to_csv(tmp_path / "providers.csv", index=False)
-    out = tmp_path / "r"
-    code = cli.main(
-        ["report", "--events", str(tmp_path / "events.csv"), "--providers",
-         str(tmp_path / "providers.csv"), "--focus", "Northside Care", "--out", str(out), "-q"]
-    )  # fmt: skip
-    assert code == 0
+    out = report_of(market.events, providers, tmp_path, focus="Northside Care")
     checked = 0
     for table in sorted((out / "tables").glob("*.csv")):
         with open(table, newline="", encoding="utf-8") as handle:
@@ -458,7 +464,7 @@ def test_tables_show_the_provider_id_where_there_is_no_name() -> None:
     spec = [("rank", "#", "text"), ("name", "Referrer", "text"), ("to_focus", "Referrals", "count")]
     no_names = pd.DataFrame({"rank": [1, 2], "source": ["1234567893", "X-9"], "to_focus": [40, 12]})
     html = macro("table")(_table(no_names, spec, threshold=11))
-    assert "<th>Referrer</th>" in html
+    assert "<th data-search>Referrer</th>" in html  # the search box reads names
     assert "<td>1234567893</td>" in html and "<td>X-9</td>" in html
     some_names = no_names.assign(name=["Dr. Ada", None])
     html = macro("table")(_table(some_names, spec, threshold=11))
@@ -562,3 +568,22 @@ def test_outreach_list_visits_the_largest_expected_losses() -> None:
     assert set(visits["source"]) == {"R30", "R29", "R28", "R27", "R26"}
     # within one town and practice, the visiting order follows priority
     assert visits["source"].tolist() == ["R30", "R29", "R28", "R27", "R26"]
+
+
+def test_headline_cards_do_not_colour_a_difference_with_a_small_count() -> None:
+    """A card's comparison is coloured better / worse only when both counts are shown: the
+    colour beside '<11' would tell which way a hidden count differs (by hand)."""
+    from referral_graph.report._blocks import _cards
+
+    headline = pd.DataFrame(
+        {
+            "measure": ["Referrals received", "Active referring providers"],
+            "current": [5.0, 50.0],
+            "previous": [8.0, 40.0],
+            "year_ago": [30.0, 60.0],
+            "unit": ["count", "count"],
+        }
+    )
+    small, shown = _cards(headline, threshold=11, window=3)
+    assert [(d.tone, d.shown) for d in small.deltas] == [("", "<11"), ("", "30")]
+    assert [(d.tone, d.shown) for d in shown.deltas] == [("better", "40"), ("worse", "60")]

@@ -2,8 +2,9 @@
 
 :func:`write_report` computes every section, writes every table as CSV
 (counts from 1 to 10 suppressed), the network views beside the report, and
-one self-contained HTML page (inline CSS and SVG charts, no script, no
-network request) that a liaison opens offline.
+one self-contained HTML page (inline CSS and SVG charts, one short inline script
+that sorts, searches and pages its tables, no network request) that a liaison
+opens offline.
 
 The page is rendered by :func:`render_html` from Jinja2 templates shipped with
 the package (``referral_graph/templates/``: ``report.html.j2`` on the layout

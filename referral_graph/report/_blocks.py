@@ -23,6 +23,27 @@ _PALETTE = ["#2f6fad", "#d64545", "#3f9142", "#f0b429", "#7b61a8", "#52606d"]
 #: Column kinds shown right-aligned, as numbers.
 _NUMERIC = ("count", "share", "prob", "score", "float", "money")
 
+#: Columns the tables' search box reads (tables.js): names, practices, towns, specialties.
+_SEARCH_COLUMNS = frozenset(
+    {
+        "name",
+        "source_name",
+        "target_name",
+        "id_name",
+        "via",
+        "liaison",
+        "specialty",
+        "specialties",
+        "organization",
+        "practice",
+        "competitor",
+        "town",
+        "what",
+    }
+)
+#: Columns holding providers' ids: a row's ids, which the search box also reads.
+_ID_COLUMNS = ("source", "target", "id")
+
 
 def _text(value: Any) -> str:
     """`value` as text, empty for a missing one (None, NaN)."""
@@ -58,6 +79,8 @@ class Row:
 
     cells: list[Cell] = field(default_factory=list)
     group: str | None = None
+    #: The providers' ids of the row, space-separated (read by the search box).
+    ids: str = ""
 
 
 @dataclass
@@ -68,6 +91,10 @@ class Table:
     rows: list[Row]
     #: (shown, total), formatted, when rows were left out.
     more: tuple[str, str] | None = None
+    #: The positions of the columns the search box reads.
+    searchable: set[int] = field(default_factory=set)
+    #: What the group headings name when the search box reads them ("town, practice").
+    group_search: str = ""
 
 
 def _names_or_ids(frame: pd.DataFrame, columns: Sequence[tuple[str, str, str]]) -> pd.DataFrame:
@@ -91,17 +118,22 @@ def _table(
     threshold: int,
     limit: int | None = None,
     group_by: str | None = None,
+    group_search: str = "",
 ) -> Table | None:
     """A table's cells; `columns` = (column, heading, kind). None when there is nothing to show.
 
     A ``name`` column shows the provider's id (``source`` or ``id``) where the
     name is missing, and is added from the id when the table has no names at all.
+    The page's search box reads the columns named in ``_SEARCH_COLUMNS``, the
+    row's ids (``source``, ``target``, ``id``) and, when `group_search` says what
+    they name, the group headings.
     """
     frame = _names_or_ids(frame, columns)
     present = [(c, h, k) for c, h, k in columns if c in frame.columns]
     if frame.empty or not present:
         return None
     shown = frame.head(limit) if limit else frame
+    id_columns = [c for c in _ID_COLUMNS if c in shown.columns]
     rows: list[Row] = []
     last_group: Any = object()
     for _, row in shown.iterrows():
@@ -116,11 +148,18 @@ def _table(
                         k in _NUMERIC,
                     )
                     for c, _, k in present
-                ]
+                ],
+                ids=" ".join(t for t in (_text(row[c]) for c in id_columns) if t),
             )
         )
     more = (f"{limit:,}", f"{len(frame):,}") if limit and len(frame) > limit else None
-    return Table(headings=[h for _, h, _ in present], rows=rows, more=more)
+    return Table(
+        headings=[h for _, h, _ in present],
+        rows=rows,
+        more=more,
+        searchable={i for i, (c, _, _) in enumerate(present) if c in _SEARCH_COLUMNS},
+        group_search=group_search if group_by is not None else "",
+    )
 
 
 class Mark(NamedTuple):
@@ -235,7 +274,10 @@ def _cards(headline: pd.DataFrame, *, threshold: int, window: int) -> list[Card]
                 deltas.append(Delta(tone(diff), f"{diff:+d} pts", f" vs {label}"))
             else:
                 shown = _fmt(prev, kind, threshold)
-                deltas.append(Delta(tone(row["current"] - prev), shown, f" {label}"))
+                # no colour beside a small count: better or worse would tell its difference
+                hidden = any(0 < v < threshold for v in (row["current"], prev))
+                change = 0 if hidden else row["current"] - prev
+                deltas.append(Delta(tone(change), shown, f" {label}"))
         cards.append(Card(_text(row["measure"]), _fmt(row["current"], kind, threshold), deltas))
     return cards
 

@@ -150,18 +150,23 @@ def _headline(market: _Market, *, window: int, as_of: pd.Timestamp | None) -> pd
             "Lost referrers": float((earlier & ~active).sum()) if enough_history else math.nan,
         }
 
-    current = period(end - window, end)
-    previous = period(end - 2 * window, end - window)
-    year_ago = period(end - window - 12, end - 12)
-    return pd.DataFrame(
+    starts = {"current": end - window, "previous": end - 2 * window, "year_ago": end - window - 12}
+    figures = {col: period(start, start + window) for col, start in starts.items()}
+    out = pd.DataFrame(
         {
             "measure": list(_MEASURES),
-            "current": [current[m] for m in _MEASURES],
-            "previous": [previous[m] for m in _MEASURES],
-            "year_ago": [year_ago[m] for m in _MEASURES],
+            **{col: [figures[col][m] for m in _MEASURES] for col in starts},
             "unit": [_MEASURES[m] for m in _MEASURES],
         }
     )
+    # the months each column sums (privacy.SUMMED: a month hidden in monthly_trend alone in
+    # its period would be the period's figure minus the months shown)
+    out.attrs["periods"] = {
+        col: list(pd.DatetimeIndex(_codes.month_dates(np.arange(start, start + window), end=False)))
+        for col, start in starts.items()
+        if start >= first
+    }
+    return out
 
 
 def _recent_to_focus(market: _Market, *, window: int) -> pd.Series:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from referral_graph._pages import render
+from referral_graph._pages import TABLES_SCRIPT, render
 from referral_graph._version import __version__
 from referral_graph.privacy import DEFAULT_THRESHOLD
 from referral_graph.report._blocks import (
@@ -40,11 +40,13 @@ COMPLIANCE = (
 
 
 def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: int = 3) -> str:
-    """The report as one self-contained HTML page (inline CSS and SVG, no script).
+    """The report as one self-contained HTML page (inline CSS, SVG and script).
 
     Drawn by the template ``referral_graph/templates/report.html.j2``, which
     escapes every value. Every count goes through
-    :func:`referral_graph.privacy.format_count`.
+    :func:`referral_graph.privacy.format_count`. The one script,
+    ``referral_graph/templates/tables.js``, makes the tables sortable, searchable and
+    paged; the page's Content-Security-Policy allows it by its hash, no other.
     """
     t = report.tables
     period = (
@@ -54,6 +56,7 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
     )
     return render(
         "report.html.j2",
+        scripts=[TABLES_SCRIPT],
         title=report.title,
         focus=report.focus,
         focus_size=f"{len(report.focus_ids):,}",
@@ -200,6 +203,7 @@ def _outreach_list(frame: pd.DataFrame | None, *, threshold: int) -> dict[str, A
         ],
         threshold=threshold,
         group_by="place",
+        group_search="town, practice",
     )
     return {"table": table}
 

@@ -190,7 +190,7 @@ def _record(store: str | os.PathLike[str], report: Report, loads_through: int | 
 
 
 #: The tables the page shows cell by cell (the others it shows through their own columns).
-_PAGE_TABLES = ("key_referrers", "leakage_by_specialty", "leakage_by_competitor")
+_PAGE_TABLES = ("key_referrers", "leakage_by_specialty", "leakage_by_competitor", "headline")
 
 
 def _show_as_written(report: Any, written: dict[str, pd.DataFrame], threshold: int) -> None:
@@ -203,13 +203,20 @@ def _show_as_written(report: Any, written: dict[str, pd.DataFrame], threshold: i
             continue
         shown = raw.copy()
         counts = set(count_columns(raw))
+        # a long table (a ``unit`` column) holds counts on its "count" rows
+        count_rows = (raw["unit"] == "count").to_numpy() if "unit" in raw.columns else None
         for col in raw.columns:
             if col not in safe.columns or not pd.api.types.is_numeric_dtype(raw[col]):
                 continue
             gone = safe[col].isna().to_numpy() & raw[col].notna().to_numpy()
-            if col in counts:
-                values = pd.to_numeric(raw[col], errors="coerce")
-                gone &= ~((values > 0) & (values < threshold)).fillna(False).to_numpy(dtype=bool)
+            values = pd.to_numeric(raw[col], errors="coerce")
+            small = ((values > 0) & (values < threshold)).fillna(False).to_numpy(dtype=bool)
+            if count_rows is not None:
+                gone &= ~(count_rows & small)
+            elif col in counts:
+                gone &= ~small
             if gone.any():
                 shown[col] = raw[col].astype("float64").mask(gone)
         report.tables[name] = shown
+        if getattr(report, name, None) is raw:  # the headline's cards read it there
+            setattr(report, name, shown)
