@@ -123,20 +123,12 @@ def open_view(
         page.goto(url, wait_until="load", timeout=timeout_ms)
         page.wait_for_function("() => window.__drawn === true", timeout=timeout_ms)
         facts = page.evaluate(
-            """() => {
-                const canvas = document.querySelector("#rg-network canvas");
-                const ctx = canvas.getContext("2d");
-                const pixels = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-                let painted = 0;
-                for (let i = 3; i < pixels.length; i += 4) { if (pixels[i] > 0) painted++; }
-                return {
-                    nodes: window.network.body.data.nodes.length,
-                    edges: window.network.body.data.edges.length,
-                    drawn: window.__drawn,
-                    firstDrawMs: window.__rg_first_draw_ms ?? null,
-                    painted: painted,
-                };
-            }"""
+            """() => ({
+                nodes: window.network.body.data.nodes.length,
+                edges: window.network.body.data.edges.length,
+                drawn: window.__drawn,
+                firstDrawMs: window.__rg_first_draw_ms ?? null,
+            })"""
         )
         screenshot = page.screenshot(full_page=True)
         return PageResult(
@@ -144,7 +136,7 @@ def open_view(
             edges=int(facts["edges"]),
             drawn=bool(facts["drawn"]),
             first_draw_ms=facts["firstDrawMs"],
-            canvas_pixels=int(facts["painted"]),
+            canvas_pixels=painted_pixels(page),
             outside_requests=outside,
             other_file_requests=other_files,
             console_errors=errors,
@@ -152,6 +144,22 @@ def open_view(
         )
     finally:
         context.close()
+
+
+def painted_pixels(page: Any) -> int:
+    """Non-transparent pixels on the view's canvas, in `page` (a Playwright page or frame)."""
+    return int(
+        page.evaluate(
+            """() => {
+                const canvas = document.querySelector("#rg-network canvas");
+                const ctx = canvas.getContext("2d");
+                const pixels = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+                let painted = 0;
+                for (let i = 3; i < pixels.length; i += 4) { if (pixels[i] > 0) painted++; }
+                return painted;
+            }"""
+        )
+    )
 
 
 def png_colours(png: bytes) -> dict[tuple[int, ...], int]:

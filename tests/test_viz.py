@@ -206,7 +206,8 @@ def test_no_small_counts_or_patient_ids_on_the_page(name: str, graph: nx.DiGraph
         assert not SMALL_COUNT.search(checked), (name, text)
     assert suppressed > 0  # the fixture is mostly small cells: they must show as "<11"
     for node in data["nodes"]:
-        assert set(node) <= {"id", "label", "title", "color", "size", "x", "y", "borderWidth"}
+        allowed = {"id", "label", "title", "color", "size", "x", "y", "borderWidth"}
+        assert set(node) <= allowed | {"shadow", "font"}  # the ego view's centre
     for edge in data["edges"]:
         assert set(edge) <= {"from", "to", "width", "title", "color", "dashes"}  # no "value"
 
@@ -358,7 +359,8 @@ def test_ego_view_directions(graph: nx.DiGraph) -> None:
     assert {n["id"] for n in viz.ego_view(graph, E, direction="in").nodes} == {E, B, C}
     assert {n["id"] for n in viz.ego_view(graph, E, direction="out", hops=2).nodes} == {E, F, A}
     centre = next(n for n in viz.ego_view(graph, E).nodes if n["id"] == E)
-    assert centre["borderWidth"] == 5 and centre["color"]["border"] == "#1f2933"
+    assert centre["borderWidth"] == 6 and centre["color"]["border"] == "#1f2933"
+    assert centre["shadow"]["enabled"] and centre["font"]["size"] > 14
 
 
 # --------------------------------------------------------------------------- errors
@@ -494,20 +496,76 @@ def test_relative_path_is_written_in_the_working_directory(
 def test_show_inline_is_a_srcdoc_iframe(
     graph: nx.DiGraph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import html
+
+    from referral_graph.viz._jupyter import FALLBACK
+    from referral_graph.viz._page import inline_page
+
     monkeypatch.chdir(tmp_path)
     net = viz.render(graph, height="500px")
     shown = viz.show_inline(net)
     html_text = shown.data
-    assert html_text.startswith('<div class="referral-graph-view"><iframe srcdoc="')
-    assert 'sandbox="allow-scripts"' in html_text and "height:670px" in html_text
+    own = re.match(r'<div class="referral-graph-view (rg-v-[0-9a-f]{12})">', html_text)
+    assert own is not None
+    # The fallback line, then the frame; the style hides this output's line once trusted.
+    assert html_text.index('<p class="rg-fallback"') < html_text.index("<iframe srcdoc=")
+    assert f"<style>.{own.group(1)} .rg-fallback{{display:none}}</style>" in html_text
+    assert html.escape(FALLBACK) in html_text
+    assert shown._repr_mimebundle_() == {"text/html": html_text, "text/plain": FALLBACK}
+    assert repr(shown) == FALLBACK
+    assert 'sandbox="allow-scripts"' in html_text
     srcdoc = re.search(r'srcdoc="([^"]*)"', html_text)
     assert srcdoc is not None
     assert "<" not in srcdoc.group(1) and "&lt;!DOCTYPE html&gt;" in srcdoc.group(1)
+    assert html.unescape(srcdoc.group(1)) == inline_page(net)
+    assert os.listdir(tmp_path) == []
+
+
+def test_show_inline_frame_height(graph: nx.DiGraph) -> None:
+    """600 px by default, whatever the drawing's height; the page inside is laid out to it."""
+
+    def frame_height(shown: Any) -> str:
+        found = re.search(r'<iframe [^>]*style="[^"]*height:([^;"]+)', shown.data)
+        assert found is not None
+        return found.group(1)
+
+    for drawing in ("300px", "800px", "1200px"):
+        assert frame_height(viz.show_inline(viz.render(graph, height=drawing))) == "600px"
+    net = viz.render(graph)
+    assert frame_height(viz.show_inline(net, height=450)) == "450px"
+    assert frame_height(viz.show_inline(net, height="70vh")) == "70vh"
+    with pytest.raises(ParameterError, match="height"):
+        viz.show_inline(net, height="tall")
+    frame = viz.show_inline(net).data
+    # the page in the frame: laid out to it, the drawing without a height of its own
+    assert "class=&quot;rg-view rg-fit&quot;" in frame
+    assert "id=&quot;rg-network&quot;&gt;" in frame
+    # a page of its own keeps the drawing's height
+    assert 'id="rg-network" style="height:800px"' in viz.to_html(net)
+
+
+def test_show_inline_carries_vis_network_gzipped(graph: nx.DiGraph) -> None:
+    import base64
+    import gzip
     import html
 
-    assert html.unescape(srcdoc.group(1)) == viz.to_html(net)
-    assert "height:300px" in viz.show_inline(net, height=300).data
-    assert os.listdir(tmp_path) == []
+    from referral_graph.viz._page import inline_page
+
+    js, css = vis_assets()
+    page = inline_page(viz.render(graph))
+    packed = re.search(r'<script type="application/octet-stream" id="rg-vis">([^<]*)<', page)
+    assert packed is not None
+    assert gzip.decompress(base64.b64decode(packed.group(1))).decode("utf-8") == js
+    assert js not in page and css in page
+    # the drawing's scripts wait for the library (the loader runs them)
+    assert page.count('<script type="text/x-rg-deferred">') == 2
+    size = len(viz.show_inline(viz.render(graph)).data.encode("utf-8"))
+    assert size < 250_000 < len(html.escape(viz.to_html(viz.render(graph))))
+
+
+def test_views_leave_out_vis_networks_unused_images() -> None:
+    _, css = vis_assets()
+    assert "url(" not in css and "div.vis-tooltip" in css and len(css) < 20_000
 
 
 def test_to_html_accepts_a_plain_pyvis_network() -> None:
@@ -653,3 +711,156 @@ def test_pages_are_the_same_in_every_python_process(tmp_path: Path) -> None:
         subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=env)
         pages.append({p.name: p.read_bytes() for p in out.glob("*.html")})
     assert len(pages[0]) == 3 and pages[0] == pages[1]
+
+
+# --------------------------------------------------------------------------- ego cap, legends
+
+HUB = "hub"
+
+
+def hub_ties(seed: int = 7) -> pd.DataFrame:
+    """A hub tied to 399 providers (both ways), 2,400 ties in all, many equal counts."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    others = [f"p{i:03d}" for i in range(399)]
+    pairs: dict[tuple[str, str], int] = {}
+    for i, other in enumerate(others):
+        pair = (other, HUB) if i % 3 else (HUB, other)
+        pairs[pair] = int(rng.integers(1, 40))
+    for i in range(0, 399, 4):  # some neighbours tied both ways
+        pairs[(HUB, others[i])] = int(rng.integers(1, 40))
+    while len(pairs) < 2400:
+        u, v = rng.choice(399, size=2, replace=False)
+        pairs.setdefault((others[u], others[v]), int(rng.integers(1, 40)))
+    return pd.DataFrame(
+        [(u, v, n) for (u, v), n in pairs.items()], columns=["source", "target", "referrals"]
+    )
+
+
+def graph_of(ties: pd.DataFrame) -> nx.DiGraph:
+    G = nx.DiGraph()
+    for row in ties.itertuples(index=False):
+        G.add_edge(row.source, row.target, referrals=row.referrals)
+    return G
+
+
+def strongest(ties: pd.DataFrame, direction: str = "both") -> list[str]:
+    """The hub's neighbours by referrals exchanged with it, then id (pandas, independently)."""
+    if direction == "in":
+        at_hub = ties[ties["target"] == HUB]
+    elif direction == "out":
+        at_hub = ties[ties["source"] == HUB]
+    else:
+        at_hub = ties[(ties["source"] == HUB) | (ties["target"] == HUB)]
+    other = at_hub["source"].where(at_hub["target"] == HUB, at_hub["target"])
+    summed = at_hub.assign(other=other).groupby("other", as_index=False)["referrals"].sum()
+    ranked = summed.sort_values(["referrals", "other"], ascending=[False, True])
+    return ranked["other"].tolist()
+
+
+def test_ego_view_of_a_hub_keeps_its_strongest_neighbours() -> None:
+    ties = hub_ties()
+    assert len(ties) == 2400 and len(strongest(ties)) == 399
+    net = viz.ego_view(graph_of(ties), HUB)
+    expected = strongest(ties)[:60]
+    assert {n["id"] for n in net.nodes} == {HUB, *expected}
+    kept = {HUB, *expected}
+    drawn_ties = ties[ties["source"].isin(kept) & ties["target"].isin(kept)]
+    assert len(net.edges) == len(drawn_ties)
+    # only the centre and the 20 strongest are labelled; the others keep their tooltip
+    assert {n["id"] for n in net.nodes if n["label"]} == {HUB, *expected[:20]}
+    assert all(n["title"].startswith(n["id"]) for n in net.nodes)
+    notes = net.referral_graph_page["notes"]
+    left_ties = len(ties) - len(drawn_ties)
+    assert (
+        f"Drawn: the 60 neighbours who exchange the most referrals with {HUB} (top=60); "
+        f"left out: 339 more neighbours and {left_ties:,} ties (top=None draws them all)."
+    ) in notes
+    assert any(note.startswith("Labels: the centre and its 20 strongest") for note in notes)
+
+
+@pytest.mark.parametrize("direction", ["in", "out"])
+def test_ego_view_cap_follows_the_direction(direction: str) -> None:
+    ties = hub_ties(seed=3)
+    net = viz.ego_view(graph_of(ties), HUB, direction=direction, top=25, label_top=5)
+    expected = strongest(ties, direction)[:25]
+    assert {n["id"] for n in net.nodes} == {HUB, *expected}
+    assert {n["id"] for n in net.nodes if n["label"]} == {HUB, *expected[:5]}
+
+
+def test_ego_view_cap_options() -> None:
+    ties = hub_ties(seed=5)
+    G = graph_of(ties)
+    whole = viz.ego_view(G, HUB, top=None, label_top=None)
+    assert len(whole.nodes) == 400 and len(whole.edges) == 2400
+    assert all(n["label"] for n in whole.nodes)
+    assert not any(
+        note.startswith(("Drawn:", "Labels:")) for note in whole.referral_graph_page["notes"]
+    )
+    for bad in (0, -1, 2.5, "60", True):
+        with pytest.raises(ParameterError, match="'top' parameter of ego_view"):
+            viz.ego_view(G, HUB, top=bad)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="'label_top' parameter of ego_view"):
+        viz.ego_view(G, HUB, label_top=-1)
+
+
+def test_ego_view_cap_goes_ring_by_ring() -> None:
+    ties = pd.DataFrame(
+        [("a", "c", 50), ("c", "b", 20), ("x", "a", 30), ("b", "y", 40), ("a", "z", 5)],
+        columns=["source", "target", "referrals"],
+    )
+    G = graph_of(ties)
+
+    def ids(top: int | None) -> set[str]:
+        return {n["id"] for n in viz.ego_view(G, "c", hops=2, top=top).nodes}
+
+    assert ids(None) == {"c", "a", "b", "x", "y", "z"}
+    assert ids(3) == {"c", "a", "b", "y"}  # y exchanges 40 with b, x 30 with a
+    assert ids(2) == {"c", "a", "b"}
+    assert ids(1) == {"c", "a"}  # y's only tie is to b, left out
+
+
+def test_ego_view_note_never_shows_a_small_count() -> None:
+    G = nx.DiGraph()
+    for i in range(15):
+        G.add_edge(f"r{i:02d}", "centre", referrals=20 + i)
+    net = viz.ego_view(G, "centre", top=10)
+    note = next(n for n in net.referral_graph_page["notes"] if n.startswith("Drawn:"))
+    assert note == (
+        "Drawn: the <11 neighbours who exchange the most referrals with centre (top=10); "
+        "left out: <11 more neighbours and <11 ties (top=None draws them all)."
+    )
+    assert {n["id"] for n in net.nodes} == {"centre", *(f"r{i:02d}" for i in range(5, 15))}
+
+
+def communities_graph(n: int) -> tuple[nx.DiGraph, pd.DataFrame]:
+    G = nx.DiGraph()
+    labels = {}
+    for c in range(n):
+        for k in range(c + 2):  # community c has c + 2 providers: the last are the largest
+            labels[f"c{c}-{k}"] = c
+            G.add_edge(f"c{c}-{k}", f"c{c}-0", referrals=12)
+        G.add_edge(f"c{c}-0", f"c{(c + 1) % n}-0", referrals=15)
+    G.remove_edges_from(nx.selfloop_edges(G))
+    measures = pd.DataFrame({"id": list(labels), "community": list(labels.values())})
+    return G, measures
+
+
+def test_legend_lists_communities_in_numeric_order() -> None:
+    G, measures = communities_graph(13)
+    net = viz.render(G, measures=measures, color_by="community")
+    labels = [label for _, label in net.referral_graph_page["legend"]]
+    # the 12 largest (1 to 12) get a colour, listed by number; the smallest is "Other"
+    assert labels == [f"Community {c}" for c in range(1, 13)] + ["Other (1 more)"]
+
+
+def test_collapsed_view_gives_every_group_its_own_colour() -> None:
+    G, measures = communities_graph(15)
+    net = viz.network_view(G, collapse="community", measures=measures)
+    legend = net.referral_graph_page["legend"]
+    assert [label for _, label in legend] == [f"Community {c}" for c in range(15)]
+    colours = [colour for colour, _ in legend]
+    assert len(set(colours)) == 15 and not set(colours) & {"#a3acb9", "#d5dae0"}
+    node_colour = {n["id"]: n["color"] for n in net.nodes}
+    assert all(node_colour[label] == colour for colour, label in legend)

@@ -15,7 +15,11 @@ tooltips nor the node sizes and edge widths reveal a small count.
 * :func:`to_html` – the ``Network`` as one self-contained page (atomic write).
 * :func:`network_view`, :func:`focus_view`, :func:`ego_view`,
   :func:`community_view`, :func:`at_risk_view` – ready-made views.
-* :func:`show_inline` – the page in a Jupyter cell (an ``<iframe srcdoc>``).
+* :func:`show_inline` – the page in a Jupyter cell (an ``<iframe srcdoc>`` laid out to a
+  600 px frame, vis-network gzipped, and a line that an untrusted notebook shows instead).
+
+On every page the mouse wheel scrolls the page until the drawing is clicked, then zooms
+the drawing until Escape or the pointer leaves it.
 
 Views of more than 300 nodes or 1,000 ties get precomputed positions
 (igraph's Fruchterman-Reingold layout, seeded) with physics off, so they

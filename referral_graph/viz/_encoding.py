@@ -17,7 +17,9 @@ Examples
 
 from __future__ import annotations
 
+import colorsys
 import math
+import re
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any, cast
@@ -48,6 +50,7 @@ __all__ = [
     "count",
     "floor_small",
     "fmt_score",
+    "more_colors",
     "number",
     "scale",
     "shorten",
@@ -230,23 +233,53 @@ def color_categories(
     counts = Counter(label for label in labels.values() if label != unknown)
     if palette is not None:  # one assignment shared with other views: present labels only
         own = {label: palette[label] for label in palette if label in counts}
-        ranked = list(own) + sorted(set(counts) - set(own), key=lambda lab: (-counts[lab], lab))
-        n_own = len(own)
+        rest = sorted(set(counts) - set(own), key=lambda lab: (-counts[lab], lab))
     else:
         first = [label for label in extras.category_order if label in counts]
         ranked = first + sorted(set(counts) - set(first), key=lambda lab: (-counts[lab], lab))
         own = dict(zip(ranked, PALETTE, strict=False))
-        n_own = min(len(ranked), len(PALETTE))
+        rest = ranked[len(own) :]
+    if extras.every_category and rest:  # no shared "Other": more colours, one per category
+        own.update(zip(rest, more_colors(len(rest)), strict=True))
+        rest = []
     colors = {
         node: UNKNOWN_COLOR if label == unknown else own.get(label, OTHER_COLOR)
         for node, label in labels.items()
     }
-    legend = [(own[label], label) for label in ranked[:n_own]]
-    if len(ranked) > n_own:
-        legend.append((OTHER_COLOR, f"Other ({len(ranked) - n_own:,} more)"))
+    legend = [(color, label) for label, color in own.items()]
+    if kind == "community":  # Community 2 before Community 10
+        legend.sort(key=lambda item: _community_key(item[1]))
+    if rest:
+        legend.append((OTHER_COLOR, f"Other ({len(rest):,} more)"))
     if unknown in labels.values():
         legend.append((UNKNOWN_COLOR, unknown))
     return colors, title, legend
+
+
+def _community_key(label: str) -> tuple[int, float, str]:
+    """Sort key of a community's label: by its number ("Community 10" after "Community 2")."""
+    found = re.fullmatch(r"Community (-?\d+)", label)
+    return (0, float(found.group(1)), label) if found else (1, 0.0, label)
+
+
+def more_colors(n: int) -> list[str]:
+    """`n` colours after :data:`PALETTE`'s, for views that give every category its own.
+
+    Hues a golden angle apart, at two lightnesses in turn, so that neighbours in the
+    list differ; deterministic.
+
+    Examples
+    --------
+    >>> more_colors(3)
+    ['#3db2c2', '#d883b5', '#65c23d']
+    """
+    colors = []
+    for i in range(n):
+        hue = (0.52 + i * 0.381966) % 1.0
+        lightness = 0.5 if i % 2 == 0 else 0.68
+        red, green, blue = colorsys.hls_to_rgb(hue, lightness, 0.52)
+        colors.append(f"#{round(red * 255):02x}{round(green * 255):02x}{round(blue * 255):02x}")
+    return colors
 
 
 def category_colors(labels: Iterable[object]) -> dict[str, str]:

@@ -173,8 +173,10 @@ def network_view(
     threshold = options.get("threshold", DEFAULT_THRESHOLD)
     extras = Extras(
         categories={g: g for g in keep_groups},
+        category_kind="community" if collapse == "community" else None,
         category_title=collapse.capitalize(),
         category_order=keep_groups,
+        every_category=True,
         node_lines={
             g: [
                 f"Providers: {count(members[g], threshold)}",

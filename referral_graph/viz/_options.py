@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
@@ -97,6 +97,8 @@ class Extras:
     category_title: str | None = None
     #: Categories in the order they get palette colours (default: most frequent first).
     category_order: Sequence[str] = ()
+    #: Every category its own colour (past the palette's 12), never a shared "Other".
+    every_category: bool = False
     node_lines: Mapping[Hashable, list[str]] = field(default_factory=dict)
     node_style: Mapping[Hashable, dict[str, Any]] = field(default_factory=dict)
     edge_lines: Mapping[tuple[Hashable, Hashable], list[str]] = field(default_factory=dict)
@@ -106,6 +108,8 @@ class Extras:
     legend_edges: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     show_ids: bool = True
+    #: The only nodes labelled on the drawing (None: every node); the others in tooltips.
+    labelled: Collection[Hashable] | None = None
 
 
 def check_graph(func: str, graph: object) -> None:

@@ -389,7 +389,9 @@ def _vis_nodes(
         lines.extend(extras.node_lines.get(node, []))
         item: dict[str, Any] = {
             "id": sid,
-            "label": shorten(name or sid),
+            "label": (
+                shorten(name or sid) if extras.labelled is None or node in extras.labelled else ""
+            ),
             "title": "\n".join(lines),
             "color": colors.get(node, DEFAULT_NODE_COLOR),
             "size": sizes.get(node, DEFAULT_NODE_SIZE),
@@ -565,6 +567,10 @@ def _notes(size_by: str | None, edge_width_by: str, threshold: int, extras: Extr
     width_label = "referrals" if edge_width_by == "referrals" else "tie strength (0–100)"
     notes.append(f"Edge width: {width_label}; arrows point from the referring provider.")
     notes.extend(extras.notes)
+    notes.append(
+        "The mouse wheel scrolls the page until you click the drawing; then it zooms the "
+        "drawing, until Escape or the pointer leaves it."
+    )
     if threshold > 1:
         notes.append(
             f"Counts from 1 to {threshold - 1:,} are shown as “<{threshold:,}” "

@@ -21,6 +21,7 @@ from referral_graph._checks import check_choice, check_int, parameter_error
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 from referral_graph.graph import induced_subgraph
 from referral_graph.privacy import DEFAULT_THRESHOLD
+from referral_graph.viz._ego import strongest_neighbourhood
 from referral_graph.viz._encoding import RISK_COLOR, count, number, text
 from referral_graph.viz._measures import full_table
 from referral_graph.viz._options import (
@@ -41,6 +42,10 @@ if TYPE_CHECKING:
     from referral_graph.exceptions import SchemaError  # noqa: F401
 
 __all__ = [
+    "CENTRE_STYLE",
+    "EGO_LABEL_TOP",
+    "EGO_TOP",
+    "LABELLED_STYLE",
     "SEGMENTS",
     "at_risk_view",
     "community_view",
@@ -52,6 +57,18 @@ __all__ = [
 
 #: The segments of a referrer (:func:`referral_graph.leakage.share_of_wallet`).
 SEGMENTS = ("loyalist", "splitter", "dissenter")
+#: How many neighbours an ego view draws, and labels, by default.
+EGO_TOP = 60
+EGO_LABEL_TOP = 20
+#: The ego view's centre: a thick dark ring, a shadow around it, a larger label.
+CENTRE_STYLE: dict[str, Any] = {
+    "borderWidth": 6,
+    "color": {"border": "#1f2933"},
+    "shadow": {"enabled": True, "color": "rgba(31,41,51,0.6)", "size": 18, "x": 0, "y": 0},
+    "font": {"size": 30, "color": "#1f2933", "strokeWidth": 5, "strokeColor": "#ffffff"},
+}
+#: The labelled neighbours of an ego view: labels larger than the others' would be.
+LABELLED_STYLE: dict[str, Any] = {"font": {"size": 18}}
 
 
 def view(
@@ -210,23 +227,40 @@ def ego_view(
     *,
     hops: int = 1,
     direction: Literal["both", "in", "out"] = "both",
+    top: int | None = EGO_TOP,
+    label_top: int | None = EGO_LABEL_TOP,
     measures: pd.DataFrame | None = None,
     path: PathLike | None = None,
     **options: Unpack[RenderOptions],
 ) -> Network:
-    """One provider's neighbourhood: everyone within `hops` ties, and the ties among them.
+    """One provider's neighbourhood: its strongest neighbours within `hops`, and their ties.
+
+    A hub's whole neighbourhood draws as a hairball, so the view keeps the `top`
+    neighbours who exchange the most referrals with the centre (ring by ring for
+    several hops: a provider two hops away is ranked by the referrals it exchanges
+    with the neighbours kept one hop away) and says on the page how many
+    neighbours and ties it left out (counts from 1 to ``threshold - 1`` shown as
+    ``"<11"``). Only the centre and the `label_top` strongest neighbours are
+    labelled (hover over any node for its name). The centre is drawn with a thick
+    dark ring and a shadow, its label larger.
 
     Parameters
     ----------
     G : networkx.DiGraph
         The referral graph.
     provider : str
-        The centre provider's id (drawn with a thick dark outline).
+        The centre provider's id.
     hops : int, default 1
         Radius, in the range [1, 5].
     direction : {"both", "in", "out"}, default "both"
         Follow ties both ways, only to referrers ("in") or only to receivers
-        ("out").
+        ("out"); the ranking sums the referrals on the ties followed.
+    top : int or None, default 60
+        Draw at most this many neighbours (the strongest, ties broken by id);
+        None draws the whole neighbourhood.
+    label_top : int or None, default 20
+        Label the centre and this many of the strongest neighbours drawn; None
+        labels every node.
     measures : pandas.DataFrame, optional
         Provider measures for sizes and tooltips.
     path : str or os.PathLike, optional
@@ -242,7 +276,8 @@ def ego_view(
     Raises
     ------
     ParameterError
-        `provider` is not in `G`, or `hops` / `direction` is invalid.
+        `provider` is not in `G`, or `hops` / `direction` / `top` / `label_top`
+        is invalid.
 
     Examples
     --------
@@ -252,6 +287,11 @@ def ego_view(
     ['a', 'b', 'c']
     >>> sorted(n["id"] for n in ego_view(G, "b", direction="out", hops=2).nodes)
     ['b', 'c', 'd']
+    >>> H = nx.DiGraph()
+    >>> H.add_weighted_edges_from([("a", "hub", 50), ("hub", "b", 20), ("c", "hub", 5)],
+    ...                           weight="referrals")
+    >>> [n["id"] for n in ego_view(H, "hub", top=2).nodes]
+    ['a', 'hub', 'b']
     """
     func = "ego_view"
     check_graph(func, G)
@@ -262,22 +302,36 @@ def ego_view(
         )
     hops = check_int(hops, "hops", func, low=1, high=5, allow_numpy=False)
     check_choice(direction, "direction", func, ("both", "in", "out"))
-    graph: nx.DiGraph | nx.Graph = G
-    if direction == "in":
-        graph = G.reverse(copy=False)
-    elif direction == "both":
-        graph = G.to_undirected(as_view=True)
-    reached = nx.single_source_shortest_path_length(graph, provider, cutoff=hops)
+    if top is not None:
+        top = check_int(top, "top", func, low=1, allow_numpy=False)
+    if label_top is not None:
+        label_top = check_int(label_top, "label_top", func, low=0, allow_numpy=False)
+    hood = strongest_neighbourhood(G, provider, hops=hops, direction=direction, top=top)
     name = text(G.nodes[provider].get("name")) or str(provider)
-    extras = Extras(
-        node_style={provider: {"borderWidth": 5, "color": {"border": "#1f2933"}}},
-        notes=[f"Thick dark outline: {name}, the centre of this view."],
-    )
+    threshold = options.get("threshold", DEFAULT_THRESHOLD)
+    notes = [f"Thick dark ring and shadow: {name}, the centre of this view."]
+    if hood.left_out:
+        notes.append(
+            f"Drawn: the {count(len(hood.kept) - 1, threshold)} neighbours who exchange the "
+            f"most referrals with {name} (top={top}); left out: "
+            f"{count(hood.left_out, threshold)} more neighbours and "
+            f"{count(hood.left_out_ties, threshold)} ties (top=None draws them all)."
+        )
+    labelled = None
+    if label_top is not None and len(hood.kept) > label_top + 1:
+        labelled = set(hood.kept[: label_top + 1])
+        notes.append(
+            f"Labels: the centre and its {label_top} strongest neighbours; hover over a "
+            "node for its name."
+        )
+    node_style = dict.fromkeys(labelled or (), LABELLED_STYLE)
+    node_style[provider] = CENTRE_STYLE
+    extras = Extras(node_style=node_style, notes=notes, labelled=labelled)
     plural = "s" if hops > 1 else ""
     defaults = {"title": f"Referral neighbourhood of {name} ({hops} hop{plural}, {direction})"}
     table = full_table(func, G, measures, options.get("size_by", "in_strength"))
     return view(
-        induced_subgraph(G, reached),
+        induced_subgraph(G, hood.kept),
         func=func,
         table=table,
         defaults=defaults,
