@@ -82,6 +82,7 @@ def write_tables(
     threshold: int = DEFAULT_THRESHOLD,
     formats: Iterable[str] = ("csv",),
     keep: Iterable[str] | None = None,
+    on_decided: Callable[[], None] | None = None,
 ) -> TablesWritten:
     """Write tables to `folder` with small-cell suppression on every count column.
 
@@ -99,6 +100,12 @@ def write_tables(
         The tables to return as written (``tables`` attribute); by default all.
         Each table is otherwise let go once written (on millions of ties, the
         suppressed copies of every table at once took about 2 GB).
+    on_decided : callable, optional
+        Called without arguments once the suppression across ``ties`` and
+        ``share_by_specialty`` is decided, before the first file is written (or
+        when writing fails first): that step holds about 1 GB more on 4.7 million
+        ties, so a caller running other memory-heavy work beside this function
+        (in another thread) can wait for it.
 
     Returns
     -------
@@ -110,11 +117,17 @@ def write_tables(
     out = TablesWritten()
     out.records = {}
     target = Path(os.fspath(folder))
-    for fmt in formats:
-        if fmt not in ("csv", "parquet"):
-            raise ParameterError(f"The 'formats' must be 'csv' or 'parquet'. Got {fmt!r} instead.")
-    kept = set(tables) if keep is None else set(keep)
-    joint, spares = _ties_and_cells(tables, threshold)
+    try:
+        for fmt in formats:
+            if fmt not in ("csv", "parquet"):
+                raise ParameterError(
+                    f"The 'formats' must be 'csv' or 'parquet'. Got {fmt!r} instead."
+                )
+        kept = set(tables) if keep is None else set(keep)
+        joint, spares = _ties_and_cells(tables, threshold)
+    finally:
+        if on_decided is not None:
+            on_decided()
     # a table that repeats another's cells (LINKED) or sums them (SUMMED) is suppressed after
     # it, to hide what it hid: that one is suppressed first when needed, and held until written
     source_of: dict[str, str] = {n: r[0] for n, r in LINKED.items() if r[0] in tables}

@@ -331,3 +331,20 @@ def test_the_headline_periods_are_the_months_it_sums():
     for col, months in periods.items():
         received = panel[(panel["target"] == "F") & panel["month"].isin(months)]["referrals"]
         assert h.set_index("measure").loc["Referrals received", col] == received.sum()
+
+
+def test_write_tables_says_when_the_joint_suppression_is_decided(tmp_path):
+    """on_decided is called once, before the first file is written, and also when the
+    call fails first (a caller waiting on it must not wait forever)."""
+    seen: list[bool] = []
+    tables = {"t": pd.DataFrame({"referrals": [3, 30]})}
+
+    def decided() -> None:
+        seen.append(any(tmp_path.rglob("*.csv")))
+
+    write_tables(tables, tmp_path / "a", on_decided=decided)
+    assert seen == [False]
+    assert (tmp_path / "a" / "t.csv").exists()
+    with pytest.raises(ValueError, match="formats"):
+        write_tables(tables, tmp_path / "b", formats=["xlsx"], on_decided=decided)
+    assert len(seen) == 2

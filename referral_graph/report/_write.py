@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -25,6 +26,8 @@ from referral_graph.store import ReportRecord
 
 #: The package's logger (the messages read as the report's, as before the split).
 logger = logging.getLogger(__package__)
+
+T = TypeVar("T")
 
 #: Ties from which :func:`write_report` computes the backtest and the at-risk list in a
 #: worker process while it scores the network (starting one costs about three seconds of
@@ -81,7 +84,7 @@ def write_report(
         # run in a worker process while this one scores the network and writes its tables.
         in_worker = AT_RISK_WORKER_MIN_TIES <= len(net.ties) < _worker.WORKER_MIN_TIES
         with _worker.Worker(enabled=in_worker) as worker:
-            at_risk_of = (
+            at_risk_of: Callable[[], Any] | None = (
                 worker.submit(
                     _at_risk_tables,
                     net.panel,
@@ -100,9 +103,20 @@ def write_report(
             with ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="referral_graph_tables"
             ) as pool:
+                decided = threading.Event()
                 writing = pool.submit(
-                    write_tables, scores, folder / "tables", threshold=threshold, keep=_PAGE_TABLES
+                    write_tables,
+                    scores,
+                    folder / "tables",
+                    threshold=threshold,
+                    keep=_PAGE_TABLES,
+                    on_decided=decided.set,
                 )
+                if not in_worker and at_risk_of is not None:
+                    # computed here: the at-risk work waits for the tables' joint suppression
+                    # (1 GB more on 4.7 million ties), their peaks apart (the prospects and
+                    # the headline go first meanwhile)
+                    at_risk_of = _after(decided, at_risk_of)
                 report = _build_report(
                     net,
                     focus=focus,
@@ -138,6 +152,16 @@ def write_report(
     if store is not None and report.record is not None:
         _record(store, report, loads_through)
     return path
+
+
+def _after(event: threading.Event, func: Callable[[], T]) -> Callable[[], T]:
+    """`func`, called once `event` is set."""
+
+    def wait_then_call() -> T:
+        event.wait()
+        return func()
+
+    return wait_then_call
 
 
 def _previous_report(
