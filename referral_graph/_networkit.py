@@ -1,0 +1,119 @@
+"""networkit's parallel Leiden on the undirected projection (private; the ``scale`` extra).
+
+networkit (Staudt, Sazonovs & Meyerhenke 2016) is an optional dependency: install it
+with :data:`INSTALL_HINT`. :func:`networkit_leiden` hands it the undirected ties as a
+CSR matrix (no Python loop over ties) and runs its ``ParallelLeiden`` (Nguyen et al.,
+a parallel implementation of Traag, Waltman & van Eck 2019) optimising modularity.
+
+networkit's random number generators and thread count are process-global: runs are
+serialised by a lock, and the thread count is restored after each run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import random
+import threading
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+logger = logging.getLogger("referral_graph.communities")
+
+#: The command that installs networkit, named in the log when it is missing.
+INSTALL_HINT = 'pip install "referral_graph[scale]" (networkit >= 11)'
+
+#: Leiden iterations networkit runs at most when asked to run "until nothing changes".
+MAX_ITERATIONS = 50
+
+_LOCK = threading.Lock()
+
+
+def networkit_available() -> bool:
+    """Whether networkit can be imported (without importing it).
+
+    Examples
+    --------
+    >>> isinstance(networkit_available(), bool)
+    True
+    """
+    return importlib.util.find_spec("networkit") is not None
+
+
+def networkit_leiden(
+    n: int,
+    a: npt.NDArray[np.int64],
+    b: npt.NDArray[np.int64],
+    w: npt.NDArray[np.float64],
+    *,
+    resolution: float,
+    seed: int | None,
+    n_iterations: int,
+    threads: int,
+) -> npt.NDArray[np.int64]:
+    """Community of each of `n` nodes by networkit's ``ParallelLeiden`` (modularity).
+
+    Parameters
+    ----------
+    n : int
+        Number of nodes.
+    a, b : numpy.ndarray of int64
+        The undirected ties ``a[i] - b[i]``, ``a <= b``, sorted by ``(a, b)`` and
+        distinct (:meth:`CompactGraph.undirected_edges`); self-loops allowed.
+    w : numpy.ndarray of float64
+        Positive tie weights.
+    resolution : float
+        Modularity resolution ``γ`` (networkit's ``gamma``, the same definition).
+    seed : int or None
+        Seed of networkit's generators (``None``: a fresh random seed).
+    n_iterations : int
+        Leiden iterations; negative: until an iteration changes nothing (at most
+        :data:`MAX_ITERATIONS`).
+    threads : int
+        Threads networkit uses. One thread is reproducible with `seed`; with more,
+        threads race and the partition can differ from run to run.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        A community id per node (arbitrary ids).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b = np.array([0, 0, 1, 3, 3, 4]), np.array([1, 2, 2, 4, 5, 5])
+    >>> labels = networkit_leiden(6, a, b, np.ones(6), resolution=1.0, seed=0,
+    ...                           n_iterations=-1, threads=1)  # doctest: +SKIP
+    >>> len(set(labels[:3])), len(set(labels[3:])), labels[0] != labels[3]  # doctest: +SKIP
+    (1, 1, True)
+    """
+    import networkit as nk
+
+    # Rows sorted by a: one CSR row per node, each stored pair one undirected tie
+    # (networkit stores it from both ends; a self-loop counts twice in the degree).
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(a, minlength=n), out=indptr[1:])
+    matrix = sp.csr_array((w, b.astype(np.int64, copy=False), indptr), shape=(n, n))
+    graph = nk.GraphFromCsr(matrix, directed=False, weighted=True)
+    del matrix, indptr
+    iterations = n_iterations if n_iterations > 0 else MAX_ITERATIONS
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**63)
+    with _LOCK:
+        before = nk.engineering.getMaxNumberOfThreads()
+        nk.engineering.setNumberOfThreads(threads)
+        nk.engineering.setSeed(seed, False)
+        try:
+            algorithm = nk.community.ParallelLeiden(
+                graph, randomize=True, iterations=iterations, gamma=resolution
+            )
+            algorithm.run()
+        finally:
+            nk.engineering.setNumberOfThreads(before)
+    membership = np.asarray(algorithm.getPartition().getVector(), dtype=np.int64)
+    logger.debug(
+        "networkit leiden: %d threads, %d communities", threads, len(np.unique(membership))
+    )
+    return membership
