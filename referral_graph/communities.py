@@ -241,15 +241,16 @@ default "auto"
         before the run (reproducible with ``threads=1`` only).
     n_iterations : int, default -1
         Leiden iterations; negative iterates until an iteration leaves the
-        partition unchanged or (igraph) raises its modularity by less than `tol`;
-        networkit stops at 50 iterations. Ignored by the Louvain methods.
+        partition unchanged or raises its modularity by less than `tol`.
+        igraph's Leiden only: networkit's runs its default 3 passes (each from
+        scratch; its iterations are not igraph's, see ``docs/methodology.md``).
     tol : float, default 1e-4
         With ``n_iterations < 0``: the smallest modularity gain worth another
         iteration; ``0`` iterates until the partition no longer changes. Late
         iterations move few providers: on a 300,000-provider, 4.7-million-tie
         market ``tol=1e-4`` stopped after 3 iterations (16 s, modularity
         0.68107) where ``tol=0`` took 11 (49 s, 0.68113); ``n_iterations=2``
-        gave 0.68104. Ignored by networkit (it stops when nothing changes).
+        gave 0.68104. igraph's Leiden only.
     threads : int, default 1
         Threads of networkit's Leiden (the other methods use one). With more
         than one the threads race: the partition, and its modularity in the
@@ -310,7 +311,6 @@ default "auto"
                 *ties,
                 resolution=resolution,
                 seed=seed,
-                n_iterations=n_iterations,
                 threads=threads,
             )
         else:
