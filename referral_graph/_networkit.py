@@ -15,6 +15,7 @@ import importlib.util
 import logging
 import random
 import threading
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -49,9 +50,7 @@ def networkit_available() -> bool:
 
 def networkit_leiden(
     n: int,
-    a: npt.NDArray[np.int64],
-    b: npt.NDArray[np.int64],
-    w: npt.NDArray[np.float64],
+    ties: list[npt.NDArray[Any]],
     *,
     resolution: float,
     seed: int | None,
@@ -63,11 +62,11 @@ def networkit_leiden(
     ----------
     n : int
         Number of nodes.
-    a, b : numpy.ndarray of int64
-        The undirected ties ``a[i] - b[i]``, ``a <= b``, sorted by ``(a, b)`` and
-        distinct (:meth:`CompactGraph.undirected_edges`); self-loops allowed.
-    w : numpy.ndarray of float64
-        Positive tie weights.
+    ties : list of numpy.ndarray
+        ``[a, b, w]``: the undirected ties ``a[i] - b[i]``, ``a <= b``, sorted by
+        ``(a, b)`` and distinct (:meth:`CompactGraph.undirected_edges`), self-loops
+        allowed, of positive weight ``w[i]``. The list is emptied (its arrays freed
+        once networkit has its graph).
     resolution : float
         Modularity resolution ``γ`` (networkit's ``gamma``, the same definition).
     seed : int or None
@@ -84,9 +83,8 @@ def networkit_leiden(
     Examples
     --------
     >>> import numpy as np
-    >>> a, b = np.array([0, 0, 1, 3, 3, 4]), np.array([1, 2, 2, 4, 5, 5])
-    >>> labels = networkit_leiden(6, a, b, np.ones(6), resolution=1.0, seed=0,
-    ...                           threads=1)  # doctest: +SKIP
+    >>> ties = [np.array([0, 0, 1, 3, 3, 4]), np.array([1, 2, 2, 4, 5, 5]), np.ones(6)]
+    >>> labels = networkit_leiden(6, ties, resolution=1.0, seed=0, threads=1)  # doctest: +SKIP
     >>> len(set(labels[:3])), len(set(labels[3:])), labels[0] != labels[3]  # doctest: +SKIP
     (1, 1, True)
     """
@@ -94,11 +92,15 @@ def networkit_leiden(
 
     # Rows sorted by a: one CSR row per node, each stored pair one undirected tie
     # (networkit stores it from both ends; a self-loop counts twice in the degree).
+    a, b, w = ties
+    ties.clear()
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(a, minlength=n), out=indptr[1:])
+    del a
     matrix = sp.csr_array((w, b.astype(np.int64, copy=False), indptr), shape=(n, n))
+    del b, w, indptr
     graph = nk.GraphFromCsr(matrix, directed=False, weighted=True)
-    del matrix, indptr
+    del matrix
     if seed is None:
         seed = random.SystemRandom().randrange(2**63)
     with _LOCK:

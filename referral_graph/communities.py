@@ -95,16 +95,17 @@ def _ordered_labels(membership: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return rank[inverse.ravel()]
 
 
-Ties = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]
+def _positive_ties(cg: CompactGraph) -> list[npt.NDArray[Any]]:
+    """The undirected ties of positive weight ``[a, b, w]``, ``a <= b``, self-loops kept.
 
-
-def _positive_ties(cg: CompactGraph) -> Ties:
-    """The undirected ties of positive weight ``(a, b, w)``, ``a <= b``, self-loops kept."""
+    A list, so that the function that builds a graph from it can empty it and free
+    the arrays (about 24 bytes per tie) before running its algorithm.
+    """
     a, b, w = cg.undirected_edges(self_loops=True)
     keep = w > 0
     if keep.all():
-        return a, b, w
-    return a[keep], b[keep], w[keep]
+        return [a, b, w]
+    return [a[keep], b[keep], w[keep]]
 
 
 def _resolve_method(method: str, n_ties: int) -> str:
@@ -131,20 +132,21 @@ def _resolve_method(method: str, n_ties: int) -> str:
 
 def _run_igraph(
     n: int,
-    ties: Ties,
+    ties: list[npt.NDArray[Any]],
     method: str,
     resolution: float,
     seed: int | None,
     n_iterations: int,
     tol: float,
 ) -> npt.NDArray[np.int64]:
-    """igraph's communities of the undirected ties of positive weight (self-loops kept)."""
+    """igraph's communities of the undirected ties of positive weight (`ties`, emptied)."""
     import igraph as ig
 
     a, b, w = ties
+    ties.clear()
     graph = igraph_graph(n, a, b, directed=False)
     graph.es["weight"] = w
-    del a, b, w, ties
+    del a, b, w
     with _IGRAPH_RNG_LOCK:
         ig.set_random_number_generator(random.Random(seed))
         try:
@@ -191,8 +193,11 @@ def _leiden(graph: Any, resolution: float, n_iterations: int, tol: float) -> lis
     return membership
 
 
-def _run_networkx(n: int, ties: Ties, resolution: float, seed: int | None) -> npt.NDArray[np.int64]:
+def _run_networkx(
+    n: int, ties: list[npt.NDArray[Any]], resolution: float, seed: int | None
+) -> npt.NDArray[np.int64]:
     a, b, w = ties
+    ties.clear()
     graph = nx.Graph()
     graph.add_nodes_from(range(n))
     graph.add_weighted_edges_from(zip(a.tolist(), b.tolist(), w.tolist(), strict=True))
@@ -308,14 +313,13 @@ default "auto"
         elif chosen == "networkit-leiden":
             membership = _networkit.networkit_leiden(
                 n,
-                *ties,
+                ties,
                 resolution=resolution,
                 seed=seed,
                 threads=threads,
             )
         else:
             membership = _run_igraph(n, ties, chosen, resolution, seed, n_iterations, tol)
-        del ties
     labels = _ordered_labels(membership)
     sizes = np.bincount(labels) if len(labels) else np.empty(0, dtype=np.int64)
     logger.info(
