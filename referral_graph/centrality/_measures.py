@@ -367,6 +367,7 @@ def compact_measures(
     betweenness_k: int | None = None,
     seed: int | None = 0,
     distance: Literal["inverse", "hops"] = "inverse",
+    threads: int = 1,
 ) -> pd.DataFrame:
     """The measures that scale to national graphs, on a :class:`CompactGraph`.
 
@@ -404,6 +405,9 @@ def compact_measures(
         Seed of communities and of the betweenness sample.
     distance : {"inverse", "hops"}, default "inverse"
         Tie length for betweenness.
+    threads : int, default 1
+        Threads of networkit's Leiden, passed to ``detect_communities``: 2 is faster
+        on a national graph but not reproducible (see its docstring).
 
     Returns
     -------
@@ -450,7 +454,7 @@ def compact_measures(
     lap("hits")
     if communities:
         table["community"] = detect_communities(
-            cg, resolution=resolution, seed=seed, n_iterations=n_iterations
+            cg, resolution=resolution, seed=seed, n_iterations=n_iterations, threads=threads
         ).to_numpy()
         lap("communities")
     if core_number:
