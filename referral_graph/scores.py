@@ -37,6 +37,7 @@ from referral_graph._checks import check_choice, check_float, check_int
 from referral_graph._compact import as_compact
 from referral_graph.centrality import CompactGraph
 from referral_graph.centrality._measures import _betweenness_columns, _betweenness_sources
+from referral_graph.communities import METHODS as COMMUNITY_METHODS
 from referral_graph.exceptions import ParameterError
 from referral_graph.io import write_table
 from referral_graph.pipeline import ReferralNetwork
@@ -54,7 +55,7 @@ __all__ = ["TablesWritten", "score_network", "write_tables"]
 
 logger = logging.getLogger(__name__)
 
-_METHODS = ("leiden", "louvain", "networkx-louvain")
+_METHODS = COMMUNITY_METHODS
 
 
 class TablesWritten(dict[str, list[Path]]):
@@ -569,8 +570,10 @@ def score_network(
         The focus organisation's provider ids (instead of `focus`).
     weight : str, default "referrals"
         Edge attribute used as weight.
-    community_method : {"leiden", "louvain", "networkx-louvain"}
-        The community detection (see :func:`referral_graph.communities.detect_communities`).
+    community_method : {"leiden", "auto", "networkit-leiden", "louvain", "networkx-louvain"}
+        The community detection (see :func:`referral_graph.communities.detect_communities`);
+        ``"auto"`` runs networkit's Leiden on graphs of a million ties or more when it
+        is installed (the ``scale`` extra).
     resolution : float, default 1.0
         Modularity resolution of the communities.
     seed : int, default 0

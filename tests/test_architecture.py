@@ -274,7 +274,13 @@ PUBLIC_API: dict[str, list[str]] = {
         "rule_margins",
     ],
     "referral_graph.cli": ["build_parser", "main"],
-    "referral_graph.communities": ["community_summary", "detect_communities", "modularity"],
+    "referral_graph.communities": [
+        "AUTO_NETWORKIT_TIES",
+        "METHODS",
+        "community_summary",
+        "detect_communities",
+        "modularity",
+    ],
     "referral_graph.datasets": [
         "SAMPLE_FOCUS",
         "SAMPLE_SETTINGS",

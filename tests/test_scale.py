@@ -471,6 +471,7 @@ def test_compact_measures_equal_networkx_measures(network):
         "pagerank",
         "hub",
         "authority",
+        "core_number",
         "betweenness",
         "betweenness_stderr",
     ):
@@ -482,8 +483,11 @@ def test_compact_measures_equal_networkx_measures(network):
         "pagerank",
         "hits",
         "communities",
+        "core_number",
         "betweenness",
     }
+    core = nx.core_number(nx.Graph(G.to_undirected()))
+    assert table["core_number"].tolist() == [core[u] for u in table["id"]]
     # and against networkx's own algorithms
     pr = nx.pagerank(G, weight="referrals", tol=1e-12)
     np.testing.assert_allclose(table["pagerank"], [pr[u] for u in table["id"]], atol=1e-6)

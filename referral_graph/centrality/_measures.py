@@ -361,16 +361,19 @@ def compact_measures(
     *,
     alpha: float = 0.85,
     communities: bool = True,
+    core_number: bool = True,
     resolution: float = 1.0,
     n_iterations: int = 2,
     betweenness_k: int | None = None,
     seed: int | None = 0,
     distance: Literal["inverse", "hops"] = "inverse",
+    threads: int = 1,
 ) -> pd.DataFrame:
     """The measures that scale to national graphs, on a :class:`CompactGraph`.
 
     Degree, strength, PageRank and HITS (sparse power iterations), Leiden
-    communities (igraph) and, when `betweenness_k` is given, betweenness
+    communities (networkit's on large graphs when installed, else igraph's),
+    k-core numbers and, when `betweenness_k` is given, betweenness
     estimated from that many sampled sources. Each is the function of
     :mod:`referral_graph.centrality` / :mod:`referral_graph.communities` the
     networkx path uses, so the values are equal (tested).
@@ -382,12 +385,16 @@ def compact_measures(
     alpha : float, default 0.85
         PageRank damping factor.
     communities : bool, default True
-        Add ``community`` (:func:`~referral_graph.communities.detect_communities`,
-        Leiden).
+        Add ``community`` (:func:`~referral_graph.communities.detect_communities`
+        with ``method="auto"``).
+    core_number : bool, default True
+        Add ``core_number`` (as in :func:`provider_measures`: the k-core number on
+        the undirected, unweighted, loop-free projection).
     resolution : float, default 1.0
         Passed to ``detect_communities``.
     n_iterations : int, default 2
-        Leiden iterations, passed to ``detect_communities``. Two iterations
+        igraph's Leiden iterations, passed to ``detect_communities`` (networkit's
+        Leiden runs its own 3 passes). Two iterations
         find nearly all the modularity (about 0.001 less on a 50,000-provider
         graph); ``-1`` (the default of ``detect_communities``: iterations until
         one gains less than 1e-4 modularity) usually runs a few more.
@@ -398,21 +405,25 @@ def compact_measures(
         Seed of communities and of the betweenness sample.
     distance : {"inverse", "hops"}, default "inverse"
         Tie length for betweenness.
+    threads : int, default 1
+        Threads of networkit's Leiden, passed to ``detect_communities``: 2 is faster
+        on a national graph but not reproducible (see its docstring).
 
     Returns
     -------
     pandas.DataFrame
         One row per provider in node order: ``id``, ``in_degree``,
         ``out_degree``, ``in_strength``, ``out_strength``, ``pagerank``,
-        ``hub``, ``authority`` and, as asked, ``community``, ``betweenness``,
-        ``betweenness_stderr``. ``attrs["seconds"]`` holds each step's time.
+        ``hub``, ``authority`` and, as asked, ``community``, ``core_number``,
+        ``betweenness``, ``betweenness_stderr``. ``attrs["seconds"]`` holds each
+        step's time.
 
     Examples
     --------
     >>> cg = CompactGraph.from_edges(["A", "B", "C"], ["C", "C", "A"], [9, 1, 1])
     >>> t = compact_measures(cg, communities=False)
-    >>> t[["id", "in_degree", "out_strength"]].values.tolist()
-    [['A', 1, 9.0], ['C', 2, 1.0], ['B', 0, 1.0]]
+    >>> t[["id", "in_degree", "out_strength", "core_number"]].values.tolist()
+    [['A', 1, 9.0, 1], ['C', 2, 1.0, 1], ['B', 0, 1.0, 1]]
     """
     from referral_graph.communities import detect_communities
 
@@ -443,9 +454,14 @@ def compact_measures(
     lap("hits")
     if communities:
         table["community"] = detect_communities(
-            cg, resolution=resolution, seed=seed, n_iterations=n_iterations
+            cg, resolution=resolution, seed=seed, n_iterations=n_iterations, threads=threads
         ).to_numpy()
         lap("communities")
+    if core_number:
+        a, b, _ = _undirected(cg, [], self_loops=False)
+        table["core_number"] = _core_number(n, a, b)
+        del a, b
+        lap("core_number")
     if betweenness_k is not None:
         btw, stderr, _ = _betweenness_arrays(
             cg, k=int(betweenness_k), seed=seed, normalized=True, distance=distance
