@@ -28,7 +28,7 @@ from referral_graph.viz._options import PathLike, check_height
 if TYPE_CHECKING:
     from pyvis.network import Network
 
-__all__ = ["json_for_html", "options_dict", "to_html", "vis_assets"]
+__all__ = ["drawing_context", "json_for_html", "options_dict", "to_html", "vis_assets"]
 
 logger = logging.getLogger("referral_graph.viz")
 
@@ -82,6 +82,28 @@ def options_dict(net: Network) -> dict[str, Any]:
     return dict(json.loads(options.to_json()))  # a pyvis Options object
 
 
+def drawing_context(net: Network, *, func: str = "to_html") -> dict[str, Any]:
+    """What the templates need to draw `net` (``network.html.j2``): title, period, height,
+    legend, notes and the drawing's data (a :class:`markupsafe.Markup`, safe inside
+    ``<script>``: :func:`json_for_html`); vis-network itself is the caller's."""
+    from markupsafe import Markup
+
+    page: Mapping[str, Any] = getattr(net, "referral_graph_page", None) or {
+        "title": getattr(net, "heading", "") or "Network"
+    }
+    data = json_for_html({"nodes": net.nodes, "edges": net.edges, "options": options_dict(net)})
+    return {
+        "title": str(page.get("title") or "Network"),
+        "period": page.get("period") or "",
+        "height": check_height(func, getattr(net, "height", "800px")),
+        "legend": [(str(color), str(label)) for color, label in page.get("legend") or []],
+        "legend_title": str(page.get("legend_title") or "Legend"),
+        "legend_edges": [(kind, str(label)) for kind, label in page.get("legend_edges") or []],
+        "notes": [str(note) for note in page.get("notes") or []],
+        "data": Markup(data),
+    }
+
+
 def to_html(net: Network, path: PathLike | None = None) -> str:
     """Return `net` as one self-contained HTML page; write it atomically to `path`.
 
@@ -118,24 +140,13 @@ def to_html(net: Network, path: PathLike | None = None) -> str:
     from markupsafe import Markup
 
     js, css = vis_assets()
-    page: Mapping[str, Any] = getattr(net, "referral_graph_page", None) or {
-        "title": getattr(net, "heading", "") or "Network"
-    }
-    data = json_for_html({"nodes": net.nodes, "edges": net.edges, "options": options_dict(net)})
     text = render(
         "view.html.j2",
-        title=str(page.get("title") or "Network"),
-        period=page.get("period") or "",
-        height=check_height("to_html", getattr(net, "height", "800px")),
-        legend=[(str(color), str(label)) for color, label in page.get("legend") or []],
-        legend_title=str(page.get("legend_title") or "Legend"),
-        legend_edges=[(kind, str(label)) for kind, label in page.get("legend_edges") or []],
-        notes=[str(note) for note in page.get("notes") or []],
-        # Safe inside <script> and <style> as they are (see vis_assets and json_for_html);
-        # escaping them would break them.
+        **drawing_context(net, func="to_html"),
+        # Safe inside <script> and <style> as they are (see vis_assets); escaping them would
+        # break them.
         vis_js=Markup(js),
         vis_css=Markup(css),
-        data=Markup(data),
     )
     if path is not None:
         with atomic_path(path) as tmp:
