@@ -9,10 +9,12 @@ them to the renderer); for the views, every view of ``tests/test_viz.py``'s grap
 and views with awkward labels. The two pages must read the same to a browser: the
 same elements, attributes, text and order (:func:`structure`); only whitespace that
 a browser does not show, and the spelling of character references (``&#x27;`` or
-``&#39;``), may differ. Two changes are meant: every page inlines the one shared
-stylesheet (``page.css``: the report's rules, then the views' rules, scoped to their
-``rg-`` classes), and a view's ``<body>`` has the class ``rg-view``. In Chromium
-the old and new pages give the same screenshot, pixel for pixel.
+``&#39;``), may differ. Three changes are meant: every page inlines the one shared
+stylesheet (``page.css``: the report's rules, then the views' and the profiles' rules,
+scoped to their ``rg-`` classes), a view's ``<body>`` has the class ``rg-view``, and
+in a report written with profiles the names on its lists link to them (``<a
+href="profiles/ID.html">`` around the name, as it was). In Chromium the old and new
+pages give the same screenshot, pixel for pixel (on a report without profiles).
 """
 
 from __future__ import annotations
@@ -281,9 +283,40 @@ def _with_stylesheet(tokens: list[Token], nth: int) -> list[Token]:
     return [css if i == starts[nth] + 1 else t for i, t in enumerate(tokens)]
 
 
+def _without_profile_links(tokens: list[Token]) -> tuple[list[Token], list[str]]:
+    """`tokens` without the links to the providers' profiles (``<a href="profiles/...">``
+    around a name, added with the profiles), and the addresses they linked to."""
+    out: list[Token] = []
+    links: list[str] = []
+    inside = False
+    for token in tokens:
+        if token[:2] == ("start", "a") and dict(token[2]).get("href", "").startswith("profiles/"):
+            links.append(dict(token[2])["href"])
+            inside = True
+            continue
+        if inside and token == ("end", "a"):
+            inside = False
+            continue
+        out.append(token)
+    # the text around a removed link is one text token again, as it was
+    merged: list[Token] = []
+    for token in out:
+        if merged and token[0] == "text" and merged[-1][0] == "text":
+            merged[-1] = ("text", merged[-1][1] + token[1])
+        else:
+            merged.append(token)
+    return merged, links
+
+
 def _same_page(report: Report, **options: Any) -> str:
+    """The page reads as the legacy page did, but for the names linked to their profiles
+    (``report.profiles``; the legacy renderer had no profiles): each link is to a profile
+    of the report, around the name's text as it was."""
     new, old = render_html(report, **options), legacy_render_html(report, **options)
-    assert structure(new) == _with_stylesheet(structure(old), 0)
+    tokens, links = _without_profile_links(structure(new))
+    assert tokens == _with_stylesheet(structure(old), 0)
+    assert set(links) <= set(report.profiles.values())
+    assert bool(links) == bool(report.profiles)
     return new
 
 
@@ -364,6 +397,7 @@ def test_demo_report_reads_as_before(written_reports: list[tuple[Report, dict]])
     assert "changes" in report.tables and report.previous is not None  # "Since the last report"
     page = _same_page(report, **options)
     assert len(structure(page)) > 3000
+    assert page.count('<a href="profiles/') >= 100  # names on the report's lists
 
 
 def test_undated_report_reads_as_before(written_reports: list[tuple[Report, dict]]) -> None:
@@ -374,14 +408,24 @@ def test_undated_report_reads_as_before(written_reports: list[tuple[Report, dict
 
 
 def test_one_stylesheet_for_every_page() -> None:
-    """page.css is the report's stylesheet as it was, then rules that only reach the views."""
+    """page.css is the report's stylesheet as it was, then rules that only reach the views
+    and the profiles."""
     css = str(stylesheet())
     assert css.startswith(LEGACY_CSS.strip())
-    added = re.sub(r"/\*.*?\*/", "", css[len(LEGACY_CSS.strip()) :], flags=re.S)
-    selectors = [s.strip() for block in re.findall(r"([^{}]+)\{", added) for s in block.split(",")]
+    views, mark, profiles = css[len(LEGACY_CSS.strip()) :].partition("/* Profiles")
+    assert mark
+
+    def selectors_of(part: str) -> list[str]:
+        part = re.sub(r"/\*.*?\*/", "", part, flags=re.S)
+        return [s.strip() for block in re.findall(r"([^{}]+)\{", part) for s in block.split(",")]
+
+    selectors = selectors_of(views)
     assert len(selectors) > 10
     assert [s for s in selectors if "rg-" not in s and not s.startswith("div.vis-")] == []
     assert legacy_view_page.PAGE_CSS.count("{") == len(selectors)  # every view rule, once
+    # the profiles' rules, and their print layout, reach only a profile's body
+    for selector in selectors_of(mark + profiles):
+        assert selector == "@media print" or selector.startswith((".rg-profile", "body.rg-profile"))
 
 
 def test_pages_share_the_layout() -> None:
