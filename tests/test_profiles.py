@@ -235,7 +235,9 @@ def test_profile_from_the_report_in_chromium(demo: Path, chromium: Any, tmp_path
     embedded ego view draw, nothing leaves the page, and it prints on one or two A4 pages."""
     outside: list[str] = []
     errors: list[str] = []
-    context = chromium.new_context(viewport={"width": 1280, "height": 1000}, service_workers="block")
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 1000}, service_workers="block"
+    )
     try:
 
         def route(r: Any) -> None:

@@ -16,6 +16,7 @@ import html
 import logging
 import math
 import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -415,6 +416,7 @@ def write_profiles(
     address relative to the report (``profiles/ID.html``)."""
     from referral_graph.viz._page import vis_assets
 
+    started = time.perf_counter()
     ids = profiled_ids(report)
     if not ids:
         return {}
@@ -436,7 +438,9 @@ def write_profiles(
         with atomic_path(path) as tmp:
             tmp.write_text(page.html(vis_src=VIS_JS), encoding="utf-8")
         written[provider] = f"{folder.name}/{path.name}"
-    logger.info("Wrote %d profiles to %s", len(written), folder)
+    logger.info(
+        "Wrote %d profiles to %s in %.1f s", len(written), folder, time.perf_counter() - started
+    )
     return written
 
 
