@@ -270,8 +270,8 @@ def prepare(
             threshold,
         )
         received = ties.loc[ties["target"].isin(wanted).to_numpy()]
-        for key, frame, other in ((sent, "source", "target"), (received, "target", "source")):
-            for k, g in key.groupby(frame, sort=False)[other]:
+        for rows_, end, other in ((sent, "source", "target"), (received, "target", "source")):
+            for k, g in rows_.groupby(end, sort=False)[other]:
                 partners_of.setdefault(str(k), set()).update(g.astype("str"))
     wallet_of: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = {}
     wallet = t.get("share_of_wallet")
@@ -283,8 +283,7 @@ def prepare(
             shown = key.drop_duplicates("source").set_index("source")
             for col in ("to_focus", "to_competitors"):
                 if col in shown:
-                    gone = shown[col].isna() & ~shown[col].index.isna()
-                    hide[col] = rows["source"].map(gone).fillna(False).astype(bool)
+                    hide[col] = rows["source"].map(shown[col].isna()).fillna(False).astype(bool)
         wallet_of = _pairs(
             _as_objects(rows),
             _as_objects(suppress_counts(rows, threshold=threshold, hide=hide)),
@@ -494,9 +493,9 @@ def _places(t: Mapping[str, pd.DataFrame], wanted: pd.Index) -> dict[str, list[s
     risk = t.get("at_risk")
     if risk is not None:
         counts = risk.loc[risk["source"].isin(wanted).to_numpy(), "source"].astype("str")
-        for source, n in counts.value_counts(sort=False).items():
+        for at_risk_source, n in counts.value_counts(sort=False).items():
             plural = "s" if n > 1 else ""
-            why.setdefault(str(source), []).append(f"{n:,} tie{plural} on the at-risk list")
+            why.setdefault(str(at_risk_source), []).append(f"{n:,} tie{plural} on the at-risk list")
     pros = t.get("prospects")
     if pros is not None:
         first = pros.loc[pros["id"].isin(wanted).to_numpy()]
@@ -597,7 +596,7 @@ def _prospects(provider: str, prepared: Prepared) -> dict[str, Any]:
     rows = prepared.prospects_of.get(provider, [])
     own = pros.loc[(pros["id"] == provider).to_numpy()]
     return {
-        "self": _prospect(own.to_dict("records")[0], prepared.threshold) if len(own) else None,
+        "self": _prospect(_records(own)[0], prepared.threshold) if len(own) else None,
         "partners": [_prospect(r, prepared.threshold) for r in rows[:PROSPECTS_SHOWN]],
     }
 
@@ -619,7 +618,12 @@ def _prospects_near(
     both = both.loc[(both["centre"] != both["id"]).to_numpy()]
     both = both.drop_duplicates(["centre", "_row"]).sort_values(["centre", "_row"])
     both = _as_objects(both.groupby("centre", sort=False).head(PROSPECTS_SHOWN))
-    return {str(c): g.to_dict("records") for c, g in both.groupby("centre", sort=False)}
+    return {str(c): _records(g) for c, g in both.groupby("centre", sort=False)}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """`frame`'s rows as dicts keyed by column name."""
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _prospect(r: Mapping[str, Any], threshold: int) -> dict[str, str]:

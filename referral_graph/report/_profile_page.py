@@ -296,6 +296,8 @@ class _Bars:
     months: list[dict[str, Any]]
     ticks: list[tuple[str, str]]
     share_points: str
+    #: (x, y) of each period whose share is shown (a dot: a lone one has no line).
+    share_dots: list[tuple[str, str]]
     share_grid: list[tuple[str, str, str]]
 
 
@@ -309,7 +311,7 @@ def _bars(months: list[dict[str, Any]], monthly: pd.DataFrame, *, threshold: int
     us = monthly["to_focus"].astype("Float64").to_numpy(dtype="float64", na_value=math.nan)
     them = monthly["to_competitors"].astype("Float64").to_numpy(dtype="float64", na_value=math.nan)
     values = [v for v in (*us, *them) if not math.isnan(v)]
-    ymax = max([*values, float(threshold)])
+    ymax = _nice(max([*values, float(threshold)]))
     n = len(monthly)
     slot = (width - left - right) / n
     base = top + (height - top - bottom)
@@ -343,7 +345,7 @@ def _bars(months: list[dict[str, Any]], monthly: pd.DataFrame, *, threshold: int
         share = monthly["share"].iloc[i]
         if not pd.isna(share):
             sy = share_top + share_height * (1 - float(share))
-            points.append(f"{left + slot * (i + 0.5):.1f},{sy:.1f}")
+            points.append((f"{left + slot * (i + 0.5):.1f}", f"{sy:.1f}"))
     grid = [
         (f"{y(ymax * f):.1f}", f"{y(ymax * f) + 4:.1f}", format_count(round(ymax * f), threshold=1))
         for f in (0, 0.5, 1.0)
@@ -366,9 +368,16 @@ def _bars(months: list[dict[str, Any]], monthly: pd.DataFrame, *, threshold: int
         grid=grid,
         months=out,
         ticks=[(x, label) for x, label in ticks],
-        share_points=" ".join(points),
+        share_points=" ".join(f"{x},{y}" for x, y in points),
+        share_dots=points,
         share_grid=share_grid,
     )
+
+
+def _nice(value: float) -> float:
+    """The least of 1, 2, 2.5, 5 or 10 times a power of ten that is at least `value`."""
+    power = 10.0 ** math.floor(math.log10(value))
+    return float(next(power * f for f in (1, 2, 2.5, 5, 10) if power * f >= value))
 
 
 def render_profile(profile: Profile, *, vis_src: str | None = None) -> str:
