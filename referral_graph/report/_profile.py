@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from referral_graph import _codes
@@ -115,13 +116,14 @@ class Prepared:
     months: pd.DatetimeIndex
     #: Per provider, its referrals by period (``month``: the period's first month) as
     #: counted, as shown and what was left out, and the period (a key of :data:`UNITS`).
-    series_of: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]
+    series_of: dict[str, Rows]
     unit_of: dict[str, str]
-    ties_of: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]
-    wallet_of: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]
-    at_risk_of: dict[str, pd.DataFrame]
+    ties_of: dict[str, Rows]
+    wallet_of: dict[str, Rows]
+    at_risk_of: dict[str, list[dict[str, Any]]]
     partners_of: dict[str, set[str]]
-    activities_of: dict[str, pd.DataFrame] | None
+    #: Per provider, its activities, latest first (None without an activity log).
+    activities_of: dict[str, list[dict[str, Any]]] | None
     why: dict[str, list[str]]
     #: The outreach list's talking point of each provider on it.
     points: dict[str, str]
@@ -129,6 +131,8 @@ class Prepared:
     prospects: pd.DataFrame | None
     #: Per provider, the prospects among its partners (rows of ``prospects``).
     prospects_of: dict[str, list[dict[str, Any]]]
+    #: The providers profiled that are prospects: their rows of ``prospects``.
+    prospect_of: dict[str, dict[str, Any]]
 
 
 def _as_objects(frame: pd.DataFrame) -> pd.DataFrame:
@@ -147,18 +151,34 @@ def _bare(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _split(frame: pd.DataFrame, key: str) -> dict[str, pd.DataFrame]:
-    return {str(k): g for k, g in frame.groupby(key, sort=False)}
+def _grouped(frame: pd.DataFrame, key: str) -> dict[str, list[dict[str, Any]]]:
+    """`frame`'s rows as dicts, per value of `key` (in the frame's order)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in _records(_as_objects(frame)):
+        out.setdefault(str(row[key]), []).append(row)
+    return out
 
 
-def _pairs(
-    raw: pd.DataFrame, safe: pd.DataFrame, key: str, threshold: int
-) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
-    """Per `key`: its rows as counted, as shown, and what was left out of each (:func:`_gone`)."""
+@dataclass
+class Rows:
+    """One provider's rows of a table: as counted, as shown, and per row how many values
+    were left out (:func:`_gone`: small counts, other hidden counts, derived values)."""
+
+    raw: list[dict[str, Any]]
+    shown: list[dict[str, Any]]
+    gone: npt.NDArray[np.int64]
+
+
+def _pairs(raw: pd.DataFrame, safe: pd.DataFrame, key: str, threshold: int) -> dict[str, Rows]:
+    """Per `key`: its rows as counted, as shown, and what was left out of each."""
     safe = _bare(safe)
-    gone_of = _split(_gone(raw, safe, threshold).assign(**{key: raw[key]}), key)
-    safe_of = _split(safe, key)
-    return {k: (g, safe_of[k], gone_of[k]) for k, g in _split(raw, key).items()}
+    gone = _gone(raw, safe, threshold)
+    raw_of, safe_of = _grouped(raw, key), _grouped(safe, key)
+    keys = raw[key].astype("str").to_numpy()
+    out: dict[str, Rows] = {}
+    for k, rows in raw_of.items():
+        out[k] = Rows(raw=rows, shown=safe_of[k], gone=gone[keys == k])
+    return out
 
 
 #: The periods of a profile's chart, finest first: months in a period, label format.
@@ -173,9 +193,7 @@ UNITS = {
 SHOWN_ENOUGH = 0.5
 
 
-def _series(
-    monthly: pd.DataFrame, *, threshold: int
-) -> tuple[dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]], dict[str, str]]:
+def _series(monthly: pd.DataFrame, *, threshold: int) -> tuple[dict[str, Rows], dict[str, str]]:
     """Each provider's referrals to us and to competitors by the finest period that shows
     enough (:data:`SHOWN_ENOUGH`) of them under small-cell suppression.
 
@@ -184,7 +202,7 @@ def _series(
     share with a hidden count is hidden.
     """
     number = monthly["month"].dt.year.to_numpy() * 12 + monthly["month"].dt.month.to_numpy() - 1
-    series: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = {}
+    series: dict[str, Rows] = {}
     unit_of: dict[str, str] = {}
     for unit, (months, _) in UNITS.items():
         first = number - number % months
@@ -205,15 +223,24 @@ def _series(
             threshold=threshold,
             partitions=[("to_focus", ("source",)), ("to_competitors", ("source",))],
         )
-        parts = _pairs(raw, safe.drop(columns="total"), "source", threshold)
-        for source, (r, s, g) in parts.items():
-            if source in unit_of:
-                continue
-            nonzero = int((r[["to_focus", "to_competitors"]] > 0).to_numpy().sum())
-            hidden = int(g["hidden"].sum() + g["complementary"].sum())
-            if unit == "year" or nonzero == 0 or hidden <= (1 - SHOWN_ENOUGH) * nonzero:
-                series[source] = (r, s, g)
-                unit_of[source] = unit
+        nonzero = (
+            ((raw["to_focus"] > 0).astype(int) + (raw["to_competitors"] > 0))
+            .groupby(raw["source"], sort=False)
+            .sum()
+        )
+        safe = safe.drop(columns="total")
+        hidden = (
+            (safe["to_focus"].isna().astype(int) + safe["to_competitors"].isna())
+            .groupby(raw["source"], sort=False)
+            .sum()
+        )
+        enough = (nonzero == 0) | (hidden <= (1 - SHOWN_ENOUGH) * nonzero) | (unit == "year")
+        chosen = [str(k) for k in enough.index[enough.to_numpy()] if str(k) not in unit_of]
+        if not chosen:
+            continue
+        rows = raw["source"].isin(chosen).to_numpy()
+        series.update(_pairs(raw.loc[rows], safe.loc[rows], "source", threshold))
+        unit_of.update(dict.fromkeys(chosen, unit))
     return series, unit_of
 
 
@@ -243,7 +270,7 @@ def prepare(
     )
     series_of, unit_of = _series(raw, threshold=threshold)
     ties = t.get("ties")
-    ties_of: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = {}
+    ties_of: dict[str, Rows] = {}
     partners_of: dict[str, set[str]] = {}
     if ties is not None:
         # All the providers' ties: they sum to each one's referrals sent, a shown total.
@@ -264,8 +291,8 @@ def prepare(
         ]
         columns = [c for c in columns if c in sent]
         ties_of = _pairs(
-            _as_objects(sent[columns].loc[ours].iloc[order]),
-            _as_objects(safe_ties[columns].loc[ours].iloc[order]),
+            sent[columns].loc[ours].iloc[order],
+            safe_ties[columns].loc[ours].iloc[order],
             "source",
             threshold,
         )
@@ -273,7 +300,7 @@ def prepare(
         for rows_, end, other in ((sent, "source", "target"), (received, "target", "source")):
             for k, g in rows_.groupby(end, sort=False)[other]:
                 partners_of.setdefault(str(k), set()).update(g.astype("str"))
-    wallet_of: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = {}
+    wallet_of: dict[str, Rows] = {}
     wallet = t.get("share_of_wallet")
     if wallet is not None:
         rows = wallet.loc[wallet["source"].isin(wanted).to_numpy()]
@@ -285,21 +312,21 @@ def prepare(
                 if col in shown:
                     hide[col] = rows["source"].map(shown[col].isna()).fillna(False).astype(bool)
         wallet_of = _pairs(
-            _as_objects(rows),
-            _as_objects(suppress_counts(rows, threshold=threshold, hide=hide)),
-            "source",
-            threshold,
+            rows, suppress_counts(rows, threshold=threshold, hide=hide), "source", threshold
         )
     risk = t.get("at_risk")
     at_risk_of = (
-        _split(risk.loc[risk["source"].isin(wanted).to_numpy()], "source")
+        _grouped(risk.loc[risk["source"].isin(wanted).to_numpy()], "source")
         if risk is not None
         else {}
     )
     activities_of = None
     if activities is not None and "provider" in activities:
         acts = _bare(activities).assign(provider=activities["provider"].astype("str"))
-        activities_of = _split(acts.loc[acts["provider"].isin(wanted).to_numpy()], "provider")
+        acts = acts.loc[acts["provider"].isin(wanted).to_numpy()]
+        if "date" in acts:
+            acts = acts.sort_values("date", ascending=False, kind="stable")
+        activities_of = _grouped(acts, "provider")
     return Prepared(
         report=report,
         threshold=threshold,
@@ -315,6 +342,16 @@ def prepare(
         activities_of=activities_of,
         prospects=(prospects := _prospect_rows(t.get("prospects"))),
         prospects_of=_prospects_near(prospects, {k: partners_of.get(k, set()) for k in wanted}),
+        prospect_of=(
+            {
+                k: rows[0]
+                for k, rows in _grouped(
+                    prospects.loc[prospects["id"].isin(wanted).to_numpy()], "id"
+                ).items()
+            }
+            if prospects is not None
+            else {}
+        ),
         why=_places(t, wanted),
         points=(
             dict(
@@ -342,12 +379,9 @@ def profile_parts(provider: str, prepared: Prepared) -> ProfileParts:
     report, threshold = prepared.report, prepared.threshold
     info = {"id": provider, **prepared.info.get(provider, dict.fromkeys(_INFO, ""))}
     records: list[Mapping[str, Any]] = []
-    raw, shown = pd.DataFrame(), pd.DataFrame()
     unit = prepared.unit_of.get(provider, "month")
-    if provider in prepared.series_of:
-        raw, shown, gone = prepared.series_of[provider]
-        records.append(_record(gone, threshold))
-        raw, shown = raw.reset_index(drop=True), shown.reset_index(drop=True)
+    series = prepared.series_of.get(provider, Rows([], [], np.zeros((0, 3), np.int64)))
+    records.append(_record(series.gone, threshold))
     sections: dict[str, Any] = {
         "who": info,
         "why": prepared.why.get(provider, []),
@@ -355,7 +389,7 @@ def profile_parts(provider: str, prepared: Prepared) -> ProfileParts:
         "ties": _ties(provider, prepared, records),
         "at_risk": _at_risk(provider, prepared),
         "prospects": _prospects(provider, prepared),
-        "activities": _activities(provider, prepared, shown, raw),
+        "activities": _activities(provider, prepared, series),
         "talking_points": _talking_points(provider, prepared),
         "period": (
             f"{report.period[0]:%d %b %Y} – {report.period[1]:%d %b %Y}"
@@ -364,21 +398,22 @@ def profile_parts(provider: str, prepared: Prepared) -> ProfileParts:
         ),
         "focus": report.focus,
         "notes": {k: report.notes[k] for k in ("at_risk", "prospects") if k in report.notes},
-        "months": _period_texts(shown, raw, unit, threshold=threshold),
+        "months": _period_texts(series, unit, threshold=threshold),
         "unit": unit,
         "threshold": threshold,
     }
     columns = ["month", "to_focus", "to_competitors", "share"]
+    referrals = pd.DataFrame(series.shown, columns=columns)
     return ProfileParts(
         name=info["name"] or provider,
-        referrals=shown[columns] if len(shown) else pd.DataFrame(columns=columns),
+        referrals=referrals.astype({"to_focus": "Int64", "to_competitors": "Int64"}),
         unit=unit,
         suppression=describe_suppression(records),
         sections=sections,
     )
 
 
-def _gone(raw: pd.DataFrame, safe: pd.DataFrame, threshold: int) -> pd.DataFrame:
+def _gone(raw: pd.DataFrame, safe: pd.DataFrame, threshold: int) -> npt.NDArray[np.int64]:
     """Per row, how many values `safe` leaves out of `raw`: small counts (``hidden``),
     counts hidden by complementary suppression and values derived from a hidden count."""
     n = len(raw)
@@ -399,54 +434,42 @@ def _gone(raw: pd.DataFrame, safe: pd.DataFrame, threshold: int) -> pd.DataFrame
             complementary += gone & ~small
         else:
             derived += gone
-    return pd.DataFrame(
-        {"hidden": hidden, "complementary": complementary, "derived": derived}, index=raw.index
-    )
+    return np.stack([hidden, complementary, derived], axis=1)
 
 
-def _record(gone: pd.DataFrame, threshold: int) -> dict[str, Any]:
+def _record(gone: npt.NDArray[np.int64], threshold: int) -> dict[str, Any]:
     """`gone`'s rows (:func:`_gone`) as :func:`referral_graph.privacy.describe_suppression`
     reads a table's record."""
-    sums = gone.sum()
+    hidden, complementary, derived = (int(v) for v in gone.reshape(-1, 3).sum(axis=0))
     return {
         "threshold": threshold,
-        "hidden": {"": int(sums["hidden"])},
-        "complementary": {"": int(sums["complementary"])},
-        "derived": {"": int(sums["derived"])},
+        "hidden": {"": hidden},
+        "complementary": {"": complementary},
+        "derived": {"": derived},
     }
 
 
-def _period_texts(
-    shown: pd.DataFrame, raw: pd.DataFrame, unit: str, *, threshold: int
-) -> list[dict[str, str]]:
+def _period_texts(series: Rows, unit: str, *, threshold: int) -> list[dict[str, str]]:
     """Each period's figures as the page writes them (the chart's tooltips)."""
-    if not len(shown):
-        return []
-    starts = pd.DatetimeIndex(shown["month"])
-    us = _texts(raw["to_focus"], shown["to_focus"], threshold)
-    them = _texts(raw["to_competitors"], shown["to_competitors"], threshold)
-    share = [_share(v) for v in shown["share"].tolist()]
-    return [
-        {
-            "label": _label(start, unit),
-            "short": f"{start:%b %y}" if unit == "month" else _label(start, unit),
-            "to_focus": us[i],
-            "to_competitors": them[i],
-            "share": share[i],
-        }
-        for i, start in enumerate(starts)
-    ]
+    out = []
+    for counted, shown in zip(series.raw, series.shown, strict=True):
+        start = pd.Timestamp(shown["month"])
+        out.append(
+            {
+                "label": _label(start, unit),
+                "short": f"{start:%b %y}" if unit == "month" else _label(start, unit),
+                "to_focus": shown_count(counted["to_focus"], shown["to_focus"], threshold),
+                "to_competitors": shown_count(
+                    counted["to_competitors"], shown["to_competitors"], threshold
+                ),
+                "share": _share(shown["share"]),
+            }
+        )
+    return out
 
 
 def _label(start: pd.Timestamp, unit: str) -> str:
     return UNITS[unit][1].format(start, q=(start.month - 1) // 3 + 1, h=(start.month - 1) // 6 + 1)
-
-
-def _texts(counted: pd.Series, shown: pd.Series, threshold: int) -> list[str]:
-    return [
-        shown_count(c, s, threshold)
-        for c, s in zip(counted.tolist(), shown.astype("object").tolist(), strict=True)
-    ]
 
 
 #: What the profile says of who a provider is: its keys and the providers' columns.
@@ -510,9 +533,9 @@ def _summary(
     """Referrals to us, to competitors, share of wallet and segment over the whole data."""
     if provider not in prepared.wallet_of:
         return None
-    raw, safe, gone = prepared.wallet_of[provider]
-    records.append(_record(gone, prepared.threshold))
-    r, s = raw.to_dict("records")[0], safe.to_dict("records")[0]
+    rows = prepared.wallet_of[provider]
+    records.append(_record(rows.gone[:1], prepared.threshold))
+    r, s = rows.raw[0], rows.shown[0]
     return {
         "to_focus": shown_count(r.get("to_focus"), s.get("to_focus"), prepared.threshold),
         "to_competitors": shown_count(
@@ -529,12 +552,11 @@ def _ties(provider: str, prepared: Prepared, records: list[Mapping[str, Any]]) -
     first (suppressed with all the provider's ties: :func:`prepare`)."""
     if provider not in prepared.ties_of:
         return {"rows": [], "more": 0}
-    raw, safe, gone = prepared.ties_of[provider]
-    records.append(_record(gone.head(TIES_SHOWN), prepared.threshold))
+    ties = prepared.ties_of[provider]
+    records.append(_record(ties.gone[:TIES_SHOWN], prepared.threshold))
     threshold = prepared.threshold
     rows = []
-    counted = raw.head(TIES_SHOWN).to_dict("records")
-    for r, s in zip(counted, safe.head(TIES_SHOWN).to_dict("records"), strict=True):
+    for r, s in zip(ties.raw[:TIES_SHOWN], ties.shown[:TIES_SHOWN], strict=True):
         target = str(r["target"])
         rows.append(
             {
@@ -548,7 +570,7 @@ def _ties(provider: str, prepared: Prepared, records: list[Mapping[str, Any]]) -
                 "trend": _trend(s.get("trend")),
             }
         )
-    return {"rows": rows, "more": max(len(raw) - TIES_SHOWN, 0)}
+    return {"rows": rows, "more": max(len(ties.raw) - TIES_SHOWN, 0)}
 
 
 #: The components of a tie's strength (referral_graph.strength), as the profile names them.
@@ -583,7 +605,7 @@ def _at_risk(provider: str, prepared: Prepared) -> list[dict[str, Any]]:
             "reasons": _plain(r.get("reasons")),
             "flagged": bool(r.get("flagged", False)),
         }
-        for _, r in mine.head(AT_RISK_SHOWN).iterrows()
+        for r in mine[:AT_RISK_SHOWN]
     ]
 
 
@@ -594,9 +616,9 @@ def _prospects(provider: str, prepared: Prepared) -> dict[str, Any]:
     if pros is None:
         return {"self": None, "partners": []}
     rows = prepared.prospects_of.get(provider, [])
-    own = pros.loc[(pros["id"] == provider).to_numpy()]
+    own = prepared.prospect_of.get(provider)
     return {
-        "self": _prospect(_records(own)[0], prepared.threshold) if len(own) else None,
+        "self": _prospect(own, prepared.threshold) if own is not None else None,
         "partners": [_prospect(r, prepared.threshold) for r in rows[:PROSPECTS_SHOWN]],
     }
 
@@ -638,25 +660,23 @@ def _prospect(r: Mapping[str, Any], threshold: int) -> dict[str, str]:
     }
 
 
-def _activities(
-    provider: str, prepared: Prepared, shown: pd.DataFrame, raw: pd.DataFrame
-) -> list[dict[str, str]] | None:
+def _activities(provider: str, prepared: Prepared, series: Rows) -> list[dict[str, str]] | None:
     """The provider's activities, latest first, each with referrals to us in the chart's
     period before the activity's period and in the period after, as the chart shows them
     (no new sum: a sum of shown and hidden periods would give a hidden one back)."""
     if prepared.activities_of is None:
         return None
-    mine = prepared.activities_of.get(provider, pd.DataFrame())
-    if "date" in mine:
-        mine = mine.sort_values("date", ascending=False, kind="stable")
-    starts = pd.DatetimeIndex(shown["month"]) if len(shown) else pd.DatetimeIndex([])
-    texts = _texts(raw["to_focus"], shown["to_focus"], prepared.threshold) if len(raw) else []
+    starts = pd.DatetimeIndex([r["month"] for r in series.shown])
+    texts = [
+        shown_count(c["to_focus"], s["to_focus"], prepared.threshold)
+        for c, s in zip(series.raw, series.shown, strict=True)
+    ]
 
     def at(i: int) -> str:
         return texts[i] if 0 <= i < len(texts) else "–"
 
     out = []
-    for r in mine.head(ACTIVITIES_SHOWN).to_dict("records"):
+    for r in prepared.activities_of.get(provider, [])[:ACTIVITIES_SHOWN]:
         date = pd.Timestamp(r["date"]) if pd.notna(r.get("date")) else None
         i = int(starts.searchsorted(date, side="right")) - 1 if date is not None else -2
         out.append(
@@ -676,7 +696,7 @@ def _talking_points(provider: str, prepared: Prepared) -> list[str]:
     points = [prepared.points[provider]] if provider in prepared.points else []
     mine = prepared.at_risk_of.get(provider)
     if mine is not None:
-        for reason in mine["reasons"].head(5):
+        for reason in [r.get("reasons") for r in mine[:5]]:
             points.append(talking_point(reason if isinstance(reason, str) else ""))
     return list(dict.fromkeys(points)) or [talking_point("")]
 

@@ -260,15 +260,19 @@ def ego_drawings(
     drawn = set(wanted) | set(top["partner"])
     G = _view_graph(net, drawn)
     measures, common = _view_options(net, report, threshold=threshold)
-    measures = measures.loc[measures["id"].isin(drawn).to_numpy()]
+    measures = measures.loc[measures["id"].isin(drawn).to_numpy()].reset_index(drop=True)
+    row_of = {str(i): n for n, i in enumerate(measures["id"])}
     drawings: dict[str, dict[str, Any]] = {}
     for centre, group in top.groupby("centre", sort=False):
         centre = str(centre)
         if centre not in G:
             continue
-        sub = G.subgraph({centre} | set(group["partner"]))
+        nodes = {centre} | set(group["partner"])
+        sub = G.subgraph(nodes)
+        # each view reads the measures of its own providers only (they are the whole's)
+        mine = measures.iloc[sorted(row_of[n] for n in nodes if n in row_of)]
         try:
-            view = viz.ego_view(sub, centre, measures=measures, height="400px", **common)
+            view = viz.ego_view(sub, centre, measures=mine, height="400px", **common)
         except ParameterError as exc:  # a neighbourhood that cannot be drawn
             logger.warning("The ego view of %s was not drawn: %s", centre, exc)
             continue
