@@ -278,9 +278,11 @@ def prepare(
         safe_ties = suppress_counts(
             sent, threshold=threshold, partitions=[("referrals", ("source",))]
         )
-        # narrowed to the ties to our providers, strongest first, and the columns shown
+        # narrowed to the ties to our providers, strongest first by the strength shown (a
+        # hidden one last: ranked by it, a hidden strength would be bracketed by its neighbours)
         ours = sent["target"].isin(pd.Index(report.focus_ids, dtype="str")).to_numpy()
-        order = np.argsort(-sent["score"].to_numpy(dtype="float64")[ours], kind="stable")
+        shown_score = pd.to_numeric(safe_ties["score"], errors="coerce").to_numpy("float64")
+        order = np.argsort(-np.nan_to_num(shown_score[ours], nan=-np.inf), kind="stable")
         columns = [
             "source",
             "target",
