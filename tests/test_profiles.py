@@ -288,3 +288,25 @@ def test_profile_from_the_report_in_chromium(demo: Path, chromium: Any, tmp_path
     finally:
         context.close()
     assert outside == [] and errors == []
+
+
+def test_pages_are_the_same_in_every_python_process(tmp_path: Path) -> None:
+    """String hashing is salted per process: the ego view is drawn in the graph's order."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.path.insert(0, 'tests'); from test_profiles import A, _tiny; "
+        "from referral_graph.pipeline import load_network; from referral_graph.report import "
+        "profile; events, providers = _tiny(); net = load_network(events=events, "
+        "providers=providers); profile(net, A, focus='Us Health').write(sys.argv[1])"
+    )
+    root = Path(__file__).resolve().parents[1]
+    pages = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"{seed}.html"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", script, str(out)], check=True, cwd=root, env=env)
+        pages.append(out.read_bytes())
+    assert pages[0] == pages[1]

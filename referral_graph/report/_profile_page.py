@@ -224,6 +224,7 @@ def ego_drawings(
     the ties (the whole networkx graph is not built for it).
     """
     from referral_graph import viz
+    from referral_graph.graph import induced_subgraph
     from referral_graph.viz._page import drawing_context
 
     if not ids or "providers" not in report.tables:
@@ -268,7 +269,7 @@ def ego_drawings(
         if centre not in G:
             continue
         nodes = {centre} | set(group["partner"])
-        sub = G.subgraph(nodes)
+        sub = induced_subgraph(G, nodes)  # in G's order: the same page in every process
         # each view reads the measures of its own providers only (they are the whole's)
         mine = measures.iloc[sorted(row_of[n] for n in nodes if n in row_of)]
         try:
