@@ -589,7 +589,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             horizon=args.horizon,
             threshold=args.threshold,
             seed=args.seed,
-            profiles=args.profiles,
+            profiles=not args.no_profiles,
             on_suppression=notes.append,
             store=getattr(args, "store", None),
             **_focus_kwargs(args),
@@ -923,8 +923,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_options(p)
     p.add_argument(
         "--no-profiles",
-        dest="profiles",
-        action="store_false",
+        action="store_true",
         help="write no profile pages (profiles/ID.html) beside the report",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
