@@ -647,7 +647,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         paths = datasets.sample_paths()
         activities = read_activities(paths["activities"])
         notes: list[str] = []
-        with atomic_folder(out) as folder:  # the report and the graph replace the folder together
+        # the report and the graph replace the folder together (the profiles whole)
+        with atomic_folder(out, whole=("profiles",)) as folder:
             # As a team runs it: the history in a store, a report, next month's extract, and
             # the report that says what changed since the last one.
             store = folder / "store" / "referrals.duckdb"

@@ -35,7 +35,7 @@ import shutil
 import stat
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ _OUR_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".html", ".json", ".graphml", ".
 
 
 @contextlib.contextmanager
-def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_folder(path: str | os.PathLike[str], *, whole: Iterable[str] = ()) -> Iterator[Path]:
     """Yield an empty folder beside `path`; on success it replaces `path` in one step.
 
     Write every file of a run into the yielded folder. When the ``with`` block
@@ -79,6 +79,11 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     path : str or path-like
         The output folder. Symbolic links are followed: the folder a link points
         to is replaced, and the link stays.
+    whole : iterable of str, optional
+        Subfolders that belong to the output whole (``"profiles"``: a page per
+        provider on the report's lists): none of the old ones' entries is kept,
+        so a page of the previous run that this run does not write goes with the
+        previous output.
 
     Yields
     ------
@@ -139,7 +144,8 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
             f"The output folder {os.fspath(path)} is a file. Name a folder, or move the file away."
         )
     final.parent.mkdir(parents=True, exist_ok=True)
-    _recover(final)
+    owned = frozenset(whole)
+    _recover(final, owned)
     umask = _umask()
     in_place = _why_in_place(final)
     tmp: Path | None = None
@@ -164,14 +170,14 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
         if in_place is not None:
             _move_in(tmp, final)
         else:
-            _replace(tmp, final, umask)
+            _replace(tmp, final, umask, owned)
     finally:
         with _ACTIVE_LOCK:
             _ACTIVE.discard(tmp)
         _unlock(fd)
 
 
-def _replace(new: Path, final: Path, umask: int) -> None:
+def _replace(new: Path, final: Path, umask: int, whole: frozenset[str] = frozenset()) -> None:
     """Put the complete folder `new` in the place of `final` (see :func:`atomic_folder`)."""
     if not os.path.lexists(final):
         try:
@@ -210,7 +216,7 @@ def _replace(new: Path, final: Path, umask: int) -> None:
             _remove(new if os.path.lexists(new) else swap)
             raise
         # `swap` holds the previous output: the user's entries go into the new folder
-        kept = _carry_over(swap, final)
+        kept = _carry_over(swap, final, whole=whole)
         _copy_modes(swap, final)
         _remove(swap)
     finally:
@@ -310,19 +316,24 @@ def _is_stray_temp(name: str, written: set[str]) -> bool:
     )
 
 
-def _carry_over(old: Path, new: Path, prefix: str = "") -> list[str]:
+def _carry_over(
+    old: Path, new: Path, prefix: str = "", *, whole: frozenset[str] = frozenset()
+) -> list[str]:
     """Move every entry of `old` that `new` does not have into `new` (into the folders both
-    have, entry by entry); what `new` has replaces the old. Returns the entries moved."""
+    have, entry by entry), but the folders `whole` names (paths from the top); what `new`
+    has replaces the old. Returns the entries moved."""
     moved: list[str] = []
     written = set(os.listdir(new))
     for entry in sorted(os.scandir(old), key=lambda e: e.name):
         there = new / entry.name
+        if prefix + entry.name in whole and entry.is_dir(follow_symlinks=False):
+            continue  # the output's whole: goes with the previous output
         if entry.name not in written:
             if not _is_stray_temp(entry.name, written):
                 os.rename(entry.path, there)
                 moved.append(prefix + entry.name)
         elif entry.is_dir(follow_symlinks=False) and there.is_dir() and not there.is_symlink():
-            moved += _carry_over(Path(entry.path), there, f"{prefix}{entry.name}/")
+            moved += _carry_over(Path(entry.path), there, f"{prefix}{entry.name}/", whole=whole)
     return moved
 
 
@@ -362,7 +373,7 @@ def _temp_names(name: str) -> re.Pattern[str]:
     return re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{8}}(?:\.(\d+))?\.tmp")
 
 
-def _recover(final: Path) -> None:
+def _recover(final: Path, whole: frozenset[str] = frozenset()) -> None:
     """Clean up what killed runs into `final` left: its temporaries beside it (and inside it,
     from a run written in place), and the previous output of a swap that was not finished."""
     pattern = _temp_names(final.name)
@@ -376,10 +387,12 @@ def _recover(final: Path) -> None:
             match = pattern.fullmatch(name)
             if match is not None and (place / name).is_dir() and not (place / name).is_symlink():
                 inode = match.group(1) if place == final.parent else None
-                _recover_one(place / name, final, None if inode is None else int(inode))
+                _recover_one(place / name, final, None if inode is None else int(inode), whole)
 
 
-def _recover_one(folder: Path, final: Path, inode: int | None) -> None:
+def _recover_one(
+    folder: Path, final: Path, inode: int | None, whole: frozenset[str] = frozenset()
+) -> None:
     try:
         fd = _lock(folder, wait=False)
     except FileNotFoundError:
@@ -400,7 +413,7 @@ def _recover_one(folder: Path, final: Path, inode: int | None) -> None:
                     folder.name,
                 )
                 return
-            kept = _carry_over(folder, final)
+            kept = _carry_over(folder, final, whole=whole)
             if final.is_dir():
                 _copy_modes(folder, final)
             _remove(folder)

@@ -34,6 +34,10 @@ logger = logging.getLogger(__package__)
 #: other core, and a copy of the panel would cost too much memory: they stay here.
 AT_RISK_WORKER_MIN_TIES = 200_000
 
+#: The report's subfolders written whole (io._folders.atomic_folder): the profiles of the
+#: previous report's lists are not kept beside this one's.
+WHOLE = ("profiles",)
+
 
 def write_report(
     net: ReferralNetwork,
@@ -59,10 +63,11 @@ def write_report(
     beside `out_dir` that replaces it in one step once the report is complete: a
     failure, or a process killed at any point, leaves `out_dir` as the previous run
     left it. Files in `out_dir` that the report does not write (your notes) are
-    kept. With `profiles` (default), a profile page per provider on the report's
-    lists (the outreach list, the at-risk list's first ties, the first 100 key
-    referrers and 25 prospects; :func:`referral_graph.report.profile`) is written to
-    ``profiles/ID.html``, sharing one copy of vis-network, and the report's names
+    kept, but for the previous report's profiles. With `profiles` (default), a
+    profile page per provider on the report's lists (the outreach list, the
+    at-risk list's first ties, the first 100 key referrers and 25 prospects;
+    :func:`referral_graph.report.profile`) is written to ``profiles/ID.html``,
+    sharing one copy of vis-network, and the report's names
     link to them. Counts from 1 to ``threshold - 1`` are suppressed in every table and
     page, with the values that would reveal them. What the tables leave out is said
     on the page, and passed to `on_suppression` (the CLI prints it).
@@ -83,7 +88,7 @@ def write_report(
     ids = resolve_focus(net.providers, focus=focus, focus_ids=focus_ids)
     previous, loads_through = _previous_report(store, ids)
     # Everything is written into a new folder that replaces `target` whole at the end.
-    with atomic_folder(target) as folder:
+    with atomic_folder(target, whole=WHOLE) as folder:
         # The backtest and the at-risk list need nothing but the panel: on large networks they
         # run in a worker process while this one scores the network and writes its tables.
         in_worker = AT_RISK_WORKER_MIN_TIES <= len(net.ties) < _worker.WORKER_MIN_TIES
