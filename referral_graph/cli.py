@@ -562,6 +562,17 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of ``report`` and ``profile`` as :func:`write_report` takes them."""
+    return {
+        "capacity": args.capacity,
+        "horizon": args.horizon,
+        "threshold": args.threshold,
+        "seed": args.seed,
+        **_focus_kwargs(args),
+    }
+
+
 def _load_for_report(args: argparse.Namespace, desc: str) -> tuple[Any, Any, Progress]:
     """The network and the activities of ``report`` and ``profile``, and their progress bar."""
     progress = Progress(6, enabled=not args.quiet, desc=desc)
@@ -585,14 +596,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             net,
             args.out,
             activities=activities,
-            capacity=args.capacity,
-            horizon=args.horizon,
-            threshold=args.threshold,
-            seed=args.seed,
             profiles=not args.no_profiles,
             on_suppression=notes.append,
             store=getattr(args, "store", None),
-            **_focus_kwargs(args),
+            **_report_kwargs(args),
         )
     finally:
         progress.close()
@@ -610,16 +617,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     net, activities, progress = _load_for_report(args, "profile")
     try:
         progress("computing the report's tables")
-        page = profile(
-            net,
-            args.provider,
-            activities=activities,
-            capacity=args.capacity,
-            horizon=args.horizon,
-            threshold=args.threshold,
-            seed=args.seed,
-            **_focus_kwargs(args),
-        )
+        page = profile(net, args.provider, activities=activities, **_report_kwargs(args))
         progress("writing")
         path = page.write(args.out)
     finally:

@@ -233,24 +233,9 @@ def test_pdf_page_counter() -> None:
 def test_profile_from_the_report_in_chromium(demo: Path, chromium: Any, tmp_path: Path) -> None:
     """Open the report, follow a key referrer's link to the profile: the chart and the
     embedded ego view draw, nothing leaves the page, and it prints on one or two A4 pages."""
-    outside: list[str] = []
-    errors: list[str] = []
-    context = chromium.new_context(
-        viewport={"width": 1280, "height": 1000}, service_workers="block"
-    )
-    try:
+    import browser
 
-        def route(r: Any) -> None:
-            if r.request.url.startswith("file://"):
-                r.continue_()
-            else:
-                outside.append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
-        page = context.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with browser.offline_page(chromium) as (page, outside, errors):
         page.goto((demo / "report.html").resolve().as_uri(), wait_until="load")
         link = page.locator("#key-referrers ~ table a").first
         name = link.inner_text()
@@ -285,8 +270,6 @@ def test_profile_from_the_report_in_chromium(demo: Path, chromium: Any, tmp_path
         assert 1 <= _pdf_pages(pdf) <= 2
         letter = page.pdf(format="Letter")
         assert 1 <= _pdf_pages(letter) <= 2
-    finally:
-        context.close()
     assert outside == [] and errors == []
 
 

@@ -202,16 +202,7 @@ def profile(
 
 
 def _profile(provider: str, prepared: Prepared, *, drawing: dict[str, Any] | None) -> Profile:
-    parts = profile_parts(provider, prepared)
-    return Profile(
-        provider=provider,
-        name=parts.name,
-        referrals=parts.referrals,
-        unit=parts.unit,
-        suppression=parts.suppression,
-        sections=parts.sections,
-        drawing=drawing,
-    )
+    return Profile(provider=provider, drawing=drawing, **vars(profile_parts(provider, prepared)))
 
 
 def ego_drawings(
