@@ -606,13 +606,18 @@ def test_a_folder_written_whole_keeps_none_of_the_old_entries(tmp_path: Path) ->
     assert sorted(_files(out)) == [
         "notes.txt",
         "profiles",
+        "profiles/.written_whole",
         "profiles/B.html",
         "report.html",
         "tables",
         "tables/mine.csv",
     ]
     assert (out / "notes.txt").read_text() == "my notes"
-    with atomic_folder(out) as folder:  # without it, the old entries are the user's: kept
-        (folder / "profiles").mkdir()
-        (folder / "profiles" / "C.html").write_text("C")
-    assert sorted(p.name for p in (out / "profiles").iterdir()) == ["B.html", "C.html"]
+    with atomic_folder(out) as folder:  # marked: a run that does not write it drops it too
+        (folder / "report.html").write_text("third")
+    assert not (out / "profiles").exists() and (out / "notes.txt").is_file()
+    (out / "profiles").mkdir()  # not marked: the user's
+    (out / "profiles" / "mine.txt").write_text("mine")
+    with atomic_folder(out) as folder:
+        (folder / "report.html").write_text("fourth")
+    assert (out / "profiles" / "mine.txt").is_file()

@@ -58,6 +58,8 @@ _UNSUPPORTED = frozenset({errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EN
 #: names) of the kinds of file the toolkit writes: left by a killed run, never carried over.
 _FILE_TEMP = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")
 _OUR_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".html", ".json", ".graphml", ".gexf")
+#: The file that marks a subfolder written whole (``atomic_folder(whole=...)``).
+WHOLE_MARK = ".written_whole"
 
 # ----------------------------------------------------------------------------- the folder
 
@@ -83,7 +85,8 @@ def atomic_folder(path: str | os.PathLike[str], *, whole: Iterable[str] = ()) ->
         Subfolders that belong to the output whole (``"profiles"``: a page per
         provider on the report's lists): none of the old ones' entries is kept,
         so a page of the previous run that this run does not write goes with the
-        previous output.
+        previous output. Each is marked so (a file :data:`WHOLE_MARK` in it), so
+        that the run that finishes a stopped swap knows it too.
 
     Yields
     ------
@@ -138,14 +141,14 @@ def atomic_folder(path: str | os.PathLike[str], *, whole: Iterable[str] = ()) ->
     if nested:
         final.mkdir(parents=True, exist_ok=True)
         yield final
+        _mark_whole(final, whole)
         return
     if final.exists() and not final.is_dir():
         raise ParameterError(
             f"The output folder {os.fspath(path)} is a file. Name a folder, or move the file away."
         )
     final.parent.mkdir(parents=True, exist_ok=True)
-    owned = frozenset(whole)
-    _recover(final, owned)
+    _recover(final)
     umask = _umask()
     in_place = _why_in_place(final)
     tmp: Path | None = None
@@ -170,14 +173,15 @@ def atomic_folder(path: str | os.PathLike[str], *, whole: Iterable[str] = ()) ->
         if in_place is not None:
             _move_in(tmp, final)
         else:
-            _replace(tmp, final, umask, owned)
+            _mark_whole(tmp, whole)
+            _replace(tmp, final, umask)
     finally:
         with _ACTIVE_LOCK:
             _ACTIVE.discard(tmp)
         _unlock(fd)
 
 
-def _replace(new: Path, final: Path, umask: int, whole: frozenset[str] = frozenset()) -> None:
+def _replace(new: Path, final: Path, umask: int) -> None:
     """Put the complete folder `new` in the place of `final` (see :func:`atomic_folder`)."""
     if not os.path.lexists(final):
         try:
@@ -216,7 +220,7 @@ def _replace(new: Path, final: Path, umask: int, whole: frozenset[str] = frozens
             _remove(new if os.path.lexists(new) else swap)
             raise
         # `swap` holds the previous output: the user's entries go into the new folder
-        kept = _carry_over(swap, final, whole=whole)
+        kept = _carry_over(swap, final)
         _copy_modes(swap, final)
         _remove(swap)
     finally:
@@ -316,24 +320,39 @@ def _is_stray_temp(name: str, written: set[str]) -> bool:
     )
 
 
-def _carry_over(
-    old: Path, new: Path, prefix: str = "", *, whole: frozenset[str] = frozenset()
-) -> list[str]:
+def _mark_whole(folder: Path, whole: Iterable[str]) -> None:
+    """Mark the subfolders `whole` names (written by the run) as the output's whole."""
+    for name in whole:
+        sub = folder / name
+        if sub.is_dir() and not sub.is_symlink():
+            (sub / WHOLE_MARK).write_text(
+                "This folder is written whole by each run: the next run replaces it, "
+                "files added here included.\n",
+                encoding="utf-8",
+            )
+
+
+def _is_whole(old: Path, new: Path) -> bool:
+    """Whether the folder `old` (or the new one in its place, `new`) is an output's whole."""
+    return (old / WHOLE_MARK).is_file() or (new / WHOLE_MARK).is_file()
+
+
+def _carry_over(old: Path, new: Path, prefix: str = "") -> list[str]:
     """Move every entry of `old` that `new` does not have into `new` (into the folders both
-    have, entry by entry), but the folders `whole` names (paths from the top); what `new`
-    has replaces the old. Returns the entries moved."""
+    have, entry by entry), but a folder marked whole (:func:`_mark_whole`), old or new:
+    what `new` has replaces the old. Returns the entries moved."""
     moved: list[str] = []
     written = set(os.listdir(new))
     for entry in sorted(os.scandir(old), key=lambda e: e.name):
         there = new / entry.name
-        if prefix + entry.name in whole and entry.is_dir(follow_symlinks=False):
+        if entry.is_dir(follow_symlinks=False) and _is_whole(Path(entry.path), there):
             continue  # the output's whole: goes with the previous output
         if entry.name not in written:
             if not _is_stray_temp(entry.name, written):
                 os.rename(entry.path, there)
                 moved.append(prefix + entry.name)
         elif entry.is_dir(follow_symlinks=False) and there.is_dir() and not there.is_symlink():
-            moved += _carry_over(Path(entry.path), there, f"{prefix}{entry.name}/", whole=whole)
+            moved += _carry_over(Path(entry.path), there, f"{prefix}{entry.name}/")
     return moved
 
 
@@ -351,7 +370,11 @@ def _merge(new: Path, final: Path) -> None:
     written = set(os.listdir(new))
     for entry in sorted(os.scandir(new), key=lambda e: e.name):
         there = final / entry.name
-        if entry.is_dir(follow_symlinks=False) and there.is_dir() and not there.is_symlink():
+        is_dir = entry.is_dir(follow_symlinks=False) and there.is_dir() and not there.is_symlink()
+        if is_dir and _is_whole(there, Path(entry.path)):
+            shutil.rmtree(there)  # the output's whole: the new one replaces it
+            os.replace(entry.path, there)
+        elif is_dir:
             _merge(Path(entry.path), there)
         else:
             os.replace(entry.path, there)
@@ -373,7 +396,7 @@ def _temp_names(name: str) -> re.Pattern[str]:
     return re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{8}}(?:\.(\d+))?\.tmp")
 
 
-def _recover(final: Path, whole: frozenset[str] = frozenset()) -> None:
+def _recover(final: Path) -> None:
     """Clean up what killed runs into `final` left: its temporaries beside it (and inside it,
     from a run written in place), and the previous output of a swap that was not finished."""
     pattern = _temp_names(final.name)
@@ -387,12 +410,10 @@ def _recover(final: Path, whole: frozenset[str] = frozenset()) -> None:
             match = pattern.fullmatch(name)
             if match is not None and (place / name).is_dir() and not (place / name).is_symlink():
                 inode = match.group(1) if place == final.parent else None
-                _recover_one(place / name, final, None if inode is None else int(inode), whole)
+                _recover_one(place / name, final, None if inode is None else int(inode))
 
 
-def _recover_one(
-    folder: Path, final: Path, inode: int | None, whole: frozenset[str] = frozenset()
-) -> None:
+def _recover_one(folder: Path, final: Path, inode: int | None) -> None:
     try:
         fd = _lock(folder, wait=False)
     except FileNotFoundError:
@@ -413,7 +434,7 @@ def _recover_one(
                     folder.name,
                 )
                 return
-            kept = _carry_over(folder, final, whole=whole)
+            kept = _carry_over(folder, final)
             if final.is_dir():
                 _copy_modes(folder, final)
             _remove(folder)
