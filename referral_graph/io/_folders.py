@@ -11,7 +11,8 @@ The user's own files are never deleted: an entry of the old folder that the new
 output does not write (a note, a spreadsheet, a table of an earlier run with
 other options) is moved into the new folder, as the run of a folder written
 file by file would have left it. The files the new output writes replace the
-old ones of the same name.
+old ones of the same name. A subfolder written whole (``whole=``, marked by a
+:data:`WHOLE_MARK` file: the report's ``profiles/``) is replaced as a whole.
 
 The temporaries are named after the output folder, in its parent:
 ``.NAME.<8 hex>.tmp`` (a new output being written) and
