@@ -265,7 +265,17 @@ def test_profile_from_the_report_in_chromium(demo: Path, chromium: Any, tmp_path
         assert facts["periods"] >= 4 and facts["bars"] == 2 * facts["periods"]
         assert facts["chartHeight"] > 100
         page.screenshot(path=str(tmp_path / "profile.png"), full_page=True)
+        # a canvas is not redrawn for print: the page prints an image of the drawing
+        page.wait_for_function("() => window.__rg_snapshot === true", timeout=30_000)
         page.emulate_media(media="print")
+        printed = page.evaluate(
+            """() => {
+                const image = document.getElementById("rg-print");
+                return {width: image.naturalWidth, shown: image.getBoundingClientRect().height,
+                        canvas: document.getElementById("rg-network").offsetParent === null};
+            }"""
+        )
+        assert printed["width"] > 300 and printed["shown"] > 150 and printed["canvas"]
         pdf = page.pdf(format="A4")
         assert 1 <= _pdf_pages(pdf) <= 2
         letter = page.pdf(format="Letter")
