@@ -148,6 +148,19 @@ def _add_activity_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_report_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``report`` and ``profile``: input, focus, activities, the at-risk list."""
+    _add_input_options(p)
+    _add_focus_options(p, required=True)
+    _add_activity_options(p)
+    p.add_argument("--capacity", type=int, default=25, help="visits this week (default 25)")
+    p.add_argument("--horizon", type=int, default=3, help="at-risk horizon in months (default 3)")
+    p.add_argument(
+        "--threshold", type=int, default=11, metavar="N", help="small-cell threshold (default 11)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
 def _add_focus_options(p: argparse.ArgumentParser, *, required: bool = False) -> None:
     focus = p.add_argument_group("focus organisation")
     group = focus.add_mutually_exclusive_group(required=required)
@@ -549,29 +562,44 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of ``report`` and ``profile`` as :func:`write_report` takes them."""
+    return {
+        "capacity": args.capacity,
+        "horizon": args.horizon,
+        "threshold": args.threshold,
+        "seed": args.seed,
+        **_focus_kwargs(args),
+    }
+
+
+def _load_for_report(args: argparse.Namespace, desc: str) -> tuple[Any, Any, Progress]:
+    """The network and the activities of ``report`` and ``profile``, and their progress bar."""
+    progress = Progress(6, enabled=not args.quiet, desc=desc)
+    try:
+        net = _load(args, progress)
+        activities = _read_activities(args) if args.activities else None
+    except BaseException:
+        progress.close()
+        raise
+    return net, activities, progress
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from referral_graph.report import write_report
 
-    progress = Progress(6, enabled=not args.quiet, desc="report")
+    net, activities, progress = _load_for_report(args, "report")
     try:
-        net = _load(args, progress)
-        activities = None
-        if args.activities:
-            progress("reading activities")
-            activities = _read_activities(args)
         progress("computing the report")
         notes: list[str] = []
         path = write_report(
             net,
             args.out,
             activities=activities,
-            capacity=args.capacity,
-            horizon=args.horizon,
-            threshold=args.threshold,
-            seed=args.seed,
+            profiles=not args.no_profiles,
             on_suppression=notes.append,
             store=getattr(args, "store", None),
-            **_focus_kwargs(args),
+            **_report_kwargs(args),
         )
     finally:
         progress.close()
@@ -580,6 +608,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"Wrote {path} (open it in any browser; tables in {path.parent / 'tables'})")
     for note in notes:
         print(note)
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from referral_graph.report import profile
+
+    net, activities, progress = _load_for_report(args, "profile")
+    try:
+        progress("computing the report's tables")
+        page = profile(net, args.provider, activities=activities, **_report_kwargs(args))
+        progress("writing")
+        path = page.write(args.out)
+    finally:
+        progress.close()
+    print(f"Wrote the profile of {page.name} ({page.provider}) to {path} (open it in any browser)")
+    if page.suppression:
+        print(page.suppression)
     return 0
 
 
@@ -600,7 +645,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         paths = datasets.sample_paths()
         activities = read_activities(paths["activities"])
         notes: list[str] = []
-        with atomic_folder(out) as folder:  # the report and the graph replace the folder together
+        # the report and the graph replace the folder together (the profiles whole)
+        with atomic_folder(out, whole=("profiles",)) as folder:
             # As a team runs it: the history in a store, a report, next month's extract, and
             # the report that says what changed since the last one.
             store = folder / "store" / "referrals.duckdb"
@@ -644,7 +690,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Focus: {datasets.SAMPLE_FOCUS}")
     print(
         f"Wrote {path} — open it in a browser (offline) — with tables/ (CSV, counts 1-10 "
-        f"suppressed), views/ and referral_graph.graphml, in "
+        f"suppressed), views/, profiles/ and referral_graph.graphml, in "
         f"{time.perf_counter() - started:.1f} s"
     )
     print(
@@ -873,17 +919,27 @@ def build_parser() -> argparse.ArgumentParser:
         "network views: headline, key referrers, leakage, at-risk ties, this week's outreach "
         "list, prospects, outreach impact, trends.",
     )
-    _add_input_options(p)
-    _add_focus_options(p, required=True)
-    _add_activity_options(p)
-    p.add_argument("--capacity", type=int, default=25, help="visits this week (default 25)")
-    p.add_argument("--horizon", type=int, default=3, help="at-risk horizon in months (default 3)")
+    _add_report_options(p)
     p.add_argument(
-        "--threshold", type=int, default=11, metavar="N", help="small-cell threshold (default 11)"
+        "--no-profiles",
+        action="store_true",
+        help="write no profile pages (profiles/ID.html) beside the report",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "profile",
+        help="one provider's profile page (the report's, on demand)",
+        description="Write one provider's profile: who they are, referrals to us and to "
+        "competitors by month, ties to our providers, at-risk ties, prospects among their "
+        "partners, activities, talking points and their referral neighbourhood; one "
+        "self-contained page that prints on one or two pages.",
+    )
+    _add_report_options(p)
+    p.add_argument("--provider", required=True, metavar="ID", help="the provider's id (NPI)")
+    p.add_argument("--out", required=True, metavar="FILE.html", help="the page to write")
+    p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser(
         "demo",

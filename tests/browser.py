@@ -77,6 +77,35 @@ def launch() -> Iterator[Any]:
             browser.close()
 
 
+@contextmanager
+def offline_page(
+    browser: Any, *, viewport: tuple[int, int] = (1280, 1000)
+) -> Iterator[tuple[Any, list[str], list[str]]]:
+    """A page whose requests other than ``file://`` are aborted: (page, the addresses it
+    asked for outside, its console and page errors); its context is closed on exit."""
+    outside: list[str] = []
+    errors: list[str] = []
+    context = browser.new_context(
+        viewport={"width": viewport[0], "height": viewport[1]}, service_workers="block"
+    )
+    try:
+
+        def route(r: Any) -> None:
+            if r.request.url.startswith("file://"):
+                r.continue_()
+            else:
+                outside.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+        yield page, outside, errors
+    finally:
+        context.close()
+
+
 def open_view(
     browser: Any,
     path: str | os.PathLike[str],

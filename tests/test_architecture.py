@@ -375,11 +375,13 @@ PUBLIC_API: dict[str, list[str]] = {
     ],
     "referral_graph.prospects": ["KINDS", "METHODS", "RELATIONS", "prospect_backtest", "prospects"],
     "referral_graph.report": [
+        "Profile",
         "Report",
         "build_report",
         "headline_figures",
         "monthly_series",
         "outreach_list",
+        "profile",
         "render_html",
         "talking_point",
         "what_changed",

@@ -124,7 +124,9 @@ def test_report_from_an_edge_list_and_the_nppes_file_shows_names(nppes_2018, tmp
     name = (
         f"{top['Provider First Name']}{middle} {top['Provider Last Name (Legal Name)']}{credential}"
     )
-    assert f"<td>{name}</td>" in page
+    # the name links to the provider's profile (written beside the report)
+    assert f'<td><a href="profiles/{top["NPI"]}.html">{name}</a></td>' in page
+    assert (report / "profiles" / f"{top['NPI']}.html").is_file()
 
 
 def test_generated_nppes_layout_reads_only_needed_columns(tmp_path):

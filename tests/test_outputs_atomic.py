@@ -586,3 +586,38 @@ def test_demo_killed_leaves_the_previous_or_the_new_output(
     tmp_path: Path, markets: tuple[Path, Path]
 ) -> None:
     _check_kills(tmp_path, _demo, markets, "referral_graph.graphml", random_kills=1)
+
+
+def test_a_folder_written_whole_keeps_none_of_the_old_entries(tmp_path: Path) -> None:
+    """``whole=("profiles",)``: the previous report's profiles go with it; the user's notes,
+    beside them or elsewhere, stay."""
+    out = tmp_path / "out"
+    with atomic_folder(out, whole=("profiles",)) as folder:
+        (folder / "profiles").mkdir()
+        (folder / "profiles" / "A.html").write_text("A, first run")
+        (folder / "report.html").write_text("first")
+    (out / "notes.txt").write_text("my notes")
+    (out / "tables").mkdir()
+    (out / "tables" / "mine.csv").write_text("x")
+    with atomic_folder(out, whole=("profiles",)) as folder:
+        (folder / "profiles").mkdir()
+        (folder / "profiles" / "B.html").write_text("B, second run")
+        (folder / "report.html").write_text("second")
+    assert sorted(_files(out)) == [
+        "notes.txt",
+        "profiles",
+        "profiles/.written_whole",
+        "profiles/B.html",
+        "report.html",
+        "tables",
+        "tables/mine.csv",
+    ]
+    assert (out / "notes.txt").read_text() == "my notes"
+    with atomic_folder(out) as folder:  # marked: a run that does not write it drops it too
+        (folder / "report.html").write_text("third")
+    assert not (out / "profiles").exists() and (out / "notes.txt").is_file()
+    (out / "profiles").mkdir()  # not marked: the user's
+    (out / "profiles" / "mine.txt").write_text("mine")
+    with atomic_folder(out) as folder:
+        (folder / "report.html").write_text("fourth")
+    assert (out / "profiles" / "mine.txt").is_file()

@@ -24,6 +24,9 @@ last script (the wheel scrolls the page until the drawing is clicked) and the
 stylesheet's rules for it and for a view in a notebook's frame (``rg-fit``,
 ``rg-zooming``, ``rg-hint``, ``rg-failed``); the views are compared without that
 script (:func:`_without_wheel_script`), and their screenshots are still equal.
+In a report written with profiles the names on its lists link to them (``<a
+href="profiles/ID.html">`` around the name, as it was): compared without those
+links (:func:`_without_profile_links`), each link to one of the report's profiles.
 """
 
 from __future__ import annotations
@@ -322,9 +325,40 @@ def without_tables_script(tokens: list[Token]) -> list[Token]:
     return out
 
 
+def _without_profile_links(tokens: list[Token]) -> tuple[list[Token], list[str]]:
+    """`tokens` without the links to the providers' profiles (``<a href="profiles/...">``
+    around a name, added with the profiles), and the addresses they linked to."""
+    out: list[Token] = []
+    links: list[str] = []
+    inside = False
+    for token in tokens:
+        if token[:2] == ("start", "a") and dict(token[2]).get("href", "").startswith("profiles/"):
+            links.append(dict(token[2])["href"])
+            inside = True
+            continue
+        if inside and token == ("end", "a"):
+            inside = False
+            continue
+        out.append(token)
+    # the text around a removed link is one text token again, as it was
+    merged: list[Token] = []
+    for token in out:
+        if merged and token[0] == "text" and merged[-1][0] == "text":
+            merged[-1] = ("text", merged[-1][1] + token[1])
+        else:
+            merged.append(token)
+    return merged, links
+
+
 def _same_page(report: Report, **options: Any) -> str:
+    """The page reads as the legacy page did, but for the names linked to their profiles
+    (``report.profiles``; the legacy renderer had no profiles): each link is to a profile
+    of the report, around the name's text as it was."""
     new, old = render_html(report, **options), legacy_render_html(report, **options)
-    assert without_tables_script(structure(new)) == _with_stylesheet(structure(old), 0)
+    tokens, links = _without_profile_links(without_tables_script(structure(new)))
+    assert tokens == _with_stylesheet(structure(old), 0)
+    assert set(links) <= set(report.profiles.values())
+    assert bool(links) == bool(report.profiles)
     return new
 
 
@@ -405,6 +439,7 @@ def test_demo_report_reads_as_before(written_reports: list[tuple[Report, dict]])
     assert "changes" in report.tables and report.previous is not None  # "Since the last report"
     page = _same_page(report, **options)
     assert len(structure(page)) > 3000
+    assert page.count('<a href="profiles/') >= 100  # names on the report's lists
 
 
 def test_undated_report_reads_as_before(written_reports: list[tuple[Report, dict]]) -> None:
@@ -422,10 +457,13 @@ def _selectors(css: str) -> list[str]:
 
 def test_one_stylesheet_for_every_page() -> None:
     """page.css is the report's stylesheet as it was, then rules that only reach the views,
-    then rules that only reach the table controls (their classes are added by tables.js)."""
+    then rules that only reach the table controls (their classes are added by tables.js),
+    then the profiles' rules."""
     css = str(stylesheet())
     assert css.startswith(LEGACY_CSS.strip())
-    views, controls = css[len(LEGACY_CSS.strip()) :].split("\n/* Table controls")
+    rest, mark, profiles = css[len(LEGACY_CSS.strip()) :].partition("/* Profiles")
+    assert mark
+    views, controls = rest.split("\n/* Table controls")
     selectors = _selectors(views)
     assert len(selectors) > 10
     assert [s for s in selectors if "rg-" not in s and not s.startswith("div.vis-")] == []
@@ -436,6 +474,9 @@ def test_one_stylesheet_for_every_page() -> None:
     control_selectors = _selectors("/* Table controls" + controls)
     assert len(control_selectors) > 10
     assert [s for s in control_selectors if ".rg-" not in s] == []
+    # the profiles' rules, and their print layout, reach only a profile's body
+    for selector in _selectors(mark + profiles):
+        assert selector == "@media print" or selector.startswith((".rg-profile", "body.rg-profile"))
 
 
 def test_pages_share_the_layout() -> None:

@@ -117,29 +117,15 @@ def test_report_opens_offline_in_chromium(demo: Path, chromium: Any) -> None:
     import browser
 
     url = (demo / "report.html").resolve().as_uri()
-    outside: list[str] = []
-    errors: list[str] = []
-    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
-
-    def route(r: Any) -> None:
-        if r.request.url.startswith("file://"):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
-    page = context.new_page()
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(url, wait_until="load")
-    for section_id, heading in SECTIONS.items():
-        assert page.locator(f"h2#{section_id}").inner_text().strip() == heading
-    assert page.locator(".card").count() == 6
-    assert page.locator("#key-referrers ~ table").first.locator("tbody tr").count() == 25
-    assert page.locator("svg polyline").count() >= 2
-    assert page.locator("#views ~ ul a").count() >= 4
-    shot = page.screenshot(full_page=True)
-    context.close()
+    with browser.offline_page(chromium) as (page, outside, errors):
+        page.goto(url, wait_until="load")
+        for section_id, heading in SECTIONS.items():
+            assert page.locator(f"h2#{section_id}").inner_text().strip() == heading
+        assert page.locator(".card").count() == 6
+        assert page.locator("#key-referrers ~ table").first.locator("tbody tr").count() == 25
+        assert page.locator("svg polyline").count() >= 2
+        assert page.locator("#views ~ ul a").count() >= 4
+        shot = page.screenshot(full_page=True)
     assert outside == [] and errors == []
     colours = browser.png_colours(shot)
     assert browser.non_white_pixels(colours) > 50_000 and len(colours) > 20

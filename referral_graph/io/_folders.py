@@ -11,7 +11,8 @@ The user's own files are never deleted: an entry of the old folder that the new
 output does not write (a note, a spreadsheet, a table of an earlier run with
 other options) is moved into the new folder, as the run of a folder written
 file by file would have left it. The files the new output writes replace the
-old ones of the same name.
+old ones of the same name. A subfolder written whole (``whole=``, marked by a
+:data:`WHOLE_MARK` file: the report's ``profiles/``) is replaced as a whole.
 
 The temporaries are named after the output folder, in its parent:
 ``.NAME.<8 hex>.tmp`` (a new output being written) and
@@ -35,7 +36,7 @@ import shutil
 import stat
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +59,14 @@ _UNSUPPORTED = frozenset({errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EN
 #: names) of the kinds of file the toolkit writes: left by a killed run, never carried over.
 _FILE_TEMP = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")
 _OUR_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".html", ".json", ".graphml", ".gexf")
+#: The file that marks a subfolder written whole (``atomic_folder(whole=...)``).
+WHOLE_MARK = ".written_whole"
 
 # ----------------------------------------------------------------------------- the folder
 
 
 @contextlib.contextmanager
-def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_folder(path: str | os.PathLike[str], *, whole: Iterable[str] = ()) -> Iterator[Path]:
     """Yield an empty folder beside `path`; on success it replaces `path` in one step.
 
     Write every file of a run into the yielded folder. When the ``with`` block
@@ -79,6 +82,12 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     path : str or path-like
         The output folder. Symbolic links are followed: the folder a link points
         to is replaced, and the link stays.
+    whole : iterable of str, optional
+        Subfolders that belong to the output whole (``"profiles"``: a page per
+        provider on the report's lists): none of the old ones' entries is kept,
+        so a page of the previous run that this run does not write goes with the
+        previous output. Each is marked so (a file :data:`WHOLE_MARK` in it), so
+        that the run that finishes a stopped swap knows it too.
 
     Yields
     ------
@@ -133,6 +142,7 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     if nested:
         final.mkdir(parents=True, exist_ok=True)
         yield final
+        _mark_whole(final, whole)
         return
     if final.exists() and not final.is_dir():
         raise ParameterError(
@@ -164,6 +174,7 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
         if in_place is not None:
             _move_in(tmp, final)
         else:
+            _mark_whole(tmp, whole)
             _replace(tmp, final, umask)
     finally:
         with _ACTIVE_LOCK:
@@ -310,13 +321,33 @@ def _is_stray_temp(name: str, written: set[str]) -> bool:
     )
 
 
+def _mark_whole(folder: Path, whole: Iterable[str]) -> None:
+    """Mark the subfolders `whole` names (written by the run) as the output's whole."""
+    for name in whole:
+        sub = folder / name
+        if sub.is_dir() and not sub.is_symlink():
+            (sub / WHOLE_MARK).write_text(
+                "This folder is written whole by each run: the next run replaces it, "
+                "files added here included.\n",
+                encoding="utf-8",
+            )
+
+
+def _is_whole(old: Path, new: Path) -> bool:
+    """Whether the folder `old` (or the new one in its place, `new`) is an output's whole."""
+    return (old / WHOLE_MARK).is_file() or (new / WHOLE_MARK).is_file()
+
+
 def _carry_over(old: Path, new: Path, prefix: str = "") -> list[str]:
     """Move every entry of `old` that `new` does not have into `new` (into the folders both
-    have, entry by entry); what `new` has replaces the old. Returns the entries moved."""
+    have, entry by entry), but a folder marked whole (:func:`_mark_whole`), old or new:
+    what `new` has replaces the old. Returns the entries moved."""
     moved: list[str] = []
     written = set(os.listdir(new))
     for entry in sorted(os.scandir(old), key=lambda e: e.name):
         there = new / entry.name
+        if entry.is_dir(follow_symlinks=False) and _is_whole(Path(entry.path), there):
+            continue  # the output's whole: goes with the previous output
         if entry.name not in written:
             if not _is_stray_temp(entry.name, written):
                 os.rename(entry.path, there)
@@ -340,7 +371,11 @@ def _merge(new: Path, final: Path) -> None:
     written = set(os.listdir(new))
     for entry in sorted(os.scandir(new), key=lambda e: e.name):
         there = final / entry.name
-        if entry.is_dir(follow_symlinks=False) and there.is_dir() and not there.is_symlink():
+        is_dir = entry.is_dir(follow_symlinks=False) and there.is_dir() and not there.is_symlink()
+        if is_dir and _is_whole(there, Path(entry.path)):
+            shutil.rmtree(there)  # the output's whole: the new one replaces it
+            os.replace(entry.path, there)
+        elif is_dir:
             _merge(Path(entry.path), there)
         else:
             os.replace(entry.path, there)

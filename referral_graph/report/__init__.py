@@ -40,6 +40,15 @@ Sections
   specialties), and by referrer segment.
 * **Network views** — pages written beside the report.
 
+Profiles
+--------
+:func:`profile` gathers what the report knows about one provider on one printable
+page (a :class:`Profile`: ``.write(path)``, shown inline in JupyterLab): who they
+are, their referrals to us and to competitors by month, ties to our providers,
+at-risk ties, prospects among their partners, activities, talking points and their
+referral neighbourhood. :func:`write_report` writes one per provider on its lists
+into ``profiles/`` and links the names to them (CLI: ``referral-graph profile``).
+
 Sections that need dates say so on data without them (aggregated edge files).
 
 The toolkit supports care coordination and relationship repair; it does not
@@ -59,14 +68,17 @@ from referral_graph.report._tables import talking_point, outreach_list, build_re
 from referral_graph.report._page import COMPLIANCE as COMPLIANCE
 from referral_graph.report._page import render_html
 from referral_graph.report._write import write_report
+from referral_graph.report._profile_page import Profile, profile
 # isort: on
 
 __all__ = [
+    "Profile",
     "Report",
     "build_report",
     "headline_figures",
     "monthly_series",
     "outreach_list",
+    "profile",
     "render_html",
     "talking_point",
     "what_changed",

@@ -71,6 +71,8 @@ def _fmt(value: Any, kind: str, threshold: int) -> str:
 class Cell(NamedTuple):
     text: str
     numeric: bool
+    #: The address the text links to (a provider's profile), or "".
+    href: str = ""
 
 
 @dataclass
@@ -119,6 +121,7 @@ def _table(
     limit: int | None = None,
     group_by: str | None = None,
     group_search: str = "",
+    links: tuple[str, str, Mapping[str, str]] | None = None,
 ) -> Table | None:
     """A table's cells; `columns` = (column, heading, kind). None when there is nothing to show.
 
@@ -127,6 +130,8 @@ def _table(
     The page's search box reads the columns named in ``_SEARCH_COLUMNS``, the
     row's ids (``source``, ``target``, ``id``) and, when `group_search` says what
     they name, the group headings.
+    `links` = (column, id column, id -> address): the column's text links to the
+    address of its row's id (a provider's profile), where there is one.
     """
     frame = _names_or_ids(frame, columns)
     present = [(c, h, k) for c, h, k in columns if c in frame.columns]
@@ -140,12 +145,14 @@ def _table(
         if group_by is not None and row.get(group_by) != last_group:
             last_group = row.get(group_by)
             rows.append(Row(group=_text(last_group) or "Unknown"))
+        href = links[2].get(_text(row.get(links[1])), "") if links is not None else ""
         rows.append(
             Row(
                 cells=[
                     Cell(
                         _fmt(row[c], k, threshold) if k != "text" else _text(row[c]),
                         k in _NUMERIC,
+                        href if links is not None and c == links[0] else "",
                     )
                     for c, _, k in present
                 ],

@@ -44,6 +44,8 @@ class Report:
         What the report shows, as a referral store records it (None without dates).
     previous : ReportRecord or None
         The earlier report that the ``changes`` table compares with.
+    profiles : dict of str to str
+        Provider id -> its profile page, relative to the report (``profiles/ID.html``).
     """
 
     title: str
@@ -60,3 +62,4 @@ class Report:
     validation: list[str] = field(default_factory=list)
     record: ReportRecord | None = None
     previous: ReportRecord | None = None
+    profiles: dict[str, str] = field(default_factory=dict)

@@ -86,12 +86,15 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
             ],
             threshold=threshold,
             limit=25,
+            links=("name", "source", report.profiles),
         ),
         leakage_by_specialty=_auto_table(t.get("leakage_by_specialty"), threshold),
         leakage_by_competitor=_auto_table(t.get("leakage_by_competitor"), threshold),
         at_risk=_at_risk(report, threshold=threshold),
         backtest=_backtest(t.get("backtest"), threshold=threshold),
-        outreach_list=_outreach_list(t.get("outreach_list"), threshold=threshold),
+        outreach_list=_outreach_list(
+            t.get("outreach_list"), threshold=threshold, profiles=report.profiles
+        ),
         prospects=_prospects(report, threshold=threshold),
         effect=_effect(report.effect) if report.effect is not None else None,
         liaisons=(
@@ -158,6 +161,7 @@ def _at_risk(report: Report, *, threshold: int) -> dict[str, Any] | None:
             ],
             threshold=threshold,
             limit=40,
+            links=("source_name", "source", report.profiles),
         ),
     }
 
@@ -179,7 +183,9 @@ def _backtest(bt: pd.DataFrame | None, *, threshold: int) -> dict[str, Any] | No
     return {"margins": margins, "table": _table(bt, columns, threshold=threshold)}
 
 
-def _outreach_list(frame: pd.DataFrame | None, *, threshold: int) -> dict[str, Any] | None:
+def _outreach_list(
+    frame: pd.DataFrame | None, *, threshold: int, profiles: Mapping[str, str]
+) -> dict[str, Any] | None:
     if frame is None:
         return None
     ol = frame.assign(
@@ -204,6 +210,7 @@ def _outreach_list(frame: pd.DataFrame | None, *, threshold: int) -> dict[str, A
         threshold=threshold,
         group_by="place",
         group_search="town, practice",
+        links=("name", "source", profiles),
     )
     return {"table": table}
 
@@ -228,6 +235,7 @@ def _prospects(report: Report, *, threshold: int) -> dict[str, Any] | None:
         ],
         threshold=threshold,
         limit=25,
+        links=("id_name", "id", report.profiles),
     )
     return {"table": table}
 

@@ -50,13 +50,14 @@ def _view_graph(net: ReferralNetwork, nodes: set[str]) -> Any:
     return graph_from_tables(ties, table, period=net.period, name=net.ties.attrs.get("name"))
 
 
-def _write_views(
-    net: ReferralNetwork, report: Report, folder: Path, *, threshold: int
-) -> dict[str, str]:
+def _view_options(
+    net: ReferralNetwork, report: Report, *, threshold: int
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The measures every view of the report draws from, and the options they share: the
+    period, the threshold, one colour per specialty and per community."""
     from referral_graph import viz
 
-    t = report.tables
-    measures = t["providers"]
+    measures = report.tables["providers"]
     # Every figure a view shows comes from the whole network (a node's referrals too), so a
     # view drawn from the induced graph of its own providers equals the view of the whole.
     measures = measures.assign(referrals=measures["in_strength"] + measures["out_strength"])
@@ -65,7 +66,6 @@ def _write_views(
         if report.period is not None
         else None
     )
-    # one colour per specialty and per community for every view of the report
     palette = (
         viz.category_colors(net.providers["specialty"]) if "specialty" in net.providers else {}
     )
@@ -73,7 +73,16 @@ def _write_views(
         palette |= viz.category_colors(
             measures["community"].map(lambda c: None if pd.isna(c) else f"Community {int(c)}")
         )
-    common: dict[str, Any] = {"period": period, "threshold": threshold, "palette": palette}
+    return measures, {"period": period, "threshold": threshold, "palette": palette}
+
+
+def _write_views(
+    net: ReferralNetwork, report: Report, folder: Path, *, threshold: int
+) -> dict[str, str]:
+    from referral_graph import viz
+
+    t = report.tables
+    measures, common = _view_options(net, report, threshold=threshold)
     written: dict[str, str] = {}
     ties = net.ties
 

@@ -20,6 +20,7 @@ from referral_graph.pipeline import ReferralNetwork
 from referral_graph.privacy import DEFAULT_THRESHOLD, count_columns, describe_suppression
 from referral_graph.report._model import Report
 from referral_graph.report._page import render_html
+from referral_graph.report._profile_page import write_profiles
 from referral_graph.report._tables import _at_risk_tables, _build_report, _require_focus
 from referral_graph.report._views import _write_views
 from referral_graph.store import ReportRecord
@@ -36,6 +37,10 @@ T = TypeVar("T")
 #: other core, and a copy of the panel would cost too much memory: they stay here.
 AT_RISK_WORKER_MIN_TIES = 200_000
 
+#: The report's subfolders written whole (io._folders.atomic_folder): the profiles of the
+#: previous report's lists are not kept beside this one's.
+WHOLE = ("profiles",)
+
 
 def write_report(
     net: ReferralNetwork,
@@ -48,18 +53,25 @@ def write_report(
     horizon: int = 3,
     threshold: int = DEFAULT_THRESHOLD,
     views: bool = True,
+    profiles: bool = True,
     seed: int = 0,
     title: str | None = None,
     on_suppression: Callable[[str], Any] | None = None,
     store: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """Compute and write the report: ``report.html``, ``tables/*.csv`` and ``views/*.html``.
+    """Compute and write the report: ``report.html``, ``tables/*.csv``, ``views/*.html``
+    and ``profiles/*.html``.
 
     Returns the path of ``report.html``. The files are written into a new folder
     beside `out_dir` that replaces it in one step once the report is complete: a
     failure, or a process killed at any point, leaves `out_dir` as the previous run
     left it. Files in `out_dir` that the report does not write (your notes) are
-    kept. Counts from 1 to ``threshold - 1`` are suppressed in every table and
+    kept, but for the previous report's profiles. With `profiles` (default), a
+    profile page per provider on the report's lists (the outreach list, the
+    at-risk list's first ties, the first 100 key referrers and 25 prospects;
+    :func:`referral_graph.report.profile`) is written to ``profiles/ID.html``,
+    sharing one copy of vis-network, and the report's names
+    link to them. Counts from 1 to ``threshold - 1`` are suppressed in every table and
     page, with the values that would reveal them. What the tables leave out is said
     on the page, and passed to `on_suppression` (the CLI prints it).
 
@@ -79,7 +91,7 @@ def write_report(
     ids = resolve_focus(net.providers, focus=focus, focus_ids=focus_ids)
     previous, loads_through = _previous_report(store, ids)
     # Everything is written into a new folder that replaces `target` whole at the end.
-    with atomic_folder(target) as folder:
+    with atomic_folder(target, whole=WHOLE) as folder:
         # The backtest and the at-risk list need nothing but the panel: on large networks they
         # run in a worker process while this one scores the network and writes its tables.
         in_worker = AT_RISK_WORKER_MIN_TIES <= len(net.ties) < _worker.WORKER_MIN_TIES
@@ -144,6 +156,15 @@ def write_report(
                 on_suppression(suppression)
         if views:
             report.views = _write_views(net, report, folder / "views", threshold=threshold)
+        if profiles:
+            report.profiles = write_profiles(
+                net,
+                report,
+                folder / "profiles",
+                threshold=threshold,
+                activities=activities,
+                views=views,
+            )
         page = render_html(report, threshold=threshold)
         with atomic_path(folder / "report.html") as tmp:
             tmp.write_text(page, encoding="utf-8")

@@ -30,7 +30,15 @@ from referral_graph.viz._options import PathLike, check_height
 if TYPE_CHECKING:
     from pyvis.network import Network
 
-__all__ = ["inline_page", "json_for_html", "options_dict", "packed_vis_js", "to_html", "vis_assets"]
+__all__ = [
+    "drawing_context",
+    "inline_page",
+    "json_for_html",
+    "options_dict",
+    "packed_vis_js",
+    "to_html",
+    "vis_assets",
+]
 
 logger = logging.getLogger("referral_graph.viz")
 
@@ -88,6 +96,28 @@ def options_dict(net: Network) -> dict[str, Any]:
     if isinstance(options, dict):
         return options
     return dict(json.loads(options.to_json()))  # a pyvis Options object
+
+
+def drawing_context(net: Network, *, func: str = "to_html") -> dict[str, Any]:
+    """What the templates need to draw `net` (``network.html.j2``): title, period, height,
+    legend, notes and the drawing's data (a :class:`markupsafe.Markup`, safe inside
+    ``<script>``: :func:`json_for_html`); vis-network itself is the caller's."""
+    from markupsafe import Markup
+
+    page: Mapping[str, Any] = getattr(net, "referral_graph_page", None) or {
+        "title": getattr(net, "heading", "") or "Network"
+    }
+    data = json_for_html({"nodes": net.nodes, "edges": net.edges, "options": options_dict(net)})
+    return {
+        "title": str(page.get("title") or "Network"),
+        "period": page.get("period") or "",
+        "height": check_height(func, getattr(net, "height", "800px")),
+        "legend": [(str(color), str(label)) for color, label in page.get("legend") or []],
+        "legend_title": str(page.get("legend_title") or "Legend"),
+        "legend_edges": [(kind, str(label)) for kind, label in page.get("legend_edges") or []],
+        "notes": [str(note) for note in page.get("notes") or []],
+        "data": Markup(data),
+    }
 
 
 def to_html(net: Network, path: PathLike | None = None) -> str:
@@ -166,24 +196,13 @@ def _page(net: Network, *, func: str, fit: bool) -> str:
     from markupsafe import Markup
 
     js, css = vis_assets()
-    page: Mapping[str, Any] = getattr(net, "referral_graph_page", None) or {
-        "title": getattr(net, "heading", "") or "Network"
-    }
-    data = json_for_html({"nodes": net.nodes, "edges": net.edges, "options": options_dict(net)})
     return render(
         "view.html.j2",
-        title=str(page.get("title") or "Network"),
-        period=page.get("period") or "",
-        height=check_height(func, getattr(net, "height", "800px")),
+        **drawing_context(net, func=func),
         fit=fit,
-        legend=[(str(color), str(label)) for color, label in page.get("legend") or []],
-        legend_title=str(page.get("legend_title") or "Legend"),
-        legend_edges=[(kind, str(label)) for kind, label in page.get("legend_edges") or []],
-        notes=[str(note) for note in page.get("notes") or []],
         # Safe inside <script> and <style> as they are (see vis_assets, packed_vis_js and
         # json_for_html); escaping them would break them.
         vis_js=Markup("" if fit else js),
         vis_packed=Markup(packed_vis_js() if fit else ""),
         vis_css=Markup(css),
-        data=Markup(data),
     )
