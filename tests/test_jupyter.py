@@ -25,7 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -248,8 +248,7 @@ def test_view_in_jupyterlab(chromium: Any, lab: Lab) -> None:
         assert box is not None
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.mouse.wheel(0, 400)
-        page.wait_for_timeout(400)
-        assert scroller.evaluate("el => el.scrollTop") > before
+        assert _eventually(lambda: scroller.evaluate("el => el.scrollTop") > before)
         assert frame.evaluate("() => network.getScale()") == scale
         # Clicked, the wheel zooms the view and the notebook stays; after Escape it scrolls.
         frame_element.scroll_into_view_if_needed()
@@ -261,13 +260,11 @@ def test_view_in_jupyterlab(chromium: Any, lab: Lab) -> None:
         page.mouse.up()
         before = scroller.evaluate("el => el.scrollTop")
         page.mouse.wheel(0, -200)
-        page.wait_for_timeout(400)
-        assert frame.evaluate("() => network.getScale()") > scale
+        assert _eventually(lambda: frame.evaluate("() => network.getScale()") > scale)
         assert scroller.evaluate("el => el.scrollTop") == before
         page.keyboard.press("Escape")
         page.mouse.wheel(0, 200)
-        page.wait_for_timeout(400)
-        assert scroller.evaluate("el => el.scrollTop") > before
+        assert _eventually(lambda: scroller.evaluate("el => el.scrollTop") > before)
 
         page.locator(".jp-NotebookPanel-toolbar [data-command='docmanager:save']").click()
         saved = lab.root / "view.ipynb"
@@ -295,3 +292,14 @@ def test_view_in_jupyterlab(chromium: Any, lab: Lab) -> None:
         assert requests.outside == []
     finally:
         context.close()
+
+
+def _eventually(condition: Callable[[], bool], *, seconds: float = 10.0) -> bool:
+    """Whether `condition` holds within `seconds` (polled: on a busy machine the browser
+    may take longer than a fixed wait to scroll or zoom)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
