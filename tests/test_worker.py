@@ -58,7 +58,7 @@ def test_log_records_and_warnings_reach_the_caller(caplog: pytest.LogCaptureFixt
             warned()
     messages = [r.getMessage() for r in caplog.records if r.name == "referral_graph.communities"]
     assert messages == [
-        "detect_communities (leiden): 4 providers in 2 communities (largest 2, singletons 0)"
+        "detect_communities (auto: leiden): 4 providers in 2 communities (largest 2, singletons 0)"
     ]
 
 
