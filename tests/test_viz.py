@@ -649,21 +649,7 @@ def test_show_inline_draws_inside_its_sandboxed_iframe(chromium: Any, tmp_path: 
     net = viz.render(referral_graph(), height="400px")
     path = tmp_path / "notebook.html"
     path.write_text(f"<!DOCTYPE html><html><body>{viz.show_inline(net).data}</body></html>")
-    context = chromium.new_context()
-    outside: list[str] = []
-
-    def route(route: Any) -> None:
-        if route.request.url.startswith("file://"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", route)
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    with browser.offline_page(chromium) as (page, outside, errors):
         page.goto(path.as_uri())
         frame = page.frames[1]
         frame.wait_for_function("() => window.__drawn === true")
@@ -672,8 +658,6 @@ def test_show_inline_draws_inside_its_sandboxed_iframe(chromium: Any, tmp_path: 
         )
         assert counts == [8, 11]
         assert outside == [] and errors == []
-    finally:
-        context.close()
 
 
 @pytest.mark.browser
