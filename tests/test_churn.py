@@ -705,6 +705,27 @@ def test_backtest_columns_and_rules() -> None:
     assert result[BACKTEST_COLUMNS[1:-2]].notna().all(axis=None)
 
 
+def test_backtest_is_the_same_with_its_fits_side_by_side(monkeypatch) -> None:
+    """The fits at the test cutoffs run on two threads where two cores are idle: the same
+    figures, to the last digit, as one after another."""
+    from referral_graph import _worker
+
+    panel, providers = simulate_panel(n_sources=150, seed=6, n_months=22)
+    monkeypatch.setattr(_worker, "_running", lambda: 2.0)  # busy: one after another
+    monkeypatch.setattr(_worker.os, "cpu_count", lambda: 2)
+    monkeypatch.delenv("REFERRAL_GRAPH_IN_WORKER", raising=False)
+    alone = backtest(panel, providers=providers, n_cutoffs=3, per_cutoff=True)
+    calls = []
+    side_by_side = _worker.side_by_side
+    monkeypatch.setattr(_worker, "_running", lambda: 1.0)  # idle: two threads
+    monkeypatch.setattr(
+        _worker, "side_by_side", lambda fn, items: calls.append(1) or side_by_side(fn, items)
+    )
+    together = backtest(panel, providers=providers, n_cutoffs=3, per_cutoff=True)
+    assert calls  # the fits did go through side_by_side
+    pd.testing.assert_frame_equal(alone, together, check_exact=True)
+
+
 def test_model_beats_every_rule_on_a_simulated_history() -> None:
     result = _backtest_a().set_index("method")
     model = result.loc["model"]

@@ -132,6 +132,40 @@ def test_threads_are_started_only_on_idle_cores(monkeypatch) -> None:
     assert _worker.idle_threads(2) == 1
 
 
+def test_side_by_side_runs_on_idle_cores_one_core_each(monkeypatch) -> None:
+    """Items in order, on two threads where two cores are idle, each thread keeping to one
+    core (idle_threads says 1 in it); one after another in this thread otherwise."""
+    import threading
+
+    from referral_graph import _worker
+
+    monkeypatch.setattr(_worker.os, "cpu_count", lambda: 2)
+    monkeypatch.delenv("REFERRAL_GRAPH_IN_WORKER", raising=False)
+    barrier = threading.Barrier(2, timeout=10)
+
+    def square(n: int) -> tuple[int, str, int]:
+        if n < 2:  # the first two items meet: they run at the same time, or this times out
+            barrier.wait()
+        return n * n, threading.current_thread().name, _worker.idle_threads(2)
+
+    monkeypatch.setattr(_worker, "_running", lambda: 1.0)
+    out = _worker.side_by_side(square, range(5))
+    assert [r[0] for r in out] == [0, 1, 4, 9, 16]
+    assert all(name.startswith("referral_graph") for _, name, _ in out)
+    assert {threads for _, _, threads in out} == {1}
+    assert _worker.idle_threads(2) == 2  # this thread is not capped afterwards
+
+    monkeypatch.setattr(_worker, "_running", lambda: 2.0)  # the other core is busy
+    here = threading.current_thread().name
+    assert _worker.side_by_side(lambda n: (n, threading.current_thread().name), [3, 4]) == [
+        (3, here),
+        (4, here),
+    ]
+    with pytest.raises(ZeroDivisionError):
+        monkeypatch.setattr(_worker, "_running", lambda: 1.0)
+        _worker.side_by_side(lambda n: 1 // n, [1, 0, 2])
+
+
 def test_the_running_threads_are_read_from_the_kernel() -> None:
     """At least this thread runs while it asks."""
     from referral_graph import _worker

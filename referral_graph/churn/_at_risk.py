@@ -13,7 +13,7 @@ from scipy.stats import rankdata
 from referral_graph._checks import check_choice, check_float, check_int
 from referral_graph.churn._backtest import _auto_choice
 from referral_graph.churn._features import FEATURE_COLUMNS, _features_at, _totals
-from referral_graph.churn._inputs import _labelled_slice, _model_inputs
+from referral_graph.churn._inputs import _labelled_slice, _labelled_slices, _model_inputs
 from referral_graph.churn._labels import _active
 from referral_graph.churn._model import ChurnModel
 from referral_graph.churn._options import FloatArray, _Options, _parse_cutoffs
@@ -228,7 +228,7 @@ def at_risk(
                 f"Fitting a model needs {opts.baseline_months + opts.horizon} months of data "
                 f"before the cutoff {stamp.date()}; pass a fitted model= instead."
             )
-        slices = [_labelled_slice(prepared, c, opts) for c in train_cis]
+        slices = _labelled_slices(prepared, train_cis, opts)
         template = _family_model(family, random_state=random_state)
         model, _ = _fit_on(
             slices,

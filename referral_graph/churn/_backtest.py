@@ -5,18 +5,20 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from referral_graph import _worker
 from referral_graph._checks import check_int
-from referral_graph.churn._inputs import _labelled_slice
+from referral_graph.churn._inputs import _labelled_slice, _labelled_slices
 from referral_graph.churn._metrics import _metrics
 from referral_graph.churn._model import ChurnModel
-from referral_graph.churn._options import FloatArray, _Options
-from referral_graph.churn._panel import PreparedPanel, _prepared_with_options
+from referral_graph.churn._options import FloatArray, IntArray, _Options
+from referral_graph.churn._panel import PreparedPanel, _prepared_with_options, _Slice
 from referral_graph.churn._rules import RULES, _best_rule, _blend
 from referral_graph.churn._training import (
     FAMILIES,
@@ -24,13 +26,26 @@ from referral_graph.churn._training import (
     RECENCY_HALF_LIFE,
     _check_half_life,
     _family_model,
-    _fit_on,
+    _fit_picked,
     _make_model,
+    _training_rows,
 )
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 
 #: The package's logger (records keep the name they had when churn was one module).
 logger = logging.getLogger("referral_graph.churn")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One test cutoff of the backtest: its slices and the training rows drawn for its fit
+    (None: the training labels hold one class, or no tie is active at the test cutoff)."""
+
+    ci: int
+    train: list[_Slice]
+    test: _Slice
+    n_labelled: int
+    picked: list[tuple[_Slice, IntArray]] | None
 
 
 def backtest(
@@ -184,45 +199,53 @@ def backtest(
     if len(tests) < n_cutoffs:
         logger.info("Backtest: only %s test cutoff(s) have earlier training data", len(tests))
     rng = np.random.default_rng(random_state)
-    rows: list[dict[str, Any]] = []
-    known: dict[int, dict[str, float]] = {}  # test cutoff -> PR-AUC of each family
+    # The training rows of every test cutoff are drawn first, in order from one generator;
+    # the fits, independent of each other, then run side by side where a core is idle.
+    _labelled_slices(prepared, range(nb, tests[-1] + 1), opts)  # computed side by side
+    plans = []
     for ci in tests:
         train = [_labelled_slice(prepared, c, opts) for c in range(nb, ci - h + 1)]
         test = _labelled_slice(prepared, ci, opts)
         y_train = np.concatenate([s.y for s in train if s.y is not None])
+        fits = 0 < int(y_train.sum()) < len(y_train) and len(test.idx) > 0
+        picked = _training_rows(train, max_train_samples, rng)[0] if fits else None
+        plans.append(_Plan(ci=ci, train=train, test=test, n_labelled=len(y_train), picked=picked))
+
+    def predicted(plan: _Plan) -> dict[str, FloatArray] | None:
+        if plan.picked is None:
+            return None
+        fitted = _fit_picked(
+            plan.picked, clone(template), frame=False, explain=False, half_life=half_life
+        )
+        if not auto:
+            return {"model": fitted.predict_proba(plan.test.x)[:, 1]}
+        parts = fitted.family_probabilities(plan.test.x)
+        return {
+            "logistic": parts["logistic"],
+            "gbm": parts["gbm"],
+            "ensemble": (parts["logistic"] + parts["gbm"]) / 2,
+        }
+
+    predictions = _worker.side_by_side(predicted, plans)
+    rows: list[dict[str, Any]] = []
+    known: dict[int, dict[str, float]] = {}  # test cutoff -> PR-AUC of each family
+    for plan, predicted_here in zip(plans, predictions, strict=True):
+        ci, train, test = plan.ci, plan.train, plan.test
         y_test = np.asarray(test.y)
         cutoff = ties.month_of(ci)
         scores: dict[str, FloatArray] = {}
         family = _prior_choice(known, ci, h) if auto else None
         methods = ["model", "blend", *(FAMILIES if auto else ())]
-        if 0 < int(y_train.sum()) < len(y_train) and len(test.idx):
-            fitted, picked = _fit_on(
-                train,
-                clone(template),
-                max_train_samples,
-                rng,
-                frame=False,
-                explain=False,
-                half_life=half_life,
-            )
-            n_train = sum(len(r) for _, r in picked)
-            if auto:
-                parts = fitted.family_probabilities(test.x)
-                families = {
-                    "logistic": parts["logistic"],
-                    "gbm": parts["gbm"],
-                    "ensemble": (parts["logistic"] + parts["gbm"]) / 2,
-                }
-                scores["model"] = families[str(family)]
-            else:
-                scores["model"] = fitted.predict_proba(test.x)[:, 1]
+        if predicted_here is not None and plan.picked is not None:
+            n_train = sum(len(r) for _, r in plan.picked)
+            scores["model"] = predicted_here[str(family)] if auto else predicted_here["model"]
             # the blend takes the rule that ranked the training cutoffs best (no test label)
             rule = _best_rule(train)
             scores["blend"] = _blend(scores["model"], test.rules[rule])
             if auto:
-                scores.update(families)
+                scores.update(predicted_here)
         else:
-            n_train = len(y_train)
+            n_train = plan.n_labelled
             logger.info("Backtest %s: training labels hold one class; model skipped", cutoff.date())
             for method in methods:
                 scores[method] = np.full(len(test.idx), math.nan)

@@ -8,12 +8,13 @@ the at-risk list compute each cutoff once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 from threadpoolctl import threadpool_limits
 
+from referral_graph import _worker
 from referral_graph.churn._features import FEATURE_COLUMNS, _features_at, _totals
 from referral_graph.churn._labels import _active, _labels_at
 from referral_graph.churn._matrix import _TieMatrix
@@ -72,3 +73,15 @@ def _labelled_slice(prepared: PreparedPanel, ci: int, opts: _Options) -> _Slice:
     if key not in prepared._slices:
         prepared._slices[key] = _slice(prepared._ties, ci, opts, labels=True)
     return prepared._slices[key]
+
+
+def _labelled_slices(prepared: PreparedPanel, cis: Sequence[int], opts: _Options) -> list[_Slice]:
+    """:func:`_labelled_slice` of each cutoff of `cis`, those not cached yet computed side by
+    side where a core is idle (:func:`referral_graph._worker.side_by_side`)."""
+    missing = [ci for ci in dict.fromkeys(cis) if (opts, ci) not in prepared._slices]
+    computed = _worker.side_by_side(
+        lambda ci: _slice(prepared._ties, ci, opts, labels=True), missing
+    )
+    for ci, one in zip(missing, computed, strict=True):
+        prepared._slices[(opts, ci)] = one
+    return [prepared._slices[(opts, ci)] for ci in cis]

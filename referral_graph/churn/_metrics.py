@@ -78,13 +78,15 @@ def _metrics(
         np.nanmin(np.where(np.isinf(s), np.nan, s)) - 1 if np.isfinite(s).any() else 0.0,
         s,
     )
-    order = np.argsort(-s, kind="stable")
+    # Any order of tied scores gives the same figures (ties count by their mean), so the
+    # sort need not be stable: the default one is about three times as fast.
+    order = np.argsort(-s)
     s_sorted = s[order]
     y_sorted = y[order].astype(np.float64)
     y_cum = np.r_[0.0, np.cumsum(y_sorted)]
     if both:
         if np.isposinf(s).any():  # +inf is moved below the finite scores in `finite`
-            f_order = np.argsort(-finite, kind="stable")
+            f_order = np.argsort(-finite)
             roc_auc, pr_auc = _curve_areas(finite[f_order], y[f_order].astype(np.float64))
         else:
             roc_auc, pr_auc = _curve_areas(finite[order], y_sorted)

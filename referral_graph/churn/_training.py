@@ -148,7 +148,24 @@ def _fit_on(
     :class:`ChurnModel` skips what only explanations need (see
     :meth:`ChurnModel._fit`); its probabilities are the same.
     """
-    picked, n_rows = _training_rows(slices, max_samples, rng)
+    picked, _ = _training_rows(slices, max_samples, rng)
+    fitted = _fit_picked(picked, model, frame=frame, explain=explain, half_life=half_life)
+    return fitted, picked
+
+
+def _fit_picked(
+    picked: Sequence[tuple[_Slice, IntArray]],
+    model: ChurnModel,
+    *,
+    frame: bool,
+    explain: bool = True,
+    half_life: float | None = None,
+) -> ChurnModel:
+    """Fit `model` on the rows `picked` (:func:`_training_rows`) of their slices.
+
+    Apart from :func:`_fit_on` so that the rows of several fits can be drawn in
+    order from one generator, and the fits then run side by side (the backtest's).
+    """
     x_train = np.concatenate([s.x[rows] for s, rows in picked])
     y_parts = [s.y[rows] for s, rows in picked if s.y is not None]
     y = np.concatenate(y_parts)
@@ -164,11 +181,11 @@ def _fit_on(
         model.fit(data, y, sample_weight=weights)
     logger.info(
         "Churn model fitted on %s rows from %s cutoff(s) (churn rate %.1f %%)",
-        f"{n_rows:,}",
-        len(slices),
+        f"{len(y):,}",
+        len(picked),
         100 * float(np.mean(y)) if len(y) else 0.0,
     )
-    return model, picked
+    return model
 
 
 def fit_churn_model(
