@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.base import clone
 
@@ -211,39 +212,56 @@ def backtest(
         picked = _training_rows(train, max_train_samples, rng)[0] if fits else None
         plans.append(_Plan(ci=ci, train=train, test=test, n_labelled=len(y_train), picked=picked))
 
-    def predicted(plan: _Plan) -> dict[str, FloatArray] | None:
+    def measured(y: npt.NDArray[Any], score: FloatArray, *, proba: bool) -> dict[str, float]:
+        if np.isnan(score).all():
+            return {key: math.nan for key in _metrics(y[:0], score[:0], ks, proba=True)}
+        return _metrics(y, score, ks, proba=proba)
+
+    def predicted(plan: _Plan) -> tuple[dict[str, FloatArray] | None, dict[str, dict[str, float]]]:
+        """A test cutoff's probabilities (None: no fit) and the figures of all but the
+        blend, whose rule depends on the earlier cutoffs' figures (auto: the family)."""
+        y = np.asarray(plan.test.y)
+        figures = {name: measured(y, score, proba=False) for name, score in plan.test.rules.items()}
         if plan.picked is None:
-            return None
+            return None, figures
         fitted = _fit_picked(
             plan.picked, clone(template), frame=False, explain=False, half_life=half_life
         )
-        if not auto:
-            return {"model": fitted.predict_proba(plan.test.x)[:, 1]}
-        parts = fitted.family_probabilities(plan.test.x)
-        return {
-            "logistic": parts["logistic"],
-            "gbm": parts["gbm"],
-            "ensemble": (parts["logistic"] + parts["gbm"]) / 2,
-        }
+        if auto:
+            parts = fitted.family_probabilities(plan.test.x)
+            probabilities = {
+                "logistic": parts["logistic"],
+                "gbm": parts["gbm"],
+                "ensemble": (parts["logistic"] + parts["gbm"]) / 2,
+            }
+        else:
+            probabilities = {"model": fitted.predict_proba(plan.test.x)[:, 1]}
+        for name, score in probabilities.items():
+            figures[name] = measured(y, score, proba=True)
+        return probabilities, figures
 
     predictions = _worker.side_by_side(predicted, plans)
     rows: list[dict[str, Any]] = []
     known: dict[int, dict[str, float]] = {}  # test cutoff -> PR-AUC of each family
-    for plan, predicted_here in zip(plans, predictions, strict=True):
+    for plan, (probabilities, figures) in zip(plans, predictions, strict=True):
         ci, train, test = plan.ci, plan.train, plan.test
         y_test = np.asarray(test.y)
         cutoff = ties.month_of(ci)
         scores: dict[str, FloatArray] = {}
         family = _prior_choice(known, ci, h) if auto else None
         methods = ["model", "blend", *(FAMILIES if auto else ())]
-        if predicted_here is not None and plan.picked is not None:
+        if probabilities is not None and plan.picked is not None:
             n_train = sum(len(r) for _, r in plan.picked)
-            scores["model"] = predicted_here[str(family)] if auto else predicted_here["model"]
+            if auto:  # the family chosen before this cutoff, and its figures
+                scores["model"] = probabilities[str(family)]
+                figures["model"] = figures[str(family)]
+            else:
+                scores["model"] = probabilities["model"]
             # the blend takes the rule that ranked the training cutoffs best (no test label)
             rule = _best_rule(train)
             scores["blend"] = _blend(scores["model"], test.rules[rule])
             if auto:
-                scores.update(predicted_here)
+                scores.update(probabilities)
         else:
             n_train = plan.n_labelled
             logger.info("Backtest %s: training labels hold one class; model skipped", cutoff.date())
@@ -260,12 +278,10 @@ def backtest(
                 "n_churned": int(y_test.sum()),
                 "base_rate": float(y_test.mean()) if len(y_test) else math.nan,
             }
-            if np.isnan(score).all():
-                row.update(
-                    {key: math.nan for key in _metrics(y_test[:0], score[:0], ks, proba=True)}
-                )
+            if method in figures:
+                row.update(figures[method])
             else:
-                row.update(_metrics(y_test, score, ks, proba=method in ("model", *FAMILIES)))
+                row.update(measured(y_test, score, proba=method in ("model", *FAMILIES)))
             rows.append(row)
         if auto:
             known[ci] = {
