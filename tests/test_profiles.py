@@ -295,6 +295,37 @@ def test_profiles_on_demand_are_the_reports_profiles(tmp_path: Path) -> None:
     assert made.html(vis_src="vis-network.min.js") == pages[0].read_text(encoding="utf-8")
 
 
+def test_the_decided_suppression_is_kept_per_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Profiles of one report decide its tables' suppression once (seconds on large
+    markets), again when a table is replaced or the threshold changes."""
+    from referral_graph import scores
+    from referral_graph.report._profile import _DECIDED, decided_suppression
+
+    events, providers = _hidden_by_target()
+    report = build_report(load_network(events=events, providers=providers), focus="Us Health")
+    calls: list[int] = []
+    write_tables = scores.write_tables
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["threshold"])
+        return write_tables(*args, **kwargs)
+
+    monkeypatch.setattr(scores, "write_tables", counted)
+    first = decided_suppression(report, threshold=11)
+    assert decided_suppression(report, threshold=11) == first and calls == [11]
+    decided_suppression(report, threshold=5)
+    report.tables["ties"] = report.tables["ties"].copy()
+    decided_suppression(report, threshold=11)
+    assert calls == [11, 5, 11]
+    assert first["ties"]["referrals"].all()  # every tie's referrals hidden (by hand, above)
+    key = id(report)
+    del report
+    import gc
+
+    gc.collect()
+    assert not any(k[0] == key for k in _DECIDED)  # forgotten with the report
+
+
 def test_cli_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     paths = datasets.sample_paths()
     inputs = ["--events", str(paths["events"]), "--providers", str(paths["providers"])]

@@ -12,6 +12,7 @@ points. Every count is under the small-cell rules of :mod:`referral_graph.privac
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -312,9 +313,35 @@ def decided_suppression(report: Report, *, threshold: int) -> dict[str, dict[str
     nothing written: for a profile made apart from a written report."""
     from referral_graph.scores import write_tables
 
-    return write_tables(
+    # kept for the next profile of the same report (the joint suppression of the ties takes
+    # seconds on large markets) while its tables are the same frames; forgotten with it
+    frames = tuple(report.tables.items())
+    key = (id(report), threshold)
+    if key in _DECIDED:
+        before, decided = _DECIDED[key]
+        if len(before) == len(frames) and all(
+            a == b and x is y for (a, x), (b, y) in zip(before, frames, strict=True)
+        ):
+            return dict(decided)
+    elif not any(k[0] == id(report) for k in _DECIDED):
+        weakref.finalize(report, _forget, id(report))
+    decided = write_tables(
         report.tables, Path("tables"), threshold=threshold, formats=(), keep=()
     ).hidden
+    _DECIDED[key] = (frames, decided)
+    return dict(decided)
+
+
+#: :func:`decided_suppression`'s results, per report (its id while it lives) and threshold.
+_DECIDED: dict[
+    tuple[int, int],
+    tuple[tuple[tuple[str, pd.DataFrame], ...], dict[str, dict[str, pd.Series]]],
+] = {}
+
+
+def _forget(report_id: int) -> None:
+    for key in [k for k in _DECIDED if k[0] == report_id]:
+        del _DECIDED[key]
 
 
 def prepare(

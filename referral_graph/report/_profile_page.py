@@ -145,7 +145,12 @@ def profile(
         Outreach log (``date``, ``provider``, ``liaison``, ``kind``): the
         provider's activities and their outcomes.
     threshold : int, default 11
-        Counts from 1 to ``threshold - 1`` are hidden, with what would reveal one.
+        Counts from 1 to ``threshold - 1`` are hidden, with what would reveal one:
+        every cell that the report's tables hide (``ties.csv``, ``share_of_wallet.csv``,
+        as :func:`referral_graph.report.write_report` writes them: some to protect other
+        providers' cells) is hidden here too, so the page shows the cells of the profile
+        ``write_report`` writes. Deciding that suppression takes seconds on large
+        markets; it is done once per `report` (while its tables are the same).
     seed, capacity, horizon
         As :func:`referral_graph.report.build_report` (without `report`).
     view : bool, default True
