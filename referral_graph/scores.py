@@ -47,6 +47,7 @@ from referral_graph.privacy import (
     PARTITIONS,
     ROW_SUMS,
     SUMMED,
+    count_columns,
     describe_suppression,
     suppress_counts,
 )
@@ -69,11 +70,18 @@ class TablesWritten(dict[str, list[Path]]):
         Each table's ``attrs["suppression"]`` record, by name.
     tables : dict
         The tables as written (suppressed), by name: those `keep` named.
+    hidden : dict
+        What each table's file leaves out of its count columns, by name: per count
+        column of the table as given, a boolean Series on its index, True where the
+        written value is missing and the given one is not (small, or hidden by
+        complementary suppression). Another page showing the same cells reads them
+        here (``suppress_counts(..., hide=...)``) and hides them too.
     """
 
     suppression: str | None = None
     records: dict[str, dict[str, Any]]
     tables: dict[str, pd.DataFrame]
+    hidden: dict[str, dict[str, pd.Series]]
 
 
 def write_tables(
@@ -96,7 +104,9 @@ def write_tables(
     threshold : int, default 11
         Counts from 1 to ``threshold - 1`` are written as missing.
     formats : iterable of {"csv", "parquet"}
-        The file formats written, one file per table and format.
+        The file formats written, one file per table and format. Empty: nothing is
+        written (`folder` is not touched); what would be written is decided and
+        returned all the same (``records``, ``hidden``, ``tables``).
     keep : iterable of str, optional
         The tables to return as written (``tables`` attribute); by default all.
         Each table is otherwise let go once written (on millions of ties, the
@@ -117,6 +127,7 @@ def write_tables(
     """
     out = TablesWritten()
     out.records = {}
+    out.hidden = {}
     target = Path(os.fspath(folder))
     try:
         for fmt in formats:
@@ -159,6 +170,12 @@ def write_tables(
             early[name] = safe  # for the table that repeats it
         out[name] = [write_table(safe, target / f"{name}.{fmt}") for fmt in formats]
         out.records[name] = safe.attrs["suppression"]
+        given = tables[name]
+        out.hidden[name] = {
+            c: pd.Series(_hidden(given[c], safe[c]), index=given.index)
+            for c in count_columns(given)
+            if c in safe.columns
+        }
         if name in kept:
             out.tables[name] = safe
         del safe

@@ -16,6 +16,13 @@ returns each problem found:
   referrer, organisation, specialty, competitor) as the market total that a fully shown
   table gives, minus the other rows;
 * a number from 1 to ``threshold - 1`` in a count column of an HTML table;
+* on a provider's profile (``profiles/*.html``, :func:`scan_profiles`): a count from 1 to
+  ``threshold - 1`` in its tables, cards, chart tooltips or ego view; a value derived
+  from a hidden count (a share of wallet beside a hidden count, a bar drawn to a hidden
+  count's height, a tie's strength or components beside its hidden referrals); and,
+  against the report's tables, a tie's count that ``ties.csv`` hides, a total that
+  ``share_of_wallet.csv`` hides, or the chart's periods giving a total back (all shown
+  where the total is hidden, all but one where it is shown);
 * any of the given patient identifiers, anywhere in any file.
 
 The rules are written out here from the privacy policy (docs/privacy.md), not taken from
@@ -26,6 +33,8 @@ the pattern is still caught.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -333,6 +342,255 @@ def scan_folder(folder: Path) -> list[str]:
     return problems
 
 
+#: The count columns of a profile's tables, by hand from templates/profile.html.j2 (the
+#: activities' "Referrals to us, the month before" and "The month after" too).
+PROFILE_COUNTS = frozenset(
+    {"Referrals", "Patients", "At stake", "Expected loss", "Referrals to competitors"}
+)
+#: The tie table's values computed from its counts (docs/methodology.md: the score from
+#: the referrals and patients; the volume, share and reciprocity components from the
+#: referrals), by hand.
+PROFILE_TIE_DERIVED = {
+    "Strength": ("Referrals", "Patients"),
+    "volume": ("Referrals",),
+    "share": ("Referrals",),
+    "reciprocity": ("Referrals",),
+}
+_TOOLTIP = re.compile(
+    r"(?P<label>.*?): to us (?P<us><\d+|–|[\d,]+?), to competitors (?P<them><\d+|–|[\d,]+?), "
+    r"share of wallet (?P<share>.*)"
+)
+
+
+def _number(text: str) -> float | None:
+    """A figure as a page writes it: a number (thousands separated), else None (hidden:
+    ``<11`` or ``–``)."""
+    text = text.replace(",", "").strip()
+    return float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else None
+
+
+def _is_small(text: str, threshold: int) -> bool:
+    value = _number(text)
+    return value is not None and 0 < value < threshold
+
+
+def _profile_count(heading: str) -> bool:
+    return (
+        heading in PROFILE_COUNTS
+        or heading.startswith("Referrals to us")
+        or re.fullmatch(r"The [\w-]+ after", heading) is not None
+    )
+
+
+def _profile_tables(text: str) -> list[tuple[list[str], list[tuple[str, list[str]]]]]:
+    """Each table of a profile: its headings, and per row its data-ids and cells (text)."""
+    out = []
+    for table in re.findall(r"<table[^>]*>(.*?)</table>", text, flags=re.S):
+        headings = [
+            html.unescape(re.sub(r"<[^>]+>", "", h)).strip()
+            for h in re.findall(r"<th[^>]*>(.*?)</th>", table, flags=re.S)
+        ]
+        rows = []
+        for attrs, row in re.findall(r"<tr([^>]*)>(.*?)</tr>", table, flags=re.S):
+            cells = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
+            if not cells:
+                continue
+            ids = re.search(r'data-ids="([^"]*)"', attrs)
+            texts = [html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in cells]
+            rows.append((ids.group(1) if ids else "", texts))
+        out.append((headings, rows))
+    return out
+
+
+def _chart(text: str) -> list[dict[str, object]]:
+    """The chart's periods: their tooltip figures, bars (x, height) and share dot."""
+    svg = re.search(r'<svg class="rg-chart".*?</svg>', text, flags=re.S)
+    if svg is None:
+        return []
+    periods: list[dict[str, object]] = []
+    for title, body in re.findall(
+        r'<g class="rg-month"><title>(.*?)</title>(.*?)</g>', svg.group(0), flags=re.S
+    ):
+        m = _TOOLTIP.fullmatch(html.unescape(title))
+        bars = [
+            (float(x), float(h))
+            for x, h in re.findall(r'<rect x="([\d.]+)"[^>]*height="([\d.]+)"', body)
+        ]
+        periods.append({"title": html.unescape(title), "match": m, "bars": bars, "dot": False})
+    starts = [p["bars"][0][0] if p["bars"] else -1.0 for p in periods]  # type: ignore[index]
+    for cx in re.findall(r'<circle cx="([\d.]+)"', svg.group(0)):
+        at = [i for i, x in enumerate(starts) if 0 <= x <= float(cx)]
+        if at:
+            periods[at[-1]]["dot"] = True
+    return periods
+
+
+def _ego_edges(text: str) -> list[tuple[str, str, str, str]]:
+    """The embedded ego view's ties: from, to, and the referrals and patients it shows."""
+    out = []
+    for start, end, title in re.findall(
+        r'\{"from":"([^"]+)","to":"([^"]+)","width":[\d.]+,"title":"((?:[^"\\]|\\.)*)"', text
+    ):
+        title = json.loads(f'"{title}"')
+        referrals = re.search(r"Referrals: (\S+)", title)
+        patients = re.search(r"Patients: (\S+)", title)
+        out.append(
+            (
+                start,
+                end,
+                referrals.group(1) if referrals else "",
+                patients.group(1) if patients else "",
+            )
+        )
+    return out
+
+
+def scan_profile(
+    path: Path,
+    *,
+    ties: pd.DataFrame | None = None,
+    wallet: pd.DataFrame | None = None,
+    threshold: int = 11,
+) -> list[str]:
+    """Problems on one profile page; with the report's ``ties.csv`` and
+    ``share_of_wallet.csv`` (read with ids as text), what they hide that it shows."""
+    name = f"profiles/{path.name}"
+    source = path.stem
+    text = path.read_text(encoding="utf-8")
+    problems: list[str] = []
+    # the summary's cards
+    cards = {
+        html.unescape(label): html.unescape(value)
+        for label, value in re.findall(
+            r'<div class="label">(.*?)</div><div class="value">(.*?)</div>', text
+        )
+    }
+    for label in ("Referrals to us", "To competitors"):
+        if _is_small(cards.get(label, ""), threshold):
+            problems.append(f"{name}: the card {label!r} shows {cards[label]!r}")
+    counts_hidden = any(
+        label in cards and _number(cards[label]) is None
+        for label in ("Referrals to us", "To competitors")
+    )
+    if counts_hidden and _number(cards.get("Share of wallet", "").rstrip(" %")) is not None:
+        problems.append(f"{name}: the card 'Share of wallet' is shown beside a hidden count")
+    # the chart: each period's tooltip, bars and share dot
+    periods = _chart(text)
+    for period in periods:
+        m = period["match"]
+        if m is None:
+            problems.append(f"{name}: a chart tooltip reads {period['title']!r}")
+            continue
+        assert isinstance(m, re.Match)
+        for part in ("us", "them"):
+            if _is_small(m[part], threshold):
+                problems.append(f"{name}: the chart's {m['label']} shows {m[part]!r} ({part})")
+        hidden = [_number(m[part]) is None for part in ("us", "them")]
+        share_shown = _number(m["share"].rstrip(" %")) is not None
+        if any(hidden) and (share_shown or period["dot"]):
+            problems.append(f"{name}: the chart's {m['label']} shows a share beside a hidden count")
+        bars = period["bars"]
+        assert isinstance(bars, list)
+        for (_, height), gone in zip(bars, hidden, strict=False):
+            if gone and height > 2:
+                problems.append(f"{name}: the chart's {m['label']} draws a hidden count's bar")
+    # the tables: counts, and the ties' values derived from their counts
+    tie_rows: list[tuple[str, dict[str, str]]] = []
+    for headings, rows in _profile_tables(text):
+        for ids, cells in rows:
+            for heading, cell in zip(headings, cells, strict=False):
+                if _profile_count(heading) and _is_small(cell, threshold):
+                    problems.append(f"{name}: {heading!r} shows {cell!r}")
+            if headings[:1] == ["Our provider"] and "Strength" in headings:
+                row = dict(zip(headings, cells, strict=False))
+                parts = row.get("Components (0–1)", "")
+                for part in parts.split(" · "):
+                    label, _, value = part.rpartition(" ")
+                    row[label] = value
+                tie_rows.append((ids, row))
+    for _ids, row in tie_rows:
+        for derived, sources in PROFILE_TIE_DERIVED.items():
+            if derived not in row or _number(row[derived]) is None:
+                continue
+            gone = [c for c in sources if c in row and _number(row[c]) is None]
+            if gone:
+                problems.append(
+                    f"{name}: a tie shows its {derived} beside its hidden {gone[0].lower()}"
+                )
+    self_line = re.search(r"This provider is prospect #.*?: (\S+) referrals to competitors", text)
+    if self_line and _is_small(html.unescape(self_line.group(1)), threshold):
+        problems.append(f"{name}: the prospect line shows {self_line.group(1)!r} referrals")
+    edges = _ego_edges(text)
+    for start, end, referrals, patients in edges:
+        for what, value in (("referrals", referrals), ("patients", patients)):
+            if _is_small(value, threshold):
+                problems.append(f"{name}: the ego view's tie {start}→{end} shows {what} {value!r}")
+    # against the report's tables
+    if ties is not None and {"source", "target", "referrals"} <= set(ties.columns):
+        rows_of = ties.set_index([ties["source"].astype(str), ties["target"].astype(str)])
+        rows_of = rows_of[~rows_of.index.duplicated()]
+        shown: list[tuple[str, str, str, str]] = [
+            (source, ids, row.get("Referrals", ""), row.get("Patients", ""))
+            for ids, row in tie_rows
+        ]
+        for start, end, referrals, patients in [*shown, *edges]:
+            if (start, end) not in rows_of.index:
+                continue
+            tie = rows_of.loc[(start, end)]
+            for column, value in (("referrals", referrals), ("patients", patients)):
+                if column in tie and pd.isna(tie[column]) and _number(value) is not None:
+                    problems.append(
+                        f"{name}: shows the {column} of the tie {start}→{end} ({value}), "
+                        "which ties.csv hides"
+                    )
+    if wallet is not None and {"source", "to_focus"} <= set(wallet.columns):
+        mine = wallet.loc[wallet["source"].astype(str) == source]
+        for column, label, part in (
+            ("to_focus", "Referrals to us", "us"),
+            ("to_competitors", "To competitors", "them"),
+        ):
+            if column not in mine or not len(mine):
+                continue
+            total_hidden = bool(pd.isna(mine[column].iloc[0]))
+            if total_hidden and _number(cards.get(label, "")) is not None:
+                problems.append(
+                    f"{name}: the card {label!r} shows a total that share_of_wallet.csv hides"
+                )
+            figures = [p["match"][part] for p in periods if p["match"] is not None]  # type: ignore[index]
+            if not figures:
+                continue
+            n_hidden = sum(_number(f) is None for f in figures)
+            if total_hidden and n_hidden == 0 and sum(_number(f) or 0 for f in figures) > 0:
+                problems.append(
+                    f"{name}: the chart's periods sum to the {column} that share_of_wallet.csv "
+                    "hides (every one shown)"
+                )
+            if not total_hidden and n_hidden == 1:
+                problems.append(
+                    f"{name}: the chart's one hidden {column} is share_of_wallet.csv's total "
+                    "minus the periods shown"
+                )
+    return problems
+
+
+def scan_profiles(folder: Path, *, threshold: int = 11) -> list[str]:
+    """Every profile page in `folder` (a report's ``profiles/``), against the report's
+    ``tables/`` beside it when there is one."""
+    tables = folder.parent / "tables"
+
+    def read(name: str) -> pd.DataFrame | None:
+        path = tables / name
+        if not path.exists():
+            return None
+        return pd.read_csv(path, dtype={"source": str, "target": str}, low_memory=False)
+
+    ties, wallet = read("ties.csv"), read("share_of_wallet.csv")
+    problems: list[str] = []
+    for page in sorted(folder.glob("*.html")):
+        problems += scan_profile(page, ties=ties, wallet=wallet, threshold=threshold)
+    return problems
+
+
 def scan_outputs(
     folder: Path, *, threshold: int = 11, patient_ids: Iterable[str] = ()
 ) -> tuple[list[str], int]:
@@ -343,6 +601,8 @@ def scan_outputs(
     folders = sorted({p.parent for p in Path(folder).rglob("*.csv")})
     for tables in folders:
         problems += scan_folder(tables)
+    for profiles in sorted({p.parent for p in Path(folder).rglob("profiles/*.html")}):
+        problems += scan_profiles(profiles, threshold=threshold)
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
         n_files += 1
         raw = path.read_bytes()

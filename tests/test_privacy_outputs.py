@@ -78,6 +78,120 @@ def test_the_scanner_finds_planted_violations(tmp_path):
     assert scan_table(pd.DataFrame({"referrals": [0, 11, None]}), "ok.csv") == []
 
 
+def _period(title: str, us: tuple[int, int], them: tuple[int, int]) -> str:
+    """A period of a profile's chart: its tooltip and its two bars (x, height)."""
+    bars = "".join(
+        f'<rect x="{x}" y="10" width="35.6" height="{h}" fill="{c}"/>'
+        for (x, h), c in ((us, "#2f6fad"), (them, "#d64545"))
+    )
+    return f'<g class="rg-month"><title>{title}</title>{bars}</g>'
+
+
+def _row(cells: list[str], ids: str = "") -> str:
+    attrs = f' data-ids="{ids}"' if ids else ""
+    return f"<tr{attrs}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _table(headings: list[str], rows: list[str]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in headings)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _card(label: str, value: str) -> str:
+    value = f'<div class="value">{value}</div>'
+    return f'<div class="card"><div class="label">{label}</div>{value}</div>'
+
+
+#: A profile page with violations planted by hand, in the template's markup
+#: (templates/profile.html.j2): the summary's cards, the chart's periods (tooltips, bars,
+#: share dots), the ties to our providers, the activities and the ego view.
+PLANTED_PROFILE = "\n".join(
+    [
+        "<h1>Dr. P</h1>",
+        '<div class="cards">',
+        _card("Referrals to us", "30"),
+        _card("To competitors", "&lt;11"),
+        _card("Share of wallet", "75 %"),
+        "</div>",
+        '<svg class="rg-chart" viewBox="0 0 1000 304" width="100%">',
+        _period("Jan 2024: to us 7, to competitors 20, share of wallet 26 %", (61, 20), (97, 60)),
+        _period("Feb 2024: to us –, to competitors 15, share of wallet –", (155, 80), (191, 45)),
+        '<circle cx="79" cy="240" r="3"/><circle cx="173" cy="250" r="3"/>',
+        "</svg>",
+        _table(
+            ["Our provider", "Referrals", "Patients", "Strength", "Components (0–1)", "Trend"],
+            [
+                _row(["Dr. F", "30", "12", "55", "volume 0.80 · recency 0.78 · share 0.43"], "F"),
+                _row(["Dr. G", "&lt;11", "&lt;11", "40", "volume – · share 0.10"], "G"),
+            ],
+        ),
+        _table(
+            ["Date", "Liaison", "Kind", "Referrals to us, the month before", "The month after"],
+            [_row(["03 Feb 2024", "L. One", "visit", "7", "4"])],
+        ),
+        '<script>var data = {"nodes":[],"edges":[{"from":"P","to":"F","width":3.9,'
+        '"title":"Dr. P \\u2192 Dr. F\\nReferrals: 30\\nPatients: 3"}]};</script>',
+    ]
+)
+
+#: A second page whose chart gives its totals back (by hand, against the wallet below:
+#: to us 25 + 15 = 40, which share_of_wallet.csv hides; to competitors 35, shown there,
+#: minus the shown 20 gives the hidden month's 15).
+PLANTED_SUMS = "\n".join(
+    [
+        "<h1>Dr. Q</h1>",
+        '<svg class="rg-chart" viewBox="0 0 1000 304" width="100%">',
+        _period("Jan 2024: to us 25, to competitors 20, share of wallet 56 %", (61, 50), (97, 40)),
+        _period("Feb 2024: to us 15, to competitors –, share of wallet –", (155, 30), (191, 2)),
+        '<circle cx="79" cy="240" r="3"/>',
+        "</svg>",
+    ]
+)
+
+
+def test_the_scanner_finds_planted_violations_on_profiles(tmp_path):
+    """Every profile check fails on a page that breaks it, and on a clean one none does."""
+    tables, profiles = tmp_path / "tables", tmp_path / "profiles"
+    tables.mkdir()
+    profiles.mkdir()
+    # ties.csv hides P->F (complementary suppression) and P->G (small)
+    pd.DataFrame({"source": ["P", "P"], "target": ["F", "G"], "referrals": [None, None],
+                  "patients": [12, None]}).to_csv(tables / "ties.csv", index=False)  # fmt: skip
+    pd.DataFrame({"source": ["P", "Q"], "to_focus": [None, None], "to_competitors": [35, 35]}
+                 ).to_csv(tables / "share_of_wallet.csv", index=False)  # fmt: skip
+    (profiles / "P.html").write_text(PLANTED_PROFILE, encoding="utf-8")
+    (profiles / "Q.html").write_text(PLANTED_SUMS, encoding="utf-8")
+    problems, _ = scan_outputs(tmp_path)
+    text = "\n".join(problems)
+    for expected in (
+        "profiles/P.html: the chart's Jan 2024 shows '7' (us)",
+        "profiles/P.html: the chart's Feb 2024 shows a share beside a hidden count",
+        "profiles/P.html: the chart's Feb 2024 draws a hidden count's bar",
+        "profiles/P.html: the card 'Share of wallet' is shown beside a hidden count",
+        "profiles/P.html: the card 'Referrals to us' shows a total that share_of_wallet.csv hides",
+        "profiles/P.html: a tie shows its Strength beside its hidden referrals",
+        "profiles/P.html: a tie shows its share beside its hidden referrals",
+        "profiles/P.html: 'Referrals to us, the month before' shows '7'",
+        "profiles/P.html: 'The month after' shows '4'",
+        "profiles/P.html: the ego view's tie P→F shows patients '3'",
+        "profiles/P.html: shows the referrals of the tie P→F (30), which ties.csv hides",
+        "profiles/Q.html: the chart's periods sum to the to_focus that share_of_wallet.csv hides",
+        "profiles/Q.html: the chart's one hidden to_competitors is share_of_wallet.csv's total",
+    ):
+        assert expected in text, (expected, text)
+    # the table row and the ego view each show P->F's hidden referrals
+    assert text.count("shows the referrals of the tie P→F (30)") == 2
+    assert "profiles/P.html: a tie shows its volume" not in text  # shown beside shown counts
+    # a page as a profile writes it: nothing found
+    clean = tmp_path / "clean"
+    (clean / "profiles").mkdir(parents=True)
+    (clean / "profiles" / "Q.html").write_text(
+        PLANTED_SUMS.replace("to us 15,", "to us –,").replace('height="30"', 'height="2"'),
+        encoding="utf-8",
+    )
+    assert scan_outputs(clean)[0] == []
+
+
 @pytest.fixture(scope="module")
 def unseen_outputs(tmp_path_factory) -> tuple[Path, list[str]]:
     """Every command's output on a market the toolkit has not seen, with planted patient ids."""
@@ -110,6 +224,8 @@ def test_no_output_of_any_command_shows_a_small_or_recoverable_count(unseen_outp
     out, patient_ids = unseen_outputs
     problems, n_files = scan_outputs(out, patient_ids=patient_ids)
     assert n_files >= 40, n_files
+    # the report's profiles are among the files scanned (scan_profiles: against its tables)
+    assert len(list((out / "report" / "profiles").glob("*.html"))) >= 20
     assert problems == []
 
 

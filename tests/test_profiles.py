@@ -12,11 +12,12 @@ from typing import Any
 import pandas as pd
 import pytest
 from conftest import make_npi
+from privacy_scan import scan_outputs, scan_profiles
 
 from referral_graph import cli, datasets
 from referral_graph.exceptions import ParameterError
 from referral_graph.pipeline import load_network
-from referral_graph.report import Profile, profile
+from referral_graph.report import Profile, build_report, profile, write_report
 
 A, B, F, G, R = (make_npi(f"1{i:08d}") for i in range(1, 6))
 MONTHS = pd.date_range("2024-01-01", periods=6, freq="MS")
@@ -181,6 +182,148 @@ def test_report_writes_profiles_and_links_them(demo: Path) -> None:
         assert "script-src 'self' 'unsafe-inline'" in text
         assert page.stat().st_size < 150_000
     assert "Outreach activities" in text and "Talking points" in text
+    # nothing on a profile that the scanner finds: a small count, a value derived from a
+    # hidden one, a tie's count or a total that the report's tables hide
+    assert scan_profiles(folder) == []
+
+
+# ------------------------------------------- a profile hides what the report's tables hide
+
+P, Q, F2, R2 = (make_npi(f"2{i:08d}") for i in range(1, 5))
+#: Referrals by month, January to May 2024 (the data ends in May).
+PLAN = {
+    (P, F2): [0, 12, 0, 18, 0],  # 30 referrals, 12 patients
+    (P, R2): [20, 0, 20, 0, 0],  # 40 referrals, 40 patients
+    (Q, F2): [5, 0, 0, 0, 0],  # 5: small
+    (Q, R2): [0, 0, 0, 0, 20],  # 20 referrals, 20 patients
+}
+PATIENTS = {(P, F2): 12, (P, R2): 40, (Q, F2): 5, (Q, R2): 20}
+
+
+def _hidden_by_target() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two referrers of one practice (P, Q: family medicine) send to our cardiologist F
+    ("Us Health") and to a competitor's R ("Rival Heart")."""
+    rows = []
+    months = pd.date_range("2024-01-01", periods=5, freq="MS")
+    for (source, target), counts in PLAN.items():
+        k = 0
+        for month, n in zip(months, counts, strict=True):
+            for i in range(n):
+                patient = f"{source[-3:]}-{target[-3:]}-{k % PATIENTS[(source, target)]}"
+                rows.append((source, target, month + pd.Timedelta(days=i % 27), patient))
+                k += 1
+    events = pd.DataFrame(rows, columns=["source", "target", "date", "patient_id"])
+    providers = pd.DataFrame(
+        {
+            "id": [P, Q, F2, R2],
+            "name": ["Dr. P", "Dr. Q", "Dr. F", "Dr. R"],
+            "specialty": ["Family Medicine"] * 2 + ["Cardiology"] * 2,
+            "organization": ["Town Practice", "Town Practice", "Us Health", "Rival Heart"],
+        }
+    )
+    return events, providers
+
+
+def test_a_tie_that_ties_csv_hides_for_its_target_is_hidden_on_the_profile(
+    tmp_path: Path,
+) -> None:
+    """By hand. P's own ties (30 to F, 40 to R) are not small: suppressed alone, as the
+    profile did, both show. But ties.csv hides P→F: F's ties are Q→F (5, small) and P→F,
+    and F's in_strength (35) minus a shown 30 would give Q's 5 back (complementary
+    suppression by target). Then P's out_strength (70) would give P→F back from P→R: P→R
+    goes; then R's in_strength (60) from Q→R: Q→R goes. Every tie's referrals are hidden
+    in ties.csv; their patients only where small (Q→F's 5).
+
+    share_of_wallet.csv then hides P's referrals to us (30: P's one tie to us, hidden) and
+    to competitors (40), so the profile's chart must not give them back by its sum: its
+    smallest month of each is hidden (February's 12 to us, January's 20 to competitors,
+    the first of two equal), and every share of wallet beside a hidden count.
+    """
+    events, providers = _hidden_by_target()
+    net = load_network(events=events, providers=providers)
+    out = tmp_path / "report"
+    write_report(net, out, focus="Us Health", views=False)
+    ties = pd.read_csv(out / "tables" / "ties.csv", dtype={"source": str, "target": str})
+    ties = ties.set_index(["source", "target"])
+    assert ties["referrals"].isna().all()
+    assert ties["patients"].isna().to_dict() == {
+        (P, F2): False,
+        (P, R2): False,
+        (Q, F2): True,
+        (Q, R2): False,
+    }
+    page = profile(net, P, focus="Us Health", view=False)
+    (tie,) = page.sections["ties"]["rows"]
+    assert (tie["id"], tie["referrals"], tie["patients"], tie["strength"]) == (F2, "–", "12", "–")
+    components = dict(tie["components"])
+    # derived from the referrals: hidden; the others (months and dates) shown
+    assert [components[c] for c in ("volume", "share", "reciprocity")] == ["–", "–", "–"]
+    assert components["recency"] != "–" and components["regularity"] != "–"
+    summary = page.sections["summary"]
+    assert (summary["to_focus"], summary["to_competitors"], summary["share"]) == ("–", "–", "–")
+    assert page.unit == "month"
+    shown = page.referrals
+    assert shown["to_focus"].tolist() == [0, pd.NA, 0, 18, 0]
+    assert shown["to_competitors"].tolist() == [pd.NA, 0, 20, 0, 0]
+    assert shown["share"].round(4).tolist()[2:4] == [0.0, 1.0]
+    assert shown["share"].isna().tolist() == [True, True, False, False, True]
+    # the page written beside the report is the page made on demand, cell for cell
+    written = (out / "profiles" / f"{P}.html").read_text(encoding="utf-8")
+    assert written == page.html(vis_src="vis-network.min.js")
+    text = html.unescape(written)
+    assert (
+        f'<tr data-ids="{F2}"><td>Dr. F</td><td class="num">–</td><td class="num">12</td>' in text
+    )
+    assert "Feb 2024: to us –, to competitors 0, share of wallet –" in text
+    assert "Apr 2024: to us 18, to competitors 0, share of wallet 100 %" in text
+    problems, _ = scan_outputs(out)
+    assert problems == []
+
+
+def test_profiles_on_demand_are_the_reports_profiles(tmp_path: Path) -> None:
+    """On the sample: profile(net, id) shows the cells of the profile write_report wrote
+    (the same suppression decided: ties.csv's and share_of_wallet.csv's)."""
+    paths = datasets.sample_paths()
+    net = load_network(events=paths["events"], providers=paths["providers"])
+    write_report(net, tmp_path, focus=datasets.SAMPLE_FOCUS, views=False)
+    pages = sorted((tmp_path / "profiles").glob("*.html"))
+    report = build_report(net, focus=datasets.SAMPLE_FOCUS)
+    for page in pages[:: max(len(pages) // 3, 1)]:
+        made = profile(net, page.stem, report=report, view=False)
+        assert made.html(vis_src="vis-network.min.js") == page.read_text(encoding="utf-8")
+    made = profile(net, pages[0].stem, focus=datasets.SAMPLE_FOCUS, view=False)  # its own report
+    assert made.html(vis_src="vis-network.min.js") == pages[0].read_text(encoding="utf-8")
+
+
+def test_the_decided_suppression_is_kept_per_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Profiles of one report decide its tables' suppression once (seconds on large
+    markets), again when a table is replaced or the threshold changes."""
+    from referral_graph import scores
+    from referral_graph.report._profile import _DECIDED, decided_suppression
+
+    events, providers = _hidden_by_target()
+    report = build_report(load_network(events=events, providers=providers), focus="Us Health")
+    calls: list[int] = []
+    write_tables = scores.write_tables
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["threshold"])
+        return write_tables(*args, **kwargs)
+
+    monkeypatch.setattr(scores, "write_tables", counted)
+    first = decided_suppression(report, threshold=11)
+    assert decided_suppression(report, threshold=11) == first and calls == [11]
+    decided_suppression(report, threshold=5)
+    report.tables["ties"] = report.tables["ties"].copy()
+    decided_suppression(report, threshold=11)
+    assert calls == [11, 5, 11]
+    assert first["ties"]["referrals"].all()  # every tie's referrals hidden (by hand, above)
+    key = id(report)
+    del report
+    import gc
+
+    gc.collect()
+    assert not any(k[0] == key for k in _DECIDED)  # forgotten with the report
 
 
 def test_cli_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,8 +12,10 @@ points. Every count is under the small-cell rules of :mod:`referral_graph.privac
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -193,14 +195,24 @@ UNITS = {
 SHOWN_ENOUGH = 0.5
 
 
-def _series(monthly: pd.DataFrame, *, threshold: int) -> tuple[dict[str, Rows], dict[str, str]]:
+def _series(
+    monthly: pd.DataFrame,
+    *,
+    threshold: int,
+    hidden_totals: Mapping[str, set[str]] | None = None,
+) -> tuple[dict[str, Rows], dict[str, str]]:
     """Each provider's referrals to us and to competitors by the finest period that shows
     enough (:data:`SHOWN_ENOUGH`) of them under small-cell suppression.
 
     A provider's periods partition its referrals to us and to competitors, whose totals
-    other tables show: a period hidden makes another hidden (partitions by source); a
-    share with a hidden count is hidden.
+    ``share_of_wallet.csv`` and the profile's summary show: a period hidden makes another
+    hidden (partitions by source); a share with a hidden count is hidden. Where that
+    total is hidden (`hidden_totals`: per column, the providers whose total the written
+    tables leave out), the periods must not give it back by their sum: the smallest
+    non-zero one is hidden when none is (and the partition rule, which protects a shown
+    total, is not applied to them).
     """
+    hidden_totals = hidden_totals or {}
     number = monthly["month"].dt.year.to_numpy() * 12 + monthly["month"].dt.month.to_numpy() - 1
     series: dict[str, Rows] = {}
     unit_of: dict[str, str] = {}
@@ -218,11 +230,7 @@ def _series(monthly: pd.DataFrame, *, threshold: int) -> tuple[dict[str, Rows], 
         total = raw["to_focus"] + raw["to_competitors"]
         raw["total"] = total
         raw["share"] = (raw["to_focus"] / total.where(total > 0)).astype("float64")
-        safe = suppress_counts(
-            raw,
-            threshold=threshold,
-            partitions=[("to_focus", ("source",)), ("to_competitors", ("source",))],
-        )
+        safe = _suppress_periods(raw, threshold=threshold, hidden_totals=hidden_totals)
         nonzero = (
             ((raw["to_focus"] > 0).astype(int) + (raw["to_competitors"] > 0))
             .groupby(raw["source"], sort=False)
@@ -244,6 +252,98 @@ def _series(monthly: pd.DataFrame, *, threshold: int) -> tuple[dict[str, Rows], 
     return series, unit_of
 
 
+def _suppress_periods(
+    raw: pd.DataFrame, *, threshold: int, hidden_totals: Mapping[str, set[str]]
+) -> pd.DataFrame:
+    """:func:`_series`' suppression of one period's rows (``source``, ``month``,
+    ``to_focus``, ``to_competitors``, ``total``, ``share``)."""
+    columns = ("to_focus", "to_competitors")
+    frame = raw.copy(deep=False)
+    source = frame["source"].astype("str").to_numpy(dtype=object)
+    partitions: list[tuple[str, tuple[str, ...]]] = []
+    hide: dict[str, pd.Series] = {}
+    for col in columns:
+        apart = np.isin(source, list(hidden_totals.get(col, ())))
+        # the rows of a provider whose total is hidden: each a group of its own (no sum)
+        key = f"_{col}_sum"
+        frame[key] = np.where(apart, np.arange(len(frame)).astype("str"), source)
+        partitions.append((col, (key,)))
+        if apart.any():
+            values = frame[col].to_numpy(dtype="float64")
+            small = (values > 0) & (values < threshold)
+            group = pd.Series(source[apart])
+            has_small = pd.Series(small[apart]).groupby(group, sort=False).transform("any")
+            candidate = np.zeros(len(frame), dtype=bool)
+            candidate[apart] = (~has_small.to_numpy(dtype=bool)) & (values[apart] > 0)
+            hide[col] = pd.Series(_smallest_of(candidate, values, source), index=frame.index)
+    safe = suppress_counts(frame, threshold=threshold, partitions=partitions, hide=hide)
+    return safe.drop(columns=[f"_{c}_sum" for c in columns])
+
+
+def _smallest_of(
+    candidate: npt.NDArray[np.bool_], values: npt.NDArray[np.float64], group: npt.NDArray[Any]
+) -> npt.NDArray[np.bool_]:
+    """The candidate row of least value in each group (the first on equal values)."""
+    chosen = np.zeros(len(candidate), dtype=bool)
+    rows = np.flatnonzero(candidate)
+    if not len(rows):
+        return chosen
+    frame = pd.DataFrame({"group": group[rows], "value": values[rows], "row": rows})
+    first = frame.sort_values(["group", "value", "row"], kind="stable").drop_duplicates("group")
+    chosen[first["row"].to_numpy()] = True
+    return chosen
+
+
+def _decided(
+    decided: Mapping[str, Mapping[str, pd.Series]], name: str, rows: pd.DataFrame
+) -> dict[str, pd.Series]:
+    """The cells of `rows` (rows of table `name`) that the written table leaves out."""
+    return {
+        col: mask.reindex(rows.index, fill_value=False).astype(bool)
+        for col, mask in decided.get(name, {}).items()
+        if col in rows.columns
+    }
+
+
+def decided_suppression(report: Report, *, threshold: int) -> dict[str, dict[str, pd.Series]]:
+    """What :func:`referral_graph.report.write_report` leaves out of the tables of
+    `report` (:attr:`referral_graph.scores.TablesWritten.hidden`), decided as it decides
+    it (:func:`referral_graph.scores.write_tables`, every table's rules and the joint
+    suppression of ``ties``, ``share_by_specialty`` and ``share_of_wallet``) but with
+    nothing written: for a profile made apart from a written report."""
+    from referral_graph.scores import write_tables
+
+    # kept for the next profile of the same report (the joint suppression of the ties takes
+    # seconds on large markets) while its tables are the same frames; forgotten with it
+    frames = tuple(report.tables.items())
+    key = (id(report), threshold)
+    if key in _DECIDED:
+        before, decided = _DECIDED[key]
+        if len(before) == len(frames) and all(
+            a == b and x is y for (a, x), (b, y) in zip(before, frames, strict=True)
+        ):
+            return dict(decided)
+    elif not any(k[0] == id(report) for k in _DECIDED):
+        weakref.finalize(report, _forget, id(report))
+    decided = write_tables(
+        report.tables, Path("tables"), threshold=threshold, formats=(), keep=()
+    ).hidden
+    _DECIDED[key] = (frames, decided)
+    return dict(decided)
+
+
+#: :func:`decided_suppression`'s results, per report (its id while it lives) and threshold.
+_DECIDED: dict[
+    tuple[int, int],
+    tuple[tuple[tuple[str, pd.DataFrame], ...], dict[str, dict[str, pd.Series]]],
+] = {}
+
+
+def _forget(report_id: int) -> None:
+    for key in [k for k in _DECIDED if k[0] == report_id]:
+        del _DECIDED[key]
+
+
 def prepare(
     report: Report,
     providers: pd.DataFrame,
@@ -251,9 +351,18 @@ def prepare(
     *,
     monthly: pd.DataFrame,
     threshold: int,
+    decided: Mapping[str, Mapping[str, pd.Series]],
     activities: pd.DataFrame | None = None,
 ) -> Prepared:
-    """The report's tables cut to `ids` and suppressed, once for every profile."""
+    """The report's tables cut to `ids` and suppressed, once for every profile.
+
+    `decided` is what the report's written tables leave out
+    (:attr:`referral_graph.scores.TablesWritten.hidden`, or :func:`decided_suppression`):
+    a profile shows a cell of ``ties.csv`` or ``share_of_wallet.csv`` only where that
+    file shows it (the file hid some to protect other providers' cells: complementary
+    suppression by target, with ``share_by_specialty``, across referrers), and hides
+    besides what its own sums would give back.
+    """
     t = {name: _bare(frame) for name, frame in report.tables.items()}
     wanted = pd.Index(list(ids), dtype="str")
     months = (
@@ -268,15 +377,26 @@ def prepare(
         .astype("int64")
         .reset_index()
     )
-    series_of, unit_of = _series(raw, threshold=threshold)
+    wallet = t.get("share_of_wallet")
+    hidden_totals: dict[str, set[str]] = {}
+    if wallet is not None:
+        mine = wallet.loc[wallet["source"].isin(wanted).to_numpy()]
+        for col, mask in _decided(decided, "share_of_wallet", mine).items():
+            hidden_totals[col] = set(mine["source"].astype("str")[mask.to_numpy()])
+    series_of, unit_of = _series(raw, threshold=threshold, hidden_totals=hidden_totals)
     ties = t.get("ties")
     ties_of: dict[str, Rows] = {}
     partners_of: dict[str, set[str]] = {}
     if ties is not None:
-        # All the providers' ties: they sum to each one's referrals sent, a shown total.
+        # All the providers' ties, hidden at least where ties.csv hides them (by target,
+        # with share_by_specialty: to protect other providers' ties); they sum to each
+        # one's referrals sent, a shown total.
         sent = ties.loc[ties["source"].isin(wanted).to_numpy()]
         safe_ties = suppress_counts(
-            sent, threshold=threshold, partitions=[("referrals", ("source",))]
+            sent,
+            threshold=threshold,
+            partitions=[("referrals", ("source",))],
+            hide=_decided(decided, "ties", sent),
         )
         # narrowed to the ties to our providers, strongest first by the strength shown (a
         # hidden one last: ranked by it, a hidden strength would be bracketed by its neighbours)
@@ -303,16 +423,10 @@ def prepare(
             for k, g in rows_.groupby(end, sort=False)[other]:
                 partners_of.setdefault(str(k), set()).update(g.astype("str"))
     wallet_of: dict[str, Rows] = {}
-    wallet = t.get("share_of_wallet")
     if wallet is not None:
+        # as share_of_wallet.csv shows them (key_referrers.csv repeats them: LINKED)
         rows = wallet.loc[wallet["source"].isin(wanted).to_numpy()]
-        hide: dict[str, pd.Series] = {}
-        key = t.get("key_referrers")  # as its file shows it (cells hidden by complementary)
-        if key is not None:
-            shown = key.drop_duplicates("source").set_index("source")
-            for col in ("to_focus", "to_competitors"):
-                if col in shown:
-                    hide[col] = rows["source"].map(shown[col].isna()).fillna(False).astype(bool)
+        hide = _decided(decided, "share_of_wallet", rows)
         wallet_of = _pairs(
             rows, suppress_counts(rows, threshold=threshold, hide=hide), "source", threshold
         )
@@ -562,6 +676,7 @@ def _ties(provider: str, prepared: Prepared, records: list[Mapping[str, Any]]) -
         target = str(r["target"])
         rows.append(
             {
+                "id": target,
                 "name": _plain(prepared.names.get(target)) or target,
                 "referrals": shown_count(r.get("referrals"), s.get("referrals"), threshold),
                 "patients": shown_count(r.get("patients"), s.get("patients"), threshold),

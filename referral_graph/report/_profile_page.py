@@ -17,7 +17,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from referral_graph.privacy import DEFAULT_THRESHOLD, format_count
 from referral_graph.report._model import Report
 from referral_graph.report._profile import (
     Prepared,
+    decided_suppression,
     prepare,
     profile_parts,
     profiled_ids,
@@ -144,7 +145,12 @@ def profile(
         Outreach log (``date``, ``provider``, ``liaison``, ``kind``): the
         provider's activities and their outcomes.
     threshold : int, default 11
-        Counts from 1 to ``threshold - 1`` are hidden, with what would reveal one.
+        Counts from 1 to ``threshold - 1`` are hidden, with what would reveal one:
+        every cell that the report's tables hide (``ties.csv``, ``share_of_wallet.csv``,
+        as :func:`referral_graph.report.write_report` writes them: some to protect other
+        providers' cells) is hidden here too, so the page shows the cells of the profile
+        ``write_report`` writes. Deciding that suppression takes seconds on large
+        markets; it is done once per `report` (while its tables are the same).
     seed, capacity, horizon
         As :func:`referral_graph.report.build_report` (without `report`).
     view : bool, default True
@@ -189,13 +195,18 @@ def profile(
             threshold=threshold,
         )
     monthly = referrer_months(net, report.focus_ids, [provider])
-    drawings = ego_drawings(net, report, [provider], threshold=threshold) if view else {}
+    # what the report's tables would leave out (ties.csv, share_of_wallet.csv): hidden here too
+    decided = decided_suppression(report, threshold=threshold)
+    drawings = (
+        ego_drawings(net, report, [provider], threshold=threshold, decided=decided) if view else {}
+    )
     prepared = prepare(
         report,
         net.providers,
         [provider],
         monthly=monthly,
         threshold=threshold,
+        decided=decided,
         activities=activities,
     )
     return _profile(provider, prepared, drawing=drawings.get(provider))
@@ -206,13 +217,20 @@ def _profile(provider: str, prepared: Prepared, *, drawing: dict[str, Any] | Non
 
 
 def ego_drawings(
-    net: ReferralNetwork, report: Report, ids: Sequence[str], *, threshold: int
+    net: ReferralNetwork,
+    report: Report,
+    ids: Sequence[str],
+    *,
+    threshold: int,
+    decided: Mapping[str, Mapping[str, pd.Series]],
 ) -> dict[str, dict[str, Any]]:
     """Each provider's referral neighbourhood, ready to draw (``network.html.j2``): the
     provider and its :data:`EGO_PARTNERS` strongest partners, and the ties among them.
 
     The providers drawn are read from one graph of all the neighbourhoods, induced from
-    the ties (the whole networkx graph is not built for it).
+    the ties (the whole networkx graph is not built for it). A tie's referrals and
+    patients that ``ties.csv`` leaves out (`decided`: small, or hidden by complementary
+    suppression) are left out of its tooltip ("–") and width (the thinnest) too.
     """
     from referral_graph import viz
     from referral_graph.graph import induced_subgraph
@@ -251,6 +269,7 @@ def ego_drawings(
     top = near.groupby("centre", sort=False).head(EGO_PARTNERS)
     drawn = set(wanted) | set(top["partner"])
     G = _view_graph(net, drawn)
+    _hide_ties(G, report.tables.get("ties"), decided.get("ties", {}), threshold=threshold)
     measures, common = _view_options(net, report, threshold=threshold)
     measures = measures.loc[measures["id"].isin(drawn).to_numpy()].reset_index(drop=True)
     row_of = {str(i): n for n, i in enumerate(measures["id"])}
@@ -278,6 +297,31 @@ def ego_drawings(
             ]
         drawings[centre] = drawing
     return drawings
+
+
+def _hide_ties(
+    G: Any, ties: pd.DataFrame | None, hidden: Mapping[str, pd.Series], *, threshold: int
+) -> None:
+    """Blank (None), in `G` (a graph to draw, changed in place), the ``referrals`` and
+    ``patients`` of the ties that ``ties.csv`` hides by complementary suppression
+    (`hidden`: per column of `ties`, the rows whose value the file leaves out): drawn,
+    they would show the count in a tooltip and a width. A small one stays (drawn
+    ``<11``, as wide as `threshold`)."""
+    if ties is None or not hidden:
+        return
+    nodes = pd.Index([str(n) for n in G], dtype="str")
+    source, target = ties["source"].astype("str"), ties["target"].astype("str")
+    inside = (source.isin(nodes) & target.isin(nodes)).to_numpy()
+    for col in ("referrals", "patients"):
+        mask = hidden.get(col)
+        if mask is None or col not in ties:
+            continue
+        values = pd.to_numeric(ties[col], errors="coerce")
+        small = ((values > 0) & (values < threshold)).fillna(False).to_numpy(dtype=bool)
+        gone = inside & mask.reindex(ties.index, fill_value=False).to_numpy(dtype=bool) & ~small
+        for u, v in zip(source[gone], target[gone], strict=True):
+            if G.has_edge(u, v):
+                G.edges[u, v][col] = None
 
 
 @dataclass
@@ -413,12 +457,15 @@ def write_profiles(
     folder: Path,
     *,
     threshold: int,
+    decided: Mapping[str, Mapping[str, pd.Series]],
     activities: pd.DataFrame | None = None,
     views: bool = True,
 ) -> dict[str, str]:
     """Write ``folder/ID.html`` for each provider the report profiles
     (:func:`._profile.profiled_ids`) and the shared vis-network; return id -> the page's
-    address relative to the report (``profiles/ID.html``)."""
+    address relative to the report (``profiles/ID.html``). `decided` is what the
+    report's written tables leave out (:attr:`referral_graph.scores.TablesWritten.hidden`):
+    the profiles hide it too."""
     from referral_graph.viz._page import vis_assets
 
     started = time.perf_counter()
@@ -427,14 +474,20 @@ def write_profiles(
         return {}
     folder.mkdir(parents=True, exist_ok=True)
     months = referrer_months(net, report.focus_ids, ids)
-    drawings = ego_drawings(net, report, ids, threshold=threshold) if views else {}
+    drawings = ego_drawings(net, report, ids, threshold=threshold, decided=decided) if views else {}
     if drawings:
         js, css = vis_assets()
         for name, text in ((VIS_JS, js), (VIS_CSS, css)):
             with atomic_path(folder / name) as tmp:
                 tmp.write_text(text, encoding="utf-8")
     prepared = prepare(
-        report, net.providers, ids, monthly=months, threshold=threshold, activities=activities
+        report,
+        net.providers,
+        ids,
+        monthly=months,
+        threshold=threshold,
+        decided=decided,
+        activities=activities,
     )
     written: dict[str, str] = {}
     for provider in ids:

@@ -162,6 +162,7 @@ def write_report(
                 report,
                 folder / "profiles",
                 threshold=threshold,
+                decided=first.hidden,  # what ties.csv and share_of_wallet.csv leave out
                 activities=activities,
                 views=views,
             )
