@@ -23,6 +23,9 @@ returns each problem found:
   against the report's tables, a tie's count that ``ties.csv`` hides, a total that
   ``share_of_wallet.csv`` hides, or the chart's periods giving a total back (all shown
   where the total is hidden, all but one where it is shown);
+* on a report's network view (``views/*.html``, :func:`scan_views`): a tie's count from 1
+  to ``threshold - 1``, and, against the report's ``ties.csv``, a tie's count that the
+  file hides;
 * any of the given patient identifiers, anywhere in any file.
 
 The rules are written out here from the privacy policy (docs/privacy.md), not taken from
@@ -445,6 +448,29 @@ def _ego_edges(text: str) -> list[tuple[str, str, str, str]]:
     return out
 
 
+def _ties_hidden_shown(
+    name: str, shown: Iterable[tuple[str, str, str, str]], ties: pd.DataFrame | None
+) -> list[str]:
+    """The ties (from, to, referrals and patients as a page writes them) that show a
+    count which `ties` (the report's ``ties.csv``, ids as text) hides."""
+    if ties is None or not {"source", "target", "referrals"} <= set(ties.columns):
+        return []
+    rows_of = ties.set_index([ties["source"].astype(str), ties["target"].astype(str)])
+    rows_of = rows_of[~rows_of.index.duplicated()]
+    problems = []
+    for start, end, referrals, patients in shown:
+        if (start, end) not in rows_of.index:
+            continue
+        tie = rows_of.loc[(start, end)]
+        for column, value in (("referrals", referrals), ("patients", patients)):
+            if column in tie and pd.isna(tie[column]) and _number(value) is not None:
+                problems.append(
+                    f"{name}: shows the {column} of the tie {start}→{end} ({value}), "
+                    "which ties.csv hides"
+                )
+    return problems
+
+
 def scan_profile(
     path: Path,
     *,
@@ -526,23 +552,10 @@ def scan_profile(
             if _is_small(value, threshold):
                 problems.append(f"{name}: the ego view's tie {start}→{end} shows {what} {value!r}")
     # against the report's tables
-    if ties is not None and {"source", "target", "referrals"} <= set(ties.columns):
-        rows_of = ties.set_index([ties["source"].astype(str), ties["target"].astype(str)])
-        rows_of = rows_of[~rows_of.index.duplicated()]
-        shown: list[tuple[str, str, str, str]] = [
-            (source, ids, row.get("Referrals", ""), row.get("Patients", ""))
-            for ids, row in tie_rows
-        ]
-        for start, end, referrals, patients in [*shown, *edges]:
-            if (start, end) not in rows_of.index:
-                continue
-            tie = rows_of.loc[(start, end)]
-            for column, value in (("referrals", referrals), ("patients", patients)):
-                if column in tie and pd.isna(tie[column]) and _number(value) is not None:
-                    problems.append(
-                        f"{name}: shows the {column} of the tie {start}→{end} ({value}), "
-                        "which ties.csv hides"
-                    )
+    shown: list[tuple[str, str, str, str]] = [
+        (source, ids, row.get("Referrals", ""), row.get("Patients", "")) for ids, row in tie_rows
+    ]
+    problems += _ties_hidden_shown(name, [*shown, *edges], ties)
     if wallet is not None and {"source", "to_focus"} <= set(wallet.columns):
         mine = wallet.loc[wallet["source"].astype(str) == source]
         for column, label, part in (
@@ -576,18 +589,77 @@ def scan_profile(
 def scan_profiles(folder: Path, *, threshold: int = 11) -> list[str]:
     """Every profile page in `folder` (a report's ``profiles/``), against the report's
     ``tables/`` beside it when there is one."""
-    tables = folder.parent / "tables"
-
-    def read(name: str) -> pd.DataFrame | None:
-        path = tables / name
-        if not path.exists():
-            return None
-        return pd.read_csv(path, dtype={"source": str, "target": str}, low_memory=False)
-
-    ties, wallet = read("ties.csv"), read("share_of_wallet.csv")
+    ties, wallet = _read_tables(folder, "ties.csv"), _read_tables(folder, "share_of_wallet.csv")
     problems: list[str] = []
     for page in sorted(folder.glob("*.html")):
         problems += scan_profile(page, ties=ties, wallet=wallet, threshold=threshold)
+    return problems
+
+
+def _read_tables(folder: Path, name: str) -> pd.DataFrame | None:
+    """A report's table beside `folder` (``tables/NAME``), ids as text; None without one."""
+    path = folder.parent / "tables" / name
+    if not path.exists():
+        return None
+    return pd.read_csv(path, dtype={"source": str, "target": str}, low_memory=False)
+
+
+def _edge_widths(text: str) -> list[tuple[str, str, float]]:
+    """The drawing's ties: from, to and the width each is drawn with."""
+    return [
+        (start, end, float(width))
+        for start, end, width in re.findall(
+            r'\{"from":"([^"]+)","to":"([^"]+)","width":([\d.]+),', text
+        )
+    ]
+
+
+def scan_view(path: Path, *, ties: pd.DataFrame | None = None, threshold: int = 11) -> list[str]:
+    """Problems on one network view of a report (``views/*.html``): a tie's small count,
+    and, with the report's ``ties.csv`` (ids as text), a count it hides shown in a tie's
+    tooltip or drawn wider than the thinnest line that the view draws."""
+    name = f"views/{path.name}"
+    text = path.read_text(encoding="utf-8")
+    problems: list[str] = []
+    edges = _ego_edges(text)
+    for start, end, referrals, patients in edges:
+        for what, value in (("referrals", referrals), ("patients", patients)):
+            if _is_small(value, threshold):
+                problems.append(f"{name}: the tie {start}→{end} shows {what} {value!r}")
+    problems += _ties_hidden_shown(name, edges, ties)
+    if ties is not None and {"source", "target", "referrals"} <= set(ties.columns):
+        # a hidden tie's width is the thinnest drawn (its referrals give no width)
+        gone = set(
+            zip(
+                ties["source"].astype(str)[ties["referrals"].isna()],
+                ties["target"].astype(str)[ties["referrals"].isna()],
+                strict=True,
+            )
+        )
+        widths = _edge_widths(text)
+        # an at-risk tie (dashed) is as wide as its referrals at stake, not its referrals
+        dashed = set(
+            re.findall(r'\{"from":"([^"]+)","to":"([^"]+)"(?:(?!\{"from").)*?"dashes"', text)
+        )
+        thinnest = min((w for *_, w in widths), default=0.0)
+        for start, end, width in widths:
+            blank = next((r for s, e, r, _ in edges if (s, e) == (start, end)), "")
+            hidden_blank = (start, end) in gone and blank == "–"
+            if hidden_blank and (start, end) not in dashed and width > thinnest:
+                problems.append(
+                    f"{name}: draws the tie {start}→{end}, whose referrals ties.csv hides, "
+                    f"{width} wide (the thinnest: {thinnest})"
+                )
+    return problems
+
+
+def scan_views(folder: Path, *, threshold: int = 11) -> list[str]:
+    """Every network view in `folder` (a report's ``views/``), against the report's
+    ``tables/ties.csv`` beside it when there is one."""
+    ties = _read_tables(folder, "ties.csv")
+    problems: list[str] = []
+    for page in sorted(folder.glob("*.html")):
+        problems += scan_view(page, ties=ties, threshold=threshold)
     return problems
 
 
@@ -603,6 +675,8 @@ def scan_outputs(
         problems += scan_folder(tables)
     for profiles in sorted({p.parent for p in Path(folder).rglob("profiles/*.html")}):
         problems += scan_profiles(profiles, threshold=threshold)
+    for views in sorted({p.parent for p in Path(folder).rglob("views/*.html")}):
+        problems += scan_views(views, threshold=threshold)
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
         n_files += 1
         raw = path.read_bytes()

@@ -6,6 +6,7 @@ a scan that finds nothing means something.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import networkx as nx
@@ -192,6 +193,58 @@ def test_the_scanner_finds_planted_violations_on_profiles(tmp_path):
     assert scan_outputs(clean)[0] == []
 
 
+def _edge(start: str, end: str, width: float, title: str, extra: str = "") -> str:
+    return (
+        f'{{"from":"{start}","to":"{end}","width":{width},"title":'
+        f"{json.dumps(title, ensure_ascii=True)}{extra}}}"
+    )
+
+
+def test_the_scanner_finds_planted_violations_on_views(tmp_path):
+    """Every view check fails on a view that breaks it; a view as the report draws it
+    (hidden ties "–" and the thinnest) passes."""
+    tables, views = tmp_path / "tables", tmp_path / "views"
+    tables.mkdir()
+    views.mkdir()
+    # ties.csv hides P->F (complementary suppression), P->G (small) and Q->F's patients
+    pd.DataFrame({"source": ["P", "P", "Q"], "target": ["F", "G", "F"],
+                  "referrals": [None, None, 40], "patients": [12, None, None]}
+                 ).to_csv(tables / "ties.csv", index=False)  # fmt: skip
+    edges = [
+        _edge("P", "F", 3.9, "Dr. P → Dr. F\nReferrals: 30\nPatients: 12"),
+        _edge("P", "G", 2.9, "Dr. P → Dr. G\nReferrals: 7\nPatients: <11"),
+        _edge("Q", "F", 4.4, "Dr. Q → Dr. F\nReferrals: 40\nPatients: 18"),
+        _edge("R", "F", 1.0, "Dr. R → Dr. F\nReferrals: 35"),
+    ]
+    page = '<script>var data = {"nodes":[],"edges":[' + ",".join(edges) + "]};</script>"
+    (views / "network.html").write_text(page, encoding="utf-8")
+    blanked = page.replace("Referrals: 30", "Referrals: –").replace(
+        "Referrals: 7", "Referrals: <11"
+    )
+    blanked = blanked.replace("Patients: 18", "Patients: –")
+    (views / "focus.html").write_text(blanked, encoding="utf-8")  # P->F's width still 3.9
+    problems, _ = scan_outputs(tmp_path)
+    text = "\n".join(problems)
+    for expected in (
+        "views/network.html: the tie P→G shows referrals '7'",
+        "views/network.html: shows the referrals of the tie P→F (30), which ties.csv hides",
+        "views/network.html: shows the patients of the tie Q→F (18), which ties.csv hides",
+        "views/focus.html: draws the tie P→F, whose referrals ties.csv hides, 3.9 wide",
+    ):
+        assert expected in text, (expected, text)
+    assert "views/network.html: shows the referrals of the tie Q→F" not in text  # shown there
+    assert not [p for p in problems if p.startswith("views/focus.html") and "shows" in p]
+    # as the report draws it: the hidden tie the thinnest (or an at-risk tie, dashed, as
+    # wide as its referrals at stake)
+    (views / "network.html").unlink()
+    for clean in (
+        blanked.replace('"width":3.9', '"width":1.0'),
+        blanked.replace('"width":3.9,', '"width":3.9,"dashes":[14,10],'),
+    ):
+        (views / "focus.html").write_text(clean, encoding="utf-8")
+        assert [p for p in scan_outputs(tmp_path)[0] if p.startswith("views/")] == []
+
+
 @pytest.fixture(scope="module")
 def unseen_outputs(tmp_path_factory) -> tuple[Path, list[str]]:
     """Every command's output on a market the toolkit has not seen, with planted patient ids."""
@@ -224,8 +277,10 @@ def test_no_output_of_any_command_shows_a_small_or_recoverable_count(unseen_outp
     out, patient_ids = unseen_outputs
     problems, n_files = scan_outputs(out, patient_ids=patient_ids)
     assert n_files >= 40, n_files
-    # the report's profiles are among the files scanned (scan_profiles: against its tables)
+    # the report's profiles and views are among the files scanned (scan_profiles,
+    # scan_views: against its tables)
     assert len(list((out / "report" / "profiles").glob("*.html"))) >= 20
+    assert len(list((out / "report" / "views").glob("*.html"))) >= 4
     assert problems == []
 
 

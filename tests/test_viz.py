@@ -237,6 +237,38 @@ def test_at_stake_widths_are_suppressed_too(graph: nx.DiGraph) -> None:
     assert "Reasons: volume down; new competitor nearby" in tip
 
 
+def test_hidden_counts_blank_a_tie_without_changing_what_is_drawn(graph: nx.DiGraph) -> None:
+    """A table that hides B->A (120 referrals) and F->A's patients (30) to protect other
+    cells: the view shows neither (tooltip "–", B->A drawn as thin as the thinnest tie,
+    its strength gone with it); C->A (7, small) stays "<11"; the ego view keeps the same
+    neighbours, picked by the referrals the graph holds."""
+    hidden = {"referrals": [(B, A), (C, A)], "patients": [(F, A)]}
+    plain = viz.ego_view(graph, A, top=2)
+    net = viz.ego_view(graph, A, top=2, hidden_counts=hidden)
+    assert [n["id"] for n in net.nodes] == [n["id"] for n in plain.nodes]
+    assert sorted(n["id"] for n in net.nodes) == sorted([A, B, F])  # 120 and 64 + 9 (by hand)
+    edges = {(e["from"], e["to"]): e for e in net.edges}
+    assert edges[(B, A)]["title"].splitlines()[1:] == ["Referrals: –", "Patients: 45",
+                                                        "Strength: – / 100"]  # fmt: skip
+    assert edges[(F, A)]["title"].splitlines()[1:] == ["Referrals: 64", "Patients: –"]
+    assert edges[(B, A)]["width"] == min(e["width"] for e in net.edges) < edges[(F, A)]["width"]
+    assert any("show “–”" in note for note in net.referral_graph_page["notes"])
+    whole = {
+        (e["from"], e["to"]): e["title"] for e in viz.render(graph, hidden_counts=hidden).edges
+    }
+    assert "Referrals: <11" in whole[(C, A)]  # small: as without hidden_counts
+    assert "Referrals: 11" in whole[(C, E)]  # not named: shown
+    assert not any("show “–”" in n for n in plain.referral_graph_page["notes"])
+
+
+@pytest.mark.parametrize(
+    "bad", [{"strength": [(B, A)]}, {"referrals": [B]}, [(B, A)], {"referrals": "BA"}]
+)
+def test_hidden_counts_are_checked(graph: nx.DiGraph, bad: Any) -> None:
+    with pytest.raises(ParameterError, match="'hidden_counts' parameter of render"):
+        viz.render(graph, hidden_counts=bad)
+
+
 # --------------------------------------------------------------------------- embedded data
 
 

@@ -38,7 +38,7 @@ from referral_graph.report._profile import (
     profiled_ids,
     referrer_months,
 )
-from referral_graph.report._views import _view_graph, _view_options
+from referral_graph.report._views import _hidden_ties, _view_graph, _view_options
 
 logger = logging.getLogger(__package__)
 
@@ -307,19 +307,9 @@ def _hide_ties(
     (`hidden`: per column of `ties`, the rows whose value the file leaves out): drawn,
     they would show the count in a tooltip and a width. A small one stays (drawn
     ``<11``, as wide as `threshold`)."""
-    if ties is None or not hidden:
-        return
-    nodes = pd.Index([str(n) for n in G], dtype="str")
-    source, target = ties["source"].astype("str"), ties["target"].astype("str")
-    inside = (source.isin(nodes) & target.isin(nodes)).to_numpy()
-    for col in ("referrals", "patients"):
-        mask = hidden.get(col)
-        if mask is None or col not in ties:
-            continue
-        values = pd.to_numeric(ties[col], errors="coerce")
-        small = ((values > 0) & (values < threshold)).fillna(False).to_numpy(dtype=bool)
-        gone = inside & mask.reindex(ties.index, fill_value=False).to_numpy(dtype=bool) & ~small
-        for u, v in zip(source[gone], target[gone], strict=True):
+    nodes = {str(n) for n in G}
+    for col, pairs in _hidden_ties(ties, hidden, nodes, threshold=threshold).items():
+        for u, v in pairs:
             if G.has_edge(u, v):
                 G.edges[u, v][col] = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +77,45 @@ def _view_options(
     return measures, {"period": period, "threshold": threshold, "palette": palette}
 
 
+def _hidden_ties(
+    ties: pd.DataFrame | None,
+    hidden: Mapping[str, pd.Series],
+    nodes: set[str],
+    *,
+    threshold: int,
+) -> dict[str, list[tuple[str, str]]]:
+    """Per count column (``referrals``, ``patients``), the ties among `nodes` whose value
+    ``ties.csv`` hides by complementary suppression (`hidden`: per column of `ties`, the
+    rows whose value the file leaves out; the small ones are left out, drawn ``<11``)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    if ties is None or not hidden:
+        return out
+    source, target = ties["source"].astype("str"), ties["target"].astype("str")
+    inside = (source.isin(nodes) & target.isin(nodes)).to_numpy()
+    for col in ("referrals", "patients"):
+        mask = hidden.get(col)
+        if mask is None or col not in ties:
+            continue
+        values = pd.to_numeric(ties[col], errors="coerce")
+        small = ((values > 0) & (values < threshold)).fillna(False).to_numpy(dtype=bool)
+        gone = inside & mask.reindex(ties.index, fill_value=False).to_numpy(dtype=bool) & ~small
+        out[col] = list(zip(source[gone], target[gone], strict=True))
+    return out
+
+
 def _write_views(
-    net: ReferralNetwork, report: Report, folder: Path, *, threshold: int
+    net: ReferralNetwork,
+    report: Report,
+    folder: Path,
+    *,
+    threshold: int,
+    decided: Mapping[str, Mapping[str, pd.Series]] | None = None,
 ) -> dict[str, str]:
+    """Write the report's network views into `folder`; return label -> the page's address
+    relative to the report (``views/NAME.html``). `decided` is what the report's written
+    tables leave out (:attr:`referral_graph.scores.TablesWritten.hidden`): the ties whose
+    counts ``ties.csv`` hides by complementary suppression are drawn without them (``–``,
+    the thinnest line); which ties each view draws does not change."""
     from referral_graph import viz
 
     t = report.tables
@@ -156,6 +193,13 @@ def _write_views(
         return written
     drawn = set().union(*(nodes for _, nodes, _ in plans.values()))
     G = _view_graph(net, drawn)
+    # what ties.csv leaves out, left out of the views' tooltips and widths (render's
+    # hidden_counts); each view picks its ties from G's counts as before
+    hidden = _hidden_ties(
+        t.get("ties"), (decided or {}).get("ties", {}), drawn, threshold=threshold
+    )
+    if any(hidden.values()):
+        common["hidden_counts"] = hidden
     # the measures of the providers drawn (each view looks up only its own)
     drawn_measures = measures.loc[measures["id"].isin(drawn).to_numpy()]
     for name, (label, _, make) in plans.items():

@@ -155,7 +155,13 @@ def write_report(
             if on_suppression is not None:
                 on_suppression(suppression)
         if views:
-            report.views = _write_views(net, report, folder / "views", threshold=threshold)
+            report.views = _write_views(
+                net,
+                report,
+                folder / "views",
+                threshold=threshold,
+                decided=first.hidden,  # what ties.csv leaves out
+            )
         if profiles:
             report.profiles = write_profiles(
                 net,

@@ -32,6 +32,7 @@ from referral_graph.exceptions import ParameterError, SchemaError
 __all__ = [
     "COLOR_BY",
     "EDGE_WIDTH_BY",
+    "HIDDEN_COUNTS",
     "SIZE_BY",
     "ColorBy",
     "EdgeWidthBy",
@@ -43,8 +44,12 @@ __all__ = [
     "check_frame",
     "check_graph",
     "check_height",
+    "check_hidden_counts",
     "check_ids_in_graph",
 ]
+
+#: The tie counts whose values `hidden_counts` may leave out, and what goes with them.
+HIDDEN_COUNTS = ("referrals", "patients")
 
 SizeBy = Literal["in_strength", "out_strength", "pagerank", "hub", "authority", "referrals"]
 ColorBy = Literal["specialty", "organization", "community", "segment", "in_network", "city"]
@@ -85,6 +90,7 @@ class RenderOptions(TypedDict, total=False):
     seed: int
     height: str | int
     palette: Mapping[str, str] | None
+    hidden_counts: Mapping[str, Collection[tuple[Hashable, Hashable]]] | None
 
 
 @dataclass
@@ -138,6 +144,28 @@ def check_frame(func: str, name: str, frame: object, required: Sequence[str]) ->
             f"it has {list(map(str, frame.columns))}."
         )
     return frame
+
+
+def check_hidden_counts(func: str, hidden: object) -> dict[str, frozenset[tuple[str, str]]]:
+    """Check `hidden_counts`; return, per count, the ties as (source, target) strings."""
+    if hidden is None:
+        return {}
+    expected = f"a mapping of {' or '.join(map(repr, HIDDEN_COUNTS))} to (source, target) pairs"
+    if not isinstance(hidden, Mapping):
+        raise parameter_error("hidden_counts", func, expected, type(hidden).__name__)
+    if not set(hidden) <= set(HIDDEN_COUNTS):
+        raise parameter_error("hidden_counts", func, expected, sorted(map(str, hidden)))
+    out: dict[str, frozenset[tuple[str, str]]] = {}
+    for column, ties in hidden.items():
+        if isinstance(ties, str | bytes) or not isinstance(ties, Iterable):
+            raise parameter_error("hidden_counts", func, expected, ties)
+        pairs = []
+        for tie in ties:
+            if not isinstance(tie, tuple | list) or len(tie) != 2:
+                raise parameter_error("hidden_counts", func, expected, tie)
+            pairs.append((str(tie[0]), str(tie[1])))
+        out[str(column)] = frozenset(pairs)
+    return out
 
 
 def check_ids_in_graph(func: str, name: str, graph: nx.DiGraph, ids: Iterable[Hashable]) -> None:

@@ -12,7 +12,7 @@ vis-network options and the notes under the drawing. Nothing here but
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -45,6 +45,7 @@ from referral_graph.viz._measures import compute_measures, merge_measures
 from referral_graph.viz._options import (
     COLOR_BY,
     EDGE_WIDTH_BY,
+    HIDDEN_COUNTS,
     SIZE_BY,
     ColorBy,
     EdgeWidthBy,
@@ -53,6 +54,7 @@ from referral_graph.viz._options import (
     SizeBy,
     check_graph,
     check_height,
+    check_hidden_counts,
 )
 
 if TYPE_CHECKING:
@@ -84,6 +86,7 @@ def render(
     seed: int = 0,
     height: str | int = "800px",
     palette: Mapping[str, str] | None = None,
+    hidden_counts: Mapping[str, Collection[tuple[Hashable, Hashable]]] | None = None,
 ) -> Network:
     """Turn a referral graph into a pyvis ``Network`` ready for :func:`to_html`.
 
@@ -135,6 +138,15 @@ def render(
         the whole network), so that several views colour a specialty or a
         community alike; labels it lacks are drawn as "Other". By default the
         12 largest categories of the view get the palette's colours in order.
+    hidden_counts : mapping, optional
+        Tie counts to leave out, as a table that shows the same ties leaves them
+        out: ``{"referrals": [(source, target), ...], "patients": [...]}``. Such
+        a tie's count reads ``–`` in its tooltip (a small one still ``<11``), its
+        strength too, and it is drawn with the thinnest line when its width
+        would show it (:func:`referral_graph.report.write_report` passes what
+        its ``ties.csv`` hides by complementary suppression). Which ties are
+        drawn does not change. By default every count is shown as `G` holds it,
+        small ones as ``<11``.
 
     Returns
     -------
@@ -192,6 +204,7 @@ def render(
         seed=seed,
         height=height,
         palette=palette,
+        hidden_counts=hidden_counts,
     )
 
 
@@ -211,6 +224,7 @@ def render_graph(
     seed: int = 0,
     height: str | int = "800px",
     palette: Mapping[str, str] | None = None,
+    hidden_counts: Mapping[str, Collection[tuple[Hashable, Hashable]]] | None = None,
     extras: Extras | None = None,
 ) -> Network:
     """Render `G` for the public function `func`, as :func:`render` documents.
@@ -233,6 +247,7 @@ def render_graph(
         seed=seed,
         height=height,
     )
+    hidden = check_hidden_counts(func, hidden_counts)
     extras = extras or Extras()
     ids = _string_ids(func, G, max_nodes)
     nodes = list(ids)
@@ -258,8 +273,9 @@ def render_graph(
         threshold=threshold,
         extras=extras,
     )
-    widths = _edge_widths(G, edge_width_by, threshold, extras)
-    vis_edges = _vis_edges(G, ids, names, widths, threshold=threshold, extras=extras)
+    blank = _blanked(G, ids, hidden, threshold)
+    widths = _edge_widths(G, edge_width_by, threshold, extras, blank)
+    vis_edges = _vis_edges(G, ids, names, widths, threshold=threshold, extras=extras, blank=blank)
     options = _vis_options(
         seed=seed,
         use_physics=use_physics,
@@ -272,7 +288,7 @@ def render_graph(
         "legend_title": legend_title,
         "legend": legend,
         "legend_edges": list(extras.legend_edges),
-        "notes": _notes(size_by, edge_width_by, threshold, extras),
+        "notes": _notes(size_by, edge_width_by, threshold, extras, blanked=any(blank.values())),
     }
     net = _network(css_height, title, vis_nodes, vis_edges, options, page)
     logger.info("Rendered %s with %d nodes and %d edges", func, len(vis_nodes), len(vis_edges))
@@ -444,16 +460,46 @@ def _node_lines(
 # --------------------------------------------------------------------------- edges
 
 
+def _blanked(
+    G: nx.DiGraph,
+    ids: Mapping[Hashable, str],
+    hidden: Mapping[str, frozenset[tuple[str, str]]],
+    threshold: int,
+) -> dict[str, set[tuple[Hashable, Hashable]]]:
+    """Per tie count (and ``strength``, derived from both), the edges of `G` whose value
+    is left out: named in `hidden` and not small (a small one stays ``<11``); the
+    strength with either count."""
+    blank: dict[str, set[tuple[Hashable, Hashable]]] = {c: set() for c in HIDDEN_COUNTS}
+    blank["strength"] = set()
+    if not any(hidden.values()):
+        return blank
+    for u, v, attrs in G.edges(data=True):
+        for column in HIDDEN_COUNTS:
+            if (ids[u], ids[v]) not in hidden.get(column, ()):
+                continue
+            value = number(attrs.get(column))
+            if value is not None and not 0 < value < threshold:
+                blank[column].add((u, v))
+                blank["strength"].add((u, v))
+    return blank
+
+
 def _edge_widths(
-    G: nx.DiGraph, edge_width_by: str, threshold: int, extras: Extras
+    G: nx.DiGraph,
+    edge_width_by: str,
+    threshold: int,
+    extras: Extras,
+    blank: Mapping[str, set[tuple[Hashable, Hashable]]],
 ) -> dict[Any, float]:
     """Edge widths by `edge_width_by`, the view's highlighted edges by their own weight.
 
-    The width never encodes an exact small count.
+    The width never encodes an exact small count, nor a count left out (`blank`): those
+    are drawn the thinnest.
     """
     raw_widths: dict[Any, float | None] = {}
+    gone = blank.get(edge_width_by, set())
     for u, v, attrs in G.edges(data=True):
-        weight = number(attrs.get(edge_width_by))
+        weight = None if (u, v) in gone else number(attrs.get(edge_width_by))
         if edge_width_by == "referrals":
             weight = floor_small(weight, threshold)
         raw_widths[(u, v)] = weight
@@ -480,18 +526,24 @@ def _vis_edges(
     *,
     threshold: int,
     extras: Extras,
+    blank: Mapping[str, set[tuple[Hashable, Hashable]]],
 ) -> list[dict[str, Any]]:
-    """The vis-network edge dicts: ends, width, tooltip, view styles."""
+    """The vis-network edge dicts: ends, width, tooltip (the counts in `blank` as ``–``),
+    view styles."""
     vis_edges: list[dict[str, Any]] = []
+    no_referrals, no_patients = blank.get("referrals", set()), blank.get("patients", set())
+    no_strength = blank.get("strength", set())
     for u, v, attrs in G.edges(data=True):
         lines = [f"{names[u] or ids[u]} → {names[v] or ids[v]}"]
-        lines.append(f"Referrals: {count(number(attrs.get('referrals')), threshold)}")
+        referrals = None if (u, v) in no_referrals else number(attrs.get("referrals"))
+        lines.append(f"Referrals: {count(referrals, threshold)}")
         if attrs.get("patients") is not None:
-            patients = number(attrs.get("patients"))
+            patients = None if (u, v) in no_patients else number(attrs.get("patients"))
             lines.append(f"Patients: {count(patients, threshold)}")
         strength = number(attrs.get("strength"))
         if strength is not None:
-            lines.append(f"Strength: {strength:.0f} / 100")
+            shown = "–" if (u, v) in no_strength else f"{strength:.0f}"
+            lines.append(f"Strength: {shown} / 100")
         lines.extend(extras.edge_lines.get((u, v), []))
         edge: dict[str, Any] = {
             "from": ids[u],
@@ -554,8 +606,16 @@ def _vis_options(*, seed: int, use_physics: bool, n_nodes: int, curved: bool) ->
     }
 
 
-def _notes(size_by: str | None, edge_width_by: str, threshold: int, extras: Extras) -> list[str]:
-    """The notes under the drawing: what sizes and widths mean, the view's, suppression."""
+def _notes(
+    size_by: str | None,
+    edge_width_by: str,
+    threshold: int,
+    extras: Extras,
+    *,
+    blanked: bool = False,
+) -> list[str]:
+    """The notes under the drawing: what sizes and widths mean, the view's, suppression
+    (`blanked`: some ties' counts are left out, ``hidden_counts``)."""
     notes = []
     if size_by:
         kind = (
@@ -575,6 +635,11 @@ def _notes(size_by: str | None, edge_width_by: str, threshold: int, extras: Extr
         notes.append(
             f"Counts from 1 to {threshold - 1:,} are shown as “<{threshold:,}” "
             "(small-cell suppression)."
+        )
+    if blanked:
+        notes.append(
+            "Ties whose counts the tables hide to protect other counts show “–” and are "
+            "drawn with the thinnest line."
         )
     return notes
 
