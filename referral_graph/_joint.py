@@ -43,7 +43,7 @@ import pandas as pd
 
 from referral_graph._protection import revealed
 from referral_graph.leakage import UNAFFILIATED
-from referral_graph.privacy import PARTITIONS, ROW_SUMS, suppress_counts
+from referral_graph.privacy import PARTITIONS, ROW_SUMS, count_columns, suppress_counts
 
 logger = logging.getLogger("referral_graph.scores")
 
@@ -141,6 +141,7 @@ class _Table:
         self.index = frame.index
         self.partitions = PARTITIONS.get(name, ())
         self.frame = narrow(frame, self.partitions, also)
+        self.counts = count_columns(self.frame)
         self.hide: dict[str, Mask] = {}
         self.spare: dict[str, Mask] = {}
         self._values: dict[str, Values] = {}
@@ -181,11 +182,7 @@ class _Table:
                 hide=self.masks(self.hide),
                 spare=self.masks(self.spare),
             )
-            self._hidden = {
-                c: hidden_cells(self.frame[c], safe[c])
-                for c in self.frame.columns
-                if c in safe.columns and pd.api.types.is_numeric_dtype(self.frame[c])
-            }
+            self._hidden = {c: hidden_cells(self.frame[c], safe[c]) for c in self.counts}
         return self._hidden
 
     def masks(self, masks: Mapping[str, Mask]) -> dict[str, pd.Series]:
@@ -193,9 +190,12 @@ class _Table:
 
 
 class _Sum:
-    """Rows of one table (`parts`: each row's `group`, a row of `total`, -1 for none) whose
-    `part` column sums to the `total` table's `total_col` on that row. Used only on the
-    rows of `total` where the sum holds exactly.
+    """Rows of one table (`parts`: each row's `group`, a row of `total`, -1 for none;
+    only the `rows` given, all by default) whose `part` column sums to the `total` table's
+    `total_col` on that row. Used only on the rows of `total` where the sum holds exactly.
+    `group` is kept as given, not copied (several sums share it: on millions of ties and
+    cells, an array of its own per sum would add hundreds of megabytes), beside a byte a
+    row saying which parts it uses.
 
     Each round (:meth:`settle`): a shown total that gives its hidden parts away
     (:func:`revealed`: one hidden part, or several whose sum pins them down) is hidden when
@@ -210,53 +210,57 @@ class _Sum:
         part: str,
         total: _Table,
         total_col: str,
-        group: Codes,
+        group: npt.NDArray[np.int32],
+        rows: Mask | None = None,
         *,
         total_first: bool = False,
     ) -> None:
         self.parts, self.part, self.total, self.total_col = parts, part, total, total_col
-        self.total_first = total_first
+        self.group, self.total_first = group, total_first
         values = parts.values(part)
-        use = (group >= 0) & ~np.isnan(values)
+        use = (group >= 0) & ~np.isnan(values)  # a missing part is in no group
+        if rows is not None:
+            use &= rows
         sums = np.bincount(group[use], weights=values[use], minlength=len(total))
         exact = sums == total.values(total_col)  # a missing total is never equal
-        self.group: Codes = np.where(use & exact[np.where(use, group, 0)], group, -1)
-        self.use = self.group >= 0
-        self.used = self.group[self.use]  # the groups and values of the rows used, once
-        self.used_values = values[self.use]
+        use &= exact[np.where(use, group, 0)]
+        self.use: Mask = use  # the parts in a group whose sum holds (a byte a row)
         self.reads = (parts.name, total.name)
         self.seen: tuple[int, ...] | None = None
 
     def alone(self) -> tuple[Mask, Mask]:
         """The parts that are the only non-zero one of their group, and the totals with
         exactly one non-zero part (each shows the other's value)."""
-        at = np.where(self.use, self.group, 0)
+        use = self.use
         with np.errstate(invalid="ignore"):
-            nonzero = self.use & (self.parts.values(self.part) > 0)
-        count = np.bincount(self.used, weights=nonzero[self.use], minlength=len(self.total))
-        return nonzero & (count[at] == 1), count == 1
+            nonzero = use & (self.parts.values(self.part) > 0)
+        count = np.bincount(self.group[use], weights=nonzero[use], minlength=len(self.total))
+        return nonzero & (count[np.where(use, self.group, 0)] == 1), count == 1
 
     def settle(self, hidden: Mapping[str, Mapping[str, Mask]], threshold: int) -> bool:
         """One round, on the hidden cells of its start (`hidden`: per table, per column)."""
         part_hidden = hidden[self.parts.name][self.part]
         total_hidden = hidden[self.total.name][self.total_col]
         n = len(self.total)
-        used_hidden = part_hidden[self.use]
+        values = self.parts.values(self.part)
+        use = self.use
+        used, used_values, used_hidden = self.group[use], values[use], part_hidden[use]
         with np.errstate(invalid="ignore"):
-            used_shown = ~used_hidden & (self.used_values > 0)
-        n_hidden = np.bincount(self.used, weights=used_hidden, minlength=n)
-        hidden_sum = np.bincount(self.used, weights=self.used_values * used_hidden, minlength=n)
-        n_shown = np.bincount(self.used, weights=used_shown, minlength=n)
+            used_shown = ~used_hidden & (used_values > 0)
+        n_hidden = np.bincount(used, weights=used_hidden, minlength=n)
+        hidden_sum = np.bincount(used, weights=used_values * used_hidden, minlength=n)
+        n_shown = np.bincount(used, weights=used_shown, minlength=n)
+        del used, used_values, used_hidden, used_shown
         exposed = ~total_hidden & revealed(n_hidden, hidden_sum, threshold)
         changed = self.total.add(self.total_col, exposed & ((n_shown == 0) | self.total_first))
         bare = total_hidden & (n_hidden == 0) & (n_shown > 0)  # its parts give it back
         if bare.any():
-            values = self.parts.values(self.part)
             with np.errstate(invalid="ignore"):
                 shown = ~part_hidden & (values > 0)
-            candidate = self.use & bare[np.where(self.use, self.group, 0)] & shown
+            candidate = use & bare[np.where(use, self.group, 0)] & shown
+            group = np.where(use, self.group, -1).astype(np.int64)
             last = self.parts.spare.get(self.part)
-            changed |= self.parts.add(self.part, smallest(candidate, values, self.group, last))
+            changed |= self.parts.add(self.part, smallest(candidate, values, group, last))
         return changed
 
 
@@ -302,7 +306,6 @@ class _TiesAndCells:
         self.group = raw_cells.groupby(["source", "specialty"], sort=False).ngroup().to_numpy()
         self.has_total = raw_cells["specialty_total"].notna().to_numpy()
         self.where = np.where(m, cell, -1 - np.arange(len(cell)))  # an unmapped tie: apart
-        self.in_cell = np.where(m, cell, -1)
         self.reads = (ties.name, cells.name)
         self.seen: tuple[int, ...] | None = None
 
@@ -361,12 +364,14 @@ class _TiesAndCells:
             shown_tie = ~tie_hidden & (tie_values > 0)
         # a shown cell whose hidden ties it gives away: hide another of its ties, else the cell
         exposed = ~cell_hidden & revealed(hidden_in, hidden_sum, threshold)
-        add_ties = smallest(m & exposed[at] & shown_tie, tie_values, self.in_cell)
+        in_cell = np.where(m, self.cell, -1)
+        add_ties = smallest(m & exposed[at] & shown_tie, tie_values, in_cell)
         fixed = np.zeros(n, dtype=bool)
         fixed[self.cell[add_ties]] = True
         add_cells = exposed & ~fixed
         lonely = cell_hidden & has_ties & (hidden_in == 0)  # every tie of the cell shown
-        add_ties |= smallest(m & lonely[at] & shown_tie, tie_values, self.in_cell)
+        add_ties |= smallest(m & lonely[at] & shown_tie, tie_values, in_cell)
+        del in_cell
         # a referrer's specialty whose hidden cells its total gives away, the others none
         group = self.group
         with np.errstate(invalid="ignore"):
@@ -408,18 +413,19 @@ def _one_cell_referrers(
     return smallest(outside & shown_tie, tie_values, source)
 
 
-def _rows_of(keys: pd.Series, labels: pd.Series) -> Codes:
+def _rows_of(keys: pd.Series, labels: pd.Series) -> npt.NDArray[np.int32]:
     """Each key's row in `labels`, compared as text (-1 for none; the first of equal
     labels). The distinct keys only are looked up (millions of ties, fewer providers)."""
     index = pd.Index(labels.astype(str))
     first = ~index.duplicated()
     rows = np.flatnonzero(first)
     if not len(rows):
-        return np.full(len(keys), -1, dtype=np.int64)
+        return np.full(len(keys), -1, dtype=np.int32)
     codes, uniques = pd.factorize(keys, use_na_sentinel=False)
     at = pd.Index(index[first]).get_indexer(pd.Index(pd.Series(uniques).astype(str)))
-    found = np.where(at >= 0, rows[np.maximum(at, 0)], -1).astype(np.int64)
-    return found[codes]
+    found = np.where(at >= 0, rows[np.maximum(at, 0)], -1).astype(np.int32)
+    out: npt.NDArray[np.int32] = found[codes]
+    return out
 
 
 def _organizations(wallet: pd.DataFrame, providers: pd.DataFrame | None) -> pd.Series:
@@ -448,15 +454,23 @@ def _sums(tables: Mapping[str, pd.DataFrame], state: dict[str, _Table]) -> list[
     """The sums between the tables present (creating their :class:`_Table`)."""
     sums: list[_Sum] = []
 
-    def add(parts: str, total: str, col: str, group: Codes, part: str = "referrals") -> _Sum:
+    def add(
+        parts: str,
+        total: str,
+        col: str,
+        group: npt.NDArray[np.int32],
+        rows: Mask | None = None,
+        part: str = "referrals",
+    ) -> _Sum:
         for name in (parts, total):
             if name not in state:
                 also = ("out_strength", "in_strength") if name == "providers" else ()
                 state[name] = _Table(name, tables[name], also)
-        # an organisation that gives its referrers away is hidden itself (see joint_suppression)
+        # an organisation that gives its referrers away is hidden itself (module docstring)
         first = total == "leakage_by_referrer_organization"
-        sums.append(_Sum(state[parts], part, state[total], col, group, total_first=first))
-        return sums[-1]
+        one = _Sum(state[parts], part, state[total], col, group, rows, total_first=first)
+        sums.append(one)
+        return one
 
     get = tables.get
     ties, cells, providers = get("ties"), get("share_by_specialty"), get("providers")
@@ -473,27 +487,27 @@ def _sums(tables: Mapping[str, pd.DataFrame], state: dict[str, _Table]) -> list[
             row = _rows_of(cells["source"], wallet["source"])
             for col, side in _WALLET_SIDES:
                 if col in wallet.columns:
-                    rows = np.ones(len(cells), bool) if side is None else focus == side
-                    add("share_by_specialty", "share_of_wallet", col, np.where(rows, row, -1))
+                    rows = None if side is None else focus if side else ~focus
+                    add("share_by_specialty", "share_of_wallet", col, row, rows)
         by_specialty = get("leakage_by_specialty")
         if by_specialty is not None and _has(by_specialty, "specialty") and "specialty" in cells:
             row = _rows_of(cells["specialty"], by_specialty["specialty"])
             for col, side in _WALLET_SIDES[:2]:
                 if col in by_specialty.columns:
-                    group = np.where(focus == side, row, -1)
-                    add("share_by_specialty", "leakage_by_specialty", col, group)
+                    rows = focus if side else ~focus
+                    add("share_by_specialty", "leakage_by_specialty", col, row, rows)
         competitors = get("leakage_by_competitor")
         named = _has(competitors, "competitor", "referrals") and "organization" in cells.columns
         if competitors is not None and named:
             row = _rows_of(cells["organization"], competitors["competitor"])
-            add(
-                "share_by_specialty", "leakage_by_competitor", "referrals", np.where(focus, -1, row)
-            )
+            add("share_by_specialty", "leakage_by_competitor", "referrals", row, ~focus)
     if wallet is not None and orgs is not None and "referrer_organization" in orgs.columns:
         row = _rows_of(_organizations(wallet, providers), orgs["referrer_organization"])
         for col, _ in _WALLET_SIDES:
             if col in wallet.columns and col in orgs.columns:
-                one = add("share_of_wallet", "leakage_by_referrer_organization", col, row, col)
+                one = add(
+                    "share_of_wallet", "leakage_by_referrer_organization", col, row, None, col
+                )
                 alone, single = one.alone()  # each shows the other's value: picked last
                 one.parts.spare_also(col, alone)
                 one.total.spare_also(col, single)

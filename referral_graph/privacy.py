@@ -441,10 +441,11 @@ def _complementary_all(
     threshold: int,
 ) -> dict[str, pd.Series]:
     """Every count to hide besides the small ones: `hide`, then, one step at a time, the
-    row sums, else the first partition whose group gives hidden cells away, until none does (so
-    that a cell hidden for one sum is seen by the others before they pick their own)."""
+    row sums, else the first partition whose group gives hidden cells away, until none
+    does (so that a cell hidden for one sum is seen by the others before they pick theirs)."""
     usable = [(c, k) for c, k in partitions if _usable(frame, c, k)]
     groups = {keys: _groups(frame, keys) for _, keys in usable}
+    values = {c: _floats(frame[c]) for c, _ in usable}  # once, not in every step
     spared = _spared(frame, usable, groups, spare)
     none = pd.Series(False, index=frame.index)
     extra: dict[str, pd.Series] = {}
@@ -460,7 +461,9 @@ def _complementary_all(
         found = _complementary(frame, hidden, threshold)
         if not found:
             for col, keys in usable:
-                found = _partitioned(frame, hidden, col, groups[keys], spared, threshold)
+                found = _partitioned(
+                    frame, hidden, col, values[col], groups[keys], spared, threshold
+                )
                 if found:
                     break
         if not found:
@@ -502,10 +505,18 @@ def _spared(
     return out
 
 
+def _floats(column: pd.Series) -> npt.NDArray[np.float64]:
+    values: npt.NDArray[np.float64] = pd.to_numeric(column, errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan
+    )
+    return values
+
+
 def _partitioned(
     frame: pd.DataFrame,
     hidden: dict[str, pd.Series],
     col: str,
+    values: npt.NDArray[np.float64],
     group: npt.NDArray[np.int64],
     spared: Mapping[str, npt.NDArray[np.bool_]],
     threshold: int,
@@ -520,7 +531,6 @@ def _partitioned(
     is_hidden = hidden[col].to_numpy(dtype=bool)
     if not is_hidden.any():
         return {}
-    values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     n_hidden = np.bincount(group, weights=is_hidden)
     hidden_sum = np.bincount(group, weights=np.where(is_hidden, values, 0.0))
     given = revealed(n_hidden, hidden_sum, threshold)[group]
