@@ -24,11 +24,14 @@ Each sum between tables is a :class:`_Sum`. In every group whose total is shown,
 hidden counts must not be given away (:func:`referral_graph._protection.revealed`: a lone
 hidden count, or several whose sum pins them down): the smallest shown count of the group
 is hidden too (the parts' table's own partitions pick it), or the total where the group
-has none. An organisation's total is hidden first: hiding it protects its referrers at
-once, where hiding a referrer's count would repeat in ``key_referrers`` and spread to its
-rows of ``share_by_specialty`` (on the 50,000-provider market, about 5,000 cells fewer in
-all). A hidden total must not be the sum of shown counts: its smallest shown count is
-hidden. The tables are suppressed in rounds until no rule hides anything more.
+has none. An organisation's referrers are in no partition of ``share_of_wallet``: the
+smallest shown referrer is picked here when the organisation has two or more, and the
+organisation's count when it has one (hiding either costs as much, and a referrer's count
+would also go from ``key_referrers`` and spread to its rows of ``share_by_specialty``; on
+the 50,000-provider market, hiding the organisation always hid a third of the market's
+referrals in that table, hiding the referrer always a sixth of them in ``share_of_wallet``).
+A hidden total must not be the sum of shown counts: its smallest shown count is hidden.
+The tables are suppressed in rounds until no rule hides anything more.
 """
 
 from __future__ import annotations
@@ -197,11 +200,14 @@ class _Sum:
     cells, an array of its own per sum would add hundreds of megabytes), beside a byte a
     row saying which parts it uses.
 
-    Each round (:meth:`settle`): a shown total that gives its hidden parts away
-    (:func:`revealed`: one hidden part, or several whose sum pins them down) is hidden when
-    its group has no shown non-zero part, or always when `total_first` (else a partition of
-    the parts' own table picks the part to hide); a hidden total whose parts are all shown
-    has its smallest shown non-zero part hidden (a part spared by its table, last).
+    Each round (:meth:`settle`): where a shown total gives its hidden parts away
+    (:func:`revealed`: one hidden part, or several whose sum pins them down), the total is
+    hidden when its group has no shown non-zero part; else a partition of the parts' own
+    table picks the part to hide, or, with `picks` (no such partition), the smallest shown
+    non-zero part here when there are two or more, the total when there is one (hiding
+    either costs as much; the total's table is the one whose other sums it leaves alone).
+    A hidden total whose parts are all shown has its smallest shown non-zero part hidden
+    (a part spared by its table, last).
     """
 
     def __init__(
@@ -213,10 +219,10 @@ class _Sum:
         group: npt.NDArray[np.int32],
         rows: Mask | None = None,
         *,
-        total_first: bool = False,
+        picks: bool = False,
     ) -> None:
         self.parts, self.part, self.total, self.total_col = parts, part, total, total_col
-        self.group, self.total_first = group, total_first
+        self.group, self.picks = group, picks
         values = parts.values(part)
         use = (group >= 0) & ~np.isnan(values)  # a missing part is in no group
         if rows is not None:
@@ -252,12 +258,15 @@ class _Sum:
         n_shown = np.bincount(used, weights=used_shown, minlength=n)
         del used, used_values, used_hidden, used_shown
         exposed = ~total_hidden & revealed(n_hidden, hidden_sum, threshold)
-        changed = self.total.add(self.total_col, exposed & ((n_shown == 0) | self.total_first))
+        pick = exposed & (n_shown >= 2) if self.picks else np.zeros(n, dtype=bool)
+        changed = self.total.add(
+            self.total_col, exposed & ((n_shown == 0) | (self.picks & (n_shown == 1)))
+        )
         bare = total_hidden & (n_hidden == 0) & (n_shown > 0)  # its parts give it back
-        if bare.any():
+        if (bare | pick).any():
             with np.errstate(invalid="ignore"):
                 shown = ~part_hidden & (values > 0)
-            candidate = use & bare[np.where(use, self.group, 0)] & shown
+            candidate = use & (bare | pick)[np.where(use, self.group, 0)] & shown
             group = np.where(use, self.group, -1).astype(np.int64)
             last = self.parts.spare.get(self.part)
             changed |= self.parts.add(self.part, smallest(candidate, values, group, last))
@@ -466,9 +475,9 @@ def _sums(tables: Mapping[str, pd.DataFrame], state: dict[str, _Table]) -> list[
             if name not in state:
                 also = ("out_strength", "in_strength") if name == "providers" else ()
                 state[name] = _Table(name, tables[name], also)
-        # an organisation that gives its referrers away is hidden itself (module docstring)
-        first = total == "leakage_by_referrer_organization"
-        one = _Sum(state[parts], part, state[total], col, group, rows, total_first=first)
+        # no partition of share_of_wallet groups the referrers by organisation: picked here
+        picks = total == "leakage_by_referrer_organization"
+        one = _Sum(state[parts], part, state[total], col, group, rows, picks=picks)
         sums.append(one)
         return one
 

@@ -461,48 +461,52 @@ def test_organisations_and_their_referrers_are_suppressed_together(tmp_path):
     """By hand: leakage_by_referrer_organization sums share_of_wallet's referrers by their
     organisation (the providers' ``organization``; D has none: "(unaffiliated)").
 
-    ==========  ======  ========  ==============  =====
-    referrer    org     to_focus  to_competitors  total
-    ==========  ======  ========  ==============  =====
-    F           Z       3         40              43
-    H           W       12        30              42
-    I           W       60        20              80
-    B           X       20        15              35
-    G           X       25        20              45
-    D           (none)  50        60              110
-    ==========  ======  ========  ==============  =====
+    ========  ======  ========  ==============  =====
+    referrer  org     to_focus  to_competitors  total
+    ========  ======  ========  ==============  =====
+    F         Z       3         40              43
+    H         W       12        30              42
+    I         W       60        20              80
+    J         W       30        14              44
+    B         X       20        15              35
+    G         X       25        20              45
+    K         V       5         40              45
+    L         V       70        20              90
+    D         (none)  50        60              110
+    ========  ======  ========  ==============  =====
 
-    1. share_of_wallet: F's 3 is small, with F's total (43 - 40). Its to_focus split the
-       market's referrals to the focus: one hidden, so the smallest other goes, H's 12
-       (not D's: alone in its organisation, D shows the organisation's value: picked
-       last), with H's total.
+    1. share_of_wallet: F's 3 and K's 5 are small, with their totals (43 - 40, 45 - 40).
+       Its to_focus split the market's referrals to the focus: two hidden summing to 8
+       (each at most 7), so the smallest other goes, H's 12 (not D's 50: alone in its
+       organisation, D shows the organisation's value: picked last), with H's total.
     2. leakage_by_referrer_organization: Z's 3 is small, with Z's total. One hidden
        to_focus among the organisations: the smallest other goes, X's 45 (not the
        unaffiliated 50: one referrer, picked last), with X's total.
-    3. W shows 72 and 122 beside H's hidden 12 and 42 and I's shown 60 and 80: W's
-       to_focus and total are hidden (an organisation that gives a referrer away is
-       hidden itself). X hides 45 and 80 while B's and G's are all shown (their sums give
-       them back): the smallest of each, B's 20 and 35, is hidden.
+    3. W shows 102 and 166 beside H's hidden 12 and 42: the smallest of its two shown
+       referrers goes, J's 30 and 44. V shows 75 and 135 beside K's hidden 5 and 45 and
+       one shown referrer, L: V's own counts go. X hides 45 and 80 while B's and G's are
+       all shown (their sums give them back): the smallest, B's 20 and 35, goes.
     Nothing else: to_competitors are all shown, D and the unaffiliated row too.
     """
+    referrers = ["F", "H", "I", "J", "B", "G", "K", "L", "D"]
     providers = pd.DataFrame(
-        {"id": ["F", "H", "I", "B", "G", "D"], "organization": ["Z", "W", "W", "X", "X", None]}
+        {"id": referrers, "organization": ["Z", "W", "W", "W", "X", "X", "V", "V", None]}
     )
     wallet = pd.DataFrame(
         {
-            "source": ["F", "H", "I", "B", "G", "D"],
-            "to_focus": [3, 12, 60, 20, 25, 50],
-            "to_competitors": [40, 30, 20, 15, 20, 60],
-            "total": [43, 42, 80, 35, 45, 110],
+            "source": referrers,
+            "to_focus": [3, 12, 60, 30, 20, 25, 5, 70, 50],
+            "to_competitors": [40, 30, 20, 14, 15, 20, 40, 20, 60],
+            "total": [43, 42, 80, 44, 35, 45, 45, 90, 110],
         }
     )
     wallet["share"] = wallet["to_focus"] / wallet["total"]
     orgs = pd.DataFrame(
         {
-            "referrer_organization": ["Z", "W", "X", "(unaffiliated)"],
-            "to_focus": [3, 72, 45, 50],
-            "to_competitors": [40, 50, 35, 60],
-            "total": [43, 122, 80, 110],
+            "referrer_organization": ["Z", "W", "X", "V", "(unaffiliated)"],
+            "to_focus": [3, 102, 45, 75, 50],
+            "to_competitors": [40, 64, 35, 60, 60],
+            "total": [43, 166, 80, 135, 110],
         }
     )
     orgs["leakage_rate"] = orgs["to_competitors"] / orgs["total"]
@@ -514,16 +518,18 @@ def test_organisations_and_their_referrers_are_suppressed_together(tmp_path):
     written = write_tables(tables, tmp_path)
     safe_wallet = pd.read_csv(written["share_of_wallet"][0])
     safe_orgs = pd.read_csv(written["leakage_by_referrer_organization"][0])
-    assert safe_wallet["to_focus"].isna().tolist() == [True, True, False, True, False, False]
-    assert safe_wallet["total"].isna().tolist() == [True, True, False, True, False, False]
+    hidden = [True, True, False, True, True, False, True, False, False]
+    assert safe_wallet["to_focus"].isna().tolist() == hidden
+    assert safe_wallet["total"].isna().tolist() == hidden
+    assert safe_wallet["share"].isna().tolist() == hidden
     assert safe_wallet["to_competitors"].notna().all()
-    assert safe_orgs["to_focus"].isna().tolist() == [True, True, True, False]
-    assert safe_orgs["total"].isna().tolist() == [True, True, True, False]
+    assert safe_orgs["to_focus"].isna().tolist() == [True, False, True, True, False]
+    assert safe_orgs["total"].isna().tolist() == [True, False, True, True, False]
+    assert safe_orgs["leakage_rate"].isna().tolist() == [True, False, True, True, False]
     assert safe_orgs["to_competitors"].notna().all()
-    assert safe_orgs["leakage_rate"].isna().tolist() == [True, True, True, False]
     problems, _ = scan_outputs(tmp_path)
     assert problems == []
-    # each table alone (no joint step) would give W's and X's back: the scanner says so
+    # each table alone (no joint step) would give W's, X's and V's back: the scanner says so
     alone = tmp_path / "alone"
     for name, table in tables.items():
         write_tables({name: table}, alone)
