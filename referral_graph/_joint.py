@@ -28,8 +28,8 @@ has none. An organisation's referrers are in no partition of ``share_of_wallet``
 smallest shown referrer is picked here when the organisation has two or more, and the
 organisation's count when it has one (hiding either costs as much, and a referrer's count
 would also go from ``key_referrers`` and spread to its rows of ``share_by_specialty``; on
-the 50,000-provider market, hiding the organisation always hid a third of the market's
-referrals in that table, hiding the referrer always a sixth of them in ``share_of_wallet``).
+the 50,000-provider market, hiding the organisation always hid a third of the referrals to
+the focus in that table, hiding the referrer always a sixth of them in ``share_of_wallet``).
 A hidden total must not be the sum of shown counts: its smallest shown count is hidden.
 The tables are suppressed in rounds until no rule hides anything more.
 """
@@ -48,7 +48,7 @@ from referral_graph._protection import revealed
 from referral_graph.leakage import UNAFFILIATED
 from referral_graph.privacy import PARTITIONS, ROW_SUMS, count_columns, suppress_counts
 
-logger = logging.getLogger("referral_graph.scores")
+logger = logging.getLogger("referral_graph.scores")  # its messages read as write_tables's
 
 Mask = npt.NDArray[np.bool_]
 Codes = npt.NDArray[np.int64]
@@ -470,11 +470,13 @@ def _sums(tables: Mapping[str, pd.DataFrame], state: dict[str, _Table]) -> list[
         group: npt.NDArray[np.int32],
         rows: Mask | None = None,
         part: str = "referrals",
-    ) -> _Sum:
+    ) -> _Sum | None:
         for name in (parts, total):
             if name not in state:
                 also = ("out_strength", "in_strength") if name == "providers" else ()
                 state[name] = _Table(name, tables[name], also)
+        if part not in state[parts].counts or col not in state[total].counts:
+            return None  # not numbers: nothing hidden there
         # no partition of share_of_wallet groups the referrers by organisation: picked here
         picks = total == "leakage_by_referrer_organization"
         one = _Sum(state[parts], part, state[total], col, group, rows, picks=picks)
@@ -517,9 +519,10 @@ def _sums(tables: Mapping[str, pd.DataFrame], state: dict[str, _Table]) -> list[
                 one = add(
                     "share_of_wallet", "leakage_by_referrer_organization", col, row, None, col
                 )
-                alone, single = one.alone()  # each shows the other's value: picked last
-                one.parts.spare_also(col, alone)
-                one.total.spare_also(col, single)
+                if one is not None:
+                    alone, single = one.alone()  # each shows the other's value: picked last
+                    one.parts.spare_also(col, alone)
+                    one.total.spare_also(col, single)
     return sums
 
 

@@ -437,6 +437,8 @@ def scan_organizations(
     org_of = _organization_of(tables.get("providers.csv"))
     if orgs is None or wallet is None or org_of is None or "source" not in wallet:
         return []
+    if "referrer_organization" not in orgs:
+        return []
     group = wallet["source"].astype(str).map(org_of).fillna(UNAFFILIATED_LABEL)
     by_org = orgs.set_index(orgs["referrer_organization"].astype(str))
     problems = []
