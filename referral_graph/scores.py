@@ -103,8 +103,9 @@ def write_tables(
         Each table is otherwise let go once written (on millions of ties, the
         suppressed copies of every table at once took about 2 GB).
     on_decided : callable, optional
-        Called without arguments once the suppression across ``ties`` and
-        ``share_by_specialty`` is decided, before the first file is written (or
+        Called without arguments once the suppression of the tables that share
+        sums (``ties``, ``share_by_specialty`` and the others, decided together by
+        ``referral_graph._joint``) is decided, before the first file is written (or
         when writing fails first): that step holds about 1 GB more on 4.7 million
         ties, so a caller running other memory-heavy work beside this function
         (in another thread) can wait for it.
