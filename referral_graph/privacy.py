@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from referral_graph._protection import revealed
 from referral_graph.exceptions import ParameterError
 
 __all__ = [
@@ -262,8 +263,11 @@ _WALLET = (("to_focus", ()), ("to_competitors", ()), ("total", ()))
 #: Tables whose rows partition a total that is shown, in the table or in another one of the
 #: same output: per table name, (count column, the columns whose groups of rows each sum to
 #: a shown total; ``()`` for the whole table). Where a group has exactly one hidden cell, the
-#: total minus the shown cells would give it back, so the smallest shown non-zero cell of
-#: the group is hidden too (complementary suppression across rows and tables):
+#: total minus the shown cells would give it back; where it has several, their sum is
+#: known, which must leave each of them every value from 1 to ``threshold - 1`` (a hidden
+#: count is at least 1, so each lies between 1 and that sum minus the others' count). Where
+#: either fails, the smallest shown non-zero cell of the group is hidden too (complementary
+#: suppression across rows and tables):
 #:
 #: * ``ties``: a provider's ties sum to its ``out_strength`` (by source) and ``in_strength``
 #:   (by target) in ``providers``;
@@ -335,8 +339,10 @@ def suppress_counts(
       difference of shown ones (a part of a shown total), the total is hidden too;
     * complementary suppression across rows (`partitions`, as in :data:`PARTITIONS`:
       a count column and the columns whose groups of rows sum to a shown total): in
-      a group with exactly one hidden cell, the smallest shown non-zero cell is hidden
-      too; repeated with the row sums until no hidden count is a difference of shown ones;
+      a group with exactly one hidden cell, or whose hidden cells' sum (known from the
+      total) pins them down to less than 1 to ``threshold - 1`` each, the smallest shown
+      non-zero cell is hidden too; repeated with the row sums until no hidden count is
+      given away;
     * `hide`: cells to hide besides, per count column (a boolean Series on `frame`'s
       index: the cells another table hid, :data:`LINKED`); `spare`: cells that
       complementary suppression picks only when no other cell of the group will do (their
@@ -371,6 +377,13 @@ def suppress_counts(
     >>> by_specialty = pd.DataFrame({"specialty": ["A", "B", "C", "D"], "to_focus": [4, 30, 12, 0]})
     >>> suppress_counts(by_specialty, partitions=[("to_focus", ())])["to_focus"].tolist()
     [<NA>, 30, <NA>, 0]
+
+    Two hidden counts of 1 beside 50, of a total of 52 shown elsewhere: their sum, 2,
+    says both are 1, so the 50 is hidden too (then each could be anything up to 51).
+
+    >>> ones = pd.DataFrame({"to_focus": [1, 1, 50]})
+    >>> suppress_counts(ones, partitions=[("to_focus", ())])["to_focus"].tolist()
+    [<NA>, <NA>, <NA>]
     """
     threshold = _check_threshold(threshold)
     out = frame.drop(columns=[c for c in NOT_EXPORTED if c in frame.columns])
@@ -379,7 +392,9 @@ def suppress_counts(
         values = pd.to_numeric(out[col], errors="coerce")
         small[col] = ((values > 0) & (values < threshold)).fillna(False).astype(bool)
     hidden = {c: int(m.sum()) for c, m in small.items() if m.any()}
-    complementary = _complementary_all(out, small, list(partitions), hide or {}, spare or {})
+    complementary = _complementary_all(
+        out, small, list(partitions), hide or {}, spare or {}, threshold
+    )
     out = suppress_frame(out, [c for c in small if c not in complementary], threshold=threshold)
     for col, extra in complementary.items():
         column = out[col]
@@ -423,12 +438,14 @@ def _complementary_all(
     partitions: list[tuple[str, tuple[str, ...]]],
     hide: Mapping[str, pd.Series],
     spare: Mapping[str, pd.Series],
+    threshold: int,
 ) -> dict[str, pd.Series]:
     """Every count to hide besides the small ones: `hide`, then, one step at a time, the
-    row sums, else the first partition that finds a lone hidden cell, until none does (so
-    that a cell hidden for one sum is seen by the others before they pick their own)."""
+    row sums, else the first partition whose group gives hidden cells away, until none
+    does (so that a cell hidden for one sum is seen by the others before they pick theirs)."""
     usable = [(c, k) for c, k in partitions if _usable(frame, c, k)]
     groups = {keys: _groups(frame, keys) for _, keys in usable}
+    values = {c: _floats(frame[c]) for c, _ in usable}  # once, not in every step
     spared = _spared(frame, usable, groups, spare)
     none = pd.Series(False, index=frame.index)
     extra: dict[str, pd.Series] = {}
@@ -441,10 +458,12 @@ def _complementary_all(
                 extra[col] = more
     while True:
         hidden = {c: small.get(c, none) | extra.get(c, none) for c in {*small, *extra}}
-        found = _complementary(frame, hidden)
+        found = _complementary(frame, hidden, threshold)
         if not found:
             for col, keys in usable:
-                found = _partitioned(frame, hidden, col, groups[keys], spared)
+                found = _partitioned(
+                    frame, hidden, col, values[col], groups[keys], spared, threshold
+                )
                 if found:
                     break
         if not found:
@@ -486,25 +505,37 @@ def _spared(
     return out
 
 
+def _floats(column: pd.Series) -> npt.NDArray[np.float64]:
+    values: npt.NDArray[np.float64] = pd.to_numeric(column, errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan
+    )
+    return values
+
+
 def _partitioned(
     frame: pd.DataFrame,
     hidden: dict[str, pd.Series],
     col: str,
+    values: npt.NDArray[np.float64],
     group: npt.NDArray[np.int64],
     spared: Mapping[str, npt.NDArray[np.bool_]],
+    threshold: int,
 ) -> dict[str, pd.Series]:
-    """The cells to hide in `col` because their group (a partition of a shown total) has
-    one hidden cell: the smallest shown non-zero cell of each such group (the first row on
-    equal values), a spared cell only when the group has no other."""
+    """The cells to hide in `col` because their group (a partition of a shown total) gives
+    its hidden cells away (one hidden cell, or several whose sum pins them down:
+    :func:`referral_graph._protection.revealed`): the smallest shown non-zero cell of each
+    such group (the first row on equal values), a spared cell only when the group has no
+    other."""
     if col not in hidden:
         return {}
     is_hidden = hidden[col].to_numpy(dtype=bool)
     if not is_hidden.any():
         return {}
-    lone = np.bincount(group, weights=is_hidden)[group] == 1
-    values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    n_hidden = np.bincount(group, weights=is_hidden)
+    hidden_sum = np.bincount(group, weights=np.where(is_hidden, values, 0.0))
+    given = revealed(n_hidden, hidden_sum, threshold)[group]
     with np.errstate(invalid="ignore"):
-        candidate = lone & ~is_hidden & (values > 0)
+        candidate = given & ~is_hidden & (values > 0)
     if not candidate.any():
         return {}
     rows = np.flatnonzero(candidate)
@@ -516,8 +547,13 @@ def _partitioned(
     return {col: pd.Series(chosen, index=frame.index)}
 
 
-def _complementary(frame: pd.DataFrame, small: dict[str, pd.Series]) -> dict[str, pd.Series]:
-    """Totals to hide because one of their parts is hidden and the others shown (ROW_SUMS)."""
+def _complementary(
+    frame: pd.DataFrame, small: dict[str, pd.Series], threshold: int
+) -> dict[str, pd.Series]:
+    """Totals to hide because they give a hidden part back (ROW_SUMS): one part hidden and
+    the others shown, or hidden parts whose sum pins them down
+    (:func:`referral_graph._protection.revealed`; with two parts and a shown total of at
+    least `threshold` it never does)."""
     extra: dict[str, pd.Series] = {}
     hidden = dict(small)
     for _ in range(len(ROW_SUMS)):  # hiding a total may expose another sum it is part of
@@ -528,8 +564,11 @@ def _complementary(frame: pd.DataFrame, small: dict[str, pd.Series]) -> dict[str
             values = [pd.to_numeric(frame[c], errors="coerce") for c in (total, *parts)]
             exact = (values[0] == sum(values[1:])).fillna(False).astype(bool)
             masks = [hidden.get(c, pd.Series(False, index=frame.index)) for c in (total, *parts)]
-            n_hidden = sum(m.astype(int) for m in masks)
-            reveal = exact & (n_hidden == 1) & ~masks[0]
+            pairs = list(zip(values[1:], masks[1:], strict=True))
+            n_hidden = sum(m.astype(int) for _, m in pairs)
+            hidden_sum = sum(v.where(m, 0).fillna(0) for v, m in pairs)
+            given = revealed(np.asarray(n_hidden), np.asarray(hidden_sum, dtype=float), threshold)
+            reveal = exact & pd.Series(given, index=frame.index) & ~masks[0]
             if reveal.any():
                 extra[total] = extra.get(total, pd.Series(False, index=frame.index)) | reveal
                 hidden[total] = masks[0] | reveal

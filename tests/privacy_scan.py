@@ -14,7 +14,12 @@ returns each problem found:
   ties, a referrer's referrals to one organisation as its ``specialty_total`` minus the
   other organisations, one row of a table that splits the market's referrals (by
   referrer, organisation, specialty, competitor) as the market total that a fully shown
-  table gives, minus the other rows;
+  table gives, minus the other rows, a referrer's counts in share_of_wallet.csv as its
+  organisation's in leakage_by_referrer_organization.csv minus the other referrers'
+  (:func:`scan_organizations`; the organisations from providers.csv);
+* two or more hidden counts that a shown total pins down (:func:`scan_hidden_sums`): a
+  hidden count is at least 1, so k of them summing to S each lie between 1 and
+  S - (k - 1), which must hold every value from 1 to ``threshold - 1``;
 * a number from 1 to ``threshold - 1`` in a count column of an HTML table;
 * on a provider's profile (``profiles/*.html``, :func:`scan_profiles`): a count from 1 to
   ``threshold - 1`` in its tables, cards, chart tooltips or ego view; a value derived
@@ -272,7 +277,7 @@ def _scan_headline(
     return problems
 
 
-def scan_folder(folder: Path) -> list[str]:
+def scan_folder(folder: Path, threshold: int = 11) -> list[str]:
     """Hidden counts that the tables of one folder give back by subtraction."""
     problems: list[str] = []
     tables = {p.name: pd.read_csv(p, low_memory=False) for p in Path(folder).glob("*.csv")}
@@ -342,6 +347,8 @@ def scan_folder(folder: Path) -> list[str]:
                     f"{folder.name}: {name}: its one hidden {column!r} is the market's {total} "
                     "minus the rows shown"
                 )
+    problems += scan_organizations(folder.name, tables, threshold)
+    problems += scan_hidden_sums(folder.name, tables, threshold)
     return problems
 
 
@@ -672,7 +679,7 @@ def scan_outputs(
     n_files = 0
     folders = sorted({p.parent for p in Path(folder).rglob("*.csv")})
     for tables in folders:
-        problems += scan_folder(tables)
+        problems += scan_folder(tables, threshold)
     for profiles in sorted({p.parent for p in Path(folder).rglob("profiles/*.html")}):
         problems += scan_profiles(profiles, threshold=threshold)
     for views in sorted({p.parent for p in Path(folder).rglob("views/*.html")}):
@@ -695,3 +702,270 @@ def scan_outputs(
         elif suffix == ".html":
             problems += _scan_html(raw.decode("utf-8", errors="replace"), path.name, threshold)
     return problems, n_files
+
+
+# ------------------------------------- sums that give hidden counts away (complementary rules)
+#
+# Written out from docs/privacy.md ("Complementary suppression"), not from the code: in a
+# group of counts whose total is shown, the k hidden counts sum to the total minus the
+# shown ones, S. A hidden count is at least 1 (a zero is never hidden), so a reader knows
+# of each only that it lies between 1 and S - (k - 1). That must hold every small value,
+# 1 to threshold - 1; one hidden count alone (k = 1) is S itself. A hidden total must not
+# be the sum of its parts all shown.
+
+#: Label of referrers without an organisation in leakage_by_referrer_organization.csv (by
+#: hand from docs/data-formats.md).
+UNAFFILIATED_LABEL = "(unaffiliated)"
+
+
+def _given_away(
+    parts: pd.Series, groups: pd.Series, totals: pd.Series, threshold: int
+) -> tuple[int, int, int]:
+    """Groups of `parts` (a missing value is hidden; each part's group label in `groups`)
+    against their totals (`totals`, indexed by group label; missing = hidden): how many
+    shown totals stand beside one hidden part, how many beside two or more whose sum
+    leaves one of them less than 1 to threshold - 1, and how many hidden totals beside
+    parts all shown (at least one of them not zero)."""
+    frame = pd.DataFrame({"group": groups.to_numpy(), "value": parts.to_numpy(dtype=float)})
+    frame = frame[frame["group"].notna()]
+    frame["hidden"] = frame["value"].isna()
+    frame["shown"] = frame["value"].fillna(0)
+    stats = frame.groupby("group").agg(
+        k=("hidden", "sum"), shown=("shown", "sum"), nonzero=("shown", lambda v: (v > 0).sum())
+    )
+    total = totals[~totals.index.duplicated()].reindex(stats.index)
+    known = total.notna()
+    k = stats["k"]
+    rest = total - stats["shown"]  # the hidden counts' sum
+    lone = int((known & (k == 1)).sum())
+    narrow = int((known & (k >= 2) & (rest - (k - 1) < threshold - 1)).sum())
+    summed = int((total.isna() & (k == 0) & (stats["nonzero"] > 0)).sum())
+    return lone, narrow, summed
+
+
+def _organization_of(providers: pd.DataFrame | None) -> pd.Series | None:
+    """Each provider's organisation as leakage_by_referrer_organization.csv labels it (its
+    ``organization``, without surrounding spaces; UNAFFILIATED_LABEL without one)."""
+    if providers is None or "id" not in providers:
+        return None
+    ids = providers["id"].astype(str)
+    if "organization" not in providers:
+        return pd.Series(UNAFFILIATED_LABEL, index=ids).loc[lambda s: ~s.index.duplicated()]
+    names = providers["organization"].astype("string").str.strip()
+    names = names.where(names.str.len() > 0).fillna(UNAFFILIATED_LABEL)
+    out = pd.Series(names.to_numpy(dtype=object), index=ids)
+    return out[~out.index.duplicated()]
+
+
+def scan_organizations(
+    name: str, tables: dict[str, pd.DataFrame], threshold: int = 11
+) -> list[str]:
+    """leakage_by_referrer_organization.csv against share_of_wallet.csv: an organisation's
+    ``to_focus``, ``to_competitors`` and ``total`` are the sums of its referrers' there.
+    The referrers' organisations are read from providers.csv (``id``, ``organization``):
+    without it in the folder this relation is not checked."""
+    orgs, wallet = (
+        tables.get("leakage_by_referrer_organization.csv"),
+        tables.get("share_of_wallet.csv"),
+    )
+    org_of = _organization_of(tables.get("providers.csv"))
+    if orgs is None or wallet is None or org_of is None or "source" not in wallet:
+        return []
+    if "referrer_organization" not in orgs:
+        return []
+    group = wallet["source"].astype(str).map(org_of).fillna(UNAFFILIATED_LABEL)
+    by_org = orgs.set_index(orgs["referrer_organization"].astype(str))
+    problems = []
+    for column in ("to_focus", "to_competitors", "total"):
+        if column not in wallet or column not in by_org:
+            continue
+        lone, narrow, summed = _given_away(wallet[column], group, by_org[column], threshold)
+        if lone:
+            problems.append(
+                f"{name}: {lone} organisations show {column} in "
+                "leakage_by_referrer_organization.csv beside all but one of their referrers' "
+                "in share_of_wallet.csv"
+            )
+        if narrow:
+            problems.append(
+                f"{name}: {narrow} organisations' {column} gives their referrers' hidden "
+                "counts in share_of_wallet.csv away (their sum pins them down)"
+            )
+        if summed:
+            problems.append(
+                f"{name}: {summed} organisations hide {column} while their referrers' in "
+                "share_of_wallet.csv are all shown (their sum gives it back)"
+            )
+    return problems
+
+
+def _cells_of_ties(
+    ties: pd.DataFrame, wallet: pd.DataFrame, providers: pd.DataFrame
+) -> pd.Series | None:
+    """Each tie's row of share_by_specialty.csv (its referrer, specialty, and the receiver's
+    organisation, or the receiver's id without one), as a key (missing: in no row)."""
+    if "target_specialty" not in ties or "organization" not in providers:
+        return None
+    org = providers.assign(id=providers["id"].astype(str)).drop_duplicates("id")
+    org = org.set_index("id")["organization"]
+    target = ties["target"].astype(str)
+    receiver = target.map(org).fillna(target).astype(str)
+
+    def norm(values: pd.Series) -> pd.Series:
+        return values.astype(str).str.split().str.join(" ").str.lower()
+
+    keys = ties["source"].astype(str) + "|" + norm(ties["target_specialty"]) + "|" + receiver
+    cells = wallet["source"].astype(str) + "|" + norm(wallet["specialty"]) + "|"
+    cells += wallet["organization"].astype(str)
+    return keys.where(keys.isin(set(cells)))
+
+
+def scan_hidden_sums(name: str, tables: dict[str, pd.DataFrame], threshold: int = 11) -> list[str]:
+    """Shown totals beside two or more hidden counts whose sum pins them down (the lone
+    hidden count is checked by :func:`scan_folder`): a provider's ties against its
+    strengths, a share_by_specialty row against its ties, a referrer's rows of
+    share_by_specialty against its specialty_total and share_of_wallet's counts, a
+    specialty's and a competitor's rows against leakage_by_specialty.csv and
+    leakage_by_competitor.csv, the rows of a table that splits the market against the
+    market totals, a headline period's figure against its months in monthly_trend.csv."""
+    checks: list[tuple[str, pd.Series, pd.Series, pd.Series]] = []
+    ties, providers = tables.get("ties.csv"), tables.get("providers.csv")
+    cells = tables.get("share_by_specialty.csv")
+    if ties is not None and providers is not None and "referrals" in ties:
+        by_id = providers.set_index(providers["id"].astype(str))
+        for end, strength in (("source", "out_strength"), ("target", "in_strength")):
+            if strength in by_id:
+                checks.append(
+                    (
+                        f"ties.csv by {end} against providers.csv {strength}",
+                        ties["referrals"],
+                        ties[end].astype(str),
+                        by_id[strength],
+                    )
+                )
+    if ties is not None and cells is not None and providers is not None:
+        in_cell = _cells_of_ties(ties, cells, providers)
+        if in_cell is not None:
+            keys = cells["source"].astype(str) + "|"
+            keys += cells["specialty"].astype(str).str.split().str.join(" ").str.lower()
+            keys += "|" + cells["organization"].astype(str)
+            checks.append(
+                (
+                    "ties.csv against their share_by_specialty.csv row",
+                    ties["referrals"],
+                    in_cell,
+                    pd.Series(cells["referrals"].to_numpy(), index=keys),
+                )
+            )
+    if cells is not None and {"referrals", "source", "specialty"} <= set(cells.columns):
+        if "specialty_total" in cells:
+            keys = cells["source"].astype(str) + "|" + cells["specialty"].astype(str)
+            totals = cells.groupby(keys)["specialty_total"].first()
+            checks.append(
+                (
+                    "share_by_specialty.csv rows against their specialty_total",
+                    cells["referrals"],
+                    keys,
+                    totals,
+                )
+            )
+        focus = cells["is_focus"].astype(str) == "True" if "is_focus" in cells else None
+        split = tables.get("share_of_wallet.csv")
+        if focus is not None and split is not None:
+            by_source = split.set_index(split["source"].astype(str))
+            for column, rows in (
+                ("to_focus", focus),
+                ("to_competitors", ~focus),
+                ("total", pd.Series(True, index=cells.index)),
+            ):
+                if column in by_source:
+                    part = cells[rows.to_numpy()]
+                    checks.append(
+                        (
+                            f"share_by_specialty.csv rows against share_of_wallet.csv {column}",
+                            part["referrals"],
+                            part["source"].astype(str),
+                            by_source[column],
+                        )
+                    )
+        by_specialty = tables.get("leakage_by_specialty.csv")
+        if focus is not None and by_specialty is not None:
+            totals = by_specialty.set_index(by_specialty["specialty"].astype(str))
+            for column, rows in (("to_focus", focus), ("to_competitors", ~focus)):
+                part = cells[rows.to_numpy()]
+                checks.append(
+                    (
+                        f"share_by_specialty.csv rows against leakage_by_specialty.csv {column}",
+                        part["referrals"],
+                        part["specialty"].astype(str),
+                        totals[column],
+                    )
+                )
+        by_competitor = tables.get("leakage_by_competitor.csv")
+        if focus is not None and by_competitor is not None:
+            part = cells[(~focus).to_numpy()]
+            totals = by_competitor.set_index(by_competitor["competitor"].astype(str))
+            checks.append(
+                (
+                    "share_by_specialty.csv rows against leakage_by_competitor.csv",
+                    part["referrals"],
+                    part["organization"].astype(str),
+                    totals["referrals"],
+                )
+            )
+    known: dict[str, float] = {}  # market totals that a fully shown table gives
+    for table_name, columns in SPLITS.items():
+        for column, total in columns.items():
+            table = tables.get(table_name)
+            if table is not None and column in table and table[column].notna().all():
+                known[total] = float(table[column].sum())
+    for table_name, columns in SPLITS.items():
+        for column, total in columns.items():
+            table = tables.get(table_name)
+            if table is not None and column in table and total in known:
+                checks.append(
+                    (
+                        f"{table_name} {column} against the market's {total}",
+                        table[column],
+                        pd.Series("market", index=table.index),
+                        pd.Series({"market": known[total]}),
+                    )
+                )
+    checks += _headline_groups(tables.get("headline.csv"), tables.get("monthly_trend.csv"))
+    problems = []
+    for what, parts, groups, totals in checks:
+        _, narrow, _ = _given_away(parts, groups, totals, threshold)
+        if narrow:
+            problems.append(
+                f"{name}: {what}: {narrow} shown totals give two or more hidden counts away "
+                "(their sum pins them down)"
+            )
+    return problems
+
+
+def _headline_groups(
+    headline: pd.DataFrame | None, monthly: pd.DataFrame | None
+) -> list[tuple[str, pd.Series, pd.Series, pd.Series]]:
+    """headline.csv's period figures (HEADLINE_SUMS over HEADLINE_PERIODS) as totals of
+    monthly_trend.csv's months."""
+    if headline is None or monthly is None or "measure" not in headline:
+        return []
+    rows = headline.set_index("measure")
+    months = monthly.sort_values("month").reset_index(drop=True)
+    out = []
+    for column, back in HEADLINE_PERIODS.items():
+        end = len(months) - back
+        period = months.iloc[max(end - 3, 0) : end]
+        if column not in rows or len(period) < 3:
+            continue
+        for measure, count in HEADLINE_SUMS.items():
+            if measure in rows.index and count in period:
+                out.append(
+                    (
+                        f"headline.csv {measure!r} ({column}) against monthly_trend.csv",
+                        period[count],
+                        pd.Series("period", index=period.index),
+                        pd.Series({"period": rows.loc[measure, column]}),
+                    )
+                )
+    return out

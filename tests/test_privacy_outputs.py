@@ -519,3 +519,218 @@ def test_write_tables_says_when_the_joint_suppression_is_decided(tmp_path):
     with pytest.raises(ValueError, match="formats"):
         write_tables(tables, tmp_path / "b", formats=["xlsx"], on_decided=decided)
     assert len(seen) == 2
+
+
+# ------------------------------------ hidden counts whose sum is known; organisations' sums
+
+
+def test_the_scanner_finds_sums_that_give_hidden_counts_away(tmp_path):
+    """Planted by hand: an organisation's counts beside its referrers', and a provider's
+    out_strength beside two hidden ties of 1."""
+    pd.DataFrame(
+        {
+            "id": ["A", "B", "C", "E", "D1", "D2", "D3", "P", "R1", "R2", "R3"],
+            "organization": ["X", "X", "Y", "Y", "", None, " ", None, "S", "S", "S"],
+            "out_strength": [None, None, None, None, None, None, None, 52, 0, 0, 0],
+        }
+    ).to_csv(tmp_path / "providers.csv", index=False)
+    pd.DataFrame(
+        {
+            "source": ["A", "B", "C", "E", "D1", "D2", "D3"],
+            # X's to_focus 34 minus B's 30 gives A's back
+            "to_focus": [None, 30, 20, 25, 40, 30, 50],
+            # Y hides its to_competitors while C's and E's are shown: their sum gives it back
+            "to_competitors": [20, 15, 40, 11, 20, 20, 60],
+            # the unaffiliated referrers' total 52 minus D3's 50: D1 and D2 are 1 each
+            "total": [None, 45, 60, 36, None, None, 50],
+        }
+    ).to_csv(tmp_path / "share_of_wallet.csv", index=False)
+    pd.DataFrame(
+        {
+            "referrer_organization": ["X", "Y", "(unaffiliated)"],
+            "to_focus": [34, 45, 120],
+            "to_competitors": [35, None, 100],
+            "total": [None, 96, 52],
+        }
+    ).to_csv(tmp_path / "leakage_by_referrer_organization.csv", index=False)
+    # P's out_strength, 52, minus its shown tie of 50: its two hidden ties are 1 each
+    pd.DataFrame(
+        {"source": ["P", "P", "P"], "target": ["R1", "R2", "R3"], "referrals": [None, None, 50]}
+    ).to_csv(tmp_path / "ties.csv", index=False)
+    problems, _ = scan_outputs(tmp_path)
+    text = "\n".join(problems)
+    for expected in (
+        "1 organisations show to_focus in leakage_by_referrer_organization.csv beside all but "
+        "one of their referrers'",
+        "1 organisations hide to_competitors while their referrers' in share_of_wallet.csv are "
+        "all shown",
+        "1 organisations' total gives their referrers' hidden counts in share_of_wallet.csv away",
+        "ties.csv by source against providers.csv out_strength: 1 shown totals give two or more "
+        "hidden counts away",
+    ):
+        assert expected in text, (expected, text)
+    # X: 34 beside A's hidden and B's 30; Y: hidden beside C's and E's; (unaffiliated): the
+    # total beside D1, D2 hidden, no more
+    assert sum("organisations" in p for p in problems) == 3, text
+
+
+def test_hidden_counts_whose_sum_pins_them_down_take_the_next_smallest_with_them():
+    """By hand. Each column's rows sum to a total shown elsewhere; a hidden count is at
+    least 1, so k hidden counts summing to S each lie between 1 and S - (k - 1), which
+    must hold every value from 1 to 10."""
+    table = pd.DataFrame(
+        {
+            "specialty": ["A", "B", "C", "D", "E"],
+            # 1 and 1 beside 50 (total 52 shown elsewhere): both 1; the 50 goes (S = 52)
+            "to_focus": [1, 1, 50, 0, 0],
+            # 3, 4 and 5: S = 12, each between 1 and 10: nothing more
+            "to_competitors": [3, 4, 5, 40, 60],
+            # 2, 3 and 4: S = 9, each at most 7; the 40 goes (S = 49)
+            "total": [2, 3, 4, 40, 60],
+        }
+    )
+    partitions = [("to_focus", ()), ("to_competitors", ()), ("total", ())]
+    # (to_focus + to_competitors is not total here: no row sum applies)
+    safe = suppress_counts(table, partitions=partitions)
+    assert safe["to_focus"].isna().tolist() == [True, True, True, False, False]
+    assert safe["to_competitors"].isna().tolist() == [True, True, True, False, False]
+    assert safe["total"].isna().tolist() == [True, True, True, True, False]
+    assert safe.attrs["suppression"]["complementary"] == {"to_focus": 1, "total": 1}
+    # a row's two hidden parts beside its shown total of 11: each between 1 and 10
+    row = pd.DataFrame({"to_focus": [5], "to_competitors": [6], "total": [11]})
+    assert suppress_counts(row)["total"].tolist() == [11]
+
+
+def test_a_providers_strength_that_pins_its_hidden_ties_down_is_hidden(tmp_path):
+    """By hand: P's 12 ties of 1 make its out_strength 12 (each tie exactly 1); Q's ties
+    of 5 and 6 make 11 (each between 1 and 10): P's is hidden, Q's shown."""
+    receivers = [f"R{i}" for i in range(12)]
+    ties = pd.DataFrame(
+        {
+            "source": ["P"] * 12 + ["Q", "Q"],
+            "target": [*receivers, "R0", "R1"],
+            "referrals": [1] * 12 + [5, 6],
+        }
+    )
+    providers = pd.DataFrame(
+        {
+            "id": ["P", "Q", *receivers],
+            "out_strength": [12, 11] + [0] * 12,
+            "in_strength": [0, 0, 6, 7] + [1] * 10,
+        }
+    )
+    written = write_tables({"providers": providers, "ties": ties}, tmp_path)
+    safe = pd.read_csv(written["providers"][0])
+    assert safe["out_strength"].isna().tolist()[:2] == [True, False]
+    assert written.records["providers"]["complementary"] == {"out_strength": 1}
+    assert pd.read_csv(written["ties"][0])["referrals"].isna().all()
+    problems, _ = scan_outputs(tmp_path)
+    assert problems == []
+
+
+def test_organisations_and_their_referrers_are_suppressed_together(tmp_path):
+    """By hand: leakage_by_referrer_organization sums share_of_wallet's referrers by their
+    organisation (the providers' ``organization``; D has none: "(unaffiliated)").
+
+    ========  ======  ========  ==============  =====
+    referrer  org     to_focus  to_competitors  total
+    ========  ======  ========  ==============  =====
+    F         Z       3         40              43
+    H         W       12        30              42
+    I         W       60        20              80
+    J         W       30        14              44
+    B         X       20        15              35
+    G         X       25        20              45
+    K         V       5         40              45
+    L         V       70        20              90
+    D         (none)  50        60              110
+    ========  ======  ========  ==============  =====
+
+    1. share_of_wallet: F's 3 and K's 5 are small, with their totals (43 - 40, 45 - 40).
+       Its to_focus split the market's referrals to the focus: two hidden summing to 8
+       (each at most 7), so the smallest other goes, H's 12 (not D's 50: alone in its
+       organisation, D shows the organisation's value: picked last), with H's total.
+    2. leakage_by_referrer_organization: Z's 3 is small, with Z's total. One hidden
+       to_focus among the organisations: the smallest other goes, X's 45 (not the
+       unaffiliated 50: one referrer, picked last), with X's total.
+    3. W shows 102 and 166 beside H's hidden 12 and 42: the smallest of its two shown
+       referrers goes, J's 30 and 44. V shows 75 and 135 beside K's hidden 5 and 45 and
+       one shown referrer, L: V's own counts go. X hides 45 and 80 while B's and G's are
+       all shown (their sums give them back): the smallest, B's 20 and 35, goes.
+    Nothing else: to_competitors are all shown, D and the unaffiliated row too.
+    """
+    referrers = ["F", "H", "I", "J", "B", "G", "K", "L", "D"]
+    providers = pd.DataFrame(
+        {"id": referrers, "organization": ["Z", "W", "W", "W", "X", "X", "V", "V", None]}
+    )
+    wallet = pd.DataFrame(
+        {
+            "source": referrers,
+            "to_focus": [3, 12, 60, 30, 20, 25, 5, 70, 50],
+            "to_competitors": [40, 30, 20, 14, 15, 20, 40, 20, 60],
+            "total": [43, 42, 80, 44, 35, 45, 45, 90, 110],
+        }
+    )
+    wallet["share"] = wallet["to_focus"] / wallet["total"]
+    orgs = pd.DataFrame(
+        {
+            "referrer_organization": ["Z", "W", "X", "V", "(unaffiliated)"],
+            "to_focus": [3, 102, 45, 75, 50],
+            "to_competitors": [40, 64, 35, 60, 60],
+            "total": [43, 166, 80, 135, 110],
+        }
+    )
+    orgs["leakage_rate"] = orgs["to_competitors"] / orgs["total"]
+    tables = {
+        "providers": providers,
+        "share_of_wallet": wallet,
+        "leakage_by_referrer_organization": orgs,
+    }
+    written = write_tables(tables, tmp_path)
+    safe_wallet = pd.read_csv(written["share_of_wallet"][0])
+    safe_orgs = pd.read_csv(written["leakage_by_referrer_organization"][0])
+    hidden = [True, True, False, True, True, False, True, False, False]
+    assert safe_wallet["to_focus"].isna().tolist() == hidden
+    assert safe_wallet["total"].isna().tolist() == hidden
+    assert safe_wallet["share"].isna().tolist() == hidden
+    assert safe_wallet["to_competitors"].notna().all()
+    assert safe_orgs["to_focus"].isna().tolist() == [True, False, True, True, False]
+    assert safe_orgs["total"].isna().tolist() == [True, False, True, True, False]
+    assert safe_orgs["leakage_rate"].isna().tolist() == [True, False, True, True, False]
+    assert safe_orgs["to_competitors"].notna().all()
+    problems, _ = scan_outputs(tmp_path)
+    assert problems == []
+    # each table alone (no joint step) would give W's, X's and V's back: the scanner says so
+    alone = tmp_path / "alone"
+    for name, table in tables.items():
+        write_tables({name: table}, alone)
+    problems, _ = scan_outputs(alone)
+    assert any("leakage_by_referrer_organization.csv beside all but one" in p for p in problems)
+
+
+def test_a_period_sum_whose_hidden_months_it_pins_down_is_hidden(tmp_path):
+    """By hand: to_focus by month 3, 4, 100, 5, 120, 130. monthly_trend's own total keeps
+    its three hidden months (sum 12: each between 1 and 10). Jan-Mar's referrals received,
+    107, minus the shown 100 says the 3 and the 4 sum to 7 (each at most 6): hidden, with
+    its share of wallet; Apr-Jun's, 255, holds the 5 alone: hidden too."""
+    months = pd.date_range("2026-01-01", periods=6, freq="MS")
+    monthly = pd.DataFrame(
+        {"month": months, "to_focus": [3, 4, 100, 5, 120, 130], "to_competitors": [200] * 6}
+    )
+    headline = pd.DataFrame(
+        {
+            "measure": ["Referrals received", "Share of wallet", "Leakage to competitors"],
+            "current": [255.0, 255 / 855, 600.0],
+            "previous": [107.0, 107 / 707, 600.0],
+            "unit": ["count", "share", "count"],
+        }
+    )
+    headline.attrs["periods"] = {"current": list(months[3:]), "previous": list(months[:3])}
+    written = write_tables({"headline": headline, "monthly_trend": monthly}, tmp_path)
+    safe_monthly = pd.read_csv(written["monthly_trend"][0])
+    safe = pd.read_csv(written["headline"][0]).set_index("measure")
+    assert safe_monthly["to_focus"].isna().tolist() == [True, True, False, True, False, False]
+    for column in ("current", "previous"):
+        assert safe[column].isna().tolist() == [True, True, False], column
+    problems, _ = scan_outputs(tmp_path)
+    assert problems == []
