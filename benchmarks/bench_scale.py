@@ -69,23 +69,16 @@ def _peak_gb() -> float:
 # ----------------------------------------------------------------------------- the edge list
 
 
-def edge_list(providers: int, edges: int, *, seed: int = 2024, folder: Path = RESULTS) -> Path:
-    """A heavy-tailed directed edge list as Parquet (cached): source, target, referrals, patients.
+def _draw_ties(
+    providers: int, edges: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """`edges` distinct directed ties among `providers`, heavy-tailed, sorted by source, target.
 
     Referrers' volumes are lognormal (sigma 1.5), receivers' attractiveness Pareto
     (shape 1.2, so a few hospitals receive from tens of thousands of referrers); pairs
     are drawn independently, self-loops and repeats dropped, until `edges` distinct ties.
-    Ids are ten-digit strings; the table is sorted by source, target (as a tie table).
+    Returns the source and target positions (int32).
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    path = folder / f"national_{providers}_{edges}.parquet"
-    if path.exists():
-        return path
-    folder.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    rng = np.random.default_rng(seed)
     out_w = rng.lognormal(0.0, 1.5, providers)
     in_w = rng.pareto(1.2, providers) + 0.05
     out_cdf = np.cumsum(out_w / out_w.sum())
@@ -101,7 +94,25 @@ def edge_list(providers: int, edges: int, *, seed: int = 2024, folder: Path = RE
     keys = np.sort(rng.choice(keys, size=edges, replace=False))
     source = (keys // providers).astype(np.int32)
     target = (keys % providers).astype(np.int32)
-    del keys
+    return source, target
+
+
+def edge_list(providers: int, edges: int, *, seed: int = 2024, folder: Path = RESULTS) -> Path:
+    """A heavy-tailed directed edge list as Parquet (cached): source, target, referrals, patients.
+
+    The ties of :func:`_draw_ties`; referrals lognormal, patients a share of them. Ids
+    are ten-digit strings; the table is sorted by source, target (as a tie table).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = folder / f"national_{providers}_{edges}.parquet"
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    source, target = _draw_ties(providers, edges, rng)
     referrals = np.ceil(rng.lognormal(1.0, 1.1, edges)).astype(np.int64)
     patients = np.maximum(1, np.round(referrals * rng.uniform(0.4, 1.0, edges))).astype(np.int64)
     ids = pa.array([str(1_000_000_000 + i) for i in range(providers)], type=pa.string())
@@ -125,6 +136,93 @@ def edge_list(providers: int, edges: int, *, seed: int = 2024, folder: Path = RE
         path.stat().st_size / 1e6,
     )
     return path
+
+
+def valid_npis(n: int, *, start: int = 100_000_000, step: int = 37) -> np.ndarray:
+    """`n` distinct valid NPIs (ten digits, correct Luhn check digit) as strings.
+
+    The first nine digits are ``start + i * step``; the check digit is the Luhn digit
+    over the prefix 80840 and those nine (as :func:`referral_graph.npi.npi_check_digit`).
+    """
+    nine = start + np.arange(n, dtype=np.int64) * step
+    if nine.max(initial=0) >= 1_000_000_000:
+        raise ValueError("too many NPIs for nine digits from this start and step")
+    total = np.full(n, 24, dtype=np.int64)  # the prefix 80840's share
+    rest = nine.copy()
+    for position in range(9):  # the rightmost of the nine first, doubled
+        digit = rest % 10
+        rest //= 10
+        if position % 2 == 0:
+            digit = digit * 2
+            digit = digit - 9 * (digit > 9)
+        total += digit
+    check = (10 - total % 10) % 10
+    return (nine * 10 + check).astype(str)
+
+
+def cms_file(
+    providers: int,
+    edges: int,
+    path: Path,
+    *,
+    seed: int = 2024,
+) -> Path:
+    """A header-less CSV in the CMS Physician Shared Patient Patterns layout (cached).
+
+    ``npi_from, npi_to, pair_count, bene_count, same_day_count``, one row per directed
+    tie (the ties of :func:`_draw_ties`, sorted by npi_from, npi_to as CMS ships them),
+    valid NPIs, and counts shaped like the real file's: ``bene_count`` at least 11 (the
+    CMS privacy floor), ``pair_count`` at least ``bene_count``, ``same_day_count`` a
+    small share of ``pair_count`` (often 0 to 10: what small-cell suppression hides).
+    Written in chunks of 5 million rows, so 65 million rows (about 2.1 GB) need ~3 GB.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    source, target = _draw_ties(providers, edges, rng)
+    npis = pa.array(valid_npis(providers))
+    bene = 11 + np.floor(rng.lognormal(1.5, 1.3, edges)).astype(np.int64)
+    pair = bene + np.floor(bene * rng.lognormal(-0.7, 0.9, edges)).astype(np.int64)
+    same_day = rng.binomial(pair, 0.04).astype(np.int64)
+    tmp = path.with_name(path.name + ".tmp")
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    chunk = 5_000_000
+    with pacsv.CSVWriter(
+        str(tmp),
+        pa.schema([(c, pa.string() if c.startswith("npi") else pa.int64()) for c in CMS_COLUMNS]),
+        write_options=options,
+    ) as writer:
+        for at in range(0, edges, chunk):
+            part = slice(at, at + chunk)
+            writer.write_table(
+                pa.table(
+                    {
+                        "npi_from": npis.take(pa.array(source[part])),
+                        "npi_to": npis.take(pa.array(target[part])),
+                        "pair_count": pair[part],
+                        "bene_count": bene[part],
+                        "same_day_count": same_day[part],
+                    }
+                )
+            )
+    os.replace(tmp, path)
+    logging.info(
+        "generated a header-less CMS file of %s ties among %s providers in %.0f s -> %s (%.2f GB)",
+        f"{edges:,}",
+        f"{providers:,}",
+        time.perf_counter() - started,
+        path,
+        path.stat().st_size / 1e9,
+    )
+    return path
+
+
+CMS_COLUMNS = ("npi_from", "npi_to", "pair_count", "bene_count", "same_day_count")
 
 
 def _child(mode: str, *args: str) -> dict[str, Any]:
