@@ -628,14 +628,7 @@ def _read(
             if c.kind in ("count", "measure") and c.source is not None
         }
     )
-    joins = f"LEFT JOIN rg_ids si ON si.raw = {src} LEFT JOIN rg_ids ti ON ti.raw = {dst}"
     not_blank = f"NOT ({blank})"
-    # the ties of several rows: every row of such a tie is checked (repeats are summed)
-    con.execute(
-        f"CREATE TEMP TABLE rg_dup AS SELECT si.code AS s, ti.code AS t FROM rg_raw r {joins} "
-        f"WHERE {not_blank} AND si.code IS NOT NULL AND ti.code IS NOT NULL "
-        "GROUP BY si.code, ti.code HAVING count(*) > 1"
-    )
     unclean = " OR ".join(
         [
             "si.code IS NULL",
@@ -643,16 +636,24 @@ def _read(
             "si.bad",
             "ti.bad",
             "si.code = ti.code",
-            "d.s IS NOT NULL",
             *(f"NOT coalesce({c}, false)" for c in checks),
         ]
     )
+    # each row's tie as one integer (its ids as cleaned), and whether the row itself
+    # needs checks; blank lines are left out (read_table drops them)
+    n_ids = int(con.execute("SELECT count(*) FROM rg_ids").fetchall()[0][0]) + 1
     con.execute(
-        f"CREATE TEMP TABLE rg_check AS SELECT r.rg_row FROM rg_raw r {joins} "
-        f"LEFT JOIN rg_dup d ON d.s = si.code AND d.t = ti.code "
-        f"WHERE {not_blank} AND ({unclean})"
+        "CREATE TEMP TABLE rg_coded AS SELECT r.rg_row, "
+        f"CAST(si.code AS BIGINT) * {n_ids} + ti.code AS tie, ({unclean}) AS unclean "
+        f"FROM rg_raw r LEFT JOIN rg_ids si ON si.raw = {src} "
+        f"LEFT JOIN rg_ids ti ON ti.raw = {dst} WHERE {not_blank}"
     )
-    con.execute("DROP TABLE rg_dup")
+    # the ties of several rows: every row of such a tie is checked (repeats are summed)
+    con.execute(
+        "CREATE TEMP TABLE rg_check AS SELECT rg_row FROM rg_coded WHERE unclean OR tie IN "
+        "(SELECT tie FROM rg_coded WHERE tie IS NOT NULL GROUP BY tie HAVING count(*) > 1)"
+    )
+    con.execute("DROP TABLE rg_coded")
     n_check = int(con.execute("SELECT count(*) FROM rg_check").fetchall()[0][0])
     if n_check > 1_000_000:
         logger.warning(
