@@ -214,7 +214,8 @@ def write_graph_folder(
     The folder :func:`referral_graph.graph.save_graph` writes of
     ``graph_from_tables(ties, providers)`` with ``threshold``: ``nodes.parquet`` (the
     providers, then the ids met in the ties, in the graph's node order),
-    ``edges.parquet`` (the ties grouped by source in node order) and ``graph.json``
+    ``edges.parquet`` (the ties in the tie table's order, which ``load_graph`` makes the
+    graph's; ``save_graph`` groups them by source) and ``graph.json``
     (`attributes` and what suppression left out). `folder` must exist (the caller's
     ``atomic_folder``). Returns the graph attributes written and the graph's size.
     """
@@ -264,11 +265,13 @@ def write_graph_folder(
             folder / "nodes.parquet",
             node_cut.nullable,
         )
+        # the ties in the order of the tie table (no sort of millions of rows): read back,
+        # each provider's ties are in the graph's order (networkx keeps a node's ties in the
+        # order they were added), so load_graph gives save_graph's graph
+        con.execute("SET preserve_insertion_order = true")
         n_edges = _write_parquet(
             con,
-            f"SELECT e.source, e.target{''.join(', ' + s for s in edge_cut.select)} "
-            f"FROM {edges} e JOIN rg_order o ON o.id = e.source "
-            "ORDER BY o.rg_pos, e.file_row_number",
+            f"SELECT source, target{''.join(', ' + s for s in edge_cut.select)} FROM {edges}",
             folder / "edges.parquet",
             edge_cut.nullable,
         )
@@ -407,7 +410,7 @@ def score_tables(
     cg = _with_node_attrs(cg, providers)
     n_nodes, n_edges = cg.n_nodes, cg.n_edges
     seconds["load"] = time.perf_counter() - clock
-    method = communities._resolve_method(community_method, n_edges)
+    method = _method_name(community_method, n_edges)
     with _worker.Worker(enabled=n_edges >= _worker.WORKER_MIN_TIES) as worker:
         bare = centrality.CompactGraph(cg.ids, cg.src, cg.dst, cg.weight)
         pending = worker.submit(

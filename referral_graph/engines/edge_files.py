@@ -199,7 +199,9 @@ def _load_csv(
     con.register("rg_stream", stream)
     try:
         with _undecodable_rows_ignored():
+            con.execute("SET preserve_insertion_order = true")  # stored in file order
             con.execute("CREATE TEMP TABLE rg_raw AS SELECT * FROM rg_stream")
+            con.execute("SET preserve_insertion_order = false")
     except Exception as exc:  # pyarrow's and DuckDB's errors surface as several types
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "UTF8" in text or "utf-8" in text.lower() or "decode" in text.lower():
@@ -327,10 +329,10 @@ def _value_sql(col: _Column) -> str:
         return "CAST(1 AS BIGINT)"
     assert col.source is not None
     c = "r." + _ident(col.source)
-    if col.kind == "count":
-        return f"CAST({c} AS BIGINT)"
+    if col.kind == "count":  # TRY_: the rows checked may hold anything (they are dropped)
+        return f"TRY_CAST({c} AS BIGINT)"
     if col.kind == "measure":
-        return f"CAST({c} AS DOUBLE)"
+        return f"TRY_CAST({c} AS DOUBLE)"
     return c
 
 
@@ -605,14 +607,14 @@ def _read(
             hint=f"check the delimiter ({dialect.delimiter!r}) and quoting on these lines",
         )
     if n_blank:
-        rows = [
+        blank_rows = [
             int(r[0])
             for r in con.execute(
                 f"SELECT rg_row FROM rg_raw r WHERE {blank} ORDER BY rg_row LIMIT {MAX_ROWS_SHOWN}"
             ).fetchall()
         ]
         report.add(
-            "blank_line", "the line is blank", rows=rows, count=n_blank, excluded=True,
+            "blank_line", "the line is blank", rows=blank_rows, count=n_blank, excluded=True,
             level="info",
         )  # fmt: skip
     if n_rows - n_blank == 0:
@@ -704,14 +706,18 @@ def _read(
     report.raise_if_needed(strict=strict)
     step("writing edges")
     ties_path = out / "ties.parquet"
+    clean = f"SELECT r.rg_row, {values} FROM rg_raw r WHERE {not_blank}"
     with _io.atomic_path(ties_path) as tmp:
-        con.execute(
-            f"COPY (SELECT {names} FROM ({rows}) ORDER BY rg_row) TO {_quote(str(tmp))} "
-            "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
-        )
-    import pyarrow.parquet as pq
+        n_ties = _write_in_order(con, clean, tmp)
+        if n_ties is None:  # pragma: no cover - DuckDB gave the rows out of order: sort
+            logger.info("read_edge_files: the rows came out of order; sorting them")
+            con.execute(
+                f"COPY (SELECT {names} FROM ({rows}) ORDER BY rg_row) TO {_quote(str(tmp))} "
+                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
+            )
+            import pyarrow.parquet as pq
 
-    n_ties = int(pq.ParquetFile(ties_path).metadata.num_rows)
+            n_ties = int(pq.ParquetFile(tmp).metadata.num_rows)
     report_path = _io.write_table(report.to_frame(), out / "validation.csv")
     return EdgeFiles(
         paths={"ties": ties_path, "report": report_path},
@@ -721,6 +727,57 @@ def _read(
         ties=n_ties,
         rows_checked=n_check,
     )
+
+
+def _write_in_order(con: duckdb.DuckDBPyConnection, clean: str, path: Path) -> int | None:
+    """Write the edges kept to `path` in file order; the rows written, or None if unsorted.
+
+    The clean rows stream from DuckDB in the order of ``rg_raw`` (its insertion order,
+    kept: no sort of millions of rows); the rows checked are dropped from each batch
+    and those of them kept (``rg_kept``, few) merged in at their row numbers. Returns
+    None, having written nothing usable, if a batch comes out of order.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    checked = np.sort(con.sql("SELECT rg_row FROM rg_check").to_arrow_table().column(0).to_numpy())
+    kept = con.sql("SELECT * FROM rg_kept ORDER BY rg_row").to_arrow_table()
+    kept_rows = kept.column("rg_row").to_numpy()
+    con.execute("SET preserve_insertion_order = true")
+    reader = con.sql(clean).to_arrow_reader(1_000_000)
+    schema = reader.schema
+    kept = kept.select(schema.names).cast(schema)
+    out_schema = schema.remove(schema.get_field_index("rg_row"))
+    last, at, written = -1, 0, 0
+    with pq.ParquetWriter(path, out_schema, compression="zstd") as writer:
+
+        def write(table: pa.Table) -> None:
+            nonlocal written
+            if table.num_rows:
+                writer.write_table(table.drop_columns(["rg_row"]), row_group_size=1_000_000)
+                written += table.num_rows
+
+        for batch in reader:
+            rows = batch.column("rg_row").to_numpy()
+            if len(rows) and (rows[0] <= last or (np.diff(rows) < 0).any()):
+                con.execute("SET preserve_insertion_order = false")
+                return None
+            if not len(rows):
+                continue
+            last = int(rows[-1])
+            table = pa.Table.from_batches([batch])
+            if len(checked):
+                table = table.filter(pa.array(~np.isin(rows, checked)))
+            upto = int(np.searchsorted(kept_rows, last, side="right"))
+            if upto > at:  # kept rows among these: merged at their places
+                table = pa.concat_tables([table, kept.slice(at, upto - at)])
+                table = table.take(pc.sort_indices(table, [("rg_row", "ascending")]))
+                at = upto
+            write(table)
+        write(kept.slice(at))
+    con.execute("SET preserve_insertion_order = false")
+    return written
 
 
 def _register_kept(con: duckdb.DuckDBPyConnection, kept: pd.DataFrame, plan: list[_Column]) -> None:
@@ -734,10 +791,7 @@ def _register_kept(con: duckdb.DuckDBPyConnection, kept: pd.DataFrame, plan: lis
             arrays[c.name] = pa.array(values.astype(object).where(values.notna(), None).tolist(),
                                       pa.string())  # fmt: skip
         elif c.kind in ("count", "one"):
-            arrays[c.name] = pa.array(
-                pd.array(values, dtype="Int64").to_numpy(dtype=object, na_value=None).tolist(),
-                pa.int64(),
-            )
+            arrays[c.name] = pa.array(values.astype("Int64"), pa.int64(), from_pandas=True)
         elif c.kind == "measure":
             arrays[c.name] = pa.array(values.to_numpy(dtype=np.float64, na_value=np.nan),
                                       pa.float64(), from_pandas=True)  # fmt: skip
