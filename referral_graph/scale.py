@@ -3,7 +3,8 @@
 This module gathers, under the name the documentation has always used, the
 functions for networks too large for pandas and networkx; each lives in the
 module of its step: :mod:`referral_graph.engines.files` (``aggregate_files``),
-:mod:`referral_graph.engines.edge_files` (``read_edge_files``), :mod:`referral_graph.compact` (``read_output``, ``load_compact``),
+:mod:`referral_graph.engines.edge_files` (``read_edge_files``),
+:mod:`referral_graph.compact` (``read_output``, ``load_compact``),
 :mod:`referral_graph.centrality` (``compact_measures``), :mod:`referral_graph.subgraphs`
 (``subgraph``, ``ego_network``) and :mod:`referral_graph.pipeline`
 (``load_network_files``).
