@@ -21,6 +21,15 @@
     with networkx's: share of providers within 1e-6, largest gap, Spearman
     correlation; communities by the modularity of both partitions and their NMI.
 
+``national-file``
+    The CMS national file itself (issue 20, item 3): generates (once, cached in
+    ``--data``) a header-less CMS-layout file of ``--providers`` / ``--edges`` rows
+    (:func:`cms_file`), then runs ``referral-graph build`` (the Parquet folder) and
+    ``referral-graph score`` on it as a user would (``--engine files``: out of core at any
+    size, as the national file goes by itself), each under ``/usr/bin/time -v``:
+    wall time, CPU time (user + system) and peak RSS of the command, the load average
+    before and after. ``--keep`` keeps the generated file (else removed when over 3 GB).
+
 ``memory``
     Measures the bytes per event, tie-month, tie and provider at every stage
     on the 50,000-provider / 5,000,000-event market (cached by
@@ -30,8 +39,8 @@
 
 Usage::
 
-    python benchmarks/bench_scale.py [national|reference|memory|all]
-        [--providers 1000000] [--edges 20000000] [--betweenness-k 0]
+    python benchmarks/bench_scale.py [national|reference|national-file|memory|all]
+        [--providers 1000000] [--edges 20000000] [--betweenness-k 0] [--data DIR]
 """
 
 from __future__ import annotations
@@ -442,6 +451,64 @@ def reference(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+# ----------------------------------------------------------------------------- national file
+
+
+def _timed(command: list[str], log: Path) -> dict[str, Any]:
+    """Run a command under /usr/bin/time -v; its wall, CPU and peak RSS (and its output)."""
+    before = os.getloadavg()[0]
+    with open(log, "w") as err:
+        proc = subprocess.run(
+            ["/usr/bin/time", "-v", *command], stdout=subprocess.PIPE, stderr=err, text=True
+        )
+    text = log.read_text()
+    if proc.returncode != 0:
+        raise SystemExit(f"{command[:3]} failed ({proc.returncode}); see {log}")
+
+    def field(name: str) -> str:
+        return re.search(rf"{re.escape(name)}: (.+)", text).group(1).strip()  # type: ignore[union-attr]
+
+    parts = [float(x) for x in field("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":")]
+    wall = sum(x * 60**i for i, x in enumerate(reversed(parts)))
+    return {
+        "wall_s": wall,
+        "cpu_s": float(field("User time (seconds)")) + float(field("System time (seconds)")),
+        "peak_rss_gb": int(field("Maximum resident set size (kbytes)")) / 1024**2,
+        "load_average_before": before,
+        "load_average_after": os.getloadavg()[0],
+        "stdout": proc.stdout,
+    }
+
+
+def national_file(args: argparse.Namespace) -> dict[str, Any]:
+    import shutil
+
+    data = Path(args.data)
+    path = cms_file(
+        args.providers, args.edges, data / f"cms_pspp_{args.providers}_{args.edges}.txt"
+    )
+    out = data / "national_file_run"
+    out.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"file": str(path), "file_gb": path.stat().st_size / 1e9}
+    cli = [sys.executable, "-m", "referral_graph.cli", "-q"]
+    spill = ["--engine", "files", "--temp-dir", str(out)]  # out of core at any size
+    for name, command in (
+        ("build", [*cli, "build", "--edges", str(path), "--out", str(out / "graph"), *spill]),
+        ("score", [*cli, "score", "--edges", str(path), "--out", str(out / "scores"), *spill]),
+    ):
+        step = _timed(command, out / f"{name}.log")
+        result[name] = step
+        load = f"{step['load_average_before']:.1f} -> {step['load_average_after']:.1f}"
+        print(f"referral-graph {name}: {step['wall_s']:.0f} s wall, {step['cpu_s']:.0f} s CPU, "
+              f"peak RSS {step['peak_rss_gb']:.2f} GB (load average {load})")  # fmt: skip
+        print("  " + step["stdout"].strip().replace("\n", "\n  "))
+    result["graph_gb"] = sum(p.stat().st_size for p in (out / "graph").iterdir()) / 1e9
+    if not args.keep and path.stat().st_size > 3e9:
+        path.unlink()
+    shutil.rmtree(out / "graph", ignore_errors=True)
+    return result
+
+
 # ----------------------------------------------------------------------------- memory model
 
 
@@ -611,22 +678,25 @@ def main() -> None:
         print(json.dumps(result, default=float))
         return
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("mode", nargs="?", default="national",
-                        choices=["national", "reference", "memory", "all"])  # fmt: skip
+    modes = ["national", "reference", "national-file", "memory", "all"]
+    parser.add_argument("mode", nargs="?", default="national", choices=modes)
     parser.add_argument("--providers", type=int, default=1_000_000)
     parser.add_argument("--edges", type=int, default=20_000_000)
     parser.add_argument("--fraction", type=int, default=20, help="networkx sample: 1 tie in N")
     parser.add_argument("--betweenness-k", type=int, default=0, help="sampled sources (0: none)")
     parser.add_argument("--size-300k", action="store_true", help="memory: also the 300k market")
+    parser.add_argument("--data", default=str(RESULTS), help="national-file: where the file goes")
+    parser.add_argument("--keep", action="store_true", help="national-file: keep the file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    RESULTS.mkdir(parents=True, exist_ok=True)
     record = RESULTS / "bench_scale.json"
     previous = json.loads(record.read_text()) if record.exists() else {}
     modes = ["national", "reference", "memory"] if args.mode == "all" else [args.mode]
     for mode in modes:
-        previous[mode] = {"national": national, "reference": reference, "memory": memory}[mode](
-            args
-        )
+        run = {"national": national, "reference": reference, "memory": memory,
+               "national-file": national_file}[mode]  # fmt: skip
+        previous[mode] = run(args)
         record.write_text(json.dumps(previous, indent=2, default=float))
 
 

@@ -164,3 +164,13 @@ def test_a_period_column_is_refused(tmp_path: Path) -> None:
     path.write_text("source,target,referrals,month\nA,B,3,2024-01\n", encoding="utf-8")
     with pytest.raises(ParameterError, match="period"):
         read_edge_files(path, tmp_path / "out")
+
+
+@pytest.mark.parametrize("columns", [{}, {"weight_col": "Total2014", "patient_col": "Unique2014"}])
+def test_the_real_cms_sample_reads_as_read_edges_reads_it(
+    tmp_path: Path, shared_data: Path, columns: dict[str, str]
+) -> None:
+    path = shared_data / "cms_shared_patient_patterns" / "sample_180day_two_samples.csv"
+    got, result = _compare(path, tmp_path, **columns)
+    assert len(got) == result.ties > 0
+    assert result.columns["source"] == "Initial"

@@ -222,3 +222,36 @@ def test_score_samples_betweenness_when_asked(tmp_path: Path, cms: Path) -> None
     assert run(*argv, "--betweenness-k", "16") == 0
     table = pd.read_parquet(out / "providers.parquet")
     assert table["betweenness"].notna().all() and (table["betweenness_stderr"] >= 0).all()
+
+
+def test_score_names_providers_from_the_nppes_file(
+    tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The NPPES file is read for the network's providers only, on both paths alike."""
+    nppes = shared_data / "nppes_samples" / "npidata_2018_head_499.csv"
+    npis = pd.read_csv(nppes, usecols=["NPI"], dtype=str)["NPI"].tolist()[:200]
+    rng = np.random.default_rng(5)
+    pairs = {(a, b) for a, b in rng.integers(0, 220, (1500, 2)) if a != b}
+    extra = [f"{100000000 + i:09d}" for i in range(20)]  # NPIs absent from the file
+    from conftest import make_npi
+
+    ids = npis + [make_npi(e) for e in extra]
+    rows = [f"{ids[a]},{ids[b]},{20 + a % 7},{11 + b % 5},{a % 4}" for a, b in sorted(pairs)]
+    edges = tmp_path / "cms.txt"
+    edges.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    common = ["score", "--edges", str(edges), "--providers", str(nppes)]
+    assert run(*common, "--out", str(tmp_path / "m"), "--parquet") == 0
+    memory = capsys.readouterr().out
+    assert run(*common, "--engine", "files", "--out", str(tmp_path / "f")) == 0
+    files = capsys.readouterr().out
+    assert memory.splitlines()[:2] == files.splitlines()[:2]  # both reports' lines
+    mine = pd.read_parquet(tmp_path / "f" / "providers.parquet")
+    theirs = pd.read_parquet(tmp_path / "m" / "providers.parquet")
+    both = [c for c in theirs.columns if not c.startswith("betweenness")]
+    pd.testing.assert_frame_equal(mine[both], theirs[both], check_dtype=False)
+    assert mine["name"].notna().sum() > 150
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "f" / "communities.parquet"),
+        pd.read_parquet(tmp_path / "m" / "communities.parquet"),
+        check_dtype=False,
+    )
