@@ -174,3 +174,17 @@ def test_the_real_cms_sample_reads_as_read_edges_reads_it(
     got, result = _compare(path, tmp_path, **columns)
     assert len(got) == result.ties > 0
     assert result.columns["source"] == "Initial"
+
+
+def test_the_real_hop_teaming_file_reads_as_read_edges_reads_it(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """Quoted fields, ``NULL`` strings, measures (waits) and text columns beside the counts."""
+    got, result = _compare(shared_data / "hop_teaming_nashville" / "edges.csv", tmp_path)
+    assert result.layout == "hop-teaming" and len(got) == 2785
+    assert got["average_day_wait"].dtype == "float64"
+
+
+def test_a_declared_layout_and_npis(tmp_path: Path) -> None:
+    path = dirty_file(tmp_path / "dirty.txt")
+    _compare(path, tmp_path, layout="cms-pspp", npi=True)
