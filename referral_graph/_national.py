@@ -60,8 +60,8 @@ PathLike = str | os.PathLike[str]
 
 #: Edge files from this size (as CSV: a compressed or Parquet file counts
 #: :data:`referral_graph.engines.PACKED_FACTOR` times its size) are built and scored out
-#: of core: about 7 million CMS rows, which in memory take some 6 GB to build and 10 GB to
-#: score (see ``docs/memory.md``).
+#: of core: about 8.5 million CMS rows, which in memory take some 6.5 GB to build or to score
+#: (3.8 GB for 5 million; see ``docs/memory.md``).
 LARGE_EDGE_FILES = 256 * 1024**2
 
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",

@@ -22,6 +22,7 @@ from privacy_scan import scan_outputs
 from test_edge_files import cms_rows, dirty_file
 
 from referral_graph import _national, cli
+from referral_graph.compact import load_compact
 from referral_graph.graph import load_graph
 
 
@@ -85,6 +86,8 @@ def test_build_out_of_core_writes_the_folder_the_in_memory_build_writes(
         mine = mine[list(theirs.columns)].sort_values(key, ignore_index=True)
         pd.testing.assert_frame_equal(mine, theirs.sort_values(key, ignore_index=True))
     assert "2,500 rows read" in out and "read out of core (--engine files" in out
+    cg = load_compact(tmp_path / "files" / "edges.parquet", weight=None)  # the compact graph
+    assert (cg.n_nodes, cg.n_edges) == (300, 2500)
     if threshold == "11":
         assert "pass --threshold 1" in out and "marked small_cell" in out
         problems, _ = scan_outputs(tmp_path / "files")
