@@ -21,6 +21,15 @@
     with networkx's: share of providers within 1e-6, largest gap, Spearman
     correlation; communities by the modularity of both partitions and their NMI.
 
+``national-file``
+    The CMS national file itself (issue 20, item 3): generates (once, cached in
+    ``--data``) a header-less CMS-layout file of ``--providers`` / ``--edges`` rows
+    (:func:`cms_file`), then runs ``referral-graph build`` (the Parquet folder) and
+    ``referral-graph score`` on it as a user would (``--engine files``: out of core at any
+    size, as the national file goes by itself), each under ``/usr/bin/time -v``:
+    wall time, CPU time (user + system) and peak RSS of the command, the load average
+    before and after. ``--keep`` keeps the generated file (else removed when over 3 GB).
+
 ``memory``
     Measures the bytes per event, tie-month, tie and provider at every stage
     on the 50,000-provider / 5,000,000-event market (cached by
@@ -30,8 +39,8 @@
 
 Usage::
 
-    python benchmarks/bench_scale.py [national|reference|memory|all]
-        [--providers 1000000] [--edges 20000000] [--betweenness-k 0]
+    python benchmarks/bench_scale.py [national|reference|national-file|memory|all]
+        [--providers 1000000] [--edges 20000000] [--betweenness-k 0] [--data DIR]
 """
 
 from __future__ import annotations
@@ -69,23 +78,16 @@ def _peak_gb() -> float:
 # ----------------------------------------------------------------------------- the edge list
 
 
-def edge_list(providers: int, edges: int, *, seed: int = 2024, folder: Path = RESULTS) -> Path:
-    """A heavy-tailed directed edge list as Parquet (cached): source, target, referrals, patients.
+def _draw_ties(
+    providers: int, edges: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """`edges` distinct directed ties among `providers`, heavy-tailed, sorted by source, target.
 
     Referrers' volumes are lognormal (sigma 1.5), receivers' attractiveness Pareto
     (shape 1.2, so a few hospitals receive from tens of thousands of referrers); pairs
     are drawn independently, self-loops and repeats dropped, until `edges` distinct ties.
-    Ids are ten-digit strings; the table is sorted by source, target (as a tie table).
+    Returns the source and target positions (int32).
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    path = folder / f"national_{providers}_{edges}.parquet"
-    if path.exists():
-        return path
-    folder.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    rng = np.random.default_rng(seed)
     out_w = rng.lognormal(0.0, 1.5, providers)
     in_w = rng.pareto(1.2, providers) + 0.05
     out_cdf = np.cumsum(out_w / out_w.sum())
@@ -101,7 +103,25 @@ def edge_list(providers: int, edges: int, *, seed: int = 2024, folder: Path = RE
     keys = np.sort(rng.choice(keys, size=edges, replace=False))
     source = (keys // providers).astype(np.int32)
     target = (keys % providers).astype(np.int32)
-    del keys
+    return source, target
+
+
+def edge_list(providers: int, edges: int, *, seed: int = 2024, folder: Path = RESULTS) -> Path:
+    """A heavy-tailed directed edge list as Parquet (cached): source, target, referrals, patients.
+
+    The ties of :func:`_draw_ties`; referrals lognormal, patients a share of them. Ids
+    are ten-digit strings; the table is sorted by source, target (as a tie table).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = folder / f"national_{providers}_{edges}.parquet"
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    source, target = _draw_ties(providers, edges, rng)
     referrals = np.ceil(rng.lognormal(1.0, 1.1, edges)).astype(np.int64)
     patients = np.maximum(1, np.round(referrals * rng.uniform(0.4, 1.0, edges))).astype(np.int64)
     ids = pa.array([str(1_000_000_000 + i) for i in range(providers)], type=pa.string())
@@ -125,6 +145,93 @@ def edge_list(providers: int, edges: int, *, seed: int = 2024, folder: Path = RE
         path.stat().st_size / 1e6,
     )
     return path
+
+
+def valid_npis(n: int, *, start: int = 100_000_000, step: int = 37) -> np.ndarray:
+    """`n` distinct valid NPIs (ten digits, correct Luhn check digit) as strings.
+
+    The first nine digits are ``start + i * step``; the check digit is the Luhn digit
+    over the prefix 80840 and those nine (as :func:`referral_graph.npi.npi_check_digit`).
+    """
+    nine = start + np.arange(n, dtype=np.int64) * step
+    if nine.max(initial=0) >= 1_000_000_000:
+        raise ValueError("too many NPIs for nine digits from this start and step")
+    total = np.full(n, 24, dtype=np.int64)  # the prefix 80840's share
+    rest = nine.copy()
+    for position in range(9):  # the rightmost of the nine first, doubled
+        digit = rest % 10
+        rest //= 10
+        if position % 2 == 0:
+            digit = digit * 2
+            digit = digit - 9 * (digit > 9)
+        total += digit
+    check = (10 - total % 10) % 10
+    return (nine * 10 + check).astype(str)
+
+
+def cms_file(
+    providers: int,
+    edges: int,
+    path: Path,
+    *,
+    seed: int = 2024,
+) -> Path:
+    """A header-less CSV in the CMS Physician Shared Patient Patterns layout (cached).
+
+    ``npi_from, npi_to, pair_count, bene_count, same_day_count``, one row per directed
+    tie (the ties of :func:`_draw_ties`, sorted by npi_from, npi_to as CMS ships them),
+    valid NPIs, and counts shaped like the real file's: ``bene_count`` at least 11 (the
+    CMS privacy floor), ``pair_count`` at least ``bene_count``, ``same_day_count`` a
+    small share of ``pair_count`` (often 0 to 10: what small-cell suppression hides).
+    Written in chunks of 5 million rows, so 65 million rows (about 2.1 GB) need ~3 GB.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    source, target = _draw_ties(providers, edges, rng)
+    npis = pa.array(valid_npis(providers))
+    bene = 11 + np.floor(rng.lognormal(1.5, 1.3, edges)).astype(np.int64)
+    pair = bene + np.floor(bene * rng.lognormal(-0.7, 0.9, edges)).astype(np.int64)
+    same_day = rng.binomial(pair, 0.04).astype(np.int64)
+    tmp = path.with_name(path.name + ".tmp")
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    chunk = 5_000_000
+    with pacsv.CSVWriter(
+        str(tmp),
+        pa.schema([(c, pa.string() if c.startswith("npi") else pa.int64()) for c in CMS_COLUMNS]),
+        write_options=options,
+    ) as writer:
+        for at in range(0, edges, chunk):
+            part = slice(at, at + chunk)
+            writer.write_table(
+                pa.table(
+                    {
+                        "npi_from": npis.take(pa.array(source[part])),
+                        "npi_to": npis.take(pa.array(target[part])),
+                        "pair_count": pair[part],
+                        "bene_count": bene[part],
+                        "same_day_count": same_day[part],
+                    }
+                )
+            )
+    os.replace(tmp, path)
+    logging.info(
+        "generated a header-less CMS file of %s ties among %s providers in %.0f s -> %s (%.2f GB)",
+        f"{edges:,}",
+        f"{providers:,}",
+        time.perf_counter() - started,
+        path,
+        path.stat().st_size / 1e9,
+    )
+    return path
+
+
+CMS_COLUMNS = ("npi_from", "npi_to", "pair_count", "bene_count", "same_day_count")
 
 
 def _child(mode: str, *args: str) -> dict[str, Any]:
@@ -344,6 +451,64 @@ def reference(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+# ----------------------------------------------------------------------------- national file
+
+
+def _timed(command: list[str], log: Path) -> dict[str, Any]:
+    """Run a command under /usr/bin/time -v; its wall, CPU and peak RSS (and its output)."""
+    before = os.getloadavg()[0]
+    with open(log, "w") as err:
+        proc = subprocess.run(
+            ["/usr/bin/time", "-v", *command], stdout=subprocess.PIPE, stderr=err, text=True
+        )
+    text = log.read_text()
+    if proc.returncode != 0:
+        raise SystemExit(f"{command[:3]} failed ({proc.returncode}); see {log}")
+
+    def field(name: str) -> str:
+        return re.search(rf"{re.escape(name)}: (.+)", text).group(1).strip()  # type: ignore[union-attr]
+
+    parts = [float(x) for x in field("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":")]
+    wall = sum(x * 60**i for i, x in enumerate(reversed(parts)))
+    return {
+        "wall_s": wall,
+        "cpu_s": float(field("User time (seconds)")) + float(field("System time (seconds)")),
+        "peak_rss_gb": int(field("Maximum resident set size (kbytes)")) / 1024**2,
+        "load_average_before": before,
+        "load_average_after": os.getloadavg()[0],
+        "stdout": proc.stdout,
+    }
+
+
+def national_file(args: argparse.Namespace) -> dict[str, Any]:
+    import shutil
+
+    data = Path(args.data)
+    path = cms_file(
+        args.providers, args.edges, data / f"cms_pspp_{args.providers}_{args.edges}.txt"
+    )
+    out = data / "national_file_run"
+    out.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"file": str(path), "file_gb": path.stat().st_size / 1e9}
+    cli = [sys.executable, "-m", "referral_graph.cli", "-q"]
+    spill = ["--engine", "files", "--temp-dir", str(out)]  # out of core at any size
+    for name, command in (
+        ("build", [*cli, "build", "--edges", str(path), "--out", str(out / "graph"), *spill]),
+        ("score", [*cli, "score", "--edges", str(path), "--out", str(out / "scores"), *spill]),
+    ):
+        step = _timed(command, out / f"{name}.log")
+        result[name] = step
+        load = f"{step['load_average_before']:.1f} -> {step['load_average_after']:.1f}"
+        print(f"referral-graph {name}: {step['wall_s']:.0f} s wall, {step['cpu_s']:.0f} s CPU, "
+              f"peak RSS {step['peak_rss_gb']:.2f} GB (load average {load})")  # fmt: skip
+        print("  " + step["stdout"].strip().replace("\n", "\n  "))
+    result["graph_gb"] = sum(p.stat().st_size for p in (out / "graph").iterdir()) / 1e9
+    if not args.keep and path.stat().st_size > 3e9:
+        path.unlink()
+    shutil.rmtree(out / "graph", ignore_errors=True)
+    return result
+
+
 # ----------------------------------------------------------------------------- memory model
 
 
@@ -513,22 +678,25 @@ def main() -> None:
         print(json.dumps(result, default=float))
         return
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("mode", nargs="?", default="national",
-                        choices=["national", "reference", "memory", "all"])  # fmt: skip
+    modes = ["national", "reference", "national-file", "memory", "all"]
+    parser.add_argument("mode", nargs="?", default="national", choices=modes)
     parser.add_argument("--providers", type=int, default=1_000_000)
     parser.add_argument("--edges", type=int, default=20_000_000)
     parser.add_argument("--fraction", type=int, default=20, help="networkx sample: 1 tie in N")
     parser.add_argument("--betweenness-k", type=int, default=0, help="sampled sources (0: none)")
     parser.add_argument("--size-300k", action="store_true", help="memory: also the 300k market")
+    parser.add_argument("--data", default=str(RESULTS), help="national-file: where the file goes")
+    parser.add_argument("--keep", action="store_true", help="national-file: keep the file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    RESULTS.mkdir(parents=True, exist_ok=True)
     record = RESULTS / "bench_scale.json"
     previous = json.loads(record.read_text()) if record.exists() else {}
     modes = ["national", "reference", "memory"] if args.mode == "all" else [args.mode]
     for mode in modes:
-        previous[mode] = {"national": national, "reference": reference, "memory": memory}[mode](
-            args
-        )
+        run = {"national": national, "reference": reference, "memory": memory,
+               "national-file": national_file}[mode]  # fmt: skip
+        previous[mode] = run(args)
         record.write_text(json.dumps(previous, indent=2, default=float))
 
 

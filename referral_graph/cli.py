@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from referral_graph._cli_national import add_options as add_national_options
 from referral_graph._cli_store import add_store_commands
 from referral_graph._progress import Progress
 from referral_graph._version import __version__
@@ -791,6 +792,7 @@ def build_parser() -> argparse.ArgumentParser:
         "1 writes every count)",
     )
     p.set_defaults(func=cmd_build)
+    add_national_options(p, "build")  # --format; a large edge file goes out of core
 
     p = sub.add_parser(
         "score",
@@ -814,6 +816,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of communities and sampling")
     p.set_defaults(func=cmd_score)
+    add_national_options(p, "score")  # --betweenness-k; a large edge file goes out of core
 
     p = sub.add_parser(
         "viz",

@@ -82,6 +82,7 @@ def load_compact(
     *,
     weight: str | None = "referrals",
     nodes: pd.DataFrame | Iterable[str] | PathLike | None = None,
+    edge_attrs: Sequence[str] = (),
 ) -> CompactGraph:
     """Load a tie table (or panel) from Parquet as a :class:`CompactGraph`, without networkx.
 
@@ -102,6 +103,12 @@ def load_compact(
     nodes : DataFrame, iterable of str or path, optional
         Providers to include even without ties (a providers table with ``id``,
         a Parquet/CSV providers file, or ids); they come first in node order.
+    edge_attrs : sequence of str, default ()
+        Columns kept as :attr:`CompactGraph.edge_attrs` where present (numbers,
+        missing = 0), as :meth:`CompactGraph.from_tables` keeps them: ``("patients",)``
+        gives :func:`~referral_graph.centrality.provider_measures` its patient-sharing
+        columns. A panel's ``patients`` is left out (distinct patients do not add up
+        over months); its other columns are summed.
 
     Returns
     -------
@@ -143,21 +150,26 @@ def load_compact(
             f"{files[0]}: column(s) {', '.join(repr(c) for c in missing)} missing; columns "
             f"found: {', '.join(names)}."
         )
-    if "month" in names:  # a panel: one tie per (source, target), as graph_from_tables does
+    panel = "month" in names
+    extra = [
+        c for c in edge_attrs if c in names and c not in wanted and not (panel and c == "patients")
+    ]
+    if panel:  # one tie per (source, target), as graph_from_tables does
         listing = "[" + ", ".join(_quote(str(f)) for f in files) + "]"
         w = f"sum({_ident(weight)})" if weight is not None else "NULL"
+        sums = "".join(f", CAST(sum({_ident(c)}) AS DOUBLE) AS {_ident(c)}" for c in extra)
         con = duckdb_connect()
         try:
             table = con.sql(
-                f"SELECT source, target, CAST({w} AS DOUBLE) AS w FROM read_parquet({listing}) "
-                "GROUP BY source, target ORDER BY source, target"
+                f"SELECT source, target, CAST({w} AS DOUBLE) AS w{sums} "
+                f"FROM read_parquet({listing}) GROUP BY source, target ORDER BY source, target"
             ).to_arrow_table()
         finally:
             con.close()
         weight_col = "w" if weight is not None else None
     else:
         source = files[0] if len(files) == 1 else [str(f) for f in files]
-        table = pq.read_table(source, columns=wanted)
+        table = pq.read_table(source, columns=wanted + extra)
         weight_col = weight
     m = table.num_rows
     for c in ("source", "target"):
@@ -207,13 +219,20 @@ def load_compact(
             raise ParameterError(
                 f"The {weight!r} column must hold numbers (tie strengths). Got {col.type}."
             ) from exc
+    attrs = [_edge_attr(table.column(c), c) for c in extra]
     del table
-    src, dst, (w_arr,) = _coalesce(src, dst, len(ids), [w_arr])
+    src, dst, (w_arr, *attrs) = _coalesce(src, dst, len(ids), [w_arr, *attrs])
     # Ties grouped by source in node order (stable: table order within a source), the
     # order in which CompactGraph.from_networkx walks the adjacency.
     order = np.argsort(src, kind="stable")
-    cg = CompactGraph(ids, src[order], dst[order], w_arr[order])
-    del order
+    cg = CompactGraph(
+        ids,
+        src[order],
+        dst[order],
+        w_arr[order],
+        edge_attrs={c: a[order] for c, a in zip(extra, attrs, strict=True)},
+    )
+    del order, attrs
     logger.info(
         "load_compact: %s providers, %s ties from %s in %.1f s",
         f"{cg.n_nodes:,}",
@@ -222,6 +241,18 @@ def load_compact(
         time.perf_counter() - started,
     )
     return cg
+
+
+def _edge_attr(column: Any, name: str) -> np.ndarray:
+    """An edge attribute column as float64, missing values 0 (as ``from_tables`` reads it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        values = pc.cast(pc.fill_null(column, 0), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise ParameterError(f"The {name!r} column must hold numbers. Got {column.type}.") from exc
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _lead_nodes(nodes: pd.DataFrame | Iterable[str] | PathLike | None) -> list[str]:

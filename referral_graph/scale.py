@@ -3,6 +3,7 @@
 This module gathers, under the name the documentation has always used, the
 functions for networks too large for pandas and networkx; each lives in the
 module of its step: :mod:`referral_graph.engines.files` (``aggregate_files``),
+:mod:`referral_graph.engines.edge_files` (``read_edge_files``),
 :mod:`referral_graph.compact` (``read_output``, ``load_compact``),
 :mod:`referral_graph.centrality` (``compact_measures``), :mod:`referral_graph.subgraphs`
 (``subgraph``, ``ego_network``) and :mod:`referral_graph.pipeline`
@@ -18,6 +19,9 @@ is the path for data that does not fit that way (see ``docs/memory.md``):
   row-level checks of :func:`~referral_graph.io.read_events`, counts distinct
   patients inside DuckDB and writes the edge panel and tie table as Parquet.
   Patient ids are never materialised in Python.
+* :func:`read_edge_files` reads an aggregated edge file (the CMS national file of
+  65 million ties, header-less) the same way, with the checks and report of
+  :func:`~referral_graph.io.read_edges`, and writes the edges kept as Parquet.
 * :func:`load_compact` builds a :class:`~referral_graph.centrality.CompactGraph`
   (integer-coded arrays) from a tie or panel Parquet file without networkx;
   :func:`compact_measures` computes degree, strength, PageRank, HITS,
@@ -52,17 +56,20 @@ from __future__ import annotations
 
 from referral_graph.centrality._measures import compact_measures
 from referral_graph.compact import load_compact, read_output
+from referral_graph.engines.edge_files import EdgeFiles, read_edge_files
 from referral_graph.engines.files import FilesAggregation, aggregate_files
 from referral_graph.pipeline import load_network_files
 from referral_graph.subgraphs import ego_network, subgraph
 
 __all__ = [
+    "EdgeFiles",
     "FilesAggregation",
     "aggregate_files",
     "compact_measures",
     "ego_network",
     "load_compact",
     "load_network_files",
+    "read_edge_files",
     "read_output",
     "subgraph",
 ]

@@ -205,6 +205,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "aggregate",
         "resolve",
     ],
+    "referral_graph.engines.edge_files": ["EdgeFiles", "read_edge_files"],
     "referral_graph.engines.files": ["FilesAggregation", "aggregate_files"],
     "referral_graph.engines.memory": [
         "SMALL_FRAME_ROWS",
@@ -388,12 +389,14 @@ PUBLIC_API: dict[str, list[str]] = {
         "write_report",
     ],
     "referral_graph.scale": [
+        "EdgeFiles",
         "FilesAggregation",
         "aggregate_files",
         "compact_measures",
         "ego_network",
         "load_compact",
         "load_network_files",
+        "read_edge_files",
         "read_output",
         "subgraph",
     ],

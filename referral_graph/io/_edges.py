@@ -13,7 +13,7 @@ from referral_graph._checks import check_decimal, header_key
 from referral_graph.exceptions import ParameterError
 from referral_graph.io._clean import _check_id_columns, _log_summary
 from referral_graph.io._columns import EDGE_ALIASES, _mapped_columns, _resolve_columns
-from referral_graph.io._files import NpiMode, PathOrFrame, read_table
+from referral_graph.io._files import NpiMode, PathOrFrame, RawTable, read_table
 from referral_graph.privacy import is_count_name
 from referral_graph.validate import check_missing_providers, parse_numbers, parse_periods
 
@@ -117,12 +117,58 @@ def read_edges(
     ('hop-teaming', 134, 76)
     """
     check_decimal(decimal, "read_edges")
+    check_layout(layout, "read_edges")
+    raw = read_table(data, encoding=encoding, delimiter=delimiter, sheet=sheet)
+    edges, cols = validated_edges(
+        raw,
+        layout=layout,
+        source_col=source_col,
+        target_col=target_col,
+        weight_col=weight_col,
+        patient_col=patient_col,
+        period_col=period_col,
+        npi=npi,
+        decimal=decimal,
+    )
+    report = raw.report
+    if providers is not None:
+        check_missing_providers(edges, providers, report=report, columns=cols)
+    report.raise_if_needed(strict=strict)
+    _log_summary(f"{edges.attrs['layout']} edges", edges, report)
+    edges.attrs["report"] = report
+    edges.attrs["name"] = report.name
+    return edges
+
+
+def check_layout(layout: str, func: str) -> None:
+    """Raise :class:`ParameterError` unless `layout` is one :func:`read_edges` reads."""
     if layout not in ("auto", "generic", "cms-pspp", "hop-teaming"):
         raise ParameterError(
-            "The 'layout' parameter of read_edges must be one of 'auto', 'generic', "
+            f"The 'layout' parameter of {func} must be one of 'auto', 'generic', "
             f"'cms-pspp', 'hop-teaming'. Got {layout!r} instead."
         )
-    raw = read_table(data, encoding=encoding, delimiter=delimiter, sheet=sheet)
+
+
+def validated_edges(
+    raw: RawTable,
+    *,
+    layout: str,
+    source_col: str | None,
+    target_col: str | None,
+    weight_col: str | None,
+    patient_col: str | None,
+    period_col: str | None,
+    npi: NpiMode,
+    decimal: str,
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The row checks of :func:`read_edges` on a table read: the edges kept, and the columns.
+
+    Every problem goes to ``raw.report`` (nothing is raised for row problems): the
+    caller checks the providers, raises and logs. Also run by the out-of-core reader
+    (:mod:`referral_graph.engines.edge_files`) on the rows of a large file that are not
+    plainly clean, so that both word and count every problem alike. ``attrs["layout"]``
+    of the result names the layout used.
+    """
     cms_columns = EDGE_LAYOUTS["cms-pspp"]["columns"]
     headerless = any(i.check == "no_header" for i in raw.report.issues)
     chosen: str = layout
@@ -283,14 +329,8 @@ def read_edges(
                 hint="give one row per tie (and period), or add a --period-col",
             )
             edges = _sum_duplicate_ties(edges, tie_key, measures=measures)
-    if providers is not None:
-        check_missing_providers(edges, providers, report=report, columns=cols)
-    report.raise_if_needed(strict=strict)
-    _log_summary(f"{layout_name} edges", edges, report)
-    edges.attrs["report"] = report
     edges.attrs["layout"] = layout_name
-    edges.attrs["name"] = report.name
-    return edges
+    return edges, cols
 
 
 def _sum_duplicate_ties(
