@@ -229,7 +229,8 @@ class _Sum:
             use &= rows
         sums = np.bincount(group[use], weights=values[use], minlength=len(total))
         exact = sums == total.values(total_col)  # a missing total is never equal
-        use &= exact[np.where(use, group, 0)]
+        # (no total at all: no group holds)
+        use &= exact[np.where(use, group, 0)] if len(exact) else False
         self.use: Mask = use  # the parts in a group whose sum holds (a byte a row)
         self.reads = (parts.name, total.name)
         self.seen: tuple[int, ...] | None = None
