@@ -284,33 +284,21 @@ def _problems_sql(source: RowSource, reader: str, checks: Sequence[_Check]) -> s
     )
 
 
-def _csv_batches(
-    path: Path,
-    file_index: int,
-    source: RowSource,
-    schema: pa.Schema,
-) -> Iterator[pa.RecordBatch]:
-    """The rows of one CSV file in order, numbered as :func:`~referral_graph.io.read_table` does.
-
-    Lines with the wrong number of fields are skipped; the rows around them keep their
-    numbers (the first pass reported those lines, from DuckDB's rejects).
-    """
+def open_string_csv(
+    path: Path | str, dialect: Any, encoding: str, on_invalid: Callable[[Any], str]
+) -> Any:
+    """A streaming Arrow reader of a CSV file's records as text, as
+    :func:`~referral_graph.io.read_table` reads them: the dialect's columns, the header
+    skipped, quoted new lines kept in values, empty lines kept, its null values as nulls,
+    and each line with the wrong number of fields passed to `on_invalid` (single-threaded,
+    so that it knows the line's number)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    dialect = source.dialect
-    assert dialect is not None
-    pending: list[int] = []
-
-    def on_invalid(row: Any) -> str:
-        if row.number is not None:  # always known: the reader is single-threaded
-            pending.append(int(row.number))
-        return "skip"
-
-    reader = pacsv.open_csv(
+    return pacsv.open_csv(
         str(path),
         read_options=pacsv.ReadOptions(
-            encoding=source.encoding,
+            encoding=encoding,
             column_names=list(dialect.columns),
             skip_rows=1 if dialect.header else 0,
             use_threads=False,  # gives the skipped lines their numbers
@@ -329,6 +317,31 @@ def _csv_batches(
             quoted_strings_can_be_null=True,
         ),
     )
+
+
+def _csv_batches(
+    path: Path,
+    file_index: int,
+    source: RowSource,
+    schema: pa.Schema,
+) -> Iterator[pa.RecordBatch]:
+    """The rows of one CSV file in order, numbered as :func:`~referral_graph.io.read_table` does.
+
+    Lines with the wrong number of fields are skipped; the rows around them keep their
+    numbers (the first pass reported those lines, from DuckDB's rejects).
+    """
+    import pyarrow as pa
+
+    dialect = source.dialect
+    assert dialect is not None
+    pending: list[int] = []
+
+    def on_invalid(row: Any) -> str:
+        if row.number is not None:  # always known: the reader is single-threaded
+            pending.append(int(row.number))
+        return "skip"
+
+    reader = open_string_csv(path, dialect, source.encoding, on_invalid)
     next_row = 2 if dialect.header else 1
     for batch in reader:
         # the next numbers in the file, less those of the lines skipped

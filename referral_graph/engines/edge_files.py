@@ -59,6 +59,7 @@ import pandas as pd
 from referral_graph import io as _io
 from referral_graph._checks import check_decimal, header_key
 from referral_graph._duckdb import duckdb_connect
+from referral_graph.engines._rownumbers import open_string_csv
 from referral_graph.engines._rules import (
     NotUtf8Error,
     _check_memory_limit,
@@ -138,7 +139,6 @@ def _csv_batches(
     number of fields is skipped, its number and field count kept in `invalid`.
     """
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     pending: list[int] = []
 
@@ -148,28 +148,7 @@ def _csv_batches(
             invalid.append((int(row.number), int(row.actual_columns)))
         return "skip"
 
-    reader = pacsv.open_csv(
-        str(path),
-        read_options=pacsv.ReadOptions(
-            encoding=encoding,
-            column_names=list(dialect.columns),
-            skip_rows=1 if dialect.header else 0,
-            use_threads=False,  # gives the skipped lines their numbers
-            block_size=1 << 24,
-        ),
-        parse_options=pacsv.ParseOptions(
-            delimiter=dialect.delimiter,
-            newlines_in_values=True,
-            ignore_empty_lines=False,
-            invalid_row_handler=on_invalid,
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(dialect.columns, pa.string()),
-            null_values=_io.NULL_VALUES,
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
-    )
+    reader = open_string_csv(path, dialect, encoding, on_invalid)
     names = [*dialect.columns, "rg_row"]
     next_row = 2 if dialect.header else 1
     for batch in reader:
