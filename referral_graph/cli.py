@@ -192,7 +192,12 @@ def _period_label(net: Any) -> str | None:
     return f"{start:%b %Y} – {end:%b %Y}"
 
 
-def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None) -> Any:
+def _load(
+    args: argparse.Namespace,
+    progress: Callable[[str], Any] | None = None,
+    *,
+    panel: bool = True,
+) -> Any:
     from referral_graph.pipeline import load_network
 
     is_events = args.events is not None or getattr(args, "store", None) is not None
@@ -245,6 +250,7 @@ def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None
         temp_directory=args.temp_dir,
         spark_master=args.spark_master,
         progress=progress,
+        panel=panel,
     )
 
 
@@ -347,7 +353,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     progress = Progress(5, enabled=not args.quiet, desc="build")
     try:
-        net = _load(args, progress)
+        net = _load(args, progress, panel=False)  # the file holds no monthly panel
         progress("writing")
         # the file of net.graph, written from the tables without building the graph
         written = save_graph_from_tables(

@@ -55,17 +55,19 @@ def _events_sql(kept: str, cols: Mapping[str, str], secret: str | None) -> str:
     )
 
 
-def _panel_table_sql(has_patients: bool, has_amount: bool) -> str:
-    """``rg_panel``: one row per (s, t, month), with distinct patients and the month's dates."""
+def _panel_select_sql(has_patients: bool, has_amount: bool) -> str:
+    """One row per (s, t, month) of ``rg_pm``, with distinct patients and the month's dates."""
     values = ["CAST(sum(n) AS BIGINT) AS referrals", "min(d0) AS d0", "max(d1) AS d1"]
     if has_patients:
         values.append("count(*) FILTER (WHERE patient IS NOT NULL) AS patients")
     if has_amount:
         values.append("fsum(amount) AS amount")
-    return (
-        f"CREATE TEMP TABLE rg_panel AS SELECT s, t, m, {', '.join(values)} FROM rg_pm "
-        "GROUP BY s, t, m"
-    )
+    return f"SELECT s, t, m, {', '.join(values)} FROM rg_pm GROUP BY s, t, m"
+
+
+def _panel_table_sql(has_patients: bool, has_amount: bool) -> str:
+    """``rg_panel``: :func:`_panel_select_sql` as a table (the panel and the ties read it)."""
+    return f"CREATE TEMP TABLE rg_panel AS {_panel_select_sql(has_patients, has_amount)}"
 
 
 def _panel_output_sql(has_patients: bool, has_amount: bool) -> str:
@@ -79,8 +81,12 @@ def _panel_output_sql(has_patients: bool, has_amount: bool) -> str:
     )
 
 
-def _ties_from_panel_sql(has_patients: bool, has_amount: bool) -> str:
-    """The ties of dated events: sums over the panel; distinct patients over the period."""
+def _ties_from_panel_sql(has_patients: bool, has_amount: bool, panel: str = "rg_panel") -> str:
+    """The ties of dated events: sums over the panel; distinct patients over the period.
+
+    `panel` is the ``rg_panel`` table, or a query giving its rows when no panel is
+    written (the same sums, in the same order: the amounts are the same numbers).
+    """
     values = [
         "CAST(sum(referrals) AS BIGINT) AS referrals",
         "CAST(min(d0) AS TIMESTAMP_NS) AS first_date",
@@ -89,7 +95,7 @@ def _ties_from_panel_sql(has_patients: bool, has_amount: bool) -> str:
     ]
     if has_amount:
         values.append("fsum(amount) AS amount")
-    sql = f"WITH x AS (SELECT s, t, {', '.join(values)} FROM rg_panel GROUP BY s, t)"
+    sql = f"WITH x AS (SELECT s, t, {', '.join(values)} FROM {panel} GROUP BY s, t)"
     select = ["i.id AS source", "j.id AS target", "x.referrals"]
     join = ""
     if has_patients:

@@ -58,10 +58,10 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -81,6 +81,7 @@ from referral_graph._duckdb import duckdb_connect
 from referral_graph.engines._files_sql import (
     _events_sql,
     _panel_output_sql,
+    _panel_select_sql,
     _panel_table_sql,
     _patients_sql,
     _ties_from_panel_sql,
@@ -116,6 +117,7 @@ from referral_graph.engines._rules import (
     _resolve_event_columns,
     _RowCounts,
     _sniff_csv,
+    output_frame,
     restored_select,
 )
 
@@ -552,11 +554,12 @@ class FilesAggregation:
     Attributes
     ----------
     paths : dict of str to pathlib.Path
-        ``"ties"`` (always), ``"panel"`` (when the events have dates),
-        ``"patients"`` (each provider's distinct patients as referrer or
-        receiver, ``id, patients``, when the events have patient ids; see
-        :func:`referral_graph.aggregate.provider_patients`) and ``"report"``
-        (the validation report as CSV).
+        ``"ties"`` (always), ``"panel"`` (when the events have dates and the
+        panel is asked for), ``"patients"`` (each provider's distinct patients
+        as referrer or receiver, ``id, patients``, when the events have patient
+        ids; see :func:`referral_graph.aggregate.provider_patients`) and
+        ``"report"`` (the validation report as CSV); empty when nothing was
+        written (``out_dir=None``).
     report : ValidationReport
         Every problem found, counted by reason.
     events : int
@@ -567,6 +570,10 @@ class FilesAggregation:
         First and last event dates.
     seconds : float
         Wall time.
+    frames : dict of str to pandas.DataFrame
+        With ``out_dir=None``: the tables of `paths` (but the report) as
+        DataFrames, ``"ties"`` and ``"panel"`` with the dtypes of
+        :func:`~referral_graph.engines._rules.read_output`.
     """
 
     paths: dict[str, Path]
@@ -577,11 +584,12 @@ class FilesAggregation:
     providers: int = 0
     period: tuple[pd.Timestamp, pd.Timestamp] | None = None
     seconds: float = 0.0
+    frames: dict[str, Any] = field(default_factory=dict)
 
 
 def aggregate_files(
     events_paths: PathLike | Sequence[PathLike],
-    out_dir: PathLike,
+    out_dir: PathLike | None,
     *,
     memory_limit: str = "8GB",
     temp_directory: PathLike | None = None,
@@ -604,6 +612,7 @@ def aggregate_files(
     events_out: PathLike | None = None,
     patient_secret: str | None = None,
     tables: bool = True,
+    panel: bool = True,
 ) -> FilesAggregation:
     """Validate and aggregate event files out of core; write the panel and ties as Parquet.
 
@@ -618,9 +627,11 @@ def aggregate_files(
     events_paths : path, glob or sequence of paths
         CSV (optionally ``.gz`` / ``.zst``) or Parquet event files, all with the
         same columns; a folder stands for its ``*.parquet`` files.
-    out_dir : path
-        Folder for ``panel.parquet``, ``ties.parquet`` and ``validation.csv``
-        (each written atomically).
+    out_dir : path or None
+        Folder for ``panel.parquet``, ``ties.parquet``, ``patients.parquet`` and
+        ``validation.csv`` (each written atomically); None writes nothing and
+        returns the tables in :attr:`FilesAggregation.frames` (faster, for a
+        caller that reads them at once).
     memory_limit : str, default "8GB"
         DuckDB's memory limit (``"512MB"``, ``"8GB"``, ...).
     temp_directory : path, optional
@@ -654,6 +665,9 @@ def aggregate_files(
     tables : bool, default True
         Write the panel, the ties and the patient panels; False writes only the
         validation report (and `events_out`): what a store's load needs.
+    panel : bool, default True
+        Write the panel (dated events); False leaves it out, the ties being summed
+        over its rows all the same (the same numbers): what a graph file needs.
 
     Returns
     -------
@@ -710,8 +724,9 @@ def aggregate_files(
     paths = _expand_paths(events_paths, "events_paths")
     kind = _kind(paths)
     name = _report_name(paths)
-    out = Path(os.fspath(out_dir))
-    out.mkdir(parents=True, exist_ok=True)
+    out = None if out_dir is None else Path(os.fspath(out_dir))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
     own_temp = temp_directory is None
     spill = Path(
         tempfile.mkdtemp(prefix="referral_graph_duckdb_")
@@ -900,41 +915,52 @@ def aggregate_files(
         report.raise_if_needed(strict=strict)
         paths_out: dict[str, Path] = {}
         result = FilesAggregation(paths=paths_out, report=report, events=int(kept))
-        if not tables:  # the validated events only (the store's load)
+
+        def emit(table: str, select: str) -> int:
+            """Write one output table as Parquet, or keep it in `result.frames`; its rows."""
+            if out is None:
+                arrow = con.sql(select).to_arrow_table()
+                result.frames[table] = (
+                    arrow.to_pandas() if table == "patients" else output_frame(arrow)
+                )
+                return int(arrow.num_rows)
+            paths_out[table] = _copy(con, select, out / f"{table}.parquet")
+            return _count_rows(paths_out[table])
+
+        if not (tables and has_dates and panel):  # the period, where no panel gives it
             first, last = con.execute("SELECT min(d0), max(d1) FROM rg_pm").fetchall()[0]
             if first is not None:
                 result.period = (pd.Timestamp(first), pd.Timestamp(last))
+        if not tables:  # the validated events only (the store's load)
+            pass
+        elif has_dates and not panel:
+            # the ties summed over the panel's rows as below, the panel itself not kept
+            step("writing the ties")
+            months = f"({_panel_select_sql(has_patients, has_amount)})"
+            result.ties = emit("ties", _ties_from_panel_sql(has_patients, has_amount, months))
         elif has_dates:
             # The panel, the ties and the patient panels are all summed from rg_pm (and the panel).
             step("writing the panel")
             con.execute(_panel_table_sql(has_patients, has_amount))
-            paths_out["panel"] = _copy(
-                con, _panel_output_sql(has_patients, has_amount), out / "panel.parquet"
-            )
-            result.tie_months = _count_rows(paths_out["panel"])
+            result.tie_months = emit("panel", _panel_output_sql(has_patients, has_amount))
             first, last = con.execute("SELECT min(d0), max(d1) FROM rg_panel").fetchall()[0]
             if first is not None:
                 result.period = (pd.Timestamp(first), pd.Timestamp(last))
             step("writing the ties")
-            paths_out["ties"] = _copy(
-                con, _ties_from_panel_sql(has_patients, has_amount), out / "ties.parquet"
-            )
+            result.ties = emit("ties", _ties_from_panel_sql(has_patients, has_amount))
         else:
             step("writing the ties")
-            paths_out["ties"] = _copy(
-                con, _ties_sql(has_patients, has_amount), out / "ties.parquet"
-            )
-        if tables:
-            result.ties = _count_rows(paths_out["ties"])
+            result.ties = emit("ties", _ties_sql(has_patients, has_amount))
         if tables and has_patients:
             step("counting patient panels")
-            paths_out["patients"] = _copy(con, _patients_sql(), out / "patients.parquet")
+            emit("patients", _patients_sql())
         result.providers = int(
             con.execute(
                 "SELECT count(*) FROM (SELECT s AS c FROM rg_pm UNION SELECT t FROM rg_pm)"
             ).fetchall()[0][0]
         )
-        paths_out["report"] = _io.write_table(report.to_frame(), out / "validation.csv")
+        if out is not None:
+            paths_out["report"] = _io.write_table(report.to_frame(), out / "validation.csv")
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
