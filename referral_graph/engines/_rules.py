@@ -87,7 +87,12 @@ def _amount_number_sql(text: str, stripped: str, decimal: str) -> str:
     optional comma before the decimals (``1.850,00``).
     """
     if decimal == ".":
-        return f"CASE WHEN NOT contains({text}, '_') THEN TRY_CAST({stripped} AS DOUBLE) END"
+        # the cast reads surrounding ASCII white space itself: the text is stripped only
+        # where it does not read as it is (the same number wherever it does)
+        return (
+            f"CASE WHEN NOT contains({text}, '_') THEN "
+            f"coalesce(TRY_CAST({text} AS DOUBLE), TRY_CAST({stripped} AS DOUBLE)) END"
+        )
     t = f"trim({text})"
     return (
         f"CASE WHEN regexp_full_match({t}, {_quote(DECIMAL_COMMA)}) THEN TRY_CAST("
@@ -101,14 +106,9 @@ def _refuse_decimal_commas(
     """Raise when every ``amount_text`` of `select` reads as a number with a decimal comma.
 
     As :func:`referral_graph.validate.parse_numbers` does in memory (when one value has a
-    comma); the out-of-core engine names an example value, not its row.
+    comma); the out-of-core engine names an example value, not its row. Its caller
+    runs it when some amount holds a comma (the pattern is matched on every row).
     """
-    # Most files have no comma in any amount: a cheap scan says so, and the pattern is
-    # matched only when one has
-    if not con.execute(
-        f"SELECT EXISTS (SELECT 1 FROM ({select}) WHERE contains(amount_text, ','))"
-    ).fetchall()[0][0]:
-        return
     t = "trim(amount_text)"
     pattern = _quote(DECIMAL_COMMA)
     row = con.execute(

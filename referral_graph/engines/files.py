@@ -57,7 +57,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -173,15 +173,26 @@ def _text(expr: str) -> str:
     cheaper than ``trim`` with a list of characters.
     """
     x = f"CAST({expr} AS VARCHAR)"
-    edges = f"ascii({x}) > 32 AND ascii({x}) <> 160 AND ascii(right({x}, 1)) > 32 AND " + (
-        f"ascii(right({x}, 1)) <> 160"
-    )
+    # printable ASCII or Latin-1 below the no-break space (160) at both ends: nothing to
+    # strip (other first or last characters take the exact path); each end read once
+    edges = f"ascii({x}) BETWEEN 33 AND 159 AND ascii(right({x}, 1)) BETWEEN 33 AND 159"
     return f"CASE WHEN {edges} THEN {x} ELSE NULLIF(trim({x}, {_WS}), '') END"
 
 
-def _id_expr(column: str, dtype: str) -> str:
+#: What :func:`_text` strips (and SQL's ``trim`` with ``_WS``).
+_STRIPPED = " \t\n\x0b\x0c\r\xa0"
+
+
+def _needs_text(values: Iterable[str | None]) -> bool:
+    """Whether :func:`_text` would change any of these values (strip one, or blank one)."""
+    return any(v is not None and (not v or v[0] in _STRIPPED or v[-1] in _STRIPPED) for v in values)
+
+
+def _id_expr(column: str, dtype: str, *, clean: bool = True) -> str:
     c = _ident(column)
     kind = dtype.upper()
+    if not clean and kind == "VARCHAR":
+        return c
     if kind in ("FLOAT", "DOUBLE") or kind.startswith("DECIMAL"):
         return (
             f"CASE WHEN {c} IS NULL OR isnan(CAST({c} AS DOUBLE)) THEN NULL "
@@ -211,10 +222,14 @@ def _event_source(
     csv_file: bool,
     extra: Sequence[str] = (),
     decimal: str = ".",
+    clean_ids: bool = True,
 ) -> _Source:
+    """The events' SELECT. With ``clean_ids=False`` the source and target ids of text
+    columns are left as read (for a caller that checks their distinct values, and
+    cleans them only if one needs it: see :func:`_needs_text`)."""
     exprs = [
-        f"{_id_expr(cols['source'], types[cols['source']])} AS source",
-        f"{_id_expr(cols['target'], types[cols['target']])} AS target",
+        f"{_id_expr(cols['source'], types[cols['source']], clean=clean_ids)} AS source",
+        f"{_id_expr(cols['target'], types[cols['target']], clean=clean_ids)} AS target",
     ]
     date_typed = amount_typed = False
     if "date" in cols:
@@ -302,6 +317,7 @@ class _Pass1:
     missing_typed_date: int
     non_numeric: int
     negative: int
+    commas: int = 0  # rows whose amount text holds a comma (text amounts only)
 
 
 def _pass1(con: duckdb.DuckDBPyConnection, source: _Source, cols: Mapping[str, str]) -> _Pass1:
@@ -325,6 +341,8 @@ def _pass1(con: duckdb.DuckDBPyConnection, source: _Source, cols: Mapping[str, s
         values += [f"count(*) FILTER (WHERE {non_numeric})", f"count(*) FILTER (WHERE {negative})"]
     else:
         values += ["0", "0"]
+    text_amounts = "amount" in cols and not source.amount_typed
+    values.append("count(*) FILTER (WHERE contains(src.amount_text, ','))" if text_amounts else "0")
     # GROUPING(...) has a bit per key, set where the key is not in the row's grouping set.
     rows = con.execute(
         f"WITH src AS ({source.select}) SELECT {', '.join(keys)}, {', '.join(values)}, "
@@ -335,9 +353,9 @@ def _pass1(con: duckdb.DuckDBPyConnection, source: _Source, cols: Mapping[str, s
     sources: dict[str | None, tuple[int, int]] = {}
     targets: dict[str | None, int] = {}
     dates: dict[str | None, int] = {}
-    total = blanks = missing_typed = non_num = neg = 0
+    total = blanks = missing_typed = non_num = neg = commas = 0
     for row in rows:
-        *key, n, blank, self_ref, missing_date, bad_num, bad_neg, group = row
+        *key, n, blank, self_ref, missing_date, bad_num, bad_neg, comma, group = row
         which = of_set.get(int(group))
         if which == 0:
             sources[key[0]] = (int(n), int(self_ref))
@@ -347,7 +365,7 @@ def _pass1(con: duckdb.DuckDBPyConnection, source: _Source, cols: Mapping[str, s
             dates[key[2]] = int(n)
         else:  # the grand total
             total, blanks, missing_typed = int(n), int(blank), int(missing_date)
-            non_num, neg = int(bad_num), int(bad_neg)
+            non_num, neg, commas = int(bad_num), int(bad_neg), int(comma)
     return _Pass1(
         total=total,
         blanks=blanks,
@@ -357,6 +375,7 @@ def _pass1(con: duckdb.DuckDBPyConnection, source: _Source, cols: Mapping[str, s
         missing_typed_date=missing_typed,
         non_numeric=non_num,
         negative=neg,
+        commas=commas,
     )
 
 
@@ -779,12 +798,19 @@ def aggregate_files(
             ", ".join(f"{k}={v!r}" for k, v in cols.items()),
         )
         source = _event_source(
-            reader, cols, types, file_columns, csv_file=kind == "csv", decimal=decimal
+            reader,
+            cols,
+            types,
+            file_columns,
+            csv_file=kind == "csv",
+            decimal=decimal,
+            clean_ids=kind != "csv",
         )
         if kind == "csv":
             # Parse the CSV once into DuckDB's own columnar form (spilled beyond the memory
-            # limit), its values already cleaned: the two passes below then scan it several
-            # times faster than the text, and clean nothing twice.
+            # limit), its values already cleaned (but the ids, whose distinct values are
+            # checked below): the passes below then scan it several times faster than the
+            # text, and clean nothing twice.
             import duckdb
 
             try:
@@ -794,8 +820,6 @@ def aggregate_files(
                 detail = str(exc).splitlines()[0]
                 raise InputError(f"{name}: cannot be read ({detail}).") from exc
             source = replace(source, reader="rg_raw", select="SELECT * FROM rg_raw")
-        if decimal == "." and "amount" in cols and not source.amount_typed:
-            _refuse_decimal_commas(con, source.select, name, cols["amount"])
         report = ValidationReport(name=name)
         report.note_columns(cols, _io.EVENT_ALIASES)
         if dialect is not None:
@@ -804,6 +828,15 @@ def aggregate_files(
         # Pass 1: distinct ids and date strings with their row counts, and row-level totals.
         step("listing providers and dates")
         found = _pass1(con, source, cols)
+        if kind == "csv" and _needs_text({*found.sources, *found.targets}):
+            # some ids to strip or blank: cleaned in place, and listed again
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE rg_raw AS SELECT * REPLACE "
+                f"({_text('source')} AS source, {_text('target')} AS target) FROM rg_raw"
+            )
+            found = _pass1(con, source, cols)
+        if found.commas and decimal == ".":
+            _refuse_decimal_commas(con, source.select, name, cols["amount"])
         restored, lossy = restore_ids(i for i in {*found.sources, *found.targets} if i)
         if restored or lossy:
             sources = {k: v[0] for k, v in found.sources.items()}
