@@ -287,7 +287,9 @@ def _series_column(series: pd.Series) -> tuple[type, pa.Array] | None:
         codes, uniques = pd.factorize(series.to_numpy(dtype="datetime64[ns]"))
         days = pa.array(np.datetime_as_string(uniques, unit="D").tolist(), pa.large_string())
         return str, days.take(pa.array(codes, mask=codes < 0))
-    return str, pa.array(series, type=pa.large_string(), from_pandas=True)
+    text = pa.array(series, type=pa.large_string(), from_pandas=True)
+    # an Arrow-backed column comes in chunks
+    return str, text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
 
 
 def _list_column(values: Sequence[Any], tag: str, fmt: Any, types: set[type]) -> pa.Array:
