@@ -264,8 +264,8 @@ def _print_reports(net: Any) -> None:
 
 
 def _summary(net: Any) -> str:
-    cg = net.compact()  # the counts, without building the networkx graph of a large market
-    lines = [f"Referral graph: {cg.n_nodes:,} providers, {cg.n_edges:,} ties"]
+    n_nodes, n_edges = net.size()  # without building the networkx graph of a large market
+    lines = [f"Referral graph: {n_nodes:,} providers, {n_edges:,} ties"]
     if net.period is not None:
         start, end = net.period
         lines.append(f"Period: {start:%Y-%m-%d} to {end:%Y-%m-%d}")

@@ -640,11 +640,10 @@ def _graphml_from_tables(
     if "small_cell" in ties.columns or "small_cell" in providers.columns:
         return None
     clean = _Suppressor(threshold) if threshold > 1 else None
-    node_ids = pa.array(providers["id"].astype(str).to_numpy(dtype=object), pa.large_string())
+    node_ids = _id_text(providers["id"])
     if pc.count_distinct(node_ids).as_py() != len(node_ids):
         return None
-    sources = pa.array(ties["source"].astype(str).to_numpy(dtype=object), pa.large_string())
-    targets = pa.array(ties["target"].astype(str).to_numpy(dtype=object), pa.large_string())
+    sources, targets = _id_text(ties["source"]), _id_text(ties["target"])
     source_at, target_at = pc.index_in(sources, node_ids), pc.index_in(targets, node_ids)
     extra = np.empty(0, dtype=object)
     if source_at.null_count or target_at.null_count:
@@ -669,16 +668,17 @@ def _graphml_from_tables(
     target_pos = target_at.to_numpy(zero_copy_only=False).astype(np.int64)
     if pd.Series(source_pos * len(node_ids) + target_pos).duplicated().any():
         return None
+    attributes = _graph_attributes(ties, name=None, period=period)
+    edge_frame = ties.drop(columns=["source", "target"])
     # the ties grouped by their source's node, as the graph iterates them
     if len(source_pos) and not (np.diff(source_pos) >= 0).all():
         order = np.argsort(source_pos, kind="stable")
-        ties = ties.take(order)
+        edge_frame = edge_frame.take(order)
         source_pos, target_pos = source_pos[order], target_pos[order]
+    edge_frame = edge_frame.reset_index(drop=True)
     node_frame = providers.drop(columns="id").reset_index(drop=True)
     if len(extra):
         node_frame = _with_absent_rows(node_frame, len(extra))
-    edge_frame = ties.drop(columns=["source", "target"]).reset_index(drop=True)
-    attributes = _graph_attributes(ties, name=None, period=period)
     node_columns = _writer_columns(node_frame)
     edge_columns = _writer_columns(edge_frame)
     if clean is not None:
@@ -705,6 +705,17 @@ def _graphml_from_tables(
         target,
     )
     return {**attributes, **record}
+
+
+def _id_text(column: pd.Series) -> pa.Array:
+    """A column of ids as Arrow text, as ``column.astype(str)`` writes them (Arrow-backed
+    text taken as it is, without a round trip through Python strings)."""
+    if isinstance(column.dtype, pd.StringDtype) and not column.isna().any():
+        text = pa.array(column, from_pandas=True)
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
+        return text.cast(pa.large_string())
+    return pa.array(column.astype(str).to_numpy(dtype=object), pa.large_string())
 
 
 def _with_absent_rows(frame: pd.DataFrame, n: int) -> pd.DataFrame:

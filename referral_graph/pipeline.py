@@ -20,16 +20,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 
 from referral_graph import engines, graph, io
-from referral_graph._compact import CompactGraph
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 from referral_graph.validate import ValidationReport
+
+if TYPE_CHECKING:
+    from referral_graph._compact import CompactGraph
 
 __all__ = [
     "LARGE_EVENT_FILES",
@@ -148,11 +150,43 @@ class ReferralNetwork:
         >>> net.compact().weight.tolist(), net.graph_built
         ([3.0], False)
         """
+        from referral_graph._compact import CompactGraph
+
         if weight not in self._compact:
             self._compact[weight] = CompactGraph.from_tables(
                 self.ties, self.providers, weight=weight
             )
         return self._compact[weight]
+
+    def size(self) -> tuple[int, int]:
+        """How many providers and ties :attr:`graph` has, without building it.
+
+        From the graph or the compact graph when one is built; else counted from the
+        tables: the distinct ids of the providers and the ties, and the distinct
+        (source, target) pairs (a panel's months are one tie), which are the graph's
+        (tested against it).
+
+        Examples
+        --------
+        >>> ties = pd.DataFrame({"source": ["A", "A"], "target": ["B", "C"]})
+        >>> ReferralNetwork(ties=ties, providers=pd.DataFrame({"id": ["D"]})).size()
+        (4, 2)
+        """
+        if self._graph is not None:
+            return self._graph.number_of_nodes(), self._graph.number_of_edges()
+        if self._compact:
+            cg = next(iter(self._compact.values()))
+            return cg.n_nodes, cg.n_edges
+        ids = [self.providers["id"], self.ties["source"], self.ties["target"]]
+        text = [x.astype("str") for x in ids]
+        if any(x.isna().any() for x in text):  # the compact graph says what is wrong
+            cg = self.compact()
+            return cg.n_nodes, cg.n_edges
+        codes, uniques = pd.factorize(pd.concat(text, ignore_index=True))
+        ends = codes[len(text[0]) :].astype(np.int64)
+        n_ties = len(self.ties)
+        pairs = pd.unique(ends[:n_ties] * len(uniques) + ends[n_ties:])
+        return len(uniques), len(pairs)
 
     @property
     def has_dates(self) -> bool:

@@ -1,6 +1,8 @@
-"""The SQL of the ``files`` engine's output tables: panel, ties, patient panels, events.
+"""The SQL of the ``files`` engine: its cleaning of text values, and its output tables
+(panel, ties, patient panels, events).
 
-Each function returns one statement over the engine's temporary tables (``rg_pm``:
+:func:`_text` and :func:`_id_expr` clean a column's values as the in-memory reader
+does. Each output function returns one statement over the engine's temporary tables (``rg_pm``:
 the kept rows counted per tie, month and patient; ``rg_panel``; ``rg_ids``: the ids
 and their codes), so that :mod:`referral_graph.engines.files` reads as the steps
 of the engine and these as what each table holds.
@@ -8,7 +10,47 @@ of the engine and these as what each table holds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+
+from referral_graph.engines._rules import _ident
+
+_WS = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160)"
+
+
+def _text(expr: str) -> str:
+    """An id-like text value: stripped, blank as NULL.
+
+    Most values need no stripping: a test of their first and last character is much
+    cheaper than ``trim`` with a list of characters.
+    """
+    x = f"CAST({expr} AS VARCHAR)"
+    # printable ASCII or Latin-1 below the no-break space (160) at both ends: nothing to
+    # strip (other first or last characters take the exact path); each end read once
+    edges = f"ascii({x}) BETWEEN 33 AND 159 AND ascii(right({x}, 1)) BETWEEN 33 AND 159"
+    return f"CASE WHEN {edges} THEN {x} ELSE NULLIF(trim({x}, {_WS}), '') END"
+
+
+#: What :func:`_text` strips (and SQL's ``trim`` with ``_WS``).
+_STRIPPED = " \t\n\x0b\x0c\r\xa0"
+
+
+def _needs_text(values: Iterable[str | None]) -> bool:
+    """Whether :func:`_text` would change any of these values (strip one, or blank one)."""
+    return any(v is not None and (not v or v[0] in _STRIPPED or v[-1] in _STRIPPED) for v in values)
+
+
+def _id_expr(column: str, dtype: str, *, clean: bool = True) -> str:
+    c = _ident(column)
+    kind = dtype.upper()
+    if not clean and kind == "VARCHAR":
+        return c
+    if kind in ("FLOAT", "DOUBLE") or kind.startswith("DECIMAL"):
+        return (
+            f"CASE WHEN {c} IS NULL OR isnan(CAST({c} AS DOUBLE)) THEN NULL "
+            f"WHEN {c} = floor({c}) THEN CAST(CAST({c} AS HUGEINT) AS VARCHAR) "
+            f"ELSE CAST({c} AS VARCHAR) END"
+        )
+    return _text(c)
 
 
 def _patient_key_sql(column: str, secret: str) -> str:

@@ -328,7 +328,9 @@ def _id_lookup(
         bad = ~valid if npi is True else shaped & ~valid
     frame = pd.DataFrame({"id": ids, "code": np.arange(len(ids), dtype=np.int32), "npi_bad": bad})
     frame["known"] = (
-        ids.isin(pd.Index(list(known), dtype="str")).to_numpy()
+        ids.isin(
+            pd.Index(known if isinstance(known, pd.Series) else list(known), dtype="str")
+        ).to_numpy()
         if known is not None
         else np.ones(len(ids), dtype=bool)
     )

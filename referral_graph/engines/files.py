@@ -57,7 +57,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -80,10 +80,13 @@ if TYPE_CHECKING:
 from referral_graph._duckdb import duckdb_connect
 from referral_graph.engines._files_sql import (
     _events_sql,
+    _id_expr,
+    _needs_text,
     _panel_output_sql,
     _panel_select_sql,
     _panel_table_sql,
     _patients_sql,
+    _text,
     _ties_from_panel_sql,
     _ties_sql,
 )
@@ -127,8 +130,6 @@ logger = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- DuckDB engine
 
-_WS = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160)"
-
 
 def _connect(memory_limit: str, temp_directory: Path, threads: int) -> duckdb.DuckDBPyConnection:
     return duckdb_connect(
@@ -164,42 +165,6 @@ def _csv_reader(
         f"nullstr = {nulls}, auto_detect = false, strict_mode = true, "
         f"encoding = {_quote(encoding)}, {errors})"
     )
-
-
-def _text(expr: str) -> str:
-    """An id-like text value: stripped, blank as NULL.
-
-    Most values need no stripping: a test of their first and last character is much
-    cheaper than ``trim`` with a list of characters.
-    """
-    x = f"CAST({expr} AS VARCHAR)"
-    # printable ASCII or Latin-1 below the no-break space (160) at both ends: nothing to
-    # strip (other first or last characters take the exact path); each end read once
-    edges = f"ascii({x}) BETWEEN 33 AND 159 AND ascii(right({x}, 1)) BETWEEN 33 AND 159"
-    return f"CASE WHEN {edges} THEN {x} ELSE NULLIF(trim({x}, {_WS}), '') END"
-
-
-#: What :func:`_text` strips (and SQL's ``trim`` with ``_WS``).
-_STRIPPED = " \t\n\x0b\x0c\r\xa0"
-
-
-def _needs_text(values: Iterable[str | None]) -> bool:
-    """Whether :func:`_text` would change any of these values (strip one, or blank one)."""
-    return any(v is not None and (not v or v[0] in _STRIPPED or v[-1] in _STRIPPED) for v in values)
-
-
-def _id_expr(column: str, dtype: str, *, clean: bool = True) -> str:
-    c = _ident(column)
-    kind = dtype.upper()
-    if not clean and kind == "VARCHAR":
-        return c
-    if kind in ("FLOAT", "DOUBLE") or kind.startswith("DECIMAL"):
-        return (
-            f"CASE WHEN {c} IS NULL OR isnan(CAST({c} AS DOUBLE)) THEN NULL "
-            f"WHEN {c} = floor({c}) THEN CAST(CAST({c} AS HUGEINT) AS VARCHAR) "
-            f"ELSE CAST({c} AS VARCHAR) END"
-        )
-    return _text(c)
 
 
 @dataclass(frozen=True)
