@@ -112,18 +112,28 @@ def _panel_table_sql(has_patients: bool, has_amount: bool) -> str:
     return f"CREATE TEMP TABLE rg_panel AS {_panel_select_sql(has_patients, has_amount)}"
 
 
-def _panel_output_sql(has_patients: bool, has_amount: bool) -> str:
+def _ends(row: str, codes: bool) -> tuple[list[str], str]:
+    """The ``source`` and ``target`` columns of the rows named `row` (its ``s`` and ``t``),
+    and the joins that give them: the ids, or the codes themselves with `codes` (turned
+    into ids by the caller: ``rg_ids`` in Python, a ``take`` of the sorted ids)."""
+    if codes:
+        return [f"{row}.s AS source", f"{row}.t AS target"], ""
+    joins = f" JOIN rg_ids i ON i.code = {row}.s JOIN rg_ids j ON j.code = {row}.t"
+    return ["i.id AS source", "j.id AS target"], joins
+
+
+def _panel_output_sql(has_patients: bool, has_amount: bool, *, codes: bool = False) -> str:
     """The panel as written, in the columns and order of `aggregate.edge_panel`."""
-    cols = ["i.id AS source", "j.id AS target", "CAST(p.m AS TIMESTAMP_NS) AS month", "p.referrals"]
+    cols, joins = _ends("p", codes)
+    cols += ["CAST(p.m AS TIMESTAMP_NS) AS month", "p.referrals"]
     cols += (["p.patients"] if has_patients else []) + (["p.amount"] if has_amount else [])
     cols += ["CAST(day(p.d0) AS TINYINT) AS first_day", "CAST(day(p.d1) AS TINYINT) AS last_day"]
-    return (
-        f"SELECT {', '.join(cols)} FROM rg_panel p JOIN rg_ids i ON i.code = p.s "
-        "JOIN rg_ids j ON j.code = p.t ORDER BY p.s, p.t, p.m"
-    )
+    return f"SELECT {', '.join(cols)} FROM rg_panel p{joins} ORDER BY p.s, p.t, p.m"
 
 
-def _ties_from_panel_sql(has_patients: bool, has_amount: bool, panel: str = "rg_panel") -> str:
+def _ties_from_panel_sql(
+    has_patients: bool, has_amount: bool, panel: str = "rg_panel", *, codes: bool = False
+) -> str:
     """The ties of dated events: sums over the panel; distinct patients over the period.
 
     `panel` is the ``rg_panel`` table, or a query giving its rows when no panel is
@@ -138,7 +148,8 @@ def _ties_from_panel_sql(has_patients: bool, has_amount: bool, panel: str = "rg_
     if has_amount:
         values.append("fsum(amount) AS amount")
     sql = f"WITH x AS (SELECT s, t, {', '.join(values)} FROM {panel} GROUP BY s, t)"
-    select = ["i.id AS source", "j.id AS target", "x.referrals"]
+    select, joins = _ends("x", codes)
+    select.append("x.referrals")
     join = ""
     if has_patients:
         sql += (
@@ -152,13 +163,10 @@ def _ties_from_panel_sql(has_patients: bool, has_amount: bool, panel: str = "rg_
         "x.last_date",
         "x.active_months",
     ]
-    return (
-        f"{sql} SELECT {', '.join(select)} FROM x {join}"
-        "JOIN rg_ids i ON i.code = x.s JOIN rg_ids j ON j.code = x.t ORDER BY x.s, x.t"
-    )
+    return f"{sql} SELECT {', '.join(select)} FROM x {join}{joins} ORDER BY x.s, x.t"
 
 
-def _ties_sql(has_patients: bool, has_amount: bool) -> str:
+def _ties_sql(has_patients: bool, has_amount: bool, *, codes: bool = False) -> str:
     """The ties of undated events: referrals and distinct patients per (s, t)."""
     values = ["CAST(sum(n) AS BIGINT) AS referrals"]
     names = ["referrals"]
@@ -168,20 +176,25 @@ def _ties_sql(has_patients: bool, has_amount: bool) -> str:
     if has_amount:
         values.append("fsum(amount) AS amount")
         names.append("amount")
-    select = ["i.id AS source", "j.id AS target"] + [f"x.{c}" for c in names]
+    select, joins = _ends("x", codes)
+    select += [f"x.{c}" for c in names]
     return (
         f"WITH x AS (SELECT s, t, {', '.join(values)} FROM rg_pm GROUP BY s, t) "
-        f"SELECT {', '.join(select)} FROM x "
-        "JOIN rg_ids i ON i.code = x.s JOIN rg_ids j ON j.code = x.t ORDER BY x.s, x.t"
+        f"SELECT {', '.join(select)} FROM x{joins} ORDER BY x.s, x.t"
     )
 
 
-def _patients_sql() -> str:
-    """Each provider's distinct patients as referrer or receiver (``rg_pm`` rows with one)."""
-    return (
+def _patients_sql(*, codes: bool = False) -> str:
+    """Each provider's distinct patients as referrer or receiver (``rg_pm`` rows with one);
+    ordered by id (the codes follow the sorted ids)."""
+    sql = (
         "WITH pairs AS (SELECT s AS c, patient FROM rg_pm WHERE patient IS NOT NULL "
         "UNION SELECT t AS c, patient FROM rg_pm WHERE patient IS NOT NULL), "
         "n AS (SELECT c, count(*) AS patients FROM pairs GROUP BY c) "
-        "SELECT i.id AS id, CAST(n.patients AS BIGINT) AS patients FROM n "
+    )
+    if codes:
+        return f"{sql}SELECT n.c AS id, CAST(n.patients AS BIGINT) AS patients FROM n ORDER BY n.c"
+    return (
+        f"{sql}SELECT i.id AS id, CAST(n.patients AS BIGINT) AS patients FROM n "
         "JOIN rg_ids i ON i.code = n.c ORDER BY i.id"
     )
