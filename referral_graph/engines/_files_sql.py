@@ -53,6 +53,33 @@ def _id_expr(column: str, dtype: str, *, clean: bool = True) -> str:
     return _text(c)
 
 
+def _listing_sql(select: str, keys: list[str], values: list[str], *, table: bool) -> str:
+    """Pass 1's query over ``src`` (`select`): per distinct value of each of `keys`, then
+    for all rows, the counts of `values` (the first the rows, the third the
+    self-referrals, kept for the first key only), and GROUPING's code of the row's set.
+
+    Over a file, one scan with grouping sets. Over a `table` (read again cheaply), one
+    GROUP BY per key with only its own counts and one row of totals, together cheaper
+    than grouping sets, which compute every count for every set.
+    """
+    if not table:
+        # GROUPING(...) has a bit per key, set where the key is not in the row's grouping set.
+        sets = ", ".join([f"({k})" for k in keys] + ["()"])
+        return (
+            f"WITH src AS ({select}) SELECT {', '.join(keys)}, {', '.join(values)}, "
+            f"GROUPING({', '.join(keys)}) FROM src GROUP BY GROUPING SETS ({sets})"
+        )
+    full = (1 << len(keys)) - 1
+    parts = []
+    for i, name in enumerate(keys):
+        kept = [k if k == name else "NULL" for k in keys]
+        own = [values[0], "0", values[2] if i == 0 else "0", *["0"] * (len(values) - 3)]
+        group = full ^ (1 << (len(keys) - 1 - i))  # as GROUPING gives it
+        parts.append(f"SELECT {', '.join(kept + own)}, {group} FROM src GROUP BY {name}")
+    parts.append(f"SELECT {', '.join(['NULL'] * len(keys) + values)}, {full} FROM src")
+    return f"WITH src AS ({select}) {' UNION ALL '.join(parts)}"
+
+
 def _patient_key_sql(column: str, secret: str) -> str:
     """SQL of the keyed hash of a patient id: 64 bits of SHA-256 of the secret and the id.
 

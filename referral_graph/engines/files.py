@@ -82,6 +82,7 @@ from referral_graph._duckdb import duckdb_connect
 from referral_graph.engines._files_sql import (
     _events_sql,
     _id_expr,
+    _listing_sql,
     _needs_text,
     _panel_output_sql,
     _panel_select_sql,
@@ -290,7 +291,6 @@ def _pass1(con: duckdb.DuckDBPyConnection, source: _Source, cols: Mapping[str, s
     """Distinct ids and date strings with row counts, and the row-level totals, in one scan."""
     text_dates = "date" in cols and not source.date_typed
     keys = ["src.source", "src.target"] + (["src.date_text"] if text_dates else [])
-    sets = ["(src.source)", "(src.target)"] + (["(src.date_text)"] if text_dates else []) + ["()"]
     # count(*) FILTER, not count_if: count_if is NULL in a group whose condition is all NULL
     values = [
         "count(*)",
@@ -309,12 +309,9 @@ def _pass1(con: duckdb.DuckDBPyConnection, source: _Source, cols: Mapping[str, s
         values += ["0", "0"]
     text_amounts = "amount" in cols and not source.amount_typed
     values.append("count(*) FILTER (WHERE contains(src.amount_text, ','))" if text_amounts else "0")
-    # GROUPING(...) has a bit per key, set where the key is not in the row's grouping set.
-    rows = con.execute(
-        f"WITH src AS ({source.select}) SELECT {', '.join(keys)}, {', '.join(values)}, "
-        f"GROUPING({', '.join(keys)}) FROM src GROUP BY GROUPING SETS ({', '.join(sets)})"
-    ).fetchall()
     full = (1 << len(keys)) - 1
+    sql = _listing_sql(source.select, keys, values, table=source.select == "SELECT * FROM rg_raw")
+    rows = con.execute(sql).fetchall()
     of_set = {full ^ (1 << (len(keys) - 1 - i)): i for i in range(len(keys))}
     sources: dict[str | None, tuple[int, int]] = {}
     targets: dict[str | None, int] = {}
