@@ -18,6 +18,7 @@ no networkx graph is built at all.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
@@ -315,7 +316,11 @@ def _prepared(
             plain = pd.api.types.is_datetime64_any_dtype(column.dtype) or kind is not str
             values[name] = (text, not plain)
         else:
-            listed = list(column)
+            listed = (
+                column.astype(object).where(column.notna(), None).tolist()
+                if isinstance(column, pd.Series)
+                else list(column)
+            )
             kinds = _column_kinds({name: listed})
             if name not in kinds:
                 continue
@@ -347,8 +352,10 @@ def _write_rows(
 ) -> None:
     """Write `n` lines, each joined from `parts` (arrays of `n` cells, or text repeated on
     every line; null cells are empty) and `close`, `chunk` lines at a time."""
+    # bytes straight to a UTF-8 file's buffer where text mode would not change its newlines
     binary = getattr(handle, "buffer", None)
-    if str(getattr(handle, "encoding", "")).lower().replace("-", "") != "utf8":
+    utf8 = str(getattr(handle, "encoding", "")).lower().replace("-", "") == "utf8"
+    if not utf8 or os.linesep != "\n":
         binary = None
     for first in range(0, n, chunk):
         pieces = [_lit(p) if isinstance(p, str) else p.slice(first, chunk) for p in parts]

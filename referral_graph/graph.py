@@ -715,7 +715,7 @@ def _id_text(column: pd.Series) -> pa.Array:
         if isinstance(text, pa.ChunkedArray):
             text = text.combine_chunks()
         return text.cast(pa.large_string())
-    return pa.array(column.astype(str).to_numpy(dtype=object), pa.large_string())
+    return pa.array([str(v) for v in column.astype(str).tolist()], pa.large_string())
 
 
 def _with_absent_rows(frame: pd.DataFrame, n: int) -> pd.DataFrame:
