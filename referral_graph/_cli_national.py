@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from referral_graph._cli_text import print_reports, summary
 from referral_graph._progress import Progress
 from referral_graph.exceptions import ParameterError
 
@@ -197,15 +198,6 @@ def _read(
     return result, providers, reports
 
 
-def _print_reports(reports: list[Any]) -> None:
-    for report in reports:
-        excluded = report.excluded_by_reason
-        line = f"{report.name}: {report.rows_read:,} rows read"
-        if excluded:
-            line += ", excluded " + ", ".join(f"{v:,} ({k})" for k, v in excluded.items())
-        print(line)
-
-
 def _scratch(args: argparse.Namespace) -> Path:
     return Path(tempfile.mkdtemp(prefix="referral_graph_edges_", dir=args.temp_dir))
 
@@ -267,9 +259,8 @@ def build_large(args: argparse.Namespace) -> int | None:
     finally:
         progress.close()
         shutil.rmtree(scratch, ignore_errors=True)
-    _print_reports(reports)
-    print(f"Referral graph: {written.providers:,} providers, {written.ties:,} ties")
-    print("Period: none (no dates; time-based measures are not available)")
+    print_reports(reports)
+    print(summary(written.providers, written.ties, None))
     note = _suppression_note(written.attributes)
     if note:
         print(note)
@@ -334,9 +325,8 @@ def score_large(args: argparse.Namespace) -> int | None:
     finally:
         progress.close()
         shutil.rmtree(scratch, ignore_errors=True)
-    _print_reports(reports)
-    print(f"Referral graph: {scored.providers:,} providers, {scored.ties:,} ties")
-    print("Period: none (no dates; time-based measures are not available)")
+    print_reports(reports)
+    print(summary(scored.providers, scored.ties, None))
     for name, paths in scored.paths.items():
         shown = " and ".join(p.name for p in paths)
         print(f"  {name}: {scored.rows[name]:,} rows -> {Path(args.out) / shown}")

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from referral_graph._cli_national import add_options as add_national_options
 from referral_graph._cli_store import add_store_commands
+from referral_graph._cli_text import print_reports, summary
 from referral_graph._progress import Progress
 from referral_graph._version import __version__
 from referral_graph.exceptions import ParameterError, ReferralGraphError
@@ -193,7 +194,12 @@ def _period_label(net: Any) -> str | None:
     return f"{start:%b %Y} – {end:%b %Y}"
 
 
-def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None) -> Any:
+def _load(
+    args: argparse.Namespace,
+    progress: Callable[[str], Any] | None = None,
+    *,
+    panel: bool = True,
+) -> Any:
     from referral_graph.pipeline import load_network
 
     is_events = args.events is not None or getattr(args, "store", None) is not None
@@ -246,27 +252,17 @@ def _load(args: argparse.Namespace, progress: Callable[[str], Any] | None = None
         temp_directory=args.temp_dir,
         spark_master=args.spark_master,
         progress=progress,
+        panel=panel,
     )
 
 
 def _print_reports(net: Any) -> None:
-    for report in net.reports:
-        excluded = report.excluded_by_reason
-        line = f"{report.name}: {report.rows_read:,} rows read"
-        if excluded:
-            line += ", excluded " + ", ".join(f"{v:,} ({k})" for k, v in excluded.items())
-        print(line)
+    print_reports(net.reports)
 
 
 def _summary(net: Any) -> str:
-    cg = net.compact()  # the counts, without building the networkx graph of a large market
-    lines = [f"Referral graph: {cg.n_nodes:,} providers, {cg.n_edges:,} ties"]
-    if net.period is not None:
-        start, end = net.period
-        lines.append(f"Period: {start:%Y-%m-%d} to {end:%Y-%m-%d}")
-    else:
-        lines.append("Period: none (no dates; time-based measures are not available)")
-    return "\n".join(lines)
+    n_nodes, n_edges = net.size()  # without building the networkx graph of a large market
+    return summary(n_nodes, n_edges, net.period)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -348,7 +344,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     progress = Progress(5, enabled=not args.quiet, desc="build")
     try:
-        net = _load(args, progress)
+        net = _load(args, progress, panel=False)  # the file holds no monthly panel
         progress("writing")
         # the file of net.graph, written from the tables without building the graph
         written = save_graph_from_tables(

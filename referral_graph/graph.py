@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,8 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from referral_graph._graphml import write_graphml, write_graphml_columns
 from referral_graph._version import __version__
@@ -484,6 +486,22 @@ class _Suppressor:
         ``small_cell`` column (True on the rows that lost a count, else None) last.
         The table must not have a ``small_cell`` column of its own.
         """
+        hidden, small_cell = self.masks(frame, values)
+        for k, mask in hidden.items():
+            _blank(values[k], mask)
+        if small_cell is not None:
+            values["small_cell"] = [True if x else None for x in small_cell.tolist()]
+        return values
+
+    def masks(
+        self, frame: pd.DataFrame, values: Mapping[str, Sequence[Any] | None]
+    ) -> tuple[dict[str, npt.NDArray[np.bool_]], npt.NDArray[np.bool_] | None]:
+        """The cells of `frame` to leave out, by column, and the rows that lost a count.
+
+        What :meth:`columns` blanks, counted alike. `values` names the columns (in
+        order); a count column that is not numeric is checked value by value in its
+        list of native values there (None where missing). No rows lost a count: None.
+        """
         n = len(frame)
         self._seen.update(values)
         small: dict[str, npt.NDArray[np.bool_]] = {}
@@ -498,6 +516,8 @@ class _Suppressor:
                 with np.errstate(invalid="ignore"):
                     mask = (number > 0) & (number < self.threshold)
             else:  # values of several types: as the element's check does, one by one
+                if column is None:
+                    column = _column_values(series)[0]
                 limit = self.threshold
                 mask = np.fromiter(
                     (type(v) in _NUMBER_TYPES and 0 < v < limit for v in column),
@@ -507,12 +527,11 @@ class _Suppressor:
             if mask.any():
                 small[k] = mask
         if not small:
-            return values
+            return {}, None
         any_small = np.logical_or.reduce(list(small.values()))
-        for k, mask in small.items():
-            self.counts += int(mask.sum())
-            _blank(values[k], mask)
-        for k, column in values.items():
+        hidden = dict(small)
+        self.counts += sum(int(mask.sum()) for mask in small.values())
+        for k in values:
             sources = [small[c] for c in DERIVED_FROM.get(k, ()) if c in small]
             if not sources:
                 continue
@@ -521,9 +540,8 @@ class _Suppressor:
                 present &= ~small[k]
             mask = np.logical_or.reduce(sources) & present
             self.derived += int(mask.sum())
-            _blank(column, mask)
-        values["small_cell"] = [True if x else None for x in any_small.tolist()]
-        return values
+            hidden[k] = hidden[k] | mask if k in hidden else mask
+        return hidden, any_small
 
     def record(self) -> dict[str, int]:
         return {
@@ -622,65 +640,137 @@ def _graphml_from_tables(
     if "small_cell" in ties.columns or "small_cell" in providers.columns:
         return None
     clean = _Suppressor(threshold) if threshold > 1 else None
-    node_index = pd.Index(providers["id"].astype(str).tolist(), dtype=object)
-    if not node_index.is_unique:
+    node_ids = _id_text(providers["id"])
+    if pc.count_distinct(node_ids).as_py() != len(node_ids):
         return None
-    sources = ties["source"].astype(str).to_numpy(dtype=object)
-    targets = ties["target"].astype(str).to_numpy(dtype=object)
-    both = np.empty(2 * len(ties), dtype=object)
-    both[0::2], both[1::2] = sources, targets
-    unknown = node_index.get_indexer(pd.Index(both)) < 0
-    extra = pd.unique(both[unknown]) if unknown.any() else np.empty(0, dtype=object)
-    if len(extra):
+    sources, targets = _id_text(ties["source"]), _id_text(ties["target"])
+    source_at, target_at = pc.index_in(sources, node_ids), pc.index_in(targets, node_ids)
+    extra = np.empty(0, dtype=object)
+    if source_at.null_count or target_at.null_count:
+        # ids absent from the providers: nodes in the order the graph meets them
+        both = np.empty(2 * len(ties), dtype=object)
+        both[0::2], both[1::2] = (
+            sources.to_numpy(zero_copy_only=False),
+            targets.to_numpy(zero_copy_only=False),
+        )
+        unknown = np.empty(2 * len(ties), dtype=bool)
+        unknown[0::2] = source_at.is_null().to_numpy(zero_copy_only=False)
+        unknown[1::2] = target_at.is_null().to_numpy(zero_copy_only=False)
+        extra = pd.unique(both[unknown])
         logger.warning(
             "%s provider ids in the ties are not in the providers table; they are nodes "
             "without attributes",
             f"{len(extra):,}",
         )
-        node_index = node_index.append(pd.Index(extra, dtype=object))
-    positions = node_index.get_indexer(pd.Index(both))
-    source_at, target_at = positions[0::2].astype(np.int64), positions[1::2].astype(np.int64)
-    if pd.Series(source_at * len(node_index) + target_at).duplicated().any():
+        node_ids = pa.concat_arrays([node_ids, pa.array(extra, pa.large_string())])
+        source_at, target_at = pc.index_in(sources, node_ids), pc.index_in(targets, node_ids)
+    source_pos = source_at.to_numpy(zero_copy_only=False).astype(np.int64)
+    target_pos = target_at.to_numpy(zero_copy_only=False).astype(np.int64)
+    if pd.Series(source_pos * len(node_ids) + target_pos).duplicated().any():
         return None
-    order = np.argsort(source_at, kind="stable")
-    if len(order) and not (np.diff(source_at) >= 0).all():
-        ties = ties.take(order)
-        sources, targets = sources[order], targets[order]
-    node_frame = providers.drop(columns="id")
-    node_columns = {str(c): _column_values(node_frame[c])[0] for c in node_frame.columns}
-    if len(extra):
-        for column in node_columns.values():
-            column.extend([None] * len(extra))
-        node_frame = pd.concat(
-            [node_frame, pd.DataFrame(index=range(len(extra)))], ignore_index=True
-        )
-    edge_frame = ties.drop(columns=["source", "target"])
-    edge_columns = {str(c): _column_values(edge_frame[c])[0] for c in edge_frame.columns}
     attributes = _graph_attributes(ties, name=None, period=period)
+    edge_frame = ties.drop(columns=["source", "target"])
+    # the ties grouped by their source's node, as the graph iterates them
+    if len(source_pos) and not (np.diff(source_pos) >= 0).all():
+        order = np.argsort(source_pos, kind="stable")
+        edge_frame = edge_frame.take(order)
+        source_pos, target_pos = source_pos[order], target_pos[order]
+    edge_frame = edge_frame.reset_index(drop=True)
+    node_frame = providers.drop(columns="id").reset_index(drop=True)
+    if len(extra):
+        node_frame = _with_absent_rows(node_frame, len(extra))
+    node_columns = _writer_columns(node_frame)
+    edge_columns = _writer_columns(edge_frame)
     if clean is not None:
-        node_columns = clean.columns(node_frame.reset_index(drop=True), node_columns)
-        edge_columns = clean.columns(edge_frame.reset_index(drop=True), edge_columns)
+        node_columns = _suppressed(clean, node_frame, node_columns)
+        edge_columns = _suppressed(clean, edge_frame, edge_columns)
         record = clean.record()
     else:
         record = _suppression_record(attributes, 1)
     graph_data = {k: _native(v) for k, v in {**attributes, **record}.items() if v is not None}
     with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         write_graphml_columns(
-            node_index.tolist(),
+            node_ids,
             node_columns,
-            sources.tolist(),
-            targets.tolist(),
+            source_pos,
+            target_pos,
             edge_columns,
             graph_data,
             handle,
         )
     logger.info(
         "Saved graph with %s nodes and %s edges to %s",
-        f"{len(node_index):,}",
-        f"{len(sources):,}",
+        f"{len(node_ids):,}",
+        f"{len(source_pos):,}",
         target,
     )
     return {**attributes, **record}
+
+
+def _id_text(column: pd.Series) -> pa.Array:
+    """A column of ids as Arrow text, as ``column.astype(str)`` writes them (Arrow-backed
+    text taken as it is, without a round trip through Python strings)."""
+    if isinstance(column.dtype, pd.StringDtype) and not column.isna().any():
+        text = pa.array(column, from_pandas=True)
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
+        return text.cast(pa.large_string())
+    return pa.array([str(v) for v in column.astype(str).tolist()], pa.large_string())
+
+
+def _with_absent_rows(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+    """`frame` and `n` rows of missing values below, each column keeping its kind
+    (whole numbers and booleans become their nullable dtypes, not floats)."""
+    out = {}
+    for c in frame.columns:
+        col = frame[c]
+        out[c] = _nullable(col).reindex(range(len(frame) + n))
+    return pd.DataFrame(out, index=range(len(frame) + n))
+
+
+def _writer_columns(frame: pd.DataFrame) -> dict[str, pd.Series | list[Any]]:
+    """`frame`'s columns as the GraphML writer takes them: typed Series as they are,
+    others as lists of native values (None where missing), as :func:`graph_from_tables`
+    gives the graph's attributes."""
+    from referral_graph._graphml import _fast
+
+    return {
+        str(c): frame[c] if _fast(frame[c]) else _column_values(frame[c])[0] for c in frame.columns
+    }
+
+
+def _hide(column: pd.Series | list[Any], mask: npt.NDArray[np.bool_]) -> pd.Series | list[Any]:
+    """`column` without the values at `mask` (missing there), of the same kind."""
+    if isinstance(column, list):
+        _blank(column, mask)
+        return column
+    return _nullable(column).mask(mask)
+
+
+def _nullable(column: pd.Series) -> pd.Series:
+    """`column`, whole numbers and booleans in their nullable dtypes (so that a missing
+    value does not make them floats)."""
+    if isinstance(column.dtype, np.dtype):
+        if column.dtype.kind == "i":
+            return column.astype("Int64")
+        if column.dtype.kind == "u":
+            return column.astype("UInt64")
+        if column.dtype.kind == "b":
+            return column.astype("boolean")
+    return column
+
+
+def _suppressed(
+    clean: _Suppressor, frame: pd.DataFrame, columns: dict[str, pd.Series | list[Any]]
+) -> dict[str, pd.Series | list[Any]]:
+    """`columns` (of `frame`) without what `clean` leaves out, and a ``small_cell`` column
+    (True on the rows that lost a count) when any did."""
+    values = {k: v if isinstance(v, list) else None for k, v in columns.items()}
+    hidden, small_cell = clean.masks(frame, values)
+    out = {k: _hide(v, hidden[k]) if k in hidden else v for k, v in columns.items()}
+    if small_cell is not None:
+        out["small_cell"] = pd.Series(small_cell).astype("boolean").mask(~small_cell)
+    return out
 
 
 def save_graph(

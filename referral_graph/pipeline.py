@@ -20,16 +20,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 
 from referral_graph import engines, graph, io
-from referral_graph._compact import CompactGraph
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 from referral_graph.validate import ValidationReport
+
+if TYPE_CHECKING:
+    from referral_graph._compact import CompactGraph
 
 __all__ = [
     "LARGE_EVENT_FILES",
@@ -148,11 +150,43 @@ class ReferralNetwork:
         >>> net.compact().weight.tolist(), net.graph_built
         ([3.0], False)
         """
+        from referral_graph._compact import CompactGraph
+
         if weight not in self._compact:
             self._compact[weight] = CompactGraph.from_tables(
                 self.ties, self.providers, weight=weight
             )
         return self._compact[weight]
+
+    def size(self) -> tuple[int, int]:
+        """How many providers and ties :attr:`graph` has, without building it.
+
+        From the graph or the compact graph when one is built; else counted from the
+        tables: the distinct ids of the providers and the ties, and the distinct
+        (source, target) pairs (a panel's months are one tie), which are the graph's
+        (tested against it).
+
+        Examples
+        --------
+        >>> ties = pd.DataFrame({"source": ["A", "A"], "target": ["B", "C"]})
+        >>> ReferralNetwork(ties=ties, providers=pd.DataFrame({"id": ["D"]})).size()
+        (4, 2)
+        """
+        if self._graph is not None:
+            return self._graph.number_of_nodes(), self._graph.number_of_edges()
+        if self._compact:
+            cg = next(iter(self._compact.values()))
+            return cg.n_nodes, cg.n_edges
+        ids = [self.providers["id"], self.ties["source"], self.ties["target"]]
+        text = [x.astype("str") for x in ids]
+        if any(x.isna().any() for x in text):  # the compact graph says what is wrong
+            cg = self.compact()
+            return cg.n_nodes, cg.n_edges
+        codes, uniques = pd.factorize(pd.concat(text, ignore_index=True))
+        ends = codes[len(text[0]) :].astype(np.int64)
+        n_ties = len(self.ties)
+        pairs = pd.unique(ends[:n_ties] * len(uniques) + ends[n_ties:])
+        return len(uniques), len(pairs)
 
     @property
     def has_dates(self) -> bool:
@@ -261,6 +295,7 @@ def load_network(
     temp_directory: str | os.PathLike[str] | None = None,
     spark_master: str = "local[2]",
     store: str | os.PathLike[str] | None = None,
+    panel: bool = True,
 ) -> ReferralNetwork:
     """Read, validate, aggregate and build a referral network.
 
@@ -314,6 +349,12 @@ def load_network(
         A referral store (:mod:`referral_graph.store`) instead of `events`: its
         tables are read as they are, up to date with its loads; the same network
         as aggregating every loaded file at once.
+    panel : bool, default True
+        Keep the monthly panel (``net.panel``). False leaves it out (None, so
+        that :attr:`ReferralNetwork.has_dates` is False, though the ties keep
+        their dates and :attr:`ReferralNetwork.period` the data's): the ``files``
+        engine then does not even make it, for what needs only the graph
+        (``referral-graph build``).
 
     Returns
     -------
@@ -345,7 +386,7 @@ def load_network(
         step("reading providers")
         prov = io.read_providers(providers, layout=providers_layout, **provider_options)
         reports.append(prov.attrs["report"])
-    panel: pd.DataFrame | None = None
+    monthly: pd.DataFrame | None = None
     ev: pd.DataFrame | None = None
     if store is not None:
         from referral_graph.store import open_store
@@ -353,7 +394,7 @@ def load_network(
         step("reading the store")
         with open_store(store, read_only=True) as opened:
             result = opened.result()
-        ties, panel, ev, period = result.ties, result.panel, None, result.period
+        ties, monthly, ev, period = result.ties, result.panel, None, result.period
         reports.insert(0, result.report)
         patients = result.patients
         kind: Literal["events", "edges"] = "events"
@@ -375,8 +416,9 @@ def load_network(
             temp_directory=temp_directory,
             spark_master=spark_master,
             progress=progress,
+            panel=panel,
         )
-        ties, panel, ev, period = result.ties, result.panel, result.events, result.period
+        ties, monthly, ev, period = result.ties, result.panel, result.events, result.period
         reports.insert(0, result.report)
         patients = result.patients
         kind = "events"
@@ -397,13 +439,13 @@ def load_network(
         )
         reports.insert(0, table.attrs["report"])
         if "month" in table.columns:
-            panel = table[
+            monthly = table[
                 ["source", "target", "month", "referrals"]
                 + (["patients"] if "patients" in table else [])
             ].copy()
             period = (
-                pd.Timestamp(panel["month"].min()),
-                pd.Timestamp(panel["month"].max()) + pd.offsets.MonthEnd(0),
+                pd.Timestamp(monthly["month"].min()),
+                pd.Timestamp(monthly["month"].max()) + pd.offsets.MonthEnd(0),
             )
         else:
             period = None
@@ -427,7 +469,7 @@ def load_network(
     return ReferralNetwork(
         ties=ties,
         providers=prov,
-        panel=panel,
+        panel=monthly if panel else None,
         events=ev,
         reports=reports,
         source_kind=kind,
@@ -466,9 +508,10 @@ def load_network_files(
 
     The events are validated and aggregated by the ``files`` engine
     (:func:`referral_graph.engines.files.aggregate_files`) and never
-    held in pandas; the panel and tie table are read back from Parquet and the
-    graph is built from the ties, so every later step (scores, at-risk ties,
-    the report) runs unchanged. ``events`` of the result is None.
+    held in pandas; the panel and tie table come back as DataFrames (read back
+    from Parquet when `out_dir` is given) and the graph is built from the ties,
+    so every later step (scores, at-risk ties, the report) runs unchanged.
+    ``events`` of the result is None.
 
     Parameters
     ----------
@@ -477,7 +520,7 @@ def load_network_files(
     providers, taxonomy : path or DataFrame, optional
         As in :func:`~referral_graph.pipeline.load_network`.
     out_dir : path, optional
-        Where the Parquet tables are kept; a temporary folder (removed) by default.
+        Where the Parquet tables are kept; none are written by default.
     memory_limit, temp_directory, npi, strict, progress
         As in :func:`referral_graph.engines.files.aggregate_files`.
     **columns

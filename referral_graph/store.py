@@ -792,6 +792,7 @@ class ReferralStore:
                 events_out=scratch / "events.parquet",
                 patient_secret=secret,
                 tables=False,  # the store computes its own from its events
+                panel=False,
                 encoding="utf-8" if encoding_files == "auto" else encoding_files,
                 npi=options.get("npi", "auto"),
                 decimal=options.get("decimal") or ".",

@@ -908,7 +908,8 @@ def restore_id_column(
     (['1003000126', '1003000126'], [False, False], (2,))
     """
     codes, uniques = pd.factorize(ids, use_na_sentinel=True)
-    restored, lossy_ids = restore_ids(uniques)
+    # as Python strings at once: iterating an Arrow-backed array value by value is slow
+    restored, lossy_ids = restore_ids(np.asarray(uniques, dtype=object).tolist())
     lossy = pd.Series(False, index=ids.index)
     if not restored and not lossy_ids:
         return ids, lossy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 
@@ -344,6 +345,55 @@ def test_save_graph_from_tables_merges_repeated_ties_and_ids_as_the_graph_does(
         assert (tmp_path / "t.graphml").read_bytes() == _file_of_the_graph(
             t, p, tmp_path / "g.graphml", 11
         )
+
+
+def test_save_graph_from_tables_writes_columns_of_every_dtype_as_the_graph_does(tmp_path):
+    """Arrow-backed text in chunks (as read from a large CSV), object text, narrow and
+    unsigned integers, booleans and dates, with ids absent from the providers (nodes whose
+    attributes are all missing: the integers must stay integers)."""
+    chunked = pd.concat(
+        [pd.Series(["A&B", None], dtype="str"), pd.Series(["<C>", "D"], dtype="str")],
+        ignore_index=True,
+    )
+    providers = pd.DataFrame(
+        {
+            "id": chunked.fillna("x").str.replace("<", "", regex=False),
+            "name": chunked,
+            "city": pd.Series(["Ω", None, "b&c", "d"], dtype=object),
+            "beds": np.array([5, 500, 7, 0], dtype=np.uint32),
+            "rank": np.array([1, 2, 3, 4], dtype=np.int16),
+            "patients": pd.array([4, None, 30, 12], dtype="Int64"),
+            "in_network": [True, False, True, False],
+            "opened": pd.to_datetime(["2024-01-01", None, "2024-02-03", "2023-12-31"]),
+            "lat": [36.1, np.nan, 1e-5, 100.0],
+        }
+    )
+    ties = pd.DataFrame(
+        {
+            "source": ["A&B", "x", "new", "D"],
+            "target": ["x", "C>", "A&B", "other"],
+            "referrals": np.array([3, 30, 12, 0], dtype=np.int32),
+            "amount": [1e16, 2.5, -0.0, 123456789012345.6],
+            "flag": pd.array([True, None, False, True], dtype="boolean"),
+        }
+    )
+    known = ties.iloc[[0, 2]].assign(source=["A&B", "D"], target=["x", "A&B"])
+    for threshold, some in itertools.product((1, 11), (ties, known)):
+        save_graph_from_tables(some, providers, tmp_path / "t.graphml", threshold=threshold)
+        expected = _file_of_the_graph(some, providers, tmp_path / "g.graphml", threshold)
+        assert (tmp_path / "t.graphml").read_bytes() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True) | st.none(), max_size=30))
+def test_floats_are_written_as_repr_writes_them(values):
+    """The GraphML writer formats floats with Arrow; the oracle is Python's repr."""
+    from referral_graph._graphml import _float_text
+
+    numbers = np.array([np.nan if v is None else v for v in values], dtype="float64")
+    missing = np.isnan(numbers)
+    text = _float_text(numbers, missing if missing.any() else None).to_pylist()
+    assert text == [None if m else repr(float(v)) for v, m in zip(numbers, missing, strict=True)]
 
 
 @pytest.mark.parametrize("name", ["g.gexf", "parquet_folder"])

@@ -43,6 +43,25 @@ def test_compact_equals_the_graph_converted(sample):
     assert sample.compact(None).weight.tolist() == [1.0] * cg.n_edges
 
 
+def test_size_is_the_graphs_without_building_it(sample):
+    """size() counts the tables; the oracle is the networkx graph of the same tables, also
+    with ids absent from the providers, a tie given twice and a monthly panel as ties."""
+    paths = datasets.sample_paths()
+    net = load_network(events=paths["events"], providers=paths["providers"], panel=False)
+    assert net.panel is None and net.period == sample.period  # no panel, the same dates
+    assert_frame_equal(net.ties, sample.ties)
+    assert net.size() == (sample.graph.number_of_nodes(), sample.graph.number_of_edges())
+    assert not net.graph_built and net._compact == {}
+    ties = pd.DataFrame({"source": ["A", "A", "B", "A"], "target": ["B", "C", "A", "B"],
+                         "month": pd.to_datetime(["2024-01-01"] * 3 + ["2024-02-01"]),
+                         "referrals": [1, 2, 3, 4]})  # fmt: skip
+    for providers in (pd.DataFrame({"id": ["D", "B"]}), pd.DataFrame({"id": []})):
+        other = ReferralNetwork(ties=ties, providers=providers)
+        G = other.graph
+        fresh = ReferralNetwork(ties=ties, providers=providers)
+        assert fresh.size() == (G.number_of_nodes(), G.number_of_edges()) == other.size()
+
+
 def test_edges_without_providers_get_a_providers_table():
     edges = pd.DataFrame({"from": ["B", "A"], "to": ["C", "B"], "n": [12, 30]})
     net = load_network(edges=edges, columns={"source_col": "from", "target_col": "to",

@@ -383,7 +383,7 @@ def test_progress_steps(dirty_market, tmp_path):
     assert steps[0] == "reading" and steps[-2:] == ["writing the ties", "counting patient panels"]
 
 
-ids = st.sampled_from(["A", "B", "C", " D", "", "1234567893", "1234567890"])
+ids = st.sampled_from(["A", "B", "C", " D", "D", "\xa0E\t", "E", "", "1234567893", "1234567890"])
 
 
 @settings(
@@ -395,8 +395,8 @@ ids = st.sampled_from(["A", "B", "C", " D", "", "1234567893", "1234567890"])
             ids,
             ids,
             st.sampled_from(["2024-01-05", "2024-02-29", "2024-13-01", "", "2024-01-31"]),
-            st.sampled_from(["p1", "p2", "", "p3"]),
-            st.sampled_from(["1.5", "-2", "x", "", "10"]),
+            st.sampled_from(["p1", "p2", "", "p3", " p1", "p2\xa0"]),
+            st.sampled_from(["1.5", "-2", "x", "", "10", " 7 ", "\xa02.5"]),
         ),
         min_size=1,
         max_size=25,
@@ -658,6 +658,28 @@ def test_auto_engine_reads_text_files_cannot_read_in_memory(tmp_path):
             engines.aggregate(tmp_path / name, engine="files")
     with pytest.raises(ParameterError, match="'sheet' parameter is for spreadsheet workbooks"):
         engines.aggregate(tmp_path / "cp.csv", encoding="latin-1", sheet="Referrals")
+
+
+def test_tables_in_memory_and_without_the_panel_are_the_files_tables(dirty_market, tmp_path):
+    """out_dir=None gives the tables it would write, and panel=False the same ties (the
+    amounts summed in the same order: the same bytes) without a panel."""
+    written = aggregate_files(dirty_market, tmp_path / "out")
+    kept = aggregate_files(dirty_market, None)
+    bare = aggregate_files(dirty_market, None, panel=False)
+    assert kept.paths == {} and list(kept.frames) == ["panel", "ties", "patients"]
+    assert list(bare.frames) == ["ties", "patients"]
+    assert_frame_equal(kept.frames["panel"], read_output(written.paths["panel"]))
+    for result in (kept, bare):
+        assert_frame_equal(result.frames["ties"], read_output(written.paths["ties"]))
+        assert result.frames["ties"]["amount"].to_numpy().tobytes() == (
+            read_output(written.paths["ties"])["amount"].to_numpy().tobytes()
+        )
+        assert_frame_equal(result.frames["patients"], pd.read_parquet(written.paths["patients"]))
+        assert str(result.report) == str(written.report)
+        assert (result.period, result.ties, result.events) == (
+            written.period, written.ties, written.events
+        )  # fmt: skip
+    assert (bare.tie_months, kept.tie_months) == (0, written.tie_months)
 
 
 def test_amount_sums_do_not_depend_on_duckdbs_thread_order() -> None:

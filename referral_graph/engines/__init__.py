@@ -41,11 +41,8 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -263,6 +260,7 @@ def aggregate(
     spark_master: str = "local[2]",
     out_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[str], Any] | None = None,
+    panel: bool = True,
 ) -> EngineResult:
     """Validate and aggregate referral events with one engine; return its tables.
 
@@ -295,10 +293,14 @@ def aggregate(
         Spark master when no session is active (``spark``).
     out_dir : path, optional
         Where the ``files`` engine keeps its Parquet tables (``panel.parquet``,
-        ``ties.parquet``, ``patients.parquet``, ``validation.csv``); a temporary
-        folder, removed, by default.
+        ``ties.parquet``, ``patients.parquet``, ``validation.csv``); by default
+        they are passed on in memory, nothing written.
     progress : callable, optional
         Called with the name of each step as it starts.
+    panel : bool, default True
+        Give the monthly panel; False gives None instead (``files``: it is not
+        even made, the ties being summed over its rows all the same), for what
+        needs only the ties (a graph file).
 
     Returns
     -------
@@ -342,6 +344,7 @@ def aggregate(
                 progress=progress,
                 options={**options, **reading},
                 out_dir=out_dir,
+                panel=panel,
             )
         except NotUtf8Error as exc:
             if engine != "auto" or encoding != "auto":
@@ -371,7 +374,7 @@ def aggregate(
         return EngineResult(
             engine=name,
             ties=ties,
-            panel=spark.panel,
+            panel=spark.panel if panel else None,
             patients=panels_of(spark.patients) if spark.patients is not None else None,
             report=spark.report,
             period=(
@@ -398,12 +401,12 @@ def aggregate(
         **options,
     )
     step("aggregating")
-    ties, panel = memory.aggregate_events(ev, engine=name)  # type: ignore[arg-type]
+    ties, monthly = memory.aggregate_events(ev, engine=name)  # type: ignore[arg-type]
     ties.attrs["name"] = ev.attrs.get("name")
     return EngineResult(
         engine=name,
         ties=ties,
-        panel=panel,
+        panel=monthly if panel else None,
         patients=memory.provider_patients(ev) if "patient_key" in ev.columns else None,
         report=ev.attrs["report"],
         period=memory.period_of(ev),
@@ -422,38 +425,37 @@ def _aggregate_files(
     progress: Callable[[str], Any] | None,
     options: dict[str, Any],
     out_dir: str | os.PathLike[str] | None,
+    panel: bool = True,
 ) -> EngineResult:
-    """The ``files`` engine into `out_dir` (or a temporary folder), read back into tables."""
+    """The ``files`` engine, its tables in memory (or written into `out_dir` and read back)."""
     from referral_graph.engines._rules import panels_of, read_output
     from referral_graph.engines.files import aggregate_files
 
-    scratch = Path(tempfile.mkdtemp(prefix="referral_graph_tables_")) if out_dir is None else None
-    try:
-        done = aggregate_files(
-            events,
-            scratch if scratch is not None else Path(os.fspath(out_dir)),  # type: ignore[arg-type]
-            memory_limit=memory_limit,
-            temp_directory=temp_directory,
-            npi=npi,
-            providers=providers,
-            strict=strict,
-            progress=progress,
-            **options,
-        )
-        ties = read_output(done.paths["ties"])
-        panel = read_output(done.paths["panel"]) if "panel" in done.paths else None
-        patients = (
-            panels_of(pd.read_parquet(done.paths["patients"])) if "patients" in done.paths else None
-        )
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+    done = aggregate_files(
+        events,
+        out_dir,
+        memory_limit=memory_limit,
+        temp_directory=temp_directory,
+        npi=npi,
+        providers=providers,
+        strict=strict,
+        progress=progress,
+        panel=panel,
+        **options,
+    )
+    if out_dir is None:
+        tables: dict[str, pd.DataFrame] = done.frames
+    else:
+        tables = {k: read_output(p) for k, p in done.paths.items() if k in ("ties", "panel")}
+        if "patients" in done.paths:
+            tables["patients"] = pd.read_parquet(done.paths["patients"])
+    ties = tables["ties"]
     ties.attrs["name"] = done.report.name
     return EngineResult(
         engine="files",
         ties=ties,
-        panel=panel,
-        patients=patients,
+        panel=tables.get("panel"),
+        patients=panels_of(tables["patients"]) if "patients" in tables else None,
         report=done.report,
         period=done.period,
     )

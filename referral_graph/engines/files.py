@@ -57,13 +57,14 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 
 from referral_graph import io as _io
 from referral_graph._checks import check_decimal
@@ -80,9 +81,14 @@ if TYPE_CHECKING:
 from referral_graph._duckdb import duckdb_connect
 from referral_graph.engines._files_sql import (
     _events_sql,
+    _id_expr,
+    _listing_sql,
+    _needs_text,
     _panel_output_sql,
+    _panel_select_sql,
     _panel_table_sql,
     _patients_sql,
+    _text,
     _ties_from_panel_sql,
     _ties_sql,
 )
@@ -116,6 +122,7 @@ from referral_graph.engines._rules import (
     _resolve_event_columns,
     _RowCounts,
     _sniff_csv,
+    output_frame,
     restored_select,
 )
 
@@ -124,8 +131,6 @@ __all__ = ["FilesAggregation", "aggregate_files"]
 logger = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- DuckDB engine
-
-_WS = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160)"
 
 
 def _connect(memory_limit: str, temp_directory: Path, threads: int) -> duckdb.DuckDBPyConnection:
@@ -164,31 +169,6 @@ def _csv_reader(
     )
 
 
-def _text(expr: str) -> str:
-    """An id-like text value: stripped, blank as NULL.
-
-    Most values need no stripping: a test of their first and last character is much
-    cheaper than ``trim`` with a list of characters.
-    """
-    x = f"CAST({expr} AS VARCHAR)"
-    edges = f"ascii({x}) > 32 AND ascii({x}) <> 160 AND ascii(right({x}, 1)) > 32 AND " + (
-        f"ascii(right({x}, 1)) <> 160"
-    )
-    return f"CASE WHEN {edges} THEN {x} ELSE NULLIF(trim({x}, {_WS}), '') END"
-
-
-def _id_expr(column: str, dtype: str) -> str:
-    c = _ident(column)
-    kind = dtype.upper()
-    if kind in ("FLOAT", "DOUBLE") or kind.startswith("DECIMAL"):
-        return (
-            f"CASE WHEN {c} IS NULL OR isnan(CAST({c} AS DOUBLE)) THEN NULL "
-            f"WHEN {c} = floor({c}) THEN CAST(CAST({c} AS HUGEINT) AS VARCHAR) "
-            f"ELSE CAST({c} AS VARCHAR) END"
-        )
-    return _text(c)
-
-
 @dataclass(frozen=True)
 class _Source:
     """The events as cleaned SQL columns (one SELECT), whatever the file type."""
@@ -209,10 +189,14 @@ def _event_source(
     csv_file: bool,
     extra: Sequence[str] = (),
     decimal: str = ".",
+    clean_ids: bool = True,
 ) -> _Source:
+    """The events' SELECT. With ``clean_ids=False`` the source and target ids of text
+    columns are left as read (for a caller that checks their distinct values, and
+    cleans them only if one needs it: see :func:`_needs_text`)."""
     exprs = [
-        f"{_id_expr(cols['source'], types[cols['source']])} AS source",
-        f"{_id_expr(cols['target'], types[cols['target']])} AS target",
+        f"{_id_expr(cols['source'], types[cols['source']], clean=clean_ids)} AS source",
+        f"{_id_expr(cols['target'], types[cols['target']], clean=clean_ids)} AS target",
     ]
     date_typed = amount_typed = False
     if "date" in cols:
@@ -300,13 +284,13 @@ class _Pass1:
     missing_typed_date: int
     non_numeric: int
     negative: int
+    commas: int = 0  # rows whose amount text holds a comma (text amounts only)
 
 
 def _pass1(con: duckdb.DuckDBPyConnection, source: _Source, cols: Mapping[str, str]) -> _Pass1:
     """Distinct ids and date strings with row counts, and the row-level totals, in one scan."""
     text_dates = "date" in cols and not source.date_typed
     keys = ["src.source", "src.target"] + (["src.date_text"] if text_dates else [])
-    sets = ["(src.source)", "(src.target)"] + (["(src.date_text)"] if text_dates else []) + ["()"]
     # count(*) FILTER, not count_if: count_if is NULL in a group whose condition is all NULL
     values = [
         "count(*)",
@@ -323,19 +307,18 @@ def _pass1(con: duckdb.DuckDBPyConnection, source: _Source, cols: Mapping[str, s
         values += [f"count(*) FILTER (WHERE {non_numeric})", f"count(*) FILTER (WHERE {negative})"]
     else:
         values += ["0", "0"]
-    # GROUPING(...) has a bit per key, set where the key is not in the row's grouping set.
-    rows = con.execute(
-        f"WITH src AS ({source.select}) SELECT {', '.join(keys)}, {', '.join(values)}, "
-        f"GROUPING({', '.join(keys)}) FROM src GROUP BY GROUPING SETS ({', '.join(sets)})"
-    ).fetchall()
+    text_amounts = "amount" in cols and not source.amount_typed
+    values.append("count(*) FILTER (WHERE contains(src.amount_text, ','))" if text_amounts else "0")
     full = (1 << len(keys)) - 1
+    sql = _listing_sql(source.select, keys, values, table=source.select == "SELECT * FROM rg_raw")
+    rows = con.execute(sql).fetchall()
     of_set = {full ^ (1 << (len(keys) - 1 - i)): i for i in range(len(keys))}
     sources: dict[str | None, tuple[int, int]] = {}
     targets: dict[str | None, int] = {}
     dates: dict[str | None, int] = {}
-    total = blanks = missing_typed = non_num = neg = 0
+    total = blanks = missing_typed = non_num = neg = commas = 0
     for row in rows:
-        *key, n, blank, self_ref, missing_date, bad_num, bad_neg, group = row
+        *key, n, blank, self_ref, missing_date, bad_num, bad_neg, comma, group = row
         which = of_set.get(int(group))
         if which == 0:
             sources[key[0]] = (int(n), int(self_ref))
@@ -345,7 +328,7 @@ def _pass1(con: duckdb.DuckDBPyConnection, source: _Source, cols: Mapping[str, s
             dates[key[2]] = int(n)
         else:  # the grand total
             total, blanks, missing_typed = int(n), int(blank), int(missing_date)
-            non_num, neg = int(bad_num), int(bad_neg)
+            non_num, neg, commas = int(bad_num), int(bad_neg), int(comma)
     return _Pass1(
         total=total,
         blanks=blanks,
@@ -355,6 +338,7 @@ def _pass1(con: duckdb.DuckDBPyConnection, source: _Source, cols: Mapping[str, s
         missing_typed_date=missing_typed,
         non_numeric=non_num,
         negative=neg,
+        commas=commas,
     )
 
 
@@ -552,11 +536,12 @@ class FilesAggregation:
     Attributes
     ----------
     paths : dict of str to pathlib.Path
-        ``"ties"`` (always), ``"panel"`` (when the events have dates),
-        ``"patients"`` (each provider's distinct patients as referrer or
-        receiver, ``id, patients``, when the events have patient ids; see
-        :func:`referral_graph.aggregate.provider_patients`) and ``"report"``
-        (the validation report as CSV).
+        ``"ties"`` (always), ``"panel"`` (when the events have dates and the
+        panel is asked for), ``"patients"`` (each provider's distinct patients
+        as referrer or receiver, ``id, patients``, when the events have patient
+        ids; see :func:`referral_graph.aggregate.provider_patients`) and
+        ``"report"`` (the validation report as CSV); empty when nothing was
+        written (``out_dir=None``).
     report : ValidationReport
         Every problem found, counted by reason.
     events : int
@@ -567,6 +552,10 @@ class FilesAggregation:
         First and last event dates.
     seconds : float
         Wall time.
+    frames : dict of str to pandas.DataFrame
+        With ``out_dir=None``: the tables of `paths` (but the report) as
+        DataFrames, ``"ties"`` and ``"panel"`` with the dtypes of
+        :func:`~referral_graph.engines._rules.read_output`.
     """
 
     paths: dict[str, Path]
@@ -577,11 +566,12 @@ class FilesAggregation:
     providers: int = 0
     period: tuple[pd.Timestamp, pd.Timestamp] | None = None
     seconds: float = 0.0
+    frames: dict[str, Any] = field(default_factory=dict)
 
 
 def aggregate_files(
     events_paths: PathLike | Sequence[PathLike],
-    out_dir: PathLike,
+    out_dir: PathLike | None,
     *,
     memory_limit: str = "8GB",
     temp_directory: PathLike | None = None,
@@ -604,6 +594,7 @@ def aggregate_files(
     events_out: PathLike | None = None,
     patient_secret: str | None = None,
     tables: bool = True,
+    panel: bool = True,
 ) -> FilesAggregation:
     """Validate and aggregate event files out of core; write the panel and ties as Parquet.
 
@@ -618,9 +609,11 @@ def aggregate_files(
     events_paths : path, glob or sequence of paths
         CSV (optionally ``.gz`` / ``.zst``) or Parquet event files, all with the
         same columns; a folder stands for its ``*.parquet`` files.
-    out_dir : path
-        Folder for ``panel.parquet``, ``ties.parquet`` and ``validation.csv``
-        (each written atomically).
+    out_dir : path or None
+        Folder for ``panel.parquet``, ``ties.parquet``, ``patients.parquet`` and
+        ``validation.csv`` (each written atomically); None writes nothing and
+        returns the tables in :attr:`FilesAggregation.frames` (faster, for a
+        caller that reads them at once).
     memory_limit : str, default "8GB"
         DuckDB's memory limit (``"512MB"``, ``"8GB"``, ...).
     temp_directory : path, optional
@@ -654,6 +647,9 @@ def aggregate_files(
     tables : bool, default True
         Write the panel, the ties and the patient panels; False writes only the
         validation report (and `events_out`): what a store's load needs.
+    panel : bool, default True
+        Write the panel (dated events); False leaves it out, the ties being summed
+        over its rows all the same (the same numbers): what a graph file needs.
 
     Returns
     -------
@@ -710,8 +706,9 @@ def aggregate_files(
     paths = _expand_paths(events_paths, "events_paths")
     kind = _kind(paths)
     name = _report_name(paths)
-    out = Path(os.fspath(out_dir))
-    out.mkdir(parents=True, exist_ok=True)
+    out = None if out_dir is None else Path(os.fspath(out_dir))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
     own_temp = temp_directory is None
     spill = Path(
         tempfile.mkdtemp(prefix="referral_graph_duckdb_")
@@ -764,12 +761,19 @@ def aggregate_files(
             ", ".join(f"{k}={v!r}" for k, v in cols.items()),
         )
         source = _event_source(
-            reader, cols, types, file_columns, csv_file=kind == "csv", decimal=decimal
+            reader,
+            cols,
+            types,
+            file_columns,
+            csv_file=kind == "csv",
+            decimal=decimal,
+            clean_ids=kind != "csv",
         )
         if kind == "csv":
             # Parse the CSV once into DuckDB's own columnar form (spilled beyond the memory
-            # limit), its values already cleaned: the two passes below then scan it several
-            # times faster than the text, and clean nothing twice.
+            # limit), its values already cleaned (but the ids, whose distinct values are
+            # checked below): the passes below then scan it several times faster than the
+            # text, and clean nothing twice.
             import duckdb
 
             try:
@@ -779,8 +783,6 @@ def aggregate_files(
                 detail = str(exc).splitlines()[0]
                 raise InputError(f"{name}: cannot be read ({detail}).") from exc
             source = replace(source, reader="rg_raw", select="SELECT * FROM rg_raw")
-        if decimal == "." and "amount" in cols and not source.amount_typed:
-            _refuse_decimal_commas(con, source.select, name, cols["amount"])
         report = ValidationReport(name=name)
         report.note_columns(cols, _io.EVENT_ALIASES)
         if dialect is not None:
@@ -789,6 +791,15 @@ def aggregate_files(
         # Pass 1: distinct ids and date strings with their row counts, and row-level totals.
         step("listing providers and dates")
         found = _pass1(con, source, cols)
+        if kind == "csv" and _needs_text({*found.sources, *found.targets}):
+            # some ids to strip or blank: cleaned in place, and listed again
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE rg_raw AS SELECT * REPLACE "
+                f"({_text('source')} AS source, {_text('target')} AS target) FROM rg_raw"
+            )
+            found = _pass1(con, source, cols)
+        if found.commas and decimal == ".":
+            _refuse_decimal_commas(con, source.select, name, cols["amount"])
         restored, lossy = restore_ids(i for i in {*found.sources, *found.targets} if i)
         if restored or lossy:
             sources = {k: v[0] for k, v in found.sources.items()}
@@ -900,41 +911,61 @@ def aggregate_files(
         report.raise_if_needed(strict=strict)
         paths_out: dict[str, Path] = {}
         result = FilesAggregation(paths=paths_out, report=report, events=int(kept))
-        if not tables:  # the validated events only (the store's load)
+
+        def emit(table: str, query: Callable[..., str]) -> int:
+            """Write one output table as Parquet, or keep it in `result.frames`; its rows.
+
+            In memory the ids are taken from the sorted ids by their codes (joining them
+            in SQL cost a third of the ties' query).
+            """
+            if out is None:
+                arrow = con.sql(query(codes=True)).to_arrow_table()
+                names = pa.array(id_table["id"].to_numpy(dtype=object), pa.string())
+                for i, name in enumerate(arrow.column_names):
+                    if name in ("source", "target", "id"):
+                        arrow = arrow.set_column(i, name, names.take(arrow.column(i)))
+                result.frames[table] = (
+                    arrow.to_pandas() if table == "patients" else output_frame(arrow)
+                )
+                return int(arrow.num_rows)
+            paths_out[table] = _copy(con, query(codes=False), out / f"{table}.parquet")
+            return _count_rows(paths_out[table])
+
+        if not (tables and has_dates and panel):  # the period, where no panel gives it
             first, last = con.execute("SELECT min(d0), max(d1) FROM rg_pm").fetchall()[0]
             if first is not None:
                 result.period = (pd.Timestamp(first), pd.Timestamp(last))
+        if not tables:  # the validated events only (the store's load)
+            pass
+        elif has_dates and not panel:
+            # the ties summed over the panel's rows as below, the panel itself not kept
+            step("writing the ties")
+            months = f"({_panel_select_sql(has_patients, has_amount)})"
+            ties_sql = partial(_ties_from_panel_sql, has_patients, has_amount, months)
+            result.ties = emit("ties", ties_sql)
         elif has_dates:
             # The panel, the ties and the patient panels are all summed from rg_pm (and the panel).
             step("writing the panel")
             con.execute(_panel_table_sql(has_patients, has_amount))
-            paths_out["panel"] = _copy(
-                con, _panel_output_sql(has_patients, has_amount), out / "panel.parquet"
-            )
-            result.tie_months = _count_rows(paths_out["panel"])
+            result.tie_months = emit("panel", partial(_panel_output_sql, has_patients, has_amount))
             first, last = con.execute("SELECT min(d0), max(d1) FROM rg_panel").fetchall()[0]
             if first is not None:
                 result.period = (pd.Timestamp(first), pd.Timestamp(last))
             step("writing the ties")
-            paths_out["ties"] = _copy(
-                con, _ties_from_panel_sql(has_patients, has_amount), out / "ties.parquet"
-            )
+            result.ties = emit("ties", partial(_ties_from_panel_sql, has_patients, has_amount))
         else:
             step("writing the ties")
-            paths_out["ties"] = _copy(
-                con, _ties_sql(has_patients, has_amount), out / "ties.parquet"
-            )
-        if tables:
-            result.ties = _count_rows(paths_out["ties"])
+            result.ties = emit("ties", partial(_ties_sql, has_patients, has_amount))
         if tables and has_patients:
             step("counting patient panels")
-            paths_out["patients"] = _copy(con, _patients_sql(), out / "patients.parquet")
+            emit("patients", _patients_sql)
         result.providers = int(
             con.execute(
                 "SELECT count(*) FROM (SELECT s AS c FROM rg_pm UNION SELECT t FROM rg_pm)"
             ).fetchall()[0][0]
         )
-        paths_out["report"] = _io.write_table(report.to_frame(), out / "validation.csv")
+        if out is not None:
+            paths_out["report"] = _io.write_table(report.to_frame(), out / "validation.csv")
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
