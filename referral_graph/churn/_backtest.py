@@ -15,7 +15,13 @@ from sklearn.base import clone
 
 from referral_graph import _worker
 from referral_graph._checks import check_int
-from referral_graph.churn._inputs import _labelled_slice, _labelled_slices
+from referral_graph.churn._inputs import (
+    _first_training_cutoff,
+    _labelled_slice,
+    _slices_of,
+    _training_cutoffs,
+    _training_slices,
+)
 from referral_graph.churn._metrics import _metrics
 from referral_graph.churn._model import ChurnModel
 from referral_graph.churn._options import FloatArray, IntArray, _Options
@@ -190,22 +196,27 @@ def backtest(
     ties = prepared._ties
     nb, h = opts.baseline_months, opts.horizon
     labelled = list(range(nb, ties.n_months - h + 1))
-    eligible = [ci for ci in labelled if ci - h >= nb]
+    first = _first_training_cutoff(opts)  # a test cutoff needs a training cutoff before it
+    eligible = [ci for ci in labelled if ci - h >= first]
     tests = eligible[-n_cutoffs:]
     if not tests:
         raise InsufficientDataError(
             f"The panel covers {ties.n_months} month(s); a backtest needs at least "
-            f"{nb + 2 * h} ({nb} baseline + {h} horizon to train + {h} horizon to test)."
+            f"{max(nb, first + h) + h}: a test cutoff with its {nb}-month baseline and "
+            f"{h}-month horizon, and a training cutoff {h} months before it with {first} "
+            "months of data before it."
         )
     if len(tests) < n_cutoffs:
         logger.info("Backtest: only %s test cutoff(s) have earlier training data", len(tests))
     rng = np.random.default_rng(random_state)
     # The training rows of every test cutoff are drawn first, in order from one generator;
     # the fits, independent of each other, then run side by side where a core is idle.
-    _labelled_slices(prepared, range(nb, tests[-1] + 1), opts)  # computed side by side
+    _slices_of(
+        prepared, [key for ci in tests for key in (*_training_cutoffs(ci, opts), (ci, opts))]
+    )
     plans = []
     for ci in tests:
-        train = [_labelled_slice(prepared, c, opts) for c in range(nb, ci - h + 1)]
+        train = _training_slices(prepared, ci, opts)
         test = _labelled_slice(prepared, ci, opts)
         y_train = np.concatenate([s.y for s in train if s.y is not None])
         fits = 0 < int(y_train.sum()) < len(y_train) and len(test.idx) > 0
