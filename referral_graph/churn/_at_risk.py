@@ -81,7 +81,9 @@ def at_risk(
     model : ChurnModel, optional
         A model fitted on :data:`FEATURE_COLUMNS` (e.g. by
         :func:`fit_churn_model` with the same definitions); by default one is
-        fitted on the labelled cutoffs whose horizon ends before `cutoff`.
+        fitted on the labelled cutoffs whose horizon ends before `cutoff` (on
+        a short history also on earlier cutoffs with a shorter look-back, as
+        in :func:`backtest`).
     providers : pandas.DataFrame, optional
         ``id``, ``name``, ``specialty``, ``organization``: names in the
         reasons, shares within specialty, competitors by organisation.

@@ -81,7 +81,14 @@ def backtest(
     the model is fitted on the labelled cutoffs whose horizon ends before the
     test cutoff (``train + horizon <= test``: every training label was
     observable at the test cutoff) and scores the test cutoff's active ties.
-    The rules of :data:`RULES` score the same ties.
+    The rules of :data:`RULES` score the same ties. On a short history, where
+    fewer than two training cutoffs have the full baseline, the model also
+    trains on the latest earlier cutoffs with a shorter look-back (every month
+    before each, at least 6, the activity threshold scaled to it; up to four
+    training cutoffs in all), so every labelled cutoff with 6 months of data
+    before its first training cutoff is tested (15 months with a 9-month
+    baseline: the cutoffs 9 to 12 months in). The test cutoffs keep their
+    definitions.
 
     With ``model="auto"`` (the default) each fit is an ensemble
     (:class:`ChurnModel` ``model="ensemble"``), so the three families of
@@ -152,7 +159,8 @@ def backtest(
     ------
     InsufficientDataError
         If no test cutoff has an earlier labelled cutoff to train on (the
-        panel needs at least ``baseline_months + 2 * horizon`` months).
+        panel needs at least ``max(baseline_months, 6 + horizon) + horizon``
+        months).
 
     Examples
     --------
