@@ -548,6 +548,44 @@ def test_backtest_trains_only_on_labels_observed_before_the_test_cutoff() -> Non
         assert row.n_train == len(churn_labels(panel, allowed))
 
 
+def test_backtest_on_a_short_history_trains_on_shorter_look_backs() -> None:
+    # 15 months: "auto" gives a 9-month baseline (15 - 2 x 3), so a single labelled cutoff
+    # (month 9) has the full baseline before the last test cutoff (month 12). The model also
+    # learns from the cutoffs at months 6, 7 and 8, each with every month before it as its
+    # baseline and the activity threshold scaled to it (6 referrals in 9 months: 4 in 6,
+    # 5 in 7, 6 in 8), and the cutoffs 9 to 12 are all tested.
+    panel, _ = simulate_panel(n_sources=200, seed=21, n_months=15)
+    table = backtest(panel, n_cutoffs=6, per_cutoff=True, max_train_samples=None)
+    model_rows = table[table["method"] == "model"].reset_index(drop=True)
+    start = panel["month"].min()
+    assert list(model_rows["cutoff"]) == [start + pd.DateOffset(months=m) for m in (9, 10, 11, 12)]
+    index = (panel["month"].dt.year - start.year) * 12 + panel["month"].dt.month - start.month
+    per_tie = panel.assign(m=index).pivot_table(
+        index=["source", "target"], columns="m", values="referrals", aggfunc="sum", fill_value=0
+    )
+
+    def n_active(cutoff: int, lookback: int, threshold: int) -> int:
+        window = per_tie.loc[:, cutoff - lookback : cutoff - 1].sum(axis=1)
+        return int((window >= threshold).sum())
+
+    short = {6: n_active(6, 6, 4), 7: n_active(7, 7, 5), 8: n_active(8, 8, 6)}
+    full = {9: n_active(9, 9, 6)}
+    expected = [short[6], short[6] + short[7], sum(short.values()), sum(short.values()) + full[9]]
+    assert list(model_rows["n_train"]) == expected
+    # the test cutoffs keep the 9-month definition
+    assert list(model_rows["n_ties"]) == [n_active(c, 9, 6) for c in (9, 10, 11, 12)]
+    # and nothing at or after a test cutoff's horizon end is read
+    for cutoff in model_rows["cutoff"]:
+        visible = panel[panel["month"] < cutoff + pd.DateOffset(months=3)]
+        cut = backtest(
+            visible, n_cutoffs=1, per_cutoff=True, max_train_samples=None, baseline_months=9
+        )
+        pd.testing.assert_frame_equal(
+            cut.reset_index(drop=True),
+            table[table["cutoff"] == cutoff].reset_index(drop=True),
+        )
+
+
 # ----------------------------------------------------------------------------- the estimator
 
 
@@ -739,8 +777,12 @@ def test_backtest_per_cutoff_and_errors() -> None:
     table = backtest(panel, n_cutoffs=2, k=(10,), per_cutoff=True)
     assert table["cutoff"].nunique() == 2 and len(table) == 2 * (5 + len(RULE_NAMES))
     assert {"n_train", "n_ties", "n_churned", "base_rate", "precision_at_10"} <= set(table)
-    with pytest.raises(InsufficientDataError, match="at least 18"):
-        backtest(panel[panel["month"] < "2023-05-01"], baseline_months=12)
+    # a 12-month baseline: a test cutoff needs 12 months before it and 3 after it, and a
+    # training cutoff 3 months before it with 6 months of data (a shorter look-back): 15
+    with pytest.raises(InsufficientDataError, match="at least 15"):
+        backtest(panel[panel["month"] < "2023-03-01"], baseline_months=12)
+    fifteen = backtest(panel[panel["month"] < "2023-04-01"], baseline_months=12)
+    assert fifteen["n_cutoffs"].iloc[0] == 1
     # "auto" (the default) shrinks the baseline to fit a short history: 16 months give a
     # 10-month baseline (16 - 2 x 3); below 12 months (6 + 2 x 3) there is still no backtest
     short = backtest(panel[panel["month"] < "2023-05-01"], n_cutoffs=1)
@@ -886,10 +928,14 @@ def test_at_risk_fits_its_own_model() -> None:
     risk = at_risk(panel, capacity=5)
     assert int(risk["flagged"].sum()) == 5
     assert risk.loc[risk["flagged"], "reasons"].str.len().gt(0).all()
-    with pytest.raises(InsufficientDataError, match="months of data"):
-        at_risk(panel[panel["month"] < "2023-03-01"], baseline_months=12)
+    # a training cutoff needs 6 months of data before it and its 3-month horizon: 9 months
+    with pytest.raises(InsufficientDataError, match="needs 9 months of data"):
+        at_risk(panel[panel["month"] < "2022-09-01"], baseline_months=6)
     # "auto" fits a shorter baseline to the 14 months (14 - 2 x 3 = 8): a list all the same
     assert len(at_risk(panel[panel["month"] < "2023-03-01"], capacity=5))
+    # a 12-month baseline on 14 months: no training cutoff has the full baseline, so the
+    # model learns from the cutoffs 8 to 11 months in, each with the months before it
+    assert len(at_risk(panel[panel["month"] < "2023-03-01"], baseline_months=12, capacity=5))
 
 
 # ----------------------------------------------------------------------------- prepared panel
@@ -1158,6 +1204,15 @@ def test_referrer_recency_features_hand_worked() -> None:
     # A's 21 baseline referrals: 9 on A -> C, silent in Oct-Dec; B's 6, all silent
     assert f.loc[("A", "D"), "referrer_quiet_share"] == pytest.approx(9 / 21)
     assert f.loc[("B", "C"), "referrer_quiet_share"] == pytest.approx(1.0)
+    # the referrer's last month (December) against its baseline rate, smoothed by 0.5:
+    # A sent 1 (to D) against 21 / 12 a month; B sent none against 6 / 12
+    assert f.loc[("A", "C"), "referrer_last_vs_baseline"] == pytest.approx(
+        np.log(1.5 / (21 / 12 + 0.5))
+    )
+    assert f.loc[("B", "C"), "referrer_last_vs_baseline"] == pytest.approx(np.log(0.5 / 1.0))
+    # months of October to December in which the referrer sent nothing at all
+    assert f.loc[("A", "C"), "referrer_recent_zero_months"] == 0
+    assert f.loc[("B", "C"), "referrer_recent_zero_months"] == 3
 
 
 def test_ensemble_parts_and_their_limits() -> None:
@@ -1303,8 +1358,10 @@ def test_reasons_tell_a_silent_referrer_from_one_referring_elsewhere() -> None:
         "share_recent": 0.5,
         "referrer_trend": 0.0,
         "referrer_quiet_share": 0.0,
+        "referrer_last_vs_baseline": 0.0,
+        "referrer_recent_zero_months": 0.0,
     }
-    retired = {**base, "referrer_days_since_last": 95.0}
+    retired = {**base, "referrer_days_since_last": 95.0, "referrer_recent_zero_months": 3.0}
     assert _reason_text("referrer", retired, ctx) == (
         "Dr A has referred no patient to anyone for 95 days (retired, moved or on leave?)"
     )
@@ -1324,4 +1381,15 @@ def test_reasons_tell_a_silent_referrer_from_one_referring_elsewhere() -> None:
     quiet = {**base, "referrer_days_since_last": 4.0, "referrer_quiet_share": 0.4}
     assert _reason_text("referrer", quiet, ctx) == (
         "Dr A has gone quiet on ties that carried 40% of their referrals over 12 months"
+    )
+    # silent everywhere for a whole month, though not for 30 days yet (a month with none,
+    # then a referral early in the last one)
+    gap = {**base, "referrer_days_since_last": 25.0, "referrer_recent_zero_months": 1.0}
+    assert _reason_text("referrer", gap, ctx) == (
+        "Dr A referred no patient to anyone in 1 of the last 3 months"
+    )
+    # a last month 40 % below the usual month: exp(log 0.6) - 1 = -0.4
+    fell = {**base, "referrer_days_since_last": 4.0, "referrer_last_vs_baseline": np.log(0.6)}
+    assert _reason_text("referrer", fell, ctx) == (
+        "Dr A's referrals to anyone last month were 40% below its 12-month average"
     )

@@ -87,6 +87,12 @@ scale. Model features (:data:`FEATURE_COLUMNS`):
 ``referrer_quiet_share``
     the share of the source's baseline referrals on ties without a referral
     in the recent months.
+``referrer_last_vs_baseline``
+    the source's referrals to anyone in the last month before the cutoff
+    against its baseline monthly rate (smoothed log ratio): a referrer who
+    falls silent or retires shows there first.
+``referrer_recent_zero_months``
+    the recent months in which the source sent no referral to anyone.
 ``share_baseline``, ``share_change``
     the tie's share of the source's referrals (within the target's
     ``specialty`` when ``providers`` give one) in the baseline window, and the
@@ -147,7 +153,13 @@ dynamics drift over the years). :func:`backtest`
 evaluates it by rolling origin: for each test cutoff ``t`` the model is
 trained only on the labelled cutoffs ``c`` with ``c + horizon <= t`` (their
 horizon ended before ``t``, so every training label was observable at ``t``)
-and is compared on the ties active at ``t`` with four rules:
+and is compared on the ties active at ``t`` with four rules. On a short
+history, where fewer than two training cutoffs have the full baseline (15
+months with a 9-month baseline leave one), the latest earlier cutoffs are
+added, up to four in all, each with every month before it (at least 6) as its
+baseline and the activity threshold scaled to that length; the cutoff scored
+keeps its own definitions. A test cutoff needs one training cutoff before it,
+so on 15 months the cutoffs 9 to 12 months in are all tested. The rules:
 
 * ``days_since_last``: the days since the tie's last referral;
 * ``days_vs_gap``: those days divided by the tie's usual gap in days;

@@ -13,7 +13,11 @@ from scipy.stats import rankdata
 from referral_graph._checks import check_choice, check_float, check_int
 from referral_graph.churn._backtest import _auto_choice
 from referral_graph.churn._features import FEATURE_COLUMNS, _features_at, _totals
-from referral_graph.churn._inputs import _labelled_slice, _labelled_slices, _model_inputs
+from referral_graph.churn._inputs import (
+    _first_training_cutoff,
+    _model_inputs,
+    _training_slices,
+)
 from referral_graph.churn._labels import _active
 from referral_graph.churn._model import ChurnModel
 from referral_graph.churn._options import FloatArray, _Options, _parse_cutoffs
@@ -77,7 +81,9 @@ def at_risk(
     model : ChurnModel, optional
         A model fitted on :data:`FEATURE_COLUMNS` (e.g. by
         :func:`fit_churn_model` with the same definitions); by default one is
-        fitted on the labelled cutoffs whose horizon ends before `cutoff`.
+        fitted on the labelled cutoffs whose horizon ends before `cutoff` (on
+        a short history also on earlier cutoffs with a shorter look-back, as
+        in :func:`backtest`).
     providers : pandas.DataFrame, optional
         ``id``, ``name``, ``specialty``, ``organization``: names in the
         reasons, shares within specialty, competitors by organisation.
@@ -222,13 +228,12 @@ def at_risk(
         )
     fitted_here = model is None
     if model is None:
-        train_cis = list(range(opts.baseline_months, ci - opts.horizon + 1))
-        if not train_cis:
+        if ci - opts.horizon < _first_training_cutoff(opts):
             raise InsufficientDataError(
-                f"Fitting a model needs {opts.baseline_months + opts.horizon} months of data "
-                f"before the cutoff {stamp.date()}; pass a fitted model= instead."
+                f"Fitting a model needs {_first_training_cutoff(opts) + opts.horizon} months "
+                f"of data before the cutoff {stamp.date()}; pass a fitted model= instead."
             )
-        slices = _labelled_slices(prepared, train_cis, opts)
+        slices = _training_slices(prepared, ci, opts)
         template = _family_model(family, random_state=random_state)
         model, _ = _fit_on(
             slices,
@@ -339,5 +344,4 @@ def at_risk(
 
 def _training_best_rule(prepared: PreparedPanel, ci: int, opts: _Options) -> str:
     """The rule that ranked the labelled cutoffs before `ci` best (the blend's rule)."""
-    cutoffs = range(opts.baseline_months, ci - opts.horizon + 1)
-    return _best_rule([_labelled_slice(prepared, c, opts) for c in cutoffs])
+    return _best_rule(_training_slices(prepared, ci, opts))

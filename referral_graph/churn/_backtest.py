@@ -15,7 +15,13 @@ from sklearn.base import clone
 
 from referral_graph import _worker
 from referral_graph._checks import check_int
-from referral_graph.churn._inputs import _labelled_slice, _labelled_slices
+from referral_graph.churn._inputs import (
+    _first_training_cutoff,
+    _labelled_slice,
+    _slices_of,
+    _training_cutoffs,
+    _training_slices,
+)
 from referral_graph.churn._metrics import _metrics
 from referral_graph.churn._model import ChurnModel
 from referral_graph.churn._options import FloatArray, IntArray, _Options
@@ -75,7 +81,14 @@ def backtest(
     the model is fitted on the labelled cutoffs whose horizon ends before the
     test cutoff (``train + horizon <= test``: every training label was
     observable at the test cutoff) and scores the test cutoff's active ties.
-    The rules of :data:`RULES` score the same ties.
+    The rules of :data:`RULES` score the same ties. On a short history, where
+    fewer than two training cutoffs have the full baseline, the model also
+    trains on the latest earlier cutoffs with a shorter look-back (every month
+    before each, at least 6, the activity threshold scaled to it; up to four
+    training cutoffs in all), so every labelled cutoff with 6 months of data
+    before its first training cutoff is tested (15 months with a 9-month
+    baseline: the cutoffs 9 to 12 months in). The test cutoffs keep their
+    definitions.
 
     With ``model="auto"`` (the default) each fit is an ensemble
     (:class:`ChurnModel` ``model="ensemble"``), so the three families of
@@ -146,7 +159,8 @@ def backtest(
     ------
     InsufficientDataError
         If no test cutoff has an earlier labelled cutoff to train on (the
-        panel needs at least ``baseline_months + 2 * horizon`` months).
+        panel needs at least ``max(baseline_months, 6 + horizon) + horizon``
+        months).
 
     Examples
     --------
@@ -190,22 +204,27 @@ def backtest(
     ties = prepared._ties
     nb, h = opts.baseline_months, opts.horizon
     labelled = list(range(nb, ties.n_months - h + 1))
-    eligible = [ci for ci in labelled if ci - h >= nb]
+    first = _first_training_cutoff(opts)  # a test cutoff needs a training cutoff before it
+    eligible = [ci for ci in labelled if ci - h >= first]
     tests = eligible[-n_cutoffs:]
     if not tests:
         raise InsufficientDataError(
             f"The panel covers {ties.n_months} month(s); a backtest needs at least "
-            f"{nb + 2 * h} ({nb} baseline + {h} horizon to train + {h} horizon to test)."
+            f"{max(nb, first + h) + h}: a test cutoff with its {nb}-month baseline and "
+            f"{h}-month horizon, and a training cutoff {h} months before it with {first} "
+            "months of data before it."
         )
     if len(tests) < n_cutoffs:
         logger.info("Backtest: only %s test cutoff(s) have earlier training data", len(tests))
     rng = np.random.default_rng(random_state)
     # The training rows of every test cutoff are drawn first, in order from one generator;
     # the fits, independent of each other, then run side by side where a core is idle.
-    _labelled_slices(prepared, range(nb, tests[-1] + 1), opts)  # computed side by side
+    _slices_of(
+        prepared, [key for ci in tests for key in (*_training_cutoffs(ci, opts), (ci, opts))]
+    )
     plans = []
     for ci in tests:
-        train = [_labelled_slice(prepared, c, opts) for c in range(nb, ci - h + 1)]
+        train = _training_slices(prepared, ci, opts)
         test = _labelled_slice(prepared, ci, opts)
         y_train = np.concatenate([s.y for s in train if s.y is not None])
         fits = 0 < int(y_train.sum()) < len(y_train) and len(test.idx) > 0

@@ -54,6 +54,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "log_referrer_days_since_last",
     "tie_vs_referrer_quiet",
     "referrer_quiet_share",
+    "referrer_last_vs_baseline",
+    "referrer_recent_zero_months",
     "share_baseline",
     "share_change",
     "competitor_gain",
@@ -121,6 +123,10 @@ class _Totals:
     #: Per provider: the share of its baseline referrals on ties without a referral in the
     #: recent months (0 for a provider without baseline referrals).
     src_quiet_share: FloatArray
+    #: Per provider: its referrals as a referrer (to anyone) in the last month before the
+    #: cutoff, and the recent months in which it sent none.
+    src_last: FloatArray
+    src_recent_zero: FloatArray
     #: Per tie: sums of the optional columns by (name, start, stop) month window, filled on
     #: first use by :func:`_column_sums` (one pass over the panel rows per window and cutoff).
     column_sums: dict[tuple[str, int, int], FloatArray] = field(default_factory=dict)
@@ -157,6 +163,11 @@ def _totals(ties: _TieMatrix, ci: int, opts: _Options) -> _Totals:
     else:
         trip_base, trip_recent = _by(ties.trip, ties.n_trips)
     quiet = _weighted_counts(ties.src, np.where(recent > 0, 0.0, base), n_ids)
+    # the referrer's months: one sum per recent month (rows of the month-major matrix)
+    src_months = [_weighted_counts(ties.src, ties.counts[m], n_ids) for m in range(ci - r, ci)]
+    src_recent_zero = np.zeros(n_ids)
+    for month in src_months:
+        src_recent_zero += month <= 0
     with np.errstate(divide="ignore", invalid="ignore"):
         quiet_share = np.where(src_base > 0, quiet / src_base, 0.0)
     return _Totals(
@@ -172,6 +183,8 @@ def _totals(ties: _TieMatrix, ci: int, opts: _Options) -> _Totals:
         trip_recent=trip_recent,
         src_days_since_last=_referrer_days_since_last(ties, ci, min(ci, 2 * nb)),
         src_quiet_share=quiet_share,
+        src_last=src_months[-1],
+        src_recent_zero=src_recent_zero,
     )
 
 
@@ -380,6 +393,8 @@ def _features_at(
         np.log1p(f["days_since_last"]) - np.log1p(s_since), -LOG_CLIP, LOG_CLIP
     )
     f["referrer_quiet_share"] = totals.src_quiet_share[s]
+    f["referrer_last_vs_baseline"] = _log_ratio(totals.src_last[s], s_base / nb)
+    f["referrer_recent_zero_months"] = totals.src_recent_zero[s]
     p = ties.pair[idx]
     p_base = totals.pair_base[p]
     p_recent = totals.pair_recent[p]

@@ -3,12 +3,15 @@
 :func:`_slice` computes them for the active ties of a cutoff;
 :func:`_labelled_slice` keeps those of a labelled cutoff on the
 :class:`~referral_graph.churn.PreparedPanel`, so the training, the backtest and
-the at-risk list compute each cutoff once.
+the at-risk list compute each cutoff once. :func:`_training_slices` are the
+labelled cutoffs a model that scores a given cutoff is trained on.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +21,7 @@ from referral_graph import _worker
 from referral_graph.churn._features import FEATURE_COLUMNS, _features_at, _totals
 from referral_graph.churn._labels import _active, _labels_at
 from referral_graph.churn._matrix import _TieMatrix
-from referral_graph.churn._options import FloatArray, _Options
+from referral_graph.churn._options import MIN_BASELINE, FloatArray, _Options
 from referral_graph.churn._panel import PreparedPanel, _Slice
 from referral_graph.churn._rules import RULES, _rule_scores
 
@@ -75,13 +78,65 @@ def _labelled_slice(prepared: PreparedPanel, ci: int, opts: _Options) -> _Slice:
     return prepared._slices[key]
 
 
-def _labelled_slices(prepared: PreparedPanel, cis: Sequence[int], opts: _Options) -> list[_Slice]:
-    """:func:`_labelled_slice` of each cutoff of `cis`, those not cached yet computed side by
-    side where a core is idle (:func:`referral_graph._worker.side_by_side`)."""
-    missing = [ci for ci in dict.fromkeys(cis) if (opts, ci) not in prepared._slices]
+def _slices_of(prepared: PreparedPanel, keys: Sequence[tuple[int, _Options]]) -> list[_Slice]:
+    """:func:`_labelled_slice` of each (cutoff, definitions) of `keys`, those not cached yet
+    computed side by side where a core is idle (:func:`referral_graph._worker.side_by_side`)."""
+    missing = [key for key in dict.fromkeys(keys) if (key[1], key[0]) not in prepared._slices]
     computed = _worker.side_by_side(
-        lambda ci: _slice(prepared._ties, ci, opts, labels=True), missing
+        lambda key: _slice(prepared._ties, key[0], key[1], labels=True), missing
     )
-    for ci, one in zip(missing, computed, strict=True):
+    for (ci, opts), one in zip(missing, computed, strict=True):
         prepared._slices[(opts, ci)] = one
-    return [prepared._slices[(opts, ci)] for ci in cis]
+    return [prepared._slices[(opts, ci)] for ci, opts in keys]
+
+
+#: A model with fewer training cutoffs with the full baseline than this (a short history) also
+#: trains on the latest earlier cutoffs with a shorter look-back (:func:`_training_slices`).
+MIN_FULL_CUTOFFS = 2
+#: ... up to this many training cutoffs in all.
+MIN_TRAINING_CUTOFFS = 4
+
+
+def _lookback_options(opts: _Options, lookback: int) -> _Options:
+    """The definitions of a training cutoff with a `lookback`-month baseline.
+
+    The baseline is every month before the cutoff, and the activity threshold is scaled
+    to it (``ceil(min_referrals x lookback / baseline_months)``), so that an active tie
+    refers at the same monthly rate as at a cutoff with the full baseline.
+    """
+    scaled = math.ceil(opts.min_referrals * lookback / opts.baseline_months - 1e-9)
+    return replace(opts, baseline_months=lookback, min_referrals=max(1, scaled))
+
+
+def _first_training_cutoff(opts: _Options) -> int:
+    """The earliest cutoff a model can train on: :data:`MIN_BASELINE` months of data before
+    it (with a shorter look-back than the baseline when the baseline is longer)."""
+    return min(MIN_BASELINE, opts.baseline_months)
+
+
+def _training_cutoffs(ci: int, opts: _Options) -> list[tuple[int, _Options]]:
+    """The training cutoffs of a model that scores cutoff `ci`, earliest first, each with
+    its definitions.
+
+    Every labelled cutoff ``c`` with the full baseline and ``c + horizon <= ci`` (each
+    label observable at `ci`). When fewer than :data:`MIN_FULL_CUTOFFS` are (a short
+    history: on 15 months with a 9-month baseline, one), the latest earlier cutoffs are
+    added, up to :data:`MIN_TRAINING_CUTOFFS` in all, each with a look-back of every
+    month before it (at least :data:`MIN_BASELINE`; :func:`_lookback_options`): the
+    features are rates and log ratios, normalised per month, so a tie at such a cutoff
+    is described as at the others, and its label is the same rule on its own baseline.
+    The cutoff `ci` itself keeps its definitions (which ties are active, their labels).
+    """
+    h, nb = opts.horizon, opts.baseline_months
+    last = ci - h  # the latest training cutoff
+    out = [(c, opts) for c in range(nb, last + 1)]
+    if len(out) < MIN_FULL_CUTOFFS:
+        wanted = MIN_TRAINING_CUTOFFS - len(out)
+        shorter = list(range(_first_training_cutoff(opts), min(nb, last + 1)))[-wanted:]
+        out = [(c, _lookback_options(opts, c)) for c in shorter] + out
+    return out
+
+
+def _training_slices(prepared: PreparedPanel, ci: int, opts: _Options) -> list[_Slice]:
+    """The slices of :func:`_training_cutoffs` (computed side by side when not cached)."""
+    return _slices_of(prepared, _training_cutoffs(ci, opts))

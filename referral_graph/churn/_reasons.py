@@ -33,7 +33,13 @@ REASON_GROUPS: dict[str, tuple[str, ...]] = {
     "decline": ("recent_vs_baseline", "slope", "poisson_churn_logit", "drop_surprise"),
     "seasonal": ("yoy_change", "yoy_available"),
     "share": ("share_baseline", "share_change", "competitor_gain"),
-    "referrer": ("referrer_trend", "log_referrer_days_since_last", "referrer_quiet_share"),
+    "referrer": (
+        "referrer_trend",
+        "log_referrer_days_since_last",
+        "referrer_quiet_share",
+        "referrer_last_vs_baseline",
+        "referrer_recent_zero_months",
+    ),
     "receiver": ("receiver_trend",),
     "volatility": ("volatility",),
     "volume": ("log_baseline_rate",),
@@ -157,6 +163,15 @@ def _reason_text(group: str, v: Mapping[str, float], ctx: _Context) -> str | Non
         if quiet >= _REFERRER_QUIET_DAYS:
             why = " (retired, moved or on leave?)" if quiet >= _REFERRER_GONE_DAYS else ""
             return f"{src} has referred no patient to anyone for {quiet:.0f} days{why}"
+        silent = int(v["referrer_recent_zero_months"])
+        if silent >= 1:
+            return f"{src} referred no patient to anyone in {silent} of the last {r} months"
+        last = _change(v["referrer_last_vs_baseline"])
+        if last <= -0.25:
+            return (
+                f"{src}'s referrals to anyone last month were {_pct(-last)} below its "
+                f"{nb}-month average"
+            )
         change = _change(v["referrer_trend"])
         if change <= -0.1:
             return f"{src}'s referrals overall fell {_pct(-change)} (declining everywhere)"
