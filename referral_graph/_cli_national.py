@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from referral_graph._cli_text import print_reports, summary
+from referral_graph._cli_text import graph_suppression_note, print_reports, summary
 from referral_graph._progress import Progress
 from referral_graph.exceptions import ParameterError
 
@@ -261,7 +261,7 @@ def build_large(args: argparse.Namespace) -> int | None:
         shutil.rmtree(scratch, ignore_errors=True)
     print_reports(reports)
     print(summary(written.providers, written.ties, None))
-    note = _suppression_note(written.attributes)
+    note = graph_suppression_note(written.attributes)
     if note:
         print(note)
     print(
@@ -271,22 +271,6 @@ def build_large(args: argparse.Namespace) -> int | None:
     )
     print(f"Wrote {out}")
     return 0
-
-
-def _suppression_note(attributes: dict[str, Any]) -> str | None:
-    from referral_graph.privacy import describe_suppression
-
-    said = describe_suppression(
-        [
-            {
-                "threshold": attributes["suppression_threshold"],
-                "hidden": {"attributes": attributes["suppressed_counts"]},
-                "complementary": {},
-                "derived": {"attributes": attributes["suppressed_derived"]},
-            }
-        ]
-    )
-    return None if said is None else said + " The ties stay, marked small_cell."
 
 
 def score_large(args: argparse.Namespace) -> int | None:

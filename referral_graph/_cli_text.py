@@ -1,7 +1,8 @@
 """Private: the lines every command prints about what it read and built.
 
-``cli`` and ``_cli_national`` print the same read reports and the same
-summary, whether the network was built in memory or out of core.
+``cli`` and ``_cli_national`` print the same read reports, summary and note on
+a graph file's suppression, whether the network was built in memory or out of
+core.
 """
 
 from __future__ import annotations
@@ -29,3 +30,21 @@ def summary(n_nodes: int, n_edges: int, period: tuple[Any, Any] | None) -> str:
     else:
         lines.append("Period: none (no dates; time-based measures are not available)")
     return "\n".join(lines)
+
+
+def graph_suppression_note(attributes: dict[str, Any]) -> str | None:
+    """What small-cell suppression left out of a graph file, from its graph `attributes`
+    (None when nothing was)."""
+    from referral_graph.privacy import describe_suppression
+
+    said = describe_suppression(
+        [
+            {
+                "threshold": attributes["suppression_threshold"],
+                "hidden": {"attributes": attributes["suppressed_counts"]},
+                "complementary": {},
+                "derived": {"attributes": attributes["suppressed_derived"]},
+            }
+        ]
+    )
+    return None if said is None else said + " The ties stay, marked small_cell."

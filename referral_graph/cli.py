@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from referral_graph._cli_national import add_options as add_national_options
 from referral_graph._cli_store import add_store_commands
-from referral_graph._cli_text import print_reports, summary
+from referral_graph._cli_text import graph_suppression_note, print_reports, summary
 from referral_graph._progress import Progress
 from referral_graph._version import __version__
 from referral_graph.exceptions import ParameterError, ReferralGraphError
@@ -322,23 +322,6 @@ def _read_activities(args: argparse.Namespace) -> Any:
     )
 
 
-def _graph_suppression(attributes: dict[str, Any]) -> str | None:
-    """What small-cell suppression left out of a graph file, from its graph `attributes`."""
-    from referral_graph.privacy import describe_suppression
-
-    said = describe_suppression(
-        [
-            {
-                "threshold": attributes["suppression_threshold"],
-                "hidden": {"attributes": attributes["suppressed_counts"]},
-                "complementary": {},
-                "derived": {"attributes": attributes["suppressed_derived"]},
-            }
-        ]
-    )
-    return None if said is None else said + " The ties stay, marked small_cell."
-
-
 def cmd_build(args: argparse.Namespace) -> int:
     from referral_graph.graph import save_graph_from_tables
 
@@ -354,7 +337,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         progress.close()
     _print_reports(net)
     print(_summary(net))
-    note = _graph_suppression(written)
+    note = graph_suppression_note(written)
     if note:
         print(note)
     print(f"Wrote {Path(args.out)}")
