@@ -1238,6 +1238,43 @@ def test_ensemble_parts_and_their_limits() -> None:
     assert roc_auc_score(y, parts["gbm"]) > roc_auc_score(y, parts["logistic"]) + 0.1
 
 
+def test_ensemble_parts_side_by_side_are_the_same_fits(monkeypatch) -> None:
+    """Where a core is idle, the trees, the calibrated folds and the full pipeline fit on
+    two threads: the same model, to the last digit, as one after another."""
+    import threading
+
+    from referral_graph import _worker
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(3000, 5))
+    x[rng.random(x.shape) < 0.05] = np.nan  # the imputer and the trees' missing values
+    y = (np.nan_to_num(x[:, 0]) * np.nan_to_num(x[:, 1]) + rng.normal(size=3000) > 0).astype(int)
+    w = rng.uniform(0.2, 1.0, size=3000)
+    monkeypatch.setattr(_worker.os, "cpu_count", lambda: 2)
+    monkeypatch.delenv("REFERRAL_GRAPH_IN_WORKER", raising=False)
+    monkeypatch.setattr(_worker, "_running", lambda: 2.0)  # busy: one after another
+    alone = ChurnModel(model="ensemble", random_state=0).fit(x, y, sample_weight=w)
+    threads = set()
+    side_by_side = _worker.side_by_side
+
+    def spy(fn, items):
+        def noted(item):
+            threads.add(threading.current_thread().name)
+            return fn(item)
+
+        return side_by_side(noted, items)
+
+    monkeypatch.setattr(_worker, "_running", lambda: 1.0)  # idle: two threads
+    monkeypatch.setattr(_worker, "side_by_side", spy)
+    together = ChurnModel(model="ensemble", random_state=0).fit(x, y, sample_weight=w)
+    assert len(threads) == 2  # the parts did run on two threads
+    np.testing.assert_array_equal(alone.predict_proba(x), together.predict_proba(x))
+    np.testing.assert_array_equal(alone.contributions(x), together.contributions(x))
+    np.testing.assert_array_equal(alone.coef_, together.coef_)
+    np.testing.assert_array_equal(alone.reference_, together.reference_)
+    assert alone.n_iter_ == together.n_iter_ and together.calibrated_
+
+
 def test_sample_weights_reach_the_model() -> None:
     rng = np.random.default_rng(6)
     x = rng.normal(size=(400, 2))
