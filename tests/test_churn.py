@@ -1040,6 +1040,22 @@ def test_ranking_metrics_match_scikit_learn() -> None:
         assert got["precision_at_5"] * min(5, n) == pytest.approx(_hits_at_k(y, score, 5))
 
 
+def test_brier_score_is_scikit_learns_to_the_last_digit() -> None:
+    """The metrics' Brier score (computed without scikit-learn's checks) is
+    brier_score_loss's, exactly; one class only or float32 go to scikit-learn itself."""
+    from sklearn.metrics import brier_score_loss
+
+    rng = np.random.default_rng(8)
+    for trial in range(200):
+        n = int(rng.integers(1, 2000))
+        y = rng.random(n) < rng.uniform(0.0, 1.0)
+        p = rng.random(n) if trial % 3 else np.round(rng.random(n), 1)  # ties, 0 and 1
+        if trial % 7 == 0:
+            p = p.astype(np.float32)
+        got = _metrics(y, p, [5], proba=True)["brier"]
+        assert got == float(brier_score_loss(y, np.clip(p, 0, 1))), trial
+
+
 def test_a_model_that_only_predicts_gives_the_same_probabilities() -> None:
     rng = np.random.default_rng(4)
     x = rng.normal(size=(600, 4))
