@@ -236,16 +236,13 @@ def backtest(
             return {key: math.nan for key in _metrics(y[:0], score[:0], ks, proba=True)}
         return _metrics(y, score, ks, proba=proba)
 
-    def predicted(
-        plan: _Plan,
-    ) -> tuple[dict[str, FloatArray] | None, dict[str, dict[str, float]], str | None]:
-        """A test cutoff's probabilities (None: no fit), the figures of all but the blend,
-        whose model score depends on the earlier cutoffs' figures (auto: the family), and
-        the blend's rule (the one that ranked the training cutoffs best; no test label)."""
+    def predicted(plan: _Plan) -> tuple[dict[str, FloatArray] | None, dict[str, dict[str, float]]]:
+        """A test cutoff's probabilities (None: no fit) and the figures of all but the
+        blend, whose rule depends on the earlier cutoffs' figures (auto: the family)."""
         y = np.asarray(plan.test.y)
         figures = {name: measured(y, score, proba=False) for name, score in plan.test.rules.items()}
         if plan.picked is None:
-            return None, figures, None
+            return None, figures
         fitted = _fit_picked(
             plan.picked, clone(template), frame=False, explain=False, half_life=half_life
         )
@@ -260,25 +257,27 @@ def backtest(
             probabilities = {"model": fitted.predict_proba(plan.test.x)[:, 1]}
         for name, score in probabilities.items():
             figures[name] = measured(y, score, proba=True)
-        return probabilities, figures, _best_rule(plan.train)
+        return probabilities, figures
 
     predictions = _worker.side_by_side(predicted, plans)
     rows: list[dict[str, Any]] = []
     known: dict[int, dict[str, float]] = {}  # test cutoff -> PR-AUC of each family
-    for plan, (probabilities, figures, rule) in zip(plans, predictions, strict=True):
-        ci, test = plan.ci, plan.test
+    for plan, (probabilities, figures) in zip(plans, predictions, strict=True):
+        ci, train, test = plan.ci, plan.train, plan.test
         y_test = np.asarray(test.y)
         cutoff = ties.month_of(ci)
         scores: dict[str, FloatArray] = {}
         family = _prior_choice(known, ci, h) if auto else None
         methods = ["model", "blend", *(FAMILIES if auto else ())]
-        if probabilities is not None and plan.picked is not None and rule is not None:
+        if probabilities is not None and plan.picked is not None:
             n_train = sum(len(r) for _, r in plan.picked)
             if auto:  # the family chosen before this cutoff, and its figures
                 scores["model"] = probabilities[str(family)]
                 figures["model"] = figures[str(family)]
             else:
                 scores["model"] = probabilities["model"]
+            # the blend takes the rule that ranked the training cutoffs best (no test label)
+            rule = _best_rule(train)
             scores["blend"] = _blend(scores["model"], test.rules[rule])
             if auto:
                 scores.update(probabilities)
