@@ -1446,3 +1446,18 @@ def test_reasons_tell_a_silent_referrer_from_one_referring_elsewhere() -> None:
     assert _reason_text("referrer", fell, ctx) == (
         "Dr A's referrals to anyone last month were 40% below its 12-month average"
     )
+
+
+def test_last_rows_with_referrals() -> None:
+    """The last month with referrals per tie, against a loop over each column (the last row
+    for a tie without any)."""
+    from referral_graph.churn._features import _last_rows
+
+    rng = np.random.default_rng(9)
+    for width in (1, 2, 7, 24):
+        active = rng.random((width, 300)) < rng.uniform(0.0, 0.5)
+        expected = [
+            max((m for m in range(width) if active[m, j]), default=width - 1)
+            for j in range(active.shape[1])
+        ]
+        assert _last_rows(active).tolist() == expected
