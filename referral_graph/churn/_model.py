@@ -113,8 +113,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     n_threads : int or None, default 1
         Threads of the BLAS and OpenMP pools while fitting and predicting
         (through :mod:`threadpoolctl`); each fit is small (tens of features),
-        so more threads mostly add overhead, except for an ensemble's trees,
-        which use two where the machine has them. None leaves the pools alone.
+        so more threads mostly add overhead. An ensemble's parts (the trees,
+        the calibrated folds, the full pipeline) are fitted on two threads
+        where a core is idle, one part per thread; trees fitted alone use two
+        OpenMP threads there. None leaves the pools alone.
     random_state : int, optional
         Seed of the calibration folds and of the gradient boosting.
     boosting_weight : float, default 0.5
@@ -387,8 +389,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         threads = self.n_threads
         if threads is not None:
             # the trees' histograms parallelise well: two threads where a core is idle, one
-            # in a worker process beside the main work or on a busy machine (a thread
-            # waiting for a busy core makes each fit many times slower: 74 s instead of 2 s)
+            # beside the ensemble's linear parts, in a worker process beside the main work or
+            # on a busy machine (a thread waiting for a busy core makes each fit many times
+            # slower: 74 s instead of 2 s)
             threads = max(int(threads), _worker.idle_threads(2))
         trees = ChurnModel(
             model="gbm",
