@@ -27,7 +27,9 @@ Run::
 
 ``--save PREFIX`` pickles the results (``PREFIX_backtest.pkl``, and with
 ``--steps report`` ``PREFIX_at_risk.pkl``) to compare two versions of the code
-on the same panel (``pandas.testing.assert_frame_equal(..., check_exact=True)``).
+on the same panel; ``--compare PREFIX`` checks that this run's results equal the
+saved ones to the last digit (``pandas.testing.assert_frame_equal(...,
+check_exact=True)`` and the same ``attrs``) and exits with 1 when they do not.
 """
 
 from __future__ import annotations
@@ -138,10 +140,14 @@ def synthetic_panel(n_providers: int, n_months: int, seed: int) -> pd.DataFrame:
 
 
 def _timed(label: str, fn: Callable[[], Any], times: dict[str, float]) -> Any:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     out = fn()
     times[label] = time.perf_counter() - start
-    print(f"{label:<28} {times[label]:7.1f} s   peak RSS {_rss_gb():5.2f} GB", flush=True)
+    cpu = time.process_time() - cpu  # every thread of the process
+    print(
+        f"{label:<28} {times[label]:7.1f} s   CPU {cpu:5.1f} s   peak RSS {_rss_gb():5.2f} GB",
+        flush=True,
+    )
     return out
 
 
@@ -225,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         help="pickle the results to PREFIX_backtest.pkl (and PREFIX_at_risk.pkl with "
         "--steps report), e.g. to compare two versions of the code",
     )
+    parser.add_argument(
+        "--compare",
+        metavar="PREFIX",
+        help="check that the results equal those saved with --save PREFIX (to the last digit)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
@@ -258,7 +269,27 @@ def main(argv: list[str] | None = None) -> int:
         print(result.round(3).to_string(index=False))
     ok = total <= 60 and _rss_gb() <= 3
     print("within targets (<= 60 s, <= 3 GB):", "yes" if ok else "NO")
+    if args.compare:
+        same = _same_as_saved(args.compare, {"backtest": result, "at_risk": risk})
+        print(f"the same as {args.compare} to the last digit:", "yes" if same else "NO")
+        ok = ok and same
     return 0 if ok else 1
+
+
+def _same_as_saved(prefix: str, results: dict[str, pd.DataFrame | None]) -> bool:
+    """Whether each result equals the one pickled at ``PREFIX_<name>.pkl``, exactly."""
+    same = True
+    for name, frame in results.items():
+        if frame is None:
+            continue
+        saved = pd.read_pickle(f"{prefix}_{name}.pkl")
+        try:
+            pd.testing.assert_frame_equal(frame, saved, check_exact=True)
+            assert frame.attrs == saved.attrs, f"attrs {frame.attrs} != {saved.attrs}"
+        except AssertionError as exc:
+            print(f"{name} differs: {exc}")
+            same = False
+    return same
 
 
 if __name__ == "__main__":

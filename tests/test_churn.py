@@ -1040,6 +1040,22 @@ def test_ranking_metrics_match_scikit_learn() -> None:
         assert got["precision_at_5"] * min(5, n) == pytest.approx(_hits_at_k(y, score, 5))
 
 
+def test_brier_score_is_scikit_learns_to_the_last_digit() -> None:
+    """The metrics' Brier score (computed without scikit-learn's checks) is
+    brier_score_loss's, exactly; one class only or float32 go to scikit-learn itself."""
+    from sklearn.metrics import brier_score_loss
+
+    rng = np.random.default_rng(8)
+    for trial in range(200):
+        n = int(rng.integers(1, 2000))
+        y = rng.random(n) < rng.uniform(0.0, 1.0)
+        p = rng.random(n) if trial % 3 else np.round(rng.random(n), 1)  # ties, 0 and 1
+        if trial % 7 == 0:
+            p = p.astype(np.float32)
+        got = _metrics(y, p, [5], proba=True)["brier"]
+        assert got == float(brier_score_loss(y, np.clip(p, 0, 1))), trial
+
+
 def test_a_model_that_only_predicts_gives_the_same_probabilities() -> None:
     rng = np.random.default_rng(4)
     x = rng.normal(size=(600, 4))
@@ -1238,6 +1254,43 @@ def test_ensemble_parts_and_their_limits() -> None:
     assert roc_auc_score(y, parts["gbm"]) > roc_auc_score(y, parts["logistic"]) + 0.1
 
 
+def test_ensemble_parts_side_by_side_are_the_same_fits(monkeypatch) -> None:
+    """Where a core is idle, the trees, the calibrated folds and the full pipeline fit on
+    two threads: the same model, to the last digit, as one after another."""
+    import threading
+
+    from referral_graph import _worker
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(3000, 5))
+    x[rng.random(x.shape) < 0.05] = np.nan  # the imputer and the trees' missing values
+    y = (np.nan_to_num(x[:, 0]) * np.nan_to_num(x[:, 1]) + rng.normal(size=3000) > 0).astype(int)
+    w = rng.uniform(0.2, 1.0, size=3000)
+    monkeypatch.setattr(_worker.os, "cpu_count", lambda: 2)
+    monkeypatch.delenv("REFERRAL_GRAPH_IN_WORKER", raising=False)
+    monkeypatch.setattr(_worker, "_running", lambda: 2.0)  # busy: one after another
+    alone = ChurnModel(model="ensemble", random_state=0).fit(x, y, sample_weight=w)
+    threads = set()
+    side_by_side = _worker.side_by_side
+
+    def spy(fn, items):
+        def noted(item):
+            threads.add(threading.current_thread().name)
+            return fn(item)
+
+        return side_by_side(noted, items)
+
+    monkeypatch.setattr(_worker, "_running", lambda: 1.0)  # idle: two threads
+    monkeypatch.setattr(_worker, "side_by_side", spy)
+    together = ChurnModel(model="ensemble", random_state=0).fit(x, y, sample_weight=w)
+    assert len(threads) == 2  # the parts did run on two threads
+    np.testing.assert_array_equal(alone.predict_proba(x), together.predict_proba(x))
+    np.testing.assert_array_equal(alone.contributions(x), together.contributions(x))
+    np.testing.assert_array_equal(alone.coef_, together.coef_)
+    np.testing.assert_array_equal(alone.reference_, together.reference_)
+    assert alone.n_iter_ == together.n_iter_ and together.calibrated_
+
+
 def test_sample_weights_reach_the_model() -> None:
     rng = np.random.default_rng(6)
     x = rng.normal(size=(400, 2))
@@ -1393,3 +1446,18 @@ def test_reasons_tell_a_silent_referrer_from_one_referring_elsewhere() -> None:
     assert _reason_text("referrer", fell, ctx) == (
         "Dr A's referrals to anyone last month were 40% below its 12-month average"
     )
+
+
+def test_last_rows_with_referrals() -> None:
+    """The last month with referrals per tie, against a loop over each column (the last row
+    for a tie without any)."""
+    from referral_graph.churn._features import _last_rows
+
+    rng = np.random.default_rng(9)
+    for width in (1, 2, 7, 24):
+        active = rng.random((width, 300)) < rng.uniform(0.0, 0.5)
+        expected = [
+            max((m for m in range(width) if active[m, j]), default=width - 1)
+            for j in range(active.shape[1])
+        ]
+        assert _last_rows(active).tolist() == expected

@@ -44,16 +44,19 @@ def _hits_sorted(s_sorted: FloatArray, y_cum: FloatArray, k: int) -> float:
     return float(y_cum[n_above] + (k - n_above) * tied_mean)
 
 
-def _curve_areas(finite_sorted: FloatArray, y_sorted: FloatArray) -> tuple[float, float]:
+def _curve_areas(
+    finite_sorted: FloatArray, y_sorted: FloatArray, y_cum: FloatArray | None = None
+) -> tuple[float, float]:
     """ROC-AUC and average precision from scores sorted in descending order.
 
     The same quantities as :func:`sklearn.metrics.roc_auc_score` and
     :func:`sklearn.metrics.average_precision_score` (true and false positives
-    at each distinct score), from one sort shared with precision@k.
+    at each distinct score), from one sort shared with precision@k (and its
+    cumulative labels `y_cum`, ``[0, cumsum(y_sorted)]``, when given).
     """
     n = len(finite_sorted)
-    last = np.r_[np.flatnonzero(np.diff(finite_sorted)), n - 1]
-    tps = np.cumsum(y_sorted)[last]
+    last = np.append(np.flatnonzero(np.diff(finite_sorted)), n - 1)
+    tps = (np.cumsum(y_sorted) if y_cum is None else y_cum[1:])[last]
     fps = 1.0 + last - tps
     pos, neg = tps[-1], fps[-1]
     # trapezoids under the ROC curve, in whole numbers until the one division
@@ -72,24 +75,27 @@ def _metrics(
     y = y.astype(bool)
     n, pos = len(y), int(y.sum())
     both = 0 < pos < n
-    s = np.where(np.isnan(score), -np.inf, score)
-    finite = np.where(
-        np.isinf(s),
-        np.nanmin(np.where(np.isinf(s), np.nan, s)) - 1 if np.isfinite(s).any() else 0.0,
-        s,
-    )
+    all_finite = bool(np.isfinite(score).all())  # the usual case: `finite` is `s`
+    s = score if all_finite else np.where(np.isnan(score), -np.inf, score)
     # Any order of tied scores gives the same figures (ties count by their mean), so the
     # sort need not be stable: the default one is about three times as fast.
     order = np.argsort(-s)
     s_sorted = s[order]
     y_sorted = y[order].astype(np.float64)
-    y_cum = np.r_[0.0, np.cumsum(y_sorted)]
-    if both:
+    y_cum = np.concatenate(([0.0], np.cumsum(y_sorted)))
+    if both and all_finite:
+        roc_auc, pr_auc = _curve_areas(s_sorted, y_sorted, y_cum)
+    elif both:
+        finite = np.where(
+            np.isinf(s),
+            np.nanmin(np.where(np.isinf(s), np.nan, s)) - 1 if np.isfinite(s).any() else 0.0,
+            s,
+        )
         if np.isposinf(s).any():  # +inf is moved below the finite scores in `finite`
             f_order = np.argsort(-finite)
             roc_auc, pr_auc = _curve_areas(finite[f_order], y[f_order].astype(np.float64))
         else:
-            roc_auc, pr_auc = _curve_areas(finite[order], y_sorted)
+            roc_auc, pr_auc = _curve_areas(finite[order], y_sorted, y_cum)
     else:
         roc_auc = pr_auc = math.nan
     out: dict[str, float] = {"roc_auc": roc_auc, "pr_auc": pr_auc}
@@ -102,8 +108,20 @@ def _metrics(
     out["top_decile_lift"] = (
         _hits_sorted(s_sorted, y_cum, top) / top / rate if n and pos else math.nan
     )
-    out["brier"] = float(brier_score_loss(y, np.clip(score, 0, 1))) if proba and n else math.nan
+    out["brier"] = _brier(y, np.clip(score, 0, 1)) if proba and n else math.nan
     return out
+
+
+def _brier(y: BoolArray, p: FloatArray) -> float:
+    """:func:`sklearn.metrics.brier_score_loss` of labels `y` (both classes present) and
+    probabilities `p` (float64), computed as it does, to the last digit, without its
+    checks (a third of a backtest cutoff's metrics); other inputs go to it."""
+    if p.dtype != np.float64 or not 0 < int(y.sum()) < len(y) or not np.isfinite(p).all():
+        return float(brier_score_loss(y, p))
+    label = y.astype(np.int64)
+    # its one-hot labels and (1 - p, p) columns, squared differences summed per row
+    per_row = ((1 - label).astype(np.float64) - (1 - p)) ** 2 + (label.astype(np.float64) - p) ** 2
+    return float(np.average(per_row) * 0.5)
 
 
 def calibration_table(

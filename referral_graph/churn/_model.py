@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from referral_graph import _worker
 from referral_graph._checks import check_choice, check_float, check_int
@@ -37,6 +37,10 @@ from referral_graph.exceptions import InsufficientDataError, NotFittedError, Par
 
 #: The package's logger (records keep the name they had when churn was one module).
 logger = logging.getLogger("referral_graph.churn")
+
+#: The thread pools (BLAS, OpenMP) loaded with scikit-learn, found once: finding them again
+#: for every limit (``threadpool_limits``) reads the process's libraries, about 6 ms each time.
+_POOLS = ThreadpoolController()
 
 
 def _column_medians(x: npt.NDArray[Any]) -> FloatArray:
@@ -109,8 +113,10 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     n_threads : int or None, default 1
         Threads of the BLAS and OpenMP pools while fitting and predicting
         (through :mod:`threadpoolctl`); each fit is small (tens of features),
-        so more threads mostly add overhead, except for an ensemble's trees,
-        which use two where the machine has them. None leaves the pools alone.
+        so more threads mostly add overhead. An ensemble's parts (the trees,
+        the calibrated folds, the full pipeline) are fitted on two threads
+        where a core is idle, one part per thread; trees fitted alone use two
+        OpenMP threads there. None leaves the pools alone.
     random_state : int, optional
         Seed of the calibration folds and of the gradient boosting.
     boosting_weight : float, default 0.5
@@ -275,7 +281,11 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         ``coef_``) and the reference medians serve :meth:`contributions` and
         the words of :func:`at_risk`. A model that only predicts (the
         backtest's) skips them: the same probabilities for about half the work.
-        ``reference_`` is then all missing and ``pipeline_`` is unset.
+        ``reference_`` is then all missing and, for a calibrated model,
+        ``pipeline_`` is unset (an uncalibrated one, such as an ensemble's
+        trees, predicts with it). An ensemble's trees and linear parts are
+        fitted side by side where a core is idle
+        (:func:`referral_graph._worker.side_by_side`).
         """
         pipe = self._make_pipeline()
         X, y = validate_data(  # noqa: N806
@@ -305,25 +315,37 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         smallest = int(np.bincount(y_codes).min())
         calibrate = self.calibration is not None and smallest >= 2 * int(self.cv)
         full = explain or not calibrate  # fit the pipeline on all the data
-        self.reference_ = _column_medians(X) if full else np.full(X.shape[1], np.nan)
+        self.reference_ = _column_medians(X) if explain else np.full(X.shape[1], np.nan)
         # A feature missing in every row carries nothing (and trips the tree binning).
         self.empty_features_ = (
             np.asarray(np.isnan(X).all(axis=0)) if len(X) else np.zeros(X.shape[1], dtype=bool)
         )
         X = self._fill_empty(X)  # noqa: N806
-        self.calibrator_: CalibratedClassifierCV | None = None
-        self.boosting_ = None
-        if self.model == "ensemble" and self.boosting_weight > 0:
-            self.boosting_ = self._fit_boosting(X, y, weights, explain=explain)
         linear = self.model != "ensemble" or self.boosting_weight < 1
-        with self._threads():
-            if full:
-                self.pipeline_ = clone(pipe).fit(X, y, sample_weight=weights)
-            if calibrate and linear:
+        # The parts are independent fits: where a core is idle they run side by side (the
+        # trees, the longest, first), else one after another; the same fits either way.
+        parts = [
+            *(["trees"] if self.model == "ensemble" and self.boosting_weight > 0 else []),
+            *(["calibrated"] if calibrate and linear else []),
+            *(["full"] if full else []),
+        ]
+
+        def fitted(part: str) -> Any:
+            if part == "trees":
+                return self._fit_boosting(X, y, weights, explain=explain)
+            with self._threads():
+                if part == "full":
+                    return clone(pipe).fit(X, y, sample_weight=weights)
                 folds = StratifiedKFold(int(self.cv), shuffle=True, random_state=self.random_state)
-                self.calibrator_ = CalibratedClassifierCV(
-                    clone(pipe), method=self.calibration, cv=folds
-                ).fit(X, y, sample_weight=weights)
+                return CalibratedClassifierCV(clone(pipe), method=self.calibration, cv=folds).fit(
+                    X, y, sample_weight=weights
+                )
+
+        done = dict(zip(parts, _worker.side_by_side(fitted, parts), strict=True))
+        self.boosting_ = done.get("trees")
+        self.calibrator_: CalibratedClassifierCV | None = done.get("calibrated")
+        if full:
+            self.pipeline_ = done["full"]
         self.calibrated_ = self.calibrator_ is not None
         if full:
             final = self.pipeline_[-1]
@@ -367,8 +389,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         threads = self.n_threads
         if threads is not None:
             # the trees' histograms parallelise well: two threads where a core is idle, one
-            # in a worker process beside the main work or on a busy machine (a thread
-            # waiting for a busy core makes each fit many times slower: 74 s instead of 2 s)
+            # beside the ensemble's linear parts, in a worker process beside the main work or
+            # on a busy machine (a thread waiting for a busy core makes each fit many times
+            # slower: 74 s instead of 2 s)
             threads = max(int(threads), _worker.idle_threads(2))
         trees = ChurnModel(
             model="gbm",
@@ -427,7 +450,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         linear model, OpenMP for the trees (so that an ensemble's trees keep their own)."""
         if self.n_threads is None:
             return contextlib.nullcontext()
-        limits: contextlib.AbstractContextManager[Any] = threadpool_limits(
+        limits: contextlib.AbstractContextManager[Any] = _POOLS.limit(
             limits=int(self.n_threads), user_api="openmp" if self.model == "gbm" else None
         )
         return limits
