@@ -1158,6 +1158,38 @@ def test_at_risk_ranked_by_a_rule_follows_its_score() -> None:
         at_risk(panel, ranking="coin_flip")
 
 
+def test_at_risk_ranked_by_the_model_hedges_with_the_best_rule() -> None:
+    """ranking='model': the risks laid in the order of the mean of the percentile ranks of the
+    risk and of the best rule's score, the rule weighing 1 / (1 + training cutoffs); here 30
+    months, a 12-month baseline and a 3-month horizon leave the cutoffs 12 to 27 months in: 16,
+    so 1/17 (the oracle: the order recomputed from churn_features and the list's risks)."""
+    from scipy.stats import rankdata
+
+    panel, providers = _history_a()
+    risk = at_risk(panel, providers=providers, capacity=10)
+    assert risk.attrs["ranking"] == "model"
+    rule = risk.attrs["ranking_rule"]
+    f = churn_features(panel, risk["cutoff"].iloc[0], providers=providers)
+    score = {
+        "days_since_last": f["days_since_last"],
+        "days_vs_gap": f["days_since_last"] / f["usual_gap_days"],
+        "volume_drop": -f["recent_vs_baseline"],
+        "share_drop": f["share_baseline"] - f["share_recent"].fillna(0.0),
+    }[rule]
+    by_tie = risk.set_index(["source", "target"])["risk"]
+    r = by_tie.reindex(pd.MultiIndex.from_frame(f[["source", "target"]])).to_numpy()
+    w = 1 / 17  # the rule's weight: one cutoff against 16
+    hedged = (1 - w) * rankdata(r) + w * rankdata(score.to_numpy())
+    laid = np.sort(r)[rankdata(hedged, method="ordinal").astype(int) - 1]
+    keys = pd.MultiIndex.from_frame(f[["source", "target"]])
+    priority = pd.Series(laid * f["baseline_rate"].to_numpy() * 3, index=keys)
+    listed = priority.reindex(pd.MultiIndex.from_frame(risk[["source", "target"]])).to_numpy()
+    assert not np.isnan(listed).any() and len(listed) == len(f)
+    assert (np.diff(listed) <= 1e-12).all()  # the list follows the oracle's priority
+    assert risk["expected_loss"].to_numpy() == pytest.approx(risk["risk"] * risk["at_stake"])
+    assert not (risk["expected_loss"].diff().dropna() <= 1e-12).all()  # the hedge moved ties
+
+
 def test_choose_ranking_keeps_the_model_unless_a_rule_finds_more_at_the_top() -> None:
     table = pd.DataFrame(
         {
@@ -1341,7 +1373,8 @@ def test_backtest_chooses_the_family_before_each_cutoff() -> None:
         )
         assert model.loc[cutoff, "family"] == expected
         chosen = families[(families["cutoff"] == cutoff) & (families["method"] == expected)]
-        assert model.loc[cutoff, "roc_auc"] == chosen["roc_auc"].iloc[0]
+        # the model's probability is the chosen family's (its ranking is hedged with a rule)
+        assert model.loc[cutoff, "brier"] == chosen["brier"].iloc[0]
     # the ensemble is the mean of the two families' probabilities
     summary = backtest(panel, providers=providers)
     family, why = churn.choose_family(summary)

@@ -27,7 +27,7 @@ from referral_graph.churn._panel import (
     _prepared_with_options,
 )
 from referral_graph.churn._reasons import _Context, _explain, _gainers
-from referral_graph.churn._rules import RULES, _best_rule, _blend, _rule_scores
+from referral_graph.churn._rules import RULES, _best_rule, _blend, _hedge_weight, _rule_scores
 from referral_graph.churn._training import (
     FAMILIES,
     MAX_TRAIN_SAMPLES,
@@ -114,7 +114,11 @@ def at_risk(
         panel's last row (months with no referral at all); default: the month
         of the last row.
     ranking : str, default "model"
-        What orders the list: ``"model"`` (expected loss, ``risk x at_stake``);
+        What orders the list: ``"model"`` (expected loss, ``risk x at_stake``,
+        the risks laid in the order of the model's ranking as :func:`backtest`
+        measures it: the percentile rank of the risk mixed with that of the rule
+        that ranked the training cutoffs best, the rule weighing ``1 / (1 +
+        training cutoffs)``; for a `model` passed in, the risks' own order);
         ``"blend"`` (the mean of the percentile ranks of the model's risk and of
         the rule that ranked the training cutoffs best, times ``at_stake``); or a
         rule of :data:`RULES` (its score's percentile rank times ``at_stake``).
@@ -227,6 +231,7 @@ def at_risk(
             f"{opts.baseline_months} months before)."
         )
     fitted_here = model is None
+    n_training = 0  # the training cutoffs of a model fitted here (0: a model passed in)
     if model is None:
         if ci - opts.horizon < _first_training_cutoff(opts):
             raise InsufficientDataError(
@@ -243,6 +248,7 @@ def at_risk(
             frame=True,
             half_life=half_life,
         )
+        n_training = len(slices)
         del slices
     else:
         model._check_fitted()
@@ -282,7 +288,15 @@ def at_risk(
     if show_amount:
         out["expected_loss_amount"] = risk * out["at_stake_amount"].to_numpy()
     priority, rule = out["expected_loss"].to_numpy(), None
-    if ranking != "model" and len(idx):
+    if ranking == "model" and n_training and len(idx):
+        # the model's ranking, as the backtest measures it: its risk's percentile rank
+        # hedged with the best rule's (_hedge_weight), laid on the risks (the first tie of
+        # that ranking gets the highest risk), times at_stake
+        rule = _training_best_rule(prepared, ci, opts)
+        hedged = _blend(risk, _rule_scores(values)[rule], weight=_hedge_weight(n_training))
+        ranked_risk = np.sort(risk)[rankdata(hedged, method="ordinal").astype(np.intp) - 1]
+        priority = ranked_risk * at_stake
+    elif ranking != "model" and len(idx):
         scores = _rule_scores(values)
         if ranking == "blend":
             rule = _training_best_rule(prepared, ci, opts)

@@ -26,7 +26,7 @@ from referral_graph.churn._metrics import _metrics
 from referral_graph.churn._model import ChurnModel
 from referral_graph.churn._options import FloatArray, IntArray, _Options
 from referral_graph.churn._panel import PreparedPanel, _prepared_with_options, _Slice
-from referral_graph.churn._rules import RULES, _best_rule, _blend
+from referral_graph.churn._rules import RULES, _best_rule, _blend, _hedge_weight
 from referral_graph.churn._training import (
     FAMILIES,
     MAX_TRAIN_SAMPLES,
@@ -100,7 +100,11 @@ def backtest(
     when none was): an honest measure of choosing
     the family this way, with no test label deciding its own choice.
     :func:`choose_family` then names the family the at-risk list should use,
-    from every test cutoff.
+    from every test cutoff. The ``model`` row ranks the ties as :func:`at_risk`
+    does: by the percentile rank of the model's probability mixed with that of
+    the rule that ranked the training cutoffs best, the rule weighing ``1 / (1 +
+    training cutoffs)`` (one cutoff's worth of evidence); its Brier score is its
+    probability's.
 
     Parameters
     ----------
@@ -271,14 +275,21 @@ def backtest(
         methods = ["model", "blend", *(FAMILIES if auto else ())]
         if probabilities is not None and plan.picked is not None:
             n_train = sum(len(r) for _, r in plan.picked)
-            if auto:  # the family chosen before this cutoff, and its figures
-                scores["model"] = probabilities[str(family)]
-                figures["model"] = figures[str(family)]
-            else:
-                scores["model"] = probabilities["model"]
-            # the blend takes the rule that ranked the training cutoffs best (no test label)
+            # the family chosen before this cutoff (auto), and its probabilities
+            name = str(family) if auto else "model"
+            probability = probabilities[name]
+            # the rule that ranked the training cutoffs best (no test label chooses it)
             rule = _best_rule(train)
-            scores["blend"] = _blend(scores["model"], test.rules[rule])
+            # the model ranks by its probability hedged with that rule, weighted as evidence
+            # (_hedge_weight); its Brier score is its probability's
+            scores["model"] = _blend(
+                probability, test.rules[rule], weight=_hedge_weight(len(train))
+            )
+            figures["model"] = {
+                **measured(y_test, scores["model"], proba=False),
+                "brier": figures[name]["brier"],
+            }
+            scores["blend"] = _blend(probability, test.rules[rule])
             if auto:
                 scores.update(probabilities)
         else:

@@ -72,11 +72,35 @@ def _best_rule(slices: Sequence[_Slice]) -> str:
     return best
 
 
-def _blend(model: FloatArray, rule: FloatArray) -> FloatArray:
-    """The mean of the percentile ranks of the model's score and a rule's (ties averaged)."""
+def _blend(model: FloatArray, rule: FloatArray, *, weight: float = 0.5) -> FloatArray:
+    """The weighted mean of the percentile ranks of the model's score and a rule's (ties
+    averaged): ``(1 - weight) x rank(model) + weight x rank(rule)``, ranks divided by n."""
     from scipy.stats import rankdata
 
     n = len(model)
     if n == 0:
         return np.zeros(0)
-    return np.asarray((rankdata(model) + rankdata(rule)) / (2.0 * n), dtype=np.float64)
+    mixed = (1.0 - weight) * rankdata(model) + weight * rankdata(rule)
+    return np.asarray(mixed / n, dtype=np.float64)
+
+
+#: Training cutoffs' worth of evidence the best rule counts for in the model's ranking
+#: (:func:`_hedge_weight`).
+RULE_PRIOR_CUTOFFS = 1.0
+
+
+def _hedge_weight(n_cutoffs: int) -> float:
+    """The best rule's weight in the model's ranking, for a model trained on `n_cutoffs`.
+
+    The rule is a ranking fitted on nothing, so it does not drift with the data; the
+    model's ranking is learned from its training cutoffs. The model's ranking is the mean
+    of the two percentile ranks weighted as evidence, the rule counting as
+    :data:`RULE_PRIOR_CUTOFFS` (one) cutoff: ``1 / (1 + n_cutoffs)``, a half with one
+    training cutoff, a fifth with four, under 0.05 from twenty on.
+
+    Examples
+    --------
+    >>> [round(_hedge_weight(n), 3) for n in (1, 4, 20)]
+    [0.5, 0.2, 0.048]
+    """
+    return RULE_PRIOR_CUTOFFS / (RULE_PRIOR_CUTOFFS + max(int(n_cutoffs), 0))
