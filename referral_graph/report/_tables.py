@@ -368,6 +368,7 @@ class _AtRisk:
     """What :func:`_at_risk_tables` computes: picklable, so that it can run in a worker."""
 
     backtest: pd.DataFrame | None = None
+    margins: pd.DataFrame | None = None
     risk: pd.DataFrame | None = None
     notes: dict[str, str] = field(default_factory=dict)
 
@@ -398,6 +399,9 @@ def _at_risk_tables(
             result.backtest = churn.backtest(
                 prepared, horizon=horizon, k=(capacity, 4 * capacity), random_state=seed
             )
+            # for the page, here where churn is imported already (the report's own process
+            # then never imports churn, scikit-learn and scipy.stats when this runs elsewhere)
+            result.margins = churn.rule_margins(result.backtest)
         except InsufficientDataError as exc:
             result.notes["backtest"] = str(exc)
         risk = churn.at_risk(
@@ -426,6 +430,7 @@ def _at_risk_sections(
     report.notes.update(computed.notes)
     if computed.backtest is not None:
         report.tables["backtest"] = computed.backtest
+        report.margins = computed.margins
     risk = computed.risk
     if risk is None:
         return

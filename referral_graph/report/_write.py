@@ -22,7 +22,7 @@ from referral_graph.report._model import Report
 from referral_graph.report._page import render_html
 from referral_graph.report._profile_page import write_profiles
 from referral_graph.report._tables import _at_risk_tables, _build_report, _require_focus
-from referral_graph.report._views import _write_views
+from referral_graph.report._views import _view_options, _write_views
 from referral_graph.store import ReportRecord
 
 #: The package's logger (the messages read as the report's, as before the split).
@@ -154,6 +154,8 @@ def write_report(
             report.notes["suppression"] = suppression
             if on_suppression is not None:
                 on_suppression(suppression)
+        # the measures and colours every view draws with, the profiles' too: computed once
+        options = _view_options(net, report, threshold=threshold) if views else None
         if views:
             report.views = _write_views(
                 net,
@@ -161,6 +163,7 @@ def write_report(
                 folder / "views",
                 threshold=threshold,
                 decided=first.hidden,  # what ties.csv leaves out
+                options=options,
             )
         if profiles:
             report.profiles = write_profiles(
@@ -171,6 +174,7 @@ def write_report(
                 decided=first.hidden,  # what ties.csv and share_of_wallet.csv leave out
                 activities=activities,
                 views=views,
+                options=options,
             )
         page = render_html(report, threshold=threshold)
         with atomic_path(folder / "report.html") as tmp:
