@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from referral_graph import _worker
+from referral_graph._report_at_risk import at_risk_tables
 from referral_graph.io import atomic_path
 from referral_graph.io._folders import atomic_folder
 from referral_graph.pipeline import ReferralNetwork
@@ -21,7 +22,7 @@ from referral_graph.privacy import DEFAULT_THRESHOLD, count_columns, describe_su
 from referral_graph.report._model import Report
 from referral_graph.report._page import render_html
 from referral_graph.report._profile_page import write_profiles
-from referral_graph.report._tables import _at_risk_tables, _build_report, _require_focus
+from referral_graph.report._tables import _build_report, _require_focus
 from referral_graph.report._views import _view_options, _write_views
 from referral_graph.store import ReportRecord
 
@@ -98,7 +99,7 @@ def write_report(
         with _worker.Worker(enabled=in_worker) as worker:
             at_risk_of: Callable[[], Any] | None = (
                 worker.submit(
-                    _at_risk_tables,
+                    at_risk_tables,
                     net.panel,
                     net.providers,
                     ids,
