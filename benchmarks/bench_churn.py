@@ -171,7 +171,7 @@ def _report_path(
     focus: str | None,
     times: dict[str, float],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What the report does (``report._tables._at_risk_tables``): one prepared panel, the
+    """What the report does (``_report_at_risk.at_risk_tables``): one prepared panel, the
     backtest, then the at-risk list ranked and modelled as the backtest chose.
 
     Returns the at-risk list and the backtest summary.

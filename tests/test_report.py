@@ -573,3 +573,19 @@ def test_headline_cards_do_not_colour_a_difference_with_a_small_count() -> None:
     small, shown = _cards(headline, threshold=11, window=3)
     assert [(d.tone, d.shown) for d in small.deltas] == [("", "<11"), ("", "30")]
     assert [(d.tone, d.shown) for d in shown.deltas] == [("better", "40"), ("worse", "60")]
+
+
+def test_the_at_risk_worker_imports_neither_the_report_nor_networkx() -> None:
+    """The worker process beside the report unpickles ``_report_at_risk.at_risk_tables``:
+    importing it (and the churn step it runs) must not import the report package, the
+    pipeline or networkx, seconds of the worker's start."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, referral_graph._report_at_risk, referral_graph.churn; "
+        "print(sorted(m for m in ('referral_graph.report', 'referral_graph.pipeline', "
+        "'networkx', 'jinja2') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -880,3 +880,23 @@ def test_collapsed_view_gives_every_group_its_own_colour() -> None:
     assert len(set(colours)) == 15 and not set(colours) & {"#a3acb9", "#d5dae0"}
     node_colour = {n["id"]: n["color"] for n in net.nodes}
     assert all(node_colour[label] == colour for colour, label in legend)
+
+
+@pytest.mark.parametrize(
+    ("labels", "ranked"),
+    [
+        # spaces stripped, missing and empty labels left out (counted by hand)
+        (["Oncology", " Oncology ", "Cardiology", None, float("nan"), pd.NA, ""],
+         ["Oncology", "Cardiology"]),
+        (pd.Series(["Urology", None, "Neurology", "Urology"], dtype="str"),
+         ["Urology", "Neurology"]),
+        # equal values that read differently are not merged: 1.0 twice, then "1" and "True"
+        ([1, 1.0, True, 1.0], ["1.0", "1", "True"]),
+        ((label for label in ["b", "a", "b"]), ["b", "a"]),  # a generator
+        ([[1], [2], [1]], ["[1]", "[2]"]),  # unhashable labels
+    ],
+)  # fmt: skip
+def test_category_colors_counts_each_label_as_it_reads(labels: Any, ranked: list[str]) -> None:
+    colors = viz.category_colors(labels)
+    assert list(colors) == ranked
+    assert list(colors.values()) == list(PALETTE[: len(ranked)])

@@ -46,6 +46,9 @@ class Report:
         The earlier report that the ``changes`` table compares with.
     profiles : dict of str to str
         Provider id -> its profile page, relative to the report (``profiles/ID.html``).
+    margins : pandas.DataFrame or None
+        :func:`referral_graph.churn.rule_margins` of the ``backtest`` table, computed
+        beside it (the page then needs no churn import); None: the page computes it.
     """
 
     title: str
@@ -63,3 +66,4 @@ class Report:
     record: ReportRecord | None = None
     previous: ReportRecord | None = None
     profiles: dict[str, str] = field(default_factory=dict)
+    margins: pd.DataFrame | None = None

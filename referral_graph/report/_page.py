@@ -91,7 +91,7 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
         leakage_by_specialty=_auto_table(t.get("leakage_by_specialty"), threshold),
         leakage_by_competitor=_auto_table(t.get("leakage_by_competitor"), threshold),
         at_risk=_at_risk(report, threshold=threshold),
-        backtest=_backtest(t.get("backtest"), threshold=threshold),
+        backtest=_backtest(t.get("backtest"), report.margins, threshold=threshold),
         outreach_list=_outreach_list(
             t.get("outreach_list"), threshold=threshold, profiles=report.profiles
         ),
@@ -166,12 +166,17 @@ def _at_risk(report: Report, *, threshold: int) -> dict[str, Any] | None:
     }
 
 
-def _backtest(bt: pd.DataFrame | None, *, threshold: int) -> dict[str, Any] | None:
+def _backtest(
+    bt: pd.DataFrame | None, computed: pd.DataFrame | None, *, threshold: int
+) -> dict[str, Any] | None:
+    """The backtest section; `computed` is ``rule_margins(bt)`` when computed already."""
     if bt is None:
         return None
-    from referral_graph.churn import rule_margins  # scikit-learn: imported when used
+    if computed is None:
+        from referral_graph.churn import rule_margins  # scikit-learn: imported when used
 
-    margins = _margins(rule_margins(bt))
+        computed = rule_margins(bt)
+    margins = _margins(computed)
     bt = bt.assign(method=bt["method"].map(lambda m: _METHOD_NAMES.get(m, m)))
     columns = [("method", "Method", "text"), ("roc_auc", "ROC-AUC", "float")]
     columns += [

@@ -223,6 +223,7 @@ def ego_drawings(
     *,
     threshold: int,
     decided: Mapping[str, Mapping[str, pd.Series]],
+    options: tuple[pd.DataFrame, dict[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each provider's referral neighbourhood, ready to draw (``network.html.j2``): the
     provider and its :data:`EGO_PARTNERS` strongest partners, and the ties among them.
@@ -231,6 +232,7 @@ def ego_drawings(
     the ties (the whole networkx graph is not built for it). A tie's referrals and
     patients that ``ties.csv`` leaves out (`decided`: small, or hidden by complementary
     suppression) are left out of its tooltip ("–") and width (the thinnest) too.
+    `options` is :func:`._views._view_options` of `net` and `report` when computed already.
     """
     from referral_graph import viz
     from referral_graph.graph import induced_subgraph
@@ -270,7 +272,7 @@ def ego_drawings(
     drawn = set(wanted) | set(top["partner"])
     G = _view_graph(net, drawn)
     _hide_ties(G, report.tables.get("ties"), decided.get("ties", {}), threshold=threshold)
-    measures, common = _view_options(net, report, threshold=threshold)
+    measures, common = options or _view_options(net, report, threshold=threshold)
     measures = measures.loc[measures["id"].isin(drawn).to_numpy()].reset_index(drop=True)
     row_of = {str(i): n for n, i in enumerate(measures["id"])}
     drawings: dict[str, dict[str, Any]] = {}
@@ -450,12 +452,14 @@ def write_profiles(
     decided: Mapping[str, Mapping[str, pd.Series]],
     activities: pd.DataFrame | None = None,
     views: bool = True,
+    options: tuple[pd.DataFrame, dict[str, Any]] | None = None,
 ) -> dict[str, str]:
     """Write ``folder/ID.html`` for each provider the report profiles
     (:func:`._profile.profiled_ids`) and the shared vis-network; return id -> the page's
     address relative to the report (``profiles/ID.html``). `decided` is what the
     report's written tables leave out (:attr:`referral_graph.scores.TablesWritten.hidden`):
-    the profiles hide it too."""
+    the profiles hide it too. `options` is :func:`._views._view_options` of `net` and
+    `report` when computed already (the report's views drew with them)."""
     from referral_graph.viz._page import vis_assets
 
     started = time.perf_counter()
@@ -464,7 +468,11 @@ def write_profiles(
         return {}
     folder.mkdir(parents=True, exist_ok=True)
     months = referrer_months(net, report.focus_ids, ids)
-    drawings = ego_drawings(net, report, ids, threshold=threshold, decided=decided) if views else {}
+    drawings = (
+        ego_drawings(net, report, ids, threshold=threshold, decided=decided, options=options)
+        if views
+        else {}
+    )
     if drawings:
         js, css = vis_assets()
         for name, text in ((VIS_JS, js), (VIS_CSS, css)):

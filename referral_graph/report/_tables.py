@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from referral_graph._report_at_risk import AtRisk as _AtRisk
+from referral_graph._report_at_risk import at_risk_tables as _at_risk_tables
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 from referral_graph.pipeline import ReferralNetwork
 from referral_graph.privacy import DEFAULT_THRESHOLD
@@ -363,62 +364,6 @@ def _report_line(report: Any) -> str:
     return line
 
 
-@dataclass
-class _AtRisk:
-    """What :func:`_at_risk_tables` computes: picklable, so that it can run in a worker."""
-
-    backtest: pd.DataFrame | None = None
-    risk: pd.DataFrame | None = None
-    notes: dict[str, str] = field(default_factory=dict)
-
-
-def _at_risk_tables(
-    panel: pd.DataFrame,
-    providers: pd.DataFrame,
-    ids: list[str],
-    *,
-    capacity: int,
-    horizon: int,
-    seed: int,
-) -> _AtRisk:
-    """The backtest and the at-risk list of the report (needs nothing but its arguments).
-
-    How far to trust the flags: the model is backtested against the simple rules
-    first, so that the list is ranked by whatever finds the most lost ties at its
-    top (:func:`referral_graph.churn.at_risk` with ``ranking="auto"``).
-    """
-    from referral_graph import churn
-
-    result = _AtRisk()
-    try:
-        # Prepared once: the backtest and the at-risk list share the tie matrix and the
-        # model inputs of the labelled cutoffs (the same results as passing the panel twice).
-        prepared = churn.PreparedPanel(panel, providers=providers)
-        try:
-            result.backtest = churn.backtest(
-                prepared, horizon=horizon, k=(capacity, 4 * capacity), random_state=seed
-            )
-        except InsufficientDataError as exc:
-            result.notes["backtest"] = str(exc)
-        risk = churn.at_risk(
-            prepared,
-            focus_ids=ids,
-            capacity=capacity,
-            horizon=horizon,
-            random_state=seed,
-            ranking="auto" if result.backtest is not None else "model",
-            family="auto" if result.backtest is not None else "logistic",
-            backtested=result.backtest,
-        )
-    except InsufficientDataError as exc:
-        result.notes["at_risk"] = result.notes["outreach_list"] = str(exc)
-        return result
-    if "ranking_why" in risk.attrs:
-        result.notes["ranking"] = risk.attrs["ranking_why"]
-    result.risk = risk.assign(internal=risk["source"].isin(set(ids)))
-    return result
-
-
 def _at_risk_sections(
     report: Report, net: ReferralNetwork, computed: _AtRisk, *, capacity: int
 ) -> None:
@@ -426,6 +371,7 @@ def _at_risk_sections(
     report.notes.update(computed.notes)
     if computed.backtest is not None:
         report.tables["backtest"] = computed.backtest
+        report.margins = computed.margins
     risk = computed.risk
     if risk is None:
         return

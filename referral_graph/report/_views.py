@@ -110,16 +110,19 @@ def _write_views(
     *,
     threshold: int,
     decided: Mapping[str, Mapping[str, pd.Series]] | None = None,
+    options: tuple[pd.DataFrame, dict[str, Any]] | None = None,
 ) -> dict[str, str]:
     """Write the report's network views into `folder`; return label -> the page's address
     relative to the report (``views/NAME.html``). `decided` is what the report's written
     tables leave out (:attr:`referral_graph.scores.TablesWritten.hidden`): the ties whose
     counts ``ties.csv`` hides by complementary suppression are drawn without them (``–``,
-    the thinnest line); which ties each view draws does not change."""
+    the thinnest line); which ties each view draws does not change. `options` is
+    :func:`_view_options` of `net` and `report` when computed already."""
     from referral_graph import viz
 
     t = report.tables
-    measures, common = _view_options(net, report, threshold=threshold)
+    measures, shared = options or _view_options(net, report, threshold=threshold)
+    common = dict(shared)  # hidden_counts is added below: the caller's options stay as given
     written: dict[str, str] = {}
     ties = net.ties
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from referral_graph import _worker
+from referral_graph._report_at_risk import at_risk_tables
 from referral_graph.io import atomic_path
 from referral_graph.io._folders import atomic_folder
 from referral_graph.pipeline import ReferralNetwork
@@ -21,8 +22,8 @@ from referral_graph.privacy import DEFAULT_THRESHOLD, count_columns, describe_su
 from referral_graph.report._model import Report
 from referral_graph.report._page import render_html
 from referral_graph.report._profile_page import write_profiles
-from referral_graph.report._tables import _at_risk_tables, _build_report, _require_focus
-from referral_graph.report._views import _write_views
+from referral_graph.report._tables import _build_report, _require_focus
+from referral_graph.report._views import _view_options, _write_views
 from referral_graph.store import ReportRecord
 
 #: The package's logger (the messages read as the report's, as before the split).
@@ -98,7 +99,7 @@ def write_report(
         with _worker.Worker(enabled=in_worker) as worker:
             at_risk_of: Callable[[], Any] | None = (
                 worker.submit(
-                    _at_risk_tables,
+                    at_risk_tables,
                     net.panel,
                     net.providers,
                     ids,
@@ -154,6 +155,8 @@ def write_report(
             report.notes["suppression"] = suppression
             if on_suppression is not None:
                 on_suppression(suppression)
+        # the measures and colours every view draws with, the profiles' too: computed once
+        options = _view_options(net, report, threshold=threshold) if views else None
         if views:
             report.views = _write_views(
                 net,
@@ -161,6 +164,7 @@ def write_report(
                 folder / "views",
                 threshold=threshold,
                 decided=first.hidden,  # what ties.csv leaves out
+                options=options,
             )
         if profiles:
             report.profiles = write_profiles(
@@ -171,6 +175,7 @@ def write_report(
                 decided=first.hidden,  # what ties.csv and share_of_wallet.csv leave out
                 activities=activities,
                 views=views,
+                options=options,
             )
         page = render_html(report, threshold=threshold)
         with atomic_path(folder / "report.html") as tmp:

@@ -294,6 +294,36 @@ def category_colors(labels: Iterable[object]) -> dict[str, str]:
     >>> list(colors), colors["Cardiology"] == PALETTE[0]
     (['Cardiology', 'Oncology'], True)
     """
-    counts = Counter(t for t in (text(v) for v in labels) if t)
+    counts = _text_counts(labels)
     ranked = sorted(counts, key=lambda label: (-counts[label], label))
     return dict(zip(ranked, PALETTE, strict=False))
+
+
+#: Types whose equal values have the same :func:`text` (so each distinct value is read once).
+_PLAIN = (str, type(None), type(pd.NA))
+
+
+def _text_counts(labels: Iterable[object]) -> Counter[str]:
+    """How often each non-empty :func:`text` of `labels` occurs.
+
+    Equal values are counted together first (at C speed) and each distinct one read
+    once, where equal values cannot read differently (strings, missing values); other
+    labels (``1`` and ``1.0`` are equal but read differently) one by one.
+    """
+    values = labels if isinstance(labels, list | tuple | pd.Series | pd.Index) else list(labels)
+
+    def one_by_one() -> Counter[str]:
+        return Counter(t for t in (text(v) for v in values) if t)
+
+    try:
+        by_value = Counter(zip(map(type, values), values, strict=True))
+    except TypeError:  # an unhashable label
+        return one_by_one()
+    counts: Counter[str] = Counter()
+    for (kind, value), n in by_value.items():
+        if kind not in _PLAIN and not (kind is float and math.isnan(value)):
+            return one_by_one()
+        label = text(value)
+        if label:
+            counts[label] += n
+    return counts
