@@ -1418,7 +1418,14 @@ def test_at_risk_auto_makes_the_backtests_choice() -> None:
             backtested=backtested,
         )
         assert (auto.attrs["ranking"], auto.attrs["family"]) == (ranking, family)
-        assert auto.attrs["ranking_why"] == f"{family_why} {ranking_why}"
+        said = f"{family_why} {ranking_why}"
+        if ranking == "model":  # 30 months, 12 baseline, 3 horizon: 16 training cutoffs, 1/17
+            said += (
+                " The model learned from 16 earlier cutoff(s), so its ranking leans on the "
+                f"simple rule {auto.attrs['ranking_rule']} (the best on those cutoffs) for 6%, "
+                "less as the history grows."
+            )
+        assert auto.attrs["ranking_why"] == said
         pd.testing.assert_frame_equal(auto, chosen)
     # a past cutoff: a backtest would read the months after it, so the model and the logistic
     past = at_risk(panel, providers=providers, cutoff="2024-06-01", ranking="auto", family="auto")

@@ -296,6 +296,12 @@ def at_risk(
         hedged = _blend(risk, _rule_scores(values)[rule], weight=_hedge_weight(n_training))
         ranked_risk = np.sort(risk)[rankdata(hedged, method="ordinal").astype(np.intp) - 1]
         priority = ranked_risk * at_stake
+        if why is not None:  # the ranking said in plain words: the model leans on the rule
+            why += (
+                f" The model learned from {n_training} earlier cutoff(s), so its ranking leans "
+                f"on the simple rule {rule} (the best on those cutoffs) for "
+                f"{_hedge_weight(n_training):.0%}, less as the history grows."
+            )
     elif ranking != "model" and len(idx):
         scores = _rule_scores(values)
         if ranking == "blend":
