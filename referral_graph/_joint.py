@@ -46,7 +46,7 @@ import pandas as pd
 
 from referral_graph._protection import revealed
 from referral_graph.leakage import UNAFFILIATED
-from referral_graph.privacy import PARTITIONS, ROW_SUMS, count_columns, suppress_counts
+from referral_graph.privacy import PARTITIONS, ROW_SUMS, ComplementarySearch, count_columns
 
 logger = logging.getLogger("referral_graph.scores")  # its messages read as write_tables's
 
@@ -137,7 +137,8 @@ def narrow(
 class _Table:
     """One table in the joint suppression: the columns that decide its hidden counts, the
     counts to hide besides its own rules' (`hide`), those to pick last (`spare`), and its
-    hidden counts (computed again only once `hide` changed)."""
+    hidden counts (computed again only once `hide` changed), with those it hides besides
+    its small ones (`extra`: what :func:`joint_suppression` returns once they settle)."""
 
     def __init__(self, name: str, frame: pd.DataFrame, also: tuple[str, ...] = ()) -> None:
         self.name = name
@@ -149,6 +150,8 @@ class _Table:
         self.spare: dict[str, Mask] = {}
         self._values: dict[str, Values] = {}
         self._hidden: dict[str, Mask] | None = None
+        self._search: ComplementarySearch | None = None  # its groups, made once
+        self.extra: dict[str, pd.Series] = {}
         self.version = 0  # one more each time `hide` or `spare` changes
 
     def __len__(self) -> int:
@@ -173,19 +176,31 @@ class _Table:
     def spare_also(self, col: str, mask: Mask) -> None:
         self.spare[col] = self.spare.get(col, np.zeros(len(self), dtype=bool)) | mask
         self._hidden = None
+        self._search = None
         self.version += 1
 
     def hidden(self, threshold: int) -> dict[str, Mask]:
-        """Per count column, the cells hidden with `hide` and `spare` as they are now."""
+        """Per count column, the cells hidden with `hide` and `spare` as they are now
+        (:func:`suppress_counts`'s, without writing the suppressed table)."""
         if self._hidden is None:
-            safe = suppress_counts(
-                self.frame,
-                threshold=threshold,
-                partitions=self.partitions,
-                hide=self.masks(self.hide),
-                spare=self.masks(self.spare),
-            )
-            self._hidden = {c: hidden_cells(self.frame[c], safe[c]) for c in self.counts}
+            if self._search is None:
+                self._search = ComplementarySearch(
+                    self.frame,
+                    threshold=threshold,
+                    partitions=self.partitions,
+                    spare=self.masks(self.spare),
+                )
+            self.extra = self._search.extra(self.masks(self.hide))
+            small = self._search.small
+            none = np.zeros(len(self), dtype=bool)
+            self._hidden = {
+                c: (
+                    small[c].to_numpy(dtype=bool)
+                    | (self.extra[c].to_numpy(dtype=bool) if c in self.extra else none)
+                )
+                & self.frame[c].notna().to_numpy()
+                for c in self.counts
+            }
         return self._hidden
 
     def masks(self, masks: Mapping[str, Mask]) -> dict[str, pd.Series]:
@@ -529,14 +544,17 @@ def _sums(tables: Mapping[str, pd.DataFrame], state: dict[str, _Table]) -> list[
 
 def joint_suppression(
     tables: Mapping[str, pd.DataFrame], threshold: int
-) -> tuple[dict[str, dict[str, pd.Series]], dict[str, dict[str, pd.Series]]]:
-    """The counts each table hides because of another's sums, decided together.
+) -> dict[str, dict[str, pd.Series]]:
+    """The counts each table hides besides its small ones, decided together.
 
-    Returns, per table and count column, the cells to hide besides its own rules'
-    (:func:`referral_graph.privacy.suppress_counts`'s ``hide``) and the cells to pick
-    last (its ``spare``), to be passed with the table's
-    :data:`~referral_graph.privacy.PARTITIONS` when it is written; nothing for tables in
-    no sum with another.
+    Returns, per table in a sum with another, the counts its file hides besides its
+    small cells (per count column where there is one, a boolean Series on its index):
+    those that another table's sums would give back, and those its own rules
+    (:data:`~referral_graph.privacy.PARTITIONS`, :data:`~referral_graph.privacy.ROW_SUMS`)
+    hide with them, as :func:`referral_graph.privacy.suppress_counts` decided them in the
+    last round. The table is written with them as ``hide`` and no partitions (its own
+    partitions find nothing more to hide: they were searched in that round); nothing
+    for tables in no sum with another.
     """
     state: dict[str, _Table] = {}
     pairs: _TiesAndCells | None = None
@@ -548,7 +566,7 @@ def joint_suppression(
             pairs = _TiesAndCells.of(tables, state)
     sums = _sums(tables, state)
     if pairs is None and not sums:
-        return {}, {}
+        return {}
     rules: list[_TiesAndCells | _Sum] = [*([pairs] if pairs is not None else []), *sums]
     for _ in range(MAX_ROUNDS):
         hidden = {name: table.hidden(threshold) for name, table in state.items()}
@@ -567,6 +585,8 @@ def joint_suppression(
             break
     else:  # pragma: no cover - each round hides more; the tables are finite
         raise RuntimeError("complementary suppression of the tables did not settle")
-    hide = {n: t.masks(t.hide) for n, t in state.items() if t.hide}
-    spare = {n: t.masks(t.spare) for n, t in state.items() if t.spare}
-    return hide, spare
+    decided = {}
+    for name, table in state.items():
+        table.hidden(threshold)  # as the last round found it (cached)
+        decided[name] = table.extra
+    return decided
