@@ -426,15 +426,20 @@ def _one_cell_referrers(
     (`where`: each tie's cell, a negative number of its own for a tie in none): the
     smallest shown tie of another cell, else its ``out_strength`` minus its shown ties
     would give the cell's hidden part back."""
-    hid = pd.DataFrame({"source": source[tie_hidden], "where": where[tie_hidden]})
-    spread = hid.groupby("source")["where"].agg(["nunique", "first"])
-    one = spread[(spread["nunique"] == 1) & (spread["first"] >= 0)]
-    one = one[cell_hidden[one["first"].to_numpy(dtype=np.int64)]]  # a shown row: its sum
-    if not len(one):
+    if not len(where):
+        return np.zeros(0, dtype=bool)
+    key = source - source.min()  # 0, 1, ... (a missing source's code, -1, among them)
+    n = int(key.max()) + 1
+    # each referrer's least and greatest cell of a hidden tie: equal when all in one
+    low = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    high = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(low, key[tie_hidden], where[tie_hidden])
+    np.maximum.at(high, key[tie_hidden], where[tie_hidden])
+    one = (low == high) & (low >= 0)  # one cell of the table (not a tie in none)
+    one[one] = cell_hidden[low[one]]  # a shown row: its sum
+    if not one.any():
         return np.zeros(len(where), dtype=bool)
-    only = pd.Series(one["first"].to_numpy(), index=one.index)
-    of_source = only.reindex(source).to_numpy(dtype=float, na_value=np.nan)
-    outside = ~np.isnan(of_source) & (where != of_source)
+    outside = one[key] & (where != low[key])
     return smallest(outside & shown_tie, tie_values, source)
 
 
