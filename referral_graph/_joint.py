@@ -266,13 +266,15 @@ class _Sum:
         n = len(self.total)
         values = self.parts.values(self.part)
         use = self.use
-        used, used_values, used_hidden = self.group[use], values[use], part_hidden[use]
+        # the parts counted where they are hidden or shown only (the same sums as weights of
+        # 0 and 1 on every part, in less time)
         with np.errstate(invalid="ignore"):
-            used_shown = ~used_hidden & (used_values > 0)
-        n_hidden = np.bincount(used, weights=used_hidden, minlength=n)
-        hidden_sum = np.bincount(used, weights=used_values * used_hidden, minlength=n)
-        n_shown = np.bincount(used, weights=used_shown, minlength=n)
-        del used, used_values, used_hidden, used_shown
+            part_shown = ~part_hidden & (values > 0)
+        hid, shown_part = use & part_hidden, use & part_shown
+        n_hidden = np.bincount(self.group[hid], minlength=n)
+        hidden_sum = np.bincount(self.group[hid], weights=values[hid], minlength=n)
+        n_shown = np.bincount(self.group[shown_part], minlength=n)
+        del hid, shown_part
         exposed = ~total_hidden & revealed(n_hidden, hidden_sum, threshold)
         pick = exposed & (n_shown >= 2) if self.picks else np.zeros(n, dtype=bool)
         changed = self.total.add(
@@ -280,9 +282,7 @@ class _Sum:
         )
         bare = total_hidden & (n_hidden == 0) & (n_shown > 0)  # its parts give it back
         if (bare | pick).any():
-            with np.errstate(invalid="ignore"):
-                shown = ~part_hidden & (values > 0)
-            candidate = use & (bare | pick)[np.where(use, self.group, 0)] & shown
+            candidate = use & (bare | pick)[np.where(use, self.group, 0)] & part_shown
             group = np.where(use, self.group, -1).astype(np.int64)
             last = self.parts.spare.get(self.part)
             changed |= self.parts.add(self.part, smallest(candidate, values, group, last))

@@ -582,9 +582,14 @@ def _partitioned(
     is_hidden = hidden[col].to_numpy(dtype=bool)
     if not is_hidden.any():
         return {}
-    n_hidden = np.bincount(group, weights=is_hidden)
-    hidden_sum = np.bincount(group, weights=np.where(is_hidden, values, 0.0))
-    given = revealed(n_hidden, hidden_sum, threshold)[group]
+    # the hidden rows only are counted (the same sums: the others added zeros)
+    n_groups = int(group.max()) + 1
+    n_hidden = np.bincount(group[is_hidden], minlength=n_groups)
+    hidden_sum = np.bincount(group[is_hidden], weights=values[is_hidden], minlength=n_groups)
+    exposed = revealed(n_hidden, hidden_sum, threshold)
+    if not exposed.any():
+        return {}
+    given = exposed[group]
     with np.errstate(invalid="ignore"):
         candidate = given & ~is_hidden & (values > 0)
     if not candidate.any():
