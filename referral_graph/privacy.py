@@ -489,7 +489,7 @@ def _complementary_all(
     frame: pd.DataFrame,
     small: dict[str, pd.Series],
     usable: list[tuple[str, tuple[str, ...]]],
-    groups: Mapping[tuple[str, ...], npt.NDArray[np.int64]],
+    groups: Mapping[tuple[str, ...], npt.NDArray[np.integer[Any]]],
     values: Mapping[str, npt.NDArray[np.float64]],
     spared: Mapping[str, npt.NDArray[np.bool_]],
     hide: Mapping[str, pd.Series],
@@ -523,11 +523,14 @@ def _complementary_all(
             extra[col] = extra.get(col, none) | mask
 
 
-def _groups(frame: pd.DataFrame, keys: tuple[str, ...]) -> npt.NDArray[np.int64]:
+def _groups(frame: pd.DataFrame, keys: tuple[str, ...]) -> npt.NDArray[np.integer[Any]]:
+    """Each row's group of `keys` (int32 below 2**31 rows: :class:`ComplementarySearch`
+    holds one array per partition through the joint suppression's rounds)."""
+    dtype = np.int32 if len(frame) < 2**31 else np.int64
     if not keys:
-        return np.zeros(len(frame), dtype=np.int64)
+        return np.zeros(len(frame), dtype=dtype)
     codes = frame.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
-    return codes.astype(np.int64)
+    return codes.astype(dtype)
 
 
 def _usable(frame: pd.DataFrame, col: str, keys: tuple[str, ...]) -> bool:
@@ -537,7 +540,7 @@ def _usable(frame: pd.DataFrame, col: str, keys: tuple[str, ...]) -> bool:
 def _spared(
     frame: pd.DataFrame,
     partitions: list[tuple[str, tuple[str, ...]]],
-    groups: Mapping[tuple[str, ...], npt.NDArray[np.int64]],
+    groups: Mapping[tuple[str, ...], npt.NDArray[np.integer[Any]]],
     spare: Mapping[str, pd.Series],
 ) -> dict[str, npt.NDArray[np.bool_]]:
     """Per column, the cells to pick last: `spare`, and the only non-zero cell of a group
@@ -568,7 +571,7 @@ def _partitioned(
     hidden: dict[str, pd.Series],
     col: str,
     values: npt.NDArray[np.float64],
-    group: npt.NDArray[np.int64],
+    group: npt.NDArray[np.integer[Any]],
     spared: Mapping[str, npt.NDArray[np.bool_]],
     threshold: int,
 ) -> dict[str, pd.Series]:
