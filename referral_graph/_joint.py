@@ -1,9 +1,11 @@
 """Complementary suppression of the score tables that share sums, decided together.
 
 :func:`joint_suppression` decides, before :func:`referral_graph.scores.write_tables` writes
-anything, which counts each table hides besides its own small cells and its own sums
-(:func:`referral_graph.privacy.suppress_counts` with :data:`~referral_graph.privacy.PARTITIONS`):
-the counts that another table's sums would give back. The sums between tables:
+anything, which counts each table hides besides its own small cells: those of its own sums
+(:func:`referral_graph.privacy.suppress_counts` with :data:`~referral_graph.privacy.PARTITIONS`)
+and the counts that another table's sums would give back, searched together in rounds; the
+last round's decision is the one written (the tables' partitions are not searched again
+there). The sums between tables:
 
 * a row of ``share_by_specialty`` (a referrer, a specialty, a receiving organisation) is
   the sum of the referrer's ties to that organisation's providers of that specialty, shown

@@ -83,9 +83,9 @@ def test_the_joint_tables_are_written_as_decided_by_hand(tmp_path):
     assert written.hidden["ties"]["referrals"].tolist() == [
         True, True, False, True, True, False, True, True, True
     ]  # fmt: skip
-    assert written.hidden["providers"]["out_strength"].tolist() == [False] * 2 + [True] + [
-        False
-    ] * 6
+    assert (
+        written.hidden["providers"]["out_strength"].tolist() == [False] * 2 + [True] + [False] * 6
+    )
     problems, _ = scan_outputs(tmp_path)
     assert problems == []
 
