@@ -357,7 +357,7 @@ class _TiesAndCells:
         organization = providers.set_index(providers["id"].astype(str))["organization"]
         organization = organization[~organization.index.duplicated()]
         target = ties["target"].astype(str)
-        receiver = target.map(organization)
+        receiver = _map_distinct(target, organization)
         receiver = receiver.where(receiver.notna(), target).astype(str)
         # each tie's cell and each cell as one integer (the three parts coded jointly):
         # strings joined per row would take gigabytes on millions of ties
@@ -443,6 +443,18 @@ def _one_cell_referrers(
         return np.zeros(len(where), dtype=bool)
     outside = one[key] & (where != low[key])
     return smallest(outside & shown_tie, tie_values, source)
+
+
+def _map_distinct(keys: pd.Series, mapping: pd.Series) -> pd.Series:
+    """``keys.map(mapping)``, each distinct key looked up once (millions of ties, fewer
+    providers); missing keys are looked up as ``map`` does."""
+    codes, uniques = pd.factorize(keys)
+    missing = codes < 0
+    out = pd.Series(uniques).map(mapping).take(np.where(missing, 0, codes))
+    out.index = keys.index
+    if missing.any():
+        out[missing] = keys[missing].map(mapping)
+    return out
 
 
 def _rows_of(keys: pd.Series, labels: pd.Series) -> npt.NDArray[np.int32]:
