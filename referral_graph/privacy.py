@@ -123,7 +123,7 @@ def suppress_frame(
     >>> suppress_frame(df, ["referrals", "patients"])["referrals"].tolist()
     [<NA>, 40]
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy on write: the columns replaced are new, `frame` kept
     for col in columns:
         if col in out.columns:
             out[col] = suppress(out[col], threshold=threshold)
