@@ -1,9 +1,11 @@
 """Complementary suppression of the score tables that share sums, decided together.
 
 :func:`joint_suppression` decides, before :func:`referral_graph.scores.write_tables` writes
-anything, which counts each table hides besides its own small cells and its own sums
-(:func:`referral_graph.privacy.suppress_counts` with :data:`~referral_graph.privacy.PARTITIONS`):
-the counts that another table's sums would give back. The sums between tables:
+anything, which counts each table hides besides its own small cells: those of its own sums
+(:func:`referral_graph.privacy.suppress_counts` with :data:`~referral_graph.privacy.PARTITIONS`)
+and the counts that another table's sums would give back, searched together in rounds; the
+last round's decision is the one written (the tables' partitions are not searched again
+there). The sums between tables:
 
 * a row of ``share_by_specialty`` (a referrer, a specialty, a receiving organisation) is
   the sum of the referrer's ties to that organisation's providers of that specialty, shown
@@ -46,7 +48,7 @@ import pandas as pd
 
 from referral_graph._protection import revealed
 from referral_graph.leakage import UNAFFILIATED
-from referral_graph.privacy import PARTITIONS, ROW_SUMS, count_columns, suppress_counts
+from referral_graph.privacy import PARTITIONS, ROW_SUMS, ComplementarySearch, count_columns
 
 logger = logging.getLogger("referral_graph.scores")  # its messages read as write_tables's
 
@@ -137,7 +139,8 @@ def narrow(
 class _Table:
     """One table in the joint suppression: the columns that decide its hidden counts, the
     counts to hide besides its own rules' (`hide`), those to pick last (`spare`), and its
-    hidden counts (computed again only once `hide` changed)."""
+    hidden counts (computed again only once `hide` changed), with those it hides besides
+    its small ones (`extra`: what :func:`joint_suppression` returns once they settle)."""
 
     def __init__(self, name: str, frame: pd.DataFrame, also: tuple[str, ...] = ()) -> None:
         self.name = name
@@ -149,6 +152,8 @@ class _Table:
         self.spare: dict[str, Mask] = {}
         self._values: dict[str, Values] = {}
         self._hidden: dict[str, Mask] | None = None
+        self._search: ComplementarySearch | None = None  # its groups, made once
+        self.extra: dict[str, pd.Series] = {}
         self.version = 0  # one more each time `hide` or `spare` changes
 
     def __len__(self) -> int:
@@ -173,19 +178,31 @@ class _Table:
     def spare_also(self, col: str, mask: Mask) -> None:
         self.spare[col] = self.spare.get(col, np.zeros(len(self), dtype=bool)) | mask
         self._hidden = None
+        self._search = None
         self.version += 1
 
     def hidden(self, threshold: int) -> dict[str, Mask]:
-        """Per count column, the cells hidden with `hide` and `spare` as they are now."""
+        """Per count column, the cells hidden with `hide` and `spare` as they are now
+        (:func:`suppress_counts`'s, without writing the suppressed table)."""
         if self._hidden is None:
-            safe = suppress_counts(
-                self.frame,
-                threshold=threshold,
-                partitions=self.partitions,
-                hide=self.masks(self.hide),
-                spare=self.masks(self.spare),
-            )
-            self._hidden = {c: hidden_cells(self.frame[c], safe[c]) for c in self.counts}
+            if self._search is None:
+                self._search = ComplementarySearch(
+                    self.frame,
+                    threshold=threshold,
+                    partitions=self.partitions,
+                    spare=self.masks(self.spare),
+                )
+            self.extra = self._search.extra(self.masks(self.hide))
+            small = self._search.small
+            none = np.zeros(len(self), dtype=bool)
+            self._hidden = {
+                c: (
+                    small[c].to_numpy(dtype=bool)
+                    | (self.extra[c].to_numpy(dtype=bool) if c in self.extra else none)
+                )
+                & self.frame[c].notna().to_numpy()
+                for c in self.counts
+            }
         return self._hidden
 
     def masks(self, masks: Mapping[str, Mask]) -> dict[str, pd.Series]:
@@ -251,13 +268,15 @@ class _Sum:
         n = len(self.total)
         values = self.parts.values(self.part)
         use = self.use
-        used, used_values, used_hidden = self.group[use], values[use], part_hidden[use]
+        # the parts counted where they are hidden or shown only (the same sums as weights of
+        # 0 and 1 on every part, in less time)
         with np.errstate(invalid="ignore"):
-            used_shown = ~used_hidden & (used_values > 0)
-        n_hidden = np.bincount(used, weights=used_hidden, minlength=n)
-        hidden_sum = np.bincount(used, weights=used_values * used_hidden, minlength=n)
-        n_shown = np.bincount(used, weights=used_shown, minlength=n)
-        del used, used_values, used_hidden, used_shown
+            part_shown = ~part_hidden & (values > 0)
+        hid, shown_part = use & part_hidden, use & part_shown
+        n_hidden = np.bincount(self.group[hid], minlength=n)
+        hidden_sum = np.bincount(self.group[hid], weights=values[hid], minlength=n)
+        n_shown = np.bincount(self.group[shown_part], minlength=n)
+        del hid, shown_part
         exposed = ~total_hidden & revealed(n_hidden, hidden_sum, threshold)
         pick = exposed & (n_shown >= 2) if self.picks else np.zeros(n, dtype=bool)
         changed = self.total.add(
@@ -265,9 +284,7 @@ class _Sum:
         )
         bare = total_hidden & (n_hidden == 0) & (n_shown > 0)  # its parts give it back
         if (bare | pick).any():
-            with np.errstate(invalid="ignore"):
-                shown = ~part_hidden & (values > 0)
-            candidate = use & (bare | pick)[np.where(use, self.group, 0)] & shown
+            candidate = use & (bare | pick)[np.where(use, self.group, 0)] & part_shown
             group = np.where(use, self.group, -1).astype(np.int64)
             last = self.parts.spare.get(self.part)
             changed |= self.parts.add(self.part, smallest(candidate, values, group, last))
@@ -340,7 +357,7 @@ class _TiesAndCells:
         organization = providers.set_index(providers["id"].astype(str))["organization"]
         organization = organization[~organization.index.duplicated()]
         target = ties["target"].astype(str)
-        receiver = target.map(organization)
+        receiver = _map_distinct(target, organization)
         receiver = receiver.where(receiver.notna(), target).astype(str)
         # each tie's cell and each cell as one integer (the three parts coded jointly):
         # strings joined per row would take gigabytes on millions of ties
@@ -411,16 +428,33 @@ def _one_cell_referrers(
     (`where`: each tie's cell, a negative number of its own for a tie in none): the
     smallest shown tie of another cell, else its ``out_strength`` minus its shown ties
     would give the cell's hidden part back."""
-    hid = pd.DataFrame({"source": source[tie_hidden], "where": where[tie_hidden]})
-    spread = hid.groupby("source")["where"].agg(["nunique", "first"])
-    one = spread[(spread["nunique"] == 1) & (spread["first"] >= 0)]
-    one = one[cell_hidden[one["first"].to_numpy(dtype=np.int64)]]  # a shown row: its sum
-    if not len(one):
+    if not len(where):
+        return np.zeros(0, dtype=bool)
+    key = source - source.min()  # 0, 1, ... (a missing source's code, -1, among them)
+    n = int(key.max()) + 1
+    # each referrer's least and greatest cell of a hidden tie: equal when all in one
+    low = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    high = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(low, key[tie_hidden], where[tie_hidden])
+    np.maximum.at(high, key[tie_hidden], where[tie_hidden])
+    one = (low == high) & (low >= 0)  # one cell of the table (not a tie in none)
+    one[one] = cell_hidden[low[one]]  # a shown row: its sum
+    if not one.any():
         return np.zeros(len(where), dtype=bool)
-    only = pd.Series(one["first"].to_numpy(), index=one.index)
-    of_source = only.reindex(source).to_numpy(dtype=float, na_value=np.nan)
-    outside = ~np.isnan(of_source) & (where != of_source)
+    outside = one[key] & (where != low[key])
     return smallest(outside & shown_tie, tie_values, source)
+
+
+def _map_distinct(keys: pd.Series, mapping: pd.Series) -> pd.Series:
+    """``keys.map(mapping)``, each distinct key looked up once (millions of ties, fewer
+    providers); missing keys are looked up as ``map`` does."""
+    codes, uniques = pd.factorize(keys)
+    missing = codes < 0
+    out = pd.Series(uniques).map(mapping).take(np.where(missing, 0, codes))
+    out.index = keys.index
+    if missing.any():
+        out[missing] = keys[missing].map(mapping)
+    return out
 
 
 def _rows_of(keys: pd.Series, labels: pd.Series) -> npt.NDArray[np.int32]:
@@ -529,14 +563,17 @@ def _sums(tables: Mapping[str, pd.DataFrame], state: dict[str, _Table]) -> list[
 
 def joint_suppression(
     tables: Mapping[str, pd.DataFrame], threshold: int
-) -> tuple[dict[str, dict[str, pd.Series]], dict[str, dict[str, pd.Series]]]:
-    """The counts each table hides because of another's sums, decided together.
+) -> dict[str, dict[str, pd.Series]]:
+    """The counts each table hides besides its small ones, decided together.
 
-    Returns, per table and count column, the cells to hide besides its own rules'
-    (:func:`referral_graph.privacy.suppress_counts`'s ``hide``) and the cells to pick
-    last (its ``spare``), to be passed with the table's
-    :data:`~referral_graph.privacy.PARTITIONS` when it is written; nothing for tables in
-    no sum with another.
+    Returns, per table in a sum with another, the counts its file hides besides its
+    small cells (per count column where there is one, a boolean Series on its index):
+    those that another table's sums would give back, and those its own rules
+    (:data:`~referral_graph.privacy.PARTITIONS`, :data:`~referral_graph.privacy.ROW_SUMS`)
+    hide with them, as :func:`referral_graph.privacy.suppress_counts` decided them in the
+    last round. The table is written with them as ``hide`` and no partitions (its own
+    partitions find nothing more to hide: they were searched in that round); nothing
+    for tables in no sum with another.
     """
     state: dict[str, _Table] = {}
     pairs: _TiesAndCells | None = None
@@ -548,7 +585,7 @@ def joint_suppression(
             pairs = _TiesAndCells.of(tables, state)
     sums = _sums(tables, state)
     if pairs is None and not sums:
-        return {}, {}
+        return {}
     rules: list[_TiesAndCells | _Sum] = [*([pairs] if pairs is not None else []), *sums]
     for _ in range(MAX_ROUNDS):
         hidden = {name: table.hidden(threshold) for name, table in state.items()}
@@ -567,6 +604,8 @@ def joint_suppression(
             break
     else:  # pragma: no cover - each round hides more; the tables are finite
         raise RuntimeError("complementary suppression of the tables did not settle")
-    hide = {n: t.masks(t.hide) for n, t in state.items() if t.hide}
-    spare = {n: t.masks(t.spare) for n, t in state.items() if t.spare}
-    return hide, spare
+    decided = {}
+    for name, table in state.items():
+        table.hidden(threshold)  # as the last round found it (cached)
+        decided[name] = table.extra
+    return decided

@@ -123,7 +123,7 @@ def suppress_frame(
     >>> suppress_frame(df, ["referrals", "patients"])["referrals"].tolist()
     [<NA>, 40]
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy on write: the columns replaced are new, `frame` kept
     for col in columns:
         if col in out.columns:
             out[col] = suppress(out[col], threshold=threshold)
@@ -387,14 +387,10 @@ def suppress_counts(
     """
     threshold = _check_threshold(threshold)
     out = frame.drop(columns=[c for c in NOT_EXPORTED if c in frame.columns])
-    small: dict[str, pd.Series] = {}
-    for col in count_columns(out):
-        values = pd.to_numeric(out[col], errors="coerce")
-        small[col] = ((values > 0) & (values < threshold)).fillna(False).astype(bool)
+    search = ComplementarySearch(out, threshold=threshold, partitions=partitions, spare=spare)
+    small = search.small
     hidden = {c: int(m.sum()) for c, m in small.items() if m.any()}
-    complementary = _complementary_all(
-        out, small, list(partitions), hide or {}, spare or {}, threshold
-    )
+    complementary = search.extra(hide or {})
     out = suppress_frame(out, [c for c in small if c not in complementary], threshold=threshold)
     for col, extra in complementary.items():
         column = out[col]
@@ -432,21 +428,76 @@ def suppress_counts(
     return out
 
 
+class ComplementarySearch:
+    """The complementary suppression of one table (:func:`suppress_counts`'s), prepared once
+    for several searches with other cells to `hide` besides.
+
+    The small cells, the partitions' row groups, their values and the cells picked last
+    are computed here once; :meth:`extra` then runs the search.
+    :mod:`referral_graph._joint` searches again, round after round, with more cells to
+    hide each time: grouping the rows again in every round took a third of its time.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table (without the :data:`NOT_EXPORTED` columns).
+    threshold : int
+        As in :func:`suppress_counts`.
+    partitions, spare
+        As in :func:`suppress_counts`.
+
+    Attributes
+    ----------
+    small : dict of str to Series
+        Per count column, its small cells (1 to ``threshold - 1``).
+    """
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        *,
+        threshold: int,
+        partitions: Iterable[tuple[str, tuple[str, ...]]] = (),
+        spare: Mapping[str, pd.Series] | None = None,
+    ) -> None:
+        self.frame, self.threshold = frame, threshold
+        self.small: dict[str, pd.Series] = {}
+        for col in count_columns(frame):
+            values = pd.to_numeric(frame[col], errors="coerce")
+            self.small[col] = ((values > 0) & (values < threshold)).fillna(False).astype(bool)
+        self.usable = [(c, k) for c, k in partitions if _usable(frame, c, k)]
+        self.groups = {keys: _groups(frame, keys) for _, keys in self.usable}
+        self.values = {c: _floats(frame[c]) for c, _ in self.usable}  # once, not in every step
+        self.spared = _spared(frame, self.usable, self.groups, spare or {})
+
+    def extra(self, hide: Mapping[str, pd.Series]) -> dict[str, pd.Series]:
+        """Every count to hide besides the small ones, with `hide` (as in
+        :func:`suppress_counts`), per column where there is one."""
+        return _complementary_all(
+            self.frame,
+            self.small,
+            self.usable,
+            self.groups,
+            self.values,
+            self.spared,
+            hide,
+            self.threshold,
+        )
+
+
 def _complementary_all(
     frame: pd.DataFrame,
     small: dict[str, pd.Series],
-    partitions: list[tuple[str, tuple[str, ...]]],
+    usable: list[tuple[str, tuple[str, ...]]],
+    groups: Mapping[tuple[str, ...], npt.NDArray[np.integer[Any]]],
+    values: Mapping[str, npt.NDArray[np.float64]],
+    spared: Mapping[str, npt.NDArray[np.bool_]],
     hide: Mapping[str, pd.Series],
-    spare: Mapping[str, pd.Series],
     threshold: int,
 ) -> dict[str, pd.Series]:
     """Every count to hide besides the small ones: `hide`, then, one step at a time, the
     row sums, else the first partition whose group gives hidden cells away, until none
     does (so that a cell hidden for one sum is seen by the others before they pick theirs)."""
-    usable = [(c, k) for c, k in partitions if _usable(frame, c, k)]
-    groups = {keys: _groups(frame, keys) for _, keys in usable}
-    values = {c: _floats(frame[c]) for c, _ in usable}  # once, not in every step
-    spared = _spared(frame, usable, groups, spare)
     none = pd.Series(False, index=frame.index)
     extra: dict[str, pd.Series] = {}
     for col, mask in hide.items():
@@ -472,11 +523,14 @@ def _complementary_all(
             extra[col] = extra.get(col, none) | mask
 
 
-def _groups(frame: pd.DataFrame, keys: tuple[str, ...]) -> npt.NDArray[np.int64]:
+def _groups(frame: pd.DataFrame, keys: tuple[str, ...]) -> npt.NDArray[np.integer[Any]]:
+    """Each row's group of `keys` (int32 below 2**31 rows: :class:`ComplementarySearch`
+    holds one array per partition through the joint suppression's rounds)."""
+    dtype = np.int32 if len(frame) < 2**31 else np.int64
     if not keys:
-        return np.zeros(len(frame), dtype=np.int64)
+        return np.zeros(len(frame), dtype=dtype)
     codes = frame.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
-    return codes.astype(np.int64)
+    return codes.astype(dtype)
 
 
 def _usable(frame: pd.DataFrame, col: str, keys: tuple[str, ...]) -> bool:
@@ -486,7 +540,7 @@ def _usable(frame: pd.DataFrame, col: str, keys: tuple[str, ...]) -> bool:
 def _spared(
     frame: pd.DataFrame,
     partitions: list[tuple[str, tuple[str, ...]]],
-    groups: Mapping[tuple[str, ...], npt.NDArray[np.int64]],
+    groups: Mapping[tuple[str, ...], npt.NDArray[np.integer[Any]]],
     spare: Mapping[str, pd.Series],
 ) -> dict[str, npt.NDArray[np.bool_]]:
     """Per column, the cells to pick last: `spare`, and the only non-zero cell of a group
@@ -517,7 +571,7 @@ def _partitioned(
     hidden: dict[str, pd.Series],
     col: str,
     values: npt.NDArray[np.float64],
-    group: npt.NDArray[np.int64],
+    group: npt.NDArray[np.integer[Any]],
     spared: Mapping[str, npt.NDArray[np.bool_]],
     threshold: int,
 ) -> dict[str, pd.Series]:
@@ -531,9 +585,14 @@ def _partitioned(
     is_hidden = hidden[col].to_numpy(dtype=bool)
     if not is_hidden.any():
         return {}
-    n_hidden = np.bincount(group, weights=is_hidden)
-    hidden_sum = np.bincount(group, weights=np.where(is_hidden, values, 0.0))
-    given = revealed(n_hidden, hidden_sum, threshold)[group]
+    # the hidden rows only are counted (the same sums: the others added zeros)
+    n_groups = int(group.max()) + 1
+    n_hidden = np.bincount(group[is_hidden], minlength=n_groups)
+    hidden_sum = np.bincount(group[is_hidden], weights=values[is_hidden], minlength=n_groups)
+    exposed = revealed(n_hidden, hidden_sum, threshold)
+    if not exposed.any():
+        return {}
+    given = exposed[group]
     with np.errstate(invalid="ignore"):
         candidate = given & ~is_hidden & (values > 0)
     if not candidate.any():

@@ -138,7 +138,7 @@ def write_tables(
                     f"The 'formats' must be 'csv' or 'parquet'. Got {fmt!r} instead."
                 )
         kept = set(tables) if keep is None else set(keep)
-        joint, spares = joint_suppression(tables, threshold)
+        joint = joint_suppression(tables, threshold)
     finally:
         if on_decided is not None:
             on_decided()
@@ -155,14 +155,14 @@ def write_tables(
         if name in source_of and source_of[name] not in early:
             early[source_of[name]] = suppressed(source_of[name])
         table = tables[name]
+        if name in joint:  # decided: its partitions were searched with the others' sums
+            return suppress_counts(table, threshold=threshold, hide=joint[name])
         return suppress_counts(
             table,
             threshold=threshold,
             partitions=PARTITIONS.get(name, ()),
-            hide=joint.get(name)
-            or _linked_cells(name, table, tables, early, threshold)
+            hide=_linked_cells(name, table, tables, early, threshold)
             or _summed_cells(name, table, tables, early, threshold),
-            spare=spares.get(name),
         )
 
     out.tables = {}
