@@ -17,7 +17,8 @@ import logging
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -198,8 +199,20 @@ def _read(
     return result, providers, reports
 
 
-def _scratch(args: argparse.Namespace) -> Path:
-    return Path(tempfile.mkdtemp(prefix="referral_graph_edges_", dir=args.temp_dir))
+@contextmanager
+def _reading(
+    args: argparse.Namespace, *, steps: int, desc: str
+) -> Iterator[tuple[Progress, Any, Any, list[Any]]]:
+    """The progress bar and what :func:`_read` read, in a scratch folder removed (and the
+    bar closed) when the command's work is done."""
+    progress = Progress(steps, enabled=not args.quiet, desc=desc)
+    scratch = Path(tempfile.mkdtemp(prefix="referral_graph_edges_", dir=args.temp_dir))
+    try:
+        result, providers, reports = _read(args, scratch, progress)
+        yield progress, result, providers, reports
+    finally:
+        progress.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def build_large(args: argparse.Namespace) -> int | None:
@@ -238,10 +251,7 @@ def build_large(args: argparse.Namespace) -> int | None:
             _size(size),
         )  # fmt: skip
         return None
-    progress = Progress(4, enabled=not args.quiet, desc="build")
-    scratch = _scratch(args)
-    try:
-        result, providers, reports = _read(args, scratch, progress)
+    with _reading(args, steps=4, desc="build") as (progress, result, providers, reports):
         progress("writing")
         empty = pd.DataFrame({"source": [], "target": []})
         empty.attrs.update(name=result.report.name, layout=result.layout)
@@ -256,9 +266,6 @@ def build_large(args: argparse.Namespace) -> int | None:
                 memory_limit=args.memory_limit,
                 temp_directory=args.temp_dir,
             )
-    finally:
-        progress.close()
-        shutil.rmtree(scratch, ignore_errors=True)
     print_reports(reports)
     print(summary(written.providers, written.ties, None))
     note = graph_suppression_note(written.attributes)
@@ -292,10 +299,7 @@ def score_large(args: argparse.Namespace) -> int | None:
         raise ParameterError(
             f"The --betweenness-k must be an int >= 2. Got {args.betweenness_k} instead."
         )
-    progress = Progress(5, enabled=not args.quiet, desc="score")
-    scratch = _scratch(args)
-    try:
-        result, providers, reports = _read(args, scratch, progress)
+    with _reading(args, steps=5, desc="score") as (progress, result, providers, reports):
         progress("scoring")
         with atomic_folder(args.out) as folder:  # every table, or the folder as it was
             scored = score_tables(
@@ -306,9 +310,6 @@ def score_large(args: argparse.Namespace) -> int | None:
                 seed=args.seed,
                 betweenness_k=args.betweenness_k,
             )
-    finally:
-        progress.close()
-        shutil.rmtree(scratch, ignore_errors=True)
     print_reports(reports)
     print(summary(scored.providers, scored.ties, None))
     for name, paths in scored.paths.items():
