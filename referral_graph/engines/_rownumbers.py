@@ -52,6 +52,7 @@ from referral_graph.validate import MAX_EXAMPLES, MAX_ROWS_SHOWN
 
 if TYPE_CHECKING:
     import duckdb
+    import numpy.typing as npt
     import pyarrow as pa
 
 logger = logging.getLogger(__name__)
@@ -334,14 +335,33 @@ def _csv_batches(
 
     dialect = source.dialect
     assert dialect is not None
+    for batch, numbers in numbered_csv_batches(path, dialect, source.encoding):
+        files = pa.array(np.full(batch.num_rows, file_index, dtype=np.int32))
+        yield pa.RecordBatch.from_arrays([*batch.columns, files, pa.array(numbers)], schema=schema)
+
+
+def numbered_csv_batches(
+    path: Path,
+    dialect: _CsvDialect,
+    encoding: str,
+    invalid: list[tuple[int, int]] | None = None,
+) -> Iterator[tuple[pa.RecordBatch, npt.NDArray[np.int64]]]:
+    """The batches of :func:`open_string_csv` in order, each with its rows' numbers in the
+    file as :func:`~referral_graph.io.read_table` numbers them (records, the header row 1).
+
+    A line with the wrong number of fields is skipped and the rows around it keep their
+    numbers; its number and field count are appended to `invalid` when given.
+    """
     pending: list[int] = []
 
     def on_invalid(row: Any) -> str:
         if row.number is not None:  # always known: the reader is single-threaded
             pending.append(int(row.number))
+            if invalid is not None:
+                invalid.append((int(row.number), int(row.actual_columns)))
         return "skip"
 
-    reader = open_string_csv(path, dialect, source.encoding, on_invalid)
+    reader = open_string_csv(path, dialect, encoding, on_invalid)
     next_row = 2 if dialect.header else 1
     for batch in reader:
         # the next numbers in the file, less those of the lines skipped
@@ -352,8 +372,7 @@ def _csv_batches(
         if n:
             next_row = int(numbers[-1]) + 1
         pending[:] = [r for r in pending if r >= next_row]
-        files = pa.array(np.full(n, file_index, dtype=np.int32))
-        yield pa.RecordBatch.from_arrays([*batch.columns, files, pa.array(numbers)], schema=schema)
+        yield batch, numbers
 
 
 def _parquet_reader(paths: Sequence[Path]) -> str:

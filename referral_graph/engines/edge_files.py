@@ -59,7 +59,7 @@ import pandas as pd
 from referral_graph import io as _io
 from referral_graph._checks import check_decimal, header_key
 from referral_graph._duckdb import duckdb_connect
-from referral_graph.engines._rownumbers import open_string_csv
+from referral_graph.engines._rownumbers import numbered_csv_batches
 from referral_graph.engines._rules import (
     NotUtf8Error,
     _check_memory_limit,
@@ -140,25 +140,8 @@ def _csv_batches(
     """
     import pyarrow as pa
 
-    pending: list[int] = []
-
-    def on_invalid(row: Any) -> str:
-        if row.number is not None:  # always known: the reader is single-threaded
-            pending.append(int(row.number))
-            invalid.append((int(row.number), int(row.actual_columns)))
-        return "skip"
-
-    reader = open_string_csv(path, dialect, encoding, on_invalid)
     names = [*dialect.columns, "rg_row"]
-    next_row = 2 if dialect.header else 1
-    for batch in reader:
-        n = batch.num_rows
-        skipped = np.array(sorted(r for r in pending if r >= next_row), dtype=np.int64)
-        numbers = np.arange(next_row, next_row + n + len(skipped), dtype=np.int64)
-        numbers = numbers[~np.isin(numbers, skipped)][:n]
-        if n:
-            next_row = int(numbers[-1]) + 1
-        pending[:] = [r for r in pending if r >= next_row]
+    for batch, numbers in numbered_csv_batches(path, dialect, encoding, invalid):
         yield pa.RecordBatch.from_arrays([*batch.columns, pa.array(numbers)], names=names)
 
 
