@@ -956,6 +956,8 @@ def aggregate_files(
         else:
             step("writing the ties")
             result.ties = emit("ties", partial(_ties_sql, has_patients, has_amount))
+        # the panel and the ties are out: free their table before the largest hash of all
+        con.execute("DROP TABLE IF EXISTS rg_panel")
         if tables and has_patients:
             step("counting patient panels")
             emit("patients", _patients_sql)
