@@ -107,17 +107,21 @@ _one_core = threading.local()
 
 
 def side_by_side(fn: Callable[[A], T], items: Iterable[A], *, wanted: int = 2) -> list[T]:
-    """``[fn(item) for item in items]``, on up to `wanted` threads where cores are idle.
+    """``[fn(item) for item in items]``, on up to `wanted` threads as cores become idle.
 
     For steps that release the GIL (numpy, scikit-learn's solvers and trees) and
     are independent of each other, such as the backtest's fits at its cutoffs.
-    Each thread keeps to one core: :func:`idle_threads` says 1 in it, and the
-    BLAS pool is held at one thread meanwhile (a pool of several threads per
-    caller, or an OpenMP team, waiting for a busy core makes a step many times
-    slower). Where no core is idle (:func:`idle_threads`), or in a
-    :class:`Worker` process, the items run one after another in this thread, as
-    the comprehension would. The results come in the order of `items`; the
-    first exception raised is raised here.
+    This thread takes the items one after another; each other thread takes the
+    next item only while a core is idle beside the threads already running (it
+    looks again every 0.1 s). So the items run on two cores from the start on an
+    idle machine, and in a :class:`Worker` process a second thread joins in as
+    soon as the caller, busy at first, waits for the result. Each thread keeps to
+    one core: :func:`idle_threads` says 1 in it, and the BLAS pool is held at one
+    thread meanwhile (a pool of several threads per caller, or an OpenMP team,
+    waiting for a busy core makes a step many times slower; threads that each keep
+    to one core only share it). The results come in the order of `items`, the
+    same whichever thread computes each; the first exception raised is raised
+    here, and no item starts after it.
 
     Examples
     --------
@@ -125,22 +129,56 @@ def side_by_side(fn: Callable[[A], T], items: Iterable[A], *, wanted: int = 2) -
     [0, 1, 4, 9, 16]
     """
     todo = list(items)
-    threads = idle_threads(min(max(1, int(wanted)), max(1, len(todo))))
-    if threads == 1:
+    cores = os.cpu_count() or 1
+    helpers = min(max(1, int(wanted)), len(todo), cores) - 1
+    if helpers < 1 or getattr(_one_core, "set", False):
         return [fn(item) for item in todo]
+    results: list[Any] = [None] * len(todo)
+    lock = threading.Lock()
+    taken = [0]  # items taken so far
+    failed = threading.Event()
 
-    def one(item: A) -> T:
+    def left() -> bool:
+        with lock:
+            return taken[0] < len(todo) and not failed.is_set()
+
+    def take() -> int | None:
+        with lock:
+            if failed.is_set() or taken[0] >= len(todo):
+                return None
+            taken[0] += 1
+            return taken[0] - 1
+
+    def idle_core() -> bool:
+        running = _running()  # this thread included: a core is idle beside the others
+        return running is None or running <= cores
+
+    def work(first: bool) -> None:
         _one_core.set = True
         try:
-            return fn(item)
+            while True:
+                while not first and left() and not idle_core():
+                    failed.wait(0.1)
+                i = take()
+                if i is None:
+                    return
+                try:
+                    results[i] = fn(todo[i])
+                except BaseException:
+                    failed.set()
+                    raise
         finally:
             _one_core.set = False
 
     with (
         threadpool_limits(limits=1, user_api="blas"),
-        ThreadPoolExecutor(threads, thread_name_prefix="referral_graph") as pool,
+        ThreadPoolExecutor(helpers, thread_name_prefix="referral_graph") as pool,
     ):
-        return list(pool.map(one, todo))
+        joining = [pool.submit(work, False) for _ in range(helpers)]
+        work(True)
+        for future in joining:
+            future.result()
+    return results
 
 
 def _running() -> float | None:

@@ -148,22 +148,50 @@ def test_side_by_side_runs_on_idle_cores_one_core_each(monkeypatch) -> None:
             barrier.wait()
         return n * n, threading.current_thread().name, _worker.idle_threads(2)
 
-    monkeypatch.setattr(_worker, "_running", lambda: 1.0)
+    monkeypatch.setattr(_worker, "_running", lambda: 2.0)  # the two threads of this call
     out = _worker.side_by_side(square, range(5))
     assert [r[0] for r in out] == [0, 1, 4, 9, 16]
-    assert all(name.startswith("referral_graph") for _, name, _ in out)
+    assert out[0][1] != out[1][1]
     assert {threads for _, _, threads in out} == {1}
+    monkeypatch.setattr(_worker, "_running", lambda: 1.0)
     assert _worker.idle_threads(2) == 2  # this thread is not capped afterwards
 
-    monkeypatch.setattr(_worker, "_running", lambda: 2.0)  # the other core is busy
+    monkeypatch.setattr(_worker, "_running", lambda: 3.0)  # and another program's
     here = threading.current_thread().name
     assert _worker.side_by_side(lambda n: (n, threading.current_thread().name), [3, 4]) == [
         (3, here),
         (4, here),
     ]
+    monkeypatch.setattr(_worker, "_running", lambda: 2.0)
+    started: list[int] = []
     with pytest.raises(ZeroDivisionError):
-        monkeypatch.setattr(_worker, "_running", lambda: 1.0)
-        _worker.side_by_side(lambda n: 1 // n, [1, 0, 2])
+        _worker.side_by_side(lambda n: started.append(n) or 1 // n, [0, *range(1, 50)])
+    assert len(started) < 50  # no item starts after the failure (the other thread's at most)
+
+
+def test_side_by_side_joins_in_when_a_core_becomes_idle(monkeypatch) -> None:
+    """In a worker process whose caller is busy at first, the second thread waits, then
+    takes items once the caller's core is idle (the caller waiting for the result)."""
+    import threading
+
+    from referral_graph import _worker
+
+    monkeypatch.setattr(_worker.os, "cpu_count", lambda: 2)
+    monkeypatch.setenv("REFERRAL_GRAPH_IN_WORKER", "1")
+    caller_waits = threading.Event()
+    monkeypatch.setattr(_worker, "_running", lambda: 2.0 if caller_waits.is_set() else 3.0)
+    barrier = threading.Barrier(2, timeout=10)
+
+    def item(n: int) -> tuple[int, str]:
+        if n == 0:
+            caller_waits.set()  # from now on a core is idle
+        if n < 2:  # items 0 and 1 meet: the second thread joined in
+            barrier.wait()
+        return n, threading.current_thread().name
+
+    out = _worker.side_by_side(item, range(4))
+    assert [n for n, _ in out] == [0, 1, 2, 3]
+    assert out[0][1] != out[1][1]
 
 
 def test_the_running_threads_are_read_from_the_kernel() -> None:
