@@ -175,7 +175,11 @@ def side_by_side(fn: Callable[[A], T], items: Iterable[A], *, wanted: int = 2) -
         ThreadPoolExecutor(helpers, thread_name_prefix="referral_graph") as pool,
     ):
         joining = [pool.submit(work, False) for _ in range(helpers)]
-        work(True)
+        try:
+            work(True)
+        except BaseException:  # an interruption too: the other threads start nothing more
+            failed.set()
+            raise
         for future in joining:
             future.result()
     return results
