@@ -9,7 +9,8 @@ the results are the same as when they run in the calling process.
 
 Each submitted function runs in a fresh Python process (``python -c`` running
 :func:`_main`), one after another in submission order, so a step's memory is returned
-to the system when it ends and the worker never takes more than one core.
+to the system when it ends; its code keeps to one core, but for :func:`side_by_side`'s
+second thread, which joins in only while a core is idle (the caller waiting for it).
 Unlike :mod:`multiprocessing`'s spawn method, the child does not re-import the
 caller's ``__main__`` module, so a user's script needs no
 ``if __name__ == "__main__"`` guard. The function and its arguments travel
@@ -57,7 +58,8 @@ __all__ = [
     "side_by_side",
 ]
 
-#: Set in a worker process's environment: its code keeps to one core (see :func:`in_worker`).
+#: Set in a worker process's environment: its code keeps to one core (see :func:`in_worker`;
+#: :func:`side_by_side` takes a second one only while it is idle).
 _IN_WORKER = "REFERRAL_GRAPH_IN_WORKER"
 
 #: Ties from which the pipeline runs its long independent steps in a worker process
