@@ -164,11 +164,10 @@ def side_by_side(fn: Callable[[A], T], items: Iterable[A], *, wanted: int = 2) -
                 i = take()
                 if i is None:
                     return
-                try:
-                    results[i] = fn(todo[i])
-                except BaseException:
-                    failed.set()
-                    raise
+                results[i] = fn(todo[i])
+        except BaseException:  # an interruption too: the other threads start nothing more
+            failed.set()
+            raise
         finally:
             _one_core.set = False
 
@@ -177,11 +176,7 @@ def side_by_side(fn: Callable[[A], T], items: Iterable[A], *, wanted: int = 2) -
         ThreadPoolExecutor(helpers, thread_name_prefix="referral_graph") as pool,
     ):
         joining = [pool.submit(work, False) for _ in range(helpers)]
-        try:
-            work(True)
-        except BaseException:  # an interruption too: the other threads start nothing more
-            failed.set()
-            raise
+        work(True)
         for future in joining:
             future.result()
     return results
