@@ -890,6 +890,12 @@ def test_collapsed_view_gives_every_group_its_own_colour() -> None:
          ["Oncology", "Cardiology"]),
         (pd.Series(["Urology", None, "Neurology", "Urology"], dtype="str"),
          ["Urology", "Neurology"]),
+        # one dtype: counted by pandas, then each distinct value read (stripped, merged)
+        (pd.Series([" Urology", "Urology ", None, "Neurology", ""], dtype="string"),
+         ["Urology", "Neurology"]),
+        (pd.Series(["b", "a", "a", None], dtype="category"), ["a", "b"]),
+        (pd.Series([2, 1, 2, pd.NA], dtype="Int64"), ["2", "1"]),
+        (pd.Index([1.5, 1.5, float("nan"), 2.0]), ["1.5", "2.0"]),
         # equal values that read differently are not merged: 1.0 twice, then "1" and "True"
         ([1, 1.0, True, 1.0], ["1.0", "1", "True"]),
         ((label for label in ["b", "a", "b"]), ["b", "a"]),  # a generator

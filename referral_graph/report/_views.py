@@ -71,9 +71,9 @@ def _view_options(
         viz.category_colors(net.providers["specialty"]) if "specialty" in net.providers else {}
     )
     if "community" in measures:
-        palette |= viz.category_colors(
-            measures["community"].map(lambda c: None if pd.isna(c) else f"Community {int(c)}")
-        )
+        # as categories: each distinct community is named once, and counted in C
+        communities = measures["community"].dropna().astype("int64").astype("category")
+        palette |= viz.category_colors(communities.map(lambda c: f"Community {c}"))
     return measures, {"period": period, "threshold": threshold, "palette": palette}
 
 

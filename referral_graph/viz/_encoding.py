@@ -310,6 +310,15 @@ def _text_counts(labels: Iterable[object]) -> Counter[str]:
     once, where equal values cannot read differently (strings, missing values); other
     labels (``1`` and ``1.0`` are equal but read differently) one by one.
     """
+    if isinstance(labels, pd.Series | pd.Index) and labels.dtype != object:
+        # one dtype (strings, numbers, categories): equal values read alike, and pandas
+        # counts them in C; only the distinct values are read
+        counted: Counter[str] = Counter()
+        for value, n in pd.Series(labels).value_counts(dropna=True, sort=False).items():
+            label = text(value)
+            if label:
+                counted[label] += int(n)
+        return counted
     values = labels if isinstance(labels, list | tuple | pd.Series | pd.Index) else list(labels)
 
     def one_by_one() -> Counter[str]:
