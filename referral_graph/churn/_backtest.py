@@ -264,15 +264,25 @@ def backtest(
         return probabilities, figures
 
     predictions = _worker.side_by_side(predicted, plans)
-    rows: list[dict[str, Any]] = []
+    # The family each test cutoff's model row uses is chosen from the earlier cutoffs'
+    # figures (known before it), all at hand now; each cutoff is then finished on its own.
     known: dict[int, dict[str, float]] = {}  # test cutoff -> PR-AUC of each family
-    for plan, (probabilities, figures) in zip(plans, predictions, strict=True):
+    if auto:
+        for plan, (_, figures) in zip(plans, predictions, strict=True):
+            known[plan.ci] = {
+                f: figures[f]["pr_auc"] if f in figures else math.nan for f in FAMILIES
+            }
+
+    def finished(i: int) -> list[dict[str, Any]]:
+        """A test cutoff's rows of figures, one per method."""
+        plan, (probabilities, figures) = plans[i], predictions[i]
         ci, train, test = plan.ci, plan.train, plan.test
         y_test = np.asarray(test.y)
         cutoff = ties.month_of(ci)
         scores: dict[str, FloatArray] = {}
         family = _prior_choice(known, ci, h) if auto else None
         methods = ["model", "blend", *(FAMILIES if auto else ())]
+        figures = dict(figures)
         if probabilities is not None and plan.picked is not None:
             n_train = sum(len(r) for _, r in plan.picked)
             # the family chosen before this cutoff (auto), and its probabilities
@@ -298,6 +308,7 @@ def backtest(
             for method in methods:
                 scores[method] = np.full(len(test.idx), math.nan)
         scores.update(test.rules)
+        rows = []
         for method, score in scores.items():
             row: dict[str, Any] = {
                 "method": method,
@@ -313,10 +324,15 @@ def backtest(
             else:
                 row.update(measured(y_test, score, proba=method in ("model", *FAMILIES)))
             rows.append(row)
-        if auto:
-            known[ci] = {
-                r["method"]: r["pr_auc"] for r in rows[-len(scores) :] if r["method"] in FAMILIES
-            }
+        return rows
+
+    rows: list[dict[str, Any]] = []
+    for plan, cutoff_rows in zip(
+        plans, _worker.side_by_side(finished, range(len(plans))), strict=True
+    ):
+        rows.extend(cutoff_rows)
+        y_test = np.asarray(plan.test.y)
+        cutoff = ties.month_of(plan.ci)
         logger.info(
             "Backtest %s: %s ties, churn rate %.1f %%",
             cutoff.date(),
