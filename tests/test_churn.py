@@ -1501,3 +1501,22 @@ def test_last_rows_with_referrals() -> None:
             for j in range(active.shape[1])
         ]
         assert _last_rows(active).tolist() == expected
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int64", "float64", "Int16"])
+def test_first_and_last_days_read_from_any_numeric_column(dtype: str) -> None:
+    """The days of a tie's first and last referral in its month, from integer columns (every
+    engine's) or any other numbers; a value outside 1-31 is named with its column and count."""
+    # every month of 2023: A->B's 12 rows, then C->D's
+    panel = _panel({("A", "B"): [2] * 12, ("C", "D"): [1] * 12})
+    first = [5] * 12 + [28] * 12
+    last = [20] * 11 + [9] + [28] * 11 + [31]
+    typed = panel.assign(
+        first_day=pd.array(first, dtype=dtype), last_day=pd.array(last, dtype=dtype)
+    )
+    features = churn_features(typed, "2024-01-01").set_index(["source", "target"])
+    # by hand: the last referrals on 9 and 31 December 2023, 23 days and 1 day before 2024
+    assert features["days_since_last"].to_dict() == {("A", "B"): 23, ("C", "D"): 1}
+    bad = typed.assign(first_day=pd.array([0, *first[1:]], dtype=dtype))
+    with pytest.raises(SchemaError, match=r"first_day column 'first_day' has 1 value\(s\)"):
+        churn.PreparedPanel(bad)

@@ -100,7 +100,14 @@ def _row_days(
         days = []
         for key in ("first_day", "last_day"):
             col = str(cols[key])
-            values = pd.to_numeric(panel[col], errors="coerce").to_numpy(
+            column = panel[col]
+            if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu":
+                # numpy integers (every engine's): nothing missing, and the range tells
+                ints = column.to_numpy()
+                if len(ints) == 0 or (ints.min() >= 1 and ints.max() <= 31):
+                    days.append(ints.astype(np.int8, copy=False))
+                    continue
+            values = pd.to_numeric(column, errors="coerce").to_numpy(
                 dtype=np.float64, na_value=np.nan
             )
             bad = ~np.isfinite(values) | (values < 1) | (values > 31)
