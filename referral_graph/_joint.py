@@ -46,7 +46,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from referral_graph._protection import revealed
+from referral_graph import _memo
+from referral_graph._protection import HiddenCounts, revealed
 from referral_graph.leakage import UNAFFILIATED
 from referral_graph.privacy import PARTITIONS, ROW_SUMS, ComplementarySearch, count_columns
 
@@ -251,6 +252,7 @@ class _Sum:
         self.use: Mask = use  # the parts in a group whose sum holds (a byte a row)
         self.reads = (parts.name, total.name)
         self.seen: tuple[int, ...] | None = None
+        self.counts: HiddenCounts | None = None  # made at the first round, kept for the next
 
     def alone(self) -> tuple[Mask, Mask]:
         """The parts that are the only non-zero one of their group, and the totals with
@@ -268,15 +270,10 @@ class _Sum:
         n = len(self.total)
         values = self.parts.values(self.part)
         use = self.use
-        # the parts counted where they are hidden or shown only (the same sums as weights of
-        # 0 and 1 on every part, in less time)
-        with np.errstate(invalid="ignore"):
-            part_shown = ~part_hidden & (values > 0)
-        hid, shown_part = use & part_hidden, use & part_shown
-        n_hidden = np.bincount(self.group[hid], minlength=n)
-        hidden_sum = np.bincount(self.group[hid], weights=values[hid], minlength=n)
-        n_shown = np.bincount(self.group[shown_part], minlength=n)
-        del hid, shown_part
+        if self.counts is None:
+            self.counts = HiddenCounts(values, self.group, n, use=use)
+        # per total: its parts hidden (their number and sum) and its non-zero parts shown
+        n_hidden, hidden_sum, n_shown = self.counts.of(part_hidden)
         exposed = ~total_hidden & revealed(n_hidden, hidden_sum, threshold)
         pick = exposed & (n_shown >= 2) if self.picks else np.zeros(n, dtype=bool)
         changed = self.total.add(
@@ -284,6 +281,8 @@ class _Sum:
         )
         bare = total_hidden & (n_hidden == 0) & (n_shown > 0)  # its parts give it back
         if (bare | pick).any():
+            with np.errstate(invalid="ignore"):
+                part_shown = ~part_hidden & (values > 0)
             candidate = use & (bare | pick)[np.where(use, self.group, 0)] & part_shown
             group = np.where(use, self.group, -1).astype(np.int64)
             last = self.parts.spare.get(self.part)
@@ -321,7 +320,12 @@ class _TiesAndCells:
         self.cell = cell
         self.mapped = cell >= 0
         self.at = np.where(self.mapped, cell, 0)
-        self.source = pd.factorize(raw_ties["source"].astype(str))[0].astype(np.int64)
+        source = raw_ties["source"]
+        self.source = (
+            _memo.factorize(source)[0]  # text already: hashed once for every step
+            if isinstance(source.dtype, pd.StringDtype)
+            else pd.factorize(source.astype(str))[0]
+        ).astype(np.int64)
         self.tie_values = ties.values("referrals")
         self.cell_values = cells.values("referrals")
         with np.errstate(invalid="ignore"):
@@ -448,7 +452,7 @@ def _one_cell_referrers(
 def _map_distinct(keys: pd.Series, mapping: pd.Series) -> pd.Series:
     """``keys.map(mapping)``, each distinct key looked up once (millions of ties, fewer
     providers); missing keys are looked up as ``map`` does."""
-    codes, uniques = pd.factorize(keys)
+    codes, uniques = _memo.factorize(keys)  # (the ties' ids: hashed once for every step)
     missing = codes < 0
     out = pd.Series(uniques).map(mapping).take(np.where(missing, 0, codes))
     out.index = keys.index
@@ -465,7 +469,11 @@ def _rows_of(keys: pd.Series, labels: pd.Series) -> npt.NDArray[np.int32]:
     rows = np.flatnonzero(first)
     if not len(rows):
         return np.full(len(keys), -1, dtype=np.int32)
-    codes, uniques = pd.factorize(keys, use_na_sentinel=False)
+    codes, uniques = (
+        _memo.factorize(keys)  # the ties' ids: hashed once for every step
+        if not keys.hasnans
+        else pd.factorize(keys, use_na_sentinel=False)
+    )
     at = pd.Index(index[first]).get_indexer(pd.Index(pd.Series(uniques).astype(str)))
     found = np.where(at >= 0, rows[np.maximum(at, 0)], -1).astype(np.int32)
     out: npt.NDArray[np.int32] = found[codes]

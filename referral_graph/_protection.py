@@ -23,6 +23,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -41,3 +43,82 @@ def revealed(
         narrow = (k >= 2) & (s - (k - 1) < threshold - 1)
     out: npt.NDArray[np.bool_] = (k == 1) | narrow
     return out
+
+
+class HiddenCounts:
+    """Per group, the hidden cells' number and sum, and the number of non-zero cells shown,
+    for a set of hidden cells that changes a little from round to round (the complementary
+    suppression's): each call counts only the cells hidden or shown since the last one. On
+    values that are not whole numbers it counts them all each time (the sums of whole
+    numbers are exact in any order, so the figures are those of counting afresh).
+
+    Parameters
+    ----------
+    values : ndarray of float
+        Each row's value (NaN: missing, in no group).
+    group : ndarray of int
+        Each row's group, from 0 (rows outside `use` may hold anything).
+    n_groups : int
+        The number of groups.
+    use : ndarray of bool, optional
+        The rows counted (default: every row with a value).
+
+    Examples
+    --------
+    >>> counts = HiddenCounts(np.array([1.0, 5.0, 0.0, 7.0]), np.array([0, 0, 1, 1]), 2)
+    >>> [a.tolist() for a in counts.of(np.array([True, False, False, False]))]
+    [[1, 0], [1.0, 0.0], [1, 1]]
+    >>> [a.tolist() for a in counts.of(np.array([False, True, False, True]))]
+    [[1, 1], [5.0, 7.0], [1, 0]]
+    """
+
+    def __init__(
+        self,
+        values: npt.NDArray[np.float64],
+        group: npt.NDArray[np.integer[Any]],
+        n_groups: int,
+        *,
+        use: npt.NDArray[np.bool_] | None = None,
+    ) -> None:
+        self.values, self.group, self.n_groups = values, group, n_groups
+        known = ~np.isnan(values)
+        self.use = known if use is None else use & known
+        counted = values[self.use]
+        self.whole = bool(np.all(counted == np.round(counted)))
+        with np.errstate(invalid="ignore"):
+            self.nonzero = self.use & (values > 0)
+        self.n_nonzero = self._counts(self.nonzero)[0]
+        self.hidden: npt.NDArray[np.bool_] | None = None  # the counted rows hidden last time
+        self.figures = self._counts(np.zeros(len(values), dtype=bool))
+
+    def _counts(
+        self, rows: npt.NDArray[np.bool_]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """Per group: the number of `rows`, their sum, and the number of non-zero ones."""
+        group = self.group[rows]
+        n = np.bincount(group, minlength=self.n_groups)
+        total = np.bincount(group, weights=self.values[rows], minlength=self.n_groups)
+        nonzero = np.bincount(self.group[rows & self.nonzero], minlength=self.n_groups)
+        # (an empty bincount is of integers, even with weights)
+        return n.astype(np.int64), total.astype(np.float64), nonzero.astype(np.int64)
+
+    def of(
+        self, is_hidden: npt.NDArray[np.bool_]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """Per group: the number of cells `is_hidden` (counted rows only), their sum, and
+        the number of non-zero cells shown."""
+        hidden = self.use & is_hidden
+        before = self.hidden
+        if before is None or not self.whole:
+            figures = self._counts(hidden)
+        else:  # the rows hidden or shown since: +1 or -1 to their group's figures
+            changed = np.flatnonzero(hidden ^ before)
+            sign = np.where(hidden[changed], 1, -1)
+            group, values = self.group[changed], self.values[changed]
+            figures = tuple(figure.copy() for figure in self.figures)  # type: ignore[assignment]
+            np.add.at(figures[0], group, sign)
+            np.add.at(figures[1], group, sign * values)
+            np.add.at(figures[2], group, sign * self.nonzero[changed])
+        self.hidden, self.figures = hidden, figures
+        n_hidden, hidden_sum, nonzero_hidden = figures
+        return n_hidden, hidden_sum, self.n_nonzero - nonzero_hidden

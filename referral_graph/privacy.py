@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from referral_graph._protection import revealed
+from referral_graph._protection import HiddenCounts, revealed
 from referral_graph.exceptions import ParameterError
 
 __all__ = [
@@ -469,6 +469,9 @@ class ComplementarySearch:
         self.groups = {keys: _groups(frame, keys) for _, keys in self.usable}
         self.values = {c: _floats(frame[c]) for c, _ in self.usable}  # once, not in every step
         self.spared = _spared(frame, self.usable, self.groups, spare or {})
+        # the partitions' hidden counts per group, carried from search to search (the joint
+        # suppression hides more cells each round)
+        self.sums = {(c, k): _hidden_counts(self.values[c], self.groups[k]) for c, k in self.usable}
 
     def extra(self, hide: Mapping[str, pd.Series]) -> dict[str, pd.Series]:
         """Every count to hide besides the small ones, with `hide` (as in
@@ -482,6 +485,7 @@ class ComplementarySearch:
             self.spared,
             hide,
             self.threshold,
+            sums=self.sums,
         )
 
 
@@ -494,10 +498,13 @@ def _complementary_all(
     spared: Mapping[str, npt.NDArray[np.bool_]],
     hide: Mapping[str, pd.Series],
     threshold: int,
+    *,
+    sums: Mapping[tuple[str, tuple[str, ...]], HiddenCounts] | None = None,
 ) -> dict[str, pd.Series]:
     """Every count to hide besides the small ones: `hide`, then, one step at a time, the
     row sums, else the first partition whose group gives hidden cells away, until none
-    does (so that a cell hidden for one sum is seen by the others before they pick theirs)."""
+    does (so that a cell hidden for one sum is seen by the others before they pick theirs).
+    `sums` carries each partition's hidden counts from an earlier search."""
     none = pd.Series(False, index=frame.index)
     extra: dict[str, pd.Series] = {}
     for col, mask in hide.items():
@@ -507,14 +514,18 @@ def _complementary_all(
             more &= frame[col].notna()
             if more.any():
                 extra[col] = more
+    # each partition's hidden counts and sums per group, carried from round to round
+    if sums is None:
+        sums = {(col, keys): _hidden_counts(values[col], groups[keys]) for col, keys in usable}
     while True:
         hidden = {c: small.get(c, none) | extra.get(c, none) for c in {*small, *extra}}
         found = _complementary(frame, hidden, threshold)
         if not found:
             for col, keys in usable:
                 found = _partitioned(
-                    frame, hidden, col, values[col], groups[keys], spared, threshold
-                )
+                    frame, hidden, col, values[col], groups[keys], spared, threshold,
+                    sums=sums[col, keys],
+                )  # fmt: skip
                 if found:
                     break
         if not found:
@@ -566,6 +577,13 @@ def _floats(column: pd.Series) -> npt.NDArray[np.float64]:
     return values
 
 
+def _hidden_counts(
+    values: npt.NDArray[np.float64], group: npt.NDArray[np.integer[Any]]
+) -> HiddenCounts:
+    """A partition's :class:`HiddenCounts` (`group`: each row's group number)."""
+    return HiddenCounts(values, group, int(group.max()) + 1 if len(group) else 0)
+
+
 def _partitioned(
     frame: pd.DataFrame,
     hidden: dict[str, pd.Series],
@@ -574,21 +592,21 @@ def _partitioned(
     group: npt.NDArray[np.integer[Any]],
     spared: Mapping[str, npt.NDArray[np.bool_]],
     threshold: int,
+    *,
+    sums: HiddenCounts | None = None,
 ) -> dict[str, pd.Series]:
     """The cells to hide in `col` because their group (a partition of a shown total) gives
     its hidden cells away (one hidden cell, or several whose sum pins them down:
     :func:`referral_graph._protection.revealed`): the smallest shown non-zero cell of each
     such group (the first row on equal values), a spared cell only when the group has no
-    other."""
+    other. `sums` carries the groups' hidden counts and sums from an earlier call."""
     if col not in hidden:
         return {}
     is_hidden = hidden[col].to_numpy(dtype=bool)
     if not is_hidden.any():
         return {}
     # the hidden rows only are counted (the same sums: the others added zeros)
-    n_groups = int(group.max()) + 1
-    n_hidden = np.bincount(group[is_hidden], minlength=n_groups)
-    hidden_sum = np.bincount(group[is_hidden], weights=values[is_hidden], minlength=n_groups)
+    n_hidden, hidden_sum, _ = (sums or _hidden_counts(values, group)).of(is_hidden)
     exposed = revealed(n_hidden, hidden_sum, threshold)
     if not exposed.any():
         return {}
