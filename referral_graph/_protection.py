@@ -87,9 +87,13 @@ class HiddenCounts:
         self.whole = bool(np.all(counted == np.round(counted)))
         with np.errstate(invalid="ignore"):
             self.nonzero = self.use & (values > 0)
-        self.n_nonzero = self._counts(self.nonzero)[0]
+        self.n_nonzero = np.bincount(group[self.nonzero], minlength=n_groups).astype(np.int64)
         self.hidden: npt.NDArray[np.bool_] | None = None  # the counted rows hidden last time
-        self.figures = self._counts(np.zeros(len(values), dtype=bool))
+        self.figures = (
+            np.zeros(n_groups, dtype=np.int64),
+            np.zeros(n_groups, dtype=np.float64),
+            np.zeros(n_groups, dtype=np.int64),
+        )
 
     def _counts(
         self, rows: npt.NDArray[np.bool_]

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from referral_graph import _memo
 from referral_graph._protection import HiddenCounts, revealed
 from referral_graph.exceptions import ParameterError
 
@@ -540,6 +541,10 @@ def _groups(frame: pd.DataFrame, keys: tuple[str, ...]) -> npt.NDArray[np.intege
     dtype = np.int32 if len(frame) < 2**31 else np.int64
     if not keys:
         return np.zeros(len(frame), dtype=dtype)
+    if len(keys) == 1 and not frame[keys[0]].hasnans:
+        # one column: its codes in order of appearance, as ngroup numbers them (a tie
+        # table's ids are hashed once for every step)
+        return np.asarray(_memo.factorize(frame[keys[0]])[0], dtype=dtype)
     codes = frame.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
     return codes.astype(dtype)
 
