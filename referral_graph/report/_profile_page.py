@@ -242,22 +242,23 @@ def ego_drawings(
         return {}
     ties = net.ties
     wanted = pd.Index(list(ids), dtype="str")
-    out_rows = ties["source"].isin(wanted).to_numpy()
-    in_rows = ties["target"].isin(wanted).to_numpy()
+    # the rows taken first: only their ids are read (not millions of strings)
+    out_ties = ties.loc[ties["source"].isin(wanted).to_numpy(), ["source", "target", "referrals"]]
+    in_ties = ties.loc[ties["target"].isin(wanted).to_numpy(), ["target", "source", "referrals"]]
     near = pd.concat(
         [
             pd.DataFrame(
                 {
-                    "centre": ties["source"].to_numpy()[out_rows],
-                    "partner": ties["target"].to_numpy()[out_rows],
-                    "referrals": ties["referrals"].to_numpy()[out_rows],
+                    "centre": out_ties["source"].to_numpy(),
+                    "partner": out_ties["target"].to_numpy(),
+                    "referrals": out_ties["referrals"].to_numpy(),
                 }
             ),
             pd.DataFrame(
                 {
-                    "centre": ties["target"].to_numpy()[in_rows],
-                    "partner": ties["source"].to_numpy()[in_rows],
-                    "referrals": ties["referrals"].to_numpy()[in_rows],
+                    "centre": in_ties["target"].to_numpy(),
+                    "partner": in_ties["source"].to_numpy(),
+                    "referrals": in_ties["referrals"].to_numpy(),
                 }
             ),
         ],
