@@ -270,7 +270,9 @@ def test_report_is_the_same_with_the_at_risk_work_in_a_worker_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # On large networks the backtest and the at-risk list run in a worker process while the
-    # network is scored; every table and the page must be those of the in-process run.
+    # network is scored, and the views and profile parts that need no at-risk table are
+    # drawn meanwhile; every table, view, profile and the page must be those of the
+    # in-process run, which draws them all after the at-risk list.
     from referral_graph import report
     from referral_graph.pipeline import load_network
     from referral_graph.report import _write
@@ -281,9 +283,16 @@ def test_report_is_the_same_with_the_at_risk_work_in_a_worker_process(
     monkeypatch.setattr(_write, "AT_RISK_WORKER_MIN_TIES", 0)  # the sample is far below it
     with caplog.at_level("INFO", logger="referral_graph"):
         report.write_report(net, tmp_path / "worker", focus="Riverside Health", capacity=10, seed=2)
-    # the worker's log records are logged here
-    assert any(r.getMessage().startswith("Backtest ") for r in caplog.records)
-    assert any(r.getMessage().startswith("At-risk list at ") for r in caplog.records)
+    # the worker's log records are logged here, once its results are taken: after the
+    # whole-network view (drawn meanwhile), before the at-risk view
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("Backtest ") for m in messages)
+    listed = next(i for i, m in enumerate(messages) if m.startswith("At-risk list at "))
+    drawn = {
+        name: next(i for i, m in enumerate(messages) if f"views/{name}.html (" in m)
+        for name in ("network", "at_risk")
+    }
+    assert drawn["network"] < listed < drawn["at_risk"]
     here = sorted(p.relative_to(tmp_path / "here") for p in (tmp_path / "here").rglob("*.*"))
     worker = sorted(p.relative_to(tmp_path / "worker") for p in (tmp_path / "worker").rglob("*.*"))
     assert here == worker and Path("tables/at_risk.csv") in here

@@ -444,6 +444,39 @@ def render_profile(profile: Profile, *, vis_src: str | None = None) -> str:
     )
 
 
+@dataclass
+class Drawn:
+    """The parts of profiles drawn before the others (:func:`drawn_before`): their
+    providers, each one's referrals by month (:func:`._profile.referrer_months`) and its
+    referral neighbourhood (:func:`ego_drawings`)."""
+
+    ids: list[str]
+    months: pd.DataFrame
+    drawings: dict[str, dict[str, Any]]
+
+
+def drawn_before(
+    net: ReferralNetwork,
+    report: Report,
+    *,
+    threshold: int,
+    decided: Mapping[str, Mapping[str, pd.Series]],
+    views: bool = True,
+    options: tuple[pd.DataFrame, dict[str, Any]] | None = None,
+) -> Drawn:
+    """The profiles' parts of the providers that `report` profiles so far (its key
+    referrers and prospects, before its at-risk list), for :func:`write_profiles`: each
+    provider's parts are its own, whichever others are drawn with it."""
+    ids = profiled_ids(report)
+    months = referrer_months(net, report.focus_ids, ids)
+    drawings = (
+        ego_drawings(net, report, ids, threshold=threshold, decided=decided, options=options)
+        if views
+        else {}
+    )
+    return Drawn(ids=ids, months=months, drawings=drawings)
+
+
 def write_profiles(
     net: ReferralNetwork,
     report: Report,
@@ -454,13 +487,15 @@ def write_profiles(
     activities: pd.DataFrame | None = None,
     views: bool = True,
     options: tuple[pd.DataFrame, dict[str, Any]] | None = None,
+    drawn: Drawn | None = None,
 ) -> dict[str, str]:
     """Write ``folder/ID.html`` for each provider the report profiles
     (:func:`._profile.profiled_ids`) and the shared vis-network; return id -> the page's
     address relative to the report (``profiles/ID.html``). `decided` is what the
     report's written tables leave out (:attr:`referral_graph.scores.TablesWritten.hidden`):
     the profiles hide it too. `options` is :func:`._views._view_options` of `net` and
-    `report` when computed already (the report's views drew with them)."""
+    `report` when computed already (the report's views drew with them); `drawn`, the
+    parts of some profiles drawn already (:func:`drawn_before`, with the same `views`)."""
     from referral_graph.viz._page import vis_assets
 
     started = time.perf_counter()
@@ -468,12 +503,24 @@ def write_profiles(
     if not ids:
         return {}
     folder.mkdir(parents=True, exist_ok=True)
-    months = referrer_months(net, report.focus_ids, ids)
+    done = set(drawn.ids) if drawn is not None else set()
+    rest = [i for i in ids if i not in done]
+    months = referrer_months(net, report.focus_ids, rest)
     drawings = (
-        ego_drawings(net, report, ids, threshold=threshold, decided=decided, options=options)
+        ego_drawings(net, report, rest, threshold=threshold, decided=decided, options=options)
         if views
         else {}
     )
+    if drawn is not None:
+        if len(drawn.months) and len(months):  # in the order of one call for all
+            months = (
+                pd.concat([drawn.months, months], ignore_index=True)
+                .sort_values(["source", "month"], kind="stable")
+                .reset_index(drop=True)
+            )
+        elif len(drawn.months):
+            months = drawn.months
+        drawings = {**drawn.drawings, **drawings}
     if drawings:
         js, css = vis_assets()
         for name, text in ((VIS_JS, js), (VIS_CSS, css)):

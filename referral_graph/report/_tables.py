@@ -252,9 +252,13 @@ def _build_report(
     at_risk_of: Callable[[], _AtRisk] | None,
     previous: ReportRecord | None = None,
     threshold: int = DEFAULT_THRESHOLD,
+    meanwhile: Callable[[Report], object] | None = None,
 ) -> Report:
     """:func:`build_report`; `at_risk_of` gives the at-risk tables when they are computed
-    elsewhere (:func:`_at_risk_tables` in a worker process), else they are computed here."""
+    elsewhere (:func:`_at_risk_tables` in a worker process), else they are computed here.
+    `meanwhile` is called with the report once its headline and prospects are built,
+    before the at-risk tables are taken: work that needs none of them, done while they
+    are computed elsewhere."""
     from referral_graph import leakage
     from referral_graph.scores import score_network
 
@@ -299,6 +303,8 @@ def _build_report(
         report.tables["headline"] = report.headline
     # the prospects first: they do not wait for the at-risk work when it runs elsewhere
     _prospects_section(report, net, ids)
+    if meanwhile is not None:
+        meanwhile(report)
     if net.panel is not None:
         computed = (
             at_risk_of()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,17 @@ def _top_ids(ids: pd.Series, score: pd.Series, top: int) -> list[str]:
     text = ids.astype("str").to_numpy(dtype=object)
     order = np.lexsort((text, -score.fillna(0).to_numpy(dtype=np.float64)))
     return [str(i) for i in text[order[:top]]]
+
+
+#: The report's views, in the order the page lists them.
+VIEWS = ("network", "focus", "at_risk", "ego_top_referrer", "community_0")
+
+
+def _top_referrers(ties: pd.DataFrame, focus: list[str]) -> list[str]:
+    """The focus's first outside referrers by referrals to it (the focus view's)."""
+    into = ties.loc[(ties["target"].isin(focus) & ~ties["source"].isin(focus)).to_numpy()]
+    sent = into.groupby("source", sort=False)["referrals"].sum()
+    return _top_ids(pd.Series(sent.index), pd.Series(sent.to_numpy()), _VIEW_TOP)
 
 
 def _view_graph(net: ReferralNetwork, nodes: set[str]) -> Any:
@@ -111,14 +122,20 @@ def _write_views(
     threshold: int,
     decided: Mapping[str, Mapping[str, pd.Series]] | None = None,
     options: tuple[pd.DataFrame, dict[str, Any]] | None = None,
+    only: Collection[str] | None = None,
 ) -> dict[str, str]:
     """Write the report's network views into `folder`; return label -> the page's address
     relative to the report (``views/NAME.html``). `decided` is what the report's written
     tables leave out (:attr:`referral_graph.scores.TablesWritten.hidden`): the ties whose
     counts ``ties.csv`` hides by complementary suppression are drawn without them (``–``,
     the thinnest line); which ties each view draws does not change. `options` is
-    :func:`_view_options` of `net` and `report` when computed already."""
+    :func:`_view_options` of `net` and `report` when computed already. With `only`, the
+    views of :data:`VIEWS` named there (each view is drawn from the graph induced on its
+    own providers, so drawing them apart gives the same pages)."""
     from referral_graph import viz
+
+    def wanted(name: str) -> bool:
+        return only is None or name in only
 
     t = report.tables
     measures, shared = options or _view_options(net, report, threshold=threshold)
@@ -128,35 +145,37 @@ def _write_views(
 
     # The providers each view draws, chosen from the tables.
     plans: dict[str, tuple[str, set[str], Any]] = {}
-    top_network = _top_ids(measures["id"], measures["pagerank"], _VIEW_TOP)
-    plans["network"] = (
-        "Whole network (top 300 providers by PageRank)",
-        set(top_network),
-        lambda G, p, m: viz.network_view(G, top=_VIEW_TOP, measures=m, path=p, **common),
-    )
-    focus = list(dict.fromkeys(report.focus_ids))
-    into = ties.loc[(ties["target"].isin(focus) & ~ties["source"].isin(focus)).to_numpy()]
-    sent = into.groupby("source", sort=False)["referrals"].sum()
-    referrers = _top_ids(pd.Series(sent.index), pd.Series(sent.to_numpy()), _VIEW_TOP)
-    if len(focus) + len(referrers) > _VIEW_MAX_NODES:
-        logger.warning(
-            "View focus not written: %s focus providers and %s referrers are more than %s "
-            "providers, which make an unreadable page; draw part of them with viz.focus_view.",
-            f"{len(focus):,}",
-            f"{len(referrers):,}",
-            f"{_VIEW_MAX_NODES:,}",
+    if wanted("network"):
+        top_network = _top_ids(measures["id"], measures["pagerank"], _VIEW_TOP)
+        plans["network"] = (
+            "Whole network (top 300 providers by PageRank)",
+            set(top_network),
+            lambda G, p, m: viz.network_view(G, top=_VIEW_TOP, measures=m, path=p, **common),
         )
-    else:
-        plans["focus"] = (
-            f"Referral base of {report.focus}",
-            set(focus) | set(referrers),
-            lambda G, p, m: viz.focus_view(
-                G, focus, segments=t.get("share_of_wallet"), measures=m, top=_VIEW_TOP,
-                path=p, title=f"Referral base of {report.focus}: its top referrers", **common,
-            ),
-        )  # fmt: skip
+    focus = list(dict.fromkeys(report.focus_ids))
+    if wanted("focus"):
+        referrers = _top_referrers(ties, focus)
+        if len(focus) + len(referrers) > _VIEW_MAX_NODES:
+            logger.warning(
+                "View focus not written: %s focus providers and %s referrers are more than %s "
+                "providers, which make an unreadable page; draw part of them with "
+                "viz.focus_view.",
+                f"{len(focus):,}",
+                f"{len(referrers):,}",
+                f"{_VIEW_MAX_NODES:,}",
+            )
+        else:
+            plans["focus"] = (
+                f"Referral base of {report.focus}",
+                set(focus) | set(referrers),
+                lambda G, p, m: viz.focus_view(
+                    G, focus, segments=t.get("share_of_wallet"), measures=m, top=_VIEW_TOP,
+                    path=p, title=f"Referral base of {report.focus}: its top referrers",
+                    **common,
+                ),
+            )  # fmt: skip
     risk = t.get("at_risk")
-    if risk is not None and len(risk):
+    if wanted("at_risk") and risk is not None and len(risk):
         # the ties at_risk_view draws: the first by expected loss (or risk, or at stake)
         ranked = viz.rank_at_risk(risk)
         ends = ranked.drop_duplicates(["source", "target"]).head(_VIEW_RISK_TOP)
@@ -168,7 +187,7 @@ def _write_views(
             ),
         )
     key = t.get("key_referrers")
-    if key is not None and len(key):
+    if wanted("ego_top_referrer") and key is not None and len(key):
         top_id = str(key["source"].iloc[0])
         near = ties.loc[((ties["source"] == top_id) | (ties["target"] == top_id)).to_numpy()]
         plans["ego_top_referrer"] = (
@@ -176,7 +195,11 @@ def _write_views(
             {top_id} | set(near["source"].astype("str")) | set(near["target"].astype("str")),
             lambda G, p, m: viz.ego_view(G, top_id, measures=m, path=p, **common),
         )
-    labels = measures.set_index("id")["community"].dropna().astype("int64")
+    labels = (
+        measures.set_index("id")["community"].dropna().astype("int64")
+        if wanted("community_0")
+        else pd.Series(dtype="int64")
+    )
     if len(labels):
         members = labels.index[(labels == 0).to_numpy()].astype("str")
         if len(members) > _VIEW_MAX_NODES:

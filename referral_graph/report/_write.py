@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
@@ -21,10 +21,13 @@ from referral_graph.pipeline import ReferralNetwork
 from referral_graph.privacy import DEFAULT_THRESHOLD, count_columns, describe_suppression
 from referral_graph.report._model import Report
 from referral_graph.report._page import render_html
-from referral_graph.report._profile_page import write_profiles
+from referral_graph.report._profile_page import Drawn, drawn_before, write_profiles
 from referral_graph.report._tables import _build_report, _require_focus
-from referral_graph.report._views import _view_options, _write_views
+from referral_graph.report._views import VIEWS, _view_options, _write_views
 from referral_graph.store import ReportRecord
+
+if TYPE_CHECKING:
+    from referral_graph.scores import TablesWritten
 
 #: The package's logger (the messages read as the report's, as before the split).
 logger = logging.getLogger(__package__)
@@ -125,11 +128,23 @@ def write_report(
                     keep=_PAGE_TABLES,
                     on_decided=decided.set,
                 )
+                early = _Early()
                 if not in_worker and at_risk_of is not None:
                     # computed here: the at-risk work waits for the tables' joint suppression
                     # (1 GB more on 4.7 million ties), their peaks apart (the prospects and
                     # the headline go first meanwhile)
                     at_risk_of = _after(decided, at_risk_of)
+                elif at_risk_of is not None and (views or profiles):
+                    # computed in the worker: what needs no at-risk table is drawn meanwhile
+                    early.draw = lambda report: early.before_at_risk(
+                        net,
+                        report,
+                        folder,
+                        writing.result(),
+                        threshold=threshold,
+                        views=views,
+                        profiles=profiles,
+                    )
                 report = _build_report(
                     net,
                     focus=focus,
@@ -144,6 +159,7 @@ def write_report(
                     at_risk_of=at_risk_of,
                     previous=previous,
                     threshold=threshold,
+                    meanwhile=early.draw,
                 )
                 _note_changes(report, store)
                 first = writing.result()
@@ -156,15 +172,22 @@ def write_report(
             if on_suppression is not None:
                 on_suppression(suppression)
         # the measures and colours every view draws with, the profiles' too: computed once
-        options = _view_options(net, report, threshold=threshold) if views else None
+        options = early.options or (
+            _view_options(net, report, threshold=threshold) if views else None
+        )
         if views:
-            report.views = _write_views(
+            late = _write_views(
                 net,
                 report,
                 folder / "views",
                 threshold=threshold,
                 decided=first.hidden,  # what ties.csv leaves out
                 options=options,
+                only=None if early.views is None else [v for v in VIEWS if v not in EARLY_VIEWS],
+            )
+            written = {**(early.views or {}), **late}  # in the page's order
+            report.views = dict(
+                sorted(written.items(), key=lambda kv: VIEWS.index(Path(kv[1]).stem))
             )
         if profiles:
             report.profiles = write_profiles(
@@ -176,6 +199,7 @@ def write_report(
                 activities=activities,
                 views=views,
                 options=options,
+                drawn=early.drawn,
             )
         page = render_html(report, threshold=threshold)
         with atomic_path(folder / "report.html") as tmp:
@@ -185,6 +209,50 @@ def write_report(
     if store is not None and report.record is not None:
         _record(store, report, loads_through)
     return path
+
+
+#: The views that need no at-risk table.
+EARLY_VIEWS = ("network", "focus", "ego_top_referrer", "community_0")
+
+
+class _Early:
+    """The views and profile parts drawn before the at-risk tables, while a worker
+    process computes them (:meth:`before_at_risk`); all None until then."""
+
+    def __init__(self) -> None:
+        self.draw: Callable[[Report], None] | None = None
+        self.options: tuple[pd.DataFrame, dict[str, Any]] | None = None
+        self.views: dict[str, str] | None = None
+        self.drawn: Drawn | None = None
+
+    def before_at_risk(
+        self,
+        net: ReferralNetwork,
+        report: Report,
+        folder: Path,
+        first: TablesWritten,
+        *,
+        threshold: int,
+        views: bool,
+        profiles: bool,
+    ) -> None:
+        """The views of :data:`EARLY_VIEWS` and the parts of the profiles known so far."""
+        options = _view_options(net, report, threshold=threshold) if views else None
+        if views:
+            self.views = _write_views(
+                net,
+                report,
+                folder / "views",
+                threshold=threshold,
+                decided=first.hidden,
+                options=options,
+                only=EARLY_VIEWS,
+            )
+        if profiles:
+            self.drawn = drawn_before(
+                net, report, threshold=threshold, decided=first.hidden, views=views, options=options
+            )
+        self.options = options
 
 
 def _after(event: threading.Event, func: Callable[[], T]) -> Callable[[], T]:
