@@ -36,6 +36,7 @@ __all__ = [
     "MonthStats",
     "Prepared",
     "codes",
+    "codes_at",
     "counts",
     "epoch_days",
     "labelled",
@@ -156,6 +157,20 @@ def codes(values: Any, index: pd.Index) -> IntArray:
     """
     codes, uniques = pd.factorize(values)
     return recode(codes, uniques, index)
+
+
+def codes_at(column: pd.Series, rows: IntArray, index: pd.Index) -> IntArray:
+    """:func:`codes` of ``column.iloc[rows]``, from the whole column's factorisation: each
+    id column of the panel is hashed once for every step (:func:`_memo.factorize`).
+
+    Examples
+    --------
+    >>> column = pd.Series(["b", "a", None, "c"] * 50_000, dtype="str")
+    >>> codes_at(column, np.array([0, 2, 3]), pd.Index(["a", "b"])).tolist()
+    [1, -1, -1]
+    """
+    codes, uniques = _memo.factorize(column)
+    return recode(codes[rows], uniques, index)
 
 
 def recode(codes: npt.NDArray[Any], uniques: Any, index: pd.Index) -> IntArray:

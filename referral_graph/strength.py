@@ -236,8 +236,8 @@ def _panel_ties(panel: pd.DataFrame, keys: _codes.Keys) -> IntArray:
     n = len(keys.ids) + 1
     pairs = pd.Index(keys.pairs())
     starts, run = _codes.runs(panel["source"], panel["target"])  # looked up once per run
-    src = _codes.codes(panel["source"].iloc[starts], keys.ids).astype(np.int32)
-    tgt = _codes.codes(panel["target"].iloc[starts], keys.ids).astype(np.int32)
+    src = _codes.codes_at(panel["source"], starts, keys.ids).astype(np.int32)
+    tgt = _codes.codes_at(panel["target"], starts, keys.ids).astype(np.int32)
     tie = np.empty(len(src), dtype=np.int64)
     for lo in range(0, len(src), _CHUNK_ROWS):
         s, t = src[lo : lo + _CHUNK_ROWS].astype(np.int64), tgt[lo : lo + _CHUNK_ROWS]
