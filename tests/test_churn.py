@@ -1520,3 +1520,21 @@ def test_first_and_last_days_read_from_any_numeric_column(dtype: str) -> None:
     bad = typed.assign(first_day=pd.array([0, *first[1:]], dtype=dtype))
     with pytest.raises(SchemaError, match=r"first_day column 'first_day' has 1 value\(s\)"):
         churn.PreparedPanel(bad)
+
+
+def test_patients_kept_as_float32_only_when_every_count_fits() -> None:
+    """Whole-number patient counts are kept in float32 when it holds each one exactly (an
+    integer column read by its range, a float column by its values), else in float64."""
+    panel = _panel({("A", "B"): [2] * 12, ("C", "D"): [1] * 12})
+    for patients, dtype in (
+        (np.arange(24, dtype=np.int64), np.float32),
+        (np.arange(24, dtype=np.float64), np.float32),
+        (np.arange(24, dtype=np.int64) + 2**24, np.float64),  # beyond float32's whole numbers
+    ):
+        rows = churn.PreparedPanel(panel.assign(patients=patients))._ties.rows
+        assert rows is not None
+        kept = rows.columns["patients"]
+        assert kept.dtype == dtype
+        # the rows in month order: each month's two rows (A->B's, then C->D's)
+        expected = np.stack([patients[:12], patients[12:]], axis=1).ravel()
+        assert kept.tolist() == expected.astype(np.float64).tolist()

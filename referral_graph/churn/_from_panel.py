@@ -241,11 +241,20 @@ def _row_values(
 
     for key in ("patients", "amount"):
         col = cols[key]
-        if col is not None:
-            values = _numbers(col)
-            if not np.isfinite(values).all():
-                values = np.nan_to_num(values)
-            _keep(key, values, ordered=False)
+        if col is None:
+            continue
+        column = panel[col]
+        if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu" and len(column):
+            # numpy integers (the engines' patients): nothing missing, and the range tells
+            # whether float32 holds every one (without float64 copies of millions of rows)
+            ints = column.to_numpy()
+            if int(ints.min()) > -_FLOAT32_EXACT and int(ints.max()) < _FLOAT32_EXACT:
+                columns[key] = ints.astype(np.float32)[order]
+                continue
+        values = _numbers(col)
+        if not np.isfinite(values).all():
+            values = np.nan_to_num(values)
+        _keep(key, values, ordered=False)
     if cols["wait"] is not None:
         wait = _numbers(str(cols["wait"]))[order]
         known = np.isfinite(wait)
