@@ -65,3 +65,23 @@ def test_runs_are_kept_per_pair_of_columns() -> None:
     assert starts.tolist() == [0, 50_000, 100_000, 150_000, 200_000, 250_000]
     assert _runs(source, target)[0] is starts
     assert _runs(target, source)[0] is not starts  # another key
+
+
+@pytest.mark.parametrize(
+    "wanted",
+    [
+        ["a", "c"],
+        {"b", "zz"},
+        pd.Index(["c"], dtype="str"),
+        [],
+        ["a", None],  # a missing value wanted: pandas' rule (missing matches missing)
+        [1, 2],  # numbers never equal the text ids
+    ],
+)
+@pytest.mark.parametrize("n", [12, 150_000])  # a small column, then one whose codes are kept
+def test_isin_is_pandas_isin(wanted: object, n: int) -> None:
+    ids = pd.Series(["b", "a", None, "c", "a", "d"] * (n // 6), dtype="str")
+    expected = ids.isin(wanted).to_numpy(dtype=bool)  # the oracle: pandas itself
+    got = _memo.isin(ids, wanted)
+    assert got.dtype == bool and got.tolist() == expected.tolist()
+    assert _memo.isin(ids, wanted).tolist() == expected.tolist()  # again, from kept codes

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from referral_graph import _codes
+from referral_graph import _codes, _memo
 from referral_graph.pipeline import ReferralNetwork
 from referral_graph.privacy import (
     count_columns,
@@ -74,7 +74,7 @@ def referrer_months(
     if net.panel is None:
         return empty.assign(to_competitors=pd.Series(dtype="int64"))
     panel = net.panel
-    rows = panel.loc[panel["source"].isin(pd.Index(list(ids), dtype="str")).to_numpy()]
+    rows = panel.loc[_memo.isin(panel["source"], pd.Index(list(ids), dtype="str"))]
     market = _focus_market(rows, net.providers, focus_ids)
     referrals = market.referrals
     frame = pd.DataFrame(
@@ -391,7 +391,7 @@ def prepare(
         # All the providers' ties, hidden at least where ties.csv hides them (by target,
         # with share_by_specialty: to protect other providers' ties); they sum to each
         # one's referrals sent, a shown total.
-        sent = ties.loc[ties["source"].isin(wanted).to_numpy()]
+        sent = ties.loc[_memo.isin(ties["source"], wanted)]
         safe_ties = suppress_counts(
             sent,
             threshold=threshold,
@@ -418,7 +418,7 @@ def prepare(
             "source",
             threshold,
         )
-        received = ties.loc[ties["target"].isin(wanted).to_numpy()]
+        received = ties.loc[_memo.isin(ties["target"], wanted)]
         for rows_, end, other in ((sent, "source", "target"), (received, "target", "source")):
             for k, g in rows_.groupby(end, sort=False)[other]:
                 partners_of.setdefault(str(k), set()).update(g.astype("str"))

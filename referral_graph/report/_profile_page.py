@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from referral_graph import _memo
 from referral_graph._pages import render
 from referral_graph.exceptions import ParameterError
 from referral_graph.io import atomic_path
@@ -243,8 +244,8 @@ def ego_drawings(
     ties = net.ties
     wanted = pd.Index(list(ids), dtype="str")
     # the rows taken first: only their ids are read (not millions of strings)
-    out_ties = ties.loc[ties["source"].isin(wanted).to_numpy(), ["source", "target", "referrals"]]
-    in_ties = ties.loc[ties["target"].isin(wanted).to_numpy(), ["target", "source", "referrals"]]
+    out_ties = ties.loc[_memo.isin(ties["source"], wanted), ["source", "target", "referrals"]]
+    in_ties = ties.loc[_memo.isin(ties["target"], wanted), ["target", "source", "referrals"]]
     near = pd.concat(
         [
             pd.DataFrame(

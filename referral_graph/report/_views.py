@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from referral_graph import _memo
 from referral_graph.exceptions import ParameterError
 from referral_graph.pipeline import ReferralNetwork
 from referral_graph.report._model import Report
@@ -36,7 +37,7 @@ VIEWS = ("network", "focus", "at_risk", "ego_top_referrer", "community_0")
 
 def _top_referrers(ties: pd.DataFrame, focus: list[str]) -> list[str]:
     """The focus's first outside referrers by referrals to it (the focus view's)."""
-    into = ties.loc[(ties["target"].isin(focus) & ~ties["source"].isin(focus)).to_numpy()]
+    into = ties.loc[_memo.isin(ties["target"], focus) & ~_memo.isin(ties["source"], focus)]
     sent = into.groupby("source", sort=False)["referrals"].sum()
     return _top_ids(pd.Series(sent.index), pd.Series(sent.to_numpy()), _VIEW_TOP)
 
@@ -57,7 +58,7 @@ def _view_graph(net: ReferralNetwork, nodes: set[str]) -> Any:
     providers = net.providers.drop_duplicates("id")
     table = pd.DataFrame({"id": chosen}).merge(providers, on="id", how="left", sort=False)
     ties = net.ties.loc[
-        (net.ties["source"].isin(nodes) & net.ties["target"].isin(nodes)).to_numpy()
+        _memo.isin(net.ties["source"], nodes) & _memo.isin(net.ties["target"], nodes)
     ]
     return graph_from_tables(ties, table, period=net.period, name=net.ties.attrs.get("name"))
 
@@ -102,7 +103,7 @@ def _hidden_ties(
     if ties is None or not hidden:
         return out
     source, target = ties["source"].astype("str"), ties["target"].astype("str")
-    inside = (source.isin(nodes) & target.isin(nodes)).to_numpy()
+    inside = _memo.isin(source, nodes) & _memo.isin(target, nodes)
     for col in ("referrals", "patients"):
         mask = hidden.get(col)
         if mask is None or col not in ties:
