@@ -82,33 +82,40 @@ class HiddenCounts:
     ) -> None:
         self.values, self.group, self.n_groups = values, group, n_groups
         known = ~np.isnan(values)
-        self.use = known if use is None else use & known
+        # (the caller's own mask kept, not a copy, when it holds no missing value)
+        self.use = known if use is None else use if bool(known[use].all()) else use & known
+        del known
         counted = values[self.use]
         self.whole = bool(np.all(counted == np.round(counted)))
         with np.errstate(invalid="ignore"):
-            self.nonzero = self.use & (values > 0)
-        self.n_nonzero = np.bincount(group[self.nonzero], minlength=n_groups).astype(np.int64)
+            nonzero = self.use & (values > 0)
+        # counts per group in 32 bits below 2**31 rows (several of these live at once, one
+        # per sum, some over millions of groups)
+        self.dtype = np.int32 if len(values) < 2**31 else np.int64
+        self.n_nonzero = self._count(group[nonzero])
+        del nonzero, counted
         self.hidden: npt.NDArray[np.bool_] | None = None  # the counted rows hidden last time
         self.figures = (
-            np.zeros(n_groups, dtype=np.int64),
+            np.zeros(n_groups, dtype=self.dtype),
             np.zeros(n_groups, dtype=np.float64),
-            np.zeros(n_groups, dtype=np.int64),
+            np.zeros(n_groups, dtype=self.dtype),
         )
+
+    def _count(self, group: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.integer[Any]]:
+        return np.bincount(group, minlength=self.n_groups).astype(self.dtype)
 
     def _counts(
         self, rows: npt.NDArray[np.bool_]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    ) -> tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.float64], npt.NDArray[np.integer[Any]]]:
         """Per group: the number of `rows`, their sum, and the number of non-zero ones."""
-        group = self.group[rows]
-        n = np.bincount(group, minlength=self.n_groups)
-        total = np.bincount(group, weights=self.values[rows], minlength=self.n_groups)
-        nonzero = np.bincount(self.group[rows & self.nonzero], minlength=self.n_groups)
+        group, values = self.group[rows], self.values[rows]
+        total = np.bincount(group, weights=values, minlength=self.n_groups)
         # (an empty bincount is of integers, even with weights)
-        return n.astype(np.int64), total.astype(np.float64), nonzero.astype(np.int64)
+        return self._count(group), total.astype(np.float64), self._count(group[values > 0])
 
     def of(
         self, is_hidden: npt.NDArray[np.bool_]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    ) -> tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.float64], npt.NDArray[np.integer[Any]]]:
         """Per group: the number of cells `is_hidden` (counted rows only), their sum, and
         the number of non-zero cells shown."""
         hidden = self.use & is_hidden
@@ -122,7 +129,7 @@ class HiddenCounts:
             figures = tuple(figure.copy() for figure in self.figures)  # type: ignore[assignment]
             np.add.at(figures[0], group, sign)
             np.add.at(figures[1], group, sign * values)
-            np.add.at(figures[2], group, sign * self.nonzero[changed])
+            np.add.at(figures[2], group, sign * (values > 0))
         self.hidden, self.figures = hidden, figures
         n_hidden, hidden_sum, nonzero_hidden = figures
         return n_hidden, hidden_sum, self.n_nonzero - nonzero_hidden
