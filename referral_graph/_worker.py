@@ -29,6 +29,8 @@ Examples
 
 from __future__ import annotations
 
+import atexit
+import importlib
 import logging
 import os
 import pickle
@@ -55,6 +57,7 @@ __all__ = [
     "WorkerFailedError",
     "idle_threads",
     "in_worker",
+    "prestart",
     "side_by_side",
 ]
 
@@ -349,18 +352,11 @@ class Worker:
     def _run(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run one function in a new process: (ok, result or exception, records, warnings)."""
         level = logging.getLogger("referral_graph").getEffectiveLevel()
-        # the child imports modules from the same places as this process
-        path = os.pathsep.join(p for p in sys.path if p)
         try:
             with self._lock:
                 if self._cancelled:  # stopped between taking the function and starting it
                     raise WorkerFailedError("cancelled")
-                self._process = process = subprocess.Popen(
-                    [sys.executable, "-c", "from referral_graph._worker import _main; _main()"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    env={**os.environ, "PYTHONPATH": path, _IN_WORKER: "1"},
-                )
+                self._process = process = _started() or _spawn()
         except OSError as exc:
             raise WorkerFailedError(f"cannot start the worker process: {exc}") from exc
         assert process.stdin is not None and process.stdout is not None
@@ -387,6 +383,71 @@ class Worker:
         return pickle.loads(reply)
 
 
+def _spawn(modules: Iterable[str] = ()) -> subprocess.Popen[bytes]:
+    """A new worker process (:func:`_main`), importing `modules` while it waits for work."""
+    # the child imports modules from the same places as this process
+    path = os.pathsep.join(p for p in sys.path if p)
+    return subprocess.Popen(
+        [sys.executable, "-c", "from referral_graph._worker import _main; _main()", *modules],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": path, _IN_WORKER: "1"},
+    )
+
+
+#: A worker process started ahead of its first function (:func:`prestart`), and its lock.
+_spare: list[subprocess.Popen[bytes]] = []
+_spare_lock = threading.Lock()
+_spare_stopped_at_exit: list[bool] = []  # (one exit hook for all)
+
+
+def prestart(modules: Iterable[str] = ()) -> None:
+    """Start a worker process now, for the next :class:`Worker` function of this process.
+
+    Python and `modules` are imported in it while the caller works on (starting a worker
+    costs about a second of the other core: on a busy machine, better spent while a core
+    is idle); a process no function took is stopped when this one exits.
+
+    Examples
+    --------
+    >>> prestart(["math"])
+    >>> with Worker() as worker:  # its function runs in the process started above
+    ...     worker.submit(abs, -3)()
+    3
+    """
+    with _spare_lock:
+        if not _spare:
+            try:
+                _spare.append(_spawn(modules))
+            except OSError:  # the function will start its own, and say why it cannot
+                return
+            if not _spare_stopped_at_exit:
+                atexit.register(_stop_spare)
+                _spare_stopped_at_exit.append(True)
+
+
+def _started() -> subprocess.Popen[bytes] | None:
+    """The process :func:`prestart` started, if it still runs (taken: the next one is new)."""
+    with _spare_lock:
+        process = _spare.pop() if _spare else None
+    if process is not None and process.poll() is not None:
+        return None
+    return process
+
+
+def _stop_spare() -> None:
+    """Stop a process :func:`prestart` started that no function took."""
+    process = _started()
+    if process is None:
+        return
+    assert process.stdin is not None
+    process.stdin.close()  # end of input: it exits without a word (see _main)
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 class _Collect(logging.Handler):
     """Keep every record (their message formatted, so that they pickle)."""
 
@@ -410,7 +471,12 @@ def _main() -> None:
     """
     reply_to = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    func, args, kwargs, level = pickle.load(sys.stdin.buffer)
+    for module in sys.argv[1:]:  # a process started ahead (prestart): imported meanwhile
+        importlib.import_module(module)
+    try:
+        func, args, kwargs, level = pickle.load(sys.stdin.buffer)
+    except EOFError:  # started ahead, and no function came: nothing to do
+        return
     collect = _Collect()
     package = logging.getLogger("referral_graph")
     package.addHandler(collect)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -200,3 +202,54 @@ def test_the_running_threads_are_read_from_the_kernel() -> None:
 
     running = _worker._running()
     assert running is not None and running >= 1
+
+
+def test_a_process_started_ahead_runs_the_next_function_with_its_modules_imported() -> None:
+    from referral_graph import _worker
+
+    _worker.prestart(["wave"])  # a module nothing else imports
+    spare = _worker._spare[0]
+    with Worker() as worker:  # the function runs in the process started above: its pid
+        pid, imported = worker.submit(_pid_and_modules, "wave")()
+    assert pid == spare.pid != os.getpid() and imported
+    assert not _worker._spare  # taken: the next function gets a new process
+    with Worker() as worker:
+        pid, imported = worker.submit(_pid_and_modules, "wave")()
+    assert pid not in (spare.pid, os.getpid()) and not imported
+
+
+def _pid_and_modules(name: str) -> tuple[int, bool]:
+    return os.getpid(), name in sys.modules
+
+
+def test_a_process_started_ahead_and_not_used_ends_quietly_with_the_caller() -> None:
+    code = textwrap.dedent(
+        """
+        from referral_graph import _worker
+        _worker.prestart(["math"])
+        print(_worker._spare[0].pid)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stderr == ""  # no traceback from the process that got no function
+    pid = int(done.stdout)
+    with pytest.raises(ProcessLookupError):  # it ended with its caller (no orphan left)
+        os.kill(pid, 0)
+
+
+def test_the_report_command_starts_its_worker_ahead_for_large_inputs_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from referral_graph import _worker, cli
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(_worker, "prestart", lambda modules: started.append(list(modules)))
+    small, large = tmp_path / "small.csv", tmp_path / "large.csv"
+    small.write_bytes(b"x" * 100)
+    large.write_bytes(b"x" * 200)
+    monkeypatch.setattr(cli, "PRESTART_BYTES", 150)
+    for events in (small, large):
+        cli._prestart_worker(argparse.Namespace(events=str(events), edges=None, store=None))
+    assert started == [["referral_graph._report_at_risk", "referral_graph.churn"]]
