@@ -106,10 +106,11 @@ def isin(values: pd.Series, wanted: Any) -> npt.NDArray[np.bool_]:
     >>> isin(ids, ["a", "c"])[:4].tolist()
     [False, True, False, True]
     """
-    missing = pd.isna(pd.Index(wanted) if not isinstance(wanted, set) else pd.Index(list(wanted)))
-    if _arrow_data(values) is None or len(values) < MIN_ROWS or bool(missing.any()):
-        # (a missing value wanted matches the missing values: pandas' rule, kept there)
+    if _arrow_data(values) is None or len(values) < MIN_ROWS:
+        return np.asarray(values.isin(wanted).to_numpy(dtype=bool))
+    targets = pd.Index(list(wanted) if isinstance(wanted, set) else wanted)
+    if bool(targets.hasnans):  # a missing value wanted matches the missing values: pandas'
         return np.asarray(values.isin(wanted).to_numpy(dtype=bool))
     codes, uniques = factorize(values)
-    found = np.append(pd.Index(uniques).isin(wanted), False)  # code -1: a missing value
+    found = np.append(pd.Index(uniques).isin(targets), False)  # code -1: a missing value
     return np.asarray(found[codes])

@@ -94,12 +94,10 @@ class HiddenCounts:
         self.dtype = np.int32 if len(values) < 2**31 else np.int64
         self.n_nonzero = self._count(group[nonzero])
         del nonzero, counted
-        self.hidden: npt.NDArray[np.bool_] | None = None  # the counted rows hidden last time
-        self.figures = (
-            np.zeros(n_groups, dtype=self.dtype),
-            np.zeros(n_groups, dtype=np.float64),
-            np.zeros(n_groups, dtype=self.dtype),
-        )
+        # the counted rows hidden at the last call, and the figures it returned (without
+        # them, the next call counts afresh)
+        self.hidden: npt.NDArray[np.bool_] | None = None
+        self.figures: tuple[Any, npt.NDArray[np.float64], Any] | None = None
 
     def _count(self, group: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.integer[Any]]:
         return np.bincount(group, minlength=self.n_groups).astype(self.dtype)
@@ -119,14 +117,14 @@ class HiddenCounts:
         """Per group: the number of cells `is_hidden` (counted rows only), their sum, and
         the number of non-zero cells shown."""
         hidden = self.use & is_hidden
-        before = self.hidden
-        if before is None or not self.whole:
+        before, last = self.hidden, self.figures
+        if before is None or last is None or not self.whole:
             figures = self._counts(hidden)
         else:  # the rows hidden or shown since: +1 or -1 to their group's figures
             changed = np.flatnonzero(hidden ^ before)
             sign = np.where(hidden[changed], 1, -1)
             group, values = self.group[changed], self.values[changed]
-            figures = tuple(figure.copy() for figure in self.figures)  # type: ignore[assignment]
+            figures = tuple(figure.copy() for figure in last)  # type: ignore[assignment]
             np.add.at(figures[0], group, sign)
             np.add.at(figures[1], group, sign * values)
             np.add.at(figures[2], group, sign * (values > 0))

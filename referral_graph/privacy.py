@@ -500,12 +500,13 @@ def _complementary_all(
     hide: Mapping[str, pd.Series],
     threshold: int,
     *,
-    sums: Mapping[tuple[str, tuple[str, ...]], HiddenCounts] | None = None,
+    sums: Mapping[tuple[str, tuple[str, ...]], HiddenCounts],
 ) -> dict[str, pd.Series]:
     """Every count to hide besides the small ones: `hide`, then, one step at a time, the
     row sums, else the first partition whose group gives hidden cells away, until none
     does (so that a cell hidden for one sum is seen by the others before they pick theirs).
-    `sums` carries each partition's hidden counts from an earlier search."""
+    `sums` holds each partition's hidden counts, carried from round to round and from an
+    earlier search (:class:`ComplementarySearch`)."""
     none = pd.Series(False, index=frame.index)
     extra: dict[str, pd.Series] = {}
     for col, mask in hide.items():
@@ -515,9 +516,6 @@ def _complementary_all(
             more &= frame[col].notna()
             if more.any():
                 extra[col] = more
-    # each partition's hidden counts and sums per group, carried from round to round
-    if sums is None:
-        sums = {(col, keys): _hidden_counts(values[col], groups[keys]) for col, keys in usable}
     while True:
         hidden = {c: small.get(c, none) | extra.get(c, none) for c in {*small, *extra}}
         found = _complementary(frame, hidden, threshold)
@@ -598,20 +596,20 @@ def _partitioned(
     spared: Mapping[str, npt.NDArray[np.bool_]],
     threshold: int,
     *,
-    sums: HiddenCounts | None = None,
+    sums: HiddenCounts,
 ) -> dict[str, pd.Series]:
     """The cells to hide in `col` because their group (a partition of a shown total) gives
     its hidden cells away (one hidden cell, or several whose sum pins them down:
     :func:`referral_graph._protection.revealed`): the smallest shown non-zero cell of each
     such group (the first row on equal values), a spared cell only when the group has no
-    other. `sums` carries the groups' hidden counts and sums from an earlier call."""
+    other. `sums` holds the groups' hidden counts, carried from earlier calls."""
     if col not in hidden:
         return {}
     is_hidden = hidden[col].to_numpy(dtype=bool)
     if not is_hidden.any():
         return {}
     # the hidden rows only are counted (the same sums: the others added zeros)
-    n_hidden, hidden_sum, _ = (sums or _hidden_counts(values, group)).of(is_hidden)
+    n_hidden, hidden_sum, _ = sums.of(is_hidden)
     exposed = revealed(n_hidden, hidden_sum, threshold)
     if not exposed.any():
         return {}
