@@ -398,7 +398,6 @@ def _spawn(modules: Iterable[str] = ()) -> subprocess.Popen[bytes]:
 #: A worker process started ahead of its first function (:func:`prestart`), and its lock.
 _spare: list[subprocess.Popen[bytes]] = []
 _spare_lock = threading.Lock()
-_spare_stopped_at_exit: list[bool] = []  # (one exit hook for all)
 
 
 def prestart(modules: Iterable[str] = ()) -> None:
@@ -421,9 +420,6 @@ def prestart(modules: Iterable[str] = ()) -> None:
                 _spare.append(_spawn(modules))
             except OSError:  # the function will start its own, and say why it cannot
                 return
-            if not _spare_stopped_at_exit:
-                atexit.register(_stop_spare)
-                _spare_stopped_at_exit.append(True)
 
 
 def _started() -> subprocess.Popen[bytes] | None:
@@ -446,6 +442,9 @@ def _stop_spare() -> None:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+atexit.register(_stop_spare)  # (nothing to do when no process was started ahead)
 
 
 class _Collect(logging.Handler):
