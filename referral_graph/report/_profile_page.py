@@ -455,6 +455,43 @@ class Drawn:
     months: pd.DataFrame
     drawings: dict[str, dict[str, Any]]
 
+    def and_then(self, later: Drawn) -> Drawn:
+        """These parts and `later`'s (other providers), as one drawing of all would give."""
+        months = self.months
+        if len(months) and len(later.months):  # in the order of one call for all
+            months = (
+                pd.concat([months, later.months], ignore_index=True)
+                .sort_values(["source", "month"], kind="stable")
+                .reset_index(drop=True)
+            )
+        elif len(later.months):
+            months = later.months
+        return Drawn(
+            ids=[*self.ids, *later.ids],
+            months=months,
+            drawings={**self.drawings, **later.drawings},
+        )
+
+
+def _draw(
+    net: ReferralNetwork,
+    report: Report,
+    ids: list[str],
+    *,
+    threshold: int,
+    decided: Mapping[str, Mapping[str, pd.Series]],
+    views: bool,
+    options: tuple[pd.DataFrame, dict[str, Any]] | None,
+) -> Drawn:
+    """The profile parts of `ids`: their months, and their neighbourhoods with `views`."""
+    months = referrer_months(net, report.focus_ids, ids)
+    drawings = (
+        ego_drawings(net, report, ids, threshold=threshold, decided=decided, options=options)
+        if views
+        else {}
+    )
+    return Drawn(ids=ids, months=months, drawings=drawings)
+
 
 def drawn_before(
     net: ReferralNetwork,
@@ -468,14 +505,15 @@ def drawn_before(
     """The profiles' parts of the providers that `report` profiles so far (its key
     referrers and prospects, before its at-risk list), for :func:`write_profiles`: each
     provider's parts are its own, whichever others are drawn with it."""
-    ids = profiled_ids(report)
-    months = referrer_months(net, report.focus_ids, ids)
-    drawings = (
-        ego_drawings(net, report, ids, threshold=threshold, decided=decided, options=options)
-        if views
-        else {}
+    return _draw(
+        net,
+        report,
+        profiled_ids(report),
+        threshold=threshold,
+        decided=decided,
+        views=views,
+        options=options,
     )
-    return Drawn(ids=ids, months=months, drawings=drawings)
 
 
 def write_profiles(
@@ -505,23 +543,18 @@ def write_profiles(
         return {}
     folder.mkdir(parents=True, exist_ok=True)
     done = set(drawn.ids) if drawn is not None else set()
-    rest = [i for i in ids if i not in done]
-    months = referrer_months(net, report.focus_ids, rest)
-    drawings = (
-        ego_drawings(net, report, rest, threshold=threshold, decided=decided, options=options)
-        if views
-        else {}
+    parts = _draw(
+        net,
+        report,
+        [i for i in ids if i not in done],
+        threshold=threshold,
+        decided=decided,
+        views=views,
+        options=options,
     )
     if drawn is not None:
-        if len(drawn.months) and len(months):  # in the order of one call for all
-            months = (
-                pd.concat([drawn.months, months], ignore_index=True)
-                .sort_values(["source", "month"], kind="stable")
-                .reset_index(drop=True)
-            )
-        elif len(drawn.months):
-            months = drawn.months
-        drawings = {**drawn.drawings, **drawings}
+        parts = drawn.and_then(parts)
+    months, drawings = parts.months, parts.drawings
     if drawings:
         js, css = vis_assets()
         for name, text in ((VIS_JS, js), (VIS_CSS, css)):
