@@ -198,7 +198,8 @@ def run(size: str, *, data: Path, keep: bool) -> dict[str, object]:
 
 
 class _Stamp(logging.Filter):
-    """Prefix every record with elapsed seconds, current and peak RSS (from /proc)."""
+    """Prefix every record with elapsed seconds, CPU seconds (user + system, all threads),
+    minor page faults and current and peak RSS (from /proc)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -208,9 +209,12 @@ class _Stamp(logging.Filter):
         status = Path("/proc/self/status").read_text()
         rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024**2  # type: ignore[union-attr]
         hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024**2  # type: ignore[union-attr]
+        times = os.times()
+        faults = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[7])
+        elapsed = time.perf_counter() - self.started
         record.msg = (
-            f"[{time.perf_counter() - self.started:7.1f} s  rss {rss:5.2f} GB  peak {hwm:5.2f} GB]"
-            f" {record.msg}"
+            f"[{elapsed:7.1f} s  cpu {times.user:6.1f}+{times.system:5.1f}  faults "
+            f"{faults / 1e6:5.2f}M  rss {rss:5.2f} GB  peak {hwm:5.2f} GB] {record.msg}"
         )
         return True
 
@@ -262,9 +266,11 @@ def _out_of_core() -> None:
 
 
 def trace_child(argv: list[str]) -> None:
-    """Run the CLI in this process with stamped logging (called with --trace-child)."""
-    from referral_graph import cli
+    """Run the CLI in this process with stamped logging (called with --trace-child), keeping
+    freed memory as the ``referral-graph`` command does (:func:`referral_graph.cli.run`)."""
+    from referral_graph import _heap, cli
 
+    _heap.keep_freed_memory()
     if argv and argv[0] == "--drop-events":
         argv = argv[1:]
         _drop_events()

@@ -45,6 +45,8 @@ from typing import Any, Generic, TypeVar
 
 from threadpoolctl import threadpool_limits
 
+from referral_graph import _heap
+
 T = TypeVar("T")
 A = TypeVar("A")
 
@@ -391,7 +393,8 @@ def _spawn(modules: Iterable[str] = ()) -> subprocess.Popen[bytes]:
         [sys.executable, "-c", "from referral_graph._worker import _main; _main()", *modules],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": path, _IN_WORKER: "1"},
+        # a worker runs one function and exits: it keeps its freed memory for reuse
+        env={**_heap.worker_environment(os.environ), "PYTHONPATH": path, _IN_WORKER: "1"},
     )
 
 

@@ -987,5 +987,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-if __name__ == "__main__":  # pragma: no cover
+def run() -> None:
+    """The ``referral-graph`` command: :func:`main` in a process that keeps its freed memory
+    for reuse (:func:`referral_graph._heap.keep_freed_memory`), then exits with its code."""
+    from referral_graph import _heap
+
+    _heap.keep_freed_memory()
     sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()
