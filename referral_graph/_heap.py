@@ -18,8 +18,9 @@ that run one job and exit keep freed memory: the ``referral-graph`` command
 (:mod:`referral_graph._worker`); the library called from your own program
 leaves its allocator as it is.
 
-Set ``REFERRAL_GRAPH_KEEP_FREED_MEMORY=0`` to leave glibc's defaults, and any
-``MALLOC_*`` variable of your own is taken as your choice: it is not changed.
+Set ``REFERRAL_GRAPH_KEEP_FREED_MEMORY=0`` to leave glibc's defaults; a malloc
+setting of your own (any ``MALLOC_*`` variable, or ``glibc.malloc`` tunables in
+``GLIBC_TUNABLES``) is taken as your choice and not changed.
 On other C libraries (macOS, musl) nothing is changed.
 """
 
@@ -51,10 +52,13 @@ _ENVIRONMENT = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(KEEP_BYTE
 
 
 def _wanted(environ: Mapping[str, str]) -> bool:
-    """Whether to keep freed memory: glibc on Linux, not switched off, no ``MALLOC_*`` set."""
+    """Whether to keep freed memory: glibc on Linux, not switched off, and no malloc setting
+    of the user's (a ``MALLOC_*`` variable, or ``glibc.malloc`` in ``GLIBC_TUNABLES``)."""
     if environ.get(SWITCH, "1").strip() == "0":
         return False
     if any(name.startswith("MALLOC_") for name in environ):
+        return False
+    if "glibc.malloc." in environ.get("GLIBC_TUNABLES", ""):
         return False
     return sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 

@@ -36,7 +36,11 @@ _REUSE = textwrap.dedent(
 
 
 def _reuse(**env: str) -> tuple[bool, int]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MALLOC_") and k not in ("GLIBC_TUNABLES", _heap.SWITCH)
+    }
     done = subprocess.run(
         [sys.executable, "-c", _REUSE],
         env={**environ, **env},
@@ -80,12 +84,15 @@ def test_worker_environment() -> None:
     assert _heap.worker_environment(off) == off
     own = {"PATH": "/bin", "MALLOC_TRIM_THRESHOLD_": "1000"}
     assert _heap.worker_environment(own) == own
+    tuned = {"PATH": "/bin", "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+    assert _heap.worker_environment(tuned) == tuned
 
 
 @needs_glibc
 def test_worker_processes_keep_freed_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [k for k in os.environ if k.startswith("MALLOC_")]:
         monkeypatch.delenv(name)
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
     monkeypatch.delenv(_heap.SWITCH, raising=False)
     with Worker() as worker:
         assert worker.submit(os.getenv, "MALLOC_MMAP_MAX_")() == "0"
