@@ -68,8 +68,8 @@ def remembered(name: str, compute: Callable[[], T], *columns: Any) -> T:
         The inputs; unless all are Arrow-backed and at least :data:`MIN_ROWS`
         long, nothing is kept.
     """
-    arrays = [_arrow_data(c) for c in columns]
-    if not arrays or any(a is None for a in arrays) or len(arrays[0]) < MIN_ROWS:
+    arrays = _arrays(columns)
+    if arrays is None:
         return compute()
     key = (name, tuple(id(a) for a in arrays))
     with _lock:
@@ -77,6 +77,34 @@ def remembered(name: str, compute: Callable[[], T], *columns: Any) -> T:
     if hit is not None and all(ref() is a for ref, a in zip(hit[0], arrays, strict=True)):
         return hit[1]  # type: ignore[no-any-return]
     value = compute()
+    _keep(key, arrays, value)
+    return value
+
+
+def keep(name: str, value: Any, *columns: Any) -> None:
+    """Keep `value` as what ``remembered(name, compute, *columns)`` computes, found
+    another way (a reader that knows the result already); nothing is kept for columns
+    that :func:`remembered` would compute every time."""
+    arrays = _arrays(columns)
+    if arrays is not None:
+        _keep((name, tuple(id(a) for a in arrays)), arrays, value)
+
+
+def keep_factorized(values: pd.Series, codes: npt.NDArray[np.intp], uniques: pd.Index) -> None:
+    """Keep what :func:`factorize` would compute for `values`: ``pandas.factorize``'s
+    codes and uniques (the caller vouches for them)."""
+    keep("factorize:" + type(values).__name__, (codes, uniques), values)
+
+
+def _arrays(columns: tuple[Any, ...]) -> list[Any] | None:
+    """The Arrow arrays behind `columns`, or None when results for them are not kept."""
+    arrays = [_arrow_data(c) for c in columns]
+    if not arrays or any(a is None for a in arrays) or len(arrays[0]) < MIN_ROWS:
+        return None
+    return arrays
+
+
+def _keep(key: tuple[str, tuple[int, ...]], arrays: list[Any], value: Any) -> None:
     _freeze(value)
 
     def forget(_: object, key: tuple[str, tuple[int, ...]] = key) -> None:
@@ -86,7 +114,6 @@ def remembered(name: str, compute: Callable[[], T], *columns: Any) -> T:
     refs = [weakref.ref(a, forget) for a in arrays]
     with _lock:
         _kept[key] = (refs, value)
-    return value
 
 
 def factorize(values: pd.Series | Any) -> tuple[npt.NDArray[np.intp], Any]:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
+from referral_graph import _memo
 from referral_graph.validate import ValidationReport
 
 __all__ = ["loads_report", "read_frame", "sorted_ids", "tables_sql"]
@@ -69,15 +72,71 @@ def sorted_ids(con: Any) -> pa.Array:
 
 def read_frame(con: Any, query: str, ids: pa.Array) -> pd.DataFrame:
     """A table of :func:`tables_sql` with ``ranks``, its ranks replaced by the `ids`
-    (:func:`sorted_ids`), with the dtypes of the files engine's Parquet tables."""
+    (:func:`sorted_ids`), with the dtypes of the files engine's Parquet tables.
+
+    What the steps would find by hashing the id columns again (their factorisations
+    and runs of equal rows, :mod:`referral_graph._memo`) is kept from the ranks.
+    """
     from referral_graph.engines._rules import output_frame
 
     table = con.sql(query).to_arrow_table()
+    ranks: dict[str, npt.NDArray[np.int32]] = {}
     for name in ("source", "target", "id"):
         if name in table.column_names:
+            ranks[name] = table.column(name).to_numpy()
             at = table.schema.get_field_index(name)
             table = table.set_column(at, name, ids.take(table.column(name)))
-    return output_frame(table)
+    frame = output_frame(table)
+    _keep_hashing(frame, ranks, ids)
+    return frame
+
+
+def _keep_hashing(
+    frame: pd.DataFrame, ranks: dict[str, npt.NDArray[np.int32]], ids: pa.Array
+) -> None:
+    """Keep the factorisation of each id column of `frame` and the runs of its first id
+    column and of its first two, found from the ids' `ranks` (integers: hashed in a
+    tenth of the time). The rows are sorted by the first id column (:func:`tables_sql`),
+    so its codes are its runs' numbers: one array serves both.
+    """
+    if not ranks:
+        return
+    names = list(ranks)
+    first = _changes(ranks[names[0]])
+    run_of = _numbered(first)
+    _memo.keep("runs", (np.flatnonzero(first), run_of), frame[names[0]])
+    for i, name in enumerate(names):
+        column = frame[name]
+        if not isinstance(column.dtype, pd.StringDtype):  # (the tables' ids are strings)
+            continue
+        if i == 0:  # sorted: its values appear in order, one run each
+            codes, distinct = run_of, ranks[name][first]
+        else:
+            codes, distinct = pd.factorize(ranks[name])
+        # the ids in order of appearance, made as the column was (its dtype from Arrow)
+        distinct_ids = ids.take(pa.array(distinct, type=pa.int32()))
+        uniques = column.dtype.__from_arrow__(distinct_ids)  # type: ignore[attr-defined]
+        _memo.keep_factorized(column, codes, pd.Index(uniques))
+    if len(names) > 1:
+        both = first | _changes(ranks[names[1]])
+        runs = (np.flatnonzero(both), _numbered(both))
+        _memo.keep("runs", runs, frame[names[0]], frame[names[1]])
+
+
+def _changes(values: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_]:
+    """Whether each row starts a run of equal `values` (the first row does)."""
+    change = np.empty(len(values), dtype=bool)
+    change[:1] = True
+    np.not_equal(values[1:], values[:-1], out=change[1:])
+    return change
+
+
+def _numbered(change: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+    """Each row's run (0, 1, ...), from where runs start: ``cumsum(change) - 1`` in one
+    array (a new array is memory the system faults in anew: about a second per GB)."""
+    out = np.cumsum(change, dtype=np.intp)
+    out -= 1
+    return out
 
 
 def loads_report(con: Any, *, name: str) -> ValidationReport:

@@ -85,3 +85,43 @@ def test_isin_is_pandas_isin(wanted: object, n: int) -> None:
     got = _memo.isin(ids, wanted)
     assert got.dtype == bool and got.tolist() == expected.tolist()
     assert _memo.isin(ids, wanted).tolist() == expected.tolist()  # again, from kept codes
+
+
+def test_the_store_reader_keeps_what_hashing_its_ids_would_find(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A store table read with its ids' ranks: each id column's factorisation and the runs
+    are kept from the ranks, and equal what pandas finds by hashing the strings."""
+    import duckdb
+    import pyarrow as pa
+
+    from referral_graph._store_read import read_frame
+
+    rng = np.random.default_rng(3)
+    ids = pa.array(sorted(f"P{i:05d}" for i in rng.choice(90_000, 4_000, replace=False)))
+    n = 150_000
+    ranks = pa.table(
+        {
+            "source": np.sort(rng.integers(0, 3_000, n)).astype(np.int32),  # sorted, as stored
+            "target": rng.integers(1_000, 4_000, n).astype(np.int32),  # ids 0-999 absent
+            "referrals": rng.integers(1, 9, n),
+        }
+    )
+    con = duckdb.connect()
+    con.register("ranked", ranks)
+    frame = read_frame(con, "SELECT * FROM ranked", ids)
+    assert frame["source"].iloc[0] == ids[int(ranks["source"][0])].as_py()
+    with monkeypatch.context() as m:  # kept, not computed: hashing anything would fail
+        m.setattr(pd, "factorize", lambda values: 1 / 0)
+        m.setattr("referral_graph._codes.find_runs", lambda columns: 1 / 0)
+        found = {c: _memo.factorize(frame[c]) for c in ("source", "target")}
+        one, both = _runs(frame["source"]), _runs(frame["source"], frame["target"])
+    for c in ("source", "target"):
+        expected = pd.factorize(frame[c])
+        np.testing.assert_array_equal(found[c][0], expected[0])
+        assert found[c][0].dtype == expected[0].dtype
+        pd.testing.assert_index_equal(found[c][1], expected[1], exact=True)
+    for kept, columns in ((one, ("source",)), (both, ("source", "target"))):
+        expected_runs = _find_runs(tuple(frame[c] for c in columns))
+        for got, want in zip(kept, expected_runs, strict=True):
+            np.testing.assert_array_equal(got, want)
