@@ -1503,6 +1503,31 @@ def test_last_rows_with_referrals() -> None:
         assert _last_rows(active).tolist() == expected
 
 
+def test_referrer_days_since_last_counted_directly() -> None:
+    """Each referrer's days since its last referral, against a count row by row: its latest
+    row with referrals (the day of its last referral that month), whatever tie it was on;
+    rows without referrals count for nothing, whatever day they carry."""
+    rng = np.random.default_rng(11)
+    months = pd.date_range("2023-01-01", periods=14, freq="MS")
+    pairs = [(f"S{s}", f"T{t}") for s in range(25) for t in range(12) if rng.random() < 0.4]
+    panel = pd.DataFrame(
+        [(s, t, m) for s, t in pairs for m in months], columns=["source", "target", "month"]
+    )
+    panel["referrals"] = rng.choice([0, 0, 0, 1, 2, 5], len(panel))
+    panel["first_day"] = rng.integers(1, 15, len(panel)).astype("int8")
+    panel["last_day"] = (panel["first_day"] + rng.integers(0, 14, len(panel))).astype("int8")
+    cutoff = pd.Timestamp("2024-03-01")
+    got = churn_features(panel, cutoff).groupby("source")["referrer_days_since_last"].first()
+
+    sent = panel[panel["referrals"] > 0]
+    last = (sent["month"] + pd.to_timedelta(sent["last_day"].astype(int) - 1, "D")).groupby(
+        sent["source"]
+    )
+    expected = (cutoff - last.max()).dt.days.astype("int64")
+    assert len(got) > 10
+    pd.testing.assert_series_equal(got, expected.loc[got.index], check_names=False)
+
+
 @pytest.mark.parametrize("dtype", ["int8", "int64", "float64", "Int16"])
 def test_first_and_last_days_read_from_any_numeric_column(dtype: str) -> None:
     """The days of a tie's first and last referral in its month, from integer columns (every

@@ -10,6 +10,7 @@ describe the tie in the tables and the reasons.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -194,8 +195,8 @@ def _referrer_days_since_last(ties: _TieMatrix, ci: int, width: int) -> FloatArr
     Over the `width` months before the cutoff (the tie history window), every tie
     counted; a provider without a referral there gets the window's length in days.
     The day of the last referral is the panel's ``last_day`` (mid-month without
-    days), as for :func:`_recency_days`. Ties are sorted by source, so each
-    provider's ties are one run and the minimum is one ``reduceat``.
+    days), as for :func:`_recency_days`: the last one of the provider's last month
+    with referrals, read from :func:`_referrer_months`.
     """
     start = ci - width
     starts = ties.month_days(start, ci + 1)
@@ -204,15 +205,48 @@ def _referrer_days_since_last(ties: _TieMatrix, ci: int, width: int) -> FloatArr
     out = np.full(n_ids, float(cutoff_day - starts[0]))
     if width == 0 or ties.n_ties == 0:
         return out
-    active = ties.counts[start:ci] > 0  # (months, ties)
-    any_month = active.any(axis=0)
-    last_row = _last_rows(active)
-    del active
-    last_date = _referral_dates(starts, start, last_row, np.arange(ties.n_ties), ties.last_day)
-    since = np.where(any_month, cutoff_day - last_date, out[0])
-    run_starts = np.flatnonzero(np.r_[True, ties.src[1:] != ties.src[:-1]])
-    out[ties.src[run_starts]] = np.minimum.reduceat(since.astype(np.float64), run_starts)
-    return out
+    active, last_day = _referrer_months(ties)
+    window = active[start:ci]  # (months, ids)
+    last_row = _last_rows(window)
+    if last_day is None:
+        day = np.full(n_ids, _MID_MONTH, dtype=np.int64)
+    else:
+        day = last_day[start + last_row, np.arange(n_ids)].astype(np.int64)
+    since = cutoff_day - (starts[last_row] + day - 1)
+    return np.where(window.any(axis=0), since.astype(np.float64), out)
+
+
+#: Guards the first computation of :func:`_referrer_months` (the backtest's cutoffs are
+#: computed by two threads).
+_REFERRER_MONTHS = threading.Lock()
+
+
+def _referrer_months(ties: _TieMatrix) -> tuple[BoolArray, npt.NDArray[np.int8] | None]:
+    """Per month (rows) and provider (columns): whether the provider referred, and the day
+    of the month of its last referral then, the largest ``last_day`` of its ties with
+    referrals in the month (None when the panel has no days).
+
+    Computed once per matrix and kept on it (``src_active``, ``src_last_day``: a byte per
+    provider and month). Ties are sorted by source, so each provider's ties are one run,
+    reduced with ``reduceat``.
+    """
+    with _REFERRER_MONTHS:
+        if ties.src_active is None:
+            shape = (ties.n_months, len(ties.ids))
+            active = np.zeros(shape, dtype=bool)
+            days = None if ties.last_day is None else np.zeros(shape, dtype=np.int8)
+            if ties.n_ties:
+                run_starts = np.flatnonzero(np.r_[True, ties.src[1:] != ties.src[:-1]])
+                run_src = ties.src[run_starts]
+                for m in range(ties.n_months):
+                    on = ties.counts[m] > 0
+                    active[m, run_src] = np.logical_or.reduceat(on, run_starts)
+                    if days is not None and ties.last_day is not None:
+                        day = np.where(on, ties.last_day[m], np.int8(0))
+                        days[m, run_src] = np.maximum.reduceat(day, run_starts)
+            ties.src_last_day = days
+            ties.src_active = active
+    return ties.src_active, ties.src_last_day
 
 
 def _lapse_and_gaps(active: BoolArray) -> tuple[FloatArray, FloatArray, IntArray]:

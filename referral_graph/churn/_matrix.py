@@ -139,6 +139,10 @@ class _TieMatrix:
     has_amount: bool
     has_wait: bool
     windows: dict[int, _Window] = field(default_factory=dict)  # by length (float32 counts)
+    # (months, ids): whether each provider referred in each month, and the day of the month of
+    # its last referral then (0: none; None without days); see _features._referrer_months
+    src_active: npt.NDArray[np.bool_] | None = None
+    src_last_day: npt.NDArray[np.int8] | None = None
 
     @property
     def n_ties(self) -> int:

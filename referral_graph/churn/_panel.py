@@ -165,9 +165,11 @@ class PreparedPanel:
         return self._ties.nbytes + cached
 
     def clear(self) -> None:
-        """Drop the cached model inputs of the labelled cutoffs and the kept window sums."""
+        """Drop the cached model inputs of the labelled cutoffs, the kept window sums and
+        the referrers' months."""
         self._slices.clear()
         self._ties.windows.clear()
+        self._ties.src_active = self._ties.src_last_day = None
         if self._ties.rows is not None:
             self._ties.rows.windows.clear()
 
