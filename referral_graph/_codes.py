@@ -187,7 +187,11 @@ def runs(*columns: pd.Series) -> tuple[IntArray, IntArray]:
     Missing values may split runs, never join different values. Computed once per
     Arrow column (:mod:`referral_graph._memo`; the arrays are read-only).
     """
-    return _memo.remembered("runs", lambda: find_runs(columns), *columns)
+    return _memo.remembered(_RUNS, lambda: find_runs(columns), *columns)
+
+
+#: The name :func:`runs` keeps its results under (:func:`referral_graph._memo.remembered`).
+_RUNS = "runs"
 
 
 def find_runs(columns: tuple[pd.Series, ...]) -> tuple[IntArray, IntArray]:
@@ -196,7 +200,23 @@ def find_runs(columns: tuple[pd.Series, ...]) -> tuple[IntArray, IntArray]:
     for column in columns:
         differs = pd.array(column.array[1:] != column.array[:-1], dtype="boolean")
         change[1:] |= differs.fillna(True).to_numpy(dtype=bool)  # missing: a new run
-    return np.flatnonzero(change), np.cumsum(change) - 1
+    return runs_of(change)
+
+
+def runs_of(change: npt.NDArray[np.bool_]) -> tuple[IntArray, IntArray]:
+    """Each run's first row and each row's run (0, 1, ...), from whether each row starts
+    a run (`change`; the first row does): ``cumsum(change) - 1`` in one array."""
+    run = np.cumsum(change, dtype=np.intp)
+    run -= 1
+    return np.flatnonzero(change), run
+
+
+def keep_runs(change: npt.NDArray[np.bool_], *columns: pd.Series) -> tuple[IntArray, IntArray]:
+    """:func:`runs` of `columns`, known from where their runs start (`change`, as
+    :func:`runs_of` takes it): kept for the steps that ask, not computed again."""
+    found = runs_of(change)
+    _memo.keep(_RUNS, found, *columns)
+    return found
 
 
 def sorted_ids(*columns: pd.Series) -> pd.Index:

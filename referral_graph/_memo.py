@@ -93,7 +93,7 @@ def keep(name: str, value: Any, *columns: Any) -> None:
 def keep_factorized(values: pd.Series, codes: npt.NDArray[np.intp], uniques: pd.Index) -> None:
     """Keep what :func:`factorize` would compute for `values`: ``pandas.factorize``'s
     codes and uniques (the caller vouches for them)."""
-    keep("factorize:" + type(values).__name__, (codes, uniques), values)
+    keep(_factorized(values), (codes, uniques), values)
 
 
 def _arrays(columns: tuple[Any, ...]) -> list[Any] | None:
@@ -118,8 +118,13 @@ def _keep(key: tuple[str, tuple[int, ...]], arrays: list[Any], value: Any) -> No
 
 def factorize(values: pd.Series | Any) -> tuple[npt.NDArray[np.intp], Any]:
     """``pandas.factorize(values)`` (codes read-only), computed once per Arrow column."""
-    kind = "factorize:" + type(values).__name__  # a Series gives an Index of uniques
-    return remembered(kind, lambda: pd.factorize(values), values)
+    return remembered(_factorized(values), lambda: pd.factorize(values), values)
+
+
+def _factorized(values: Any) -> str:
+    """The name :func:`factorize` keeps its result under (by the input's type: a Series
+    gives an Index of uniques)."""
+    return "factorize:" + type(values).__name__
 
 
 def isin(values: pd.Series, wanted: Any) -> npt.NDArray[np.bool_]:

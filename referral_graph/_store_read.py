@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from referral_graph import _memo
+from referral_graph import _codes, _memo
 from referral_graph.validate import ValidationReport
 
 __all__ = ["loads_report", "read_frame", "sorted_ids", "tables_sql"]
@@ -103,8 +103,7 @@ def _keep_hashing(
         return
     names = list(ranks)
     first = _changes(ranks[names[0]])
-    run_of = _numbered(first)
-    _memo.keep("runs", (np.flatnonzero(first), run_of), frame[names[0]])
+    _, run_of = _codes.keep_runs(first, frame[names[0]])
     for i, name in enumerate(names):
         column = frame[name]
         if not isinstance(column.dtype, pd.StringDtype):  # (the tables' ids are strings)
@@ -118,9 +117,7 @@ def _keep_hashing(
         uniques = column.dtype.__from_arrow__(distinct_ids)  # type: ignore[attr-defined]
         _memo.keep_factorized(column, codes, pd.Index(uniques))
     if len(names) > 1:
-        both = first | _changes(ranks[names[1]])
-        runs = (np.flatnonzero(both), _numbered(both))
-        _memo.keep("runs", runs, frame[names[0]], frame[names[1]])
+        _codes.keep_runs(first | _changes(ranks[names[1]]), frame[names[0]], frame[names[1]])
 
 
 def _changes(values: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_]:
@@ -129,14 +126,6 @@ def _changes(values: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_]:
     change[:1] = True
     np.not_equal(values[1:], values[:-1], out=change[1:])
     return change
-
-
-def _numbered(change: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
-    """Each row's run (0, 1, ...), from where runs start: ``cumsum(change) - 1`` in one
-    array (a new array is memory the system faults in anew: about a second per GB)."""
-    out = np.cumsum(change, dtype=np.intp)
-    out -= 1
-    return out
 
 
 def loads_report(con: Any, *, name: str) -> ValidationReport:
