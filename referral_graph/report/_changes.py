@@ -14,10 +14,12 @@ they include late events that an extract brought for earlier months.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import pandas as pd
 
+from referral_graph import _memo
 from referral_graph.privacy import DEFAULT_THRESHOLD, format_count, is_small_cell
 from referral_graph.store import ReportRecord
 
@@ -137,7 +139,7 @@ def what_changed(
     flagged_now = both["flagged_now"].fillna(False).astype(bool)
     flagged_before = both["flagged_before"].fillna(False).astype(bool)
     since = both["referrals_now"] - both["referrals_before"]
-    for _, r in both.loc[flagged_now & ~flagged_before].sort_values("rank_now").iterrows():
+    for r in _records(both.loc[flagged_now & ~flagged_before].sort_values("rank_now")):
         rows.append(
             _row(
                 "newly_at_risk",
@@ -152,7 +154,7 @@ def what_changed(
         )
     gone = flagged_before & ~flagged_now
     off = both.loc[gone].assign(since=since[gone])
-    for _, r in off.sort_values("rank_before").iterrows():
+    for r in _records(off.sort_values("rank_before")):
         referred = pd.notna(r["since"]) and r["since"] > 0
         pair = f"{name(r['source'])} → {name(r['target'])}"
         if referred:
@@ -193,7 +195,7 @@ def what_changed(
     for kind, mask in gained_lost:
         chosen = refs.loc[mask].assign(_now=now[mask], _before=before[mask])
         chosen = chosen.sort_values(["_now", "_before"], ascending=False, kind="stable")
-        for _, r in chosen.iterrows():
+        for r in _records(chosen):
             who = name(r["source"])
             if kind == "referrer_gained":
                 what = (
@@ -224,7 +226,7 @@ def what_changed(
     for kind, ascending in (("volume_up", False), ("volume_down", True)):
         sign = active["_diff"] > 0 if kind == "volume_up" else active["_diff"] < 0
         moved = active.loc[sign].sort_values(["_diff", "source"], ascending=[ascending, True])
-        for _, r in moved.head(movers).iterrows():
+        for r in _records(moved.head(movers)):
             hidden = is_small_cell(r["_now"], threshold=threshold) or is_small_cell(
                 r["_before"], threshold=threshold
             )
@@ -251,7 +253,7 @@ def what_changed(
         sign = ranked["_moved"] > 0 if kind == "rank_up" else ranked["_moved"] < 0
         moved = ranked.loc[sign].assign(_size=lambda f: f["_moved"].abs())
         moved = moved.sort_values(["_size", "rank_now"], ascending=[False, True], kind="stable")
-        for _, r in moved.head(movers).iterrows():
+        for r in _records(moved.head(movers)):
             verb = "rose" if kind == "rank_up" else "fell"
             rows.append(
                 _row(
@@ -274,11 +276,11 @@ def what_changed(
         return (now - ids.map(total_before).astype("float64").fillna(0)).clip(lower=0)
 
     prospects = previous.prospects.assign(_since=since_last(previous.prospects["id"]))
-    for _, r in prospects.loc[prospects["_since"] > 0].sort_values("rank").iterrows():
+    for r in _records(prospects.loc[prospects["_since"] > 0].sort_values("rank")):
         rows.append(
             _row(
                 "prospect_started",
-                pd.Series({"source": r["id"]}),
+                {"source": r["id"]},
                 name,
                 rank_before=r["rank"],
                 referrals_since=r["_since"],
@@ -316,7 +318,7 @@ def _visited(
     rows = []
     for provider, group in log.groupby("provider", sort=False):
         parts = []
-        for _, a in group.iterrows():
+        for a in _records(group):
             part = f"{a['date']:%Y-%m-%d} {a.get('kind', 'activity')}"
             if pd.notna(a.get("liaison")):
                 part += f" ({a['liaison']})"
@@ -333,7 +335,7 @@ def _visited(
         rows.append(
             _row(
                 "visited",
-                pd.Series({"source": provider}),
+                {"source": provider},
                 name,
                 referrals_since=got,
                 activities="; ".join(parts),
@@ -343,8 +345,14 @@ def _visited(
     return rows
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of `frame` as dicts (``iterrows`` makes a Series of each: ten times slower
+    on the tens of thousands of referrers gained and lost in a large market)."""
+    return cast("list[dict[str, Any]]", frame.to_dict("records"))  # (its columns are str)
+
+
 def _row(
-    kind: str, r: pd.Series, name: Callable[[object], str], **values: object
+    kind: str, r: Mapping[str, Any], name: Callable[[object], str], **values: object
 ) -> dict[str, object]:
     """A row of ``changes.csv``: the change, the provider(s) and their names, `values`."""
     row: dict[str, object] = dict.fromkeys(COLUMNS, pd.NA)
@@ -420,7 +428,8 @@ def _record_of(
     )
     risk = tables.get("at_risk")
     if risk is not None and len(risk):
-        into = ties.loc[ties["target"].isin(set(risk["target"])), ["source", "target", "referrals"]]
+        wanted = pd.unique(risk["target"].to_numpy(dtype=object))
+        into = ties.loc[_memo.isin(ties["target"], wanted), ["source", "target", "referrals"]]
         shown = risk[["source", "target", "rank", "risk", "flagged"]].astype(
             {"source": "str", "target": "str"}
         )

@@ -3,6 +3,7 @@ folder that replaces the output folder whole (``io._folders.atomic_folder``)."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
@@ -133,7 +134,7 @@ def write_report(
                     # computed here: the at-risk work waits for the tables' joint suppression
                     # (1 GB more on 4.7 million ties), their peaks apart (the prospects and
                     # the headline go first meanwhile)
-                    at_risk_of = _after(decided, at_risk_of)
+                    at_risk_of = _after(decided, at_risk_of, first=_import_churn)
                 elif at_risk_of is not None and (views or profiles):
                     # computed in the worker: what needs no at-risk table is drawn meanwhile
                     early.draw = lambda report: early.before_at_risk(
@@ -255,14 +256,24 @@ class _Early:
         self.options = options
 
 
-def _after(event: threading.Event, func: Callable[[], T]) -> Callable[[], T]:
-    """`func`, called once `event` is set."""
+def _after(
+    event: threading.Event, func: Callable[[], T], *, first: Callable[[], object] | None = None
+) -> Callable[[], T]:
+    """`func`, called once `event` is set; `first`, called before waiting for it."""
 
     def wait_then_call() -> T:
+        if first is not None:
+            first()
         event.wait()
         return func()
 
     return wait_then_call
+
+
+def _import_churn() -> None:
+    """Import :mod:`referral_graph.churn` (and scikit-learn): about 1.5 s of this thread,
+    spent while it would wait for the tables' suppression rather than after."""
+    importlib.import_module("referral_graph.churn")
 
 
 def _previous_report(
