@@ -92,6 +92,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -272,7 +273,11 @@ class ReferralStore:
             )
         if self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder; give the store's file (referrals.duckdb).")
-        if not self.path.exists():
+        #: Whether this object created the store's file (and then its key file): a first
+        #: command that fails removes what it created (:meth:`__exit__`).
+        self._created = not self.path.exists()
+        self._created_key = False
+        if self._created:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._con = _connect(self.path, read_only=self.read_only)
         try:
@@ -290,8 +295,29 @@ class ReferralStore:
     def __enter__(self) -> ReferralStore:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        """Close the store; when this object created it and the block failed before
+        anything was loaded into it, remove the store's file and the key file it made,
+        leaving the folder as it was (no empty store left behind)."""
+        empty = exc_type is not None and self._created and self._is_empty()
         self.close()
+        if empty:
+            for leftover in (self.path, self.path.with_name(self.path.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            if self._created_key:
+                self.key_path.unlink(missing_ok=True)
+            logger.info("%s: removed (created by a command that failed)", self.path)
+
+    def _is_empty(self) -> bool:
+        """Whether the store holds no load and no report (False when that cannot be read)."""
+        try:
+            with contextlib.suppress(Exception):  # a failed transaction: undo it first
+                self._con.execute("ROLLBACK")
+            loads = self._con.execute("SELECT count(*) FROM rg_loads").fetchall()[0][0]
+            reports = self._con.execute("SELECT count(*) FROM rg_reports").fetchall()[0][0]
+        except Exception:  # unreadable: keep the file
+            return False
+        return int(loads) == 0 and int(reports) == 0
 
     def _init_schema(self) -> None:
         con = self._con
@@ -335,6 +361,7 @@ class ReferralStore:
             )
         else:
             secret = _layout.create_key(self.key_path)
+            self._created_key = True
         fingerprint = _layout.key_fingerprint(secret)
         if "key_fingerprint" not in meta:
             self._con.execute("INSERT INTO rg_meta VALUES ('key_fingerprint', ?)", [fingerprint])
@@ -440,8 +467,16 @@ class ReferralStore:
     # -- the reports' history ---------------------------------------------------------
 
     def loads_through(self) -> int:
-        """The id of the store's last load (0 before the first)."""
-        found = self._con.execute("SELECT coalesce(max(load_id), 0) FROM rg_loads").fetchall()
+        """The id of the store's last load that changed its data (0 before the first).
+
+        A load that added and changed nothing (an extract loaded again in part) leaves
+        the data as it was, and so the reports' point of comparison
+        (:meth:`last_report`): a report after it compares with the same report as
+        before it, not with one run again on the same data.
+        """
+        found = self._con.execute(
+            "SELECT coalesce(max(load_id), 0) FROM rg_loads WHERE months <> '[]'"
+        ).fetchall()
         return int(found[0][0])
 
     def record_report(self, record: ReportRecord) -> int:
@@ -468,7 +503,8 @@ class ReferralStore:
 
     def reports(self) -> pd.DataFrame:
         """One row per recorded report: ``report_id``, ``made_at`` (UTC),
-        ``loads_through`` (the store's last load then), ``data_end``, ``focus``,
+        ``loads_through`` (the store's last load that changed its data then,
+        :meth:`loads_through`), ``data_end``, ``focus``,
         ``window_months``, ``capacity``, ``horizon``, and ``flagged`` (ties flagged at risk)."""
         return _reports.listing(self._con)
 
@@ -483,8 +519,9 @@ class ReferralStore:
             The focus organisation's provider ids (the same set as the report's).
         before_load : int, optional
             Only reports made before this load was added (``loads_through`` lower):
-            by default the store's last load, so that a report run again on the same
-            data compares with the report before the last load, not with itself.
+            by default the store's last load that changed its data
+            (:meth:`loads_through`), so that a report run again on the same data
+            compares with the report before that load, not with itself.
 
         Returns
         -------
@@ -968,8 +1005,10 @@ def _connect(path: Path, *, read_only: bool) -> Any:
     """A connection to the store's file; a clear error when another process holds it."""
     import duckdb
 
+    if not _duckdb_file(path):
+        raise _data_file(path)
     try:
-        return duckdb_connect(str(path), read_only=read_only)
+        con = duckdb_connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
@@ -979,6 +1018,36 @@ def _connect(path: Path, *, read_only: bool) -> Any:
                 "finished."
             ) from exc
         raise StoreError(f"{path}: cannot be opened as a store ({text.splitlines()[0]}).") from exc
+    except duckdb.Error as exc:
+        text = str(exc).splitlines()[0]
+        raise StoreError(f"{path}: cannot be opened as a store ({text}).") from exc
+    # DuckDB opens an existing data file (a CSV, say) as an in-memory database over it:
+    # whatever were loaded there would be lost when the command ends.
+    file = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    if not file or file[0][0] is None:
+        con.close()
+        raise _data_file(path)
+    return con
+
+
+def _duckdb_file(path: Path) -> bool:
+    """Whether `path` is a DuckDB database file, or empty, or not there (a new store)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+    except FileNotFoundError:
+        return True
+    return not head or head[8:12] == b"DUCK"  # DuckDB's magic bytes
+
+
+def _data_file(path: Path) -> StoreError:
+    return StoreError(
+        f"{path}: not a store but another file (DuckDB would read it as data, and nothing "
+        "loaded there would be kept); give the store a file of its own, such as "
+        "referrals.duckdb."
+    )
 
 
 def _literal(text: str) -> str:

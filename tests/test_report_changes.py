@@ -283,3 +283,34 @@ def test_empty_records_compare_to_no_change() -> None:
     assert changes["change"].tolist() == ["visited"]
     assert changes["what"].iloc[0] == "A: 2026-06-02 call (Kim); no referral to us since."
     assert what_changed(empty, empty).empty
+
+
+def test_a_load_that_adds_nothing_keeps_the_point_of_comparison(two_records, tmp_path) -> None:
+    """After a load that added nothing, the report still compares with the report before
+    the last load that changed the data (not with a rerun of the week on the same data)."""
+    before, current = two_records
+    week = tmp_path / "week.csv"
+    rows = {"source": ["A", "B"], "target": ["F1", "F1"], "patient_id": ["p1", "p2"]}
+    pd.DataFrame({**rows, "date": ["2026-05-04", "2026-05-05"]}).to_csv(week, index=False)
+    following = tmp_path / "following.csv"
+    pd.DataFrame({**rows, "date": ["2026-06-01", "2026-06-02"]}).to_csv(following, index=False)
+    part = tmp_path / "part_again.csv"  # another file: the first week's first event only
+    pd.DataFrame({k: v[:1] for k, v in rows.items()} | {"date": ["2026-05-04"]}).to_csv(
+        part, index=False
+    )
+    with open_store(tmp_path / "s.duckdb") as store:
+        store.ingest(week)
+        store.record_report(before)  # report 1, on the first week
+        store.ingest(following)
+        assert store.loads_through() == 2
+        store.record_report(current)  # report 2, on both weeks
+        rerun = store.last_report(focus_ids=FOCUS)
+        store.record_report(current)  # report 3: the same week run again
+        load = store.ingest(part)
+        assert (load.added, load.months) == (0, [])
+        assert store.loads_through() == 2  # the data is as it was after load 2
+        compared = store.last_report(focus_ids=FOCUS)
+        assert len(store.loads()) == 3
+        assert store.reports()["loads_through"].tolist() == [1, 2, 2]
+    assert rerun is not None and compared is not None
+    assert rerun.data_end == compared.data_end == before.data_end  # report 1, both times

@@ -177,6 +177,39 @@ def test_a_store_keeps_one_kind_of_event(sample_events: pd.DataFrame, tmp_path: 
         assert store.summary() == before
 
 
+def test_a_data_file_given_as_the_store_is_refused_and_left_as_it_was(
+    sample_events: pd.DataFrame, tmp_path: Path
+) -> None:
+    """DuckDB opens an existing CSV as an in-memory database over it: a load there would
+    report success and keep nothing. The store refuses any file that is not a DuckDB one."""
+    paths = split_in_three(sample_events, tmp_path)
+    providers = tmp_path / "providers.csv"
+    providers.write_bytes(datasets.sample_paths()["providers"].read_bytes())
+    content = providers.read_bytes()
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match="not a store but another file"):
+            open_store(providers, read_only=read_only)
+    code = cli.main(["ingest", "--store", str(providers), "--events", str(paths[0]), "-q"])
+    assert code != 0
+    assert providers.read_bytes() == content
+    assert not (tmp_path / "providers.csv.key").exists()
+
+
+def test_a_first_command_that_fails_leaves_no_store_behind(
+    sample_events: pd.DataFrame, tmp_path: Path
+) -> None:
+    paths = split_in_three(sample_events, tmp_path)
+    store = tmp_path / "new.duckdb"
+    argv = ["ingest", "--store", str(store), "--events", str(paths[0]), "-q"]
+    assert cli.main([*argv, "--source-col", "referring_doc"]) != 0  # no such column
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("new")) == []
+    assert cli.main(argv) == 0
+    assert cli.main([*argv[:-3], "--events", str(paths[1]), "--source-col", "nope"]) != 0
+    with open_store(store, read_only=True) as opened:  # a store with a load stays as it was
+        assert len(opened.loads()) == 1
+    assert (tmp_path / "new.duckdb.key").exists()
+
+
 def _ingest_command(store: Path, events: Path) -> list[str]:
     return [sys.executable, "-m", "referral_graph.cli", "ingest", "--store", str(store),
             "--events", str(events), "-q"]  # fmt: skip
