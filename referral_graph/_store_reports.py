@@ -87,7 +87,8 @@ class ReportRecord:
     made_at : Timestamp or None
         When the report was recorded (UTC; set by the store).
     loads_through : int or None
-        The store's last load when the report was made (set by the store).
+        The store's last load that changed its data when the report was made
+        (:meth:`ReferralStore.loads_through`; set by the store).
     """
 
     focus: str

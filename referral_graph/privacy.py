@@ -249,6 +249,15 @@ DERIVED_FROM: dict[str, tuple[str, ...]] = {
     "at_stake_amount": ("at_stake",),
     "expected_loss_amount": ("expected_loss",),
     "difference": ("referrals_before", "referrals_now"),
+    # A provider's ego-network measures give its number of neighbours back: Burt's effective
+    # size equals it where the neighbours do not refer among themselves, constraint is 1/k
+    # for k equal ties, the k-core number equals the degree on a network's periphery, and
+    # care density and sharing degree per 100 patients are ratios of shown counts.
+    "effective_size": ("in_degree", "out_degree"),
+    "constraint": ("in_degree", "out_degree"),
+    "core_number": ("in_degree", "out_degree"),
+    "care_density": ("patient_sharing_degree", "patients_shared"),
+    "sharing_degree_per_100": ("patient_sharing_degree", "patients"),
 }
 
 #: Columns that are the sum of others on every row: when one of them is hidden and the
@@ -409,7 +418,10 @@ def suppress_counts(
                     mask |= small[source]
             mask &= out[derived].notna()
             if mask.any():
-                out[derived] = out[derived].mask(mask)
+                column = out[derived]
+                if pd.api.types.is_integer_dtype(column):
+                    column = column.astype("Int64")  # (a core number) missing, not NaN
+                out[derived] = column.mask(mask)
                 derived_counts[derived] = int(mask.sum())
     if "unit" in out.columns:
         rows = (out["unit"] == "count").to_numpy()

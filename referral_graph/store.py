@@ -277,6 +277,7 @@ class ReferralStore:
         #: command that fails removes what it created (:meth:`__exit__`).
         self._created = not self.path.exists()
         self._created_key = False
+        self._created_folders = [p for p in self.path.parents if not p.exists()]
         if self._created:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._con = _connect(self.path, read_only=self.read_only)
@@ -306,6 +307,9 @@ class ReferralStore:
                 leftover.unlink(missing_ok=True)
             if self._created_key:
                 self.key_path.unlink(missing_ok=True)
+            for folder in self._created_folders:  # the deepest first, if left empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
             logger.info("%s: removed (created by a command that failed)", self.path)
 
     def _is_empty(self) -> bool:
@@ -487,7 +491,8 @@ class ReferralStore:
         record : ReportRecord
             :attr:`referral_graph.report.Report.record` of a report on this store's
             data (:func:`referral_graph.report.write_report` with ``store=`` records
-            it). Its ``loads_through``, when not set, is the store's last load.
+            it). Its ``loads_through``, when not set, is the store's last load that
+            changed its data (:meth:`loads_through`).
 
         Returns
         -------
@@ -1033,13 +1038,16 @@ def _connect(path: Path, *, read_only: bool) -> Any:
 
 
 def _duckdb_file(path: Path) -> bool:
-    """Whether `path` is a DuckDB database file, or empty, or not there (a new store)."""
+    """Whether `path` may be a DuckDB database file: not there (a new store), or not one
+    of another kind (DuckDB itself refuses an empty or damaged one, with its reason)."""
     try:
         with path.open("rb") as handle:
             head = handle.read(12)
     except FileNotFoundError:
         return True
-    return not head or head[8:12] == b"DUCK"  # DuckDB's magic bytes
+    except OSError as exc:  # a folder, or a file this user may not read
+        raise StoreError(f"{path}: cannot be opened as a store ({exc.strerror}).") from exc
+    return len(head) < 12 or head[8:12] == b"DUCK"  # DuckDB's magic bytes
 
 
 def _data_file(path: Path) -> StoreError:

@@ -734,3 +734,29 @@ def test_a_period_sum_whose_hidden_months_it_pins_down_is_hidden(tmp_path):
         assert safe[column].isna().tolist() == [True, True, False], column
     problems, _ = scan_outputs(tmp_path)
     assert problems == []
+
+
+def test_ego_network_measures_are_hidden_with_the_degree_they_give_back(tmp_path):
+    """A referrer sending to 3 providers that do not refer among themselves has an
+    effective size of 3 (Burt: its degree, worked out by hand), a constraint of about 1/3
+    and a core number of at most 3: with its degree hidden, they are hidden too. A referrer
+    with 12 such receivers shows all of them."""
+    rows = [("P", f"H{i}", 40) for i in range(3)] + [("Q", f"K{i}", 40) for i in range(12)]
+    edges = pd.DataFrame(rows, columns=["source", "target", "referrals"])
+    edges.to_csv(tmp_path / "edges.csv", index=False)
+    star = nx.Graph([(source, target) for source, target, _ in rows])
+    assert nx.effective_size(star)["P"] == 3
+    for threshold, out in ((1, "kept"), (11, "hidden")):
+        assert run("score", "--edges", str(tmp_path / "edges.csv"), "--out", str(tmp_path / out),
+                   "--threshold", str(threshold)) == 0  # fmt: skip
+    kept = pd.read_csv(tmp_path / "kept" / "providers.csv").set_index("id")
+    hidden = pd.read_csv(tmp_path / "hidden" / "providers.csv").set_index("id")
+    measures = ["effective_size", "constraint", "core_number"]
+    assert kept.loc["P", "effective_size"] == 3 and kept.loc["P", "out_degree"] == 3
+    assert hidden.loc["P", ["out_degree", *measures]].isna().all()
+    assert hidden.loc["Q", "out_degree"] == 12 and hidden.loc["Q", "effective_size"] == 12
+    assert hidden.loc["Q", measures].notna().all()
+    # the receivers' in-degree of 1 is hidden, and with it their ego-network measures
+    assert hidden.loc[["H0", "K0"], ["in_degree", *measures]].isna().all().all()
+    problems, _ = scan_outputs(tmp_path / "hidden")
+    assert problems == []

@@ -203,6 +203,9 @@ def test_a_first_command_that_fails_leaves_no_store_behind(
     argv = ["ingest", "--store", str(store), "--events", str(paths[0]), "-q"]
     assert cli.main([*argv, "--source-col", "referring_doc"]) != 0  # no such column
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("new")) == []
+    deep = ["ingest", "--store", str(tmp_path / "a" / "b" / "s.duckdb"), "--events", str(paths[0])]
+    assert cli.main([*deep, "--source-col", "referring_doc"]) != 0
+    assert not (tmp_path / "a").exists()  # the folders it made for the store are gone too
     assert cli.main(argv) == 0
     assert cli.main([*argv[:-3], "--events", str(paths[1]), "--source-col", "nope"]) != 0
     with open_store(store, read_only=True) as opened:  # a store with a load stays as it was

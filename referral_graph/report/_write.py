@@ -83,7 +83,8 @@ def write_report(
     With `store`, the referral store that `net` was read from
     (:func:`referral_graph.pipeline.load_network` with ``store=``), the report
     opens with what changed since the last report recorded there on the same
-    focus before the store's last load (:meth:`ReferralStore.last_report`,
+    focus before the store's last load that changed its data
+    (:meth:`ReferralStore.last_report`,
     :func:`referral_graph.report.what_changed`; table ``changes``), and records
     what it shows once it is written (:meth:`ReferralStore.record_report`). A
     store that another process holds is not recorded in: a warning says so.
@@ -279,7 +280,8 @@ def _import_churn() -> None:
 def _previous_report(
     store: str | os.PathLike[str] | None, ids: list[str]
 ) -> tuple[ReportRecord | None, int | None]:
-    """The last report recorded in `store` on the focus `ids`, and the store's last load."""
+    """The last report recorded in `store` on the focus `ids`, and the store's last load
+    that changed its data (:meth:`ReferralStore.loads_through`)."""
     if store is None:
         return None, None
     from referral_graph.store import open_store
@@ -300,9 +302,9 @@ def _note_changes(report: Report, store: str | os.PathLike[str] | None) -> None:
         )
     else:
         report.notes["changes"] = (
-            "No earlier report on this focus was recorded in the store before its last load. "
-            "This one is recorded: the next report, after the next load, opens with what "
-            "changed since."
+            "No earlier report on this focus was recorded in the store before its last load "
+            "that added data. This one is recorded: the next report, after the next load that "
+            "adds data, opens with what changed since."
         )
 
 
