@@ -309,6 +309,18 @@ def test_cms_layout_header_less_as_cms_ships_it(write_file):
     assert_frame_equal(edges, explicit, check_like=True)
 
 
+def test_cms_layout_named_reads_cms_own_headers(write_file):
+    """CMS's (DocGraph's) files name their columns Initial, Secondary, Total, Unique and Same
+    Day: asking for the CMS layout reads them as the automatic detection does."""
+    text = f"Initial,Secondary,Total,Unique,Same Day\n{NPI_A},{NPI_B},69,11,0\n"
+    edges = read_edges(write_file("docgraph.csv", text), layout="cms-pspp")
+    assert edges[["source", "target", "referrals", "patients"]].values.tolist() == [
+        [NPI_A, NPI_B, 69, 11]
+    ]
+    auto = read_edges(write_file("docgraph2.csv", text))
+    assert edges[["referrals", "patients"]].equals(auto[["referrals", "patients"]])
+
+
 HOP_CSV = (
     '"from_npi","to_npi","patient_count","transaction_count","average_day_wait",'
     '"std_day_wait","pcp_special"\n'

@@ -210,6 +210,37 @@ def test_report_on_unseen_history_with_other_columns(tmp_path: Path) -> None:
     assert "Needs dated referrals" not in (out / "report.html").read_text()
 
 
+def test_a_focus_given_by_ids_and_its_competitors_are_named_on_the_page(tmp_path: Path) -> None:
+    """Without organisations, the focus (given by ids) and the competitors are providers: the
+    page names them as the providers table does, the tables keep their ids."""
+    pcps = [f"P{i:02d}" for i in range(15)]
+    edges = pd.DataFrame(
+        [(p, "H1", 40) for p in pcps] + [(p, "H2", 60) for p in pcps],
+        columns=["source", "target", "referrals"],
+    )
+    providers = pd.DataFrame(
+        {
+            "id": [*pcps, "H1", "H2"],
+            "name": [f"Doctor {p}" for p in pcps] + ["Heart One Clinic", "Heart Two Hospital"],
+            "specialty": ["Family Medicine"] * 15 + ["Cardiology"] * 2,
+        }
+    )
+    edges.to_csv(tmp_path / "edges.csv", index=False)
+    providers.to_csv(tmp_path / "providers.csv", index=False)
+    out = tmp_path / "out"
+    files = ["--edges", str(tmp_path / "edges.csv"), "--providers", str(tmp_path / "providers.csv")]
+    argv = ["report", *files, "--focus-ids", "H1", "--out", str(out), "-q"]
+    assert cli.main(argv) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<title>Referral report — Heart One Clinic</title>" in page
+    leakage = pd.read_csv(out / "tables" / "leakage_by_competitor.csv")
+    assert leakage["competitor"].tolist() == ["H2"]
+    key = pd.read_csv(out / "tables" / "key_referrers.csv")
+    assert set(key["top_competitor"]) == {"H2"}
+    cells = [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", page, flags=re.S)]
+    assert "Heart Two Hospital" in cells and "H2" not in cells
+
+
 def test_outreach_list_by_hand() -> None:
     at_risk = pd.DataFrame(
         {

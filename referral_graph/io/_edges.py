@@ -29,6 +29,9 @@ EDGE_LAYOUTS: dict[str, dict[str, Any]] = {
         "patients": "bene_count",
         "counts": ["pair_count", "bene_count", "same_day_count"],
         "measures": [],
+        # the headers of CMS's (DocGraph's) own files: Initial, Secondary, Total, Unique,
+        # Same Day (the source and target names are among the generic ones)
+        "aliases": {"weight": ("total",), "patients": ("unique",)},
     },
     "hop-teaming": {
         "columns": [
@@ -189,8 +192,8 @@ def validated_edges(
         aliases = {
             "source": (spec["source"], *EDGE_ALIASES["source"]),
             "target": (spec["target"], *EDGE_ALIASES["target"]),
-            "weight": (spec["weight"],),
-            "patients": (spec["patients"],),
+            "weight": (spec["weight"], *spec.get("aliases", {}).get("weight", ())),
+            "patients": (spec["patients"], *spec.get("aliases", {}).get("patients", ())),
             "period": EDGE_ALIASES["period"],
         }
     cols = _resolve_columns(

@@ -124,7 +124,8 @@ def resolve_focus(
         providers,
         ["organization"],
         "providers table",
-        "give the providers' organisation (CLI: --organization-col), or pass focus_ids.",
+        "give the providers' organisation (CLI: --organization-col), or the focus "
+        "providers' ids (CLI: --focus-ids ID,ID; Python: focus_ids=[...]).",
     )
     orgs = providers["organization"].astype("str")
     keys = orgs.map(text_key, na_action="ignore")

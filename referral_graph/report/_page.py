@@ -70,7 +70,7 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
         since=_since(report, threshold=threshold),
         cards=_cards(report.headline, threshold=threshold, window=window),
         key_referrers=_table(
-            t.get("key_referrers", pd.DataFrame()),
+            _competitor_names(t.get("key_referrers", pd.DataFrame()), "top_competitor", t),
             [
                 ("rank", "#", "text"),
                 ("name", "Referrer", "text"),
@@ -88,8 +88,18 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
             limit=25,
             links=("name", "source", report.profiles),
         ),
-        leakage_by_specialty=_auto_table(t.get("leakage_by_specialty"), threshold),
-        leakage_by_competitor=_auto_table(t.get("leakage_by_competitor"), threshold),
+        leakage_by_specialty=_auto_table(
+            _competitor_names(t["leakage_by_specialty"], "top_competitor", t)
+            if "leakage_by_specialty" in t
+            else None,
+            threshold,
+        ),
+        leakage_by_competitor=_auto_table(
+            _competitor_names(t["leakage_by_competitor"], "competitor", t)
+            if "leakage_by_competitor" in t
+            else None,
+            threshold,
+        ),
         at_risk=_at_risk(report, threshold=threshold),
         backtest=_backtest(t.get("backtest"), report.margins, threshold=threshold),
         outreach_list=_outreach_list(
@@ -225,6 +235,7 @@ def _prospects(report: Report, *, threshold: int) -> dict[str, Any] | None:
     if "prospects" not in t:
         return None
     prospects = _with_names(t["prospects"], report, t, id_col="id")
+    prospects = _competitor_names(prospects, "top_competitor", t)
     prospects["kind"] = prospects["kind"].astype(str).str.replace("_", " ")
     table = _table(
         prospects,
@@ -270,6 +281,19 @@ def _charts(monthly: pd.DataFrame | None, *, threshold: int) -> list[Any]:
             )
         )
     return charts
+
+
+def _competitor_names(
+    frame: pd.DataFrame, column: str, tables: Mapping[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """`frame` with the competitors of `column` named: a competitor is an organisation
+    (shown as it is) or, where the providers have none, a provider (shown by its name)."""
+    providers = tables.get("providers")
+    if column not in frame or providers is None or "name" not in providers:
+        return frame
+    names = providers.dropna(subset=["name"]).drop_duplicates("id").set_index("id")["name"]
+    values = frame[column]
+    return frame.assign(**{column: values.map(names).fillna(values)})
 
 
 def _with_names(

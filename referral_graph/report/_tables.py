@@ -264,7 +264,7 @@ def _build_report(
 
     _require_focus(focus, focus_ids)
     ids = leakage.resolve_focus(net.providers, focus=focus, focus_ids=focus_ids)
-    label = focus if focus is not None else ", ".join(ids[:3]) + (" …" if len(ids) > 3 else "")
+    label = focus if focus is not None else _focus_label(net.providers, ids)
     if scores is None:
         scores = score_network(net, focus_ids=ids, seed=seed)
     report = Report(
@@ -335,6 +335,17 @@ def _build_report(
         )
         _changes_section(report, net, previous, activities, threshold=threshold)
     return report
+
+
+def _focus_label(providers: pd.DataFrame, ids: list[str]) -> str:
+    """The focus named by its first three providers (their names where the providers table
+    has them, else their ids), for a focus given by ids."""
+    shown = ids[:3]
+    if "name" in providers.columns:
+        names = providers.dropna(subset=["name"]).drop_duplicates("id")
+        named = dict(zip(names["id"].astype("str"), names["name"].astype("str"), strict=True))
+        shown = [named.get(i, "").strip() or i for i in shown]
+    return ", ".join(shown) + (" …" if len(ids) > 3 else "")
 
 
 def _changes_section(
