@@ -233,6 +233,7 @@ def test_a_focus_given_by_ids_and_its_competitors_are_named_on_the_page(tmp_path
     assert cli.main(argv) == 0
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "<title>Referral report — Heart One Clinic</title>" in page
+    assert "<b>Heart One Clinic</b> (1 provider)" in page
     leakage = pd.read_csv(out / "tables" / "leakage_by_competitor.csv")
     assert leakage["competitor"].tolist() == ["H2"]
     key = pd.read_csv(out / "tables" / "key_referrers.csv")

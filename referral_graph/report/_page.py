@@ -59,7 +59,7 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
         scripts=[TABLES_SCRIPT],
         title=report.title,
         focus=report.focus,
-        focus_size=f"{len(report.focus_ids):,}",
+        focus_size=f"{len(report.focus_ids):,} provider{'' if len(report.focus_ids) == 1 else 's'}",
         period=period,
         version=__version__,
         validation=list(report.validation),
