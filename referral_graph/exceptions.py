@@ -35,6 +35,7 @@ __all__ = [
     "ParameterError",
     "ReferralGraphError",
     "SchemaError",
+    "StoreError",
     "ValidationError",
 ]
 
@@ -76,6 +77,11 @@ class ParameterError(ReferralGraphError, ValueError):
 
 class InsufficientDataError(ReferralGraphError, ValueError):
     """The data cannot answer the question (for example, no dates for a trend)."""
+
+
+class StoreError(ReferralGraphError):
+    """A referral store cannot be used as asked (in use, another secret, another version,
+    not a store's file); also :class:`referral_graph.store.StoreError`."""
 
 
 class NotFittedError(ReferralGraphError, AttributeError):

@@ -92,7 +92,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -107,12 +106,11 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from referral_graph import _layout, _store_read
+from referral_graph import _layout, _store_file, _store_read
 from referral_graph import _store_reports as _reports
-from referral_graph._duckdb import duckdb_connect
 from referral_graph._store_refresh import refresh
 from referral_graph._store_reports import ReportRecord
-from referral_graph.exceptions import InputError, ReferralGraphError
+from referral_graph.exceptions import InputError, StoreError
 from referral_graph.validate import ValidationReport
 
 __all__ = ["Load", "ReferralStore", "ReportRecord", "StoreError", "open_store"]
@@ -165,10 +163,6 @@ CREATE TABLE IF NOT EXISTS rg_provider_patients (c INTEGER, patient UBIGINT);
 # The values that identify an event, compared NULL-safe (after its 64-bit key ``k``).
 _EVENT_COLUMNS = ("s", "t", "date", "patient", "amount", "service_line", "payer")
 _SAME_VALUES = " AND ".join(f"ev.{c} IS NOT DISTINCT FROM c.{c}" for c in _EVENT_COLUMNS)
-
-
-class StoreError(ReferralGraphError):
-    """The store cannot be used as asked (in use, another secret, another version)."""
 
 
 @dataclass
@@ -280,7 +274,7 @@ class ReferralStore:
         self._created_folders = [p for p in self.path.parents if not p.exists()]
         if self._created:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = _connect(self.path, read_only=self.read_only)
+        self._con = _store_file.connect(self.path, read_only=self.read_only)
         try:
             self._init_schema()
         except BaseException:
@@ -300,28 +294,14 @@ class ReferralStore:
         """Close the store; when this object created it and the block failed before
         anything was loaded into it, remove the store's file and the key file it made,
         leaving the folder as it was (no empty store left behind)."""
-        empty = exc_type is not None and self._created and self._is_empty()
+        empty = exc_type is not None and self._created and _store_file.is_empty(self._con)
         self.close()
         if empty:
-            for leftover in (self.path, self.path.with_name(self.path.name + ".wal")):
-                leftover.unlink(missing_ok=True)
-            if self._created_key:
-                self.key_path.unlink(missing_ok=True)
-            for folder in self._created_folders:  # the deepest first, if left empty
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
-            logger.info("%s: removed (created by a command that failed)", self.path)
-
-    def _is_empty(self) -> bool:
-        """Whether the store holds no load and no report (False when that cannot be read)."""
-        try:
-            with contextlib.suppress(Exception):  # a failed transaction: undo it first
-                self._con.execute("ROLLBACK")
-            loads = self._con.execute("SELECT count(*) FROM rg_loads").fetchall()[0][0]
-            reports = self._con.execute("SELECT count(*) FROM rg_reports").fetchall()[0][0]
-        except Exception:  # unreadable: keep the file
-            return False
-        return int(loads) == 0 and int(reports) == 0
+            _store_file.remove(
+                self.path,
+                self.key_path if self._created_key else None,
+                folders=self._created_folders,
+            )
 
     def _init_schema(self) -> None:
         con = self._con
@@ -1004,58 +984,6 @@ class ReferralStore:
             excluded=excluded,
             months=months,
         )
-
-
-def _connect(path: Path, *, read_only: bool) -> Any:
-    """A connection to the store's file; a clear error when another process holds it."""
-    import duckdb
-
-    if not _duckdb_file(path):
-        raise _data_file(path)
-    try:
-        con = duckdb_connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            raise StoreError(
-                f"{path}: the store is in use by another process (one process writes to a "
-                "store at a time, and none while others read it); try again when it has "
-                "finished."
-            ) from exc
-        raise StoreError(f"{path}: cannot be opened as a store ({text.splitlines()[0]}).") from exc
-    except duckdb.Error as exc:
-        text = str(exc).splitlines()[0]
-        raise StoreError(f"{path}: cannot be opened as a store ({text}).") from exc
-    # DuckDB opens an existing data file (a CSV, say) as an in-memory database over it:
-    # whatever were loaded there would be lost when the command ends.
-    file = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchall()
-    if not file or file[0][0] is None:
-        con.close()
-        raise _data_file(path)
-    return con
-
-
-def _duckdb_file(path: Path) -> bool:
-    """Whether `path` may be a DuckDB database file: not there (a new store), or not one
-    of another kind (DuckDB itself refuses an empty or damaged one, with its reason)."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(12)
-    except FileNotFoundError:
-        return True
-    except OSError as exc:  # a folder, or a file this user may not read
-        raise StoreError(f"{path}: cannot be opened as a store ({exc.strerror}).") from exc
-    return len(head) < 12 or head[8:12] == b"DUCK"  # DuckDB's magic bytes
-
-
-def _data_file(path: Path) -> StoreError:
-    return StoreError(
-        f"{path}: not a store but another file (DuckDB would read it as data, and nothing "
-        "loaded there would be kept); give the store a file of its own, such as "
-        "referrals.duckdb."
-    )
 
 
 def _literal(text: str) -> str:

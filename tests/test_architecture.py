@@ -298,6 +298,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "ParameterError",
         "ReferralGraphError",
         "SchemaError",
+        "StoreError",
         "ValidationError",
     ],
     "referral_graph.graph": [
