@@ -15,7 +15,7 @@ def print_reports(reports: Iterable[Any]) -> None:
     """Print one line per file read: rows read, and rows excluded by reason."""
     for report in reports:
         excluded = report.excluded_by_reason
-        line = f"{report.name}: {report.rows_read:,} rows read"
+        line = f"{report.name}: {report.scanned or f'{report.rows_read:,} rows read'}"
         if excluded:
             line += ", excluded " + ", ".join(f"{v:,} ({k})" for k, v in excluded.items())
         print(line)

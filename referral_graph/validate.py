@@ -167,6 +167,9 @@ class ValidationReport:
     roles : tuple of str
         Every role the reader looked for, found or not (see
         :meth:`describe_columns`).
+    scanned : str or None
+        What was read, in words, where ``rows_read`` does not count the input's rows (an
+        NPPES file scanned for the network's NPIs only); None otherwise.
     """
 
     name: str
@@ -176,6 +179,7 @@ class ValidationReport:
     log: bool = field(default=True, repr=False, compare=False)
     columns: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     roles: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    scanned: str | None = field(default=None, repr=False, compare=False)
 
     def note_columns(self, columns: Mapping[str, str], roles: Iterable[str]) -> None:
         """Record the input column used for each role, and every role looked for."""

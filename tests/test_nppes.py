@@ -69,9 +69,15 @@ def test_2025_layout_and_deactivated_npis(nppes_2025):
     assert pd.isna(gone["name"]) and pd.isna(gone["entity_type"])
 
 
-def test_only_the_npis_asked_for_are_kept(nppes_2018):
+def test_only_the_npis_asked_for_are_kept(nppes_2018, capsys):
     p = read_providers(nppes_2018, ids=["1588667638", "1497758544", "1234567893"])
     assert sorted(p["id"]) == ["1497758544", "1588667638"]
+    # the file is scanned for those NPIs: the line printed says so, not "2 rows read"
+    from referral_graph._cli_text import print_reports
+
+    print_reports([p.attrs["report"]])
+    line = capsys.readouterr().out
+    assert "2 of the 3 NPIs asked for found" in line and "rows read" not in line
 
 
 def test_a_frame_of_nppes_columns_reads_the_same(nppes_2018):

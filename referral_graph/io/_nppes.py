@@ -216,8 +216,9 @@ def read_nppes(
             scan = _with_all_needed(reader, header)
             rows_read = None
         where = ""
+        wanted = pd.Series(list(ids) if ids is not None else [], dtype="str").drop_duplicates()
         if ids is not None:
-            con.register("rg_wanted", pd.DataFrame({"id": pd.Series(list(ids), dtype="str")}))
+            con.register("rg_wanted", pd.DataFrame({"id": wanted}))
             where = f"WHERE trim({_q(NPI)}) IN (SELECT id FROM rg_wanted)"
         try:
             table = con.execute(_select_sql(scan, where)).fetch_df()
@@ -231,6 +232,11 @@ def read_nppes(
     table.index = pd.Index(table["id"].to_numpy(), name="NPI")
     # a file is scanned once, for the NPIs asked for: its other rows are not counted
     report.rows_read = rows_read if rows_read is not None else len(table)
+    if rows_read is None and ids is not None:
+        report.scanned = (
+            f"{len(table):,} of the {len(wanted):,} NPIs asked for found (the file's other "
+            "rows are skipped, not counted)"
+        )
     report.add(
         "nppes",
         "read as an NPPES file: name, entity type, primary taxonomy, practice city, state "
