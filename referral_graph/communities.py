@@ -108,6 +108,28 @@ def _positive_ties(cg: CompactGraph) -> list[npt.NDArray[Any]]:
     return [a[keep], b[keep], w[keep]]
 
 
+def _in_id_order(
+    ties: list[npt.NDArray[Any]], by_id: npt.NDArray[np.intp], n: int
+) -> npt.NDArray[np.intp]:
+    """The providers with ties (node positions) in the order of their ids, `by_id`; `ties`
+    renumbered in place to their ranks in that order, ``a <= b``, sorted by ``(a, b)``:
+    what the algorithms see depends on the ties alone, not on the nodes' order."""
+    a, b, w = ties
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_id] = np.arange(n)
+    has = np.zeros(n, dtype=bool)
+    has[a] = True
+    has[b] = True
+    tied_ranks = np.flatnonzero(has[by_id])  # ranks (in id order) of the providers with ties
+    renumber = np.full(n, -1, dtype=np.int64)
+    renumber[by_id[tied_ranks]] = np.arange(len(tied_ranks))
+    ra, rb = renumber[a], renumber[b]
+    lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
+    order = np.lexsort((hi, lo))
+    ties[:] = [lo[order], hi[order], w[order]]
+    return by_id[tied_ranks]
+
+
 def _resolve_method(method: str, n_ties: int) -> str:
     """The method ``"auto"`` stands for on `n_ties` undirected ties (others unchanged)."""
     if method == "networkit-leiden" and not _networkit.networkit_available():
@@ -265,8 +287,11 @@ default "auto"
     -------
     pandas.Series of int64
         Community label per provider, indexed by provider id in node order,
-        named ``community``; 0 is the largest community. Providers without
-        ties form their own (singleton) communities.
+        named ``community``; 0 is the largest community (equal sizes: by their
+        first provider id). Providers without ties form their own (singleton)
+        communities. The algorithms see the providers with ties in the order of
+        their ids, so the communities depend on the ties alone: not on the order
+        of the input's rows, nor on the providers table.
 
     Raises
     ------
@@ -301,26 +326,33 @@ default "auto"
     cg = as_compact(G, weight, func)
 
     n = cg.n_nodes
+    # Providers in the order of their ids: the communities depend on the ties alone, not
+    # on the order of the input's rows or of the providers table.
+    by_id = np.argsort(np.asarray(cg.ids, dtype=str), kind="stable")
+    membership = np.arange(n, dtype=np.int64)  # without ties: a community of one
     if n == 0 or not (cg.weight > 0).any():
         logger.info("detect_communities: no positive ties; every provider is its own community")
         chosen = _resolve_method(method, 0)
-        membership = np.arange(n, dtype=np.int64)
     else:
         ties = _positive_ties(cg)
         chosen = _resolve_method(method, len(ties[0]))
+        tied = _in_id_order(ties, by_id, n)  # the providers with ties, `ties` renumbered
+        m = len(tied)
         if chosen == "networkx-louvain":
-            membership = _run_networkx(n, ties, resolution, seed)
+            found = _run_networkx(m, ties, resolution, seed)
         elif chosen == "networkit-leiden":
-            membership = _networkit.networkit_leiden(
-                n,
+            found = _networkit.networkit_leiden(
+                m,
                 ties,
                 resolution=resolution,
                 seed=seed,
                 threads=threads,
             )
         else:
-            membership = _run_igraph(n, ties, chosen, resolution, seed, n_iterations, tol)
-    labels = _ordered_labels(membership)
+            found = _run_igraph(m, ties, chosen, resolution, seed, n_iterations, tol)
+        membership[tied] = n + found  # (labels apart from the singletons' 0 .. n - 1)
+    labels = np.empty(n, dtype=np.int64)
+    labels[by_id] = _ordered_labels(membership[by_id])  # equal sizes: by the first id
     sizes = np.bincount(labels) if len(labels) else np.empty(0, dtype=np.int64)
     logger.info(
         "detect_communities (%s): %d providers in %d communities (largest %d, singletons %d)",
