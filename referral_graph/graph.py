@@ -47,7 +47,12 @@ from referral_graph._version import __version__
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
 from referral_graph.io import atomic_path
 from referral_graph.io._folders import atomic_folder
-from referral_graph.privacy import DEFAULT_THRESHOLD, DERIVED_FROM, is_count_name
+from referral_graph.privacy import (
+    DEFAULT_THRESHOLD,
+    DERIVED_FROM,
+    is_count_name,
+    small_cells,
+)
 
 __all__ = [
     "graph_from_tables",
@@ -463,7 +468,9 @@ class _Suppressor:
         hidden = [
             k
             for k in self._count_keys
-            if type(v := data.get(k)) in _NUMBER_TYPES and 0 < v < self.threshold  # type: ignore[operator]  # a number, as just checked
+            if self.threshold > 1
+            and type(v := data.get(k)) in _NUMBER_TYPES
+            and 0 < v < self.threshold  # type: ignore[operator]  # a number, as just checked
         ]
         if not hidden:
             return data
@@ -513,8 +520,7 @@ class _Suppressor:
             series = frame[k]
             if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
                 number = series.to_numpy(dtype="float64", na_value=np.nan)
-                with np.errstate(invalid="ignore"):
-                    mask = (number > 0) & (number < self.threshold)
+                mask = small_cells(number, threshold=self.threshold)
             else:  # values of several types: as the element's check does, one by one
                 if column is None:
                     column = _column_values(series)[0]

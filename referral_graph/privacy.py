@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, SupportsFloat
+from typing import Any, SupportsFloat, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +48,7 @@ __all__ = [
     "is_count_name",
     "is_small_cell",
     "pseudonymize",
+    "small_cells",
     "suppress",
     "suppress_counts",
     "suppress_frame",
@@ -77,7 +78,36 @@ def is_small_cell(value: float | None, *, threshold: int = DEFAULT_THRESHOLD) ->
     threshold = _check_threshold(threshold)
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return False
-    return bool(0 < value < threshold)
+    return threshold > 1 and bool(0 < value < threshold)
+
+
+@overload
+def small_cells(values: pd.Series, *, threshold: int) -> pd.Series: ...
+@overload
+def small_cells(values: npt.ArrayLike, *, threshold: int) -> npt.NDArray[np.bool_]: ...
+def small_cells(values: Any, *, threshold: int) -> Any:
+    """Whether each of `values` is a small cell, ``0 < value < threshold`` (missing values
+    are not); with ``threshold=1`` none is, fractions of one included (an expected loss of
+    0.4 is kept, as every count is).
+
+    A boolean Series for a Series (same index), else a boolean array.
+
+    Examples
+    --------
+    >>> small_cells(pd.Series([0, 0.4, 3, 11, None]), threshold=11).tolist()
+    [False, True, True, False, False]
+    >>> small_cells(np.array([0.4, 3.0]), threshold=1).tolist()
+    [False, False]
+    """
+    if isinstance(values, pd.Series):
+        if threshold <= 1:
+            return pd.Series(False, index=values.index)
+        return ((values > 0) & (values < threshold)).fillna(False).astype(bool)
+    numbers = np.asarray(values, dtype=np.float64)
+    if threshold <= 1:
+        return np.zeros(numbers.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return (numbers > 0) & (numbers < threshold)
 
 
 def suppress(values: pd.Series, *, threshold: int = DEFAULT_THRESHOLD) -> pd.Series:
@@ -107,8 +137,7 @@ def suppress(values: pd.Series, *, threshold: int = DEFAULT_THRESHOLD) -> pd.Ser
         and bool(np.all(np.isnan(numeric) | (numeric % 1 == 0)))
     )
     out: pd.Series = numeric.astype("Int64" if whole else "Float64")
-    mask = (out > 0) & (out < threshold)
-    return out.mask(mask.fillna(False).astype(bool))
+    return out.mask(small_cells(out, threshold=threshold))
 
 
 def suppress_frame(
@@ -147,7 +176,7 @@ def format_count(value: SupportsFloat | None, *, threshold: int = DEFAULT_THRESH
     number = float(value)
     if np.isnan(number):
         return "–"
-    if 0 < number < threshold:
+    if threshold > 1 and 0 < number < threshold:
         return f"<{threshold}"
     if number.is_integer():
         return f"{int(number):,}"
@@ -428,7 +457,7 @@ def suppress_counts(
         for col in out.columns:
             if col != "unit" and pd.api.types.is_numeric_dtype(out[col]):
                 values = pd.to_numeric(out[col], errors="coerce")
-                tiny = rows & ((values > 0) & (values < threshold)).fillna(False).to_numpy()
+                tiny = rows & small_cells(values, threshold=threshold).to_numpy()
                 if tiny.any():
                     out[col] = out[col].mask(tiny)
                     hidden[col] = hidden.get(col, 0) + int(tiny.sum())
@@ -477,7 +506,7 @@ class ComplementarySearch:
         self.small: dict[str, pd.Series] = {}
         for col in count_columns(frame):
             values = pd.to_numeric(frame[col], errors="coerce")
-            self.small[col] = ((values > 0) & (values < threshold)).fillna(False).astype(bool)
+            self.small[col] = small_cells(values, threshold=threshold)
         self.usable = [(c, k) for c, k in partitions if _usable(frame, c, k)]
         self.groups = {keys: _groups(frame, keys) for _, keys in self.usable}
         self.values = {c: _floats(frame[c]) for c, _ in self.usable}  # once, not in every step

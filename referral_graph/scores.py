@@ -50,6 +50,7 @@ from referral_graph.privacy import (
     SUMMED,
     count_columns,
     describe_suppression,
+    small_cells,
     suppress_counts,
 )
 
@@ -210,7 +211,7 @@ def _summed_cells(
         if col not in table.columns:
             continue
         values = pd.to_numeric(table[col], errors="coerce")
-        small = counts & ((values > 0) & (values < threshold)).fillna(False).to_numpy(dtype=bool)
+        small = counts & small_cells(values, threshold=threshold).to_numpy(dtype=bool)
         gone = small.copy()
         if raw is not None and shown is not None and period in raw.columns:
             in_period = raw[period].isin(periods[col]).to_numpy()
@@ -248,7 +249,7 @@ def _linked_cells(
         if col not in table.columns or col not in raw.columns:
             continue
         values = pd.to_numeric(raw[col], errors="coerce")
-        small = ((values > 0) & (values < threshold)).fillna(False).astype(bool)
+        small = small_cells(values, threshold=threshold)
         gone = shown[col].isna() & values.notna() & ~small
         gone_keys = pd.MultiIndex.from_frame(raw.loc[gone.to_numpy(), list(keys)])
         mine = pd.MultiIndex.from_frame(table[list(keys)])

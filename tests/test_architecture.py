@@ -371,6 +371,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "is_count_name",
         "is_small_cell",
         "pseudonymize",
+        "small_cells",
         "suppress",
         "suppress_counts",
         "suppress_frame",

@@ -760,3 +760,30 @@ def test_ego_network_measures_are_hidden_with_the_degree_they_give_back(tmp_path
     assert hidden.loc[["H0", "K0"], ["in_degree", *measures]].isna().all().all()
     problems, _ = scan_outputs(tmp_path / "hidden")
     assert problems == []
+
+
+def test_threshold_one_keeps_every_value_fractions_included(tmp_path, capsys):
+    """``threshold=1`` keeps every value (the docs' "1 disables suppression"): an expected
+    loss of 0.4 referrals too, which 0 < value < 1 had hidden."""
+    from referral_graph.privacy import format_count, small_cells, suppress, suppress_counts
+
+    values = pd.Series([0.4, 3.0, 12.0])
+    assert suppress(values, threshold=1).tolist() == [0.4, 3.0, 12.0]
+    assert not small_cells(values, threshold=1).any()
+    assert small_cells(values, threshold=11).tolist() == [True, True, False]
+    assert format_count(0.4, threshold=1) == "0.4"
+    table = pd.DataFrame({"expected_loss": [0.4, 7.5], "referrals": [1, 30]})
+    kept = suppress_counts(table, threshold=1)
+    assert kept["expected_loss"].tolist() == [0.4, 7.5] and kept["referrals"].tolist() == [1, 30]
+    from referral_graph import datasets
+
+    paths = datasets.sample_paths()
+    out = tmp_path / "at_risk.csv"
+    argv = ["at-risk", "--events", str(paths["events"]), "--providers", str(paths["providers"]),
+            "--focus", datasets.SAMPLE_FOCUS, "--threshold", "1", "--out", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert "left out" not in capsys.readouterr().out
+    risk = pd.read_csv(out)
+    shown = risk["risk"].notna() & risk["at_stake"].notna()
+    assert risk.loc[shown, "expected_loss"].notna().all()
+    assert (risk.loc[shown, "expected_loss"] < 1).any()  # the fractions that were hidden

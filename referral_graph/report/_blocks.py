@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from referral_graph.privacy import format_count
+from referral_graph.privacy import format_count, is_small_cell
 
 _PALETTE = ["#2f6fad", "#d64545", "#3f9142", "#f0b429", "#7b61a8", "#52606d"]
 
@@ -282,7 +282,7 @@ def _cards(headline: pd.DataFrame, *, threshold: int, window: int) -> list[Card]
             else:
                 shown = _fmt(prev, kind, threshold)
                 # no colour beside a small count: better or worse would tell its difference
-                hidden = any(0 < v < threshold for v in (row["current"], prev))
+                hidden = any(is_small_cell(v, threshold=threshold) for v in (row["current"], prev))
                 change = 0 if hidden else row["current"] - prev
                 deltas.append(Delta(tone(change), shown, f" {label}"))
         cards.append(Card(_text(row["measure"]), _fmt(row["current"], kind, threshold), deltas))

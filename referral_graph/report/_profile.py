@@ -28,6 +28,8 @@ from referral_graph.privacy import (
     count_columns,
     describe_suppression,
     format_count,
+    is_small_cell,
+    small_cells,
     suppress_counts,
 )
 from referral_graph.report._headline import _focus_market
@@ -270,7 +272,7 @@ def _suppress_periods(
         partitions.append((col, (key,)))
         if apart.any():
             values = frame[col].to_numpy(dtype="float64")
-            small = (values > 0) & (values < threshold)
+            small = small_cells(values, threshold=threshold)
             group = pd.Series(source[apart])
             has_small = pd.Series(small[apart]).groupby(group, sort=False).transform("any")
             candidate = np.zeros(len(frame), dtype=bool)
@@ -545,7 +547,7 @@ def _gone(raw: pd.DataFrame, safe: pd.DataFrame, threshold: int) -> npt.NDArray[
         gone = safe[col].isna().to_numpy() & raw[col].notna().to_numpy()
         if col in counts:
             values = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype="float64")
-            small = gone & (values > 0) & (values < threshold)
+            small = gone & small_cells(values, threshold=threshold)
             hidden += small
             complementary += gone & ~small
         else:
@@ -821,7 +823,11 @@ def _talking_points(provider: str, prepared: Prepared) -> list[str]:
 def shown_count(counted: Any, shown: Any, threshold: int) -> str:
     """A count as the page shows it: ``<11`` when small, ``–`` when hidden for another
     reason (complementary suppression: `shown` missing), else the count."""
-    if counted is not None and not pd.isna(counted) and 0 < float(counted) < threshold:
+    if (
+        counted is not None
+        and not pd.isna(counted)
+        and is_small_cell(float(counted), threshold=threshold)
+    ):
         return format_count(float(counted), threshold=threshold)
     return _count(shown, threshold)
 

@@ -13,6 +13,7 @@ import pandas as pd
 from referral_graph import _memo
 from referral_graph.exceptions import ParameterError
 from referral_graph.pipeline import ReferralNetwork
+from referral_graph.privacy import small_cells
 from referral_graph.report._model import Report
 
 #: The package's logger (the messages read as the report's, as before the split).
@@ -109,7 +110,7 @@ def _hidden_ties(
         if mask is None or col not in ties:
             continue
         values = pd.to_numeric(ties[col], errors="coerce")
-        small = ((values > 0) & (values < threshold)).fillna(False).to_numpy(dtype=bool)
+        small = small_cells(values, threshold=threshold).to_numpy(dtype=bool)
         gone = inside & mask.reindex(ties.index, fill_value=False).to_numpy(dtype=bool) & ~small
         out[col] = list(zip(source[gone], target[gone], strict=True))
     return out

@@ -19,7 +19,12 @@ from referral_graph._report_at_risk import at_risk_tables
 from referral_graph.io import atomic_path
 from referral_graph.io._folders import atomic_folder
 from referral_graph.pipeline import ReferralNetwork
-from referral_graph.privacy import DEFAULT_THRESHOLD, count_columns, describe_suppression
+from referral_graph.privacy import (
+    DEFAULT_THRESHOLD,
+    count_columns,
+    describe_suppression,
+    small_cells,
+)
 from referral_graph.report._model import Report
 from referral_graph.report._page import render_html
 from referral_graph.report._profile_page import Drawn, drawn_before, write_profiles
@@ -348,7 +353,7 @@ def _show_as_written(report: Any, written: dict[str, pd.DataFrame], threshold: i
                 continue
             gone = safe[col].isna().to_numpy() & raw[col].notna().to_numpy()
             values = pd.to_numeric(raw[col], errors="coerce")
-            small = ((values > 0) & (values < threshold)).fillna(False).to_numpy(dtype=bool)
+            small = small_cells(values, threshold=threshold).to_numpy(dtype=bool)
             if count_rows is not None:
                 gone &= ~(count_rows & small)
             elif col in counts:

@@ -173,7 +173,7 @@ def scale(values: Mapping[Any, float | None], bounds: tuple[float, float]) -> di
 
 def floor_small(value: float | None, threshold: int) -> float | None:
     """Draw a suppressed count as if it were `threshold`, so its size reveals nothing."""
-    if value is not None and 0 < value < threshold:
+    if value is not None and threshold > 1 and 0 < value < threshold:
         return float(threshold)
     return value
 

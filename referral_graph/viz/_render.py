@@ -478,7 +478,7 @@ def _blanked(
             if (ids[u], ids[v]) not in hidden.get(column, ()):
                 continue
             value = number(attrs.get(column))
-            if value is not None and not 0 < value < threshold:
+            if value is not None and not (threshold > 1 and 0 < value < threshold):
                 blank[column].add((u, v))
                 blank["strength"].add((u, v))
     return blank
