@@ -267,7 +267,7 @@ DERIVED_FROM: dict[str, tuple[str, ...]] = {
     "score": ("referrals", "patients"),
     "amount": ("referrals",),
     "amount_volume": ("referrals",),
-    "share": ("referrals", "to_focus", "total", "specialty_total"),
+    "share": ("referrals", "to_focus", "to_competitors", "total", "specialty_total"),
     "share_of_wallet": ("referrals",),
     "reciprocity": ("referrals", "reverse_referrals"),
     "focus_amount": ("to_focus",),
@@ -278,6 +278,14 @@ DERIVED_FROM: dict[str, tuple[str, ...]] = {
     "at_stake_amount": ("at_stake",),
     "expected_loss_amount": ("expected_loss",),
     "difference": ("referrals_before", "referrals_now"),
+    # A key referrer's criteria and their percentile ranks: a rank among many referrers
+    # takes one level per count (the levels between two shown counts give the hidden ones
+    # back), and the score mixes the ranks with weights the docs give.
+    "to_focus_pct": ("to_focus",),
+    "share_pct": ("to_focus", "to_competitors", "total"),
+    "strength": ("to_focus",),
+    "strength_pct": ("to_focus",),
+    "rank_score": ("to_focus", "to_competitors", "total"),
     # A provider's ego-network measures give its number of neighbours back: Burt's effective
     # size equals it where the neighbours do not refer among themselves, constraint is 1/k
     # for k equal ties, the k-core number equals the degree on a network's periphery, and

@@ -787,3 +787,31 @@ def test_threshold_one_keeps_every_value_fractions_included(tmp_path, capsys):
     shown = risk["risk"].notna() & risk["at_stake"].notna()
     assert risk.loc[shown, "expected_loss"].notna().all()
     assert (risk.loc[shown, "expected_loss"] < 1).any()  # the fractions that were hidden
+
+
+def test_a_key_referrers_hidden_counts_take_their_ranks_and_shares_with_them():
+    """Worked by hand: 223 referrals to us at a share of 0.965368 give 8 to competitors back
+    (223 / 0.965368 - 223 = 8.0); a percentile rank of referrals to us takes one level per
+    count, so the level of a hidden count lies between the shown counts' levels."""
+    frame = pd.DataFrame(
+        {
+            "source": ["A", "B", "C"],
+            "to_focus": [223, 5, 40],
+            "to_competitors": [8, 30, 20],
+            "share": [223 / 231, 5 / 35, 40 / 60],
+            "to_focus_pct": [1.0, 1 / 3, 2 / 3],
+            "share_pct": [1.0, 1 / 3, 2 / 3],
+            "strength": [90.0, 20.0, 50.0],
+            "strength_pct": [1.0, 1 / 3, 2 / 3],
+            "rank_score": [95.0, 30.0, 60.0],
+            "pagerank_pct": [0.5, 1.0, 0.2],
+        }
+    )
+    assert round(223 / frame.loc[0, "share"] - 223) == 8
+    out = suppress_counts(frame, threshold=11).set_index("source")
+    derived = ["share", "share_pct", "rank_score"]
+    assert out.loc["A", ["to_competitors", *derived]].isna().all()  # 8 hidden: its share too
+    by_rank = ["to_focus_pct", "strength", "strength_pct"]
+    assert out.loc["A", by_rank].notna().all()
+    assert out.loc["B", ["to_focus", *by_rank, *derived]].isna().all()
+    assert out.loc["C"].notna().all() and out.loc["B", "pagerank_pct"] == 1.0
