@@ -278,6 +278,11 @@ DERIVED_FROM: dict[str, tuple[str, ...]] = {
     "at_stake_amount": ("at_stake",),
     "expected_loss_amount": ("expected_loss",),
     "difference": ("referrals_before", "referrals_now"),
+    # A tie's active months are a lower bound on its referrals (a month counts with one at
+    # least): beside a provider's shown total they would pin its hidden ties down.
+    "active_months": ("referrals",),
+    "active_share": ("referrals",),
+    "regularity": ("referrals",),
     # A key referrer's criteria and their percentile ranks: a rank among many referrers
     # takes one level per count (the levels between two shown counts give the hidden ones
     # back), and the score mixes the ranks with weights the docs give.

@@ -815,3 +815,24 @@ def test_a_key_referrers_hidden_counts_take_their_ranks_and_shares_with_them():
     assert out.loc["A", by_rank].notna().all()
     assert out.loc["B", ["to_focus", *by_rank, *derived]].isna().all()
     assert out.loc["C"].notna().all() and out.loc["B", "pagerank_pct"] == 1.0
+
+
+def test_a_ties_active_months_are_hidden_with_its_referrals():
+    """A tie active in 3 months sent 3 referrals at least: beside its referrer's shown total
+    and its other ties, that bound would pin its hidden count down (worked by hand: a total
+    of 24 over a shown 18 and two hidden ties active in 3 months each gives 3 and 3)."""
+    ties = pd.DataFrame(
+        {
+            "source": ["A", "A", "A"],
+            "target": ["X", "Y", "Z"],
+            "referrals": [18, 3, 3],
+            "active_months": [9, 3, 3],
+            "active_share": [0.75, 0.25, 0.25],
+            "regularity": [0.75, 0.25, 0.25],
+        }
+    )
+    out = suppress_counts(ties, threshold=11)
+    hidden = ["referrals", "active_months", "active_share", "regularity"]
+    assert out.loc[1:, hidden].isna().all().all()
+    assert out.loc[0, hidden].notna().all()
+    assert str(out["active_months"].dtype) == "Int64"
