@@ -630,3 +630,31 @@ def test_the_at_risk_worker_imports_neither_the_report_nor_networkx() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_tooltips_leave_out_the_referrals_providers_csv_leaves_out(demo: Path) -> None:
+    """A provider's referrals sent or received that ``providers.csv`` hides by complementary
+    suppression (not small) are hidden in every view's and profile's tooltip too; before,
+    72 tooltips of the demo showed them (e.g. 12 referrals sent, its ties 1, 1, 5, 3, 2)."""
+    import html
+
+    providers = pd.read_csv(demo / "tables" / "providers.csv", dtype={"id": str})
+    left_out = {
+        col: set(providers.loc[providers[col].isna(), "id"])
+        for col in ("in_strength", "out_strength")
+    }
+    tooltip = re.compile(
+        r"ID: (\d+)\n(?:[^\n]*\n){0,8}?Referrals received: ([^\n\"]+)\n"
+        r"Referrals sent: ([^\n\"]+)"
+    )
+    seen, shown = 0, []
+    pages = [*(demo / "views").glob("*.html"), *(demo / "profiles").glob("*.html")]
+    for page in pages:
+        text = html.unescape(page.read_text(encoding="utf-8")).replace("\\n", "\n")
+        for pid, received, sent in tooltip.findall(text):
+            seen += 1
+            for col, value in (("in_strength", received), ("out_strength", sent)):
+                if pid in left_out[col] and re.fullmatch(r"[\d,]+", value):
+                    shown.append((page.name, pid, col, value))
+    assert seen > 1000
+    assert shown == []

@@ -274,7 +274,7 @@ def ego_drawings(
     drawn = set(wanted) | set(top["partner"])
     G = _view_graph(net, drawn)
     _hide_ties(G, report.tables.get("ties"), decided.get("ties", {}), threshold=threshold)
-    measures, common = options or _view_options(net, report, threshold=threshold)
+    measures, common = options or _view_options(net, report, threshold=threshold, decided=decided)
     measures = measures.loc[measures["id"].isin(drawn).to_numpy()].reset_index(drop=True)
     row_of = {str(i): n for n, i in enumerate(measures["id"])}
     drawings: dict[str, dict[str, Any]] = {}

@@ -65,13 +65,32 @@ def _view_graph(net: ReferralNetwork, nodes: set[str]) -> Any:
 
 
 def _view_options(
-    net: ReferralNetwork, report: Report, *, threshold: int
+    net: ReferralNetwork,
+    report: Report,
+    *,
+    threshold: int,
+    decided: Mapping[str, Mapping[str, pd.Series]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The measures every view of the report draws from, and the options they share: the
-    period, the threshold, one colour per specialty and per community."""
+    period, the threshold, one colour per specialty and per community.
+
+    A provider's referrals that ``providers.csv`` leaves out by complementary suppression
+    (`decided`, as :attr:`referral_graph.scores.TablesWritten.hidden`) are left out of its
+    tooltip too (small ones stay, drawn ``<11``)."""
     from referral_graph import viz
 
     measures = report.tables["providers"]
+    hidden = (decided or {}).get("providers", {})
+    for col in ("in_strength", "out_strength"):
+        mask = hidden.get(col)
+        if mask is None or col not in measures:
+            continue
+        values = measures[col]
+        left_out = mask.reindex(measures.index, fill_value=False).to_numpy(dtype=bool)
+        small = small_cells(values, threshold=threshold).to_numpy(dtype=bool)
+        gone = left_out & ~small
+        if gone.any():
+            measures = measures.assign(**{col: values.astype("float64").mask(gone)})
     # Every figure a view shows comes from the whole network (a node's referrals too), so a
     # view drawn from the induced graph of its own providers equals the view of the whole.
     measures = measures.assign(referrals=measures["in_strength"] + measures["out_strength"])
@@ -140,7 +159,7 @@ def _write_views(
         return only is None or name in only
 
     t = report.tables
-    measures, shared = options or _view_options(net, report, threshold=threshold)
+    measures, shared = options or _view_options(net, report, threshold=threshold, decided=decided)
     common = dict(shared)  # hidden_counts is added below: the caller's options stay as given
     written: dict[str, str] = {}
     ties = net.ties
