@@ -368,7 +368,8 @@ def render_html(report: Report, *, threshold: int = DEFAULT_THRESHOLD, window: i
             risk = risk.assign(flag=risk["flagged"].map({True: "flagged", False: ""}))
         ranked_by = t["at_risk"].attrs.get("ranking", "model")
         order = (
-            "ranked by expected loss (churn probability × referrals at stake over the horizon)"
+            "ranked by the model: churn probabilities, in the order of the model's ranking "
+            "(the note below says how it is made), × referrals at stake over the horizon"
             if ranked_by == "model"
             else "ranked as the note below says (the rank of its score × referrals at stake)"
         )

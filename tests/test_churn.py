@@ -1422,7 +1422,8 @@ def test_at_risk_auto_makes_the_backtests_choice() -> None:
         if ranking == "model":  # 30 months, 12 baseline, 3 horizon: 16 training cutoffs, 1/17
             said += (
                 " The model learned from 16 earlier cutoff(s), so its ranking leans on the "
-                f"simple rule {auto.attrs['ranking_rule']} (the best on those cutoffs) for 6%, "
+                f"simple rule {auto.attrs['ranking_rule']} (the best ROC-AUC on those cutoffs) "
+                "for 6%, "
                 "less as the history grows."
             )
         assert auto.attrs["ranking_why"] == said
@@ -1563,3 +1564,32 @@ def test_patients_kept_as_float32_only_when_every_count_fits() -> None:
         # the rows in month order: each month's two rows (A->B's, then C->D's)
         expected = np.stack([patients[:12], patients[12:]], axis=1).ravel()
         assert kept.tolist() == expected.astype(np.float64).tolist()
+
+
+def test_a_fall_is_said_as_it_is_not_as_the_smoothed_feature() -> None:
+    """By hand: 45 referrals over a 12-month baseline (3.75 a month) and none in the last 3
+    months fell 100%; the feature's smoothed log ratio, log((0 + 0.5) / (3.75 + 0.5)), reads
+    as a fall of 88%. 12 in the last 3 months (4 a month) against 7.5 a month fell 47%; 6
+    (a count from 1 to 10) is said as "fewer than 11", not given back through a percentage
+    of a baseline shown elsewhere."""
+    import math
+
+    from referral_graph.churn._features import SMOOTHING
+
+    ctx = _Context("Dr A", "Dr B", None, None, {}, _Options())
+    smoothed = math.log((0 + SMOOTHING) / (3.75 + SMOOTHING))
+    assert round(100 * (1 - math.exp(smoothed))) == 88
+
+    def fall(recent: float) -> str | None:
+        v = {"recent_vs_baseline": smoothed, "slope": 0.0, "recent_referrals": recent,
+             "baseline_rate": 3.75}  # fmt: skip
+        return _reason_text("decline", v, ctx)
+
+    assert fall(0.0) == (
+        "referrals from Dr A to Dr B fell 100% in the last 3 months against the 12-month average"
+    )
+    v = {"recent_vs_baseline": math.log(2.5 / 4.25), "slope": 0.0, "recent_referrals": 6.0,
+         "baseline_rate": 3.75}  # fmt: skip
+    assert "fell to fewer than 11 in the last 3 months" in str(_reason_text("decline", v, ctx))
+    v = {**v, "recent_referrals": 12.0, "baseline_rate": 7.5}  # 4 a month against 7.5
+    assert "fell 47% in the last 3 months" in str(_reason_text("decline", v, ctx))

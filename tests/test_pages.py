@@ -24,9 +24,11 @@ last script (the wheel scrolls the page until the drawing is clicked) and the
 stylesheet's rules for it and for a view in a notebook's frame (``rg-fit``,
 ``rg-zooming``, ``rg-hint``, ``rg-failed``); the views are compared without that
 script (:func:`_without_wheel_script`), and their screenshots are still equal.
-In a report written with profiles the names on its lists link to them (``<a
-href="profiles/ID.html">`` around the name, as it was): compared without those
-links (:func:`_without_profile_links`), each link to one of the report's profiles.
+The at-risk header's words were corrected in both (the model's ranking is not the
+plain order of the expected losses it shows). In a report written with profiles the
+names on its lists link to them (``<a href="profiles/ID.html">`` around the name, as it
+was): compared without those links (:func:`_without_profile_links`), each link to one of
+the report's profiles.
 """
 
 from __future__ import annotations

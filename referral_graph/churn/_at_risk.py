@@ -299,7 +299,7 @@ def at_risk(
         if why is not None:  # the ranking said in plain words: the model leans on the rule
             why += (
                 f" The model learned from {n_training} earlier cutoff(s), so its ranking leans "
-                f"on the simple rule {rule} (the best on those cutoffs) for "
+                f"on the simple rule {rule} (the best ROC-AUC on those cutoffs) for "
                 f"{_hedge_weight(n_training):.0%}, less as the history grows."
             )
     elif ranking != "model" and len(idx):

@@ -556,7 +556,7 @@ def choose_ranking(table: pd.DataFrame) -> tuple[str, str]:
     if not at_model < at_rule:  # also when a figure is missing: the model by default
         return "model", (
             f"The list is ranked by the model: {top} it found {at_model:.0%} of ties that were "
-            f"then lost, against {at_rule:.0%} for the best simple rule ({rule})."
+            f"then lost, against {at_rule:.0%} for the simple rule best there ({rule})."
         )
     if at_blend >= at_rule:
         return "blend", (

@@ -19,7 +19,7 @@ import pandas as pd
 from referral_graph.churn._features import FEATURE_COLUMNS, _Totals
 from referral_graph.churn._matrix import _TieMatrix
 from referral_graph.churn._options import FloatArray, IntArray, _Options
-from referral_graph.privacy import format_count
+from referral_graph.privacy import DEFAULT_THRESHOLD, format_count
 
 #: Features grouped into the themes that reasons talk about.
 REASON_GROUPS: dict[str, tuple[str, ...]] = {
@@ -57,6 +57,17 @@ def _pct(x: float) -> str:
 def _change(ratio_log: float) -> float:
     """Relative change from a smoothed log ratio."""
     return float(math.exp(ratio_log) - 1.0)
+
+
+def _fall(recent: float, recent_months: int, baseline_rate: float) -> str:
+    """How far a monthly rate fell, in words: the change of the recent window's rate against
+    the baseline's, as it is (the features' log ratios are smoothed, and understate a fall
+    to nothing: 45 referrals a year, none since, is a fall of 100%, not 88%). A recent count
+    from 1 to 10 is not given back through its ratio to a known baseline: "to fewer than 11"."""
+    if 0 < recent < DEFAULT_THRESHOLD:
+        return f"to fewer than {DEFAULT_THRESHOLD}"
+    change = recent / recent_months / baseline_rate - 1.0 if baseline_rate > 0 else -1.0
+    return _pct(-min(change, 0.0))
 
 
 def _count_text(value: float) -> str:
@@ -129,8 +140,9 @@ def _reason_text(group: str, v: Mapping[str, float], ctx: _Context) -> str | Non
     if group == "decline":
         change = _change(v["recent_vs_baseline"])
         if change <= -0.1:
+            fell = _fall(v["recent_referrals"], r, v["baseline_rate"])
             return (
-                f"referrals from {src} to {tgt} fell {_pct(-change)} in the last {r} months "
+                f"referrals from {src} to {tgt} fell {fell} in the last {r} months "
                 f"against the {nb}-month average"
             )
         if v["slope"] <= -0.02:
@@ -174,7 +186,8 @@ def _reason_text(group: str, v: Mapping[str, float], ctx: _Context) -> str | Non
             )
         change = _change(v["referrer_trend"])
         if change <= -0.1:
-            return f"{src}'s referrals overall fell {_pct(-change)} (declining everywhere)"
+            fell = _fall(v["referrer_recent"], r, v["referrer_baseline"] / nb)
+            return f"{src}'s referrals overall fell {fell} (declining everywhere)"
         if v["referrer_quiet_share"] >= 0.25:
             return (
                 f"{src} has gone quiet on ties that carried {_pct(v['referrer_quiet_share'])} "
