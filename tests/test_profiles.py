@@ -145,6 +145,20 @@ def test_profile_object(tiny: tuple[Any, pd.DataFrame], tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html"]
 
 
+def test_the_id_is_called_an_npi_only_when_it_is_one(tiny: tuple[Any, pd.DataFrame]) -> None:
+    """An NPI is labelled NPI; another id scheme (a practice's DR-0162) is labelled ID."""
+    net, events = tiny
+    assert f"· NPI {A}</p>" in profile(net, A, focus="Us Health").html()
+    local = {A: "DR-0001", B: "DR-0002", F: "DR-0003", G: "DR-0004", R: "DR-0005"}
+    _, providers = _tiny()
+    other = load_network(
+        events=events.replace({"source": local, "target": local}),
+        providers=providers.replace({"id": local}),
+    )
+    page = profile(other, "DR-0001", focus="Us Health").html()
+    assert "· ID DR-0001</p>" in page and "NPI DR-" not in page
+
+
 def test_unknown_provider_and_missing_focus(tiny: tuple[Any, pd.DataFrame]) -> None:
     net, _ = tiny
     with pytest.raises(ParameterError, match="must be a provider id"):

@@ -240,3 +240,25 @@ def test_ids_that_only_look_like_numbers_are_left_alone():
     events = read_events(raw)
     assert events["source"].tolist() == ["3E8", "12.5", "A1.0"]
     assert "restored_id" not in [i.check for i in events.attrs["report"].issues]
+
+
+def test_a_cover_sheet_read_first_is_named_in_the_missing_column_error(tmp_path):
+    """An export whose first sheet is a cover page: the error names the sheet read and the
+    others, and --sheet, rather than only the cover's columns."""
+    from referral_graph.exceptions import SchemaError
+
+    path = tmp_path / "export.xlsx"
+    with pd.ExcelWriter(path) as book:
+        cover = pd.DataFrame({"Report": ["Referrals, November"]})
+        cover.to_excel(book, sheet_name="About", index=False)
+        pd.DataFrame(
+            {"Referring Clinician": [NPI_A], "Referred To": [NPI_B], "Date": ["2026-11-02"]}
+        ).to_excel(book, sheet_name="Referrals", index=False)
+    named = {"source_col": "Referring Clinician", "target_col": "Referred To"}
+    for columns in ({}, named):
+        with pytest.raises(SchemaError) as caught:
+            read_events(path, **columns)
+        message = str(caught.value)
+        assert "read sheet 'About'; the workbook also has 'Referrals'" in message
+        assert "--sheet" in message
+    assert len(read_events(path, sheet="Referrals", **named)) == 1

@@ -88,6 +88,15 @@ ACTIVITY_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+def _sheet_note(raw: RawTable) -> str:
+    """Which sheet of a workbook of several was read, and how to read another ("" for a
+    file of one table): the columns may be on another sheet (a cover sheet comes first)."""
+    for issue in raw.report.issues:
+        if issue.check == "sheet" and issue.hint:
+            return f" The columns are those of one sheet: {issue.message}; {issue.hint}."
+    return ""
+
+
 def _resolve_columns(
     raw: RawTable,
     aliases: Mapping[str, Sequence[str]],
@@ -117,7 +126,7 @@ def _resolve_columns(
         else:
             raise SchemaError(
                 f"{raw.report.name}: column {user!r} (asked for as the {canonical} column) is "
-                f"not in the file. Columns found: {', '.join(columns)}."
+                f"not in the file. Columns found: {', '.join(columns)}.{_sheet_note(raw)}"
             )
     for canonical, names in aliases.items():
         if canonical in resolved:
@@ -136,7 +145,7 @@ def _resolve_columns(
             parts.append(f"{c!r} (any of: {accepted}; or name it with {flag})")
         message = (
             f"{raw.report.name}: required column(s) missing: {'; '.join(parts)}. "
-            f"Columns found: {', '.join(columns)}."
+            f"Columns found: {', '.join(columns)}.{_sheet_note(raw)}"
         )
         if len(columns) == 1:
             found = [d for d in _DELIMITERS if d != raw.delimiter and d in columns[0]]

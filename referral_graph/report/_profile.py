@@ -23,6 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from referral_graph import _codes, _memo
+from referral_graph.npi import looks_like_npi
 from referral_graph.pipeline import ReferralNetwork
 from referral_graph.privacy import (
     count_columns,
@@ -496,6 +497,7 @@ def profile_parts(provider: str, prepared: Prepared) -> ProfileParts:
     """What `provider`'s profile shows (from :func:`prepare`), every figure as shown."""
     report, threshold = prepared.report, prepared.threshold
     info = {"id": provider, **prepared.info.get(provider, dict.fromkeys(_INFO, ""))}
+    info["id_label"] = "NPI" if looks_like_npi(provider) else "ID"  # ("DR-0162" is no NPI)
     records: list[Mapping[str, Any]] = []
     unit = prepared.unit_of.get(provider, "month")
     series = prepared.series_of.get(provider, Rows([], [], np.zeros((0, 3), np.int64)))
