@@ -115,18 +115,29 @@ def _in_id_order(
     renumbered in place to their ranks in that order, ``a <= b``, sorted by ``(a, b)``:
     what the algorithms see depends on the ties alone, not on the nodes' order."""
     a, b, w = ties
-    rank = np.empty(n, dtype=np.int64)
-    rank[by_id] = np.arange(n)
+    ties.clear()  # (the arrays are freed as they are renumbered: a few ties' lengths at most)
     has = np.zeros(n, dtype=bool)
     has[a] = True
     has[b] = True
     tied_ranks = np.flatnonzero(has[by_id])  # ranks (in id order) of the providers with ties
+    m = len(tied_ranks)
     renumber = np.full(n, -1, dtype=np.int64)
-    renumber[by_id[tied_ranks]] = np.arange(len(tied_ranks))
-    ra, rb = renumber[a], renumber[b]
-    lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
-    order = np.lexsort((hi, lo))
-    ties[:] = [lo[order], hi[order], w[order]]
+    renumber[by_id[tied_ranks]] = np.arange(m)
+    ra = renumber[a]
+    del a
+    rb = renumber[b]
+    del b
+    key = np.minimum(ra, rb)
+    np.maximum(ra, rb, out=rb)
+    del ra
+    key *= m
+    key += rb
+    del rb
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    w = w[order]
+    del order
+    ties[:] = [key // m, key % m, w]
     return by_id[tied_ranks]
 
 
