@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from referral_graph import _worker
+from referral_graph import _codes, _worker
 from referral_graph._checks import check_choice, check_float, check_int
 from referral_graph._compact import as_compact
 from referral_graph._joint import hidden_cells, joint_suppression
@@ -157,7 +157,8 @@ def write_tables(
             early[source_of[name]] = suppressed(source_of[name])
         table = tables[name]
         if name in joint:  # decided: its partitions were searched with the others' sums
-            return suppress_counts(table, threshold=threshold, hide=joint[name])
+            hide = _reverse_cells(table, joint[name], threshold)
+            return suppress_counts(table, threshold=threshold, hide=hide)
         return suppress_counts(
             table,
             threshold=threshold,
@@ -186,6 +187,34 @@ def write_tables(
     if out.suppression:
         logger.info("%s", out.suppression)
     return out
+
+
+def _reverse_cells(
+    table: pd.DataFrame, hide: dict[str, pd.Series], threshold: int
+) -> dict[str, pd.Series]:
+    """`hide` with, in a tie table, the ``reverse_referrals`` of each tie whose reverse tie's
+    ``referrals`` is hidden (small, or by complementary suppression: in `hide`): the same
+    count, repeated on the other row."""
+    if threshold <= 1 or not {"source", "target", "referrals", "reverse_referrals"} <= set(
+        table.columns
+    ):
+        return hide
+    referrals = pd.to_numeric(table["referrals"], errors="coerce")
+    gone = np.array(small_cells(referrals, threshold=threshold), dtype=bool)
+    if "referrals" in hide:
+        gone |= hide["referrals"].reindex(table.index, fill_value=False).to_numpy(dtype=bool)
+    keys = _codes.Keys.of(table)
+    n = len(keys.ids) + 1
+    hidden_pairs = np.sort(keys.pairs()[gone])
+    reverse = (keys.target + 1) * n + (keys.source + 1)
+    at = np.minimum(np.searchsorted(hidden_pairs, reverse), max(len(hidden_pairs) - 1, 0))
+    found = (hidden_pairs[at] == reverse) if len(hidden_pairs) else np.zeros(len(table), bool)
+    if not found.any():
+        return hide
+    extra = pd.Series(found, index=table.index)
+    if "reverse_referrals" in hide:
+        extra |= hide["reverse_referrals"].reindex(table.index, fill_value=False)
+    return {**hide, "reverse_referrals": extra}
 
 
 def _summed_cells(

@@ -836,3 +836,30 @@ def test_a_ties_active_months_are_hidden_with_its_referrals():
     assert out.loc[1:, hidden].isna().all().all()
     assert out.loc[0, hidden].notna().all()
     assert str(out["active_months"].dtype) == "Int64"
+
+
+def test_a_reverse_tie_hidden_by_complementary_suppression_is_hidden_where_repeated(tmp_path):
+    """By hand: A sends 5 to B (small) and 30 to C, and its out_strength 35 is shown, so the 30
+    is hidden too (35 - 30 = 5). C -> A repeats that 30 as its reverse_referrals: hidden
+    there as well, with the reciprocity computed from it."""
+    ties = pd.DataFrame(
+        {
+            "source": ["A", "A", "C"],
+            "target": ["B", "C", "A"],
+            "referrals": [5, 30, 50],
+            "reverse_referrals": [0, 50, 30],
+            "reciprocity": [0.0, 0.75, 0.75],
+        }
+    )
+    providers = pd.DataFrame(
+        {"id": ["A", "B", "C"], "out_strength": [35.0, 0.0, 50.0], "in_strength": [50.0, 5, 30]}
+    )
+    written = write_tables({"providers": providers, "ties": ties}, tmp_path)
+    safe = pd.read_csv(written["ties"][0]).set_index(["source", "target"])
+    assert safe["referrals"].isna().to_dict() == {
+        ("A", "B"): True,
+        ("A", "C"): True,
+        ("C", "A"): False,
+    }
+    assert safe.loc[("C", "A"), ["reverse_referrals", "reciprocity"]].isna().all()
+    assert safe.loc[("A", "C"), "reverse_referrals"] == 50  # C -> A's 50 is shown
