@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from referral_graph import _codes, _worker
+from referral_graph import _memo, _worker
 from referral_graph._checks import check_choice, check_float, check_int
 from referral_graph._compact import as_compact
 from referral_graph._joint import hidden_cells, joint_suppression
@@ -194,7 +194,8 @@ def _reverse_cells(
 ) -> dict[str, pd.Series]:
     """`hide` with, in a tie table, the ``reverse_referrals`` of each tie whose reverse tie's
     ``referrals`` is hidden (small, or by complementary suppression: in `hide`): the same
-    count, repeated on the other row."""
+    count, repeated on the other row. Only the rows of hidden ties and of ties with reverse
+    referrals are keyed (the ids' kept factorisations, no copy of the whole table's)."""
     if threshold <= 1 or not {"source", "target", "referrals", "reverse_referrals"} <= set(
         table.columns
     ):
@@ -203,18 +204,32 @@ def _reverse_cells(
     gone = np.array(small_cells(referrals, threshold=threshold), dtype=bool)
     if "referrals" in hide:
         gone |= hide["referrals"].reindex(table.index, fill_value=False).to_numpy(dtype=bool)
-    keys = _codes.Keys.of(table)
-    n = len(keys.ids) + 1
-    hidden_pairs = np.sort(keys.pairs()[gone])
-    reverse = (keys.target + 1) * n + (keys.source + 1)
-    at = np.minimum(np.searchsorted(hidden_pairs, reverse), max(len(hidden_pairs) - 1, 0))
-    found = (hidden_pairs[at] == reverse) if len(hidden_pairs) else np.zeros(len(table), bool)
+    reverse = pd.to_numeric(table["reverse_referrals"], errors="coerce").to_numpy(
+        dtype="float64", na_value=np.nan
+    )
+    rows = np.flatnonzero(reverse > 0)  # (NaN compares False)
+    if not gone.any() or not len(rows):
+        return hide
+    sources, source_ids = _memo.factorize(table["source"])
+    targets, target_ids = _memo.factorize(table["target"])
+    width = len(target_ids) + 1
+    hidden_keys = np.sort(sources[gone].astype(np.int64) * width + targets[gone])
+    # the reverse of tie s -> t is t -> s: t among the sources, s among the targets
+    as_source = pd.Index(source_ids).get_indexer(pd.Index(target_ids))
+    as_target = pd.Index(target_ids).get_indexer(pd.Index(source_ids))
+    back_source = as_source[targets[rows]].astype(np.int64)
+    back_target = as_target[sources[rows]]
+    keys = back_source * width + back_target
+    at = np.minimum(np.searchsorted(hidden_keys, keys), len(hidden_keys) - 1)
+    found = (hidden_keys[at] == keys) & (back_source >= 0) & (back_target >= 0)
     if not found.any():
         return hide
-    extra = pd.Series(found, index=table.index)
+    extra = np.zeros(len(table), dtype=bool)
+    extra[rows[found]] = True
+    mask = pd.Series(extra, index=table.index)
     if "reverse_referrals" in hide:
-        extra |= hide["reverse_referrals"].reindex(table.index, fill_value=False)
-    return {**hide, "reverse_referrals": extra}
+        mask |= hide["reverse_referrals"].reindex(table.index, fill_value=False)
+    return {**hide, "reverse_referrals": mask}
 
 
 def _summed_cells(
