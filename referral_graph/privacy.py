@@ -176,7 +176,7 @@ def format_count(value: SupportsFloat | None, *, threshold: int = DEFAULT_THRESH
     number = float(value)
     if np.isnan(number):
         return "–"
-    if threshold > 1 and 0 < number < threshold:
+    if is_small_cell(number, threshold=threshold):
         return f"<{threshold}"
     if number.is_integer():
         return f"{int(number):,}"

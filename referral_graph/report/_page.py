@@ -288,12 +288,9 @@ def _competitor_names(
 ) -> pd.DataFrame:
     """`frame` with the competitors of `column` named: a competitor is an organisation
     (shown as it is) or, where the providers have none, a provider (shown by its name)."""
-    providers = tables.get("providers")
-    if column not in frame or providers is None or "name" not in providers:
+    if column not in frame:
         return frame
-    names = providers.dropna(subset=["name"]).drop_duplicates("id").set_index("id")["name"]
-    values = frame[column]
-    return frame.assign(**{column: values.map(names).fillna(values)})
+    return frame.assign(**{column: _named(frame[column], _provider_names(tables))})
 
 
 def _with_names(
@@ -303,16 +300,25 @@ def _with_names(
     *,
     id_col: str | None = None,
 ) -> pd.DataFrame:
-    providers = tables.get("providers")
-    if providers is None or "name" not in providers:
-        names: pd.Series = pd.Series(dtype="str")
-    else:
-        names = providers.drop_duplicates("id").set_index("id")["name"]
+    names = _provider_names(tables)
     out = frame.copy()
     for col in [id_col] if id_col else ["source", "target"]:
         if col in out:
-            out[f"{col}_name"] = out[col].map(names).fillna(out[col])
+            out[f"{col}_name"] = _named(out[col], names)
     return out
+
+
+def _provider_names(tables: Mapping[str, pd.DataFrame]) -> pd.Series:
+    """The providers' names by id (empty without a ``name`` column)."""
+    providers = tables.get("providers")
+    if providers is None or "name" not in providers:
+        return pd.Series(dtype="str")
+    return providers.drop_duplicates("id").set_index("id")["name"]
+
+
+def _named(values: pd.Series, names: pd.Series) -> pd.Series:
+    """Each of `values` replaced by its name where `names` has one (else kept)."""
+    return values.map(names).fillna(values)
 
 
 #: How the backtest's methods other than the rules are named on the page.

@@ -15,7 +15,7 @@ from referral_graph._report_at_risk import at_risk_tables as _at_risk_tables
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 from referral_graph.pipeline import ReferralNetwork
 from referral_graph.privacy import DEFAULT_THRESHOLD
-from referral_graph.report._changes import _record_of, what_changed
+from referral_graph.report._changes import _namer, _record_of, what_changed
 from referral_graph.report._headline import (
     _check_window,
     _focus_market,
@@ -341,11 +341,8 @@ def _focus_label(providers: pd.DataFrame, ids: list[str]) -> str:
     """The focus named by its first three providers (their names where the providers table
     has them, else their ids), for a focus given by ids."""
     shown = ids[:3]
-    if "name" in providers.columns:
-        names = providers.dropna(subset=["name"]).drop_duplicates("id")
-        named = dict(zip(names["id"].astype("str"), names["name"].astype("str"), strict=True))
-        shown = [named.get(i, "").strip() or i for i in shown]
-    return ", ".join(shown) + (" …" if len(ids) > 3 else "")
+    name = _namer(providers.loc[providers["id"].astype("str").isin(shown).to_numpy()])
+    return ", ".join(name(i) for i in shown) + (" …" if len(ids) > 3 else "")
 
 
 def _changes_section(

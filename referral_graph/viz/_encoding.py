@@ -28,7 +28,7 @@ import networkx as nx
 import pandas as pd
 
 from referral_graph.exceptions import ParameterError
-from referral_graph.privacy import format_count
+from referral_graph.privacy import format_count, is_small_cell
 from referral_graph.viz._options import Extras
 
 __all__ = [
@@ -173,7 +173,7 @@ def scale(values: Mapping[Any, float | None], bounds: tuple[float, float]) -> di
 
 def floor_small(value: float | None, threshold: int) -> float | None:
     """Draw a suppressed count as if it were `threshold`, so its size reveals nothing."""
-    if value is not None and threshold > 1 and 0 < value < threshold:
+    if value is not None and is_small_cell(value, threshold=threshold):
         return float(threshold)
     return value
 

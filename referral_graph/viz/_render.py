@@ -20,7 +20,7 @@ import pandas as pd
 
 from referral_graph._checks import check_choice, check_int, parameter_error
 from referral_graph.exceptions import ParameterError
-from referral_graph.privacy import DEFAULT_THRESHOLD
+from referral_graph.privacy import DEFAULT_THRESHOLD, is_small_cell
 from referral_graph.viz._encoding import (
     COUNT_MEASURES,
     DEFAULT_NODE_COLOR,
@@ -478,7 +478,7 @@ def _blanked(
             if (ids[u], ids[v]) not in hidden.get(column, ()):
                 continue
             value = number(attrs.get(column))
-            if value is not None and not (threshold > 1 and 0 < value < threshold):
+            if value is not None and not is_small_cell(value, threshold=threshold):
                 blank[column].add((u, v))
                 blank["strength"].add((u, v))
     return blank
