@@ -2,7 +2,7 @@
 
 ``cli`` and ``_cli_national`` print the same read reports, summary and note on
 a graph file's suppression, whether the network was built in memory or out of
-core.
+core; ``backtest`` prints the model's margins over the rules.
 """
 
 from __future__ import annotations
@@ -48,3 +48,15 @@ def graph_suppression_note(attributes: dict[str, Any]) -> str | None:
         ]
     )
     return None if said is None else said + " The ties stay, marked small_cell."
+
+
+def margins_text(margins: Any) -> str:
+    """The model against the best rule on each measure, in lines a person reads."""
+    lines = ["The model against the best simple rule on your data (margin: model - rule):"]
+    for row in margins.itertuples(index=False):
+        verdict = "model ahead" if row.margin > 0 else "rule ahead or equal"
+        lines.append(
+            f"  {row.measure:<18} model {row.model:.3f}  best rule {row.best_rule} "
+            f"{row.rule:.3f}  margin {row.margin:+.3f}  ({verdict})"
+        )
+    return "\n".join(lines)

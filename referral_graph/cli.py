@@ -20,7 +20,12 @@ from typing import Any, Literal
 
 from referral_graph._cli_national import add_options as add_national_options
 from referral_graph._cli_store import add_store_commands
-from referral_graph._cli_text import graph_suppression_note, print_reports, summary
+from referral_graph._cli_text import (
+    graph_suppression_note,
+    margins_text,
+    print_reports,
+    summary,
+)
 from referral_graph._progress import Progress
 from referral_graph._version import __version__
 from referral_graph.exceptions import ParameterError, ReferralGraphError
@@ -492,18 +497,6 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
     return 0
 
 
-def _margins_text(margins: Any) -> str:
-    """The model against the best rule on each measure, in lines a person reads."""
-    lines = ["The model against the best simple rule on your data (margin: model - rule):"]
-    for row in margins.itertuples(index=False):
-        verdict = "model ahead" if row.margin > 0 else "rule ahead or equal"
-        lines.append(
-            f"  {row.measure:<18} model {row.model:.3f}  best rule {row.best_rule} "
-            f"{row.rule:.3f}  margin {row.margin:+.3f}  ({verdict})"
-        )
-    return "\n".join(lines)
-
-
 def cmd_backtest(args: argparse.Namespace) -> int:
     from referral_graph import churn
 
@@ -530,7 +523,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     ):
         print(table.to_string(index=False))
     print()
-    print(_margins_text(churn.rule_margins(table)))
+    print(margins_text(churn.rule_margins(table)))
     if args.model == "auto":
         print(churn.choose_family(table)[1])
     print(churn.choose_ranking(table)[1])
@@ -596,6 +589,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             profiles=not args.no_profiles,
             on_suppression=notes.append,
             store=getattr(args, "store", None),
+            graph=args.graphml,
             **_report_kwargs(args),
         )
     finally:
@@ -627,7 +621,6 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from referral_graph import datasets
-    from referral_graph.graph import save_graph_from_tables
     from referral_graph.io import read_activities
     from referral_graph.io._folders import atomic_folder
     from referral_graph.pipeline import load_network
@@ -673,9 +666,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 activities=activities,
                 on_suppression=notes.append,
                 store=store,
-            )
-            save_graph_from_tables(
-                net.ties, net.providers, folder / "referral_graph.graphml", period=net.period
+                graph=True,
             )
             for report in net.reports:  # printed below: where the store is now
                 report.name = report.name.replace(str(folder), str(out))
@@ -923,6 +914,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-profiles",
         action="store_true",
         help="write no profile pages (profiles/ID.html) beside the report",
+    )
+    p.add_argument(
+        "--graphml",
+        action="store_true",
+        help="also write referral_graph.graphml (Gephi), its counts hidden as tables/ties.csv's",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.set_defaults(func=cmd_report)

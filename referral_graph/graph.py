@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from referral_graph._graph_cells import (
+    Suppressor,
+    blank,
+    column_values,
+    hidden_ties,
+    hide_ties,
+    native,
+)
 from referral_graph._graphml import write_graphml, write_graphml_columns
 from referral_graph._version import __version__
 from referral_graph.exceptions import InputError, ParameterError, SchemaError
@@ -49,9 +57,6 @@ from referral_graph.io import atomic_path
 from referral_graph.io._folders import atomic_folder
 from referral_graph.privacy import (
     DEFAULT_THRESHOLD,
-    DERIVED_FROM,
-    is_count_name,
-    small_cells,
 )
 
 __all__ = [
@@ -70,40 +75,6 @@ logger = logging.getLogger(__name__)
 DATE_COLUMNS = ("first_date", "last_date", "month")
 
 
-def _native(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    return value
-
-
-def _column_values(col: pd.Series) -> tuple[list[Any], bool]:
-    """A column as a list of native Python values (None where missing); and whether any is."""
-    missing = col.isna().to_numpy()
-    if pd.api.types.is_datetime64_any_dtype(col):
-        # Few distinct dates: format each once and share the strings (time and memory).
-        codes, uniques = pd.factorize(col.to_numpy(dtype="datetime64[ns]"))
-        text = np.array([*np.datetime_as_string(uniques, unit="D").tolist(), None], dtype=object)
-        return text[codes].tolist(), bool(missing.any())  # code -1 (missing) -> None
-    values: np.ndarray
-    if pd.api.types.is_bool_dtype(col) or pd.api.types.is_integer_dtype(col):
-        if missing.any():
-            values = col.astype(object).to_numpy()
-        else:
-            values = col.to_numpy(dtype="int64" if pd.api.types.is_integer_dtype(col) else bool)
-    elif pd.api.types.is_float_dtype(col):
-        values = col.to_numpy(dtype="float64", na_value=np.nan)
-    else:
-        values = col.to_numpy(dtype=object)
-    out = values.tolist() if isinstance(values, np.ndarray) else list(values)
-    if missing.any():
-        for i in np.flatnonzero(missing).tolist():
-            out[i] = None
-    native = values.dtype != object or isinstance(col.dtype, pd.StringDtype)  # str or None
-    return out if native else [_native(v) for v in out], bool(missing.any())
-
-
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
     """Rows as dicts of native values, leaving out missing ones.
 
@@ -114,7 +85,7 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
         return [{} for _ in range(len(frame))]
     lists, gappy = [], []
     for c in columns:
-        values, has_missing = _column_values(frame[c])
+        values, has_missing = column_values(frame[c])
         lists.append(values)
         gappy.append(has_missing)
     rows = [dict(zip(columns, vals, strict=True)) for vals in zip(*lists, strict=True)]
@@ -394,12 +365,12 @@ def graph_to_tables(G: nx.DiGraph) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _graphml_safe(G: nx.DiGraph) -> nx.DiGraph:
     """A copy whose attribute values GraphML / GEXF can store (no None, native types)."""
     H: nx.DiGraph = nx.DiGraph()
-    H.graph.update({k: _native(v) for k, v in G.graph.items() if v is not None})
+    H.graph.update({k: native(v) for k, v in G.graph.items() if v is not None})
     H.add_nodes_from(
-        (n, {k: _native(v) for k, v in d.items() if v is not None}) for n, d in G.nodes(data=True)
+        (n, {k: native(v) for k, v in d.items() if v is not None}) for n, d in G.nodes(data=True)
     )
     H.add_edges_from(
-        (u, v, {k: _native(x) for k, x in d.items() if x is not None})
+        (u, v, {k: native(x) for k, x in d.items() if x is not None})
         for u, v, d in G.edges(data=True)
     )
     return H
@@ -423,7 +394,7 @@ def suppress_graph(G: nx.DiGraph, *, threshold: int = DEFAULT_THRESHOLD) -> nx.D
     >>> H.edges["a", "b"], H.edges["b", "c"], H.graph["suppressed_counts"]
     ({'small_cell': True}, {'referrals': 30}, 1)
     """
-    clean = _Suppressor(threshold)
+    clean = Suppressor(threshold)
     H: nx.DiGraph = nx.DiGraph()
     H.graph.update(G.graph)
     H.add_nodes_from((n, clean(d)) for n, d in G.nodes(data=True))
@@ -432,134 +403,8 @@ def suppress_graph(G: nx.DiGraph, *, threshold: int = DEFAULT_THRESHOLD) -> nx.D
     return H
 
 
-# the value types a count attribute holds (bool, a subclass of int, is not one of them)
-_NUMBER_TYPES = frozenset(
-    {int, float, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
-     np.uint64, np.float32, np.float64}
-)  # fmt: skip
-
-
 def _as_is(data: dict[str, Any]) -> dict[str, Any]:
     return data
-
-
-class _Suppressor:
-    """Drops from an attribute dict the counts from 1 to threshold - 1 and what derives from them.
-
-    Counts what it dropped; whether a name is a count is decided once per name.
-    """
-
-    def __init__(self, threshold: int) -> None:
-        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
-            raise ParameterError(
-                f"The 'threshold' parameter must be an int >= 1. Got {threshold!r} instead."
-            )
-        self.threshold = threshold
-        self.counts = self.derived = 0
-        self._seen: set[str] = set()  # every key met, and among them the counts:
-        self._count_keys: list[str] = []
-
-    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
-        if not self._seen.issuperset(data):  # a key not met before: is it a count?
-            for k in data.keys() - self._seen:
-                self._seen.add(k)
-                if is_count_name(k):
-                    self._count_keys.append(k)
-        hidden = [
-            k
-            for k in self._count_keys
-            if self.threshold > 1
-            and type(v := data.get(k)) in _NUMBER_TYPES
-            and 0 < v < self.threshold  # type: ignore[operator]  # a number, as just checked
-        ]
-        if not hidden:
-            return data
-        gone = set(hidden)
-        derived = {k for k in data if k in DERIVED_FROM and not gone.isdisjoint(DERIVED_FROM[k])}
-        derived -= gone
-        self.counts += len(gone)
-        self.derived += len(derived)
-        kept = {k: v for k, v in data.items() if k not in gone and k not in derived}
-        # said on the element itself: a weighted analysis must not read the gap as a weight
-        kept["small_cell"] = True
-        return kept
-
-    def columns(self, frame: pd.DataFrame, values: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        """What calling this on every row of a table does, one column at a time.
-
-        `values` holds `frame`'s columns as lists of native values, None where
-        missing (an element's attributes are its row's values that are not None,
-        in column order); they are changed in place and returned, with a
-        ``small_cell`` column (True on the rows that lost a count, else None) last.
-        The table must not have a ``small_cell`` column of its own.
-        """
-        hidden, small_cell = self.masks(frame, values)
-        for k, mask in hidden.items():
-            _blank(values[k], mask)
-        if small_cell is not None:
-            values["small_cell"] = [True if x else None for x in small_cell.tolist()]
-        return values
-
-    def masks(
-        self, frame: pd.DataFrame, values: Mapping[str, Sequence[Any] | None]
-    ) -> tuple[dict[str, npt.NDArray[np.bool_]], npt.NDArray[np.bool_] | None]:
-        """The cells of `frame` to leave out, by column, and the rows that lost a count.
-
-        What :meth:`columns` blanks, counted alike. `values` names the columns (in
-        order); a count column that is not numeric is checked value by value in its
-        list of native values there (None where missing). No rows lost a count: None.
-        """
-        n = len(frame)
-        self._seen.update(values)
-        small: dict[str, npt.NDArray[np.bool_]] = {}
-        for k, column in values.items():
-            if not is_count_name(k):
-                continue
-            if k not in self._count_keys:
-                self._count_keys.append(k)
-            series = frame[k]
-            if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-                number = series.to_numpy(dtype="float64", na_value=np.nan)
-                mask = small_cells(number, threshold=self.threshold)
-            else:  # values of several types: as the element's check does, one by one
-                if column is None:
-                    column = _column_values(series)[0]
-                limit = self.threshold
-                mask = np.fromiter(
-                    (type(v) in _NUMBER_TYPES and 0 < v < limit for v in column),
-                    dtype=bool,
-                    count=n,
-                )
-            if mask.any():
-                small[k] = mask
-        if not small:
-            return {}, None
-        any_small = np.logical_or.reduce(list(small.values()))
-        hidden = dict(small)
-        self.counts += sum(int(mask.sum()) for mask in small.values())
-        for k in values:
-            sources = [small[c] for c in DERIVED_FROM.get(k, ()) if c in small]
-            if not sources:
-                continue
-            present = ~frame[k].isna().to_numpy()
-            if k in small:  # itself a count, left out as one where small
-                present &= ~small[k]
-            mask = np.logical_or.reduce(sources) & present
-            self.derived += int(mask.sum())
-            hidden[k] = hidden[k] | mask if k in hidden else mask
-        return hidden, any_small
-
-    def record(self) -> dict[str, int]:
-        return {
-            "suppression_threshold": self.threshold,
-            "suppressed_counts": self.counts,
-            "suppressed_derived": self.derived,
-        }
-
-
-def _blank(column: list[Any], mask: npt.NDArray[np.bool_]) -> None:
-    for i in np.flatnonzero(mask).tolist():
-        column[i] = None
 
 
 def save_graph_from_tables(
@@ -569,6 +414,7 @@ def save_graph_from_tables(
     *,
     threshold: int = DEFAULT_THRESHOLD,
     period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    hide: Mapping[str, pd.Series] | None = None,
 ) -> dict[str, Any]:
     """Write the graph of a tie table and a providers table, without building it in memory.
 
@@ -591,12 +437,20 @@ def save_graph_from_tables(
         ``1`` writes every count.
     period : (Timestamp, Timestamp), optional
         As in :func:`graph_from_tables`.
+    hide : mapping of str to boolean Series, optional
+        Tie counts to leave out besides the small ones, per column of `ties`: a
+        boolean Series on its index (for instance what a report's ``ties.csv`` hides
+        by complementary suppression, so that the file beside it does not show
+        them: :func:`referral_graph.report.write_report` with ``graph=True``). Their
+        derived values go too, and the ties are marked ``small_cell`` as for a
+        small count; the graph attribute ``suppressed_complementary`` counts them.
 
     Returns
     -------
     dict
         The graph attributes written, among them what suppression left out
-        (``suppression_threshold``, ``suppressed_counts``, ``suppressed_derived``).
+        (``suppression_threshold``, ``suppressed_counts``, ``suppressed_derived``,
+        and ``suppressed_complementary`` with `hide`).
 
     Examples
     --------
@@ -610,14 +464,19 @@ def save_graph_from_tables(
     ({'small_cell': True}, {'referrals': 30})
     """
     target = Path(os.fspath(path))
-    _Suppressor(threshold)  # the threshold checked before anything is read or written
+    Suppressor(threshold)  # the threshold checked before anything is read or written
+    hidden = hidden_ties(ties, hide)
     written = None
     if target.suffix.lower() == ".graphml":
-        written = _graphml_from_tables(ties, providers, target, threshold=threshold, period=period)
+        written = _graphml_from_tables(
+            ties, providers, target, threshold=threshold, period=period, hidden=hidden
+        )
     if written is None:
         G = graph_from_tables(ties, providers, period=period)
-        if threshold > 1:
+        if threshold > 1 or hidden is not None:
             G = suppress_graph(G, threshold=threshold)
+        if hidden is not None:
+            hide_ties(G, ties, hidden)
         save_graph(G, target, threshold=1)  # suppressed above, its record kept
         written = {**G.graph, **_suppression_record(G.graph, 1)}
     return written
@@ -630,6 +489,7 @@ def _graphml_from_tables(
     *,
     threshold: int,
     period: tuple[pd.Timestamp, pd.Timestamp] | None,
+    hidden: Mapping[str, npt.NDArray[np.bool_]] | None = None,
 ) -> dict[str, Any] | None:
     """:func:`save_graph_from_tables` to GraphML, column by column; None (nothing written)
     when the tables need the graph's own rules: a provider id or a tie given twice (the
@@ -637,7 +497,7 @@ def _graphml_from_tables(
 
     The nodes are the providers, then the ids of the ties absent from them (the
     graph's node order); the ties are grouped by their source's node, as the graph
-    iterates them; small counts are left out by :meth:`_Suppressor.columns`.
+    iterates them; small counts are left out by :meth:`Suppressor.columns`.
     """
     if "month" in ties.columns:
         ties = _sum_over_months(ties)
@@ -645,7 +505,7 @@ def _graphml_from_tables(
         providers = pd.DataFrame({"id": pd.Series([], dtype="str")})
     if "small_cell" in ties.columns or "small_cell" in providers.columns:
         return None
-    clean = _Suppressor(threshold) if threshold > 1 else None
+    clean = Suppressor(threshold) if threshold > 1 or hidden is not None else None
     node_ids = _id_text(providers["id"])
     if pc.count_distinct(node_ids).as_py() != len(node_ids):
         return None
@@ -681,6 +541,8 @@ def _graphml_from_tables(
         order = np.argsort(source_pos, kind="stable")
         edge_frame = edge_frame.take(order)
         source_pos, target_pos = source_pos[order], target_pos[order]
+        if hidden is not None:
+            hidden = {k: rows[order] for k, rows in hidden.items()}
     edge_frame = edge_frame.reset_index(drop=True)
     node_frame = providers.drop(columns="id").reset_index(drop=True)
     if len(extra):
@@ -689,11 +551,13 @@ def _graphml_from_tables(
     edge_columns = _writer_columns(edge_frame)
     if clean is not None:
         node_columns = _suppressed(clean, node_frame, node_columns)
-        edge_columns = _suppressed(clean, edge_frame, edge_columns)
+        edge_columns = _suppressed(clean, edge_frame, edge_columns, also=hidden)
         record = clean.record()
+        if hidden is not None:
+            record["suppressed_complementary"] = clean.complementary
     else:
         record = _suppression_record(attributes, 1)
-    graph_data = {k: _native(v) for k, v in {**attributes, **record}.items() if v is not None}
+    graph_data = {k: native(v) for k, v in {**attributes, **record}.items() if v is not None}
     with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         write_graphml_columns(
             node_ids,
@@ -741,14 +605,14 @@ def _writer_columns(frame: pd.DataFrame) -> dict[str, pd.Series | list[Any]]:
     from referral_graph._graphml import _fast
 
     return {
-        str(c): frame[c] if _fast(frame[c]) else _column_values(frame[c])[0] for c in frame.columns
+        str(c): frame[c] if _fast(frame[c]) else column_values(frame[c])[0] for c in frame.columns
     }
 
 
 def _hide(column: pd.Series | list[Any], mask: npt.NDArray[np.bool_]) -> pd.Series | list[Any]:
     """`column` without the values at `mask` (missing there), of the same kind."""
     if isinstance(column, list):
-        _blank(column, mask)
+        blank(column, mask)
         return column
     return _nullable(column).mask(mask)
 
@@ -767,12 +631,16 @@ def _nullable(column: pd.Series) -> pd.Series:
 
 
 def _suppressed(
-    clean: _Suppressor, frame: pd.DataFrame, columns: dict[str, pd.Series | list[Any]]
+    clean: Suppressor,
+    frame: pd.DataFrame,
+    columns: dict[str, pd.Series | list[Any]],
+    *,
+    also: Mapping[str, npt.NDArray[np.bool_]] | None = None,
 ) -> dict[str, pd.Series | list[Any]]:
-    """`columns` (of `frame`) without what `clean` leaves out, and a ``small_cell`` column
-    (True on the rows that lost a count) when any did."""
+    """`columns` (of `frame`) without what `clean` leaves out (and the counts `also` marks),
+    and a ``small_cell`` column (True on the rows that lost a count) when any did."""
     values = {k: v if isinstance(v, list) else None for k, v in columns.items()}
-    hidden, small_cell = clean.masks(frame, values)
+    hidden, small_cell = clean.masks(frame, values, also=also)
     out = {k: _hide(v, hidden[k]) if k in hidden else v for k, v in columns.items()}
     if small_cell is not None:
         out["small_cell"] = pd.Series(small_cell).astype("boolean").mask(~small_cell)
@@ -820,14 +688,14 @@ def save_graph(
     if suffix == ".graphml":
         # streamed, the small counts dropped on the way: no copy of the graph is made
         clean: Callable[[dict[str, Any]], dict[str, Any]] = (
-            _Suppressor(threshold) if threshold > 1 else _as_is
+            Suppressor(threshold) if threshold > 1 else _as_is
         )
         node_items = [(n, clean(d)) for n, d in G.nodes(data=True)]
         edge_items = [(u, v, clean(d)) for u, v, d in G.edges(data=True)]
         record = (
-            clean.record() if isinstance(clean, _Suppressor) else _suppression_record(G.graph, 1)
+            clean.record() if isinstance(clean, Suppressor) else _suppression_record(G.graph, 1)
         )
-        graph_data = {k: _native(v) for k, v in {**G.graph, **record}.items() if v is not None}
+        graph_data = {k: native(v) for k, v in {**G.graph, **record}.items() if v is not None}
         with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as handle:
             write_graphml(node_items, edge_items, graph_data, handle)
     else:
@@ -841,7 +709,7 @@ def save_graph(
                 nx.write_gexf(H, tmp)
         else:
             nodes, edges = graph_to_tables(G)
-            attributes = {k: _native(v) for k, v in {**G.graph, **record}.items()}
+            attributes = {k: native(v) for k, v in {**G.graph, **record}.items()}
             # the three files replace the folder's together (other files in it are kept)
             with atomic_folder(target) as folder:
                 for name, frame in (("nodes", nodes), ("edges", edges)):

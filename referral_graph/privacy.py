@@ -350,10 +350,21 @@ PARTITIONS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
 }
 
 #: Tables that repeat cells of another: per table name, (the other table, the key columns
-#: matching their rows, the count columns repeated). A cell hidden there by complementary
-#: suppression is hidden here too, or the copy would show it.
-LINKED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "key_referrers": ("share_of_wallet", ("source",), ("to_focus", "to_competitors")),
+#: matching their rows, the count columns repeated), each column as ``(its name here, its
+#: name there)``. A cell hidden there by complementary suppression is hidden here too, or
+#: the copy would show it: a key referrer's counts are its row of ``share_of_wallet``, and
+#: a prospect's referrals to competitors are its ``to_competitors`` there.
+LINKED: dict[str, tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {
+    "key_referrers": (
+        "share_of_wallet",
+        (("source", "source"),),
+        (("to_focus", "to_focus"), ("to_competitors", "to_competitors")),
+    ),
+    "prospects": (
+        "share_of_wallet",
+        (("id", "source"),),
+        (("referrals_to_competitors", "to_competitors"),),
+    ),
 }
 
 #: Tables whose rows sum another table's rows over periods: per table name, (the other

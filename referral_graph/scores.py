@@ -78,12 +78,17 @@ class TablesWritten(dict[str, list[Path]]):
         written value is missing and the given one is not (small, or hidden by
         complementary suppression). Another page showing the same cells reads them
         here (``suppress_counts(..., hide=...)``) and hides them too.
+    linked_keys : dict
+        The key columns (:data:`~referral_graph.privacy.LINKED`) of each table that
+        another table repeats, as given, by name: with ``hidden``, what a later call
+        (``write_tables(..., written=...)``) hides in the tables that repeat it.
     """
 
     suppression: str | None = None
     records: dict[str, dict[str, Any]]
     tables: dict[str, pd.DataFrame]
     hidden: dict[str, dict[str, pd.Series]]
+    linked_keys: dict[str, pd.DataFrame]
 
 
 def write_tables(
@@ -94,6 +99,7 @@ def write_tables(
     formats: Iterable[str] = ("csv",),
     keep: Iterable[str] | None = None,
     on_decided: Callable[[], None] | None = None,
+    written: TablesWritten | None = None,
 ) -> TablesWritten:
     """Write tables to `folder` with small-cell suppression on every count column.
 
@@ -120,6 +126,11 @@ def write_tables(
         when writing fails first): that step holds about 1 GB more on 4.7 million
         ties, so a caller running other memory-heavy work beside this function
         (in another thread) can wait for it.
+    written : TablesWritten, optional
+        What an earlier call wrote (its return value): a table here that repeats
+        cells of a table written there (:data:`~referral_graph.privacy.LINKED`:
+        ``prospects`` repeats ``share_of_wallet``'s ``to_competitors``) hides the
+        cells that one hid by complementary suppression, as it would in one call.
 
     Returns
     -------
@@ -131,6 +142,7 @@ def write_tables(
     out = TablesWritten()
     out.records = {}
     out.hidden = {}
+    out.linked_keys = {}
     target = Path(os.fspath(folder))
     try:
         for fmt in formats:
@@ -146,6 +158,7 @@ def write_tables(
     # a table that repeats another's cells (LINKED) or sums them (SUMMED) is suppressed after
     # it, to hide what it hid: that one is suppressed first when needed, and held until written
     source_of: dict[str, str] = {n: r[0] for n, r in LINKED.items() if r[0] in tables}
+    linked = {r[0]: [k for _, k in r[1]] for r in LINKED.values()}
     source_of.update({n: r[0] for n, r in SUMMED.items() if r[0] in tables})
     sources = {source_of[n] for n in tables if n in source_of}
     early: dict[str, pd.DataFrame] = {}
@@ -163,7 +176,7 @@ def write_tables(
             table,
             threshold=threshold,
             partitions=PARTITIONS.get(name, ()),
-            hide=_linked_cells(name, table, tables, early, threshold)
+            hide=_linked_cells(name, table, _repeated(name, tables, early, written), threshold)
             or _summed_cells(name, table, tables, early, threshold),
         )
 
@@ -182,6 +195,8 @@ def write_tables(
         }
         if name in kept:
             out.tables[name] = safe
+        if name in linked and set(linked[name]) <= set(given.columns):
+            out.linked_keys[name] = given[linked[name]]
         del safe
     out.suppression = describe_suppression(out.records.values())
     if out.suppression:
@@ -273,31 +288,57 @@ def _summed_cells(
     return hide
 
 
+def _repeated(
+    name: str,
+    tables: Mapping[str, pd.DataFrame],
+    safe: Mapping[str, pd.DataFrame],
+    written: TablesWritten | None,
+) -> tuple[pd.DataFrame, dict[str, pd.Series]] | None:
+    """The table that `name` repeats (:data:`LINKED`), as given (its key columns at
+    least), and what its file leaves out, per count column: from this call (`tables`
+    as given, `safe` as written) or from the earlier one (`written`); None without."""
+    if name not in LINKED:
+        return None
+    other = LINKED[name][0]
+    if other in safe:
+        raw, shown = tables[other], safe[other]
+        hidden = {
+            c: pd.Series(hidden_cells(raw[c], shown[c]), index=raw.index)
+            for c in count_columns(raw)
+            if c in shown.columns
+        }
+        return raw, hidden
+    if written is not None and other in written.linked_keys and other in written.hidden:
+        return written.linked_keys[other], written.hidden[other]
+    return None
+
+
 def _linked_cells(
     name: str,
     table: pd.DataFrame,
-    tables: Mapping[str, pd.DataFrame],
-    safe: Mapping[str, pd.DataFrame],
+    repeated: tuple[pd.DataFrame, Mapping[str, pd.Series]] | None,
     threshold: int,
 ) -> dict[str, pd.Series]:
-    """The cells of `table` that the table it repeats (:data:`LINKED`) hid although they
-    are not small: hidden there by complementary suppression, so hidden here too."""
-    if name not in LINKED or LINKED[name][0] not in safe:
+    """The cells of `table` that the table it repeats (:data:`LINKED`; `repeated`, from
+    :func:`_repeated`) hid although they are not small: hidden there by complementary
+    suppression, so hidden here too."""
+    if repeated is None:
         return {}
-    other, keys, columns = LINKED[name]
-    raw, shown = tables[other], safe[other]
-    if not all(k in table.columns and k in raw.columns for k in keys):
+    other_rows, other_hidden = repeated
+    _, keys, columns = LINKED[name]
+    if not all(k in table.columns and j in other_rows.columns for k, j in keys):
         return {}
+    mine = pd.MultiIndex.from_frame(table[[k for k, _ in keys]])
     hide: dict[str, pd.Series] = {}
-    for col in columns:
-        if col not in table.columns or col not in raw.columns:
+    for col, theirs in columns:
+        if col not in table.columns or theirs not in other_hidden:
             continue
-        values = pd.to_numeric(raw[col], errors="coerce")
-        small = small_cells(values, threshold=threshold)
-        gone = shown[col].isna() & values.notna() & ~small
-        gone_keys = pd.MultiIndex.from_frame(raw.loc[gone.to_numpy(), list(keys)])
-        mine = pd.MultiIndex.from_frame(table[list(keys)])
-        hide[col] = pd.Series(mine.isin(gone_keys), index=table.index)
+        gone = other_hidden[theirs].to_numpy(dtype=bool)
+        gone_keys = pd.MultiIndex.from_frame(
+            other_rows.loc[gone, [j for _, j in keys]].set_axis([k for k, _ in keys], axis=1)
+        )
+        small = small_cells(pd.to_numeric(table[col], errors="coerce"), threshold=threshold)
+        hide[col] = pd.Series(mine.isin(gone_keys) & ~small.to_numpy(dtype=bool), index=table.index)
     return hide
 
 

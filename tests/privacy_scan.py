@@ -349,6 +349,40 @@ def scan_folder(folder: Path, threshold: int = 11) -> list[str]:
                 )
     problems += scan_organizations(folder.name, tables, threshold)
     problems += scan_hidden_sums(folder.name, tables, threshold)
+    problems += _scan_copies(folder.name, tables)
+    return problems
+
+
+#: Tables that repeat another's counts, by hand (docs/privacy.md): (the copy, its key
+#: column, its count column) -> (the original, its key column, its count column).
+COPIES = {
+    ("key_referrers.csv", "source", "to_focus"): ("share_of_wallet.csv", "source", "to_focus"),
+    ("key_referrers.csv", "source", "to_competitors"): (
+        "share_of_wallet.csv",
+        "source",
+        "to_competitors",
+    ),
+    ("prospects.csv", "id", "referrals_to_competitors"): (
+        "share_of_wallet.csv",
+        "source",
+        "to_competitors",
+    ),
+}
+
+
+def _scan_copies(folder: str, tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Counts that one table hides and another, repeating them, shows."""
+    problems = []
+    for (name, key, column), (other, other_key, other_column) in COPIES.items():
+        copy, original = tables.get(name), tables.get(other)
+        if copy is None or original is None or column not in copy or other_column not in original:
+            continue
+        hidden = original.loc[original[other_column].isna(), other_key].astype(str)
+        shown = copy[column].notna() & copy[key].astype(str).isin(set(hidden))
+        if shown.any():
+            problems.append(
+                f"{folder}: {name} shows {int(shown.sum())} {column} that {other} hides"
+            )
     return problems
 
 
@@ -696,12 +730,28 @@ def scan_outputs(
         elif suffix == ".parquet":
             problems += scan_table(pd.read_parquet(path), path.name, threshold)
         elif suffix == ".graphml":
-            problems += _scan_graph(nx.read_graphml(path), path.name, threshold)
+            G = nx.read_graphml(path)
+            problems += _scan_graph(G, path.name, threshold)
+            problems += _scan_graph_beside(G, path)
         elif suffix == ".gexf":
             problems += _scan_graph(nx.read_gexf(path), path.name, threshold)
         elif suffix == ".html":
             problems += _scan_html(raw.decode("utf-8", errors="replace"), path.name, threshold)
     return problems, n_files
+
+
+def _scan_graph_beside(G: nx.DiGraph, path: Path) -> list[str]:
+    """Tie counts that the graph file shows and the ``tables/ties.csv`` beside it hides."""
+    ties = _read_tables(path, "ties.csv")  # (tables/ beside the file)
+    if ties is None or "referrals" not in ties:
+        return []
+    hidden = ties.loc[ties["referrals"].isna(), ["source", "target"]].astype(str)
+    shown = sum(
+        1
+        for u, v in zip(hidden["source"], hidden["target"], strict=True)
+        if G.has_edge(u, v) and "referrals" in G.edges[u, v]
+    )
+    return [f"{path.name}: {shown} ties show referrals that tables/ties.csv hides"] if shown else []
 
 
 # ------------------------------------- sums that give hidden counts away (complementary rules)

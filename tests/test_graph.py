@@ -410,6 +410,35 @@ def test_save_graph_from_tables_other_formats_go_through_the_graph(ties, provide
         save_graph_from_tables(ties, providers, tmp_path / "x.graphml", threshold=0)
 
 
+@pytest.mark.parametrize("name", ["g.graphml", "g.gexf", "parquet_folder"])
+def test_save_graph_from_tables_hides_the_counts_it_is_told_to(tmp_path, name):
+    """`hide` leaves out counts that are not small (hidden by complementary suppression in
+    a table beside the file) with what derives from them; by hand: the tie a->b (25
+    referrals, 400.0 amount) hidden, b->c (3) small, c->a (40) shown."""
+    ties = pd.DataFrame(
+        {
+            "source": ["c", "a", "b"],  # not grouped by source: the fast path reorders them
+            "target": ["a", "b", "c"],
+            "referrals": [40, 25, 3],
+            "amount": [900.0, 400.0, 20.0],
+        },
+        index=[7, 8, 9],
+    )
+    hide = {"referrals": pd.Series([False, True, True], index=[7, 8, 9])}
+    written = save_graph_from_tables(ties, None, tmp_path / name, hide=hide)
+    G = load_graph(tmp_path / name)
+    assert G.edges["c", "a"].get("referrals") == 40
+    assert G.edges["c", "a"].get("amount") == 900.0
+    for u, v in (("a", "b"), ("b", "c")):
+        assert "referrals" not in G.edges[u, v] and "amount" not in G.edges[u, v]
+        assert G.edges[u, v]["small_cell"] is True
+    assert written["suppressed_counts"] == 1  # the 3
+    assert written["suppressed_complementary"] == 1  # the 25
+    assert written["suppressed_derived"] == 2  # the two amounts
+    plain = save_graph_from_tables(ties, None, tmp_path / f"plain_{name}")
+    assert "suppressed_complementary" not in plain
+
+
 # ----------------------------------------------------------------------------- properties
 
 _node_ids = st.text(alphabet="0123456789AБ北", min_size=1, max_size=6)

@@ -61,8 +61,17 @@ def test_the_scanner_finds_planted_violations(tmp_path):
     pd.DataFrame({"measure": ["Referrals received"], "current": [175], "unit": ["count"]}).to_csv(
         sums / "headline.csv", index=False
     )
+    # a prospect's referrals to competitors (14) that share_of_wallet hides
+    copies = bad / "copies"
+    copies.mkdir()
+    pd.DataFrame({"source": ["A", "B"], "to_competitors": [None, 40]}).to_csv(
+        copies / "share_of_wallet.csv", index=False
+    )
+    pd.DataFrame({"id": ["A", "B"], "referrals_to_competitors": [14, 40]}).to_csv(
+        copies / "prospects.csv", index=False
+    )
     problems, n = scan_outputs(bad, patient_ids=["MRN-000042"])
-    assert n == 10
+    assert n == 12
     text = "\n".join(problems)
     for expected in (
         "t1.csv: 1 small counts in 'referrals'",
@@ -74,6 +83,7 @@ def test_the_scanner_finds_planted_violations(tmp_path):
         "leak.csv: a patient id appears",
         "tables: 1 providers show out_strength beside all but one of their ties' referrals",
         "tables: headline.csv shows 'Referrals received' (current) beside all but one",
+        "copies: prospects.csv shows 1 referrals_to_competitors that share_of_wallet.csv hides",
     ):
         assert expected in text, (expected, text)
     assert scan_table(pd.DataFrame({"referrals": [0, 11, None]}), "ok.csv") == []
@@ -265,7 +275,7 @@ def unseen_outputs(tmp_path_factory) -> tuple[Path, list[str]]:
             "--source-col", "ref_npi", "--target-col", "rend_npi", "--date-col", "dos",
             "--patient-col", "mrn"]  # fmt: skip
     focus = ["--focus", "Northside Care"]
-    assert run("report", *base, *focus, "--out", str(out / "report")) == 0
+    assert run("report", *base, *focus, "--graphml", "--out", str(out / "report")) == 0
     assert run("score", *base, *focus, "--parquet", "--out", str(out / "score")) == 0
     assert run("at-risk", *base, *focus, "--out", str(out / "at_risk.csv")) == 0
     for name in ("graph.graphml", "graph.gexf", "graph_tables"):
@@ -281,6 +291,9 @@ def test_no_output_of_any_command_shows_a_small_or_recoverable_count(unseen_outp
     # scan_views: against its tables)
     assert len(list((out / "report" / "profiles").glob("*.html"))) >= 20
     assert len(list((out / "report" / "views").glob("*.html"))) >= 4
+    # and the graph file written with it (--graphml), against its tables/ties.csv
+    assert (out / "report" / "referral_graph.graphml").exists()
+    assert not (out / "score" / "referral_graph.graphml").exists()
     assert problems == []
 
 
@@ -369,6 +382,39 @@ def test_a_table_that_repeats_cells_hides_what_the_other_hid(tmp_path):
     assert safe_wallet["total"].isna().tolist() == [True, True, False]
     assert safe_key["to_focus"].isna().tolist() == [False, True]
     assert safe_key["share"].isna().tolist() == [False, True]  # 14 / 54 would give 14 back
+
+
+@pytest.mark.parametrize("calls", ["one", "two"])
+def test_a_prospects_referrals_to_competitors_are_hidden_with_its_to_competitors(tmp_path, calls):
+    """prospects repeats share_of_wallet's to_competitors (a prospect's referrals to
+    competitors): the 14 that share_of_wallet hides by complementary suppression (beside the
+    small 3 of its column's total) is hidden in prospects too, written in the same call or
+    in a later one given the first's result (as the report writes them); by hand."""
+    wallet = pd.DataFrame(
+        {
+            "source": ["A", "B", "C"],
+            "to_focus": [0, 0, 30],
+            "to_competitors": [3, 14, 25],  # 3 small; 14 the next smallest
+            "total": [3, 14, 55],
+        }
+    )
+    prospects = pd.DataFrame(
+        {"rank": [1, 2, 3], "id": ["B", "A", "Z"], "referrals_to_competitors": [14, 3, 40]}
+    )
+    if calls == "one":
+        written = write_tables({"share_of_wallet": wallet, "prospects": prospects}, tmp_path)
+    else:
+        first = write_tables({"share_of_wallet": wallet}, tmp_path)
+        written = write_tables({"prospects": prospects}, tmp_path, written=first)
+        assert list(first.linked_keys["share_of_wallet"].columns) == ["source"]
+    safe_wallet = pd.read_csv(tmp_path / "share_of_wallet.csv")
+    safe = pd.read_csv(written["prospects"][0])
+    assert safe_wallet["to_competitors"].isna().tolist() == [True, True, False]
+    assert safe["referrals_to_competitors"].isna().tolist() == [True, True, False]
+    assert safe["rank"].tolist() == [1, 2, 3]
+    record = written.records["prospects"]  # the 3 said as small, the 14 as complementary
+    assert record["hidden"] == {"referrals_to_competitors": 1}
+    assert record["complementary"] == {"referrals_to_competitors": 1}
 
 
 def test_ties_and_their_organisation_rows_are_suppressed_together(tmp_path):

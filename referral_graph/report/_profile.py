@@ -459,7 +459,7 @@ def prepare(
         at_risk_of=at_risk_of,
         partners_of=partners_of,
         activities_of=activities_of,
-        prospects=(prospects := _prospect_rows(t.get("prospects"))),
+        prospects=(prospects := _prospect_rows(t.get("prospects"), decided, threshold)),
         prospects_of=_prospects_near(prospects, {k: partners_of.get(k, set()) for k in wanted}),
         prospect_of=(
             {
@@ -486,11 +486,22 @@ def prepare(
     )
 
 
-def _prospect_rows(pros: pd.DataFrame | None) -> pd.DataFrame | None:
+def _prospect_rows(
+    pros: pd.DataFrame | None, decided: Mapping[str, Mapping[str, pd.Series]], threshold: int
+) -> pd.DataFrame | None:
+    """The prospects, ids as text, without the counts that ``prospects.csv`` hides by
+    complementary suppression (`decided`: a prospect's referrals to competitors are its
+    ``to_competitors`` of ``share_of_wallet.csv``); small counts stay, written ``<11``."""
     if pros is None:
         return None
     via = pros["via_id"] if "via_id" in pros else pd.Series("", index=pros.index)
-    return pros.assign(id=pros["id"].astype("str"), via_id=via.fillna("").astype("str"))
+    pros = pros.assign(id=pros["id"].astype("str"), via_id=via.fillna("").astype("str"))
+    for col, hidden in _decided(decided, "prospects", pros).items():
+        values = pd.to_numeric(pros[col], errors="coerce")
+        gone = hidden.to_numpy() & ~small_cells(values, threshold=threshold).to_numpy(bool)
+        if gone.any():
+            pros[col] = values.astype("float64").mask(gone)
+    return pros
 
 
 def profile_parts(provider: str, prepared: Prepared) -> ProfileParts:

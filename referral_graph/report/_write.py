@@ -7,7 +7,7 @@ import importlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -68,6 +68,7 @@ def write_report(
     title: str | None = None,
     on_suppression: Callable[[str], Any] | None = None,
     store: str | os.PathLike[str] | None = None,
+    graph: bool = False,
 ) -> Path:
     """Compute and write the report: ``report.html``, ``tables/*.csv``, ``views/*.html``
     and ``profiles/*.html``.
@@ -93,6 +94,13 @@ def write_report(
     :func:`referral_graph.report.what_changed`; table ``changes``), and records
     what it shows once it is written (:meth:`ReferralStore.record_report`). A
     store that another process holds is not recorded in: a warning says so.
+
+    With `graph`, the folder also holds ``referral_graph.graphml``, the graph of
+    the network's ties and providers (Gephi, yEd;
+    :func:`referral_graph.graph.save_graph_from_tables`), its counts left out as
+    ``ties.csv`` leaves them out: the small ones, and those hidden by complementary
+    suppression (a graph file written apart, by ``referral-graph build``, leaves
+    out the small ones only, and would show the others beside the report's tables).
     """
     from referral_graph.leakage import resolve_focus
     from referral_graph.scores import score_network, write_tables
@@ -170,8 +178,12 @@ def write_report(
                 )
                 _note_changes(report, store)
                 first = writing.result()
+        if graph:
+            _write_graph(net, folder, scores["ties"], first.hidden.get("ties", {}), threshold)
         rest = {name: t for name, t in report.tables.items() if scores.get(name) is not t}
-        second = write_tables(rest, folder / "tables", threshold=threshold, keep=_PAGE_TABLES)
+        second = write_tables(
+            rest, folder / "tables", threshold=threshold, keep=_PAGE_TABLES, written=first
+        )
         _show_as_written(report, {**first.tables, **second.tables}, threshold)
         suppression = describe_suppression([*first.records.values(), *second.records.values()])
         if suppression:
@@ -264,6 +276,37 @@ class _Early:
         self.options = options
 
 
+def _write_graph(
+    net: ReferralNetwork,
+    folder: Path,
+    ties: pd.DataFrame,
+    hidden: Mapping[str, pd.Series],
+    threshold: int,
+) -> None:
+    """``referral_graph.graphml`` of `net`, without the tie counts that ``ties.csv`` (the
+    score table `ties`, its cells `hidden`) leaves out, matched by (source, target)."""
+    from referral_graph.graph import save_graph_from_tables
+
+    hide = {}
+    pairs = None
+    for col, mask in hidden.items():
+        rows = mask.to_numpy(dtype=bool)
+        if col not in net.ties.columns or not rows.any():
+            continue
+        if pairs is None:
+            pairs = pd.MultiIndex.from_frame(net.ties[["source", "target"]].astype("str"))
+        gone = pd.MultiIndex.from_frame(ties.loc[rows, ["source", "target"]].astype("str"))
+        hide[col] = pd.Series(pairs.isin(gone), index=net.ties.index)
+    save_graph_from_tables(
+        net.ties,
+        net.providers,
+        folder / "referral_graph.graphml",
+        threshold=threshold,
+        period=net.period,
+        hide=hide,
+    )
+
+
 def _after(
     event: threading.Event, func: Callable[[], T], *, first: Callable[[], object] | None = None
 ) -> Callable[[], T]:
@@ -335,7 +378,13 @@ def _record(store: str | os.PathLike[str], report: Report, loads_through: int | 
 
 
 #: The tables the page shows cell by cell (the others it shows through their own columns).
-_PAGE_TABLES = ("key_referrers", "leakage_by_specialty", "leakage_by_competitor", "headline")
+_PAGE_TABLES = (
+    "key_referrers",
+    "leakage_by_specialty",
+    "leakage_by_competitor",
+    "headline",
+    "prospects",
+)
 
 
 def _show_as_written(report: Any, written: dict[str, pd.DataFrame], threshold: int) -> None:
