@@ -39,6 +39,7 @@ from referral_graph._joint import hidden_cells, joint_suppression
 from referral_graph._protection import revealed
 from referral_graph.centrality import CompactGraph
 from referral_graph.centrality._measures import _betweenness_columns, _betweenness_sources
+from referral_graph.centrality._spectral import PAGERANK_ALPHA, _hits_arrays, _pagerank_array
 from referral_graph.communities import METHODS as COMMUNITY_METHODS
 from referral_graph.exceptions import ParameterError
 from referral_graph.io import write_table
@@ -54,7 +55,7 @@ from referral_graph.privacy import (
     suppress_counts,
 )
 
-__all__ = ["TablesWritten", "score_network", "write_tables"]
+__all__ = ["TablesWritten", "published_link_scores", "score_network", "write_tables"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,11 @@ class TablesWritten(dict[str, list[Path]]):
         written value is missing and the given one is not (small, or hidden by
         complementary suppression). Another page showing the same cells reads them
         here (``suppress_counts(..., hide=...)``) and hides them too.
+    link_scores : pandas.DataFrame or None
+        The PageRank, hub and authority scores written (:func:`published_link_scores`,
+        computed on the ties as shown), indexed by provider id; None where the
+        tables' own were written (nothing hidden, or no ``providers`` and ``ties``).
+        A view showing the scores reads them here.
     linked_keys : dict
         The key columns (:data:`~referral_graph.privacy.LINKED`) of each table that
         another table repeats, as given, by name: with ``hidden``, what a later call
@@ -89,6 +95,7 @@ class TablesWritten(dict[str, list[Path]]):
     tables: dict[str, pd.DataFrame]
     hidden: dict[str, dict[str, pd.Series]]
     linked_keys: dict[str, pd.DataFrame]
+    link_scores: pd.DataFrame | None = None
 
 
 def write_tables(
@@ -155,6 +162,13 @@ def write_tables(
     finally:
         if on_decided is not None:
             on_decided()
+    given = tables.get("providers")
+    tables = published_link_scores(tables, joint.get("ties", {}), threshold=threshold)
+    if tables.get("providers") is not given:
+        published = tables["providers"]
+        out.link_scores = published.set_index(published["id"].astype("str"))[
+            [c for c in LINK_SCORES["providers"] if c in published.columns]
+        ]
     # a table that repeats another's cells (LINKED) or sums them (SUMMED) is suppressed after
     # it, to hide what it hid: that one is suppressed first when needed, and held until written
     source_of: dict[str, str] = {n: r[0] for n, r in LINKED.items() if r[0] in tables}
@@ -286,6 +300,75 @@ def _summed_cells(
         if (gone & ~small).any():  # the small ones suppress_counts hides as small
             hide[col] = pd.Series(gone & ~small, index=table.index)
     return hide
+
+
+#: What a hidden tie count stands for in the link-analysis scores written to the tables
+#: (:func:`published_link_scores`), as a share of the threshold: the middle of the small
+#: counts' range (5.5 for counts from 1 to 10).
+STAND_IN = 0.5
+
+#: The link-analysis scores computed from every tie's count (:mod:`referral_graph.centrality`),
+#: per table: solving their equations gives hidden counts back.
+LINK_SCORES = {"providers": ("pagerank", "hub", "authority"), "key_referrers": ("pagerank", "hub")}
+
+
+def published_link_scores(
+    tables: Mapping[str, pd.DataFrame], hidden: Mapping[str, pd.Series], *, threshold: int
+) -> dict[str, pd.DataFrame]:
+    """`tables` with their PageRank, hub and authority scores computed on the ties as
+    ``ties.csv`` shows them: each hidden count (small, or in `hidden`, by complementary
+    suppression) taken as ``STAND_IN * threshold``.
+
+    A referrer's hub score is a weighted sum of its ties' counts (and PageRank and
+    authority the like, over the ties it receives): with every other count shown, the
+    scores computed from the true counts give a hidden one back by solving their
+    equations. Computed from what the tables show, they give nothing back. The tables
+    need ``ties`` (``source``, ``target`` and the count the scores weighed, named in
+    ``providers.attrs["link_weight"]`` by :func:`score_network`) and ``providers``;
+    otherwise, or when no count is hidden, they are returned as they are.
+    """
+    out = dict(tables)
+    providers, ties = tables.get("providers"), tables.get("ties")
+    if threshold <= 1 or providers is None or ties is None:
+        return out
+    weight = providers.attrs.get("link_weight")
+    if weight is None or weight not in ties.columns or "id" not in providers.columns:
+        return out
+    values = pd.to_numeric(ties[weight], errors="coerce").to_numpy("float64", na_value=np.nan)
+    gone = np.asarray(small_cells(values, threshold=threshold), dtype=bool)
+    if weight in hidden:
+        gone |= hidden[weight].reindex(ties.index, fill_value=False).to_numpy(dtype=bool)
+    if not gone.any():
+        return out
+    shown = pd.DataFrame(
+        {
+            "source": ties["source"].to_numpy(),
+            "target": ties["target"].to_numpy(),
+            weight: np.where(gone, STAND_IN * threshold, np.nan_to_num(values)),
+        }
+    )
+    cg = CompactGraph.from_tables(
+        shown, providers[["id"]], weight=weight, edge_attrs=(), node_attrs=()
+    )
+    scores = pd.DataFrame(index=cg.index())
+    scores["pagerank"] = _pagerank_array(cg, PAGERANK_ALPHA, 1e-10, 1000)
+    scores["hub"], scores["authority"] = _hits_arrays(cg, 1e-10, 10_000)
+    for name, columns in LINK_SCORES.items():
+        table = tables.get(name)
+        key = "id" if name == "providers" else "source"
+        if table is None or key not in table.columns:
+            continue
+        at = scores.index.get_indexer(pd.Index(table[key].astype("str")))
+        new = {
+            c: pd.Series(
+                np.where(at >= 0, scores[c].to_numpy()[at], np.nan), index=table.index
+            ).where(table[c].notna())
+            for c in columns
+            if c in table.columns
+        }
+        if new:
+            out[name] = table.assign(**new)
+    return out
 
 
 def _repeated(
@@ -509,6 +592,7 @@ def _score_network(
         columns=[c for c in net.providers.columns if c in measures.columns and c != "id"]
     )
     providers = attrs.merge(measures, on="id", how="right")
+    providers.attrs["link_weight"] = weight  # what its link-analysis scores weighed
     tables: dict[str, pd.DataFrame] = {
         "providers": providers,
         "ties": ties,

@@ -402,7 +402,12 @@ PUBLIC_API: dict[str, list[str]] = {
         "read_output",
         "subgraph",
     ],
-    "referral_graph.scores": ["TablesWritten", "score_network", "write_tables"],
+    "referral_graph.scores": [
+        "TablesWritten",
+        "published_link_scores",
+        "score_network",
+        "write_tables",
+    ],
     "referral_graph.spark": [
         "INSTALL_HINT",
         "SparkAggregation",

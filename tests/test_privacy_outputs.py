@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
 from privacy_scan import scan_outputs, scan_table
@@ -415,6 +416,71 @@ def test_a_prospects_referrals_to_competitors_are_hidden_with_its_to_competitors
     record = written.records["prospects"]  # the 3 said as small, the 14 as complementary
     assert record["hidden"] == {"referrals_to_competitors": 1}
     assert record["complementary"] == {"referrals_to_competitors": 1}
+
+
+def test_link_scores_are_written_as_computed_from_the_ties_shown(tmp_path):
+    """PageRank, hub and authority solve back to the counts they weigh: the tables carry
+    them as computed on the ties as ties.csv shows them, each hidden count taken as 5.5
+    (half the threshold). Oracle: networkx on the graph of the shown ties, by hand."""
+    ties = pd.DataFrame(
+        {
+            "source": ["A", "A", "B", "C", "D", "D"],
+            "target": ["B", "C", "C", "A", "A", "C"],
+            "referrals": [30, 4, 20, 15, 40, 25],  # A->C small
+        }
+    )
+    true = nx.DiGraph()
+    true.add_weighted_edges_from(ties.itertuples(index=False), weight="referrals")
+    ids = ["A", "B", "C", "D"]
+    pagerank = nx.pagerank(true, weight="referrals")
+    hubs = dict(zip(ids, [0.4, 0.3, 0.2, 0.1], strict=True))  # as given: any values
+    authorities = dict.fromkeys(ids, 0.25)
+    providers = pd.DataFrame(
+        {
+            "id": ids,
+            "pagerank": [pagerank[i] for i in ids],
+            "hub": [hubs[i] for i in ids],
+            "authority": [authorities[i] for i in ids],
+        }
+    )
+    providers.attrs["link_weight"] = "referrals"
+    key = pd.DataFrame({"rank": [1, 2], "source": ["D", "B"], "pagerank": [0.3, 0.2],
+                        "hub": [0.1, None]})  # fmt: skip
+    written = write_tables({"providers": providers, "ties": ties, "key_referrers": key}, tmp_path)
+    shown = nx.DiGraph()
+    shown.add_weighted_edges_from(
+        [("A", "B", 30.0), ("A", "C", 5.5), ("B", "C", 20.0), ("C", "A", 15.0), ("D", "A", 40.0),
+         ("D", "C", 25.0)],
+        weight="referrals",
+    )  # fmt: skip
+    expected_pr = nx.pagerank(shown, weight="referrals", tol=1e-13, max_iter=10_000)
+    adjacency = nx.to_numpy_array(shown, nodelist=ids, weight="referrals")
+    # HITS by hand: the principal eigenvectors of A A^T (hubs) and A^T A (authorities)
+    _, vecs = np.linalg.eigh(adjacency @ adjacency.T)
+    expected_hub = np.abs(vecs[:, -1]) / np.abs(vecs[:, -1]).sum()
+    _, vecs = np.linalg.eigh(adjacency.T @ adjacency)
+    expected_authority = np.abs(vecs[:, -1]) / np.abs(vecs[:, -1]).sum()
+    out = pd.read_csv(written["providers"][0]).set_index("id").loc[ids]
+    assert expected_hub[0] > 0.01 and expected_authority[2] > 0.01  # A->C weighs in both
+    from_true = np.linalg.eigh(
+        nx.to_numpy_array(true, nodelist=ids, weight="referrals")
+        @ nx.to_numpy_array(true, nodelist=ids, weight="referrals").T
+    )[1][:, -1]
+    assert abs(abs(from_true[0]) / np.abs(from_true).sum() - expected_hub[0]) > 1e-3
+    np.testing.assert_allclose(out["pagerank"], [expected_pr[i] for i in ids], rtol=1e-6)
+    np.testing.assert_allclose(out["hub"], expected_hub, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(out["authority"], expected_authority, rtol=1e-6, atol=1e-9)
+    safe_key = pd.read_csv(written["key_referrers"][0])
+    assert safe_key["pagerank"].tolist() == pytest.approx(
+        [expected_pr["D"], expected_pr["B"]], rel=1e-6
+    )
+    assert safe_key["hub"].iloc[0] == pytest.approx(expected_hub[3], rel=1e-6)
+    assert safe_key["hub"].isna().iloc[1]  # missing stays missing
+    # nothing hidden (threshold 1): the scores as given
+    kept = write_tables({"providers": providers, "ties": ties}, tmp_path / "all", threshold=1)
+    assert pd.read_csv(kept["providers"][0])["pagerank"].tolist() == pytest.approx(
+        providers["pagerank"].tolist()
+    )
 
 
 def test_ties_and_their_organisation_rows_are_suppressed_together(tmp_path):

@@ -23,7 +23,7 @@ from referral_graph.centrality._paths import (
     _harmonic_closeness,
     _igraph_directed,
 )
-from referral_graph.centrality._spectral import _hits_arrays, _pagerank_array
+from referral_graph.centrality._spectral import PAGERANK_ALPHA, _hits_arrays, _pagerank_array
 from referral_graph.centrality._structure import _care_density, _core_number, _structural_holes
 from referral_graph.exceptions import ParameterError
 
@@ -94,7 +94,7 @@ def provider_measures(
     G: nx.DiGraph | CompactGraph,
     *,
     weight: str | None = "referrals",
-    alpha: float = 0.85,
+    alpha: float = PAGERANK_ALPHA,
     betweenness_k: int | Literal["auto"] | None = "auto",
     seed: int | None = 0,
     distance: Distance = "inverse",
@@ -359,7 +359,7 @@ def _patient_ties(
 def compact_measures(
     cg: CompactGraph,
     *,
-    alpha: float = 0.85,
+    alpha: float = PAGERANK_ALPHA,
     communities: bool = True,
     core_number: bool = True,
     resolution: float = 1.0,

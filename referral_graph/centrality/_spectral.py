@@ -33,6 +33,10 @@ ObjectArray = npt.NDArray[np.object_]
 # --------------------------------------------------------------------------------------
 
 
+#: PageRank's damping factor by default (networkx's, and the scores' everywhere).
+PAGERANK_ALPHA = 0.85
+
+
 def _pagerank_array(cg: CompactGraph, alpha: float, tol: float, max_iter: int) -> FloatArray:
     n = cg.n_nodes
     out_strength = np.bincount(cg.src, weights=cg.weight, minlength=n)
@@ -66,7 +70,7 @@ def pagerank(
     G: nx.DiGraph | CompactGraph,
     *,
     weight: str | None = "referrals",
-    alpha: float = 0.85,
+    alpha: float = PAGERANK_ALPHA,
     tol: float = 1e-10,
     max_iter: int = 1000,
 ) -> pd.Series:

@@ -70,16 +70,28 @@ def _view_options(
     *,
     threshold: int,
     decided: Mapping[str, Mapping[str, pd.Series]] | None = None,
+    link_scores: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The measures every view of the report draws from, and the options they share: the
     period, the threshold, one colour per specialty and per community.
 
     A provider's referrals that ``providers.csv`` leaves out by complementary suppression
     (`decided`, as :attr:`referral_graph.scores.TablesWritten.hidden`) are left out of its
-    tooltip too (small ones stay, drawn ``<11``)."""
+    tooltip too (small ones stay, drawn ``<11``); its PageRank, hub and authority are
+    those ``providers.csv`` shows (`link_scores`,
+    :attr:`~referral_graph.scores.TablesWritten.link_scores`) when given."""
     from referral_graph import viz
 
     measures = report.tables["providers"]
+    if link_scores is not None:
+        at = pd.Index(link_scores.index).get_indexer(pd.Index(measures["id"].astype("str")))
+        measures = measures.assign(
+            **{
+                c: np.where(at >= 0, link_scores[c].to_numpy()[at], np.nan)
+                for c in link_scores.columns
+                if c in measures.columns
+            }
+        )
     hidden = (decided or {}).get("providers", {})
     for col in ("in_strength", "out_strength"):
         mask = hidden.get(col)

@@ -192,7 +192,15 @@ def write_report(
                 on_suppression(suppression)
         # the measures and colours every view draws with, the profiles' too: computed once
         options = early.options or (
-            _view_options(net, report, threshold=threshold, decided=first.hidden) if views else None
+            _view_options(
+                net,
+                report,
+                threshold=threshold,
+                decided=first.hidden,
+                link_scores=first.link_scores,
+            )
+            if views
+            else None
         )
         if views:
             late = _write_views(
@@ -257,7 +265,15 @@ class _Early:
     ) -> None:
         """The views of :data:`EARLY_VIEWS` and the parts of the profiles known so far."""
         options = (
-            _view_options(net, report, threshold=threshold, decided=first.hidden) if views else None
+            _view_options(
+                net,
+                report,
+                threshold=threshold,
+                decided=first.hidden,
+                link_scores=first.link_scores,
+            )
+            if views
+            else None
         )
         if views:
             self.views = _write_views(
