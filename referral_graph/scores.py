@@ -129,8 +129,9 @@ def write_tables(
     on_decided : callable, optional
         Called without arguments once the suppression of the tables that share
         sums (``ties``, ``share_by_specialty`` and the others, decided together by
-        ``referral_graph._joint``) is decided, before the first file is written (or
-        when writing fails first): that step holds about 1 GB more on 4.7 million
+        ``referral_graph._joint``) is decided and the link-analysis scores are
+        computed from it (:func:`published_link_scores`), before the first file is
+        written (or when either fails): the first step holds about 1 GB more on 4.7 million
         ties, so a caller running other memory-heavy work beside this function
         (in another thread) can wait for it.
     written : TablesWritten, optional
@@ -159,16 +160,18 @@ def write_tables(
                 )
         kept = set(tables) if keep is None else set(keep)
         joint = joint_suppression(tables, threshold)
+        # the scores that would solve back to counts, from the counts shown: before the
+        # caller's other work starts (on_decided), so that their arrays are not held beside it
+        given = tables.get("providers")
+        tables = published_link_scores(tables, joint.get("ties", {}), threshold=threshold)
+        if tables.get("providers") is not given:
+            published = tables["providers"]
+            out.link_scores = published.set_index(published["id"].astype("str"))[
+                [c for c in LINK_SCORES["providers"] if c in published.columns]
+            ]
     finally:
         if on_decided is not None:
             on_decided()
-    given = tables.get("providers")
-    tables = published_link_scores(tables, joint.get("ties", {}), threshold=threshold)
-    if tables.get("providers") is not given:
-        published = tables["providers"]
-        out.link_scores = published.set_index(published["id"].astype("str"))[
-            [c for c in LINK_SCORES["providers"] if c in published.columns]
-        ]
     # a table that repeats another's cells (LINKED) or sums them (SUMMED) is suppressed after
     # it, to hide what it hid: that one is suppressed first when needed, and held until written
     source_of: dict[str, str] = {n: r[0] for n, r in LINKED.items() if r[0] in tables}
@@ -334,22 +337,18 @@ def published_link_scores(
     weight = providers.attrs.get("link_weight")
     if weight is None or weight not in ties.columns or "id" not in providers.columns:
         return out
-    values = pd.to_numeric(ties[weight], errors="coerce").to_numpy("float64", na_value=np.nan)
+    values = pd.to_numeric(ties[weight], errors="coerce").to_numpy(
+        "float64", na_value=np.nan, copy=True
+    )  # its own: the hidden counts are replaced in it
     gone = np.asarray(small_cells(values, threshold=threshold), dtype=bool)
     if weight in hidden:
         gone |= hidden[weight].reindex(ties.index, fill_value=False).to_numpy(dtype=bool)
     if not gone.any():
         return out
-    shown = pd.DataFrame(
-        {
-            "source": ties["source"].to_numpy(),
-            "target": ties["target"].to_numpy(),
-            weight: np.where(gone, STAND_IN * threshold, np.nan_to_num(values)),
-        }
-    )
-    cg = CompactGraph.from_tables(
-        shown, providers[["id"]], weight=weight, edge_attrs=(), node_attrs=()
-    )
+    np.copyto(values, STAND_IN * threshold, where=gone)
+    del gone
+    cg = _graph_of(ties, providers, np.nan_to_num(values, copy=False))
+    del values
     scores = pd.DataFrame(index=cg.index())
     scores["pagerank"] = _pagerank_array(cg, PAGERANK_ALPHA, 1e-10, 1000)
     scores["hub"], scores["authority"] = _hits_arrays(cg, 1e-10, 10_000)
@@ -369,6 +368,36 @@ def published_link_scores(
         if new:
             out[name] = table.assign(**new)
     return out
+
+
+def _graph_of(
+    ties: pd.DataFrame, providers: pd.DataFrame, weight: npt.NDArray[np.float64]
+) -> CompactGraph:
+    """The graph of `ties` (one row per ordered pair) weighted by `weight`, its nodes the
+    `providers` in order, then the ids met in the ties (the node order of
+    :meth:`CompactGraph.from_tables`, on which the scores were computed). The ids' codes are
+    their remembered factorisations (:mod:`referral_graph._memo`): no hashing of millions
+    of ids, and no copy of the tables."""
+    ids = pd.Index(providers["id"].astype("str"))
+    if not ids.is_unique:
+        return CompactGraph.from_tables(
+            pd.DataFrame({"source": ties["source"], "target": ties["target"], "w": weight}),
+            providers[["id"]],
+            weight="w",
+            edge_attrs=(),
+            node_attrs=(),
+        )
+    ends = []
+    for col in ("source", "target"):
+        codes, uniques = _memo.factorize(ties[col])
+        at = ids.get_indexer(pd.Index(uniques).astype("str"))
+        missing = at < 0
+        if missing.any():  # ids absent from the providers: nodes after them, as first met
+            extra = pd.Index(uniques[missing]).astype("str").difference(ids, sort=False)
+            ids = ids.append(extra)
+            at = ids.get_indexer(pd.Index(uniques).astype("str"))
+        ends.append(at.astype(np.int32)[codes])
+    return CompactGraph(ids.to_numpy(dtype=object), ends[0], ends[1], weight)
 
 
 def _repeated(

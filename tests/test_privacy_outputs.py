@@ -476,6 +476,15 @@ def test_link_scores_are_written_as_computed_from_the_ties_shown(tmp_path):
     )
     assert safe_key["hub"].iloc[0] == pytest.approx(expected_hub[3], rel=1e-6)
     assert safe_key["hub"].isna().iloc[1]  # missing stays missing
+    assert ties["referrals"].tolist() == [30, 4, 20, 15, 40, 25]  # the input unchanged
+    # a provider met in the ties only (D): a node all the same, the others' scores alike
+    without_d = providers.iloc[:3].copy()
+    without_d.attrs["link_weight"] = "referrals"
+    partial = write_tables({"providers": without_d, "ties": ties}, tmp_path / "partial")
+    np.testing.assert_allclose(
+        pd.read_csv(partial["providers"][0])["pagerank"], [expected_pr[i] for i in ids[:3]],
+        rtol=1e-6,
+    )  # fmt: skip
     # nothing hidden (threshold 1): the scores as given
     kept = write_tables({"providers": providers, "ties": ties}, tmp_path / "all", threshold=1)
     assert pd.read_csv(kept["providers"][0])["pagerank"].tolist() == pytest.approx(
