@@ -43,13 +43,14 @@ def _pagerank_array(cg: CompactGraph, alpha: float, tol: float, max_iter: int) -
     dangling = out_strength == 0
     inv = np.zeros(n)
     np.divide(1.0, out_strength, out=inv, where=~dangling)
-    # Transposed, row-stochastic transition matrix: x_new = alpha * P^T x + ...
-    pt = sp.csr_array((cg.weight * inv[cg.src], (cg.dst, cg.src)), shape=(n, n))
+    # x_new = alpha * P^T x + ..., with P = D^-1 A row-stochastic: P^T x = A^T (x / out-strength),
+    # A^T a view of the adjacency matrix (one matrix of 12 bytes per tie, no transposed copy)
+    at = cg.to_csr().T
     x = np.full(n, 1.0 / n)
     err = math.inf
     for iteration in range(1, max_iter + 1):
         last = x
-        x = alpha * (pt @ x + last[dangling].sum() / n) + (1.0 - alpha) / n
+        x = alpha * (at @ (last * inv) + last[dangling].sum() / n) + (1.0 - alpha) / n
         err = float(np.abs(x - last).sum())
         if err < tol:
             logger.info(
@@ -143,7 +144,7 @@ def _hits_arrays(cg: CompactGraph, tol: float, max_iter: int) -> tuple[FloatArra
         logger.info("hits: no tie has a positive weight; hubs and authorities are uniform")
         return np.full(n, 1.0 / n), np.full(n, 1.0 / n)
     a_mat = cg.to_csr()
-    at_mat = a_mat.T.tocsr()
+    at_mat = a_mat.T  # a view (CSC): no transposed copy of the matrix
     auth = np.full(n, 1.0 / n)
     err = math.inf
     for iteration in range(1, max_iter + 1):
@@ -173,7 +174,7 @@ def _hits_arrays(cg: CompactGraph, tol: float, max_iter: int) -> tuple[FloatArra
 
 
 def _hits_direct(
-    a_mat: sp.csr_array, at_mat: sp.csr_array, *, tol: float, start: FloatArray
+    a_mat: sp.csr_array, at_mat: sp.sparray, *, tol: float, start: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """Leading eigenvector of ``A^T A`` by a symmetric eigensolver (dense when small)."""
     n = a_mat.shape[0]
