@@ -41,6 +41,7 @@ __all__ = [
     "NOT_EXPORTED",
     "PARTITIONS",
     "ROW_SUMS",
+    "STAND_IN",
     "SUMMED",
     "count_columns",
     "describe_suppression",
@@ -348,6 +349,11 @@ PARTITIONS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "monthly_trend": (("to_focus", ()), ("to_competitors", ())),
     "leakage_by_competitor": (("referrals", ()),),
 }
+
+#: What a hidden tie count stands for in the link-analysis scores written to the tables and
+#: shown in the views (:func:`referral_graph.scores.published_link_scores`), as a share of
+#: the threshold: the middle of the small counts' range (5.5 for counts from 1 to 10).
+STAND_IN = 0.5
 
 #: Tables that repeat cells of another: per table name, (the other table, the key columns
 #: matching their rows, the count columns repeated), each column as ``(its name here, its

@@ -48,6 +48,7 @@ from referral_graph.privacy import (
     DEFAULT_THRESHOLD,
     LINKED,
     PARTITIONS,
+    STAND_IN,
     SUMMED,
     count_columns,
     describe_suppression,
@@ -304,11 +305,6 @@ def _summed_cells(
             hide[col] = pd.Series(gone & ~small, index=table.index)
     return hide
 
-
-#: What a hidden tie count stands for in the link-analysis scores written to the tables
-#: (:func:`published_link_scores`), as a share of the threshold: the middle of the small
-#: counts' range (5.5 for counts from 1 to 10).
-STAND_IN = 0.5
 
 #: The link-analysis scores computed from every tie's count (:mod:`referral_graph.centrality`),
 #: per table: solving their equations gives hidden counts back.

@@ -364,6 +364,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "NOT_EXPORTED",
         "PARTITIONS",
         "ROW_SUMS",
+        "STAND_IN",
         "SUMMED",
         "count_columns",
         "describe_suppression",

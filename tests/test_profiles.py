@@ -308,6 +308,14 @@ def test_profiles_on_demand_are_the_reports_profiles(tmp_path: Path) -> None:
         assert made.html(vis_src="vis-network.min.js") == page.read_text(encoding="utf-8")
     made = profile(net, pages[0].stem, focus=datasets.SAMPLE_FOCUS, view=False)  # its own report
     assert made.html(vis_src="vis-network.min.js") == pages[0].read_text(encoding="utf-8")
+    # with its referral neighbourhood drawn: the tooltips' PageRank, hub and authority are
+    # the tables' (computed on the ties as shown), as the report's are
+    drawn = tmp_path / "drawn"
+    write_report(net, drawn, focus=datasets.SAMPLE_FOCUS)
+    first = sorted((drawn / "profiles").glob("*.html"))[0]
+    made = profile(net, first.stem, report=report)
+    assert "PageRank: " in made.html()
+    assert made.html(vis_src="vis-network.min.js") == first.read_text(encoding="utf-8")
 
 
 def test_the_decided_suppression_is_kept_per_report(monkeypatch: pytest.MonkeyPatch) -> None:

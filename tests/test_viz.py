@@ -325,6 +325,28 @@ def test_names_are_escaped_and_data_cannot_close_the_script(graph: nx.DiGraph) -
     assert embedded(page)["nodes"][0]["title"].startswith("</script><script>alert(1)")
 
 
+def test_computed_link_scores_take_small_counts_as_half_the_threshold() -> None:
+    """A view's PageRank and hub scores, computed on the graph, are those the tables write
+    (docs/privacy.md): each count from 1 to 10 taken as 5.5, so that they give no small
+    count back; with threshold 1, from the counts as they are. Oracle: networkx."""
+    G = nx.DiGraph()
+    G.add_edge("a", "b", referrals=3)
+    G.add_edge("a", "c", referrals=30)
+    G.add_edge("c", "b", referrals=20)
+    G.add_edge("b", "a", referrals=12)
+    shown = G.copy()
+    shown.edges["a", "b"]["referrals"] = 5.5
+    for threshold, oracle in ((11, shown), (1, G)):
+        net = viz.render(G, size_by="pagerank", threshold=threshold)
+        titles = {n["id"]: n["title"] for n in net.nodes}
+        expected = nx.pagerank(oracle, weight="referrals", tol=1e-12, max_iter=10_000)
+        for node, value in expected.items():
+            assert f"PageRank: {value:.3g}" in titles[node], (threshold, titles[node])
+    assert nx.pagerank(shown, weight="referrals")["b"] != pytest.approx(
+        nx.pagerank(G, weight="referrals")["b"], abs=5e-4
+    )  # the two differ at the precision shown
+
+
 def test_measures_are_used_and_computed_when_absent(graph: nx.DiGraph) -> None:
     net = viz.render(graph, measures=measures_table(), size_by="pagerank", color_by="community")
     node = {n["id"]: n for n in net.nodes}

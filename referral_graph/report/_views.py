@@ -79,11 +79,18 @@ def _view_options(
     (`decided`, as :attr:`referral_graph.scores.TablesWritten.hidden`) are left out of its
     tooltip too (small ones stay, drawn ``<11``); its PageRank, hub and authority are
     those ``providers.csv`` shows (`link_scores`,
-    :attr:`~referral_graph.scores.TablesWritten.link_scores`) when given."""
+    :attr:`~referral_graph.scores.TablesWritten.link_scores`), computed here when not
+    given (:func:`referral_graph.scores.published_link_scores`)."""
     from referral_graph import viz
+    from referral_graph.scores import published_link_scores
 
     measures = report.tables["providers"]
-    if link_scores is not None:
+    if link_scores is None and "ties" in report.tables:
+        # drawn apart from the written tables (a profile on demand): the same scores
+        hidden = (decided or {}).get("ties", {})
+        together = {"providers": measures, "ties": report.tables["ties"]}
+        measures = published_link_scores(together, hidden, threshold=threshold)["providers"]
+    elif link_scores is not None:
         at = pd.Index(link_scores.index).get_indexer(pd.Index(measures["id"].astype("str")))
         measures = measures.assign(
             **{

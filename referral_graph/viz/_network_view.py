@@ -101,7 +101,9 @@ def network_view(
     check_choice(by, "by", func, SIZE_BY)
     check_choice(collapse, "collapse", func, ("organization", "community", None))
     size_by = options.get("size_by", by)
-    table = full_table(func, G, measures, by, size_by)
+    table = full_table(
+        func, G, measures, by, size_by, threshold=options.get("threshold", DEFAULT_THRESHOLD)
+    )
 
     if collapse is None:
         score = table[by]

@@ -192,7 +192,7 @@ def render(
     return render_graph(
         G,
         func=func,
-        table=merge_measures(func, G, measures, needed),
+        table=merge_measures(func, G, measures, needed, threshold=threshold),
         size_by=size_by,
         color_by=color_by,
         edge_width_by=edge_width_by,
@@ -253,7 +253,7 @@ def render_graph(
     nodes = list(ids)
     # Measures the caller did not supply are computed on the graph drawn.
     needed = {"in_strength", "out_strength"} | ({size_by} if size_by else set())
-    table = {**compute_measures(G, needed - table.keys()), **table}
+    table = {**compute_measures(G, needed - table.keys(), threshold=threshold), **table}
     colors, legend_title, legend = color_categories(
         func, G, color_by, table, extras, palette=palette
     )

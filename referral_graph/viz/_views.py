@@ -189,7 +189,13 @@ def focus_view(
         "title": f"Referral base of {len(focus):,} focus provider(s): {len(referrers):,} referrers",
         "size_by": "referrals",
     }
-    table = full_table(func, G, measures, options.get("size_by", "referrals"))
+    table = full_table(
+        func,
+        G,
+        measures,
+        options.get("size_by", "referrals"),
+        threshold=options.get("threshold", DEFAULT_THRESHOLD),
+    )
     return view(
         base, func=func, table=table, defaults=defaults, options=options, path=path, extras=extras
     )
@@ -329,7 +335,13 @@ def ego_view(
     extras = Extras(node_style=node_style, notes=notes, labelled=labelled)
     plural = "s" if hops > 1 else ""
     defaults = {"title": f"Referral neighbourhood of {name} ({hops} hop{plural}, {direction})"}
-    table = full_table(func, G, measures, options.get("size_by", "in_strength"))
+    table = full_table(
+        func,
+        G,
+        measures,
+        options.get("size_by", "in_strength"),
+        threshold=options.get("threshold", DEFAULT_THRESHOLD),
+    )
     return view(
         induced_subgraph(G, hood.kept),
         func=func,
@@ -408,7 +420,13 @@ def community_view(
             f"Community {community} of {func} has no provider in the graph: are `labels` "
             "indexed by the graph's provider ids?"
         )
-    table = full_table(func, G, measures, options.get("size_by", "in_strength"))
+    table = full_table(
+        func,
+        G,
+        measures,
+        options.get("size_by", "in_strength"),
+        threshold=options.get("threshold", DEFAULT_THRESHOLD),
+    )
     table["community"] = {i: v for i, v in label_of.items() if v is not None}
     defaults = {"title": f"Community {int(wanted)}: {len(nodes):,} providers"}
     return view(
@@ -552,7 +570,13 @@ def at_risk_view(
         ],
     )
     defaults = {"title": f"Referral ties at risk: top {len(ties):,}"}
-    table = full_table(func, G, measures, options.get("size_by", "in_strength"))
+    table = full_table(
+        func,
+        G,
+        measures,
+        options.get("size_by", "in_strength"),
+        threshold=options.get("threshold", DEFAULT_THRESHOLD),
+    )
     return view(
         drawn, func=func, table=table, defaults=defaults, options=options, path=path, extras=extras
     )
