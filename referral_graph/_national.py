@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from referral_graph import _worker
@@ -43,6 +44,7 @@ from referral_graph.privacy import (
     DEFAULT_THRESHOLD,
     DERIVED_FROM,
     PARTITIONS,
+    STAND_IN,
     count_columns,
     describe_suppression,
     is_count_name,
@@ -428,6 +430,12 @@ def score_tables(
     summary = communities.community_summary(cg, labels, weight="referrals")
     del cg, labels
     measures["id"] = measures["id"].astype("str")  # as providers_of gives the ids
+    # the ties' referrals hidden (small, or giving a small one back by a provider's strength),
+    # decided once: the link-analysis scores are computed on the ties as written, then the
+    # ties are written with them
+    hidden = _hidden_referrals(ties, threshold=threshold)
+    if threshold > 1:
+        _link_scores_as_shown(measures, ties, hidden, threshold=threshold)
     if providers is not None:
         attrs = providers.drop(
             columns=[c for c in providers.columns if c in measures.columns and c != "id"]
@@ -447,7 +455,10 @@ def score_tables(
     paths = {name: list(p) for name, p in written.items()}
     rows = {"providers": len(table), "communities": len(summary)}
     del table, measures, summary
-    tie_path, n_ties, record = _write_ties(ties, folder / "ties.parquet", threshold=threshold)
+    tie_path, n_ties, record = _write_ties(
+        ties, folder / "ties.parquet", threshold=threshold, hidden=hidden
+    )
+    del hidden
     paths["ties"], rows["ties"] = [tie_path], n_ties
     seconds["writing"] = time.perf_counter() - clock
     records = [*written.records.values(), record]
@@ -463,21 +474,15 @@ def score_tables(
     )
 
 
-def _write_ties(source: Path, path: Path, *, threshold: int) -> tuple[Path, int, dict[str, Any]]:
-    """The tie table as read, suppressed as ``write_tables`` suppresses ``ties``, in batches.
-
-    The referrals to hide besides the small ones (a provider's ties sum to its
-    ``in_strength`` / ``out_strength``: :data:`referral_graph.privacy.PARTITIONS`) are
-    decided on the whole table at once, narrowed to the ids as integers and the
-    referrals; each batch of rows is then suppressed by ``suppress_counts`` with them.
-    """
-    import pyarrow as pa
+def _hidden_referrals(source: Path, *, threshold: int) -> npt.NDArray[np.bool_]:
+    """The rows of the tie table `source` whose referrals ``ties.parquet`` hides, as
+    ``write_tables`` suppresses ``ties``: the small ones, and those that would give one back
+    (a provider's ties sum to its ``in_strength`` / ``out_strength``:
+    :data:`referral_graph.privacy.PARTITIONS`), decided on the whole table at once,
+    narrowed to the ids as integers and the referrals."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from referral_graph.io import atomic_path
-
-    file = pq.ParquetFile(source)
     narrow = pq.read_table(source, columns=["source", "target", "referrals"])
     frame = pd.DataFrame(
         {
@@ -490,8 +495,60 @@ def _write_ties(source: Path, path: Path, *, threshold: int) -> tuple[Path, int,
     frame["referrals"] = narrow.column("referrals").to_numpy()
     del narrow
     safe = suppress_counts(frame, threshold=threshold, partitions=PARTITIONS.get("ties", ()))
-    hidden = safe["referrals"].isna().to_numpy() & frame["referrals"].notna().to_numpy()
-    del safe, frame
+    hidden: npt.NDArray[np.bool_] = (
+        safe["referrals"].isna().to_numpy() & frame["referrals"].notna().to_numpy()
+    )
+    return hidden
+
+
+def _link_scores_as_shown(
+    measures: pd.DataFrame, source: Path, hidden: npt.NDArray[np.bool_], *, threshold: int
+) -> None:
+    """Replace `measures`' PageRank, hub and authority by those of the ties of `source` as
+    ``ties.parquet`` shows them (`hidden` taken as ``STAND_IN * threshold``), as
+    :func:`referral_graph.scores.published_link_scores` does for the other commands: from
+    the true counts, their equations would give the hidden ones back. The nodes are
+    `measures`' ids, in order (those of the compact graph they were computed on)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from referral_graph.centrality import CompactGraph
+    from referral_graph.centrality._spectral import PAGERANK_ALPHA, _hits_arrays, _pagerank_array
+
+    if not hidden.any():
+        return
+    ids = pd.Index(measures["id"].astype("str"))
+    narrow = pq.read_table(source, columns=["source", "target", "referrals"])
+    ends = []
+    for key in ("source", "target"):
+        encoded = pc.dictionary_encode(narrow.column(key).combine_chunks().cast("string"))
+        at = ids.get_indexer(pd.Index(encoded.dictionary.to_pylist()))
+        if (at < 0).any():  # (the graph's nodes are every id of the ties)
+            return
+        ends.append(at.astype(np.int32)[encoded.indices.to_numpy(zero_copy_only=False)])
+    weight = narrow.column("referrals").to_numpy().astype("float64")
+    del narrow
+    weight[hidden] = STAND_IN * threshold
+    cg = CompactGraph(ids.to_numpy(dtype=object), ends[0], ends[1], np.nan_to_num(weight))
+    del ends, weight
+    if "pagerank" in measures.columns:
+        measures["pagerank"] = _pagerank_array(cg, PAGERANK_ALPHA, 1e-10, 1000)
+    if {"hub", "authority"} <= set(measures.columns):
+        measures["hub"], measures["authority"] = _hits_arrays(cg, 1e-10, 10_000)
+
+
+def _write_ties(
+    source: Path, path: Path, *, threshold: int, hidden: npt.NDArray[np.bool_]
+) -> tuple[Path, int, dict[str, Any]]:
+    """The tie table as read, suppressed as ``write_tables`` suppresses ``ties``, in batches:
+    each batch of rows by ``suppress_counts``, its referrals `hidden`
+    (:func:`_hidden_referrals`) hidden besides the small ones."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from referral_graph.io import atomic_path
+
+    file = pq.ParquetFile(source)
     names = file.schema_arrow.names
     # a layout's own copy of the referrals (CMS's pair_count) hides what they hide
     copies = [
