@@ -433,9 +433,7 @@ def score_tables(
     # the ties' referrals hidden (small, or giving a small one back by a provider's strength),
     # decided once: the link-analysis scores are computed on the ties as written, then the
     # ties are written with them
-    hidden = _hidden_referrals(ties, threshold=threshold)
-    if threshold > 1:
-        _link_scores_as_shown(measures, ties, hidden, threshold=threshold)
+    hidden = _hidden_referrals(ties, measures, threshold=threshold)
     if providers is not None:
         attrs = providers.drop(
             columns=[c for c in providers.columns if c in measures.columns and c != "id"]
@@ -474,67 +472,71 @@ def score_tables(
     )
 
 
-def _hidden_referrals(source: Path, *, threshold: int) -> npt.NDArray[np.bool_]:
+def _hidden_referrals(
+    source: Path, measures: pd.DataFrame, *, threshold: int
+) -> npt.NDArray[np.bool_]:
     """The rows of the tie table `source` whose referrals ``ties.parquet`` hides, as
     ``write_tables`` suppresses ``ties``: the small ones, and those that would give one back
     (a provider's ties sum to its ``in_strength`` / ``out_strength``:
     :data:`referral_graph.privacy.PARTITIONS`), decided on the whole table at once,
-    narrowed to the ids as integers and the referrals."""
+    narrowed to the ids as integers and the referrals. From the same read, `measures`'
+    PageRank, hub and authority are replaced by those of the ties as shown
+    (:func:`_link_scores_as_shown`)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     narrow = pq.read_table(source, columns=["source", "target", "referrals"])
-    frame = pd.DataFrame(
-        {
-            key: pc.dictionary_encode(narrow.column(key).combine_chunks())
-            .indices.to_numpy(zero_copy_only=False)
-            .astype(np.int32)
-            for key in ("source", "target")
-        }
-    )
+    frame = pd.DataFrame()
+    dictionaries = {}
+    for key in ("source", "target"):
+        encoded = pc.dictionary_encode(narrow.column(key).combine_chunks())
+        dictionaries[key] = pd.Index(encoded.dictionary.to_pylist()).astype("str")
+        frame[key] = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
     frame["referrals"] = narrow.column("referrals").to_numpy()
     del narrow
     safe = suppress_counts(frame, threshold=threshold, partitions=PARTITIONS.get("ties", ()))
     hidden: npt.NDArray[np.bool_] = (
         safe["referrals"].isna().to_numpy() & frame["referrals"].notna().to_numpy()
     )
+    del safe
+    if threshold > 1 and hidden.any():
+        _link_scores_as_shown(measures, frame, dictionaries, hidden, threshold=threshold)
     return hidden
 
 
 def _link_scores_as_shown(
-    measures: pd.DataFrame, source: Path, hidden: npt.NDArray[np.bool_], *, threshold: int
+    measures: pd.DataFrame,
+    codes: pd.DataFrame,
+    dictionaries: Mapping[str, pd.Index],
+    hidden: npt.NDArray[np.bool_],
+    *,
+    threshold: int,
 ) -> None:
-    """Replace `measures`' PageRank, hub and authority by those of the ties of `source` as
+    """Replace `measures`' PageRank, hub and authority by those of the ties as
     ``ties.parquet`` shows them (`hidden` taken as ``STAND_IN * threshold``), as
     :func:`referral_graph.scores.published_link_scores` does for the other commands: from
-    the true counts, their equations would give the hidden ones back. The nodes are
-    `measures`' ids, in order (those of the compact graph they were computed on)."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
+    the true counts, their equations would give the hidden ones back. `codes`: the ties'
+    ``source`` and ``target`` as codes into `dictionaries`, and their ``referrals``. The
+    nodes are `measures`' ids, in order (those of the compact graph they were computed
+    on)."""
     from referral_graph.centrality import CompactGraph
-    from referral_graph.centrality._spectral import PAGERANK_ALPHA, _hits_arrays, _pagerank_array
+    from referral_graph.centrality._spectral import link_scores
 
-    if not hidden.any():
-        return
     ids = pd.Index(measures["id"].astype("str"))
-    narrow = pq.read_table(source, columns=["source", "target", "referrals"])
     ends = []
     for key in ("source", "target"):
-        encoded = pc.dictionary_encode(narrow.column(key).combine_chunks().cast("string"))
-        at = ids.get_indexer(pd.Index(encoded.dictionary.to_pylist()))
+        at = ids.get_indexer(dictionaries[key])
         if (at < 0).any():  # (the graph's nodes are every id of the ties)
             return
-        ends.append(at.astype(np.int32)[encoded.indices.to_numpy(zero_copy_only=False)])
-    weight = narrow.column("referrals").to_numpy().astype("float64")
-    del narrow
+        ends.append(at.astype(np.int32)[codes[key].to_numpy()])
+    weight = pd.to_numeric(codes["referrals"]).to_numpy("float64", na_value=np.nan, copy=True)
     weight[hidden] = STAND_IN * threshold
     cg = CompactGraph(ids.to_numpy(dtype=object), ends[0], ends[1], np.nan_to_num(weight))
     del ends, weight
-    if "pagerank" in measures.columns:
-        measures["pagerank"] = _pagerank_array(cg, PAGERANK_ALPHA, 1e-10, 1000)
-    if {"hub", "authority"} <= set(measures.columns):
-        measures["hub"], measures["authority"] = _hits_arrays(cg, 1e-10, 10_000)
+    pagerank, hub, authority = link_scores(cg)
+    for col, values in (("pagerank", pagerank), ("hub", hub), ("authority", authority)):
+        if col in measures.columns:
+            measures[col] = values
 
 
 def _write_ties(

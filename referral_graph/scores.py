@@ -39,7 +39,7 @@ from referral_graph._joint import hidden_cells, joint_suppression
 from referral_graph._protection import revealed
 from referral_graph.centrality import CompactGraph
 from referral_graph.centrality._measures import _betweenness_columns, _betweenness_sources
-from referral_graph.centrality._spectral import PAGERANK_ALPHA, _hits_arrays, _pagerank_array
+from referral_graph.centrality._spectral import link_scores
 from referral_graph.communities import METHODS as COMMUNITY_METHODS
 from referral_graph.exceptions import ParameterError
 from referral_graph.io import write_table
@@ -346,8 +346,7 @@ def published_link_scores(
     cg = _graph_of(ties, providers, np.nan_to_num(values, copy=False))
     del values
     scores = pd.DataFrame(index=cg.index())
-    scores["pagerank"] = _pagerank_array(cg, PAGERANK_ALPHA, 1e-10, 1000)
-    scores["hub"], scores["authority"] = _hits_arrays(cg, 1e-10, 10_000)
+    scores["pagerank"], scores["hub"], scores["authority"] = link_scores(cg)
     for name, columns in LINK_SCORES.items():
         table = tables.get(name)
         key = "id" if name == "providers" else "source"

@@ -23,7 +23,15 @@ from referral_graph.centrality._paths import (
     _harmonic_closeness,
     _igraph_directed,
 )
-from referral_graph.centrality._spectral import PAGERANK_ALPHA, _hits_arrays, _pagerank_array
+from referral_graph.centrality._spectral import (
+    HITS_MAX_ITER,
+    MEASURES_TOL,
+    PAGERANK_ALPHA,
+    PAGERANK_MAX_ITER,
+    _hits_arrays,
+    _pagerank_array,
+    link_scores,
+)
 from referral_graph.centrality._structure import _care_density, _core_number, _structural_holes
 from referral_graph.exceptions import ParameterError
 
@@ -241,11 +249,7 @@ def provider_measures(
     table["out_degree"] = np.bincount(cg.src, minlength=n).astype(np.int64)
     table["in_strength"] = np.bincount(cg.dst, weights=cg.weight, minlength=n).astype(np.float64)
     table["out_strength"] = np.bincount(cg.src, weights=cg.weight, minlength=n).astype(np.float64)
-    if n:
-        table["pagerank"] = _pagerank_array(cg, alpha, 1e-10, 1000)
-    else:
-        table["pagerank"] = np.empty(0)
-    table["hub"], table["authority"] = _hits_arrays(cg, 1e-10, 10_000)
+    table["pagerank"], table["hub"], table["authority"] = link_scores(cg, alpha=alpha)
     # one graph for every path measure
     directed = _igraph_directed(cg, distance) if k != 0 or do_closeness else None
     if k == 0:
@@ -448,9 +452,11 @@ def compact_measures(
     table["in_strength"] = np.bincount(cg.dst, weights=cg.weight, minlength=n).astype(np.float64)
     table["out_strength"] = np.bincount(cg.src, weights=cg.weight, minlength=n).astype(np.float64)
     lap("degree")
-    table["pagerank"] = _pagerank_array(cg, alpha, 1e-10, 1000) if n else np.empty(0)
+    table["pagerank"] = (
+        _pagerank_array(cg, alpha, MEASURES_TOL, PAGERANK_MAX_ITER) if n else np.empty(0)
+    )
     lap("pagerank")
-    table["hub"], table["authority"] = _hits_arrays(cg, 1e-10, 10_000)
+    table["hub"], table["authority"] = _hits_arrays(cg, MEASURES_TOL, HITS_MAX_ITER)
     lap("hits")
     if communities:
         table["community"] = detect_communities(

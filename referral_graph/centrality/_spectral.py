@@ -35,6 +35,22 @@ ObjectArray = npt.NDArray[np.object_]
 
 #: PageRank's damping factor by default (networkx's, and the scores' everywhere).
 PAGERANK_ALPHA = 0.85
+#: The provider measures' convergence: the L1 change, and the iterations of each method.
+MEASURES_TOL = 1e-10
+PAGERANK_MAX_ITER = 1000
+HITS_MAX_ITER = 10_000
+
+
+def link_scores(
+    cg: CompactGraph, *, alpha: float = PAGERANK_ALPHA
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """PageRank, hub and authority of every node of `cg`, as
+    :func:`~referral_graph.centrality.provider_measures` computes them (its tolerances)."""
+    pagerank = (
+        _pagerank_array(cg, alpha, MEASURES_TOL, PAGERANK_MAX_ITER) if cg.n_nodes else np.empty(0)
+    )
+    hub, authority = _hits_arrays(cg, MEASURES_TOL, HITS_MAX_ITER)
+    return pagerank, hub, authority
 
 
 def _pagerank_array(cg: CompactGraph, alpha: float, tol: float, max_iter: int) -> FloatArray:

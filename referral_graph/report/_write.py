@@ -192,15 +192,7 @@ def write_report(
                 on_suppression(suppression)
         # the measures and colours every view draws with, the profiles' too: computed once
         options = early.options or (
-            _view_options(
-                net,
-                report,
-                threshold=threshold,
-                decided=first.hidden,
-                link_scores=first.link_scores,
-            )
-            if views
-            else None
+            _options_as_written(net, report, first, threshold=threshold) if views else None
         )
         if views:
             late = _write_views(
@@ -264,17 +256,7 @@ class _Early:
         profiles: bool,
     ) -> None:
         """The views of :data:`EARLY_VIEWS` and the parts of the profiles known so far."""
-        options = (
-            _view_options(
-                net,
-                report,
-                threshold=threshold,
-                decided=first.hidden,
-                link_scores=first.link_scores,
-            )
-            if views
-            else None
-        )
+        options = _options_as_written(net, report, first, threshold=threshold) if views else None
         if views:
             self.views = _write_views(
                 net,
@@ -320,6 +302,17 @@ def _write_graph(
         threshold=threshold,
         period=net.period,
         hide=hide,
+    )
+
+
+def _options_as_written(
+    net: ReferralNetwork, report: Report, first: TablesWritten, *, threshold: int
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The measures and options every view and profile draws with (:func:`_view_options`),
+    as the score tables were written (`first`): without the counts they hide, with the
+    link-analysis scores they show."""
+    return _view_options(
+        net, report, threshold=threshold, decided=first.hidden, link_scores=first.link_scores
     )
 
 
