@@ -35,10 +35,11 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from referral_graph.exceptions import InputError, ParameterError
+from referral_graph.exceptions import InputError, ParameterError, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,26 @@ def key_fingerprint(secret: str) -> str:
     (16, False)
     """
     return hashlib.sha256(("fingerprint:" + secret).encode()).hexdigest()[:16]
+
+
+def check_key(
+    source: Path, fingerprint: str, *, key_path: Path, keyed: bool, secret: Callable[[], str]
+) -> None:
+    """Refuse a layout (`source`, its key's `fingerprint`) keyed with another secret than
+    a store's (its key file `key_path`; `keyed`: the store has keyed patients already;
+    `secret`: reads the store's secret), before the store changes."""
+    if not key_path.exists() and not keyed:
+        raise StoreError(
+            f"{source}: its patients were keyed with a secret the store has not got: "
+            f"{key_path} does not exist. Open the store with the key file the layout "
+            "was written with (key_file=, CLI --key-file)."
+        )
+    if key_fingerprint(secret()) != fingerprint:
+        raise StoreError(
+            f"{source}: its patients were keyed with another secret than the store's "
+            f"({key_path}), so distinct patients would be counted twice; load it into "
+            "a store opened with the key file it was written with."
+        )
 
 
 def create_key(path: Path) -> str:

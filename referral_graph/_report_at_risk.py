@@ -8,6 +8,7 @@ pages, the pipeline and networkx.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -35,12 +36,14 @@ def at_risk_tables(
     capacity: int,
     horizon: int,
     seed: int,
+    reuse: Mapping[str, str] | None = None,
 ) -> AtRisk:
     """The backtest and the at-risk list of the report (needs nothing but its arguments).
 
     How far to trust the flags: the model is backtested against the simple rules
     first, so that the list is ranked by whatever finds the most lost ties at its
-    top (:func:`referral_graph.churn.at_risk` with ``ranking="auto"``).
+    top (:func:`referral_graph.churn.at_risk` with ``ranking="auto"``). The test
+    cutoffs of `reuse` (earlier backtests' ``attrs["folds"]``) are not fitted again.
     """
     from referral_graph import churn
 
@@ -51,7 +54,11 @@ def at_risk_tables(
         prepared = churn.PreparedPanel(panel, providers=providers)
         try:
             result.backtest = churn.backtest(
-                prepared, horizon=horizon, k=(capacity, 4 * capacity), random_state=seed
+                prepared,
+                horizon=horizon,
+                k=(capacity, 4 * capacity),
+                random_state=seed,
+                reuse=reuse,
             )
             # for the page, here where churn is imported already (the report's own process
             # then never imports churn, scikit-learn and scipy.stats when this runs elsewhere)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["SCHEMA", "ReportRecord", "last", "listing", "record"]
+__all__ = ["SCHEMA", "ReportRecord", "folds", "last", "listing", "record"]
 
 #: The tables of the reports' history (created with the store's others).
 SCHEMA = """
@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS rg_shown_outreach (
 CREATE TABLE IF NOT EXISTS rg_shown_prospects (report_id INTEGER, id VARCHAR, rank BIGINT);
 CREATE TABLE IF NOT EXISTS rg_shown_headline (
     report_id INTEGER, measure VARCHAR, current DOUBLE, unit VARCHAR);
+CREATE TABLE IF NOT EXISTS rg_backtest_folds (
+    fingerprint VARCHAR PRIMARY KEY, figures VARCHAR, report_id INTEGER);
 """
 
 #: The tables of a :class:`ReportRecord`'s frames.
@@ -89,6 +91,11 @@ class ReportRecord:
     loads_through : int or None
         The store's last load that changed its data when the report was made
         (:meth:`ReferralStore.loads_through`; set by the store).
+    folds : dict of str to str
+        The test cutoffs of the report's backtest, each one's fingerprint to its
+        figures (the backtest's ``attrs["folds"]``): the store keeps those it has
+        not got, for the next backtests to reuse
+        (:meth:`ReferralStore.backtest_folds`).
     """
 
     focus: str
@@ -124,6 +131,7 @@ class ReportRecord:
     )
     made_at: pd.Timestamp | None = None
     loads_through: int | None = None
+    folds: dict[str, str] = field(default_factory=dict)
 
 
 def record(con: Any, record: ReportRecord, *, loads_through: int, made_at: datetime) -> int:
@@ -153,11 +161,24 @@ def record(con: Any, record: ReportRecord, *, loads_through: int, made_at: datet
                 f"INSERT INTO {table} SELECT {report_id}, {', '.join(columns)} FROM rg_shown"
             )
             con.unregister("rg_shown")
+        if record.folds:
+            con.executemany(
+                "INSERT OR IGNORE INTO rg_backtest_folds VALUES (?, ?, ?)",
+                [[key, text, report_id] for key, text in record.folds.items()],
+            )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return report_id
+
+
+def folds(con: Any) -> dict[str, str]:
+    """The backtests' test cutoffs kept (see :meth:`ReferralStore.backtest_folds`)."""
+    if not _has(con, "rg_backtest_folds"):
+        return {}
+    rows = con.execute("SELECT fingerprint, figures FROM rg_backtest_folds").fetchall()
+    return {str(key): str(text) for key, text in rows}
 
 
 def listing(con: Any) -> pd.DataFrame:

@@ -486,6 +486,14 @@ class ReferralStore:
         logger.info("Recorded report %d in %s", number, self.path)
         return number
 
+    def backtest_folds(self) -> dict[str, str]:
+        """The test cutoffs of the backtests of the reports recorded here, for the next
+        backtest to reuse (:func:`referral_graph.churn.backtest`'s `reuse`): one month
+        more of data leaves all but the latest unchanged, and the report from the store
+        fits only that one. Each is a fingerprint of its inputs and its figures as JSON
+        (a few kilobytes of market-wide figures: no provider's id or count)."""
+        return _reports.folds(self._con)
+
     def reports(self) -> pd.DataFrame:
         """One row per recorded report: ``report_id``, ``made_at`` (UTC),
         ``loads_through`` (the store's last load that changed its data then,
@@ -656,7 +664,13 @@ class ReferralStore:
             return Load(load_id=0, file=str(source), sha256=digest, skipped=True)
         has_patients, has_amount = bool(meta["has_patients"]), bool(meta["has_amount"])
         if has_patients:
-            self._check_layout_key(source, str(meta["key_fingerprint"]))
+            _layout.check_key(
+                source,
+                str(meta["key_fingerprint"]),
+                key_path=self.key_path,
+                keyed="key_fingerprint" in self._meta(),
+                secret=self._secret,
+            )
         events = _layout.events_sql(files)
         kept = _layout.checked_events(self._con, source, events)
         rows_read, excluded = _layout.loads_totals(meta)
@@ -683,21 +697,6 @@ class ReferralStore:
             ", ".join(added.months) or "none",
         )
         return added
-
-    def _check_layout_key(self, source: Path, fingerprint: str) -> None:
-        """Refuse a layout keyed with another secret than the store's (before any change)."""
-        if not self.key_path.exists() and "key_fingerprint" not in self._meta():
-            raise StoreError(
-                f"{source}: its patients were keyed with a secret the store has not got: "
-                f"{self.key_path} does not exist. Open the store with the key file the layout "
-                "was written with (key_file=, CLI --key-file)."
-            )
-        if _layout.key_fingerprint(self._secret()) != fingerprint:
-            raise StoreError(
-                f"{source}: its patients were keyed with another secret than the store's "
-                f"({self.key_path}), so distinct patients would be counted twice; load it into "
-                "a store opened with the key file it was written with."
-            )
 
     # -- loading -----------------------------------------------------------------------
 

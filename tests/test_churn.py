@@ -764,6 +764,73 @@ def test_backtest_is_the_same_with_its_fits_side_by_side(monkeypatch) -> None:
     pd.testing.assert_frame_equal(alone, together, check_exact=True)
 
 
+def test_backtest_on_one_month_more_reuses_the_unchanged_test_cutoffs(caplog) -> None:
+    """The weekly case: the history grows by a month. Oracle: the backtest of the grown
+    history computed afresh, to the last digit; all test cutoffs but the new one are
+    found, and a cutoff's figures no longer depend on which other cutoffs are tested
+    (its training rows, 2,000 of them, are drawn by a generator of its own)."""
+    panel, providers = simulate_panel(n_sources=150, seed=6, n_months=23)
+    last = panel["month"].max()
+    before = backtest(
+        panel[panel["month"] < last], providers=providers, n_cutoffs=4, max_train_samples=2000
+    )
+    fresh = backtest(
+        panel, providers=providers, n_cutoffs=4, per_cutoff=True, max_train_samples=2000
+    )
+    assert len(before.attrs["folds"]) == len(fresh.attrs["folds"]) == 4
+    assert len(set(before.attrs["folds"]) & set(fresh.attrs["folds"])) == 3
+    with caplog.at_level("INFO", logger="referral_graph.churn"):
+        reused = backtest(
+            panel,
+            providers=providers,
+            n_cutoffs=4,
+            per_cutoff=True,
+            max_train_samples=2000,
+            reuse=before.attrs["folds"],
+        )
+    assert "3 of 4 test cutoff(s) unchanged since an earlier backtest" in caplog.text
+    assert caplog.text.count("Churn model fitted") == 1  # the new cutoff only
+    pd.testing.assert_frame_equal(reused, fresh, check_exact=True)
+    assert reused.attrs["folds"] == fresh.attrs["folds"]
+    # the summary is the mean of the same figures
+    summary = backtest(
+        panel, providers=providers, n_cutoffs=4, max_train_samples=2000, reuse=fresh.attrs["folds"]
+    )
+    pd.testing.assert_frame_equal(
+        summary,
+        backtest(panel, providers=providers, n_cutoffs=4, max_train_samples=2000),
+        check_exact=True,
+    )
+
+
+def test_a_backtest_reuses_a_test_cutoff_only_when_nothing_it_depends_on_changed() -> None:
+    panel, _ = simulate_panel(n_sources=120, seed=4, n_months=21)
+    base = backtest(panel, n_cutoffs=3, k=(10,), per_cutoff=True)
+    folds = base.attrs["folds"]
+    # 50 referrals more on the busiest tie of the month before the latest test cutoff:
+    # the features of that cutoff change (the tie's recent volume), while the earlier test
+    # cutoffs only see that month in their horizon, where the busy tie stays unchurned
+    latest = base["cutoff"].max()
+    month = panel.loc[panel["month"] == latest - pd.DateOffset(months=1), "referrals"]
+    changed = panel.copy()
+    changed.loc[month.idxmax(), "referrals"] += 50
+    again = backtest(changed, n_cutoffs=3, k=(10,), per_cutoff=True, reuse=folds)
+    assert [key in folds for key in again.attrs["folds"]] == [True, True, False]  # by cutoff
+    pd.testing.assert_frame_equal(
+        again, backtest(changed, n_cutoffs=3, k=(10,), per_cutoff=True), check_exact=True
+    )
+    # a referral more in the first month reaches every cutoff's training data
+    first = changed.copy()
+    first.loc[panel.index[panel["month"] == panel["month"].min()][0], "referrals"] += 1
+    assert not set(backtest(first, n_cutoffs=3, k=(10,)).attrs["folds"]) & set(folds)
+    # other settings: other fingerprints
+    for other in ({"k": (11,)}, {"random_state": 1}, {"C": 0.5}, {"model": "logistic"}):
+        kwargs = {"k": (10,), **other}
+        assert not set(backtest(panel, n_cutoffs=3, **kwargs).attrs["folds"]) & set(folds), other
+    # no seed: a fit that cannot be repeated is neither kept nor reused
+    assert backtest(panel, n_cutoffs=3, k=(10,), random_state=None).attrs["folds"] == {}
+
+
 def test_model_beats_every_rule_on_a_simulated_history() -> None:
     result = _backtest_a().set_index("method")
     model = result.loc["model"]

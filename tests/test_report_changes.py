@@ -234,6 +234,28 @@ def test_a_weekly_report_opens_with_what_changed_since_the_last(weekly: Path, ca
     assert "report 3: on Riverside Health" in info
 
 
+def test_the_weekly_report_fits_only_the_backtests_new_test_cutoff(weekly: Path) -> None:
+    """The store keeps each backtest's test cutoffs: the report after the June load finds
+    all but the newest, the same report again finds all. Oracle: the backtest of the
+    whole sample from its files, fitted afresh as the report fits it."""
+    from referral_graph import pipeline
+    from referral_graph._report_at_risk import at_risk_tables
+    from referral_graph.leakage import resolve_focus
+
+    with open_store(weekly / "referrals.duckdb", read_only=True) as store:
+        folds = store.backtest_folds()
+    assert len(folds) == 6 + 1  # the first report's six test cutoffs, then June's
+    paths = datasets.sample_paths()
+    net = pipeline.load_network(events=paths["events"], providers=paths["providers"])
+    ids = resolve_focus(net.providers, focus=datasets.SAMPLE_FOCUS)
+    fresh = at_risk_tables(net.panel, net.providers, ids, capacity=25, horizon=3, seed=0)
+    assert fresh.backtest is not None and set(fresh.backtest.attrs["folds"]) <= set(folds)
+    expected = fresh.backtest.drop(columns="n_cutoffs")
+    for run in ("second", "raw"):
+        written = pd.read_csv(weekly / run / "tables" / "backtest.csv")
+        pd.testing.assert_frame_equal(written.drop(columns="n_cutoffs"), expected, rtol=1e-12)
+
+
 def test_referrals_since_the_last_report_are_the_new_extracts_events(weekly: Path) -> None:
     """Oracle: the June extract itself, counted with pandas."""
     changes = pd.read_csv(

@@ -15,6 +15,7 @@ from sklearn.base import clone
 
 from referral_graph import _worker
 from referral_graph._checks import check_int
+from referral_graph.churn import _folds
 from referral_graph.churn._inputs import (
     _first_training_cutoff,
     _labelled_slice,
@@ -43,16 +44,27 @@ from referral_graph.exceptions import InsufficientDataError, ParameterError
 logger = logging.getLogger("referral_graph.churn")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Plan:
-    """One test cutoff of the backtest: its slices and the training rows drawn for its fit
-    (None: the training labels hold one class, or no tie is active at the test cutoff)."""
+    """One test cutoff of the backtest: its slices, the training rows drawn for its fit
+    (None: the training labels hold one class, or no tie is active at the test cutoff)
+    and its fingerprint (:func:`referral_graph.churn._folds.fingerprint`; None without
+    a seed)."""
 
     ci: int
     train: list[_Slice]
     test: _Slice
     n_labelled: int
     picked: list[tuple[_Slice, IntArray]] | None
+    key: str | None
+
+
+def _fold_rng(random_state: int | None, cutoff: pd.Timestamp) -> np.random.Generator:
+    """The generator of a test cutoff's training rows: seeded by the seed and the cutoff's
+    month, so that the rows drawn for a cutoff do not depend on the other cutoffs tested."""
+    if random_state is None:
+        return np.random.default_rng()
+    return np.random.default_rng([random_state, cutoff.year * 12 + cutoff.month - 1])
 
 
 def backtest(
@@ -74,6 +86,7 @@ def backtest(
     columns: Mapping[str, str] | None = None,
     data_end: str | pd.Timestamp | None = None,
     recency_half_life: float | None = RECENCY_HALF_LIFE,
+    reuse: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Rolling-origin backtest of the churn model against the rule baselines.
 
@@ -143,6 +156,14 @@ def backtest(
     recency_half_life : float or None, default 12
         Months after which a training cutoff's rows weigh half as much as the
         latest training cutoff's; None weighs them alike.
+    reuse : mapping of str to str, optional
+        The ``attrs["folds"]`` of an earlier backtest (see Returns): each test
+        cutoff whose fingerprint is found there takes its figures from it
+        instead of being fitted and scored again. The results are the same to
+        the last digit (a fingerprint digests everything a test cutoff's figures
+        depend on); on a history grown by one month, all test cutoffs but the
+        latest are found (the weekly report from a store,
+        :meth:`referral_graph.store.ReferralStore.backtest_folds`).
 
     Returns
     -------
@@ -157,7 +178,14 @@ def backtest(
         probabilities), each averaged over the test cutoffs, and
         ``n_cutoffs``. With ``per_cutoff=True``: ``method``, ``cutoff``,
         ``family`` (the family of the ``model`` row), ``n_train``, ``n_ties``,
-        ``n_churned``, ``base_rate`` and the metrics.
+        ``n_churned``, ``base_rate`` and the metrics. Either way
+        ``attrs["folds"]`` maps each test cutoff's fingerprint (a SHA-256 of
+        its model inputs: the features, labels and rule scores of the cutoff
+        and of its training cutoffs, with their months; of the arguments that
+        shape a fit or a figure; and of this package's churn code and the
+        versions of numpy, pandas, scikit-learn and scipy) to its figures as
+        JSON text, for `reuse`; it is empty when `random_state` is None (a fit
+        that cannot be repeated is not reused).
 
     Raises
     ------
@@ -220,127 +248,149 @@ def backtest(
         )
     if len(tests) < n_cutoffs:
         logger.info("Backtest: only %s test cutoff(s) have earlier training data", len(tests))
-    rng = np.random.default_rng(random_state)
-    # The training rows of every test cutoff are drawn first, in order from one generator;
-    # the fits, independent of each other, then run side by side where a core is idle.
+    # Each test cutoff draws its training rows from a generator of its own, seeded by the
+    # seed and its month: its figures do not depend on which other cutoffs are tested, so
+    # that a later backtest on a longer history can reuse them (`reuse`).
+    # The features of every cutoff are computed first, side by side where a core is idle.
     _slices_of(
         prepared, [key for ci in tests for key in (*_training_cutoffs(ci, opts), (ci, opts))]
     )
+    settings = {
+        "model": template.get_params(deep=False),
+        "auto": auto,
+        "k": ks,
+        "max_train_samples": max_train_samples,
+        "random_state": random_state,
+        "recency_half_life": half_life,
+    }
     plans = []
     for ci in tests:
         train = _training_slices(prepared, ci, opts)
         test = _labelled_slice(prepared, ci, opts)
         y_train = np.concatenate([s.y for s in train if s.y is not None])
         fits = 0 < int(y_train.sum()) < len(y_train) and len(test.idx) > 0
+        rng = _fold_rng(random_state, ties.month_of(ci))
         picked = _training_rows(train, max_train_samples, rng)[0] if fits else None
-        plans.append(_Plan(ci=ci, train=train, test=test, n_labelled=len(y_train), picked=picked))
+        key = (
+            _folds.fingerprint(
+                test=(test, opts),
+                train=list(zip(train, [o for _, o in _training_cutoffs(ci, opts)], strict=True)),
+                month_of=ties.month_of,
+                settings=settings,
+            )
+            if random_state is not None
+            else None
+        )
+        plans.append(
+            _Plan(ci=ci, train=train, test=test, n_labelled=len(y_train), picked=picked, key=key)
+        )
+    variants = list(FAMILIES) if auto else ["model"]
 
     def measured(y: npt.NDArray[Any], score: FloatArray, *, proba: bool) -> dict[str, float]:
         if np.isnan(score).all():
             return {key: math.nan for key in _metrics(y[:0], score[:0], ks, proba=True)}
         return _metrics(y, score, ks, proba=proba)
 
-    def predicted(plan: _Plan) -> tuple[dict[str, FloatArray] | None, dict[str, dict[str, float]]]:
-        """A test cutoff's probabilities (None: no fit) and the figures of all but the
-        blend, whose rule depends on the earlier cutoffs' figures (auto: the family)."""
-        y = np.asarray(plan.test.y)
-        figures = {name: measured(y, score, proba=False) for name, score in plan.test.rules.items()}
+    def computed(plan: _Plan) -> dict[str, Any]:
+        """A test cutoff's counts and the figures of every method: the rules, the families
+        (auto) and, for each family, the model's ranking and the blend (``model@family``,
+        ``blend@family``), since the family its ``model`` row uses is chosen from the other
+        cutoffs' figures (:func:`_prior_choice`)."""
+        test = plan.test
+        y = np.asarray(test.y)
+        figures = {name: measured(y, score, proba=False) for name, score in test.rules.items()}
+        counts = {
+            "n_train": plan.n_labelled,
+            "n_ties": len(y),
+            "n_churned": int(y.sum()),
+            "base_rate": float(y.mean()) if len(y) else math.nan,
+        }
         if plan.picked is None:
-            return None, figures
+            logger.info(
+                "Backtest %s: training labels hold one class; model skipped",
+                ties.month_of(plan.ci).date(),
+            )
+            empty = measured(y, np.full(len(y), math.nan), proba=True)
+            for name in variants:
+                figures[name] = figures[f"model@{name}"] = figures[f"blend@{name}"] = empty
+            return {"counts": counts, "figures": figures}
+        counts["n_train"] = sum(len(r) for _, r in plan.picked)
         fitted = _fit_picked(
             plan.picked, clone(template), frame=False, explain=False, half_life=half_life
         )
         if auto:
-            parts = fitted.family_probabilities(plan.test.x)
+            parts = fitted.family_probabilities(test.x)
             probabilities = {
                 "logistic": parts["logistic"],
                 "gbm": parts["gbm"],
                 "ensemble": (parts["logistic"] + parts["gbm"]) / 2,
             }
         else:
-            probabilities = {"model": fitted.predict_proba(plan.test.x)[:, 1]}
-        for name, score in probabilities.items():
-            figures[name] = measured(y, score, proba=True)
-        return probabilities, figures
-
-    predictions = _worker.side_by_side(predicted, plans)
-    # The family each test cutoff's model row uses is chosen from the earlier cutoffs'
-    # figures (known before it), all at hand now; each cutoff is then finished on its own.
-    known: dict[int, dict[str, float]] = {}  # test cutoff -> PR-AUC of each family
-    if auto:
-        for plan, (_, figures) in zip(plans, predictions, strict=True):
-            known[plan.ci] = {
-                f: figures[f]["pr_auc"] if f in figures else math.nan for f in FAMILIES
-            }
-
-    def finished(i: int) -> list[dict[str, Any]]:
-        """A test cutoff's rows of figures, one per method."""
-        plan, (probabilities, figures) = plans[i], predictions[i]
-        ci, train, test = plan.ci, plan.train, plan.test
-        y_test = np.asarray(test.y)
-        cutoff = ties.month_of(ci)
-        scores: dict[str, FloatArray] = {}
-        family = _prior_choice(known, ci, h) if auto else None
-        methods = ["model", "blend", *(FAMILIES if auto else ())]
-        figures = dict(figures)
-        if probabilities is not None and plan.picked is not None:
-            n_train = sum(len(r) for _, r in plan.picked)
-            # the family chosen before this cutoff (auto), and its probabilities
-            name = str(family) if auto else "model"
-            probability = probabilities[name]
-            # the rule that ranked the training cutoffs best (no test label chooses it)
-            rule = _best_rule(train)
-            # the model ranks by its probability hedged with that rule, weighted as evidence
-            # (_hedge_weight); its Brier score is its probability's
-            scores["model"] = _blend(
-                probability, test.rules[rule], weight=_hedge_weight(len(train))
-            )
-            figures["model"] = {
-                **measured(y_test, scores["model"], proba=False),
+            probabilities = {"model": fitted.predict_proba(test.x)[:, 1]}
+        # the rule that ranked the training cutoffs best (no test label chooses it); the
+        # model ranks by its probability hedged with that rule, weighted as evidence
+        # (_hedge_weight); its Brier score is its probability's
+        rule = test.rules[_best_rule(plan.train)]
+        hedge = _hedge_weight(len(plan.train))
+        for name, probability in probabilities.items():
+            figures[name] = measured(y, probability, proba=True)
+            figures[f"model@{name}"] = {
+                **measured(y, _blend(probability, rule, weight=hedge), proba=False),
                 "brier": figures[name]["brier"],
             }
-            scores["blend"] = _blend(probability, test.rules[rule])
-            if auto:
-                scores.update(probabilities)
-        else:
-            n_train = plan.n_labelled
-            logger.info("Backtest %s: training labels hold one class; model skipped", cutoff.date())
-            for method in methods:
-                scores[method] = np.full(len(test.idx), math.nan)
-        scores.update(test.rules)
-        rows = []
-        for method, score in scores.items():
-            row: dict[str, Any] = {
-                "method": method,
-                "cutoff": cutoff,
-                "family": family if auto else None,
-                "n_train": n_train,
-                "n_ties": len(y_test),
-                "n_churned": int(y_test.sum()),
-                "base_rate": float(y_test.mean()) if len(y_test) else math.nan,
-            }
-            if method in figures:
-                row.update(figures[method])
-            else:
-                row.update(measured(y_test, score, proba=method in ("model", *FAMILIES)))
-            rows.append(row)
-        return rows
+            figures[f"blend@{name}"] = measured(y, _blend(probability, rule), proba=False)
+        return {"counts": counts, "figures": figures}
+
+    found = dict(reuse or {})
+    todo = [plan for plan in plans if plan.key is None or plan.key not in found]
+    folds = dict(zip(todo, _worker.side_by_side(computed, todo), strict=True))
+    for plan in plans:
+        if plan not in folds:  # reused: its figures are those computed before, to the digit
+            assert plan.key is not None
+            folds[plan] = _folds.decode(found[plan.key])
+    if len(todo) < len(plans):
+        logger.info(
+            "Backtest: %d of %d test cutoff(s) unchanged since an earlier backtest, their "
+            "figures reused",
+            len(plans) - len(todo),
+            len(plans),
+        )
+    # The family each test cutoff's model row uses is chosen from the earlier cutoffs'
+    # figures (known before it).
+    known: dict[int, dict[str, float]] = {}  # test cutoff -> PR-AUC of each family
+    if auto:
+        for plan in plans:
+            known[plan.ci] = {f: folds[plan]["figures"][f]["pr_auc"] for f in FAMILIES}
 
     rows: list[dict[str, Any]] = []
-    for plan, cutoff_rows in zip(
-        plans, _worker.side_by_side(finished, range(len(plans))), strict=True
-    ):
-        rows.extend(cutoff_rows)
-        y_test = np.asarray(plan.test.y)
+    for plan in plans:
+        fold = folds[plan]
+        figures = fold["figures"]
+        family = _prior_choice(known, plan.ci, h) if auto else None
+        name = str(family) if auto else "model"
+        chosen = {"model": figures[f"model@{name}"], "blend": figures[f"blend@{name}"]}
         cutoff = ties.month_of(plan.ci)
+        for method in ("model", "blend", *(FAMILIES if auto else ()), *plan.test.rules):
+            rows.append(
+                {
+                    "method": method,
+                    "cutoff": cutoff,
+                    "family": family,
+                    **fold["counts"],
+                    **(chosen[method] if method in chosen else figures[method]),
+                }
+            )
         logger.info(
             "Backtest %s: %s ties, churn rate %.1f %%",
             cutoff.date(),
-            f"{len(y_test):,}",
-            100 * float(y_test.mean()) if len(y_test) else 0.0,
+            f"{fold['counts']['n_ties']:,}",
+            100 * fold["counts"]["base_rate"] if fold["counts"]["n_ties"] else 0.0,
         )
     table = pd.DataFrame(rows)
     table["cutoff"] = table["cutoff"].astype("datetime64[ns]")
+    table.attrs["folds"] = {
+        plan.key: _folds.encode(folds[plan]) for plan in plans if plan.key is not None
+    }
     if per_cutoff:
         return table
     metric_cols = [
@@ -350,6 +400,7 @@ def backtest(
     ]
     summary = table.groupby("method", sort=False)[metric_cols].mean().reset_index()
     summary["n_cutoffs"] = len(tests)
+    summary.attrs["folds"] = table.attrs["folds"]
     return summary
 
 

@@ -10,7 +10,7 @@ has the data its features (and labels) need.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,8 @@ class _Slice:
     x: npt.NDArray[np.float32]
     y: BoolArray | None
     rules: dict[str, FloatArray]
+    #: the digest of the arrays above (:func:`referral_graph.churn._folds._slice_digest`)
+    digest: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def nbytes(self) -> int:

@@ -181,6 +181,7 @@ def build_report(
     title: str | None = None,
     scores: Mapping[str, pd.DataFrame] | None = None,
     previous: ReportRecord | None = None,
+    reuse: Mapping[str, str] | None = None,
     threshold: int = DEFAULT_THRESHOLD,
 ) -> Report:
     """Compute every section of the report.
@@ -212,6 +213,10 @@ def build_report(
         The record of an earlier report on the same focus
         (:meth:`referral_graph.store.ReferralStore.last_report`): the report then
         says what changed since (:func:`what_changed`, table ``changes``).
+    reuse : mapping of str to str, optional
+        The test cutoffs of earlier backtests on the same data
+        (:meth:`referral_graph.store.ReferralStore.backtest_folds`): those unchanged
+        are not fitted again (:func:`referral_graph.churn.backtest`); the same results.
     threshold : int, default 11
         Small-cell threshold of the words of the ``changes`` table.
 
@@ -233,6 +238,7 @@ def build_report(
         scores=scores,
         at_risk_of=None,
         previous=previous,
+        reuse=reuse,
         threshold=threshold,
     )
 
@@ -251,6 +257,7 @@ def _build_report(
     scores: Mapping[str, pd.DataFrame] | None,
     at_risk_of: Callable[[], _AtRisk] | None,
     previous: ReportRecord | None = None,
+    reuse: Mapping[str, str] | None = None,
     threshold: int = DEFAULT_THRESHOLD,
     meanwhile: Callable[[Report], object] | None = None,
 ) -> Report:
@@ -310,7 +317,13 @@ def _build_report(
             at_risk_of()
             if at_risk_of is not None
             else _at_risk_tables(
-                net.panel, net.providers, ids, capacity=capacity, horizon=horizon, seed=seed
+                net.panel,
+                net.providers,
+                ids,
+                capacity=capacity,
+                horizon=horizon,
+                seed=seed,
+                reuse=reuse,
             )
         )
         _at_risk_sections(report, net, computed, capacity=capacity)
@@ -333,6 +346,8 @@ def _build_report(
             capacity=capacity,
             horizon=horizon,
         )
+        if computed.backtest is not None:  # for the next report's backtest to reuse
+            report.record.folds = dict(computed.backtest.attrs.get("folds", {}))
         _changes_section(report, net, previous, activities, threshold=threshold)
     return report
 

@@ -108,7 +108,7 @@ def write_report(
     target = Path(os.fspath(out_dir))
     _require_focus(focus, focus_ids)
     ids = resolve_focus(net.providers, focus=focus, focus_ids=focus_ids)
-    previous, loads_through = _previous_report(store, ids)
+    previous, loads_through, folds = _previous_report(store, ids)
     # Everything is written into a new folder that replaces `target` whole at the end.
     with atomic_folder(target, whole=WHOLE) as folder:
         # The backtest and the at-risk list need nothing but the panel: on large networks they
@@ -124,6 +124,7 @@ def write_report(
                     capacity=capacity,
                     horizon=horizon,
                     seed=seed,
+                    reuse=folds,
                 )
                 if net.panel is not None
                 else None
@@ -173,6 +174,7 @@ def write_report(
                     scores=scores,
                     at_risk_of=at_risk_of,
                     previous=previous,
+                    reuse=folds,
                     threshold=threshold,
                     meanwhile=early.draw,
                 )
@@ -338,15 +340,16 @@ def _import_churn() -> None:
 
 def _previous_report(
     store: str | os.PathLike[str] | None, ids: list[str]
-) -> tuple[ReportRecord | None, int | None]:
-    """The last report recorded in `store` on the focus `ids`, and the store's last load
-    that changed its data (:meth:`ReferralStore.loads_through`)."""
+) -> tuple[ReportRecord | None, int | None, dict[str, str] | None]:
+    """The last report recorded in `store` on the focus `ids`, the store's last load that
+    changed its data (:meth:`ReferralStore.loads_through`) and the test cutoffs of the
+    backtests recorded (:meth:`ReferralStore.backtest_folds`)."""
     if store is None:
-        return None, None
+        return None, None, None
     from referral_graph.store import open_store
 
     with open_store(store, read_only=True) as db:
-        return db.last_report(focus_ids=ids), db.loads_through()
+        return db.last_report(focus_ids=ids), db.loads_through(), db.backtest_folds()
 
 
 def _note_changes(report: Report, store: str | os.PathLike[str] | None) -> None:
