@@ -108,6 +108,7 @@ def write_tables(
     keep: Iterable[str] | None = None,
     on_decided: Callable[[], None] | None = None,
     written: TablesWritten | None = None,
+    joint: Mapping[str, Mapping[str, pd.Series]] | None = None,
 ) -> TablesWritten:
     """Write tables to `folder` with small-cell suppression on every count column.
 
@@ -140,6 +141,11 @@ def write_tables(
         cells of a table written there (:data:`~referral_graph.privacy.LINKED`:
         ``prospects`` repeats ``share_of_wallet``'s ``to_competitors``) hides the
         cells that one hid by complementary suppression, as it would in one call.
+    joint : mapping, optional
+        The suppression of the tables that share sums, decided already by
+        :func:`referral_graph._joint.joint_suppression` on tables with the same
+        counts and rows (the report decides it while the communities are computed:
+        :func:`score_network`'s `meanwhile`); by default it is decided here.
 
     Returns
     -------
@@ -160,7 +166,8 @@ def write_tables(
                     f"The 'formats' must be 'csv' or 'parquet'. Got {fmt!r} instead."
                 )
         kept = set(tables) if keep is None else set(keep)
-        joint = joint_suppression(tables, threshold)
+        if joint is None:
+            joint = joint_suppression(tables, threshold)
         # the scores that would solve back to counts, from the counts shown: before the
         # caller's other work starts (on_decided), so that their arrays are not held beside it
         given = tables.get("providers")
@@ -188,7 +195,7 @@ def write_tables(
             early[source_of[name]] = suppressed(source_of[name])
         table = tables[name]
         if name in joint:  # decided: its partitions were searched with the others' sums
-            hide = _reverse_cells(table, joint[name], threshold)
+            hide = _reverse_cells(table, dict(joint[name]), threshold)
             return suppress_counts(table, threshold=threshold, hide=hide)
         return suppress_counts(
             table,
@@ -460,6 +467,7 @@ def score_network(
     seed: int = 0,
     loyal_threshold: float = 0.5,
     strength_weights: Mapping[str, float] | None = None,
+    meanwhile: Callable[[Mapping[str, pd.DataFrame]], object] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Compute every score table of a referral network.
 
@@ -486,6 +494,14 @@ def score_network(
         Share of wallet from which a referrer is a loyalist.
     strength_weights : mapping, optional
         Weights of the strength components (see :mod:`referral_graph.strength`).
+    meanwhile : callable, optional
+        Called with the tables that need no communities (every table but
+        ``communities``; ``providers`` without its ``community`` column and with
+        its betweenness columns missing), before the communities and the
+        betweenness are computed or, on large networks, waited for: the caller's
+        work on those tables then fills the wait (the report decides their
+        suppression there, :func:`write_tables`'s `joint`). The tables returned
+        have the same rows, in the same order, and the same counts.
 
     Returns
     -------
@@ -516,6 +532,7 @@ def score_network(
             seed=seed,
             loyal_threshold=loyal_threshold,
             strength_weights=strength_weights,
+            meanwhile=meanwhile,
         )
 
 
@@ -546,6 +563,7 @@ def _score_network(
     seed: int,
     loyal_threshold: float,
     strength_weights: Mapping[str, float] | None,
+    meanwhile: Callable[[Mapping[str, pd.DataFrame]], object] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """:func:`score_network`, with the communities and betweenness in `worker` when enabled.
 
@@ -601,6 +619,14 @@ def _score_network(
             focus_tables[f"leakage_by_{by}"] = leakage.leakage_summary(
                 net.ties, net.providers, ids, by=by, market=market
             )
+    attrs = net.providers.drop(
+        columns=[c for c in net.providers.columns if c in measures.columns and c != "id"]
+    )
+    if meanwhile is not None:
+        so_far = attrs.merge(measures, on="id", how="right")  # the rows of `providers` below
+        so_far.attrs["link_weight"] = weight
+        meanwhile({"providers": so_far, "ties": ties, **focus_tables})
+        del so_far
     if network_of is not None:
         labels, measures["betweenness"], measures["betweenness_stderr"] = network_of()
     else:
@@ -612,9 +638,6 @@ def _score_network(
             seed=seed,
         )
     measures["community"] = measures["id"].map(labels).astype("Int64")
-    attrs = net.providers.drop(
-        columns=[c for c in net.providers.columns if c in measures.columns and c != "id"]
-    )
     providers = attrs.merge(measures, on="id", how="right")
     providers.attrs["link_weight"] = weight  # what its link-analysis scores weighed
     tables: dict[str, pd.DataFrame] = {

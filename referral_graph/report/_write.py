@@ -8,7 +8,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -102,6 +102,7 @@ def write_report(
     suppression (a graph file written apart, by ``referral-graph build``, leaves
     out the small ones only, and would show the others beside the report's tables).
     """
+    from referral_graph._joint import joint_suppression
     from referral_graph.leakage import resolve_focus
     from referral_graph.scores import score_network, write_tables
 
@@ -129,19 +130,29 @@ def write_report(
                 if net.panel is not None
                 else None
             )
-            scores = score_network(net, focus_ids=ids, seed=seed)
-            # The score tables are final: they are written (by DuckDB, mostly outside the GIL)
-            # while the other sections are computed, which keeps the second core busy.
             with ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="referral_graph_tables"
             ) as pool:
+                # The suppression of the score tables that share sums is decided in this
+                # thread while the communities are computed (by a worker process on large
+                # networks, while this one would wait); then the tables are written (by
+                # DuckDB, mostly outside the GIL) while the other sections are computed.
+                deciding: list[Future[Any]] = []
+                scores = score_network(
+                    net,
+                    focus_ids=ids,
+                    seed=seed,
+                    meanwhile=lambda so_far: deciding.append(
+                        pool.submit(joint_suppression, so_far, threshold)
+                    ),
+                )
                 decided = threading.Event()
                 writing = pool.submit(
-                    write_tables,
+                    _write_scores,
                     scores,
                     folder / "tables",
+                    deciding=deciding,
                     threshold=threshold,
-                    keep=_PAGE_TABLES,
                     on_decided=decided.set,
                 )
                 early = _Early()
@@ -304,6 +315,28 @@ def _write_graph(
         threshold=threshold,
         period=net.period,
         hide=hide,
+    )
+
+
+def _write_scores(
+    scores: dict[str, pd.DataFrame],
+    folder: Path,
+    *,
+    deciding: list[Future[Any]],
+    threshold: int,
+    on_decided: Callable[[], None],
+) -> TablesWritten:
+    """:func:`write_tables` of the score tables, with the joint suppression `deciding`
+    computed (or None: decided there); `on_decided` is called whatever happens."""
+    from referral_graph.scores import write_tables
+
+    try:
+        joint = deciding[0].result() if deciding else None
+    except BaseException:
+        on_decided()
+        raise
+    return write_tables(
+        scores, folder, threshold=threshold, keep=_PAGE_TABLES, on_decided=on_decided, joint=joint
     )
 
 
