@@ -210,9 +210,11 @@ COUNT_PATTERN = re.compile(
     r"|^unique$|^same_day$|^bene_|^pair_)"
 )
 
-#: Names that look like counts but are not (shares, scores, ranks, ratios, components).
+#: Names that look like counts but are not (shares, scores, ranks, ratios, components;
+#: a backtest's number of test cutoffs, a number of months).
 _NOT_COUNTS = re.compile(
-    r"(^share|_share$|share_|score|rank|ratio|component|_pct$|^strength$|_rate$|_amount$)"
+    r"(^share|_share$|share_|score|rank|ratio|component|_pct$|^strength$|_rate$|_amount$"
+    r"|^n_cutoffs$)"
 )
 
 
@@ -225,6 +227,8 @@ def is_count_name(name: object) -> bool:
     (True, False, False)
     >>> is_count_name("Same Day2014"), is_count_name("Referrals"), is_count_name("year_2014")
     (True, True, False)
+    >>> is_count_name("n_churned"), is_count_name("n_cutoffs")  # ties; test months
+    (True, False)
     """
     key = _name_key(name)
     return bool(COUNT_PATTERN.search(key)) and not _NOT_COUNTS.search(key)
