@@ -103,3 +103,32 @@ def test_the_joint_tables_are_written_alike_at_other_thresholds(tmp_path):
     assert providers["in_strength"].isna().tolist() == [False] * 6 + [True] * 3
     assert written.records["ties"]["complementary"] == {"referrals": 1}
     assert written.records["providers"]["complementary"] == {"in_strength": 1}
+
+
+def test_the_suppression_decided_while_the_communities_are_computed_is_the_one_written(
+    tmp_path,
+):
+    """The report decides the joint suppression on the tables score_network hands over
+    before the communities (its `meanwhile`). Oracle: write_tables deciding it on the
+    final tables itself; the files are the same bytes."""
+    from referral_graph import datasets, pipeline
+    from referral_graph._joint import joint_suppression
+    from referral_graph.leakage import resolve_focus
+    from referral_graph.scores import score_network
+
+    paths = datasets.sample_paths()
+    net = pipeline.load_network(events=paths["events"], providers=paths["providers"])
+    ids = resolve_focus(net.providers, focus=datasets.SAMPLE_FOCUS)
+    handed: dict[str, pd.DataFrame] = {}
+    scores = score_network(net, focus_ids=ids, meanwhile=handed.update)
+    assert set(handed) == set(scores) - {"communities"}
+    assert "community" not in handed["providers"] and "community" in scores["providers"]
+    early = joint_suppression(handed, 11)
+    assert early and any(mask.any() for cols in early.values() for mask in cols.values())
+    by_itself = write_tables(scores, tmp_path / "by_itself")
+    with_early = write_tables(scores, tmp_path / "early", joint=early)
+    assert by_itself.suppression == with_early.suppression
+    for name in scores:
+        assert (tmp_path / "early" / f"{name}.csv").read_bytes() == (
+            tmp_path / "by_itself" / f"{name}.csv"
+        ).read_bytes(), name
