@@ -257,6 +257,7 @@ def _info(args: argparse.Namespace) -> int:
         summary = store.summary()
         loads = store.loads()
         reports = store.reports()
+        folds = store.backtest_folds()
         remembered = store.options()
     print(_summary_text(summary))
     if remembered:
@@ -287,6 +288,11 @@ def _info(args: argparse.Namespace) -> int:
             f"report {row.report_id}: on {row.focus}, made {row.made_at:%Y-%m-%d %H:%M} UTC "
             f"after load {row.loads_through}, data to {row.data_end:%Y-%m-%d}, "
             f"{row.flagged:,} ties flagged at risk"
+        )
+    if folds:
+        print(
+            f"Backtest test cutoffs kept: {len(folds):,} (a report fits only the cutoffs whose "
+            "data or options changed since, and reuses the others)"
         )
     return 0
 

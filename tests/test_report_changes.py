@@ -232,6 +232,7 @@ def test_a_weekly_report_opens_with_what_changed_since_the_last(weekly: Path, ca
     info = capsys.readouterr().out
     assert "report 1: on Riverside Health" in info and "after load 1, data to 2026-05-31" in info
     assert "report 3: on Riverside Health" in info
+    assert "Backtest test cutoffs kept: 7 " in info  # six, then the June load's
 
 
 def test_the_weekly_report_fits_only_the_backtests_new_test_cutoff(weekly: Path) -> None:
