@@ -12,7 +12,7 @@ from typing import Any
 
 from referral_graph._progress import Progress
 
-__all__ = ["add_store_commands"]
+__all__ = ["add_store_commands", "backtest_folds"]
 
 
 def add_store_commands(sub: Any) -> None:
@@ -97,6 +97,17 @@ def add_store_commands(sub: Any) -> None:
     )
     _add_reading_options(p, "column names of --events", "reading --events")
     p.set_defaults(func=cmd_store)
+
+
+def backtest_folds(args: argparse.Namespace) -> dict[str, str] | None:
+    """The backtest test cutoffs the store of ``--store`` keeps (None without a store): a
+    backtest run there reuses those its reports computed on the same data and options."""
+    if getattr(args, "store", None) is None:
+        return None
+    from referral_graph.store import open_store
+
+    with open_store(args.store, read_only=True) as store:
+        return store.backtest_folds()
 
 
 def _add_reading_options(p: Any, columns: str, reading: str) -> Any:

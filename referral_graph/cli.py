@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from referral_graph._cli_national import add_options as add_national_options
-from referral_graph._cli_store import add_store_commands
+from referral_graph._cli_store import add_store_commands, backtest_folds
 from referral_graph._cli_text import (
     graph_suppression_note,
     margins_text,
@@ -513,6 +513,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             model=args.model,
             random_state=args.seed,
             providers=net.providers,
+            reuse=backtest_folds(args),  # the test cutoffs a store's reports fitted
         )
     finally:
         progress.close()

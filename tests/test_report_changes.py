@@ -257,6 +257,25 @@ def test_the_weekly_report_fits_only_the_backtests_new_test_cutoff(weekly: Path)
         pd.testing.assert_frame_equal(written, fresh.backtest, rtol=1e-12)
 
 
+def test_a_backtest_from_the_store_reuses_the_test_cutoffs_of_its_reports(
+    weekly: Path, tmp_path: Path, caplog
+) -> None:
+    """``referral-graph backtest --store`` fits nothing the reports fitted on the same data
+    and options; its figures are the report's (checked against a fresh backtest above)."""
+    out = tmp_path / "backtest.csv"
+    with caplog.at_level("INFO", logger="referral_graph.churn"):
+        code = cli.main(
+            ["backtest", "--store", str(weekly / "referrals.duckdb"), "--providers",
+             str(datasets.sample_paths()["providers"]), "-q", "--out", str(out)]
+        )  # fmt: skip
+    assert code == 0
+    assert "6 of 6 test cutoff(s) unchanged since an earlier backtest" in caplog.text
+    assert "Churn model fitted" not in caplog.text
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out), pd.read_csv(weekly / "second" / "tables" / "backtest.csv"), rtol=1e-12
+    )
+
+
 def test_referrals_since_the_last_report_are_the_new_extracts_events(weekly: Path) -> None:
     """Oracle: the June extract itself, counted with pandas."""
     changes = pd.read_csv(
