@@ -478,6 +478,7 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
             random_state=args.seed,
             ranking=args.ranking,
             family="auto" if auto else "logistic",
+            reuse=backtest_folds(args),  # the test cutoffs a store's reports fitted
         )
         why = risk.attrs.get("ranking_why")
         progress("writing")

@@ -276,6 +276,24 @@ def test_a_backtest_from_the_store_reuses_the_test_cutoffs_of_its_reports(
     )
 
 
+def test_an_at_risk_list_from_the_store_reuses_the_test_cutoffs_of_its_reports(
+    weekly: Path, tmp_path: Path, caplog
+) -> None:
+    """``referral-graph at-risk --store`` chooses its ranking from a backtest whose test
+    cutoffs the store's reports fitted already: only the list's own model is fitted."""
+    paths = datasets.sample_paths()
+    with caplog.at_level("INFO", logger="referral_graph.churn"):
+        code = cli.main(
+            ["at-risk", "--store", str(weekly / "referrals.duckdb"), "--providers",
+             str(paths["providers"]), "--focus", datasets.SAMPLE_FOCUS, "-q",
+             "--out", str(tmp_path / "at_risk.csv")]
+        )  # fmt: skip
+    assert code == 0
+    assert "6 of 6 test cutoff(s) unchanged since an earlier backtest" in caplog.text
+    assert caplog.text.count("Churn model fitted") == 1  # the list's model
+    assert (tmp_path / "at_risk.csv").exists()
+
+
 def test_referrals_since_the_last_report_are_the_new_extracts_events(weekly: Path) -> None:
     """Oracle: the June extract itself, counted with pandas."""
     changes = pd.read_csv(

@@ -64,6 +64,7 @@ def at_risk(
     family: str = "logistic",
     recency_half_life: float | None = RECENCY_HALF_LIFE,
     backtested: pd.DataFrame | None = None,
+    reuse: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Rank the active ties by expected loss, with reasons, as of a cutoff.
 
@@ -138,6 +139,10 @@ def at_risk(
         The averaged result of :func:`backtest` on the same data (with
         ``model="auto"`` for ``family="auto"``), from which the ``"auto"``
         choices are made instead of running the backtest again.
+    reuse : mapping of str to str, optional
+        When the backtest is run here: earlier backtests' test cutoffs, reused
+        where unchanged (:func:`backtest`'s `reuse`; a referral store's
+        :meth:`~referral_graph.store.ReferralStore.backtest_folds`).
 
     Returns
     -------
@@ -216,6 +221,7 @@ def at_risk(
             ranking=ranking,
             family=family,
             table=backtested,
+            reuse=reuse,
             past_cutoff=ci < ties.n_months,
             capacity=capacity,
             random_state=random_state,

@@ -628,6 +628,7 @@ def _auto_choice(
     ranking: str,
     family: str,
     table: pd.DataFrame | None,
+    reuse: Mapping[str, str] | None = None,
     past_cutoff: bool,
     capacity: int,
     random_state: int | None,
@@ -660,6 +661,7 @@ def _auto_choice(
                 min_referrals=opts.min_referrals,
                 churn_fraction=opts.churn_fraction,
                 recency_half_life=recency_half_life,
+                reuse=reuse,
             )
         except InsufficientDataError as exc:
             return (
