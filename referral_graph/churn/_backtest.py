@@ -21,7 +21,6 @@ from referral_graph.churn._inputs import (
     _labelled_slice,
     _slices_of,
     _training_cutoffs,
-    _training_slices,
 )
 from referral_graph.churn._metrics import _metrics
 from referral_graph.churn._model import ChurnModel
@@ -265,7 +264,8 @@ def backtest(
     }
     plans = []
     for ci in tests:
-        train = _training_slices(prepared, ci, opts)
+        keys = _training_cutoffs(ci, opts)
+        train = _slices_of(prepared, keys)
         test = _labelled_slice(prepared, ci, opts)
         y_train = np.concatenate([s.y for s in train if s.y is not None])
         fits = 0 < int(y_train.sum()) < len(y_train) and len(test.idx) > 0
@@ -274,7 +274,7 @@ def backtest(
         key = (
             _folds.fingerprint(
                 test=(test, opts),
-                train=list(zip(train, [o for _, o in _training_cutoffs(ci, opts)], strict=True)),
+                train=[(s, o) for s, (_, o) in zip(train, keys, strict=True)],
                 month_of=ties.month_of,
                 settings=settings,
             )

@@ -185,7 +185,6 @@ def write_report(
                     scores=scores,
                     at_risk_of=at_risk_of,
                     previous=previous,
-                    reuse=folds,
                     threshold=threshold,
                     meanwhile=early.draw,
                 )
