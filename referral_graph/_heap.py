@@ -8,7 +8,16 @@ time: on the 300,000-provider market that is about 65 GB of zeroed memory and
 a quarter of the report's CPU time on a virtual machine whose freed memory
 goes back to the host (free page reporting). With :func:`keep_freed_memory`,
 glibc serves large arrays from its heap and keeps what is freed (up to
-:data:`KEEP_BYTES` at the heap's top) for the next allocation.
+:data:`KEEP_BYTES` at the heap's top) for the next allocation. Two more sources
+of fresh memory are closed the same way:
+
+* the report's threads: glibc gives each thread an arena of its own, whose
+  arrays of up to 64 MB live in heaps mapped apart and unmapped when empty;
+  with one arena (``M_ARENA_MAX`` 1) every thread's arrays come from the one
+  kept heap;
+* Apache Arrow's default allocator (mimalloc), which returns freed memory to
+  the system: Arrow allocates from glibc instead (``ARROW_DEFAULT_MEMORY_POOL``
+  ``system``, set for this process and its workers before Arrow is imported).
 
 The process's peak memory is its largest working set plus what the heap cannot
 reuse (about 0.1 GB more on that market: docs/memory.md), and memory freed at
@@ -20,7 +29,8 @@ leaves its allocator as it is.
 
 Set ``REFERRAL_GRAPH_KEEP_FREED_MEMORY=0`` to leave glibc's defaults; a malloc
 setting of your own (any ``MALLOC_*`` variable, or ``glibc.malloc`` tunables in
-``GLIBC_TUNABLES``) is taken as your choice and not changed.
+``GLIBC_TUNABLES``) is taken as your choice and not changed, and so is an Arrow
+memory pool of your own (``ARROW_DEFAULT_MEMORY_POOL``).
 On other C libraries (macOS, musl) nothing is changed.
 """
 
@@ -31,7 +41,7 @@ import logging
 import os
 import platform
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +56,17 @@ SWITCH = "REFERRAL_GRAPH_KEEP_FREED_MEMORY"
 # glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
+_M_ARENA_MAX = -8
+
+#: Apache Arrow's choice of allocator, read when pyarrow is imported.
+ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL"
 
 #: The same settings for a process about to start (glibc reads them at start).
-_ENVIRONMENT = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(KEEP_BYTES)}
+_ENVIRONMENT = {
+    "MALLOC_MMAP_MAX_": "0",
+    "MALLOC_TRIM_THRESHOLD_": str(KEEP_BYTES),
+    "MALLOC_ARENA_MAX": "1",
+}
 
 
 def _wanted(environ: Mapping[str, str]) -> bool:
@@ -67,8 +85,11 @@ def keep_freed_memory() -> bool:
     """Have glibc keep freed memory in this process for reuse; return whether it does.
 
     Large allocations come from the heap rather than ``mmap`` (``M_MMAP_MAX`` 0),
-    and up to :data:`KEEP_BYTES` of free memory at the heap's top is kept
-    (``M_TRIM_THRESHOLD``). For a process that runs one job and exits.
+    up to :data:`KEEP_BYTES` of free memory at the heap's top is kept
+    (``M_TRIM_THRESHOLD``), every thread allocates from that heap (``M_ARENA_MAX``
+    1), and Apache Arrow allocates with glibc (``ARROW_DEFAULT_MEMORY_POOL=system``)
+    unless you chose its pool. For a process that runs one job and exits; call it
+    before threads are started and pyarrow is imported.
 
     Examples
     --------
@@ -85,9 +106,27 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    kept = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, KEEP_BYTES))
+    kept = (
+        bool(mallopt(_M_MMAP_MAX, 0))
+        and bool(mallopt(_M_TRIM_THRESHOLD, KEEP_BYTES))
+        and bool(mallopt(_M_ARENA_MAX, 1))
+    )
+    if kept:
+        _arrow_from_glibc(os.environ)
     logger.debug("keep_freed_memory: %s", "on" if kept else "not available")
     return kept
+
+
+def _arrow_from_glibc(environ: MutableMapping[str, str]) -> None:
+    """Have Apache Arrow allocate with glibc (its ``system`` pool), unless `environ` chose
+    a pool: pyarrow reads the choice when imported, or is told now if it already is."""
+    if ARROW_POOL in environ:
+        return
+    environ[ARROW_POOL] = "system"
+    if "pyarrow" in sys.modules:
+        import pyarrow
+
+        pyarrow.set_memory_pool(pyarrow.system_memory_pool())
 
 
 def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -101,4 +140,4 @@ def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """
     if not _wanted(environ):
         return dict(environ)
-    return {**environ, **_ENVIRONMENT}
+    return {ARROW_POOL: "system", **environ, **_ENVIRONMENT}
