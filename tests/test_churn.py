@@ -1660,3 +1660,35 @@ def test_a_fall_is_said_as_it_is_not_as_the_smoothed_feature() -> None:
     assert "fell to fewer than 11 in the last 3 months" in str(_reason_text("decline", v, ctx))
     v = {**v, "recent_referrals": 12.0, "baseline_rate": 7.5}  # 4 a month against 7.5
     assert "fell 47% in the last 3 months" in str(_reason_text("decline", v, ctx))
+
+
+def test_trees_predict_many_rows_on_an_idle_core_too_with_the_same_probabilities(
+    monkeypatch,
+) -> None:
+    from referral_graph.churn import _model
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2_000, 3))
+    y = (x[:, 0] + rng.normal(size=2_000) > 0).astype(int)
+    monkeypatch.setattr(_model._worker, "idle_threads", lambda wanted: 1)  # a busy machine
+    model = ChurnModel(model="ensemble", random_state=0, max_iter=20).fit(x, y)
+    rows = rng.normal(size=(_model.PARALLEL_PREDICTION_ROWS, 3))
+    limits: list[tuple[int, str | None]] = []
+    limit = _model._POOLS.limit
+
+    def recorded(**kwargs):  # type: ignore[no-untyped-def]
+        limits.append((kwargs["limits"], kwargs.get("user_api")))
+        return limit(**kwargs)
+
+    monkeypatch.setattr(_model._POOLS, "limit", recorded)
+    busy = model.predict_proba(rows)
+    assert limits == [(1, None), (1, "openmp")]
+    limits.clear()
+    monkeypatch.setattr(_model._worker, "idle_threads", lambda wanted: min(wanted, 2))
+    idle = model.predict_proba(rows)
+    # the trees take a second thread, the linear part keeps to one; fewer rows: one thread
+    assert limits == [(1, None), (2, "openmp")]
+    assert np.array_equal(busy, idle)
+    limits.clear()
+    model.predict_proba(rows[:-1])
+    assert limits == [(1, None), (1, "openmp")]

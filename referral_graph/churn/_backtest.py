@@ -332,13 +332,22 @@ def backtest(
         # (_hedge_weight); its Brier score is its probability's
         rule = test.rules[_best_rule(plan.train)]
         hedge = _hedge_weight(len(plan.train))
-        for name, probability in probabilities.items():
-            figures[name] = measured(y, probability, proba=True)
-            figures[f"model@{name}"] = {
-                **measured(y, _blend(probability, rule, weight=hedge), proba=False),
-                "brier": figures[name]["brier"],
+
+        def ranked(name: str) -> dict[str, dict[str, float]]:
+            probability = probabilities[name]
+            alone = measured(y, probability, proba=True)
+            return {
+                name: alone,
+                f"model@{name}": {
+                    **measured(y, _blend(probability, rule, weight=hedge), proba=False),
+                    "brier": alone["brier"],
+                },
+                f"blend@{name}": measured(y, _blend(probability, rule), proba=False),
             }
-            figures[f"blend@{name}"] = measured(y, _blend(probability, rule), proba=False)
+
+        # each family's rankings sorted on a core of their own where one is idle
+        for part in _worker.side_by_side(ranked, list(probabilities)):
+            figures.update(part)
         return {"counts": counts, "figures": figures}
 
     found = dict(reuse or {})

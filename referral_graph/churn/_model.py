@@ -42,6 +42,11 @@ logger = logging.getLogger("referral_graph.churn")
 #: for every limit (``threadpool_limits``) reads the process's libraries, about 6 ms each time.
 _POOLS = ThreadpoolController()
 
+#: Rows from which the trees' probabilities take two threads where a core is idle
+#: (``ChurnModel._threads``): the backtest's test cutoffs and the at-risk list, hundreds of
+#: thousands of ties on a large market (2.7 s on one thread for 640,000).
+PARALLEL_PREDICTION_ROWS = 50_000
+
 
 def _column_medians(x: npt.NDArray[Any]) -> FloatArray:
     """Median of the finite values of each column (0 for a column without any)."""
@@ -116,7 +121,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         so more threads mostly add overhead. An ensemble's parts (the trees,
         the calibrated folds, the full pipeline) are fitted on two threads
         where a core is idle, one part per thread; trees fitted alone use two
-        OpenMP threads there. None leaves the pools alone.
+        OpenMP threads there, and so do the trees' probabilities of 50,000
+        rows or more (each row's is computed by one thread: the same on any
+        number). None leaves the pools alone.
     random_state : int, optional
         Seed of the calibration folds and of the gradient boosting.
     boosting_weight : float, default 0.5
@@ -438,20 +445,27 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         out: dict[str, FloatArray] = {}
         if self.model != "ensemble" or self.boosting_weight < 1:
             model = self.calibrator_ if self.calibrator_ is not None else self.pipeline_
-            with self._threads():
+            with self._threads(rows=len(X)):
                 family = "logistic" if self.model == "ensemble" else str(self.model)
                 out[family] = np.asarray(model.predict_proba(X), dtype=np.float64)
         if self.boosting_ is not None:
             out["gbm"] = self.boosting_.predict_proba(X)
         return out
 
-    def _threads(self) -> contextlib.AbstractContextManager[Any]:
+    def _threads(self, *, rows: int = 0) -> contextlib.AbstractContextManager[Any]:
         """The thread limit of the pools this family computes in: every pool for the
-        linear model, OpenMP for the trees (so that an ensemble's trees keep their own)."""
+        linear model, OpenMP for the trees (so that an ensemble's trees keep their own).
+
+        The trees' probabilities of `rows` rows, from :data:`PARALLEL_PREDICTION_ROWS`,
+        take two threads where a core is idle: each row's probability is one thread's
+        sum over the trees, so the figures are the same on any number of threads."""
         if self.n_threads is None:
             return contextlib.nullcontext()
+        threads = int(self.n_threads)
+        if self.model == "gbm" and rows >= PARALLEL_PREDICTION_ROWS:
+            threads = max(threads, _worker.idle_threads(2))
         limits: contextlib.AbstractContextManager[Any] = _POOLS.limit(
-            limits=int(self.n_threads), user_api="openmp" if self.model == "gbm" else None
+            limits=threads, user_api="openmp" if self.model == "gbm" else None
         )
         return limits
 
