@@ -374,3 +374,18 @@ def test_a_load_that_adds_nothing_keeps_the_point_of_comparison(two_records, tmp
         assert store.reports()["loads_through"].tolist() == [1, 2, 2]
     assert rerun is not None and compared is not None
     assert rerun.data_end == compared.data_end == before.data_end  # report 1, both times
+
+
+def test_every_provider_named_in_the_changes_has_its_name(two_records) -> None:
+    before, current = two_records
+    ids = ["A", "B", "C", "D", "E", "G", "P", "Q", "F1", "F2", "X"]
+    names = pd.DataFrame({"id": ids, "name": [f"Dr. {i}" for i in ids]})
+    activities = pd.DataFrame({"date": ["2026-06-03"], "provider": ["X"], "kind": ["visit"]})
+    changes = what_changed(before, current, providers=names, activities=activities)
+    assert {"newly_at_risk", "prospect_started", "visited", "referrer_lost"} <= set(
+        changes["change"]
+    )
+    assert (changes["source_name"] == "Dr. " + changes["source"]).all()
+    targets = changes.dropna(subset=["target"])
+    assert len(targets) and (targets["target_name"] == "Dr. " + targets["target"]).all()
+    assert changes["what"].str.startswith("Dr. ").all()
