@@ -14,7 +14,7 @@ they include late events that an extract brought for earlier months.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import pandas as pd
@@ -126,13 +126,7 @@ def what_changed(
     >>> print(changes["what"].iloc[1])
     A stopped referring to us: none in the last 3 months of data, 30 in the last report's.
     """
-    # the providers the changes can name: the records' and the activities'
-    ids = [current.ties["source"], current.ties["target"], current.referrers["source"]]
-    ids += [previous.ties["source"], previous.ties["target"], previous.referrers["source"]]
-    ids.append(previous.prospects["id"])
-    if activities is not None and "provider" in activities:
-        ids.append(activities["provider"])
-    name = _namer(providers, among=ids)
+    name = _namer(providers)
     count = _counter(threshold)
     rows: list[dict[str, object]] = []
     window = current.window
@@ -379,20 +373,14 @@ def _text(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
-def _namer(
-    providers: pd.DataFrame | None, *, among: Iterable[pd.Series] | None = None
-) -> Callable[[object], str]:
-    """A provider's name, or its id where it has none; with `among` (columns of ids), the
-    names of those providers only (a market's providers are hundreds of thousands), the
-    others' ids."""
+def _namer(providers: pd.DataFrame | None) -> Callable[[object], str]:
+    """A provider's name, or its id where it has none."""
     names: dict[str, str] = {}
     if providers is not None and "name" in providers:
-        table = providers.dropna(subset=["name"])
-        if among is not None:
-            wanted = pd.Index(pd.concat([pd.Series(c, dtype=object) for c in among]).unique())
-            table = table.loc[table["id"].astype("str").isin(wanted.astype("str")).to_numpy()]
-        table = table.drop_duplicates("id")
-        names = dict(zip(table["id"].astype("str"), table["name"].astype("str"), strict=True))
+        table = providers.dropna(subset=["name"]).drop_duplicates("id")
+        # lists, not the columns' own iterators: 0.1 s for 300,000 providers, not 1 s
+        ids, labels = table["id"].astype("str").tolist(), table["name"].astype("str").tolist()
+        names = dict(zip(ids, labels, strict=True))
 
     def name(provider: object) -> str:
         text = str(provider)
