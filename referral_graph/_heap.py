@@ -8,16 +8,13 @@ time: on the 300,000-provider market that is about 65 GB of zeroed memory and
 a quarter of the report's CPU time on a virtual machine whose freed memory
 goes back to the host (free page reporting). With :func:`keep_freed_memory`,
 glibc serves large arrays from its heap and keeps what is freed (up to
-:data:`KEEP_BYTES` at the heap's top) for the next allocation. Two more sources
-of fresh memory are closed the same way:
-
-* the report's threads: glibc gives each thread an arena of its own, whose
-  arrays of up to 64 MB live in heaps mapped apart and unmapped when empty;
-  with one arena (``M_ARENA_MAX`` 1) every thread's arrays come from the one
-  kept heap;
-* Apache Arrow's default allocator (mimalloc), which returns freed memory to
-  the system: Arrow allocates from glibc instead (``ARROW_DEFAULT_MEMORY_POOL``
-  ``system``, set for this process and its workers before Arrow is imported).
+:data:`KEEP_BYTES` at the heap's top) for the next allocation. Apache Arrow's
+default allocator (mimalloc) returned its freed memory to the system too: Arrow
+allocates from glibc instead (``ARROW_DEFAULT_MEMORY_POOL`` ``system``, set for
+this process and its workers before Arrow is imported). The threads keep their
+own glibc arenas: one arena for all (``M_ARENA_MAX`` 1) saved their re-mapped
+heaps but raised the peak of the 300,000-provider report from files over its
+8 GB target (docs/memory.md).
 
 The process's peak memory is its largest working set plus what the heap cannot
 reuse (about 0.1 GB more on that market: docs/memory.md), and memory freed at
@@ -56,17 +53,12 @@ SWITCH = "REFERRAL_GRAPH_KEEP_FREED_MEMORY"
 # glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
-_M_ARENA_MAX = -8
 
 #: Apache Arrow's choice of allocator, read when pyarrow is imported.
 ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL"
 
 #: The same settings for a process about to start (glibc reads them at start).
-_ENVIRONMENT = {
-    "MALLOC_MMAP_MAX_": "0",
-    "MALLOC_TRIM_THRESHOLD_": str(KEEP_BYTES),
-    "MALLOC_ARENA_MAX": "1",
-}
+_ENVIRONMENT = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(KEEP_BYTES)}
 
 
 def _wanted(environ: Mapping[str, str]) -> bool:
@@ -86,10 +78,9 @@ def keep_freed_memory() -> bool:
 
     Large allocations come from the heap rather than ``mmap`` (``M_MMAP_MAX`` 0),
     up to :data:`KEEP_BYTES` of free memory at the heap's top is kept
-    (``M_TRIM_THRESHOLD``), every thread allocates from that heap (``M_ARENA_MAX``
-    1), and Apache Arrow allocates with glibc (``ARROW_DEFAULT_MEMORY_POOL=system``)
-    unless you chose its pool. For a process that runs one job and exits; call it
-    before threads are started and pyarrow is imported.
+    (``M_TRIM_THRESHOLD``), and Apache Arrow allocates with glibc
+    (``ARROW_DEFAULT_MEMORY_POOL=system``) unless you chose its pool. For a process
+    that runs one job and exits; call it before pyarrow is imported.
 
     Examples
     --------
@@ -106,11 +97,7 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    kept = (
-        bool(mallopt(_M_MMAP_MAX, 0))
-        and bool(mallopt(_M_TRIM_THRESHOLD, KEEP_BYTES))
-        and bool(mallopt(_M_ARENA_MAX, 1))
-    )
+    kept = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, KEEP_BYTES))
     if kept:
         _arrow_from_glibc(os.environ)
     logger.debug("keep_freed_memory: %s", "on" if kept else "not available")

@@ -225,37 +225,34 @@ def _monthly(market: _Market, *, segments: pd.DataFrame | None) -> pd.DataFrame:
     n = last - first + 1
     month = market.month - first
 
-    # Each row's column: 0 to the competitors, 1 + its referrer's segment to the focus (one
-    # of SEGMENTS, 0 for none); the months of every column summed in one pass. Integer sums:
-    # bincount's float weights are exact below 2**53 referrals a month.
-    column = market.to_focus.astype(np.intp)
-    if segments is not None and len(segments):
-        seg = segments.drop_duplicates("source").set_index("source")["segment"]
-        # each referrer's segment, by its code in the market (-1: none, the last slot)
-        position = pd.Index(seg.index, dtype="str").get_indexer(market.referrers)
-        labels = np.asarray(seg.to_numpy(dtype=object))
-        segment_of = np.zeros(len(labels) + 1, dtype=np.intp)
-        for i, name in enumerate(SEGMENTS, start=1):
-            segment_of[:-1][labels == name] = i
-        column += market.to_focus * segment_of[position[market.source]]
-    width = 2 + len(SEGMENTS)
-    sums = np.bincount(column * n + month, weights=market.referrals, minlength=width * n)
-    sums = sums.reshape(width, n)
-    per_column = np.rint(sums).astype(np.int64)
+    def per_month(rows: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+        # integer sums: bincount's float weights are exact below 2**53 referrals a month
+        sums = np.bincount(month[rows], weights=market.referrals[rows], minlength=n)
+        return np.rint(sums).astype(np.int64)
+
     out = pd.DataFrame(
         {
-            "to_focus": np.rint(sums[1:].sum(axis=0)).astype(np.int64),
-            "to_competitors": per_column[0],
+            "to_focus": per_month(market.to_focus),
+            "to_competitors": per_month(~market.to_focus),
         },
         index=pd.DatetimeIndex(
             _codes.month_dates(np.arange(first, last + 1), end=False), name="month"
         ),
     )
     if segments is not None and len(segments):
-        rows = np.bincount(column, minlength=width)
-        for i, name in enumerate(SEGMENTS, start=2):
-            if rows[i]:  # a segment with rows to the focus (their referrals may be 0)
-                out[f"to_focus_{name}"] = per_column[i]
+        seg = segments.drop_duplicates("source").set_index("source")["segment"]
+        # each referrer's segment (1 + its place in SEGMENTS, 0 for none), by its code in the
+        # market (-1: none, the last slot): one look-up per row, not an isin per segment
+        position = pd.Index(seg.index, dtype="str").get_indexer(market.referrers)
+        labels = np.asarray(seg.to_numpy(dtype=object))
+        segment_of = np.zeros(len(labels) + 1, dtype=np.int8)
+        for i, name in enumerate(SEGMENTS, start=1):
+            segment_of[:-1][labels == name] = i
+        of_row = segment_of[position][market.source]  # int8 per row
+        for i, name in enumerate(SEGMENTS, start=1):
+            rows = market.to_focus & (of_row == i)
+            if rows.any():
+                out[f"to_focus_{name}"] = per_month(rows)
     out = out.reset_index()
     out["month"] = out["month"].astype("datetime64[ns]")
     return out
