@@ -106,14 +106,14 @@ def keep_freed_memory() -> bool:
 
 def _arrow_from_glibc(environ: MutableMapping[str, str]) -> None:
     """Have Apache Arrow allocate with glibc (its ``system`` pool), unless `environ` chose
-    a pool: pyarrow reads the choice when imported, or is told now if it already is."""
+    a pool. Pyarrow reads the choice when it is imported: imported already, its pool (maybe
+    one of your own) is left as it is."""
     if ARROW_POOL in environ:
         return
-    environ[ARROW_POOL] = "system"
     if "pyarrow" in sys.modules:
-        import pyarrow
-
-        pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+        logger.debug("keep_freed_memory: pyarrow is imported already; its pool is left alone")
+        return
+    environ[ARROW_POOL] = "system"
 
 
 def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:

@@ -122,8 +122,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         the calibrated folds, the full pipeline) are fitted on two threads
         where a core is idle, one part per thread; trees fitted alone use two
         OpenMP threads there, and so do the trees' probabilities of 50,000
-        rows or more (each row's is computed by one thread: the same on any
-        number). None leaves the pools alone.
+        rows or more (each tree's value for a row is found by one thread: the
+        same on any number). None leaves the pools alone.
     random_state : int, optional
         Seed of the calibration folds and of the gradient boosting.
     boosting_weight : float, default 0.5
@@ -457,8 +457,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         linear model, OpenMP for the trees (so that an ensemble's trees keep their own).
 
         The trees' probabilities of `rows` rows, from :data:`PARALLEL_PREDICTION_ROWS`,
-        take two threads where a core is idle: each row's probability is one thread's
-        sum over the trees, so the figures are the same on any number of threads."""
+        take two threads where a core is idle: each tree's value for a row is found by one
+        thread, and the trees are summed in order, so the figures are the same on any number
+        of threads."""
         if self.n_threads is None:
             return contextlib.nullcontext()
         threads = int(self.n_threads)
