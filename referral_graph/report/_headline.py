@@ -17,10 +17,7 @@ import pandas as pd
 
 from referral_graph import _codes, _memo
 from referral_graph.exceptions import ParameterError
-
-#: The referrers' segments of share of wallet (:func:`referral_graph.leakage.share_of_wallet`),
-#: in the columns' order.
-SEGMENTS = ("loyalist", "splitter", "dissenter")
+from referral_graph.leakage import SEGMENTS
 
 
 @dataclass(frozen=True)

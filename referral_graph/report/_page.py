@@ -18,6 +18,7 @@ import pandas as pd
 
 from referral_graph._pages import TABLES_SCRIPT, render
 from referral_graph._version import __version__
+from referral_graph.leakage import SEGMENTS
 from referral_graph.privacy import DEFAULT_THRESHOLD
 from referral_graph.report._blocks import (
     _auto_table,
@@ -269,11 +270,7 @@ def _charts(monthly: pd.DataFrame | None, *, threshold: int) -> list[Any]:
             title="Referrals in our specialties: us vs competitors",
         )
     ]
-    segs = {
-        f"{s.capitalize()}s": m[f"to_focus_{s}"]
-        for s in ("loyalist", "splitter", "dissenter")
-        if f"to_focus_{s}" in m
-    }
+    segs = {f"{s.capitalize()}s": m[f"to_focus_{s}"] for s in SEGMENTS if f"to_focus_{s}" in m}
     if segs:
         charts.append(
             _line_chart(

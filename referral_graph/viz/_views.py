@@ -20,6 +20,7 @@ import pandas as pd
 from referral_graph._checks import check_choice, check_int, parameter_error
 from referral_graph.exceptions import InsufficientDataError, ParameterError
 from referral_graph.graph import induced_subgraph
+from referral_graph.leakage import SEGMENTS as SEGMENTS  # a referrer's segments
 from referral_graph.privacy import DEFAULT_THRESHOLD
 from referral_graph.viz._ego import strongest_neighbourhood
 from referral_graph.viz._encoding import RISK_COLOR, count, number, text
@@ -55,8 +56,6 @@ __all__ = [
     "view",
 ]
 
-#: The segments of a referrer (:func:`referral_graph.leakage.share_of_wallet`).
-SEGMENTS = ("loyalist", "splitter", "dissenter")
 #: How many neighbours an ego view draws, and labels, by default.
 EGO_TOP = 60
 EGO_LABEL_TOP = 20
