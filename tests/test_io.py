@@ -453,6 +453,25 @@ def test_write_table_csv_text_matches_pandas(tmp_path):
     assert written == table.to_csv(index=False, date_format="%Y-%m-%d")
 
 
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series([1.5, 2.25], dtype="float16"),
+        pd.Categorical([1, 2]),
+        pd.to_timedelta([1, 2], unit="D"),
+        pd.period_range("2024-01", periods=2, freq="M"),
+        pd.interval_range(0, 2),
+    ],
+    ids=["float16", "categorical-ints", "timedelta", "period", "interval"],
+)
+def test_write_table_csv_of_other_dtypes_matches_pandas(tmp_path, column):
+    # DuckDB would write these otherwise (a period as its ordinal, 1 day as 24:00:00, a
+    # float16's binary digits, categorical ints as floats): each is written as pandas does
+    table = pd.DataFrame({"x": column, "n": [1, 2]})
+    written = write_table(table, tmp_path / "t.csv").read_text()
+    assert written == table.to_csv(index=False, date_format="%Y-%m-%d")
+
+
 @pytest.mark.parametrize("name", [0, "n"])
 def test_write_table_falls_back_to_pandas_for_python_objects(tmp_path, name):
     # a column name that is not text, or a column Arrow cannot hold: pandas writes the file

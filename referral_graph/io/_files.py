@@ -542,6 +542,15 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink()
 
 
+def _not_as_pandas(arrow_type: Any) -> bool:
+    """Whether DuckDB would write an Arrow column of this type otherwise than pandas:
+    durations (``24:00:00`` for ``1 days``) and pandas' own types kept as Arrow extension
+    types (a period as its ordinal, an interval as a struct)."""
+    import pyarrow as pa
+
+    return bool(pa.types.is_duration(arrow_type)) or isinstance(arrow_type, pa.ExtensionType)
+
+
 def _write_csv_duckdb(table: pd.DataFrame, path: Path) -> bool:
     """Write `table` as CSV with DuckDB, as ``DataFrame.to_csv`` would; False if it cannot.
 
@@ -552,7 +561,8 @@ def _write_csv_duckdb(table: pd.DataFrame, path: Path) -> bool:
     as Arrow (the columns shared, not copied): a DataFrame's text columns would
     be scanned holding Python's lock, which the report's other thread needs
     (4.7 million ties: 8.9 s against 5.6 s beside a busy thread). Tables Arrow
-    cannot hold (non-text column names, mixed Python objects) return False.
+    cannot hold (non-text column names, mixed Python objects) and tables with
+    durations, periods or intervals (which DuckDB writes otherwise) return False.
     """
     import duckdb
     import pyarrow as pa
@@ -575,6 +585,8 @@ def _write_csv_duckdb(table: pd.DataFrame, path: Path) -> bool:
         scanned = pa.Table.from_pandas(table, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         logger.debug("Arrow cannot hold %s (%s); pandas writes it", path.name, exc)
+        return False
+    if any(_not_as_pandas(field.type) for field in scanned.schema):
         return False
     try:
         with duckdb_connect() as con:
