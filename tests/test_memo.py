@@ -76,6 +76,10 @@ def test_runs_are_kept_per_pair_of_columns() -> None:
         [],
         ["a", None],  # a missing value wanted: pandas' rule (missing matches missing)
         [1, 2],  # numbers never equal the text ids
+        [1, "a"],  # text and a number: the text matches
+        np.array(["d", "b", "nope"]),  # numpy text (np.str_ values)
+        pd.Series(["a", "zz"], dtype=object),
+        [*(f"x{i}" for i in range(5_000)), "c"],  # many wanted, one found
     ],
 )
 @pytest.mark.parametrize("n", [12, 150_000])  # a small column, then one whose codes are kept
