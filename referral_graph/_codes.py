@@ -301,6 +301,15 @@ def ties_from_panel(panel: pd.DataFrame) -> pd.DataFrame:
     return ties
 
 
+def _repeated_pairs(pairs: IntArray) -> npt.NDArray[np.bool_]:
+    """Whether each row's pair is on another row too. Rows in increasing order of their pairs
+    (an engine's or the store's tie table, sorted by source and target) repeat none: one
+    pass, no hashing of millions of pairs."""
+    if bool((pairs[1:] > pairs[:-1]).all()):
+        return np.zeros(len(pairs), dtype=bool)
+    return np.asarray(pd.Series(pairs).duplicated(keep=False).to_numpy(), dtype=bool)
+
+
 def prepare_ties(ties: pd.DataFrame, func: str, *, sort: bool = False) -> Prepared:
     """Check a tie table (or panel); return a clean copy, its codes and its source panel.
 
@@ -327,7 +336,7 @@ def prepare_ties(ties: pd.DataFrame, func: str, *, sort: bool = False) -> Prepar
         from_panel = frame
         frame = ties_from_panel(frame)
     keys = Keys.of(frame)
-    dupes = pd.Series(keys.pairs()).duplicated(keep=False).to_numpy()
+    dupes = _repeated_pairs(keys.pairs())
     if bool(dupes.any()):
         pairs = frame.loc[dupes, KEYS].drop_duplicates().head(3).values.tolist()
         raise SchemaError(

@@ -666,3 +666,27 @@ def test_month_numbers_match_numpy_in_every_unit(unit: str) -> None:
     np.testing.assert_array_equal(_months_of_days(_epoch_days(values)), expected)
     if unit in ("ns", "us", "ms", "s"):  # the units a pandas Series holds
         np.testing.assert_array_equal(_month_numbers(pd.Series(values)), expected)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        ([], []),
+        ([3, 5, 9], [False, False, False]),  # in increasing order: none repeated (one pass)
+        ([3, 5, 5, 9], [False, True, True, False]),
+        ([9, 3, 5, 3], [False, True, False, True]),  # out of order: found by hashing
+    ],
+)
+def test_repeated_pairs_is_pandas_duplicated(pairs: list[int], expected: list[bool]) -> None:
+    from referral_graph._codes import _repeated_pairs
+
+    got = _repeated_pairs(np.array(pairs, dtype=np.int64))
+    assert got.dtype == bool and got.tolist() == expected
+
+
+def test_a_repeated_tie_far_apart_is_refused() -> None:
+    ties = pd.DataFrame(
+        {"source": ["A", "B", "C", "A"], "target": ["B", "C", "A", "B"], "referrals": [1, 2, 3, 4]}
+    )
+    with pytest.raises(SchemaError, match=r"one row per \(source, target\); 2 rows"):
+        tie_strength(ties)
