@@ -340,7 +340,7 @@ def _build(
     del tie_keys
 
     names, specialty, org = _provider_table(providers, ids)
-    receivers = np.unique(tgt)
+    receivers = np.flatnonzero(np.bincount(tgt, minlength=n_ids))  # np.unique(tgt), no sort
     by_specialty = bool(pd.notna(specialty[receivers]).any())
     by_org = bool(pd.notna(org[receivers]).any())
 
