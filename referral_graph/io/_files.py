@@ -560,9 +560,10 @@ def _write_csv_duckdb(table: pd.DataFrame, path: Path) -> bool:
     written as ``""`` rather than like a missing value. DuckDB reads the table
     as Arrow (the columns shared, not copied): a DataFrame's text columns would
     be scanned holding Python's lock, which the report's other thread needs
-    (4.7 million ties: 8.9 s against 5.6 s beside a busy thread). Tables Arrow
-    cannot hold (non-text column names, mixed Python objects) and tables with
-    durations, periods or intervals (which DuckDB writes otherwise) return False.
+    (4.7 million ties: 8.9 s against 5.6 s beside a busy thread). Tables with
+    column names that are not distinct text, tables Arrow cannot hold (mixed
+    Python objects) and tables with durations, periods or intervals (which
+    DuckDB writes otherwise) return False.
     """
     import duckdb
     import pyarrow as pa
